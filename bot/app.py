@@ -1,0 +1,69 @@
+"""The application factory: ``create_app(settings)`` builds the web app and its resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import db
+from bot.channels.base import Channel
+from bot.channels.simulator import SimulatorChannel
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.keys import RUNTIME
+from bot.loops import start_loops, stop_loops
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The channel adapters this configuration enables."""
+    channels: dict[str, Channel] = {}
+    if settings.simulator.enabled:
+        channels["simulator"] = SimulatorChannel()
+    return channels
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    channels: dict[str, Channel] | None = None,
+    run_loops: bool | None = None,
+    migrate: bool | None = None,
+) -> web.Application:
+    """Build the application. ORM, client sessions and loops start in ``cleanup_ctx``.
+
+    ``run_loops`` defaults to the configured role (worker or all); ``migrate`` defaults to
+    true on SQLite (embedded, one process) and false on PostgreSQL (run ``survey-bot migrate``).
+    """
+    from handlers import setup_routes  # the HTTP edge depends on bot, not the other way
+
+    rt = Runtime(settings=settings, clock=clock or SystemClock(),
+                 channels=channels if channels is not None else build_channels(settings))
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[RUNTIME] = rt
+    url = settings.database.url
+    do_migrate = url.startswith("sqlite://") if migrate is None else migrate
+    loops = settings.server.role in ("worker", "all") if run_loops is None else run_loops
+
+    async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
+        if do_migrate:
+            await db.migrate(url)
+            await db.close_db()
+        await db.init_db(url)
+        yield
+        await db.close_db()
+
+    async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
+        tasks = start_loops(rt) if loops else []
+        yield
+        await stop_loops(tasks)
+
+    app.cleanup_ctx.append(orm_ctx)
+    app.cleanup_ctx.append(loops_ctx)
+    setup_routes(app)
+    return app

@@ -1,0 +1,262 @@
+"""The dispatcher: one path for every inbound message, from every channel.
+
+Store first (:func:`receive`, deduplicated by the provider's id), answer the provider fast,
+then :func:`process_pending` takes messages in order, one conversation at a time: lock the
+contact, *then* load the state, run the pure engine, and persist answers, escalations, state
+and outbound messages in one transaction. Sending happens after commit (the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from weakref import WeakValueDictionary
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from bot import escalations, ledger, outbox
+from bot.leases import lease, release
+from bot.planner import engine_context
+from bot.runtime import Runtime
+from models import (
+    Answer,
+    AuditEvent,
+    CheckIn,
+    CheckinStatus,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Episode,
+    Message,
+    MessageStatus,
+)
+from surveys import engine
+
+log = logging.getLogger(__name__)
+
+MAX_PROCESS_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The outcome of storing one inbound message."""
+
+    message_id: int
+    duplicate: bool
+
+
+async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: str,
+                  provider_id: str, raw: str | None = None) -> Received:
+    """Store an inbound message once (dedupe on channel + provider id) and wake the dispatcher."""
+    now = rt.now()
+    key = f"in:{channel}:{provider_id}"
+    try:
+        msg = await Message.create(
+            direction=Direction.IN, channel=channel, contact_id=contact_id, dedupe_key=key,
+            provider_msg_id=provider_id, sender="person", body=text, raw_payload=raw,
+            status=MessageStatus.RECEIVED, next_attempt_at=now, created_at=now,
+        )
+    except IntegrityError:
+        existing = await Message.get(dedupe_key=key)
+        return Received(existing.id, duplicate=True)
+    if contact_id is not None:
+        await Contact.filter(id=contact_id).update(last_inbound_at=now)
+    rt.inbox_waker.wake()
+    return Received(msg.id, duplicate=False)
+
+
+# Per-contact locks inside this process; PostgreSQL row locks cover other processes.
+_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+
+
+def _contact_lock(contact_id: int) -> asyncio.Lock:
+    lock = _locks.get(contact_id)
+    if lock is None:
+        lock = asyncio.Lock()
+        _locks[contact_id] = lock
+    return lock
+
+
+async def process_pending(rt: Runtime) -> int:
+    """Process one leased batch of received messages, in order per contact."""
+    now = rt.now()
+    w = rt.settings.worker
+    due = Q(direction=Direction.IN, status=MessageStatus.RECEIVED, next_attempt_at__lte=now)
+    batch: list[Message] = await lease(
+        Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds, limit=w.batch_size
+    )
+    held: set[int] = set()
+    queued = False
+    for msg in batch:
+        cid = msg.contact_id
+        if cid is None:
+            await release(Message, msg.id, status=MessageStatus.PROCESSED, processed_at=now)
+            continue
+        if cid in held or await Message.filter(
+            direction=Direction.IN, status=MessageStatus.RECEIVED, contact_id=cid, id__lt=msg.id
+        ).exists():
+            held.add(cid)  # an earlier reply from this person goes first
+            await release(Message, msg.id)
+            continue
+        try:
+            async with _contact_lock(cid):
+                queued |= await _process_one(rt, msg)
+        except Exception as e:
+            held.add(cid)
+            attempts = msg.attempts + 1
+            give_up = attempts >= MAX_PROCESS_ATTEMPTS
+            log.exception("inbound message %s failed (attempt %d)", msg.id, attempts)
+            await release(
+                Message, msg.id, attempts=attempts, error=type(e).__name__,
+                status=MessageStatus.FAILED if give_up else MessageStatus.RECEIVED,
+                next_attempt_at=now + timedelta(seconds=2 ** attempts),
+            )
+    if queued:
+        rt.outbox_waker.wake()
+    return len(batch)
+
+
+async def _current_conversation(contact_id: int, conn: BaseDBAsyncClient) -> Conversation | None:
+    """The conversation a reply belongs to: the newest one still open or with staff."""
+    return (
+        await Conversation.filter(
+            contact_id=contact_id, status__in=[ConversationStatus.OPEN, ConversationStatus.STAFF]
+        )
+        .using_db(conn)
+        .order_by("-last_activity_at", "-id")
+        .first()
+    )
+
+
+async def _process_one(rt: Runtime, msg: Message) -> bool:
+    now = rt.now()
+    cid = msg.contact_id
+    assert cid is not None
+    async with in_transaction() as conn:
+        # Lock the contact row before loading any state (holds across processes on PostgreSQL).
+        contact = await Contact.filter(id=cid).using_db(conn).select_for_update().get()
+        fresh = await Message.get(id=msg.id).using_db(conn)
+        if fresh.status != MessageStatus.RECEIVED:
+            return False  # another worker got here first
+        conv = await _current_conversation(cid, conn)
+        had_conversation = conv is not None
+        if conv is None:
+            conv = await (
+                Conversation.filter(contact_id=cid).using_db(conn).order_by("-id").first()
+            )
+        parsed = rt.parser.parse(msg.body)
+        if conv is None:
+            conv = await Conversation.create(
+                using_db=conn, contact_id=cid, channel=msg.channel, last_activity_at=now,
+                state={"status": engine.DONE}, status=ConversationStatus.CLOSED,
+            )
+        survey_id = conv.state.get("survey") or rt.settings.survey_routes[-1].survey
+        survey = rt.settings.surveys.get(survey_id) or rt.settings.surveys[
+            rt.settings.survey_routes[-1].survey
+        ]
+        state = conv.state if had_conversation else {**conv.state, "status": engine.DONE}
+        if conv.status == ConversationStatus.STAFF:
+            state = {**state, "status": engine.STAFF}
+        ctx = await _context(rt, conv, conn)
+        step = engine.reply(survey, rt.texts, ctx, state, parsed, msg.body)
+        outbound = list(step.outbound)
+        kinds = {e.kind for e in step.events if isinstance(e, engine.EscalationRaised)}
+        if not had_conversation and not kinds and not any(
+            isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events
+        ):
+            # Nobody asked this person anything: a person should read it, and they hear so.
+            step = engine.Step(step.state, step.outbound, (
+                *step.events, engine.EscalationRaised("other", "normal", "message outside a survey"),
+            ))
+            outbound.append(engine.render(rt.texts["no_open_survey"], ctx))
+
+        await _apply_events(rt, conn, contact, conv, msg, survey_id, step.events)
+        conv.state = step.state
+        conv.last_activity_at = now
+        conv.version += 1
+        conv.status = _conversation_status(conv.status, step.state)
+        conv.channel = msg.channel  # answer on the channel the person used
+        await conv.save(using_db=conn)
+        for i, text in enumerate(outbound):
+            await outbox.queue(
+                conn, key=f"reply:{msg.id}:{i}", channel=msg.channel, contact_id=cid,
+                conversation_id=conv.id, body=text, now=now,
+            )
+        await Message.filter(id=msg.id).using_db(conn).update(
+            status=MessageStatus.PROCESSED, processed_at=now, conversation_id=conv.id,
+            lease_owner=None, lease_until=None,
+        )
+    return bool(outbound)
+
+
+def _conversation_status(current: ConversationStatus, state: dict[str, Any]) -> ConversationStatus:
+    status = state.get("status")
+    if current == ConversationStatus.STAFF or status == engine.STAFF:
+        return ConversationStatus.STAFF
+    if status == engine.ASKING:
+        return ConversationStatus.OPEN
+    return ConversationStatus.CLOSED
+
+
+async def _context(rt: Runtime, conv: Conversation, conn: BaseDBAsyncClient) -> engine.Context:
+    if conv.checkin_id is not None:
+        checkin = await CheckIn.get(id=conv.checkin_id).using_db(conn)
+        ctx, _ = await engine_context(rt, checkin, conn)
+        return ctx
+    return engine.Context(
+        values={"org_name": rt.settings.org.name, "org_phone": rt.settings.org.phone,
+                "department": ""},
+        low_score_threshold=rt.settings.escalation.low_score_threshold,
+        max_failed_attempts=rt.settings.escalation.max_failed_attempts,
+    )
+
+
+async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
+                        conv: Conversation, msg: Message, survey_id: str,
+                        events: tuple[engine.Event, ...]) -> None:
+    now = rt.now()
+    checkin = (
+        await CheckIn.get(id=conv.checkin_id).using_db(conn) if conv.checkin_id else None
+    )
+    episode = (
+        await Episode.get(id=checkin.episode_id).using_db(conn) if checkin is not None else None
+    )
+    for ev in events:
+        if isinstance(ev, engine.AnswerRecorded):
+            await ledger.append(
+                Answer, checkin_id=conv.checkin_id, conversation_id=conv.id,
+                episode_id=episode.id if episode else None,
+                department_id=episode.department_id if episode else None,
+                channel=msg.channel, survey_id=survey_id, question_id=ev.question_id,
+                score=ev.score, text=ev.text, message_id=msg.id, recorded_at=now,
+            )
+            if checkin is not None and checkin.status == CheckinStatus.OPENED:
+                checkin.status, checkin.answered_at = CheckinStatus.ANSWERED, now
+                await checkin.save(using_db=conn, update_fields=["status", "answered_at"])
+        elif isinstance(ev, engine.EscalationRaised):
+            await escalations.raise_for(
+                conn, conversation=conv, department_id=episode.department_id if episode else None,
+                kind=ev.kind, priority=ev.priority, reason=ev.reason, now=now,
+            )
+        elif isinstance(ev, engine.OptedOut | engine.ContactStopped):
+            reason = "opted_out" if isinstance(ev, engine.OptedOut) else ev.reason
+            if isinstance(ev, engine.OptedOut):
+                contact.opted_out_at = now
+            else:
+                contact.stopped_reason = ev.reason
+            await contact.save(using_db=conn, update_fields=["opted_out_at", "stopped_reason"])
+            # Never contact them again: every pending check-in of this contact is dropped.
+            await CheckIn.filter(contact_id=contact.id, status=CheckinStatus.PLANNED).using_db(
+                conn
+            ).update(status=CheckinStatus.SKIPPED)
+            await ledger.append(
+                AuditEvent, kind=reason, actor="bot", subject_type="contact",
+                subject_id=str(contact.id), data={"message": msg.id}, recorded_at=now,
+            )

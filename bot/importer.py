@@ -1,0 +1,286 @@
+"""Importing episodes (visits, discharges, treatments, lesson terms) from CSV or the JSON API.
+
+Rows are validated one by one: bad rows are reported with their line number and reason, good
+rows are kept. Importing is idempotent by (source, external_id): a later import of the same
+episode edits it and re-plans its pending check-ins.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from bot import planner
+from bot.privacy import normalise_phone
+from bot.runtime import Runtime
+from models import (
+    Contact,
+    Department,
+    Episode,
+    EpisodeKind,
+    EpisodeStatus,
+    Person,
+    PersonContact,
+    PersonKind,
+    Relation,
+)
+
+COLUMNS: dict[str, str] = {
+    "external_id": "required: the episode's id in your system (visit number, discharge id)",
+    "person_name": "required: patient or student name",
+    "contact_phone": "required unless contact_openid: mobile number of whoever answers",
+    "occurred_at": "required: YYYY-MM-DD or YYYY-MM-DD HH:MM (local time)",
+    "department": "required: department code (created if new)",
+    "department_name": "optional: department display name (default: the code)",
+    "treatment_type": "optional: e.g. 拔牙, 补牙, 出院; picks the schedule and survey",
+    "kind": "optional: visit | discharge | treatment | lesson_term (default visit)",
+    "clinician": "optional: doctor or teacher name",
+    "person_external_id": "optional: the person's id in your system",
+    "person_kind": "optional: patient | student (default patient)",
+    "birth_date": "optional: YYYY-MM-DD",
+    "contact_name": "optional: who answers (default: person_name)",
+    "relation": "optional: self | parent | guardian | spouse | child | other (default self)",
+    "contact_openid": "optional: WeChat openid of whoever answers",
+    "status": "optional: active | cancelled (default active)",
+}
+REQUIRED = ("external_id", "person_name", "occurred_at", "department")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one input row was refused."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        col = f" [{self.column}]" if self.column else ""
+        return f"line {self.line}{col}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRow:
+    """One validated input row."""
+
+    line: int
+    external_id: str
+    person_name: str
+    contact_phone: str | None
+    contact_openid: str | None
+    occurred_at: datetime
+    department: str
+    department_name: str
+    treatment_type: str
+    kind: EpisodeKind
+    clinician: str
+    person_external_id: str
+    person_kind: PersonKind
+    birth_date: date | None
+    contact_name: str
+    relation: Relation
+    status: EpisodeStatus
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    checkins_planned: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary."""
+        return {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "checkins_planned": self.checkins_planned,
+            "errors": [{"line": e.line, "column": e.column, "message": e.message}
+                       for e in self.errors],
+        }
+
+
+def _enum(value: str, enum: type, default: object, column: str) -> object:
+    if not value:
+        return default
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = " | ".join(m.value for m in enum)  # type: ignore[attr-defined]
+        raise ValueError(f"{value!r} is not one of {allowed}") from None
+
+
+def _parse_when(value: str, tz: ZoneInfo) -> datetime:
+    v = value.strip().replace("/", "-").replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            dt = datetime.strptime(v, fmt)  # noqa: DTZ007 - local wall time, zone added below
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d":
+            dt = datetime.combine(dt.date(), time(12, 0))  # a date alone: midday local
+        return dt.replace(tzinfo=tz)
+    raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM")
+
+
+def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeRow | RowError:
+    """Check one row; return the clean row or the first problem found."""
+    r = {str(k).strip().lower(): ("" if v is None else str(v).strip()) for k, v in raw.items()
+         if k is not None}
+    unknown = sorted(set(r) - set(COLUMNS))
+    if unknown:
+        return RowError(line, unknown[0], f"unknown column (known: {', '.join(COLUMNS)})")
+    for col in REQUIRED:
+        if not r.get(col):
+            return RowError(line, col, f"missing value ({COLUMNS[col]})")
+    phone = None
+    if r.get("contact_phone"):
+        phone = normalise_phone(r["contact_phone"])
+        if phone is None:
+            return RowError(line, "contact_phone",
+                            f"{r['contact_phone']!r} is not a mainland mobile or landline number")
+    if phone is None and not r.get("contact_openid"):
+        return RowError(line, "contact_phone", "missing value: give contact_phone or contact_openid")
+    try:
+        col = "occurred_at"
+        occurred = _parse_when(r["occurred_at"], tz)
+        col = "birth_date"
+        birth = date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None
+        col = "kind"
+        kind = _enum(r.get("kind", ""), EpisodeKind, EpisodeKind.VISIT, col)
+        col = "person_kind"
+        pkind = _enum(r.get("person_kind", ""), PersonKind, PersonKind.PATIENT, col)
+        col = "relation"
+        rel = _enum(r.get("relation", ""), Relation, Relation.SELF, col)
+        col = "status"
+        status = _enum(r.get("status", ""), EpisodeStatus, EpisodeStatus.ACTIVE, col)
+    except ValueError as e:
+        return RowError(line, col, str(e))
+    for col, limit in (("external_id", 128), ("person_name", 128), ("department", 64),
+                       ("treatment_type", 64), ("clinician", 128), ("contact_name", 128)):
+        if len(r.get(col, "")) > limit:
+            return RowError(line, col, f"longer than {limit} characters")
+    return EpisodeRow(
+        line=line, external_id=r["external_id"], person_name=r["person_name"],
+        contact_phone=phone, contact_openid=r.get("contact_openid") or None,
+        occurred_at=occurred, department=r["department"],
+        department_name=r.get("department_name") or r["department"],
+        treatment_type=r.get("treatment_type", ""), kind=kind,  # type: ignore[arg-type]
+        clinician=r.get("clinician", ""), person_external_id=r.get("person_external_id", ""),
+        person_kind=pkind, birth_date=birth,  # type: ignore[arg-type]
+        contact_name=r.get("contact_name") or r["person_name"],
+        relation=rel, status=status,  # type: ignore[arg-type]
+    )
+
+
+def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
+    """Rows of a CSV text with their line numbers (the header is line 1)."""
+    text = text.lstrip("\ufeff")  # Excel writes a BOM
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        return [], [RowError(1, "", "the file is empty: expected a header row")]
+    missing = [c for c in REQUIRED if c not in [f.strip().lower() for f in reader.fieldnames]]
+    if missing:
+        return [], [RowError(1, missing[0], f"header lacks required column(s) {', '.join(missing)}")]
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[RowError] = []
+    for rec in reader:
+        line = reader.line_num
+        if None in rec:
+            errors.append(RowError(line, "", "more fields than the header has columns"))
+            continue
+        if not any((v or "").strip() for v in rec.values()):
+            continue  # blank line
+        rows.append((line, rec))  # type: ignore[arg-type]
+    return rows, errors
+
+
+async def import_rows(rt: Runtime, rows: Iterable[tuple[int, Mapping[str, object]]],
+                      source: str, errors: list[RowError] | None = None) -> ImportResult:
+    """Validate and store rows; each good row commits on its own, bad rows are reported."""
+    result = ImportResult(errors=list(errors or []))
+    for line, raw in rows:
+        row = validate_row(line, raw, rt.settings.tz)
+        if isinstance(row, RowError):
+            result.errors.append(row)
+            continue
+        try:
+            outcome, planned = await _store(rt, row, source)
+        except Exception as e:  # one row's trouble must not lose the others
+            result.errors.append(RowError(line, "", f"could not be stored: {e}"))
+            continue
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        result.checkins_planned += planned
+    result.errors.sort(key=lambda e: e.line)
+    rt.planner_waker.wake()
+    return result
+
+
+async def import_csv_file(rt: Runtime, path: Path, source: str = "csv") -> ImportResult:
+    """Import a CSV file (UTF-8, with or without BOM)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ImportResult(errors=[RowError(0, "", "the file is not UTF-8: save it as CSV UTF-8")])
+    rows, errors = read_csv(text)
+    return await import_rows(rt, rows, source, errors)
+
+
+async def _store(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int]:
+    async with in_transaction() as conn:
+        dept, _ = await Department.get_or_create(
+            code=row.department, defaults={"name": row.department_name}, using_db=conn
+        )
+        contact = None
+        if row.contact_phone:
+            contact = await Contact.filter(phone=row.contact_phone).using_db(conn).first()
+        if contact is None and row.contact_openid:
+            contact = await Contact.filter(wechat_openid=row.contact_openid).using_db(conn).first()
+        if contact is None:
+            contact = await Contact.create(
+                using_db=conn, name=row.contact_name, phone=row.contact_phone,
+                wechat_openid=row.contact_openid,
+            )
+        person_key = row.person_external_id or f"{contact.id}:{row.person_name}"
+        person, _ = await Person.get_or_create(
+            source=source, external_id=person_key,
+            defaults={"name": row.person_name, "kind": row.person_kind,
+                      "birth_date": row.birth_date},
+            using_db=conn,
+        )
+        await PersonContact.get_or_create(
+            person_id=person.id, contact_id=contact.id, defaults={"relation": row.relation},
+            using_db=conn,
+        )
+        fields = {
+            "kind": row.kind, "status": row.status, "person_id": person.id,
+            "contact_id": contact.id, "department_id": dept.id,
+            "clinician_name": row.clinician, "treatment_type": row.treatment_type,
+            "occurred_at": row.occurred_at,
+        }
+        ep = await Episode.filter(source=source, external_id=row.external_id).using_db(
+            conn
+        ).first()
+        if ep is None:
+            ep = await Episode.create(using_db=conn, source=source,
+                                      external_id=row.external_id, **fields)
+            outcome = "created"
+        else:
+            changed = {k: v for k, v in fields.items() if getattr(ep, k) != v}
+            if not changed:
+                return "unchanged", 0
+            for k, v in changed.items():
+                setattr(ep, k, v)
+            await ep.save(using_db=conn)
+            outcome = "updated"
+        planned = await planner.plan_episode(rt, ep, conn)
+    return outcome, planned

@@ -1,0 +1,104 @@
+"""Appending to and verifying the hash-chained record tables (answers, audit events)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from tortoise.transactions import in_transaction
+
+from models import Answer, AuditEvent
+
+GENESIS = "0" * 64
+R = TypeVar("R", Answer, AuditEvent)
+
+# Appends read the last hash and insert in one transaction. SQLite runs one transaction at a
+# time on its single connection; PostgreSQL takes an advisory transaction lock per table, held
+# to commit, so concurrent appends from any process queue up instead of forking the chain.
+_ADVISORY_KEYS = {"answer": 0x5342_0001, "audit_event": 0x5342_0002}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def row_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and a canonical JSON of the row's content."""
+    payload = json.dumps(_canonical(content), ensure_ascii=False, sort_keys=True,
+                         separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+
+
+def _content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
+    return {f: values.get(f) for f in model.CHAIN_FIELDS}
+
+
+async def append(model: type[R], **values: Any) -> R:
+    """Append one row to ``model``'s chain. Must run inside a transaction on PostgreSQL."""
+    table = model._meta.db_table
+    if "recorded_at" in values:
+        # Store what we hash: microsecond precision, UTC.
+        values["recorded_at"] = values["recorded_at"].astimezone(UTC)
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [_ADVISORY_KEYS[table]])
+        last = await model.all().using_db(conn).order_by("-id").first().values("hash")
+        prev = last["hash"] if last else GENESIS
+        digest = row_hash(prev, _content(model, values))
+        return await model.create(using_db=conn, prev_hash=prev, hash=digest, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of verifying one chain."""
+
+    table: str
+    rows: int
+    first_bad_id: int | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        """True when every row fits."""
+        return self.first_bad_id is None
+
+
+async def verify(model: type[R], batch: int = 5000) -> ChainReport:
+    """Walk the chain in id order; report the first row whose link or content does not fit."""
+    table = model._meta.db_table
+    prev = GENESIS
+    count = 0
+    last_id = 0
+    fields = ["id", "prev_hash", "hash", *model.CHAIN_FIELDS]
+    while True:
+        rows = await model.filter(id__gt=last_id).order_by("id").limit(batch).values(*fields)
+        if not rows:
+            break
+        for row in rows:
+            count += 1
+            if row["prev_hash"] != prev:
+                return ChainReport(table, count, row["id"],
+                                   "prev_hash does not match the previous row (row removed or "
+                                   "reordered)")
+            if row_hash(prev, {f: row[f] for f in model.CHAIN_FIELDS}) != row["hash"]:
+                return ChainReport(table, count, row["id"],
+                                   "content does not match its hash (row edited)")
+            prev = row["hash"]
+            last_id = row["id"]
+    return ChainReport(table, count, None, "")
+
+
+async def verify_all() -> list[ChainReport]:
+    """Verify every chained table."""
+    return [await verify(Answer), await verify(AuditEvent)]
+
+

@@ -1,0 +1,54 @@
+"""Background loops: the planner, the dispatcher and the outbox sender.
+
+Each loop runs its tick until a tick finds nothing to do, then sleeps until woken (a handler
+stored something) or until the poll interval passes (another process stored something).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot import dispatcher, outbox, planner
+from bot.runtime import Runtime, Waker
+
+log = logging.getLogger(__name__)
+
+
+async def _loop(name: str, tick: Callable[[], Awaitable[int]], waker: Waker,
+                interval: float) -> None:
+    while True:
+        try:
+            while await tick():
+                await asyncio.sleep(0)  # let handlers run between batches
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s loop tick failed; retrying after %.1fs", name, interval)
+        await waker.wait(interval)
+
+
+async def _planner_tick(rt: Runtime) -> int:
+    await planner.expire_overdue(rt)
+    return await planner.open_due(rt)
+
+
+def start_loops(rt: Runtime) -> list[asyncio.Task[None]]:
+    """Start the three loops; cancel the returned tasks to stop them."""
+    interval = rt.settings.worker.poll_interval_seconds
+    return [
+        asyncio.create_task(_loop("planner", lambda: _planner_tick(rt), rt.planner_waker,
+                                  interval), name="planner"),
+        asyncio.create_task(_loop("dispatcher", lambda: dispatcher.process_pending(rt),
+                                  rt.inbox_waker, interval), name="dispatcher"),
+        asyncio.create_task(_loop("outbox", lambda: outbox.send_due(rt), rt.outbox_waker,
+                                  interval), name="outbox"),
+    ]
+
+
+async def stop_loops(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the loops and wait for them to finish."""
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

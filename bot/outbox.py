@@ -1,0 +1,113 @@
+"""The outbox: outbound messages are rows written with the state change; a sender delivers them.
+
+Persist, then send: :func:`queue` runs inside the caller's transaction; :func:`send_due`
+leases queued rows after commit and hands them to their channel with an idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from bot.channels.base import ChannelError, Outgoing
+from bot.leases import lease, release
+from bot.runtime import Runtime
+from models import Contact, Direction, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+
+async def queue(
+    conn: BaseDBAsyncClient,
+    *,
+    key: str,
+    channel: str,
+    contact_id: int,
+    conversation_id: int | None,
+    body: str,
+    now: datetime,
+    sender: str = "bot",
+) -> Message:
+    """Write one outbound message to the outbox (inside the caller's transaction)."""
+    return await Message.create(
+        using_db=conn,
+        direction=Direction.OUT,
+        channel=channel,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        dedupe_key=key,
+        sender=sender,
+        body=body,
+        status=MessageStatus.QUEUED,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def send_due(rt: Runtime) -> int:
+    """Send one leased batch of due outbound messages; returns how many were handled."""
+    now = rt.now()
+    w = rt.settings.worker
+    due = Q(direction=Direction.OUT, status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+    batch: list[Message] = await lease(
+        Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds, limit=w.batch_size
+    )
+    held_back: set[int] = set()  # contacts whose earlier message is still waiting
+    for msg in batch:
+        if msg.contact_id in held_back or await _earlier_pending(msg):
+            # Keep each person's messages in order: this one waits for its predecessor.
+            held_back.add(msg.contact_id)
+            await release(Message, msg.id)
+            continue
+        ok = await _send_one(rt, msg)
+        if not ok:
+            held_back.add(msg.contact_id)
+    return len(batch)
+
+
+async def _earlier_pending(msg: Message) -> bool:
+    return await Message.filter(
+        direction=Direction.OUT, status=MessageStatus.QUEUED,
+        contact_id=msg.contact_id, id__lt=msg.id,
+    ).exists()
+
+
+async def _send_one(rt: Runtime, msg: Message) -> bool:
+    now = rt.now()
+    contact = await Contact.get(id=msg.contact_id)
+    attempts = msg.attempts + 1
+    try:
+        channel = rt.channel(msg.channel)
+        result = await channel.send(
+            Outgoing(
+                message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
+                phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
+            )
+        )
+    except KeyError:
+        await release(Message, msg.id, status=MessageStatus.FAILED, attempts=attempts,
+                      error=f"channel {msg.channel!r} is not configured")
+        log.error("message %s: channel %s is not configured", msg.id, msg.channel)
+        return False
+    except ChannelError as e:
+        final = not e.retryable or attempts >= rt.settings.worker.max_send_attempts
+        backoff = rt.settings.worker.retry_backoff_seconds * (2 ** (attempts - 1))
+        await release(
+            Message, msg.id,
+            status=MessageStatus.FAILED if final else MessageStatus.QUEUED,
+            attempts=attempts,
+            next_attempt_at=None if final else now + timedelta(seconds=backoff),
+            error=f"{e.code}: {e}"[:255],
+        )
+        log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
+                    e.code or "error", attempts, ", giving up" if final else "")
+        return False
+    await release(
+        Message, msg.id,
+        status=MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
+        attempts=attempts, provider_msg_id=result.provider_msg_id, sent_at=now, error=None,
+    )
+    return True

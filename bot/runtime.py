@@ -1,0 +1,83 @@
+"""The typed dependencies object handed to every service: settings, clock, parser, channels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.channels.base import Channel
+from bot.clock import Clock
+from bot.config import Settings
+from surveys.parser import Lexicon, ReplyParser
+from surveys.schedule import weekday_is_workday
+
+
+class Waker:
+    """Lets one part of the process nudge a background loop instead of waiting for its poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the loop to run soon."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Sleep until woken or ``timeout`` seconds pass."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Runtime:
+    """Everything a service needs, built once per process (tests build their own)."""
+
+    settings: Settings
+    clock: Clock
+    channels: dict[str, Channel]
+    parser: ReplyParser = field(init=False)
+    worker_id: str = field(default_factory=_worker_id)
+    outbox_waker: Waker = field(default_factory=Waker)
+    inbox_waker: Waker = field(default_factory=Waker)
+    planner_waker: Waker = field(default_factory=Waker)
+
+    def __post_init__(self) -> None:
+        lex = self.settings.lexicon
+        self.parser = ReplyParser(Lexicon.default().extended(**lex.model_dump()))
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """Patient-facing texts from configuration."""
+        return self.settings.texts.model_dump()
+
+    def now(self) -> datetime:
+        """The injected clock's now."""
+        return self.clock.now()
+
+    def local(self, when: datetime) -> datetime:
+        """``when`` in the organisation's time zone."""
+        return when.astimezone(self.settings.tz)
+
+    def is_workday(self, day: date) -> bool:
+        """Working-day rule used by schedules (calendar-aware rules plug in here)."""
+        return weekday_is_workday(day)
+
+    def channel(self, name: str) -> Channel:
+        """The channel adapter called ``name`` (KeyError when not configured)."""
+        return self.channels[name]
+
+    def describe(self) -> dict[str, Any]:
+        """Safe summary for /healthz (nothing secret)."""
+        return {"worker": self.worker_id, "channels": sorted(self.channels)}

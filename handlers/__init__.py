@@ -1,0 +1,23 @@
+"""The HTTP edge: verify, translate to domain calls, translate domain errors to HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from handlers import api, pages, simulator
+
+STATIC = Path(__file__).parent / "static"
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every route of the application."""
+    app.router.add_get("/healthz", pages.healthz)
+    app.router.add_get("/", pages.index)
+    app.router.add_get("/staff/queue", pages.queue)
+    app.router.add_get("/staff/conversations/{id:\\d+}", pages.conversation)
+    app.router.add_get("/tallies", pages.tallies)
+    app.router.add_post("/api/episodes", api.post_episodes)
+    simulator.setup(app)
+    app.router.add_static("/static", STATIC, append_version=False)

@@ -1,0 +1,56 @@
+"""JSON API for hospital information systems: episodes in batches."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from aiohttp import web
+
+from bot.importer import RowError, import_rows
+from bot.keys import RUNTIME
+
+MAX_BATCH = 5000
+
+
+def _authorised(request: web.Request) -> bool:
+    keys = request.app[RUNTIME].settings.api.keys
+    auth = request.headers.get("Authorization", "")
+    if not keys or not auth.startswith("Bearer "):
+        return False
+    given = auth.removeprefix("Bearer ").strip().encode()
+    return any(hmac.compare_digest(given, k.encode()) for k in keys)
+
+
+async def post_episodes(request: web.Request) -> web.Response:
+    """``{"source": "his", "episodes": [{...CSV columns...}]}`` → per-row outcome."""
+    if not _authorised(request):
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "send 'Authorization: Bearer <key>' with a key from "
+                                      "[api] keys"}),
+            content_type="application/json",
+        )
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {e}"}),
+                                 content_type="application/json") from e
+    if not isinstance(body, dict) or not isinstance(body.get("episodes"), list):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": 'expected {"source": "...", "episodes": [ {...}, ... ]}'}),
+            content_type="application/json",
+        )
+    episodes = body["episodes"]
+    if len(episodes) > MAX_BATCH:
+        raise web.HTTPRequestEntityTooLarge(MAX_BATCH, len(episodes))
+    source = str(body.get("source") or "api")[:64]
+    rows: list[tuple[int, dict[str, object]]] = []
+    bad: list[RowError] = []
+    for i, item in enumerate(episodes, start=1):
+        if isinstance(item, dict):
+            rows.append((i, item))
+        else:
+            bad.append(RowError(i, "", "each episode must be a JSON object"))
+    result = await import_rows(request.app[RUNTIME], rows, source, bad)
+    status = 200 if not result.errors else 207
+    return web.json_response(result.as_dict(), status=status)

@@ -1,0 +1,76 @@
+"""Staff and manager UI wording: Chinese first, English available (?lang=en)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_name": {"zh": "回访机器人", "en": "Follow-up bot"},
+    "simulator": {"zh": "患者手机模拟器", "en": "Patient phone simulator"},
+    "staff_queue": {"zh": "待处理队列", "en": "Escalation queue"},
+    "tallies": {"zh": "满意度统计", "en": "Satisfaction tallies"},
+    "pick_contact": {"zh": "选择一位联系人，以其身份回复", "en": "Pick a contact and reply as them"},
+    "no_contacts": {"zh": "还没有联系人。导入就诊记录后会出现在这里。",
+                    "en": "No contacts yet. Import visits and they appear here."},
+    "send": {"zh": "发送", "en": "Send"},
+    "type_reply": {"zh": "输入回复，例如 5 或 2 护士态度不好",
+                   "en": "Type a reply, e.g. 5 or 2 护士态度不好"},
+    "bot": {"zh": "机器人", "en": "Bot"},
+    "staff": {"zh": "工作人员", "en": "Staff"},
+    "person": {"zh": "患者", "en": "Patient"},
+    "no_messages": {"zh": "还没有消息。回访到期后，机器人的消息会出现在这里。",
+                    "en": "No messages yet. The bot's check-in appears here when it is due."},
+    "kind": {"zh": "类型", "en": "Kind"},
+    "priority": {"zh": "优先级", "en": "Priority"},
+    "department": {"zh": "科室", "en": "Department"},
+    "contact": {"zh": "联系人", "en": "Contact"},
+    "phone": {"zh": "电话", "en": "Phone"},
+    "reason": {"zh": "原因", "en": "Reason"},
+    "opened_at": {"zh": "时间", "en": "Opened"},
+    "status": {"zh": "状态", "en": "Status"},
+    "history": {"zh": "对话记录", "en": "Conversation"},
+    "queue_empty": {"zh": "队列为空。", "en": "The queue is empty."},
+    "question": {"zh": "问题", "en": "Question"},
+    "answers": {"zh": "回答数", "en": "Answers"},
+    "mean": {"zh": "平均分", "en": "Mean"},
+    "top_two": {"zh": "满意率(4-5分)", "en": "Top-two box (4–5)"},
+    "too_few": {"zh": "少于5个回答时不显示平均分，以免以偏概全、暴露个人。",
+                "en": "Means are hidden below 5 answers: too few to be fair, and they expose "
+                      "individuals."},
+    "no_answers": {"zh": "还没有评分。", "en": "No scores yet."},
+    "open_escalations": {"zh": "待处理升级", "en": "Open escalations"},
+    "kind.red_flag": {"zh": "临床警示", "en": "Red flag"},
+    "kind.complaint": {"zh": "投诉", "en": "Complaint"},
+    "kind.low_score": {"zh": "低分", "en": "Low score"},
+    "kind.question": {"zh": "咨询", "en": "Question"},
+    "kind.deceased": {"zh": "患者去世", "en": "Deceased"},
+    "kind.wrong_number": {"zh": "号码错误", "en": "Wrong number"},
+    "kind.other": {"zh": "其他", "en": "Other"},
+    "priority.urgent": {"zh": "紧急", "en": "Urgent"},
+    "priority.high": {"zh": "高", "en": "High"},
+    "priority.normal": {"zh": "普通", "en": "Normal"},
+    "status.open": {"zh": "待认领", "en": "Unassigned"},
+    "status.claimed": {"zh": "处理中", "en": "Claimed"},
+    "status.resolved": {"zh": "已解决", "en": "Resolved"},
+    "language": {"zh": "English", "en": "中文"},
+    "back": {"zh": "返回", "en": "Back"},
+    "masked_note": {"zh": "姓名和电话已脱敏显示。", "en": "Names and phones are masked."},
+}
+
+LANGS = ("zh", "en")
+
+
+def language(request: web.Request, default: str) -> str:
+    """The page language: ?lang= wins, then the cookie, then the configured default."""
+    lang = request.query.get("lang") or request.cookies.get("lang") or default
+    return lang if lang in LANGS else default
+
+
+def translator(lang: str):  # type: ignore[no-untyped-def]
+    """A ``t(key)`` function for templates; unknown keys show as themselves."""
+
+    def t(key: str) -> str:
+        entry = MESSAGES.get(key)
+        return entry.get(lang, entry["zh"]) if entry else key
+
+    return t

@@ -1,0 +1,34 @@
+"""The data model (Tortoise ORM). Import models from here; the ORM app label is ``models``."""
+
+from models.entities import (
+    CheckIn,
+    CheckinStatus,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Department,
+    Direction,
+    Episode,
+    EpisodeKind,
+    EpisodeStatus,
+    Escalation,
+    EscalationKind,
+    EscalationStatus,
+    Message,
+    MessageStatus,
+    Person,
+    PersonContact,
+    PersonKind,
+    Priority,
+    Relation,
+    Role,
+    Staff,
+)
+from models.records import Answer, AuditEvent, KeyValue
+
+__all__ = [
+    "Answer", "AuditEvent", "CheckIn", "CheckinStatus", "Contact", "Conversation",
+    "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
+    "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
+    "Person", "PersonContact", "PersonKind", "Priority", "Relation", "Role", "Staff",
+]

@@ -1,0 +1,343 @@
+"""Tortoise ORM models: the people, episodes, check-ins and conversations the bot works on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    """What a staff member may do."""
+
+    AGENT = "agent"
+    HEAD = "head"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class PersonKind(StrEnum):
+    """Who the episode is about."""
+
+    PATIENT = "patient"
+    STUDENT = "student"
+
+
+class Relation(StrEnum):
+    """How a contact relates to the person."""
+
+    SELF = "self"
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    OTHER = "other"
+
+
+class EpisodeKind(StrEnum):
+    """What happened: a visit, a discharge, a treatment, a term of lessons."""
+
+    VISIT = "visit"
+    DISCHARGE = "discharge"
+    TREATMENT = "treatment"
+    LESSON_TERM = "lesson_term"
+
+
+class EpisodeStatus(StrEnum):
+    """Whether the episode still wants follow-up."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class CheckinStatus(StrEnum):
+    """Life of a check-in: planned → opened (message queued) → answered / expired."""
+
+    PLANNED = "planned"
+    OPENED = "opened"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class ConversationStatus(StrEnum):
+    """Whether the bot or a person is handling the conversation."""
+
+    OPEN = "open"
+    STAFF = "staff"
+    CLOSED = "closed"
+
+
+class Direction(StrEnum):
+    """Inbound (from the person) or outbound (to them)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus(StrEnum):
+    """Inbound: received → processed. Outbound: queued → sent → delivered, or failed."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class EscalationKind(StrEnum):
+    """Why a person must look."""
+
+    RED_FLAG = "red_flag"
+    COMPLAINT = "complaint"
+    LOW_SCORE = "low_score"
+    QUESTION = "question"
+    DECEASED = "deceased"
+    WRONG_NUMBER = "wrong_number"
+    OTHER = "other"
+
+
+class Priority(StrEnum):
+    """How fast: urgent (minutes, around the clock), high, normal."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class EscalationStatus(StrEnum):
+    """Queue state of an escalation."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class Department(Model):
+    """A hospital department, clinic or school section."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "department"
+
+
+class Staff(Model):
+    """A member of staff: follow-up agent, department head, manager or admin."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    display_name = fields.CharField(max_length=128)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.AGENT)
+    password_hash = fields.CharField(max_length=255, null=True)
+    is_active = fields.BooleanField(default=True)
+    departments: fields.ManyToManyRelation[Department] = fields.ManyToManyField(
+        "models.Department", related_name="staff", through="staff_department"
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "staff"
+
+
+class Person(Model):
+    """The patient or student an episode is about."""
+
+    id = fields.IntField(primary_key=True)
+    source = fields.CharField(max_length=64, default="manual")
+    external_id = fields.CharField(max_length=128, null=True)
+    kind = fields.CharEnumField(PersonKind, max_length=16, default=PersonKind.PATIENT)
+    name = fields.CharField(max_length=128)
+    birth_date = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "person"
+        unique_together = (("source", "external_id"),)
+
+
+class Contact(Model):
+    """Who answers: the person themself or a guardian (one guardian, several children)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=128)
+    phone = fields.CharField(max_length=32, null=True, unique=True)
+    wechat_openid = fields.CharField(max_length=64, null=True, unique=True)
+    preferred_channel = fields.CharField(max_length=16, null=True)
+    opted_out_at = fields.DatetimeField(null=True)
+    stopped_reason = fields.CharField(max_length=32, null=True)
+    last_inbound_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "contact"
+
+
+class PersonContact(Model):
+    """Links a person to a contact who may answer for them."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="contact_links", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="person_links", on_delete=fields.CASCADE
+    )
+    relation = fields.CharEnumField(Relation, max_length=16, default=Relation.SELF)
+
+    class Meta:
+        table = "person_contact"
+        unique_together = (("person", "contact"),)
+
+
+class Episode(Model):
+    """A visit, discharge, treatment or term of lessons that wants follow-up."""
+
+    id = fields.IntField(primary_key=True)
+    source = fields.CharField(max_length=64, default="manual")
+    external_id = fields.CharField(max_length=128)
+    kind = fields.CharEnumField(EpisodeKind, max_length=16, default=EpisodeKind.VISIT)
+    status = fields.CharEnumField(EpisodeStatus, max_length=16, default=EpisodeStatus.ACTIVE)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="episodes", on_delete=fields.RESTRICT
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="episodes", on_delete=fields.RESTRICT
+    )
+    department: fields.ForeignKeyRelation[Department] = fields.ForeignKeyField(
+        "models.Department", related_name="episodes", on_delete=fields.RESTRICT
+    )
+    clinician: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="episodes", null=True, on_delete=fields.SET_NULL
+    )
+    clinician_name = fields.CharField(max_length=128, default="")
+    treatment_type = fields.CharField(max_length=64, default="")
+    occurred_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "episode"
+        unique_together = (("source", "external_id"),)
+        indexes = (("department_id", "occurred_at"),)
+
+
+class CheckIn(Model):
+    """One planned contact after an episode (e.g. day 1), leased by workers when due."""
+
+    id = fields.IntField(primary_key=True)
+    episode: fields.ForeignKeyRelation[Episode] = fields.ForeignKeyField(
+        "models.Episode", related_name="checkins", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="checkins", on_delete=fields.RESTRICT
+    )
+    offset = fields.CharField(max_length=16)
+    survey_id = fields.CharField(max_length=64)
+    channel = fields.CharField(max_length=16, null=True)
+    status = fields.CharEnumField(CheckinStatus, max_length=16, default=CheckinStatus.PLANNED)
+    due_at = fields.DatetimeField()
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    opened_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    answered_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "checkin"
+        unique_together = (("episode", "offset"),)
+        indexes = (("status", "due_at"), ("contact_id", "status"))
+
+
+class Conversation(Model):
+    """The exchange that one check-in opens with a contact, with the engine's state."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="conversations", on_delete=fields.RESTRICT
+    )
+    checkin: fields.ForeignKeyNullableRelation[CheckIn] = fields.ForeignKeyField(
+        "models.CheckIn", related_name="conversations", null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharField(max_length=16)
+    status = fields.CharEnumField(
+        ConversationStatus, max_length=16, default=ConversationStatus.OPEN
+    )
+    state: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    version = fields.IntField(default=0)
+    last_activity_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "conversation"
+        indexes = (("contact_id", "status"),)
+
+
+class Message(Model):
+    """Inbound and outbound messages (outbound rows are the outbox)."""
+
+    id = fields.BigIntField(primary_key=True)
+    direction = fields.CharEnumField(Direction, max_length=4)
+    channel = fields.CharField(max_length=16)
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    conversation: fields.ForeignKeyNullableRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    # Inbound: the provider's id (WeChat MsgId, ...) made unique per channel.
+    # Outbound: our idempotency key, handed to the provider where it takes one.
+    dedupe_key = fields.CharField(max_length=160, unique=True)
+    provider_msg_id = fields.CharField(max_length=128, null=True)
+    sender = fields.CharField(max_length=16, default="bot")  # bot | staff | person
+    body = fields.TextField()
+    raw_payload = fields.TextField(null=True)
+    status = fields.CharEnumField(MessageStatus, max_length=16)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    error = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message"
+        indexes = (("direction", "status", "next_attempt_at"), ("contact_id", "id"))
+
+
+class Escalation(Model):
+    """A conversation that needs a person, in a department's queue."""
+
+    id = fields.IntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="escalations", on_delete=fields.RESTRICT
+    )
+    department: fields.ForeignKeyNullableRelation[Department] = fields.ForeignKeyField(
+        "models.Department", related_name="escalations", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharEnumField(EscalationKind, max_length=16)
+    kinds: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    priority = fields.CharEnumField(Priority, max_length=8)
+    status = fields.CharEnumField(EscalationStatus, max_length=16, default=EscalationStatus.OPEN)
+    reason = fields.TextField(default="")
+    assignee: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="escalations", null=True, on_delete=fields.SET_NULL
+    )
+    opened_at = fields.DatetimeField()
+    claimed_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    outcome = fields.CharField(max_length=64, null=True)
+    note = fields.TextField(null=True)
+
+    class Meta:
+        table = "escalation"
+        indexes = (("status", "priority"), ("department_id", "status"))

@@ -1,0 +1,70 @@
+"""Append-only, hash-chained records: satisfaction answers and the audit trail.
+
+Each row stores ``prev_hash`` (the previous row's ``hash``) and ``hash`` =
+SHA-256 over ``prev_hash`` and a canonical JSON of the fields named in ``CHAIN_FIELDS``.
+Rows are written only through ``bot.ledger.append`` and never updated; corrections are new rows.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Answer(Model):
+    """One answer to one survey question (a satisfaction record)."""
+
+    CHAIN_FIELDS = (
+        "checkin_id", "conversation_id", "episode_id", "department_id", "channel",
+        "question_id", "score", "text", "message_id", "recorded_at",
+    )
+
+    id = fields.BigIntField(primary_key=True)
+    checkin_id = fields.IntField(null=True, db_index=True)
+    conversation_id = fields.IntField(db_index=True)
+    episode_id = fields.IntField(null=True, db_index=True)
+    department_id = fields.IntField(null=True)
+    channel = fields.CharField(max_length=16)
+    survey_id = fields.CharField(max_length=64)
+    question_id = fields.CharField(max_length=64)
+    score = fields.SmallIntField(null=True)
+    text = fields.TextField(default="")
+    message_id = fields.BigIntField(null=True)
+    recorded_at = fields.DatetimeField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table = "answer"
+        indexes = (("department_id", "recorded_at"),)
+
+
+class AuditEvent(Model):
+    """A past-tense fact: who did what to which record, and when."""
+
+    CHAIN_FIELDS = ("kind", "actor", "subject_type", "subject_id", "data", "recorded_at")
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    actor = fields.CharField(max_length=64)
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.CharField(max_length=64)
+    data: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    recorded_at = fields.DatetimeField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table = "audit_event"
+        indexes = (("subject_type", "subject_id"),)
+
+
+class KeyValue(Model):
+    """Small shared runtime values (e.g. provider access tokens), shared by all processes."""
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    value = fields.TextField()
+    expires_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "key_value"

@@ -1,0 +1,322 @@
+"""The conversation engine: pure functions from (state, reply) to (new state, texts, events).
+
+No I/O and no clock: the runtime loads the state under a per-conversation lock, calls
+:func:`start` or :func:`reply`, then persists the new state, the events and the outbound texts
+in one transaction. Events are past-tense facts that become records and the audit trail.
+
+State is a small JSON-ready dict::
+
+    {"survey": "general", "index": 0, "answers": {"overall": 4}, "failed": 0,
+     "confirm": null | {"question": "overall", "score": 4}, "status": "asking"}
+
+``status`` is ``asking`` while questions remain, ``done`` after the thanks, ``staff`` when
+a person has taken over (the bot stays silent), ``stopped`` after an opt-out, a wrong number
+or a death.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from surveys.definition import QuestionDef, SurveyDef
+
+Kind = Literal["red_flag", "complaint", "low_score", "question", "deceased", "wrong_number", "other"]
+Priority = Literal["urgent", "high", "normal"]
+
+ASKING, DONE, STAFF, STOPPED = "asking", "done", "staff", "stopped"
+
+
+class Reply(Protocol):
+    """What the engine needs from a parsed reply (see ``surveys.parser.Interpretation``)."""
+
+    score: int | None
+    opt_out: bool
+    complaint: bool
+    red_flag: bool
+    question: bool
+    needs_confirmation: bool
+    candidate: int | None
+    out_of_range: int | None
+    wrong_number: bool
+    deceased: bool
+    affirmative: bool
+    negative: bool
+    comment: str
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    """A question was answered."""
+
+    question_id: str
+    score: int | None
+    text: str
+    name: str = "answer_recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRaised:
+    """A person must look at this conversation."""
+
+    kind: Kind
+    priority: Priority
+    reason: str
+    name: str = "escalation_raised"
+
+
+@dataclass(frozen=True, slots=True)
+class OptedOut:
+    """The contact asked for no more messages, on every channel."""
+
+    name: str = "opted_out"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStopped:
+    """Never message this contact again (wrong number, patient deceased)."""
+
+    reason: Literal["wrong_number", "deceased"]
+    name: str = "contact_stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyCompleted:
+    """Every applicable question has been answered."""
+
+    name: str = "survey_completed"
+
+
+@dataclass(frozen=True, slots=True)
+class LateReply:
+    """A reply arrived after the survey had ended."""
+
+    text: str
+    name: str = "late_reply"
+
+
+Event = AnswerRecorded | EscalationRaised | OptedOut | ContactStopped | SurveyCompleted | LateReply
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Facts the wording needs, and the organisation's thresholds."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    low_score_threshold: int = 2
+    max_failed_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The outcome of one engine call."""
+
+    state: dict[str, Any]
+    outbound: tuple[str, ...]
+    events: tuple[Event, ...]
+
+
+class _Keep(dict[str, str]):
+    """format_map helper: unknown placeholders stay as written instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, ctx: Context, **extra: object) -> str:
+    """Fill ``{placeholders}`` from the context (and ``extra``)."""
+    values = _Keep(ctx.values)
+    values.update({k: str(v) for k, v in extra.items()})
+    return template.format_map(values)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _applies(q: QuestionDef, answers: Mapping[str, Any]) -> bool:
+    cond = q.condition
+    return cond is None or cond.holds(answers.get(cond.question))
+
+
+def _next_index(survey: SurveyDef, start: int, answers: Mapping[str, Any]) -> int | None:
+    for i in range(start, len(survey.questions)):
+        q = survey.questions[i]
+        if q.id not in answers and _applies(q, answers):
+            return i
+    return None
+
+
+class _Builder:
+    """Collects the outbound texts and events of one step."""
+
+    def __init__(self, survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
+                 state: Mapping[str, Any]) -> None:
+        self.survey, self.texts, self.ctx = survey, texts, ctx
+        self.state: dict[str, Any] = {
+            "survey": state.get("survey", ""),
+            "index": state.get("index", 0),
+            "answers": dict(state.get("answers", {})),
+            "failed": state.get("failed", 0),
+            "confirm": state.get("confirm"),
+            "status": state.get("status", ASKING),
+        }
+        self.out: list[str] = []
+        self.events: list[Event] = []
+
+    def say(self, key: str, **extra: object) -> None:
+        self.out.append(render(self.texts[key], self.ctx, **extra))
+
+    def escalate(self, kind: Kind, priority: Priority, reason: str) -> None:
+        self.events.append(EscalationRaised(kind, priority, reason))
+
+    def record(self, q: QuestionDef, score: int | None, text: str) -> None:
+        self.state["answers"][q.id] = score if q.kind == "score" else text
+        self.state["failed"] = 0
+        self.state["confirm"] = None
+        self.events.append(AnswerRecorded(q.id, score, text))
+        if q.kind == "score" and score is not None and score <= self.ctx.low_score_threshold:
+            self.escalate("low_score", "high", f"{q.id}={score}")
+
+    def advance(self, comment: str = "") -> None:
+        """Move to the next applicable question, using ``comment`` to answer a text one."""
+        answers = self.state["answers"]
+        idx = _next_index(self.survey, self.state["index"], answers)
+        if idx is not None and comment and self.survey.questions[idx].kind == "text":
+            # The person already said why ("2 护士态度不好"): don't ask them again.
+            self.record(self.survey.questions[idx], None, comment)
+            idx = _next_index(self.survey, idx + 1, answers)
+        if idx is None:
+            self.state["status"] = DONE
+            self.out.append(render(self.survey.thanks, self.ctx))
+            self.events.append(SurveyCompleted())
+        else:
+            self.state["index"] = idx
+            self.out.append(render(self.survey.questions[idx].text, self.ctx))
+
+    def ask_current(self) -> None:
+        self.out.append(render(self.survey.questions[self.state["index"]].text, self.ctx))
+
+    def fail(self, key: str, **extra: object) -> None:
+        self.state["failed"] += 1
+        if self.state["failed"] >= self.ctx.max_failed_attempts:
+            self.state["status"] = STAFF
+            self.escalate("other", "normal",
+                          f"no usable answer after {self.state['failed']} attempts")
+            self.say("handed_to_staff")
+        else:
+            self.say(key, **extra)
+
+    def step(self) -> Step:
+        return Step(self.state, tuple(self.out), tuple(self.events))
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def start(survey_id: str, survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
+          greeting_key: str = "greeting_self") -> Step:
+    """Open a survey: greeting, intro and the first question, sent as one message."""
+    b = _Builder(survey, texts, ctx, {"survey": survey_id})
+    idx = _next_index(survey, 0, {})
+    assert idx is not None  # a survey has at least one unconditional question (validated)
+    b.state["index"] = idx
+    parts = [render(texts[greeting_key], ctx), render(survey.intro, ctx),
+             render(survey.questions[idx].text, ctx)]
+    b.out.append("".join(p for p in parts if p))
+    return b.step()
+
+
+def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
+          state: Mapping[str, Any], parsed: Reply, text: str) -> Step:
+    """Apply one inbound reply to the conversation state."""
+    b = _Builder(survey, texts, ctx, state)
+    status = b.state["status"]
+
+    # Rules that hold at any step, even after the survey ended.
+    if parsed.deceased:
+        b.state["status"] = STOPPED
+        b.events.append(ContactStopped("deceased"))
+        b.escalate("deceased", "high", "reported the patient has died")
+        b.say("deceased")
+        return b.step()
+    if parsed.wrong_number:
+        b.state["status"] = STOPPED
+        b.events.append(ContactStopped("wrong_number"))
+        b.escalate("wrong_number", "normal", "says this is a wrong number")
+        b.say("wrong_number")
+        return b.step()
+    if parsed.opt_out:
+        if status != STOPPED:
+            b.state["status"] = STOPPED
+            b.events.append(OptedOut())
+            b.say("opt_out_confirmed")
+        return b.step()
+    if parsed.red_flag:
+        b.escalate("red_flag", "urgent", "reported a worrying symptom")
+        b.say("red_flag_advice")
+        if status == ASKING:
+            q = survey.questions[b.state["index"]]
+            if q.kind == "score" and parsed.score is not None:
+                b.record(q, parsed.score, text)
+            # A clinical worry outranks the survey: a person takes over from here.
+            b.state["status"] = STAFF
+        return b.step()
+
+    if status != ASKING:
+        # Stored by the caller; staff see it. Only what needs a person is escalated.
+        b.events.append(LateReply(text))
+        if status == STAFF:
+            return b.step()
+        if parsed.complaint:
+            b.escalate("complaint", "high", "complaint after the survey ended")
+            b.say("complaint_ack")
+        elif parsed.question:
+            b.escalate("question", "normal", "question after the survey ended")
+            b.say("question_ack")
+        return b.step()
+
+    q = survey.questions[b.state["index"]]
+    if parsed.complaint:
+        b.escalate("complaint", "high", "complaint words in the reply")
+
+    if q.kind == "text":
+        b.record(q, None, text.strip())
+        if parsed.complaint:
+            b.say("complaint_ack")
+        b.advance()
+        return b.step()
+
+    confirm = b.state["confirm"]
+    score: int | None = parsed.score
+    if score is None and confirm and confirm.get("question") == q.id:
+        if parsed.affirmative:
+            score = int(confirm["score"])
+        elif parsed.negative:
+            b.state["confirm"] = None
+            b.ask_current()
+            return b.step()
+
+    if score is not None:
+        b.record(q, score, text)
+        if parsed.complaint:
+            b.say("complaint_ack")
+        b.advance(parsed.comment)
+    elif parsed.needs_confirmation and parsed.candidate is not None:
+        b.state["confirm"] = {"question": q.id, "score": parsed.candidate}
+        b.say("confirm_score", score=parsed.candidate)
+    elif parsed.complaint:
+        b.say("complaint_ack")
+        b.ask_current()
+    elif parsed.question:
+        b.escalate("question", "normal", "asked a question during the survey")
+        b.say("question_ack")
+        b.ask_current()
+    elif parsed.out_of_range is not None:
+        b.fail("out_of_range", value=parsed.out_of_range)
+    else:
+        b.fail("reask_score")
+    return b.step()

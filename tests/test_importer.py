@@ -1,0 +1,130 @@
+"""Importing visits: row-by-row validation, idempotence, re-planning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot import importer
+from bot.runtime import Runtime
+from models import CheckIn, CheckinStatus, Contact, Episode, Person, PersonContact
+from tests.conftest import SHANGHAI
+
+HEADER = ("external_id,person_name,contact_phone,occurred_at,department,department_name,"
+          "treatment_type,clinician,contact_name,relation")
+
+
+def csv_file(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
+    p = tmp_path / "visits.csv"
+    p.write_text("\ufeff" + "\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(("row", "column", "message"), [
+    ({"person_name": "张三", "contact_phone": "13800001111", "occurred_at": "2026-11-16",
+      "department": "d"}, "external_id", "missing value"),
+    ({"external_id": "1", "person_name": "张三", "contact_phone": "12345",
+      "occurred_at": "2026-11-16", "department": "d"}, "contact_phone", "not a mainland"),
+    ({"external_id": "1", "person_name": "张三", "contact_phone": "13800001111",
+      "occurred_at": "16/11/2026", "department": "d"}, "occurred_at", "YYYY-MM-DD"),
+    ({"external_id": "1", "person_name": "张三", "contact_phone": "13800001111",
+      "occurred_at": "2026-11-16", "department": "d", "kind": "surgery"}, "kind",
+     "visit | discharge"),
+    ({"external_id": "1", "person_name": "张三", "contact_phone": "13800001111",
+      "occurred_at": "2026-11-16", "department": "d", "colour": "red"}, "colour",
+     "unknown column"),
+    ({"external_id": "1", "person_name": "张三", "occurred_at": "2026-11-16",
+      "department": "d"}, "contact_phone", "contact_phone or contact_openid"),
+])
+def test_validate_row_names_column_and_reason(row: dict[str, str], column: str,
+                                              message: str) -> None:
+    err = importer.validate_row(7, row, SHANGHAI)
+    assert isinstance(err, importer.RowError)
+    assert (err.line, err.column) == (7, column)
+    assert message in err.message
+
+
+@pytest.mark.parametrize(("raw", "phone"), [
+    ("+86 138-0000-1111", "13800001111"), ("0086 13800001111", "13800001111"),
+    ("138 0000 1111", "13800001111"), ("8613800001111", "13800001111"),
+])
+def test_phone_numbers_are_normalised(raw: str, phone: str) -> None:
+    row = importer.validate_row(2, {"external_id": "1", "person_name": "张三",
+                                    "contact_phone": raw, "occurred_at": "2026-11-16 08:30",
+                                    "department": "d"}, SHANGHAI)
+    assert isinstance(row, importer.EpisodeRow)
+    assert row.contact_phone == phone
+    assert row.occurred_at == datetime(2026, 11, 16, 8, 30, tzinfo=SHANGHAI)
+
+
+async def test_bad_rows_reported_good_rows_kept(orm: None, runtime: Runtime,
+                                                tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "V1,张三,13800001111,2026-11-16 09:00,dental,口腔科,拔牙,李医生,,",
+        "V2,李四,not-a-phone,2026-11-16,dental,口腔科,,,,",
+        "",
+        "V3,小明,13800004444,2026-11-16,peds,儿科,,,赵丽,parent",
+        "V4,小红,13800004444,2026-11-17,peds,儿科,,,赵丽,parent",
+        "V5,王五,13800005555,yesterday,dental,口腔科,,,,",
+    )
+    result = await importer.import_csv_file(runtime, path)
+    assert (result.created, result.updated) == (3, 0)
+    assert [(e.line, e.column) for e in result.errors] == [(3, "contact_phone"),
+                                                           (7, "occurred_at")]
+    assert await Episode.all().count() == 3
+    # One guardian, two children.
+    guardian = await Contact.get(phone="13800004444")
+    assert guardian.name == "赵丽"
+    links = await PersonContact.filter(contact_id=guardian.id).prefetch_related("person")
+    assert sorted(pc.person.name for pc in links) == ["小明", "小红"]
+    assert {pc.relation for pc in links} == {"parent"}
+    # 拔牙 follows the dental schedule; the others the default.
+    ep = await Episode.get(external_id="V1")
+    offsets = sorted(await CheckIn.filter(episode_id=ep.id).values_list("offset", flat=True))
+    assert offsets == ["1d", "3h", "90d"]
+    assert result.checkins_planned == 3 + 1 + 1
+
+
+async def test_reimport_is_idempotent_and_replans(orm: None, runtime: Runtime,
+                                                  tmp_path: Path) -> None:
+    row = "V1,张三,13800001111,{when},dental,口腔科,{treat},李医生,,"
+    await importer.import_csv_file(runtime, csv_file(tmp_path, row.format(
+        when="2026-11-16 09:00", treat="")))
+    again = await importer.import_csv_file(runtime, csv_file(tmp_path, row.format(
+        when="2026-11-16 09:00", treat="")))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assert await CheckIn.all().count() == 1 and await Person.all().count() == 1
+
+    redated = await importer.import_csv_file(runtime, csv_file(tmp_path, row.format(
+        when="2026-11-18 09:00", treat="")))
+    assert redated.updated == 1
+    c = await CheckIn.get()
+    assert c.due_at == datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI)
+    assert await CheckIn.all().count() == 1  # re-dated, never duplicated
+
+    # A new treatment type changes the schedule: offsets no longer wanted are cancelled.
+    await importer.import_csv_file(runtime, csv_file(tmp_path, row.format(
+        when="2026-11-18 09:00", treat="洁牙")))
+    statuses = dict(await CheckIn.all().values_list("offset", "status"))
+    assert statuses == {"1d": CheckinStatus.PLANNED, "180d": CheckinStatus.PLANNED}
+
+    cancelled = (HEADER + ",status", "V1,张三,13800001111,2026-11-18 09:00,dental,口腔科,洁牙,"
+                 "李医生,,,cancelled")
+    await importer.import_csv_file(runtime, csv_file(tmp_path, cancelled[1],
+                                                     header=cancelled[0]))
+    assert set(await CheckIn.all().values_list("status", flat=True)) == {CheckinStatus.CANCELLED}
+
+
+async def test_header_problems_are_explained(orm: None, runtime: Runtime,
+                                             tmp_path: Path) -> None:
+    result = await importer.import_csv_file(runtime, csv_file(tmp_path, "x", header="name"))
+    assert [str(e) for e in result.errors] == [
+        "line 1 [external_id]: header lacks required column(s) external_id, person_name, "
+        "occurred_at, department"]
+    p = tmp_path / "gbk.csv"
+    p.write_bytes("external_id,person_name\n1,张三\n".encode("gbk"))
+    result = await importer.import_csv_file(runtime, p)
+    assert "not UTF-8" in result.errors[0].message
