@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -70,10 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             finally:
                 await runner.cleanup()
 
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(worker_only())
-        except KeyboardInterrupt:
-            pass
         return 0
     web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
     return 0

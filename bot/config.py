@@ -73,7 +73,9 @@ class OrgConfig(_Section):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from e
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)"
+            ) from e
         return v
 
 
@@ -99,6 +101,7 @@ class CheckinConfig(_Section):
 
     expiry_hours: int = Field(72, ge=1, le=24 * 60)
     send_time: time = time(10, 0)
+    busy_defer_minutes: int = Field(30, ge=1, le=24 * 60)
 
     @field_validator("send_time", mode="before")
     @classmethod
@@ -138,9 +141,13 @@ class ChannelsConfig(_Section):
 class TextsConfig(_Section):
     """Everything a patient reads besides the survey questions. Placeholders in braces."""
 
-    greeting_guardian: str = "{contact_name}您好，这里是{org_name}{department}，想了解{person_name}的情况。"
+    greeting_guardian: str = (
+        "{contact_name}您好，这里是{org_name}{department}，想了解{person_name}的情况。"
+    )
     greeting_self: str = "{contact_name}您好，这里是{org_name}{department}。"
-    reask_score: str = "抱歉，我没有看懂。请回复1到5之间的数字（5分表示非常满意，1分表示非常不满意）。"
+    reask_score: str = (
+        "抱歉，我没有看懂。请回复1到5之间的数字（5分表示非常满意，1分表示非常不满意）。"
+    )
     out_of_range: str = "评分是1到5分哦，请回复1到5之间的一个数字。"
     confirm_score: str = "您是打{score}分吗？请回复“是”或“不是”。"
     opt_out_confirmed: str = "好的，以后不再给您发送回访消息。祝您健康！"
@@ -148,7 +155,10 @@ class TextsConfig(_Section):
         "您说的情况需要尽快处理：请尽快回院就诊，或拨打{org_name}电话{org_phone}；"
         "情况紧急请立即拨打120。我们已通知医生尽快联系您。"
     )
-    complaint_ack: str = "非常抱歉给您带来不好的体验。您的意见已转交{department}负责人，我们会在24小时内与您联系。"
+    complaint_ack: str = (
+        "非常抱歉给您带来不好的体验。您的意见已转交{department}负责人，"
+        "我们会在24小时内与您联系。"
+    )
     question_ack: str = "您的问题已转给工作人员，我们会尽快回复您。"
     handed_to_staff: str = "我们已请工作人员与您联系，请稍候。"
     no_open_survey: str = "感谢您的留言，工作人员看到后会尽快回复您。"
@@ -221,7 +231,9 @@ class Settings(_Section):
             for off in offsets:
                 parse_offset(off)  # raises ValueError with the allowed forms
         if "default" not in v:
-            raise ValueError('a schedule named "default" is required (used for any other treatment)')
+            raise ValueError(
+                'a schedule named "default" is required (used for any other treatment)'
+            )
         return v
 
     @model_validator(mode="after")

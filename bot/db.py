@@ -24,7 +24,7 @@ def normalise_url(url: str) -> str:
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
-    """The Tortoise config dict for our one app (models in ``models``, migrations in ``migrations``)."""
+    """Tortoise config for our one app: models in ``models``, migrations in ``migrations``."""
     return {
         "connections": {"default": normalise_url(url)},
         "apps": {

@@ -142,7 +142,7 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
     async with in_transaction() as conn:
         # Lock the contact row before loading any state (holds across processes on PostgreSQL).
         contact = await Contact.filter(id=cid).using_db(conn).select_for_update().get()
-        fresh = await Message.get(id=msg.id).using_db(conn)
+        fresh = await Message.get(id=msg.id, using_db=conn)
         if fresh.status != MessageStatus.RECEIVED:
             return False  # another worker got here first
         conv = await _current_conversation(cid, conn)
@@ -173,7 +173,8 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         ):
             # Nobody asked this person anything: a person should read it, and they hear so.
             step = engine.Step(step.state, step.outbound, (
-                *step.events, engine.EscalationRaised("other", "normal", "message outside a survey"),
+                *step.events,
+                engine.EscalationRaised("other", "normal", "message outside a survey"),
             ))
             outbound.append(engine.render(rt.texts["no_open_survey"], ctx))
 
@@ -181,7 +182,14 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         conv.state = step.state
         conv.last_activity_at = now
         conv.version += 1
+        before = conv.status
         conv.status = _conversation_status(conv.status, step.state)
+        if before == ConversationStatus.OPEN and conv.status != ConversationStatus.OPEN:
+            # A survey deferred because this one was running may go now.
+            await CheckIn.filter(
+                contact_id=cid, status=CheckinStatus.PLANNED, lease_until__gt=now
+            ).using_db(conn).update(lease_owner=None, lease_until=None)
+            rt.planner_waker.wake()
         conv.channel = msg.channel  # answer on the channel the person used
         await conv.save(using_db=conn)
         for i, text in enumerate(outbound):
@@ -207,7 +215,7 @@ def _conversation_status(current: ConversationStatus, state: dict[str, Any]) -> 
 
 async def _context(rt: Runtime, conv: Conversation, conn: BaseDBAsyncClient) -> engine.Context:
     if conv.checkin_id is not None:
-        checkin = await CheckIn.get(id=conv.checkin_id).using_db(conn)
+        checkin = await CheckIn.get(id=conv.checkin_id, using_db=conn)
         ctx, _ = await engine_context(rt, checkin, conn)
         return ctx
     return engine.Context(
@@ -223,10 +231,10 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                         events: tuple[engine.Event, ...]) -> None:
     now = rt.now()
     checkin = (
-        await CheckIn.get(id=conv.checkin_id).using_db(conn) if conv.checkin_id else None
+        await CheckIn.get(id=conv.checkin_id, using_db=conn) if conv.checkin_id else None
     )
     episode = (
-        await Episode.get(id=checkin.episode_id).using_db(conn) if checkin is not None else None
+        await Episode.get(id=checkin.episode_id, using_db=conn) if checkin is not None else None
     )
     for ev in events:
         if isinstance(ev, engine.AnswerRecorded):

@@ -7,6 +7,7 @@ episode edits it and re-plans its pending check-ins.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterable, Mapping
@@ -149,7 +150,8 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
             return RowError(line, "contact_phone",
                             f"{r['contact_phone']!r} is not a mainland mobile or landline number")
     if phone is None and not r.get("contact_openid"):
-        return RowError(line, "contact_phone", "missing value: give contact_phone or contact_openid")
+        return RowError(line, "contact_phone",
+                        "missing value: give contact_phone or contact_openid")
     try:
         col = "occurred_at"
         occurred = _parse_when(r["occurred_at"], tz)
@@ -190,7 +192,8 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError
         return [], [RowError(1, "", "the file is empty: expected a header row")]
     missing = [c for c in REQUIRED if c not in [f.strip().lower() for f in reader.fieldnames]]
     if missing:
-        return [], [RowError(1, missing[0], f"header lacks required column(s) {', '.join(missing)}")]
+        return [], [RowError(1, missing[0],
+                             f"header lacks required column(s) {', '.join(missing)}")]
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[RowError] = []
     for rec in reader:
@@ -200,7 +203,7 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError
             continue
         if not any((v or "").strip() for v in rec.values()):
             continue  # blank line
-        rows.append((line, rec))  # type: ignore[arg-type]
+        rows.append((line, rec))
     return rows, errors
 
 
@@ -228,7 +231,7 @@ async def import_rows(rt: Runtime, rows: Iterable[tuple[int, Mapping[str, object
 async def import_csv_file(rt: Runtime, path: Path, source: str = "csv") -> ImportResult:
     """Import a CSV file (UTF-8, with or without BOM)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except UnicodeDecodeError:
         return ImportResult(errors=[RowError(0, "", "the file is not UTF-8: save it as CSV UTF-8")])
     rows, errors = read_csv(text)

@@ -38,8 +38,12 @@ def row_hash(prev_hash: str, content: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
 
 
+def _chain_fields(model: type[Answer] | type[AuditEvent]) -> tuple[str, ...]:
+    return model.CHAIN_FIELDS
+
+
 def _content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
-    return {f: values.get(f) for f in model.CHAIN_FIELDS}
+    return {f: values.get(f) for f in _chain_fields(model)}
 
 
 async def append(model: type[R], **values: Any) -> R:
@@ -78,7 +82,8 @@ async def verify(model: type[R], batch: int = 5000) -> ChainReport:
     prev = GENESIS
     count = 0
     last_id = 0
-    fields = ["id", "prev_hash", "hash", *model.CHAIN_FIELDS]
+    chain: tuple[str, ...] = _chain_fields(model)
+    fields = ["id", "prev_hash", "hash", *chain]
     while True:
         rows = await model.filter(id__gt=last_id).order_by("id").limit(batch).values(*fields)
         if not rows:
@@ -89,7 +94,7 @@ async def verify(model: type[R], batch: int = 5000) -> ChainReport:
                 return ChainReport(table, count, row["id"],
                                    "prev_hash does not match the previous row (row removed or "
                                    "reordered)")
-            if row_hash(prev, {f: row[f] for f in model.CHAIN_FIELDS}) != row["hash"]:
+            if row_hash(prev, {f: row[f] for f in chain}) != row["hash"]:
                 return ChainReport(table, count, row["id"],
                                    "content does not match its hash (row edited)")
             prev = row["hash"]

@@ -20,7 +20,9 @@ async def _loop(name: str, tick: Callable[[], Awaitable[int]], waker: Waker,
                 interval: float) -> None:
     while True:
         try:
-            while await tick():
+            busy = True
+            while busy:
+                busy = bool(await tick())
                 await asyncio.sleep(0)  # let handlers run between batches
         except asyncio.CancelledError:
             raise

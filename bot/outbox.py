@@ -55,7 +55,7 @@ async def send_due(rt: Runtime) -> int:
     batch: list[Message] = await lease(
         Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds, limit=w.batch_size
     )
-    held_back: set[int] = set()  # contacts whose earlier message is still waiting
+    held_back: set[int | None] = set()  # contacts whose earlier message is still waiting
     for msg in batch:
         if msg.contact_id in held_back or await _earlier_pending(msg):
             # Keep each person's messages in order: this one waits for its predecessor.

@@ -87,7 +87,7 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
 async def engine_context(rt: Runtime, checkin: CheckIn,
                          conn: BaseDBAsyncClient | None = None) -> tuple[engine.Context, str]:
     """Wording facts for a check-in's conversation, and which greeting fits."""
-    ep = await Episode.get(id=checkin.episode_id).using_db(conn).prefetch_related(
+    ep = await Episode.get(id=checkin.episode_id, using_db=conn).prefetch_related(
         "person", "contact", "department"
     )
     link = await ep.person.contact_links.filter(contact_id=ep.contact_id).using_db(conn).first()
@@ -96,6 +96,7 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
     values = {
         "contact_name": ep.contact.name,
         "person_name": ep.person.name,
+        "subject": ep.person.name if guardian else "您",
         "org_name": rt.settings.org.name,
         "org_phone": rt.settings.org.phone,
         "department": ep.department.name,
@@ -144,8 +145,13 @@ async def open_due(rt: Runtime) -> int:
 async def _open_one(rt: Runtime, checkin: CheckIn) -> int:
     now = rt.now()
     async with in_transaction() as conn:
-        contact = await Contact.get(id=checkin.contact_id).using_db(conn)
-        episode = await Episode.get(id=checkin.episode_id).using_db(conn)
+        # Same lock order as the dispatcher: the contact row first (PostgreSQL), then state.
+        contact = await Contact.filter(id=checkin.contact_id).using_db(conn).select_for_update(
+        ).get()
+        fresh = await CheckIn.get(id=checkin.id, using_db=conn)
+        if fresh.status != CheckinStatus.PLANNED or fresh.lease_owner != checkin.lease_owner:
+            return 0  # re-planned, or taken by another worker after our lease expired
+        episode = await Episode.get(id=checkin.episode_id, using_db=conn)
         skip = None
         if episode.status != EpisodeStatus.ACTIVE:
             skip = CheckinStatus.CANCELLED
@@ -157,6 +163,16 @@ async def _open_one(rt: Runtime, checkin: CheckIn) -> int:
         if skip is not None or channel is None:
             await CheckIn.filter(id=checkin.id).using_db(conn).update(
                 status=skip, lease_owner=None, lease_until=None
+            )
+            return 0
+        busy = await Conversation.filter(
+            contact_id=contact.id, status=ConversationStatus.OPEN
+        ).using_db(conn).exists()
+        if busy:
+            # One survey at a time per person (a guardian with two children gets them one
+            # after the other): keep the lease as a snooze and look again later.
+            await CheckIn.filter(id=checkin.id).using_db(conn).update(
+                lease_until=now + timedelta(minutes=rt.settings.checkin.busy_defer_minutes)
             )
             return 0
         survey = rt.settings.surveys[checkin.survey_id]

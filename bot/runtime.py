@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -29,10 +30,8 @@ class Waker:
 
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or ``timeout`` seconds pass."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
         self._event.clear()
 
 

@@ -156,6 +156,7 @@ class Person(Model):
     name = fields.CharField(max_length=128)
     birth_date = fields.DateField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    contact_links: fields.ReverseRelation[PersonContact]
 
     class Meta:
         table = "person"
@@ -183,9 +184,11 @@ class PersonContact(Model):
     """Links a person to a contact who may answer for them."""
 
     id = fields.IntField(primary_key=True)
+    person_id: int
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="contact_links", on_delete=fields.CASCADE
     )
+    contact_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="person_links", on_delete=fields.CASCADE
     )
@@ -204,15 +207,19 @@ class Episode(Model):
     external_id = fields.CharField(max_length=128)
     kind = fields.CharEnumField(EpisodeKind, max_length=16, default=EpisodeKind.VISIT)
     status = fields.CharEnumField(EpisodeStatus, max_length=16, default=EpisodeStatus.ACTIVE)
+    person_id: int
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="episodes", on_delete=fields.RESTRICT
     )
+    contact_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="episodes", on_delete=fields.RESTRICT
     )
+    department_id: int
     department: fields.ForeignKeyRelation[Department] = fields.ForeignKeyField(
         "models.Department", related_name="episodes", on_delete=fields.RESTRICT
     )
+    clinician_id: int | None
     clinician: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="episodes", null=True, on_delete=fields.SET_NULL
     )
@@ -232,9 +239,11 @@ class CheckIn(Model):
     """One planned contact after an episode (e.g. day 1), leased by workers when due."""
 
     id = fields.IntField(primary_key=True)
+    episode_id: int
     episode: fields.ForeignKeyRelation[Episode] = fields.ForeignKeyField(
         "models.Episode", related_name="checkins", on_delete=fields.CASCADE
     )
+    contact_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="checkins", on_delete=fields.RESTRICT
     )
@@ -260,9 +269,11 @@ class Conversation(Model):
     """The exchange that one check-in opens with a contact, with the engine's state."""
 
     id = fields.IntField(primary_key=True)
+    contact_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="conversations", on_delete=fields.RESTRICT
     )
+    checkin_id: int | None
     checkin: fields.ForeignKeyNullableRelation[CheckIn] = fields.ForeignKeyField(
         "models.CheckIn", related_name="conversations", null=True, on_delete=fields.SET_NULL
     )
@@ -270,7 +281,7 @@ class Conversation(Model):
     status = fields.CharEnumField(
         ConversationStatus, max_length=16, default=ConversationStatus.OPEN
     )
-    state: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    state: dict = fields.JSONField(default=dict)
     version = fields.IntField(default=0)
     last_activity_at = fields.DatetimeField()
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -286,9 +297,11 @@ class Message(Model):
     id = fields.BigIntField(primary_key=True)
     direction = fields.CharEnumField(Direction, max_length=4)
     channel = fields.CharField(max_length=16)
+    contact_id: int | None
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
+    conversation_id: int | None
     conversation: fields.ForeignKeyNullableRelation[Conversation] = fields.ForeignKeyField(
         "models.Conversation", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
@@ -318,17 +331,20 @@ class Escalation(Model):
     """A conversation that needs a person, in a department's queue."""
 
     id = fields.IntField(primary_key=True)
+    conversation_id: int
     conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
         "models.Conversation", related_name="escalations", on_delete=fields.RESTRICT
     )
+    department_id: int | None
     department: fields.ForeignKeyNullableRelation[Department] = fields.ForeignKeyField(
         "models.Department", related_name="escalations", null=True, on_delete=fields.SET_NULL
     )
     kind = fields.CharEnumField(EscalationKind, max_length=16)
-    kinds: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    kinds: list = fields.JSONField(default=list)
     priority = fields.CharEnumField(Priority, max_length=8)
     status = fields.CharEnumField(EscalationStatus, max_length=16, default=EscalationStatus.OPEN)
     reason = fields.TextField(default="")
+    assignee_id: int | None
     assignee: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="escalations", null=True, on_delete=fields.SET_NULL
     )

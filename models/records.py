@@ -7,6 +7,8 @@ Rows are written only through ``bot.ledger.append`` and never updated; correctio
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,7 +16,7 @@ from tortoise.models import Model
 class Answer(Model):
     """One answer to one survey question (a satisfaction record)."""
 
-    CHAIN_FIELDS = (
+    CHAIN_FIELDS: ClassVar[tuple[str, ...]] = (
         "checkin_id", "conversation_id", "episode_id", "department_id", "channel",
         "question_id", "score", "text", "message_id", "recorded_at",
     )
@@ -42,14 +44,16 @@ class Answer(Model):
 class AuditEvent(Model):
     """A past-tense fact: who did what to which record, and when."""
 
-    CHAIN_FIELDS = ("kind", "actor", "subject_type", "subject_id", "data", "recorded_at")
+    CHAIN_FIELDS: ClassVar[tuple[str, ...]] = (
+        "kind", "actor", "subject_type", "subject_id", "data", "recorded_at",
+    )
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64)
     actor = fields.CharField(max_length=64)
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.CharField(max_length=64)
-    data: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    data: dict = fields.JSONField(default=dict)
     recorded_at = fields.DatetimeField()
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64, unique=True)

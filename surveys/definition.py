@@ -112,7 +112,7 @@ def default_surveys() -> dict[str, SurveyDef]:
     return {
         "general": SurveyDef(
             title="就诊满意度回访",
-            intro="您{visit_date}在我院{department}就诊，想了解一下您的感受。",
+            intro="{subject}{visit_date}在我院{department}就诊，想了解一下您的感受。",
             questions=[
                 QuestionDef(
                     id="overall",

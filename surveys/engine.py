@@ -22,7 +22,9 @@ from typing import Any, Literal, Protocol
 
 from surveys.definition import QuestionDef, SurveyDef
 
-Kind = Literal["red_flag", "complaint", "low_score", "question", "deceased", "wrong_number", "other"]
+Kind = Literal[
+    "red_flag", "complaint", "low_score", "question", "deceased", "wrong_number", "other"
+]
 Priority = Literal["urgent", "high", "normal"]
 
 ASKING, DONE, STAFF, STOPPED = "asking", "done", "staff", "stopped"
@@ -31,19 +33,32 @@ ASKING, DONE, STAFF, STOPPED = "asking", "done", "staff", "stopped"
 class Reply(Protocol):
     """What the engine needs from a parsed reply (see ``surveys.parser.Interpretation``)."""
 
-    score: int | None
-    opt_out: bool
-    complaint: bool
-    red_flag: bool
-    question: bool
-    needs_confirmation: bool
-    candidate: int | None
-    out_of_range: int | None
-    wrong_number: bool
-    deceased: bool
-    affirmative: bool
-    negative: bool
-    comment: str
+    @property
+    def score(self) -> int | None: ...
+    @property
+    def opt_out(self) -> bool: ...
+    @property
+    def complaint(self) -> bool: ...
+    @property
+    def red_flag(self) -> bool: ...
+    @property
+    def question(self) -> bool: ...
+    @property
+    def needs_confirmation(self) -> bool: ...
+    @property
+    def candidate(self) -> int | None: ...
+    @property
+    def out_of_range(self) -> int | None: ...
+    @property
+    def wrong_number(self) -> bool: ...
+    @property
+    def deceased(self) -> bool: ...
+    @property
+    def affirmative(self) -> bool: ...
+    @property
+    def negative(self) -> bool: ...
+    @property
+    def comment(self) -> str: ...
 
 
 # --- events -------------------------------------------------------------------------------

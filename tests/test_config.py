@@ -83,5 +83,5 @@ def test_environment_overrides_and_config_path(tmp_path: Path) -> None:
 
 
 def test_environment_typo_is_reported() -> None:
-    with pytest.raises(ConfigError, match="unknown key 'server.prot'.*"):
+    with pytest.raises(ConfigError, match=r"unknown key 'server\.prot'"):
         load_settings(None, env={"SURVEYBOT_SERVER__PROT": "1"})

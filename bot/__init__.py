@@ -1,0 +1,1 @@
+"""The runtime: application factory, configuration, planner, outbox, dispatcher, channels, CLI."""
