@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import db
-from bot.channels.base import Channel
+from bot.channels.base import Channel, ManagedChannel
 from bot.channels.simulator import SimulatorChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -58,12 +58,22 @@ def create_app(
         yield
         await db.close_db()
 
+    async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Channels with resources (HTTP sessions, thread pools) open and close with the app.
+        managed = [c for c in rt.channels.values() if isinstance(c, ManagedChannel)]
+        for c in managed:
+            await c.start()
+        yield
+        for c in reversed(managed):
+            await c.close()
+
     async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks = start_loops(rt) if loops else []
         yield
         await stop_loops(tasks)
 
     app.cleanup_ctx.append(orm_ctx)
+    app.cleanup_ctx.append(channels_ctx)
     app.cleanup_ctx.append(loops_ctx)
     setup_routes(app)
     return app

@@ -67,7 +67,8 @@ async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: st
         existing = await Message.get(dedupe_key=key)
         return Received(existing.id, duplicate=True)
     if contact_id is not None:
-        await Contact.filter(id=contact_id).update(last_inbound_at=now)
+        await Contact.filter(id=contact_id).update(last_inbound_at=now,
+                                                   last_inbound_channel=channel)
     rt.inbox_waker.wake()
     return Received(msg.id, duplicate=False)
 

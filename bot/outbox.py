@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -30,10 +31,14 @@ async def queue(
     body: str,
     now: datetime,
     sender: str = "bot",
+    kind: str = "reply",
+    params: dict[str, Any] | None = None,
 ) -> Message:
     """Write one outbound message to the outbox (inside the caller's transaction)."""
     return await Message.create(
         using_db=conn,
+        kind=kind,
+        params=params or {},
         direction=Direction.OUT,
         channel=channel,
         contact_id=contact_id,
@@ -68,6 +73,13 @@ async def send_due(rt: Runtime) -> int:
     return len(batch)
 
 
+async def _mark_unreachable(contact: Contact, channel: str, reason: str) -> None:
+    """Remember that ``channel`` cannot reach this contact (never retried that way)."""
+    unreachable = dict(contact.unreachable or {})
+    unreachable[channel] = reason
+    await Contact.filter(id=contact.id).update(unreachable=unreachable)
+
+
 async def _earlier_pending(msg: Message) -> bool:
     return await Message.filter(
         direction=Direction.OUT, status=MessageStatus.QUEUED,
@@ -85,6 +97,10 @@ async def _send_one(rt: Runtime, msg: Message) -> bool:
             Outgoing(
                 message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
                 phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
+                kind=msg.kind, params=dict(msg.params or {}),
+                conversation_id=msg.conversation_id,
+                last_inbound_at=contact.last_inbound_at,
+                last_inbound_channel=contact.last_inbound_channel,
             )
         )
     except KeyError:
@@ -95,6 +111,10 @@ async def _send_one(rt: Runtime, msg: Message) -> bool:
     except ChannelError as e:
         final = not e.retryable or attempts >= rt.settings.worker.max_send_attempts
         backoff = rt.settings.worker.retry_backoff_seconds * (2 ** (attempts - 1))
+        if e.retry_after is not None:
+            backoff = max(backoff, e.retry_after)
+        if e.unreachable:
+            await _mark_unreachable(contact, msg.channel, f"{e.code}: {e}"[:200])
         await release(
             Message, msg.id,
             status=MessageStatus.FAILED if final else MessageStatus.QUEUED,

@@ -9,7 +9,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import ledger, outbox
+from bot import ledger, links, outbox
 from bot.leases import lease
 from bot.runtime import Runtime
 from models import (
@@ -115,9 +115,8 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
 def pick_channel(rt: Runtime, contact: Contact) -> str | None:
     """The contact's preferred channel if it can reach them, else the default, else None."""
     for name in (contact.preferred_channel, rt.settings.channels.default):
-        if name and name in rt.channels and rt.channels[name].can_reach(
-            contact.phone, contact.wechat_openid
-        ):
+        if (name and name in rt.channels and name not in (contact.unreachable or {})
+                and rt.channels[name].can_reach(contact.phone, contact.wechat_openid)):
             return name
     return None
 
@@ -182,14 +181,18 @@ async def _open_one(rt: Runtime, checkin: CheckIn) -> int:
             using_db=conn, contact_id=contact.id, checkin_id=checkin.id, channel=channel,
             state=step.state, last_activity_at=now, status=ConversationStatus.OPEN,
         )
+        expires = now + timedelta(hours=rt.settings.checkin.expiry_hours)
+        token, url = await links.create_link(rt, conn, checkin.id, expires)
+        # Template-only channels (SMS, WeChat templates) build their message from these.
+        params = {**ctx.values, "link": url, "link_token": token, "survey": survey.title}
         for i, text in enumerate(step.outbound):
             await outbox.queue(
                 conn, key=f"checkin:{checkin.id}:open:{i}", channel=channel,
                 contact_id=contact.id, conversation_id=conv.id, body=text, now=now,
+                kind="checkin", params=params,
             )
         await CheckIn.filter(id=checkin.id).using_db(conn).update(
-            status=CheckinStatus.OPENED, channel=channel, opened_at=now,
-            expires_at=now + timedelta(hours=rt.settings.checkin.expiry_hours),
+            status=CheckinStatus.OPENED, channel=channel, opened_at=now, expires_at=expires,
             lease_owner=None, lease_until=None,
         )
         await ledger.append(

@@ -23,6 +23,7 @@ from models.entities import (
     Relation,
     Role,
     Staff,
+    SurveyLink,
 )
 from models.records import Answer, AuditEvent, KeyValue
 
@@ -31,4 +32,5 @@ __all__ = [
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
     "Person", "PersonContact", "PersonKind", "Priority", "Relation", "Role", "Staff",
+    "SurveyLink",
 ]

@@ -173,7 +173,10 @@ class Contact(Model):
     preferred_channel = fields.CharField(max_length=16, null=True)
     opted_out_at = fields.DatetimeField(null=True)
     stopped_reason = fields.CharField(max_length=32, null=True)
+    # channel name → why it cannot reach this contact ("43004 unsubscribed", ...)
+    unreachable: dict = fields.JSONField(default=dict)
     last_inbound_at = fields.DatetimeField(null=True)
+    last_inbound_channel = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -310,6 +313,11 @@ class Message(Model):
     dedupe_key = fields.CharField(max_length=160, unique=True)
     provider_msg_id = fields.CharField(max_length=128, null=True)
     sender = fields.CharField(max_length=16, default="bot")  # bot | staff | person
+    # Outbound: what the text is for, so channels that send only approved templates (SMS,
+    # WeChat templates) can pick one: checkin (opens a survey), reply (bot, inside a
+    # conversation), staff (a person's reply), notice. ``params`` fill the template.
+    kind = fields.CharField(max_length=16, default="reply")
+    params: dict = fields.JSONField(default=dict)
     body = fields.TextField()
     raw_payload = fields.TextField(null=True)
     status = fields.CharEnumField(MessageStatus, max_length=16)
@@ -325,6 +333,23 @@ class Message(Model):
     class Meta:
         table = "message"
         indexes = (("direction", "status", "next_attempt_at"), ("contact_id", "id"))
+
+
+class SurveyLink(Model):
+    """An unguessable, expiring token that opens a check-in's survey on the H5 page."""
+
+    id = fields.IntField(primary_key=True)
+    token = fields.CharField(max_length=32, unique=True)
+    checkin_id: int
+    checkin: fields.ForeignKeyRelation[CheckIn] = fields.ForeignKeyField(
+        "models.CheckIn", related_name="links", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "survey_link"
 
 
 class Escalation(Model):

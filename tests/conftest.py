@@ -21,11 +21,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import db
-from bot.app import create_app
+from bot.app import build_channels, create_app
 from bot.clock import FrozenClock
 from bot.config import Settings, settings_from_dict
 from bot.runtime import Runtime
-from bot.app import build_channels
 
 BACKEND = os.environ.get("SURVEYBOT_TEST_DB", "sqlite")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

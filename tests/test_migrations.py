@@ -7,7 +7,8 @@ import pytest
 from tests.conftest import BACKEND
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="one dialect per process; checked in the sqlite run")
+@pytest.mark.skipif(BACKEND != "sqlite",
+                    reason="one dialect per process; checked in the sqlite run")
 async def test_models_have_no_unmigrated_changes() -> None:
     from tortoise.cli.cli import tortoise_cli_context
     from tortoise.migrations.autodetector import MigrationAutodetector

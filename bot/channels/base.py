@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One outbound message as a channel sees it."""
+    """One outbound message as a channel sees it.
+
+    ``kind`` says what the text is for (checkin, reply, staff, notice) and ``params`` carry
+    the values a template-only channel needs (names, department, ``link`` to the H5 survey,
+    ``link_token``). ``last_inbound_at`` is when the person last wrote to us on any channel
+    and ``last_inbound_channel`` which one (WeChat's 48-hour window).
+    """
 
     message_id: int
     idempotency_key: str
@@ -16,6 +23,11 @@ class Outgoing:
     phone: str | None
     openid: str | None
     text: str
+    kind: str = "reply"
+    params: dict[str, Any] = field(default_factory=dict)
+    conversation_id: int | None = None
+    last_inbound_at: datetime | None = None
+    last_inbound_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +39,23 @@ class SendResult:
 
 
 class ChannelError(Exception):
-    """A send failed. ``retryable`` tells the outbox whether to try again later."""
+    """A send failed.
 
-    def __init__(self, message: str, *, code: str = "", retryable: bool = True) -> None:
+    ``retryable``: try again later (with back-off, or not before ``retry_after`` seconds).
+    ``unreachable``: this channel can never reach the contact (unsubscribed, bad number); the
+    outbox records the reason on the contact so nothing is sent that way again.
+    """
+
+    def __init__(self, message: str, *, code: str = "", retryable: bool = True,
+                 unreachable: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
-        self.retryable = retryable
+        self.retryable = retryable and not unreachable
+        self.unreachable = unreachable
+        self.retry_after = retry_after
 
 
+@runtime_checkable
 class Channel(Protocol):
     """Sends one message. Must be safe to call again with the same idempotency key."""
 
@@ -46,4 +67,17 @@ class Channel(Protocol):
 
     async def send(self, msg: Outgoing) -> SendResult:
         """Deliver ``msg``; raise :class:`ChannelError` on failure."""
+        ...
+
+
+@runtime_checkable
+class ManagedChannel(Channel, Protocol):
+    """A channel with resources (HTTP sessions, thread pools) opened and closed with the app."""
+
+    async def start(self) -> None:
+        """Open resources; called from the application's cleanup context."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources."""
         ...

@@ -1,0 +1,172 @@
+"""Word lists for the reply parser, and the tiny pattern syntax organisations may use.
+
+Every entry is matched against the *normalised* reply (NFKC, lower case, simplified
+characters; see ``surveys.normalize``), so write entries in simplified Chinese / lower case.
+
+Pattern syntax (plain substrings always work; these marks are optional):
+
+* ``A*B`` -- ``A`` followed by ``B`` with at most 4 characters in between, none of them
+  punctuation: ``态度*差`` matches 态度差, 态度太差, 态度非常差.
+* ``^word$`` -- the whole reply (ignoring spaces, punctuation and emoji) must be ``word``:
+  ``^t$`` opts out on a bare "T" without firing on every "t" inside English text.
+* ``~entry`` -- complaint list only: a *mild* grievance (waiting, parking, crowding). It
+  counts as a complaint unless the same reply gives a good score (4 or 5), because
+  "满意是满意就是排队太久" is feedback, not a complaint that staff must answer within 24 h.
+
+Negation is handled by the parser, not by the lists: a red flag preceded by 没有/不/已经不
+or followed by 退了/止住了/好多了 is recorded as ``red_flag_denied``; a complaint preceded by
+没有/不是 is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+
+_LISTS = ("complaint", "red_flag", "opt_out", "question", "wrong_number", "deceased")
+
+_COMPLAINT = (
+    # explicit intent
+    "投诉", "举报", "曝光", "12345", "要个说法", "给个说法", "讨个说法",
+    # staff behaviour
+    "态度*不好", "态度*差", "态度*恶劣", "态度*冷淡", "态度*生硬", "态度*不行", "态度*凶",
+    "态度*有问题", "不耐烦", "很凶", "太凶", "好凶", "凶巴巴", "骂人", "骂我", "吼我", "训斥",
+    "爱答不理", "爱理不理", "不理人", "没人理", "没人管", "冷漠", "敷衍", "推诿", "踢皮球",
+    "不负责", "不专业", "不认真", "不尊重", "歧视", "弄疼", "弄伤", "粗暴", "玩手机",
+    # money
+    "乱收费", "收费*乱", "乱收钱", "多收", "收费*贵", "太贵", "好贵", "收费*高", "收费*不合理",
+    "收费不透明", "坑人", "坑钱", "宰人", "骗钱", "骗子", "黑心", "忽悠", "推销",
+    "强制消费", "过度治疗", "乱开药", "白花钱", "退钱", "退款", "赔偿", "索赔",
+    # treatment errors
+    "误诊", "医疗事故", "拔错", "补错", "看错", "没治好", "越治越", "服务*差", "服务*不好",
+    # school
+    "老师*迟到", "老师*不认真", "教得*不好", "体罚", "缺课", "调课太",
+    # mild (see module docstring)
+    "~排队*久", "~排队*长", "~等*太久", "~等*很久", "~等了*小时", "~等了半天", "~等了好久",
+    "~人太多", "~太挤", "~停车*难", "~停车*不方便", "~没地方停车", "~环境*差", "~环境*不好",
+    "~太吵", "~不干净", "~卫生*差", "~太慢", "~很慢", "~效率*低", "~流程*麻烦", "~太麻烦",
+    "~挂号*难", "~挂号*麻烦", "~挂不上号", "~预约*难", "~不方便", "~有点贵", "~挺贵", "~比较贵",
+    "~偏贵", "~才叫号", "~才轮到", "~才看上", "~太赶", "~有点赶", "~赶时间", "~不够耐心",
+    "~态度一般", "~服务一般",
+    "看都没看", "问都没问", "随便开", "草草了事", "不仔细", "赶人", "不给解释", "不解释",
+)
+
+_RED_FLAG = (
+    # bleeding
+    "出血不止", "一直出血", "一直流血", "一直在出血", "一直在流血", "还在出血", "还在流血",
+    "血止不住", "止不住血", "流血不止", "出了很多血", "流了很多血", "大量出血", "出血很多",
+    "出血*厉害", "满嘴血", "满嘴是血", "吐血", "咳血", "便血", "尿血", "渗血不止",
+    # fever / infection
+    "发烧", "发高烧", "高烧", "发热", "烧到", "低烧", "化脓", "流脓", "有脓", "脓包", "出脓",
+    "感染了", "发炎了", "红肿", "伤口*流水", "渗液", "发黑", "坏死", "干槽",
+    # swelling
+    "肿得*厉害", "肿得*大", "越来越肿", "脸*肿", "肿得*不行",
+    # pain
+    "疼得*睡不着", "痛得*睡不着", "疼得*受不了", "痛得*受不了", "疼得*厉害", "痛得*厉害",
+    "疼得要命", "痛得要命", "疼得*不行", "痛得*不行", "疼死", "痛死", "剧痛", "剧烈疼痛",
+    "越来越疼", "越来越痛", "很疼", "很痛", "好疼", "好痛", "非常疼", "非常痛", "特别疼",
+    "特别痛", "太疼", "太痛", "超级疼", "超疼", "疼得睡不", "止痛药*没用", "止痛药*不管用",
+    "止疼药*没用", "止疼药*不管用", "吃止痛药也",
+    # breathing, heart, consciousness
+    "呼吸困难", "喘不上气", "喘不过气", "憋气", "胸闷", "胸痛", "胸口疼", "胸口痛", "心慌",
+    "心悸", "昏迷", "晕倒", "昏倒", "晕过去", "昏过去", "意识不清", "神志不清", "叫不醒",
+    "抽搐", "惊厥", "休克",
+    # other
+    "呕吐", "一直吐", "吐了好几次", "想吐", "头晕", "头很晕", "眩晕", "站不稳", "过敏",
+    "起疹子", "出疹子", "皮疹", "荨麻疹", "全身痒", "伤口裂开", "伤口崩开", "伤口开了",
+    "缝线*开了", "张不开嘴", "张口困难", "吞咽困难", "咽不下", "说话困难", "说不出话",
+    "口齿不清", "嘴歪", "半边*麻", "手脚*麻", "一直麻", "还是麻", "麻木", "视力模糊",
+    "看不清东西", "眼睛发黄", "黄疸", "血压*高", "血糖*高", "摔倒", "骨折", "不吃不喝",
+    "没精神", "急诊", "打了120", "打120", "救护车", "止不住", "一直有血", "好多血", "很多血",
+    "疼得", "痛得", "疼醒", "痛醒", "疼哭", "痛哭", "睡不着觉", "越来越严重", "越来越厉害",
+    "很严重", "挺严重", "特别严重", "加重了", "又开始*出血", "又开始*疼", "又开始*肿",
+    "又开始*烧", "又出血", "又发烧", "又肿", "拉肚子*厉害", "腹泻不止", "便秘*厉害", "喘",
+    "bleeding", "fever", "can't breathe", "severe pain",
+)
+
+_OPT_OUT = (
+    "退订", "^td$", "td退订", "回td", "^t$", "^退$", "^取消$", "取消订阅", "取消推送",
+    "别再发", "不要再发", "别发了", "不要发了", "别给我发", "不要给我发", "不用再发", "不用发了",
+    "请勿再发", "勿再发", "勿扰", "别打扰", "不要打扰", "请勿打扰", "别烦我", "不要烦我",
+    "不要再联系", "别再联系", "不要联系我", "别联系我", "不用联系我", "不用再联系",
+    "不需要*回访", "不用*回访", "不要*回访", "别*回访", "拒绝回访", "不接受*回访",
+    "不想*收到", "不再接收", "不要推送", "拉黑", "屏蔽", "骚扰", "别再打", "不要再打",
+    "别打电话", "不要打电话", "unsubscribe", "^stop$", "stop sending", "不要再*发", "别再*发",
+    "不要*发短信", "别*发短信", "不要*发信息", "别*发信息", "不要*发消息", "别*发消息", "勿*发",
+    "别*发了", "不要*发了", "别*打扰", "不要*打扰", "不想*回访", "不想参加", "不想填",
+    "不要再*联系", "别*联系我", "不再需要", "删除*号码", "删掉*号码", "取消*通知", "关闭*通知",
+    "不想收", "退出", "再发我就", "再发就", "再这样发", "再打*投诉", "再发*投诉",
+    "don't contact", "do not contact", "stop texting", "stop messaging", "remove me",
+)
+
+_QUESTION = (
+    "请问", "想问", "问一下", "问下", "咨询", "什么时候", "啥时候", "几时", "几点", "几号",
+    "多久", "多长时间", "多少钱", "费用多少", "哪个", "哪家", "哪里", "哪儿", "在哪", "哪位",
+    "怎么办", "怎么弄", "怎么做", "怎么预约", "怎么挂号", "怎么回事", "咋办", "咋回事",
+    "要不要", "需不需要", "用不用", "能不能", "可不可以", "是不是", "会不会", "有没有",
+    "为什么", "为啥", "谁啊", "你是谁", "你们是谁", "是谁", "如何", "怎样", "是否",
+    "正常吗", "how ", "when ", "what ", "where ", "why ", "can i ", "do i ",
+)
+
+_WRONG_NUMBER = (
+    "打错", "发错", "弄错人", "找错人", "认错人", "不认识这个人", "不认识此人", "不认识他",
+    "不认识她", "没有这个人", "查无此人", "没这个人", "我不是病人", "我不是患者",
+    "我不是学生", "我没去过", "没去过你们", "没在你们", "没有在你们", "我没看过病", "号码换人",
+    "换号了", "这个号码*新办", "^不认识$", "wrong number", "wrong person",
+)
+
+_DECEASED = (
+    "去世", "过世", "逝世", "离世", "病逝", "病故", "已故", "身故", "仙逝", "辞世",
+    "抢救无效", "没抢救过来", "过身", "办后事", "办丧事", "passed away", "died",
+    "人*走了", "老人*走了", "他*走了", "她*走了", "爸*走了", "妈*走了", "父亲*走了",
+    "母亲*走了", "爷爷*走了", "奶奶*走了", "外公*走了", "外婆*走了", "老伴*走了",
+    "人*没了", "老人*没了", "他*没了", "她*没了", "人*不在了", "老人*不在了", "他*不在了",
+    "她*不在了", "爸*不在了", "妈*不在了", "他*死了", "她*死了", "人*死了", "老人*死了",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """The word lists the parser matches; organisations extend them from configuration."""
+
+    complaint: tuple[str, ...]
+    red_flag: tuple[str, ...]
+    opt_out: tuple[str, ...]
+    question: tuple[str, ...]
+    wrong_number: tuple[str, ...]
+    deceased: tuple[str, ...]
+
+    @classmethod
+    def default(cls) -> Lexicon:
+        """The built-in Chinese (plus some English and pinyin) lists."""
+        return cls(
+            complaint=_COMPLAINT,
+            red_flag=_RED_FLAG,
+            opt_out=_OPT_OUT,
+            question=_QUESTION,
+            wrong_number=_WRONG_NUMBER,
+            deceased=_DECEASED,
+        )
+
+    def extended(self, **extra: Iterable[str]) -> Lexicon:
+        """Return a copy with ``extra`` words added to the named lists.
+
+        >>> Lexicon.default().extended(complaint=["乱收费啊"]).complaint[-1]
+        '乱收费啊'
+        """
+        changes: dict[str, tuple[str, ...]] = {}
+        for name, words in extra.items():
+            if name not in _LISTS:
+                raise ValueError(
+                    f"unknown lexicon list {name!r}; allowed lists: {', '.join(_LISTS)}"
+                )
+            if isinstance(words, str):
+                # A bare string would be split into characters: almost certainly a mistake.
+                raise ValueError(f"lexicon list {name!r} must be a list of strings, not a string")
+            current: tuple[str, ...] = getattr(self, name)
+            added = tuple(w.strip() for w in words if w and w.strip())
+            changes[name] = current + tuple(w for w in added if w not in current)
+        return replace(self, **changes)
+
+
+assert tuple(f.name for f in fields(Lexicon)) == _LISTS

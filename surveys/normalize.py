@@ -1,0 +1,85 @@
+"""Text normalisation for replies: one canonical form that every rule is written against.
+
+Steps (cheap ones first; each is skipped when it cannot change anything):
+
+1. bound the work: a reply longer than ``MAX_RAW`` characters keeps its head and tail only;
+2. HTML: tags become spaces, entities are unescaped (some SMS gateways forward HTML);
+3. NFKC: full-width digits and letters, circled digits (⑤ -> 5), full-width punctuation;
+4. one ``str.translate`` pass that deletes zero-width, bidi and emoji-modifier characters
+   and maps the traditional characters that matter for our lexicons to simplified ones;
+5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+MAX_RAW = 4000
+MAX_CHARS = 600
+_HEAD = 450
+_TAIL = 140
+_ELLIPSIS = " … "
+
+_TAG_RE = re.compile(r"<[^<>]{0,300}>")
+
+# Invisible characters people never mean: zero-width, bidi controls, BOM, soft hyphen,
+# variation selectors (⭐️ -> ⭐) and skin-tone modifiers (👍🏻 -> 👍).
+_DELETE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"
+    "\ufe00\ufe01\ufe02\ufe03\ufe04\ufe05\ufe06\ufe07\ufe08\ufe09\ufe0a\ufe0b\ufe0c\ufe0d"
+    "\ufe0e\ufe0f\ufeff\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"
+)
+
+# Traditional -> simplified, only for characters that appear in our rules (a compact hand
+# table rather than a heavy dependency such as OpenCC).
+_T2S = (
+    "滿满 醫医 師师 護护 態态 費费 貴贵 亂乱 訴诉 燒烧 熱热 腫肿 膿脓 傷伤 發发 還还 錯错 "
+    "對对 沒没 說说 話话 問问 時时 間间 約约 診诊 號号 過过 嗎吗 麼么 麽么 個个 們们 線线 "
+    "藥药 報报 務务 讓让 應应 該该 與与 為为 無无 難难 處处 給给 評评 價价 兩两 參参 貳贰 "
+    "陸陆 別别 騷骚 擾扰 聯联 繫系 係系 訂订 閱阅 車车 來来 這这 裡里 裏里 邊边 後后 從从 "
+    "樣样 點点 鐘钟 幾几 暈晕 頭头 嘔呕 癢痒 紅红 斷断 續续 臉脸 齒齿 開开 關关 門门 電电 "
+    "長长 動动 實实 際际 專专 業业 認认 識识 種种 復复 複复 齊齐 靜静 離离 體体 廳厅 隊队 "
+    "壞坏 極极 讚赞 贊赞 謝谢 愛爱 負负 責责 罵骂 兇凶 惡恶 騙骗 錢钱 額额 單单 據据 劑剂 "
+    "囑嘱 進进 嚴严 厲厉 潰溃 瘍疡 滲渗 結结 縫缝 針针 鬆松 脫脱 癒愈 癥症 狀状 適适 殺杀 "
+    "歲岁 碼码 機机 課课 學学 習习 練练 聽听 講讲 聲声 語语 圖图 視视 頻频 請请 設设 計计 "
+    "環环 衛卫 髒脏 臟脏 準准 確确 場场 簡简 辦办 錄录 歡欢 誇夸 獎奖 優优 細细 緻致 溫温 "
+    "親亲 貼贴 煩烦 會会 見见 現现 經经 減减 輕轻 夠够 盡尽 儘尽 誰谁 預预 掛挂 覆复 顆颗 "
+    "級级 氣气 嚨咙 膚肤 疹疹 壓压 糖糖 腦脑 昏昏 搶抢 救救 喪丧 逝逝 歸归 舊旧 錯错 灣湾 "
+    "還还 嗯嗯 蠻蛮 棒棒 讓让 帶带 結结 歷历 麻麻 藝艺 術术 團团 麗丽 鮮鲜 魚鱼 雞鸡 鬧闹 "
+    "萬万 億亿 圓圆 塊块 貨货 買买 賣卖 錶表 鐵铁 鋪铺 釋释 選选 擇择 總总 統统 條条 廣广 "
+    "陳陈 張张 劉刘 楊杨 趙赵 黃黄 吳吴 鄭郑 孫孙 馬马 羅罗 懷怀 孕孕 產产 婦妇 兒儿 童童 "
+    "隨随 訪访 滯滞 庫库 際际 議议 論论 見见 轉转 換换 導导 敗败 濕湿 癥症 氧氧 喘喘 悶闷 "
+    "驚惊 厥厥 嚴严 齡龄 歲岁 紀纪 範范 纔才 衝冲 憂忧 慮虑 擔担 勞劳 緊紧 賠赔 償偿 漲涨 "
+    "貼贴 麼么 徵征 狀状 層层 樓楼 屬属 剛刚 稱称 讀读 寫写 舉举 僅仅 遲迟 遠远 鄰邻 熱热"
+)
+_TABLE: dict[int, int | None] = {ord(c): None for c in _DELETE}
+for _pair in _T2S.split():
+    _TABLE[ord(_pair[0])] = ord(_pair[1])
+# Typographic quotes and primes -> ASCII, so a voice length 5″ / 5” looks like 5".
+for _c in "“”″〃":
+    _TABLE[ord(_c)] = ord('"')
+for _c in "‘’′":
+    _TABLE[ord(_c)] = ord("'")
+
+
+def _cap(text: str, head: int, tail: int) -> str:
+    """Keep the head and the tail: scores and sign-offs live at the ends of long replies."""
+    return text[:head] + _ELLIPSIS + text[-tail:]
+
+
+def normalize(text: str) -> str:
+    """Return the canonical form of ``text`` that all parser rules are written against."""
+    if len(text) > MAX_RAW:
+        text = _cap(text, MAX_RAW * 3 // 4, MAX_RAW // 4)
+    if "<" in text or "&" in text:
+        text = html.unescape(_TAG_RE.sub(" ", text))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    text = " ".join(text.lower().split())
+    if len(text) > MAX_CHARS:
+        text = _cap(text, _HEAD, _TAIL)
+    return text

@@ -1,0 +1,863 @@
+"""Reply parser: free text from a patient or parent -> score, flags and the evidence for them.
+
+Pure, I/O-free and context-free: it does not know which question was asked; the conversation
+engine decides what to do with the fields.  ``ReplyParser`` precompiles everything once; use
+the module-level :func:`parse` for the default lexicon.
+
+How a score is decided (highest tier wins; lower tiers only raise doubts):
+
+1. explicit numbers -- "5", "5分", "给4分", "五分", "打个四分吧", "伍", "⭐⭐⭐⭐", "4/5", "wu fen";
+   numbers with a unit are *not* scores ("3岁", "等了2个小时", "一天3次", "下午3点", "36牙",
+   "[语音] 5\"", phone numbers, "考了90分");
+2. Likert words -- 非常满意 5, 满意/挺满意/比较满意 4, 一般/还行/还可以 3, 不太满意/不满意 2,
+   非常不满意/很差 1; a negator before a positive word ("没有很满意", "谈不上满意") gives 2;
+3. thumbs and WeChat emoji codes -- 👍/[强]//:strong 5, 👎/[弱] 1.
+
+``needs_confirmation`` is set (and ``score`` is None) for decimals ("4.5"), ranges and
+alternatives ("3-4", "3或4"), several different scores ("医生5 护士3") and a number that
+contradicts the words by 2 or more ("非常满意 1分": some people think 1 is best).
+``candidate`` is then the *lower* value -- we never inflate satisfaction; the engine asks
+"您是打4分吗?" and the respondent corrects us if needed.  A number clearly given as a score
+but outside 1-5 ("6分", "10", "100分") is reported in ``out_of_range`` and ``score`` is None.
+
+Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decisions:
+
+* a bare rating, however low ("很差", "1"), is not a complaint: the engine escalates low
+  scores itself.  A complaint names what went wrong or says 投诉.  Mild grievances
+  (排队太久, 停车难) count only when the reply does not also give 4 or 5
+  ("满意是满意就是排队太久" -> score 4, complaint False, the grievance kept in ``comment``);
+* a denied, resolved or hypothetical symptom ("没有发烧", "烧已经退了", "万一发烧怎么办")
+  is recorded as ``red_flag_denied`` evidence and does not set ``red_flag``;
+* a reply saying the patient died, or that we wrote to the wrong person, has no score.
+
+Very long replies are cut to a head and a tail before matching (see ``surveys.normalize``),
+so the cost per reply is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+from typing import Final
+
+from surveys.lexicon import Lexicon
+from surveys.normalize import normalize
+
+__all__ = ["Evidence", "Interpretation", "Lexicon", "ReplyParser", "parse"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One rule that matched a span of the normalised reply."""
+
+    rule: str
+    span: tuple[int, int]
+    text: str
+    value: int | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "rule": self.rule,
+            "span": [self.span[0], self.span[1]],
+            "text": self.text,
+            "value": self.value,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Interpretation:
+    """What a reply means, with the evidence for every decision."""
+
+    score: int | None
+    opt_out: bool
+    complaint: bool
+    red_flag: bool
+    question: bool
+    confidence: float
+    needs_confirmation: bool
+    candidate: int | None
+    out_of_range: int | None
+    wrong_number: bool
+    deceased: bool
+    affirmative: bool
+    negative: bool
+    comment: str
+    evidence: tuple[Evidence, ...]
+    normalized: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict; the five contract keys come first."""
+        return {
+            "score": self.score,
+            "opt_out": self.opt_out,
+            "complaint": self.complaint,
+            "red_flag": self.red_flag,
+            "question": self.question,
+            "confidence": self.confidence,
+            "needs_confirmation": self.needs_confirmation,
+            "candidate": self.candidate,
+            "out_of_range": self.out_of_range,
+            "wrong_number": self.wrong_number,
+            "deceased": self.deceased,
+            "affirmative": self.affirmative,
+            "negative": self.negative,
+            "comment": self.comment,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "normalized": self.normalized,
+        }
+
+    def explain(self) -> str:
+        """Multi-line, human-readable account of the decision (for ``survey-bot parse``)."""
+        lines = [f"normalized: {self.normalized!r}"]
+        if self.score is not None:
+            lines.append(f"score: {self.score} (confidence {self.confidence:.2f})")
+        elif self.needs_confirmation:
+            lines.append(f"score: unsure, confirm {self.candidate} (confidence "
+                         f"{self.confidence:.2f})")
+        elif self.out_of_range is not None:
+            lines.append(f"score: none; {self.out_of_range} is outside 1-5")
+        else:
+            lines.append("score: none")
+        flags = [name for name in ("opt_out", "complaint", "red_flag", "question",
+                                   "wrong_number", "deceased", "affirmative", "negative")
+                 if getattr(self, name)]
+        lines.append("flags: " + (", ".join(flags) if flags else "none"))
+        if self.comment:
+            lines.append(f"comment: {self.comment!r}")
+        if not self.evidence:
+            lines.append("evidence: nothing matched")
+        else:
+            lines.append("evidence:")
+            for e in self.evidence:
+                vote = f" -> {e.value}" if e.value is not None else ""
+                note = f"  ({e.note})" if e.note else ""
+                lines.append(f"  [{e.span[0]}:{e.span[1]}] {e.rule} {e.text!r}{vote}{note}")
+        return "\n".join(lines)
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+_CN_DIGITS: Final = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+    "八": 8, "九": 9, "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5, "陆": 6, "柒": 7, "捌": 8,
+    "玖": 9,
+}
+
+
+def _cn_value(s: str) -> int | None:
+    """Value of a small Chinese numeral (0-100), or None if it is not one."""
+    if len(s) == 1:
+        if s in _CN_DIGITS:
+            return _CN_DIGITS[s]
+        return 10 if s in "十拾" else (100 if s == "百" else None)
+    if s in ("一百", "壹百"):
+        return 100
+    head, sep, tail = s.partition("十")
+    if not sep or len(head) > 1 or len(tail) > 1:
+        return None
+    tens = _CN_DIGITS.get(head, -1) if head else 1
+    ones = _CN_DIGITS.get(tail, -1) if tail else 0
+    return None if tens < 0 or ones < 0 else tens * 10 + ones
+
+
+# Score marks after a number.  分 is excluded when it starts another word (分钟, 三分之一,
+# 一分钱, 分院 ...).
+_FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成)"
+_TOKEN_RE: Final = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?)"
+    r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
+    + _FEN + r"|颗星|个星|星(?!期)))"
+    r"|(?P<star>[⭐★🌟✨]+)"
+    r"|(?P<up>👍+)|(?P<down>👎+)"
+    r"|(?P<wx>\[[^\[\]\s]{1,6}\]|/:[a-z]{2,8})"
+)
+_UNIT_RE: Final = re.compile(
+    r"\s?(?:(?P<scale>分制|分的话|分满分|分为满分)|(?P<score>" + _FEN
+    + r"|颗星|个星|星(?!期)|stars?\b|points?\b)"
+    r"|(?P<age>周岁|岁)"
+    r"|(?P<duration>个多?月|个?多?小时|个?钟头|个钟|分钟|min|秒|天|周(?!岁)|星期|礼拜|年|h\b)"
+    r"|(?P<date>月|日|号)"
+    r"|(?P<time>点|:\d)"
+    r"|(?P<dose>mg|ml|毫升|毫克|克|g\b|片|粒|针|支|瓶|盒|袋|包)"
+    r"|(?P<count>次|遍|回|趟|下|个|位|人|颗|条|张|本|节|首|期|届|组|排|门|科)"
+    r"|(?P<money>元|块|毛|角|w\b|万|千|百)"
+    r"|(?P<temperature>度|℃|°)"
+    r"|(?P<tooth>号?牙)"
+    r"|(?P<place>楼|层|床|室|栋|单元|班|年级|级|路)"
+    r"|(?P<percent>%)"
+    r"|(?P<voice_length>\"|''|')"
+    r"|(?P<approx>多|来)"
+    r")"
+)
+_RANGE_RE: Final = re.compile(r"\s?(?:(-|~|到|至|或者|或是|或|/)\s?)(\d+(?:\.\d+)?)")
+_CN_PAIR_RE: Final = re.compile(r"([一二两三四五])([一二两三四五])")
+_CN_RANGE_BACK_RE: Final = re.compile(r"([一二两三四五])(?:到|或|至|-|~)([一二两三四五])$")
+# Text just before a number that makes it not a score.
+_PRE_BLOCK_RE: Final = re.compile(
+    r"(?:(?P<ordinal>第)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
+    r"|(?P<exam>考了?|得了|拿了|成绩)|(?P<time>[:点]|上午|下午|晚上|早上|凌晨|中午)"
+    r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>度|体温)"
+    r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
+)
+# Text just before a number that makes it a score ("给5分", "打4", "评分5").
+_PRE_SCORE_RE: Final = re.compile(
+    r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度)\s?$")
+_HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
+# checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
+_FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam"})
+_FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
+_ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
+_PARTICLES: Final = "吧啊呀哈啦嘛哦了的呢噢喔嗯"
+
+_WECHAT: Final[dict[str, tuple[str, int | None]]] = {
+    "[强]": ("wechat_emoji", 5), "[赞]": ("wechat_emoji", 5), "[good]": ("wechat_emoji", 5),
+    "/:strong": ("wechat_emoji", 5), "[弱]": ("wechat_emoji", 1), "/:weak": ("wechat_emoji", 1),
+    "[差劲]": ("wechat_emoji", 1), "[语音]": ("voice", None), "[voice]": ("voice", None),
+    "[图片]": ("media", None), "[视频]": ("media", None), "[动画表情]": ("media", None),
+    "[表情]": ("media", None), "[文件]": ("media", None), "[链接]": ("media", None),
+}
+
+# --- Likert words ------------------------------------------------------------------------
+
+_WEAK: Final = 1      # only counts outside health talk ("恢复得很好" is not a rating)
+_NUMERIC: Final = 2   # as strong as a number ("满分", "wu fen", "five stars")
+_POSITIVE_NEG: Final = 4  # a negator in front flips it to 2
+
+_LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
+    (5, 0.92, _POSITIVE_NEG, "非常满意 很满意 特别满意 十分满意 超级满意 超满意 相当满意 太满意 "
+     "极其满意 非常非常满意 百分百满意 100%满意 完全满意 万分满意 无比满意 满意满意 好满意 "
+     "非常非常好 非常好 特别好 太好了 好极了 超好 很棒 太棒 真棒 超棒 棒棒 棒极了 非常棒 "
+     "完美 优秀 极好 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
+     "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
+     "feichang_manyi hen_manyi henmanyi"),
+    (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
+    (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points"),
+    (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars"),
+    (3, 0.97, _NUMERIC, "san_fen sanfen three_stars 3_stars"),
+    (2, 0.97, _NUMERIC, "er_fen liang_fen liangfen two_stars 2_stars"),
+    (1, 0.97, _NUMERIC, "yi_fen yifen one_star 1_star"),
+    (4, 0.88, _POSITIVE_NEG, "满意 挺满意 比较满意 还算满意 蛮满意 基本满意 还比较满意 较满意 "
+     "还满意 算满意 还挺满意 satisfied manyi man_yi 还不错 挺不错 蛮不错 不错 pretty_good "
+     "quite_good not_bad good bucuo"),
+    (4, 0.8, _POSITIVE_NEG | _WEAK, "挺好 蛮好 都挺好 都很好 还挺好 挺好的"),
+    (3, 0.85, 0, "一般 一般般 还行 还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
+     "说得过去 就那样 average so-so so_so yiban haixing hai_xing"),
+    (3, 0.7, _WEAK, "还好"),
+    (2, 0.88, 0, "不满意 不太满意 不是很满意 不怎么满意 不大满意 不是太满意 不够满意 有点不满意 "
+     "有些不满意 不太好 不怎么好 不是很好 不咋地 不咋样 不怎么样 不理想 失望 有点失望 比较差 "
+     "有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi bumanyi"),
+    (2, 0.75, _WEAK, "不好 差"),
+    (1, 0.92, 0, "非常不满意 很不满意 特别不满意 极不满意 十分不满意 太不满意 极其不满意 "
+     "一点都不满意 一点也不满意 完全不满意 超级不满意 很差 非常差 太差 极差 特别差 超差 真差 "
+     "好差 差劲 太烂 很烂 垃圾 糟糕 很糟糕 非常糟糕 太糟糕 非常失望 很失望 太失望 差评 "
+     "very_dissatisfied terrible awful horrible very_bad worst very_poor"),
+)
+
+# A negator right before a positive word makes it a 2: "没有很满意", "谈不上满意".
+_NEGATOR_RE: Final = re.compile(
+    r"(?:不|没|没有|并不|并没有|谈不上|算不上|说不上|称不上|不算|不够|不怎么|not|not\s+very)"
+    r"\s?(?:是|太|很|那么|怎么|特别|非常|算|感到|觉得)?\s?$"
+)
+_LIKERT_SKIP_AFTER: Final = {
+    "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
+    "差": re.compile(r"不多|点|一点|距|价|额|别|不离"),
+    "不好": re.compile(r"意思|说|讲|弄|办|找|用|睡|吃|约|挂|停"),
+    "满意": re.compile(r"度"),
+    "满分": re.compile(r"\s?(?:\d|是|为|十|一百)"),
+    "还好": re.compile(r"吗|吧\?|有"),
+    "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
+}
+# Talk about the patient's health: "恢复得很好", "还好，不疼了" are not ratings of the service.
+_HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|牙龈|血压|血糖|病情|状况|状态|"
+                               r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻|眼睛|视力|长得")
+# A staff member or one aspect named before the word: praise of one nurse ranks below an
+# overall verdict, and "医生5 护士3"-style mixed verdicts are asked about.
+_ASPECT_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|环境|停车|设备|主任|助理|工作人员|"
+                               r"教练|收费|药房|挂号|[他她]")
+# Weak words ("很好", "不好", "差") count only after nothing, an adverb or a rating subject.
+_RATING_CONTEXT_RE: Final = re.compile(
+    r"(?:^|服务|态度|感觉|体验|总体|整体|总的来说|觉得|都|也|真|还是|就是|效果|质量|各方面|一切|"
+    r"医生|大夫|护士|老师|前台|环境|的)\s?(?:都|也|还|真|就|是)?\s?$")
+
+# --- flags -------------------------------------------------------------------------------
+
+_CLAUSE_END: Final = ",，。.!?！？；;~\n"
+_RF_DENY_BEFORE_RE: Final = re.compile(
+    r"(?:没有?|不|未|无|不再|不怎么|没那么|不太|不是|并没有?|也没有?|都没有?|已经不|已不|"
+    r"如果|要是|万一|假如|会不会|是否|怕|担心|预防|防止|避免|以免|注意|有没有|如有|若|会)"
+    r"[^,，。.!?；;]{0,3}$"
+)
+_RF_RESOLVED_AFTER_RE: Final = re.compile(
+    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|减轻|缓解|没有了|没了|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|不厉害|不严重|没那么|"
+    r"能忍|可以忍)"
+)
+_SYMPTOM = (r"(?:疼|痛|肿|出血|流血|渗血|有血|发烧|发热|烧|晕|吐|呕|咳|喘|麻|痒|拉肚子|腹泻|疹|脓"
+            r"|发炎|感染)")
+# Built-in red flags composed from a symptom and its persistence or severity, plus fevers
+# written as numbers; they go through the same denial checks as the lexicon entries.
+_RF_COMPOSED_RE: Final = re.compile(
+    r"(?:3[89]|4[0-2])(?:\.\d)?\s?(?:度|℃|°c?)\d?|三十[八九]度|四十度"
+    r"|(?:体温|烧到|烧了|温度|发烧|发热|高烧)\D{0,3}(?:3[89]|4[0-2])"
+    r"|(?:一直|不停|不断|老是|总是|反复|持续)[^,，。.!?；;有点微]{0,3}" + _SYMPTOM
+    + r"|(?:严重|剧烈)的?" + _SYMPTOM
+    + r"|" + _SYMPTOM + r"[^,，。.!?；;]{0,5}(?:厉害|严重|受不了|忍不了|睡不着|没睡|要命|不行了|"
+    r"停不下来|不停)"
+    r"|(?:还在|仍在|仍然在)[^,，。.!?；;]{0,2}(?:出血|流血|渗血|发烧|烧)"
+    r"|(?:很|好|太|特别|非常|超|巨|钻心地?)(?:疼|痛)"
+)
+_RF_INNER_DENY_RE: Final = re.compile(r"不厉害|不严重|没那么|不是很|不太|没有很|不怎么|没有?$")
+_COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
+    r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
+_FAMILY_RE: Final = re.compile(
+    r"我是(?:他|她|病人|患者|孩子|学生)|家属|家长|儿子|女儿|妈妈|爸爸|老婆|老公|爱人|母亲|父亲"
+    r"|替他|替她|帮他|帮她|代他|代她"
+)
+_QUESTION_TAIL_RE: Final = re.compile(
+    r"\?|(?<![什怎那这多])[吗么]|(?<![说])呢(?=$|[\s,.!~。，、…])|(?<![说])吗"
+)
+# Bound the evidence per rule family: a reply repeating "很好" 150 times says nothing more
+# after the first few, and the cost per reply must stay bounded.
+_MAX_HITS: Final = 24
+_NONWORD_RE: Final = re.compile(r"[\W_]+")
+_LEAD_RE: Final = re.compile(r"[^\s,.!?;~。，、…:]+")
+_CN_NUMERAL_STANDALONE: Final = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+                                  "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5}
+_AFFIRMATIVE: Final = frozenset(
+    [
+        "是", "是的", "对", "对的", "嗯", "嗯嗯", "嗯嗯嗯", "恩", "恩恩", "好", "好的", "行",
+        "可以", "没错", "对对", "对对对", "是是", "是啊", "对啊", "yes", "y", "yeah", "yep", "ok",
+        "okay", "确认", "确定", "没问题", "是滴", "对滴", "好滴", "嗯呢", "嗯好", "好嘞", "中",
+        "就是", "是这样", "是我", "本人", "正确", "对头", "ok的", "嗯是的", "嗯对", "好好",
+        "可以的", "行的",
+    ]
+)
+_NEGATIVE: Final = frozenset(
+    [
+        "不是", "不对", "no", "n", "nope", "错了", "不是的", "否", "不", "没有", "不用", "不要",
+        "不行", "不对的", "不正确", "没", "都不是",
+    ]
+)
+_SCORE_RULES: Final = frozenset(
+    {"not_a_score:scale", "digit", "fullwidth_digit", "chinese_numeral", "star_emoji", "thumbs",
+     "wechat_emoji", "voice", "media", "emoji", "ambiguous", "out_of_range", "fraction"}
+)
+_FULLWIDTH_RE: Final = re.compile(r"[０-９]")
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, leftmost-longest, factored as a trie.
+
+    Python's ``re`` tries alternatives one by one; a trie keeps one branch per first
+    character, which is several times faster for a few hundred words.
+    """
+    trie: _Trie = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: _Trie) -> str:
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if "" in node:
+            return ("(?:" + body + ")?") if len(alts) == 1 else body + "?"
+        return body
+
+    return build(trie) or "(?!)"
+
+
+def _pattern_regex(entry: str) -> str:
+    """Regex for one lexicon entry in the ``A*B`` syntax."""
+    return r"[^,，。.!?！？；;\s]{0,4}".join(re.escape(p) for p in entry.split("*"))
+
+
+@dataclass(slots=True)
+class _Cand:
+    """A score candidate collected while scanning (internal, mutable for speed)."""
+
+    value: int
+    conf: float
+    tier: int        # 1 number, 2 Likert word, 3 word about one aspect, 4 emoji
+    explicit: bool
+
+
+class ReplyParser:
+    """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
+
+    __slots__ = ("_anchored", "_canned", "_lex_kind", "_lex_re", "_likert", "_likert_re",
+                 "_pat_by_head", "_pat_head_re")
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        lex = lexicon or Lexicon.default()
+        # literal entries -> one trie regex; "A*B" entries -> one regex with a group each;
+        # "^x$" entries -> a set compared with the whole reply.
+        self._lex_kind: dict[str, list[tuple[str, bool]]] = {}
+        self._anchored: dict[str, list[tuple[str, bool]]] = {}
+        patterns: list[tuple[str, re.Pattern[str], str, bool]] = []
+        for kind in ("opt_out", "deceased", "wrong_number", "red_flag", "complaint", "question"):
+            for raw in getattr(lex, kind):
+                mild = kind == "complaint" and raw.startswith("~")
+                entry = normalize(raw[1:] if mild else raw)
+                if not entry:
+                    continue
+                if entry.startswith("^") and entry.endswith("$") and len(entry) > 2:
+                    key = _NONWORD_RE.sub("", entry[1:-1])
+                    self._anchored.setdefault(key, []).append((kind, mild))
+                elif "*" in entry.strip("*"):
+                    entry = entry.strip("*")
+                    patterns.append((entry.split("*", 1)[0], re.compile(_pattern_regex(entry)),
+                                     kind, mild))
+                else:
+                    entry = entry.strip("*")
+                    self._lex_kind.setdefault(entry, []).append((kind, mild))
+        self._lex_re = re.compile(_trie_regex(self._lex_kind))
+        # "A*B" patterns: a trie over their first literal parts finds the few places worth
+        # trying; one alternation of all patterns would be tried at every position (slow).
+        heads = {h for h, _, _, _ in patterns}
+        self._pat_head_re = re.compile(_trie_regex(heads))
+        self._pat_by_head: dict[str, list[tuple[re.Pattern[str], str, bool]]] = {
+            h: [(rx, k, mild) for ph, rx, k, mild in patterns if h.startswith(ph)]
+            for h in heads
+        }
+        self._likert: dict[str, tuple[int, float, int]] = {}
+        for value, conf, flags, words in _LIKERT_TABLE:
+            for w in words.split():
+                self._likert[w.replace("_", " ")] = (value, conf, flags)
+        self._likert_re = re.compile(_trie_regex(self._likert))
+        # Fast path: the replies people send most often, parsed once by the full path.
+        self._canned: dict[str, Interpretation] = {}
+        common = [str(i) for i in range(1, 6)] + [f"{i}分" for i in range(1, 6)]
+        common += [f"{c}分" for c in "一二两三四五"] + list("一二三四五")
+        common += [
+            "满意", "非常满意", "很满意", "比较满意", "挺满意的", "挺满意", "一般", "还行",
+            "还可以", "不满意", "不太满意", "非常不满意", "很差", "很好", "挺好的", "不错", "好",
+            "好的", "是", "是的", "嗯", "嗯嗯", "对", "对的", "不是", "谢谢", "收到", "td",
+            "退订", "👍", "[强]", "⭐⭐⭐⭐⭐", "满分", "五星好评", "5星", "五星", "谢谢医生",
+            "满意。", "5。", "非常满意。", "ok", "好的谢谢", "满意谢谢", "非常满意谢谢",
+        ]
+        for text in common:
+            interp = self._parse(text, text)
+            self._canned[interp.normalized] = interp
+
+    def parse(self, text: str) -> Interpretation:
+        """Interpret one reply.  Never raises for any ``str`` input."""
+        hit = self._canned.get(text)
+        if hit is not None:
+            return hit
+        norm = normalize(text)
+        hit = self._canned.get(norm)
+        # full-width digits take the full path so their evidence says "fullwidth_digit"
+        if hit is not None and (text.isascii() or _FULLWIDTH_RE.search(text) is None):
+            return hit
+        return self._parse(text, norm)
+
+    # -- the full path ---------------------------------------------------------------------
+
+    def _parse(self, raw: str, norm: str) -> Interpretation:
+        ev: list[Evidence] = []
+        cands: list[_Cand] = []
+        ambiguous: list[int] = []        # candidates of unsure forms ("4.5", "3-4")
+        out_of_range: int | None = None
+        core = _NONWORD_RE.sub("", norm)
+        core_stripped = core.rstrip(_PARTICLES) or core
+        n = len(norm)
+
+        # 1. numbers, stars, thumbs, emoji codes
+        fullwidth = not raw.isascii() and _FULLWIDTH_RE.search(raw) is not None
+        consumed = 0  # end of the last range ("3-4"): its second number is not a new token
+        for m in islice(_TOKEN_RE.finditer(norm), _MAX_HITS):
+            kind = m.lastgroup
+            s, e = m.span()
+            tok = m.group()
+            if s < consumed:
+                continue
+            if kind == "num":
+                oor, consumed = self._number(norm, core_stripped, s, e, tok, fullwidth, ev,
+                                             cands, ambiguous)
+                if oor is not None and out_of_range is None:
+                    out_of_range = oor
+            elif kind == "cn":
+                pair = _CN_PAIR_RE.fullmatch(tok) or _CN_RANGE_BACK_RE.search(
+                    norm, max(0, s - 3), e)
+                if pair is not None:
+                    # "三四分", "三到四分": two adjacent scores -> confirm the lower
+                    low = min(_CN_DIGITS[pair.group(1)], _CN_DIGITS[pair.group(2)])
+                    ps, pe = self._frame(norm, pair.start(), e)
+                    ambiguous.append(low)
+                    ev.append(Evidence("ambiguous", (ps, pe), norm[ps:pe], low,
+                                       "two scores; confirm the lower"))
+                    continue
+                value = _cn_value(tok)
+                # "十分满意", "万分感谢": 十分 is an adverb when a word follows it.
+                after = norm[e:e + 3]
+                if value is None or (value >= 10 and _ADVERB_AFTER_FEN_RE.match(after) and
+                                     after[1:2] not in _PARTICLES and
+                                     not after[1:].startswith(("好评", "满分"))):
+                    continue
+                fs, fe = self._frame(norm, s, e)
+                if 1 <= value <= 5:
+                    cands.append(_Cand(value, 0.96, 1, True))
+                    ev.append(Evidence("chinese_numeral", (fs, fe), norm[fs:fe], value))
+                else:
+                    out_of_range = value if out_of_range is None else out_of_range
+                    ev.append(Evidence("out_of_range", (fs, fe), norm[fs:fe], None,
+                                       f"{value} is outside 1-5"))
+            elif kind == "star":
+                count = min(5, len(tok))
+                cands.append(_Cand(count, 0.9, 1, True))
+                ev.append(Evidence("star_emoji", (s, e), tok, count, f"{len(tok)} stars"))
+            elif kind == "up":
+                cands.append(_Cand(5, 0.75, 4, False))
+                ev.append(Evidence("thumbs", (s, e), tok, 5, "thumbs up"))
+            elif kind == "down":
+                cands.append(_Cand(1, 0.75, 4, False))
+                ev.append(Evidence("thumbs", (s, e), tok, 1, "thumbs down"))
+            else:
+                rule, wvalue = _WECHAT.get(tok, ("emoji", None))
+                if wvalue is not None:
+                    cands.append(_Cand(wvalue, 0.75, 4, False))
+                ev.append(Evidence(rule, (s, e), tok, wvalue))
+
+        # a lone Chinese numeral or its financial form: "五", "伍"
+        if not cands and core_stripped in _CN_NUMERAL_STANDALONE:
+            value = _CN_NUMERAL_STANDALONE[core_stripped]
+            i = norm.find(core_stripped)
+            cands.append(_Cand(value, 0.93, 1, True))
+            ev.append(Evidence("chinese_numeral", (i, i + 1), core_stripped, value))
+
+        # 2. lexicon flags
+        flags_hit: dict[str, bool] = {}
+        mild_complaint = False
+        lex_hits: list[tuple[str, bool, int, int]] = []
+        for m in islice(self._lex_re.finditer(norm), _MAX_HITS):
+            s, e = m.span()
+            word = m.group()
+            # ASCII entries ("stop", "12345") must not match inside longer words or numbers
+            if word.isascii() and ((s > 0 and norm[s - 1].isalnum() and word[0].isalnum()) or
+                                   (e < n and norm[e].isalnum() and word[-1].isalnum())):
+                continue
+            for kind, mild in self._lex_kind[word]:
+                lex_hits.append((kind, mild, s, e))
+        for hm in islice(self._pat_head_re.finditer(norm), _MAX_HITS):
+            hs = hm.start()
+            for rx, kind, mild in self._pat_by_head[hm.group()]:
+                pm = rx.match(norm, hs)
+                if pm is not None:
+                    lex_hits.append((kind, mild, hs, pm.end()))
+        for tm in islice(_RF_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            lex_hits.append(("red_flag", False, tm.start(), tm.end()))
+        if core_stripped in self._anchored or core in self._anchored:
+            for kind, mild in self._anchored.get(core_stripped) or self._anchored[core]:
+                lex_hits.append((kind, mild, 0, n))
+        opt_spans: list[tuple[int, int]] = []
+        for kind, mild, s, e in lex_hits:
+            text = norm[s:e]
+            if kind == "red_flag":
+                clause_start = max(norm.rfind(c, 0, s) for c in ",，。.!?;") + 1
+                if _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) or \
+                        _RF_RESOLVED_AFTER_RE.match(norm, e) or _RF_INNER_DENY_RE.search(text):
+                    ev.append(Evidence("red_flag_denied", (s, e), text, None,
+                                       "denied, resolved or hypothetical"))
+                    continue
+            elif kind == "complaint":
+                if _COMPLAINT_DENY_BEFORE_RE.search(norm, max(0, s - 2), s):
+                    continue
+                if mild:
+                    mild_complaint = True
+                    ev.append(Evidence("complaint_mild", (s, e), text))
+                    continue
+            elif kind == "wrong_number" and _FAMILY_RE.search(norm):
+                ev.append(Evidence("wrong_number_denied", (s, e), text, None,
+                                   "a family member is answering"))
+                continue
+            elif kind == "opt_out":
+                opt_spans.append((s, e))
+            flags_hit[kind] = True
+            ev.append(Evidence(kind, (s, e), text))
+
+        # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
+        blocked = [x.span for x in ev if x.rule in ("complaint", "red_flag", "red_flag_denied")]
+        health = _HEALTH_RE.search(norm) is not None
+        for m in islice(self._likert_re.finditer(norm), _MAX_HITS):
+            s, e = m.span()
+            word = m.group()
+            value, conf, flags = self._likert[word]
+            if word.isascii() and ((s > 0 and norm[s - 1].isalpha()) or
+                                   (e < n and norm[e].isalpha() and norm[e].isascii())):
+                continue
+            skip = _LIKERT_SKIP_AFTER.get(word)
+            if skip is not None and skip.match(norm, e):
+                continue
+            if blocked and any(bs <= s < be or bs < e <= be for bs, be in blocked):
+                continue
+            clause_start = max(norm.rfind(c, 0, s) for c in ",，。.!?;") + 1
+            before = norm[clause_start:s].strip()
+            if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
+                continue
+            aspect = _ASPECT_RE.search(before) is not None
+            if health and not aspect and value >= 3 and "满意" not in word and \
+                    not flags & _NUMERIC:
+                continue  # "恢复得不错", "没什么不舒服，挺好的": health, not a rating
+            rule = "likert"
+            if flags & _POSITIVE_NEG and before and _NEGATOR_RE.search(before[-6:]):
+                value, rule = 2, "likert_negated"
+            tier = 1 if flags & _NUMERIC else (3 if aspect else 2)
+            cands.append(_Cand(value, conf, tier, bool(flags & _NUMERIC)))
+            ev.append(Evidence(rule, (s, e), word, value,
+                               "about one aspect" if tier == 3 else ""))
+
+        question = flags_hit.get("question", False)
+        if opt_spans and question:
+            # "能不能别再发了" is a demand, not a question.
+            question = any(x.rule == "question" and
+                           not any(os - 3 <= x.span[1] <= os + 1 for os, _ in opt_spans)
+                           for x in ev)
+            if not question:
+                ev = [x for x in ev if x.rule != "question"]
+        if not question:
+            qm = _QUESTION_TAIL_RE.search(norm)
+            if qm is not None:
+                question = True
+                ev.append(Evidence("question", qm.span(), qm.group(), None,
+                                   "question mark/particle"))
+
+        # 4. decide the score
+        deceased = flags_hit.get("deceased", False)
+        wrong_number = flags_hit.get("wrong_number", False)
+        score: int | None = None
+        candidate: int | None = None
+        confidence = 0.0
+        needs_confirmation = False
+        if deceased or wrong_number:
+            cands = []
+            ambiguous = []
+            out_of_range = None
+        if ambiguous:
+            needs_confirmation = True
+            candidate = min(ambiguous)
+            confidence = 0.4
+        elif cands:
+            score, confidence, needs_confirmation, candidate = _decide(cands)
+        if needs_confirmation:
+            score = None
+        elif score is not None:
+            candidate = score
+            out_of_range = None  # "10分制给5分"
+
+        # 5. affirmative / negative (whole reply or its first clause)
+        lead_m = _LEAD_RE.search(norm)
+        lead = lead_m.group() if lead_m else ""
+        affirmative = core_stripped in _AFFIRMATIVE or core in _AFFIRMATIVE or \
+            lead in _AFFIRMATIVE
+        negative = not affirmative and (core in _NEGATIVE or core_stripped in _NEGATIVE or
+                                        lead in _NEGATIVE)
+        if (not affirmative and "[ok]" in norm) or "/:ok" in norm or "👌" in norm:
+            affirmative = not negative
+
+        complaint = flags_hit.get("complaint", False) or (
+            mild_complaint and not (score is not None and score >= 4))
+        comment = _comment(norm, ev)
+        ev.sort(key=lambda x: x.span)
+        return Interpretation(
+            score=score,
+            opt_out=flags_hit.get("opt_out", False),
+            complaint=complaint,
+            red_flag=flags_hit.get("red_flag", False),
+            question=question,
+            confidence=round(confidence, 2),
+            needs_confirmation=needs_confirmation,
+            candidate=candidate,
+            out_of_range=out_of_range,
+            wrong_number=wrong_number,
+            deceased=deceased,
+            affirmative=affirmative,
+            negative=negative,
+            comment=comment,
+            evidence=tuple(ev),
+            normalized=norm,
+        )
+
+    @staticmethod
+    def _frame(norm: str, s: int, e: int) -> tuple[int, int]:
+        """Widen a score token to its frame: "我给" before, "分吧" after (for the comment)."""
+        pm = _PRE_SCORE_RE.search(norm, max(0, s - 6), s)
+        fs = pm.start() if pm else s
+        um = _UNIT_RE.match(norm, e)
+        fe = um.end() if um and um.lastgroup == "score" else e
+        fe = _FRAME_SUFFIX_RE.match(norm, fe).end()  # type: ignore[union-attr]
+        return fs, fe
+
+    def _number(self, norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
+                ev: list[Evidence], cands: list[_Cand],
+                ambiguous: list[int]) -> tuple[int | None, int]:
+        """Classify one run of digits -> (out-of-range score or None, end of what it used)."""
+        rule = "fullwidth_digit" if fullwidth else "digit"
+        # glued to letters or digits: model numbers, ids ("iphone5", "a3")
+        if s > 0 and (norm[s - 1].isdigit() or norm[s - 1] == "."):
+            return None, e
+        # ranges and alternatives: "3-4", "3或4", "4/5"
+        rng = _RANGE_RE.match(norm, e)
+        end = e
+        other: str | None = None
+        if rng is not None:
+            end = rng.end()
+            other = rng.group(2)
+        pre = norm[max(0, s - 5):s]
+        block = _PRE_BLOCK_RE.search(pre) if pre else None
+        if block is not None and block.lastgroup in _FIRST_BLOCKS:
+            ev.append(Evidence(f"not_a_score:{block.lastgroup}", (s, e), tok))
+            return None, e
+        um = _UNIT_RE.match(norm, end)
+        unit = um.lastgroup if um else None
+        if um is not None and unit != "score" and (
+                rng is None or unit != "date" or rng.group(1) != "/"):
+            ev.append(Evidence(f"not_a_score:{unit}", (s, um.end()), norm[s:um.end()]))
+            return None, um.end()
+        if other is not None and rng is not None:
+            sep = rng.group(1)
+            if sep == "/" and other == "5" and tok.isdigit() and 1 <= int(tok) <= 5:
+                value = int(tok)
+                cands.append(_Cand(value, 0.95, 1, True))
+                ev.append(Evidence("fraction", (s, end), norm[s:end], value, "x out of 5"))
+                return None, end
+            if sep == "/" and unit is None:
+                ev.append(Evidence("not_a_score:date", (s, end), norm[s:end]))
+                return None, end
+            try:
+                a, b = float(tok), float(other)
+            except ValueError:  # pragma: no cover - the regex only yields numbers
+                return None, end
+            if 1 <= a <= 5 and 1 <= b <= 5 and a != b:
+                low = int(min(a, b))
+                ambiguous.append(low)
+                fs, fe = self._frame(norm, s, end)
+                ev.append(Evidence("ambiguous", (fs, fe), norm[fs:fe], low,
+                                   "range or alternative; confirm the lower"))
+                return None, end
+            if sep in ("-", "~") and unit is None:
+                ev.append(Evidence("not_a_score:number", (s, end), norm[s:end]))
+                return None, end
+            rng = None
+            end = e
+            um = _UNIT_RE.match(norm, e)
+            unit = um.lastgroup if um else None
+        pre = norm[max(0, s - 5):s]
+        block = _PRE_BLOCK_RE.search(pre) if pre else None
+        if (block is not None and unit != "score") or (
+                block is not None and block.lastgroup in _HARD_BLOCKS):
+            kind = block.lastgroup if block is not None else "number"
+            ev.append(Evidence(f"not_a_score:{kind}", (s, e), tok))
+            return None, end
+        explicit = unit == "score" or _PRE_SCORE_RE.search(pre) is not None or core == tok or \
+            core == tok + "分"
+        if "." in tok:
+            value_f = float(tok)
+            if value_f.is_integer():
+                tok = str(int(value_f))
+            elif 1 <= value_f <= 5:
+                low = int(value_f)
+                ambiguous.append(low)
+                fs, fe = self._frame(norm, s, e)
+                ev.append(Evidence("ambiguous", (fs, fe), norm[fs:fe], low,
+                                   "decimal; confirm the lower whole score"))
+                return None, end
+            else:
+                return None, end
+        if len(tok) >= 3 and tok != "100":
+            same = tok.count(tok[0]) == len(tok)
+            if same and "1" <= tok[0] <= "5" and len(tok) <= 5:
+                # "555" is also internet slang for crying (呜呜呜): ask.
+                ambiguous.append(int(tok[0]))
+                ev.append(Evidence("ambiguous", (s, e), tok, int(tok[0]), "repeated digit"))
+                return None, end
+            ev.append(Evidence("not_a_score:phone" if len(tok) >= 7 else "not_a_score:number",
+                               (s, e), tok))
+            return None, end
+        value = int(tok)
+        if len(tok) == 2 and tok[0] == tok[1] and "1" <= tok[0] <= "5":
+            value = int(tok[0])  # "55": the digit typed twice
+        fs, fe = self._frame(norm, s, e)
+        if 1 <= value <= 5:
+            conf = 0.97 if explicit else (0.9 if len(core) <= 8 else 0.8)
+            cands.append(_Cand(value, conf, 1, explicit))
+            ev.append(Evidence(rule, (fs, fe), norm[fs:fe], value))
+            return None, end
+        if explicit and value <= 100:
+            ev.append(Evidence("out_of_range", (fs, fe), norm[fs:fe], None,
+                               f"{value} is outside 1-5"))
+            return value, end
+        return None, end
+
+
+def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:
+    """(score, confidence, needs_confirmation, candidate) from the collected candidates."""
+    best_tier = min(c.tier for c in cands)
+    top = [c for c in cands if c.tier == best_tier]
+    if best_tier == 1 and any(c.explicit for c in top):
+        top = [c for c in top if c.explicit]  # "给5分" beats a stray bare digit
+    values = {c.value for c in top}
+    if len(values) > 1:
+        lo, hi = min(values), max(values)
+        if best_tier in (2, 3) and hi - lo == 1:
+            # stacked words: "满意，很好" -> 5; "一般，不太满意" -> the later one refines
+            value = hi if lo >= 4 else top[-1].value
+            return value, 0.7, False, value
+        return None, 0.4, True, lo  # multi-item or contradictory: ask
+    value = top[0].value
+    conf = max(c.conf for c in top)
+    # a number that contradicts the words ("非常满意 1分") -> ask
+    if best_tier == 1:
+        words = {c.value for c in cands if c.tier in (2, 3)}
+        if words and max(abs(value - w) for w in words) >= 2:
+            return None, 0.45, True, value
+    if conf < 0.6:
+        return None, conf, True, value
+    return value, conf, False, value
+
+
+def _comment(norm: str, ev: list[Evidence]) -> str:
+    """The reply minus score tokens; "" if only rating words and particles are left."""
+    if not ev:
+        core = _NONWORD_RE.sub("", norm)
+        return norm.strip(" ,，。.!?！？;；~、…") if core else ""
+    chars = list(norm)
+    rest = list(norm)
+    for x in ev:
+        s, e = x.span
+        if x.rule in _SCORE_RULES or x.rule.startswith("not_a_score:voice"):
+            for i in range(s, e):
+                chars[i] = " "
+                rest[i] = " "
+        elif x.rule.startswith("likert"):
+            for i in range(s, e):
+                rest[i] = " "
+    left = _NONWORD_RE.sub("", "".join(rest)).strip(_PARTICLES)
+    if not left:
+        return ""
+    text = " ".join("".join(chars).split())
+    return text.strip(" ,，。.!?！？;；~、…:")
+
+
+_DEFAULT: ReplyParser | None = None
+
+
+def parse(text: str, lexicon: Lexicon | None = None) -> Interpretation:
+    """Parse one reply; the default-lexicon parser is built once and cached."""
+    global _DEFAULT
+    if lexicon is not None:
+        return ReplyParser(lexicon).parse(text)
+    if _DEFAULT is None:
+        _DEFAULT = ReplyParser()
+    return _DEFAULT.parse(text)

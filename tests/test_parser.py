@@ -1,0 +1,350 @@
+"""Table tests for the reply parser (surveys.parser): pure functions, odd inputs included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from surveys.parser import Interpretation, Lexicon, ReplyParser, parse
+
+DATA = Path(__file__).parent / "data" / "replies.jsonl"
+
+
+def rules(r: Interpretation) -> set[str]:
+    return {e.rule for e in r.evidence}
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "rule"),
+    [
+        ("5", 5, "digit"),
+        ("  3  ", 3, "digit"),
+        ("５", 5, "fullwidth_digit"),
+        ("４分", 4, "fullwidth_digit"),
+        ("⑤", 5, "digit"),
+        ("给5分吧", 5, "digit"),
+        ("五分", 5, "chinese_numeral"),
+        ("两分", 2, "chinese_numeral"),
+        ("伍", 5, "chinese_numeral"),
+        ("打个四分吧", 4, "chinese_numeral"),
+        ("三颗星", 3, "chinese_numeral"),
+        ("⭐⭐⭐⭐", 4, "star_emoji"),
+        ("★★★☆☆", 3, "star_emoji"),
+        ("⭐️⭐️⭐️⭐️⭐️", 5, "star_emoji"),
+        ("👍", 5, "thumbs"),
+        ("👍🏻", 5, "thumbs"),
+        ("👎", 1, "thumbs"),
+        ("[强]", 5, "wechat_emoji"),
+        ("[弱]", 1, "wechat_emoji"),
+        ("/:strong", 5, "wechat_emoji"),
+        ("4/5", 4, "fraction"),
+        ("55", 5, "digit"),
+        ("非常满意", 5, "likert"),
+        ("十分满意", 5, "likert"),
+        ("满意", 4, "likert"),
+        ("比较满意", 4, "likert"),
+        ("挺满意的", 4, "likert"),
+        ("还行", 3, "likert"),
+        ("一般", 3, "likert"),
+        ("还可以吧", 3, "likert"),
+        ("不太满意", 2, "likert"),
+        ("不是很满意", 2, "likert"),
+        ("不满意", 2, "likert"),
+        ("没有很满意", 2, "likert_negated"),
+        ("谈不上满意", 2, "likert_negated"),
+        ("非常不满意", 1, "likert"),
+        ("很差", 1, "likert"),
+        ("满意是满意就是排队太久", 4, "likert"),
+        ("滿意", 4, "likert"),
+        ("非常滿意，謝謝醫生", 5, "likert"),
+        ("very satisfied", 5, "likert"),
+        ("good", 4, "likert"),
+        ("terrible", 1, "likert"),
+        ("manyi", 4, "likert"),
+        ("wu fen", 5, "likert"),
+        ("满分", 5, "likert"),
+        ("3岁孩子给5分", 5, "not_a_score:age"),
+        ("第3次来了，4分", 4, "not_a_score:ordinal"),
+        ("满意，护士小张特别好", 4, "likert"),  # an overall verdict outranks praise of one nurse
+        ("不满意[弱]", 2, "wechat_emoji"),  # the word is more specific than the emoji
+        ("不对，是4分", 4, "digit"),
+    ],
+)
+def test_scores(text: str, score: int, rule: str) -> None:
+    r = parse(text)
+    assert (r.score, r.needs_confirmation) == (score, False)
+    assert r.candidate == score
+    assert rule in rules(r)
+    assert 0.6 <= r.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("等了2个小时", "not_a_score:duration"),
+        ("等了40分钟才叫号", "not_a_score:duration"),
+        ("一天吃3次药", "not_a_score:count"),
+        ("每天吃2片", "not_a_score:dose"),
+        ("下午3点", "not_a_score:time"),
+        ("3:30到", "not_a_score:time"),
+        ("13812345678", "not_a_score:phone"),
+        ("36牙还有点酸", "not_a_score:tooth"),
+        ("左下6补完了", "not_a_score:tooth"),
+        ('[语音] 5"', "not_a_score:voice_length"),
+        ("[语音] 5″", "not_a_score:voice_length"),
+        ("孩子考了90分", "not_a_score:exam"),
+        ("上周5来的", "not_a_score:weekday"),
+        ("2楼", "not_a_score:place"),
+        ("花了3000块", "not_a_score:money"),
+        ("订单号123456", "not_a_score:number"),
+        ("体温38度", "not_a_score:temperature"),
+        ("3/15复诊", "not_a_score:date"),
+    ],
+)
+def test_numbers_that_are_not_scores(text: str, rule: str) -> None:
+    r = parse(text)
+    assert r.score is None
+    assert r.out_of_range is None
+    assert not r.needs_confirmation
+    assert rule in rules(r)
+
+
+@pytest.mark.parametrize(
+    ("text", "candidate"),
+    [
+        ("4.5", 4),  # decimals: propose the lower whole score, never inflate
+        ("4.5分", 4),
+        ("3-4", 3),
+        ("3-4分", 3),
+        ("4~5", 4),
+        ("3或4", 3),
+        ("4到5分吧", 4),
+        ("三四分", 3),
+        ("三到四分", 3),
+        ("555", 5),  # also slang for crying: ask
+        ("医生5 护士3", 3),
+        ("医生5分，护士3分", 3),
+        ("医生非常满意，前台一般", 3),
+        ("非常满意，1分", 1),  # contradiction: some think 1 is best; confirm the number
+    ],
+)
+def test_needs_confirmation(text: str, candidate: int) -> None:
+    r = parse(text)
+    assert r.score is None
+    assert r.needs_confirmation
+    assert r.candidate == candidate
+    assert r.confidence < 0.6
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("6分", 6), ("10", 10), ("0分", 0), ("100分", 100), ("一百分", 100), ("7", 7),
+     ("满分10分的话给9分", 9)],
+)
+def test_out_of_range(text: str, value: int) -> None:
+    r = parse(text)
+    assert (r.score, r.out_of_range, r.needs_confirmation) == (None, value, False)
+
+
+# flags: o=opt_out c=complaint r=red_flag q=question w=wrong_number d=deceased
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("TD", "o"), ("td", "o"), ("ＴＤ", "o"), ("T", "o"), ("退订", "o"), ("别再发了", "o"),
+        ("不要再联系我", "o"), ("unsubscribe", "o"), ("STOP", "o"), ("请不要再给我发信息", "o"),
+        ("能不能别发了", "o"), ("再发我就投诉你们", "oc"), ("5分，以后别发了", "o"),
+        ("护士态度不好", "c"), ("医生态度非常差", "c"), ("投诉", "c"), ("收费太乱了", "c"),
+        ("不太贵", ""), ("没有投诉的意思", ""), ("13812345678", ""),
+        ("满意是满意就是排队太久", ""), ("3分，停车太难了", "c"), ("等了2个小时", "c"),
+        ("拔牙后一直出血", "r"), ("发烧39度", "r"), ("体温38.8", "r"), ("伤口化脓了", "r"),
+        ("疼得睡不着", "r"), ("呼吸困难", "r"), ("嘴里一直有血，止不住", "r"),
+        ("发燒了怎麼辦", "rq"), ("越来越疼", "r"),
+        ("已经不出血了", ""), ("没有发烧", ""), ("不疼了", ""), ("不怎么疼了", ""),
+        ("烧已经退了", ""), ("昨天发烧39度，今天已经退了", ""), ("有一点点疼，能忍", ""),
+        ("疼得不厉害", ""), ("万一发烧怎么办", "q"),
+        ("你们是哪个医院?", "q"), ("复诊要预约吗", "q"), ("什么时候拆线", "q"), ("？", "q"),
+        ("打错了", "w"), ("我不是病人", "w"), ("不认识这个人", "w"), ("你发错了", "w"),
+        ("我不是病人，我是她女儿，她挺满意的", ""),
+        ("病人已经去世了", "d"), ("老人走了", "d"), ("我父亲上周过世了", "d"),
+        ("老人家已经走了，别再发了", "od"),
+    ],
+)
+def test_flags(text: str, flags: str) -> None:
+    r = parse(text)
+    got = "".join(c for c, on in zip(
+        "ocrqwd", (r.opt_out, r.complaint, r.red_flag, r.question, r.wrong_number, r.deceased),
+        strict=True) if on)
+    assert got == flags
+
+
+def test_denied_red_flag_leaves_evidence() -> None:
+    r = parse("没有发烧")
+    assert not r.red_flag
+    assert "red_flag_denied" in rules(r)
+
+
+def test_deceased_and_wrong_number_have_no_score() -> None:
+    assert parse("老人3月5号走了").score is None
+    assert parse("打错了，5").score is None
+
+
+@pytest.mark.parametrize(
+    ("text", "affirmative", "negative"),
+    [
+        ("是", True, False), ("对的", True, False), ("嗯嗯", True, False), ("好的", True, False),
+        ("yes", True, False), ("没错", True, False), ("[OK]", True, False),
+        ("对，5分", True, False), ("不是", False, True), ("不对", False, True),
+        ("no", False, True), ("错了", False, True), ("5", False, False), ("满意", False, False),
+    ],
+)
+def test_yes_no(text: str, affirmative: bool, negative: bool) -> None:
+    r = parse(text)
+    assert (r.affirmative, r.negative) == (affirmative, negative)
+
+
+@pytest.mark.parametrize(
+    ("text", "comment"),
+    [
+        ("2 护士态度不好", "护士态度不好"),
+        ("给3分吧，等太久了", "等太久了"),
+        ("5分", ""),
+        ("满意", ""),
+        ("非常满意！", ""),
+        ("⭐⭐⭐⭐⭐", ""),
+        ("[强][强]", ""),
+        ('[语音] 5"', ""),
+        ("满意是满意就是排队太久", "满意是满意就是排队太久"),
+        ("5分 谢谢医生护士", "谢谢医生护士"),
+        ("", ""),
+    ],
+)
+def test_comment(text: str, comment: str) -> None:
+    assert parse(text).comment == comment
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "normalized"),
+    [
+        ("5\u200b", 5, "5"),                       # zero width
+        ("\u202e5\u202c分", 5, "5分"),             # bidi override
+        ("\u2067满意\u2069", 4, "满意"),           # bidi isolate
+        ("\ufeff满意", 4, "满意"),                 # BOM
+        ("<p>5分</p>", 5, "5分"),                  # HTML
+        ("非常满意&nbsp;", 5, "非常满意"),         # entity
+        ("&lt;5分&gt;", 5, "<5分>"),
+        ("", None, ""),
+        ("   ", None, ""),
+        ("。。。", None, "。。。"),
+        ("😊😊", None, "😊😊"),
+        ("[语音]", None, "[语音]"),
+        ("[图片]", None, "[图片]"),
+        ("VERY SATISFIED", 5, "very satisfied"),
+    ],
+)
+def test_odd_inputs(text: str, score: int | None, normalized: str) -> None:
+    r = parse(text)
+    assert r.score == score
+    assert r.normalized == normalized
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "red_flag"),
+    [
+        ("非常满意" + "！" * 5000, 5, False),
+        ("医生很好" * 2000 + "5分", 5, False),
+        ("我想说一下我的情况，" * 800 + "就是拔牙后一直出血", None, True),
+        ("5" * 10000, None, False),
+        ("\u200b" * 10000, None, False),
+    ],
+)
+def test_very_long_text_is_bounded(text: str, score: int | None, red_flag: bool) -> None:
+    r = parse(text)
+    assert (r.score, r.red_flag) == (score, red_flag)
+    assert len(r.normalized) <= 700
+
+
+def test_lexicon_extension_adds_words() -> None:
+    assert not parse("医生爱甩锅").complaint
+    lex = Lexicon.default().extended(complaint=["爱甩锅"], red_flag=["牙齿松动*厉害"])
+    p = ReplyParser(lex)
+    assert p.parse("医生爱甩锅").complaint
+    assert p.parse("牙齿松动得很厉害").red_flag
+    assert "乱收费啊" in Lexicon.default().extended(complaint=["乱收费啊"]).complaint
+    assert parse("医生爱甩锅", lex).complaint
+
+
+def test_lexicon_extension_new_word_counts() -> None:
+    lex = Lexicon.default().extended(complaint=["乱收费啊"])
+    r = ReplyParser(lex).parse("乱收费啊")
+    assert r.complaint
+    assert any(e.rule == "complaint" and e.text == "乱收费啊" for e in r.evidence)
+
+
+def test_lexicon_unknown_list_raises() -> None:
+    with pytest.raises(ValueError, match="allowed lists: complaint, red_flag"):
+        Lexicon.default().extended(complaints=["x"])
+
+
+def test_lexicon_anchored_entry() -> None:
+    lex = Lexicon.default().extended(opt_out=["^quit$"])
+    p = ReplyParser(lex)
+    assert p.parse("QUIT").opt_out
+    assert not p.parse("I will not quit").opt_out
+
+
+def test_to_dict_key_order_and_json() -> None:
+    d = parse("2 护士态度不好").to_dict()
+    assert list(d)[:5] == ["score", "opt_out", "complaint", "red_flag", "question"]
+    assert d["score"] == 2
+    assert d["complaint"] is True
+    back = json.loads(json.dumps(d, ensure_ascii=False))
+    assert back["evidence"][0]["rule"] == "digit"
+    assert back["evidence"][0]["span"] == [0, 1]
+
+
+def test_evidence_spans_point_into_normalized() -> None:
+    r = parse("<b>非常滿意</b>，给５分")
+    for e in r.evidence:
+        assert r.normalized[e.span[0]:e.span[1]] == e.text
+
+
+def test_explain_mentions_rules_and_spans() -> None:
+    text = parse("2 护士态度不好").explain()
+    assert "score: 2" in text
+    assert "complaint" in text
+    assert "[0:1] digit '2' -> 2" in text
+
+
+def test_fast_path_matches_full_path() -> None:
+    p = ReplyParser()
+    for text in ("5", "满意", "非常满意", "五分", "好的", "td", "👍"):
+        assert p.parse(text) == p._parse(text, text)
+
+
+def _dataset() -> list[dict[str, object]]:
+    with DATA.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_dataset_is_big_and_well_formed() -> None:
+    rows = _dataset()
+    assert len(rows) >= 320
+    for row in rows:
+        assert isinstance(row["text"], str)
+        assert row["score"] is None or row["score"] in (1, 2, 3, 4, 5)
+        for flag in ("opt_out", "complaint", "red_flag", "question"):
+            assert isinstance(row[flag], bool)
+
+
+def test_dataset_quality_bars() -> None:
+    rows = _dataset()
+    parser = ReplyParser()
+    results = [(row, parser.parse(str(row["text"]))) for row in rows]
+    score_acc = sum(r.score == row["score"] for row, r in results) / len(rows)
+    assert score_acc >= 0.97
+    for flag in ("red_flag", "opt_out"):
+        positives = [(row, r) for row, r in results if row[flag]]
+        recall = sum(bool(getattr(r, flag)) for _, r in positives) / len(positives)
+        assert recall >= 0.95, flag
