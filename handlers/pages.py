@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 from tortoise import connections
 
 from bot import tallies as tally_service
 from bot.keys import RUNTIME
 from bot.privacy import mask_name, mask_phone
+from handlers.auth import require_staff
 from handlers.render import render
 from models import Conversation, Escalation, EscalationStatus, Message
 
 SENDER_KEY = {"bot": "bot", "staff": "staff", "person": "person"}
-
-
-def require_staff(request: web.Request) -> None:
-    """Staff pages need the configured token (query or cookie) when one is set.
-
-    Accounts, roles and sessions replace this in the staff workspace; until then an
-    organisation that exposes the server sets ``[web] staff_token``.
-    """
-    token = request.app[RUNTIME].settings.web.staff_token
-    if not token:
-        return
-    given = request.query.get("token") or request.cookies.get("staff_token") or ""
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise web.HTTPUnauthorized(text="staff token required: add ?token=… to the URL")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -47,7 +32,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def queue(request: web.Request) -> web.Response:
     """Open and claimed escalations, most urgent first; names and phones masked."""
-    require_staff(request)
+    await require_staff(request)
     rt = request.app[RUNTIME]
     rows = await Escalation.filter(
         status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]
@@ -71,7 +56,7 @@ async def queue(request: web.Request) -> web.Response:
 
 async def conversation(request: web.Request) -> web.Response:
     """The whole history of a conversation's contact, masked."""
-    require_staff(request)
+    await require_staff(request)
     rt = request.app[RUNTIME]
     conv = await Conversation.get_or_none(id=int(request.match_info["id"])).prefetch_related(
         "contact"
@@ -90,7 +75,7 @@ async def conversation(request: web.Request) -> web.Response:
 
 async def tallies(request: web.Request) -> web.Response:
     """Scores per department and question, and open escalations by kind."""
-    require_staff(request)
+    await require_staff(request)
     rows = await tally_service.score_tallies()
     esc = await tally_service.open_escalations_by_kind()
     return render(request, "tallies.html", tallies=rows, escalations=esc)
