@@ -26,6 +26,8 @@ from bot.clock import FrozenClock
 from bot.config import Settings, settings_from_dict
 from bot.runtime import Runtime
 
+pytest_plugins = ["tests.browser"]  # the `browser` fixture
+
 BACKEND = os.environ.get("SURVEYBOT_TEST_DB", "sqlite")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _counter = itertools.count()

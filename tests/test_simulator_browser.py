@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 from bot.clock import FrozenClock
 from bot.config import Settings
 from models import CheckIn, Message
-from tests.browser import browser, screenshot_path  # noqa: F401 - fixture
+from tests.browser import screenshot_path
 from tests.conftest import eventually
 
 VISIT = {
