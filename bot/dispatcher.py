@@ -245,6 +245,10 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                 department_id=episode.department_id if episode else None,
                 channel=msg.channel, survey_id=survey_id, question_id=ev.question_id,
                 score=ev.score, text=ev.text, message_id=msg.id, recorded_at=now,
+                # denormalised for the manager tallies (bot/tallies.py)
+                clinician=episode.clinician_name if episode else "",
+                treatment_type=episode.treatment_type if episode else "",
+                local_day=rt.local(now).date().isoformat(),
             )
             if checkin is not None and checkin.status == CheckinStatus.OPENED:
                 checkin.status, checkin.answered_at = CheckinStatus.ANSWERED, now

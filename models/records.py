@@ -19,6 +19,7 @@ class Answer(Model):
     CHAIN_FIELDS: ClassVar[tuple[str, ...]] = (
         "checkin_id", "conversation_id", "episode_id", "department_id", "channel",
         "question_id", "score", "text", "message_id", "recorded_at",
+        "clinician", "treatment_type", "local_day",
     )
 
     id = fields.BigIntField(primary_key=True)
@@ -33,12 +34,20 @@ class Answer(Model):
     text = fields.TextField(default="")
     message_id = fields.BigIntField(null=True)
     recorded_at = fields.DatetimeField()
+    # Denormalised from the episode at recording time (and chained with the rest), so the
+    # manager tallies group over this one table without joins: see bot/tallies.py.
+    # Nullable without defaults: a row appended without them hashes None and stores NULL,
+    # so the chain still verifies.
+    clinician = fields.CharField(max_length=128, null=True)
+    treatment_type = fields.CharField(max_length=64, null=True)
+    # recorded_at as a local calendar day, YYYY-MM-DD in the organisation's time zone
+    local_day = fields.CharField(max_length=10, null=True)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64, unique=True)
 
     class Meta:
         table = "answer"
-        indexes = (("department_id", "recorded_at"),)
+        indexes = (("department_id", "recorded_at"), ("local_day", "question_id"))
 
 
 class AuditEvent(Model):
