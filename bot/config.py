@@ -120,16 +120,224 @@ class ApiConfig(_Section):
 class WebConfig(_Section):
     """Staff and manager pages."""
 
-    staff_token: str = Field(
-        "", description="If set, staff and manager pages require ?token= or the cookie"
-    )
     default_language: Literal["zh", "en"] = "zh"
+
+
+class StaffConfig(_Section):
+    """The staff workspace: sessions, sign-in throttling, SLA, canned replies and outcomes."""
+
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    red_flag_response_minutes: int = Field(30, ge=1, le=24 * 60)
+    complaint_response_hours: int = Field(24, ge=1, le=24 * 30)
+    complaint_close_working_days: int = Field(5, ge=1, le=60)
+    complaint_answer_days: int = Field(7, ge=1, le=60)
+    other_response_hours: int = Field(48, ge=1, le=24 * 30)
+    canned_replies: list[str] = Field(default_factory=lambda: [
+        "您好，我是{org_name}的{staff_name}，已收到您的反馈，正在为您核实处理。",
+        "您好，我是{staff_name}。关于您提到的情况，方便的话请回复一个可以联系您的时间。",
+        "感谢您的耐心，您反映的问题已处理完毕。如还有其他需要，请随时联系我们。",
+    ])
+    outcomes: list[str] = Field(default_factory=lambda: [
+        "已沟通解决", "已转科室处理", "已安排复诊", "患者无需进一步处理", "无法联系", "其他",
+    ])
+
+
+class WecomConfig(_Section):
+    """WeCom (企业微信) group robots that hear about escalations: an id and a link only."""
+
+    base_url: str = "https://qyapi.weixin.qq.com"
+    robot_key: str = Field("", description="Webhook key of the default group robot; empty: off")
+    department_robots: dict[str, str] = Field(default_factory=dict)
+    per_minute: int = Field(20, ge=1, le=20)
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+
+class TalliesConfig(_Section):
+    """Manager analytics: fairness threshold, on-time window, SLA targets, praise words."""
+
+    min_answers: int = Field(5, ge=1, le=1000)
+    on_time_hours: int = Field(24, ge=1, le=24 * 30)
+    coverage_target: float = Field(0.9, ge=0, le=1)
+    sla_urgent_minutes: int = Field(30, ge=1)
+    sla_high_minutes: int = Field(24 * 60, ge=1)
+    sla_normal_minutes: int = Field(3 * 24 * 60, ge=1)
+    praise_words: list[str] = Field(default_factory=lambda: [
+        "谢谢", "感谢", "表扬", "耐心", "细心", "认真", "负责", "专业", "热情", "辛苦",
+        "温柔", "好医生", "好老师", "满意",
+    ])
 
 
 class SimulatorConfig(_Section):
     """The built-in patient-phone simulator channel."""
 
     enabled: bool = True
+
+
+class SmsTemplate(_Section):
+    """One approved Aliyun template: its code and how to fill each ``${variable}``.
+
+    ``params`` maps the template's variable names to text with ``{placeholders}`` from the
+    message (``{contact_name}``, ``{department}``, ``{link_token}``, ``{text}`` = the bot's
+    sentence, ``{code}`` for one-time codes). Values are cut to 35 characters, emoji removed.
+    """
+
+    code: str = ""
+    params: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+                raise ValueError(f"template variable {name!r}: use letters, digits and _")
+        return v
+
+
+def _default_sms_templates() -> dict[str, SmsTemplate]:
+    # Codes are what Aliyun approved for your account (SMS_123456789); empty: not configured.
+    return {
+        "checkin": SmsTemplate(params={"name": "{contact_name}", "dept": "{department}",
+                                       "code": "{link_token}"}),
+        "reply": SmsTemplate(params={"content": "{text}"}),
+        "staff": SmsTemplate(params={"content": "{text}"}),
+        "notice": SmsTemplate(params={"content": "{text}"}),
+        "otp": SmsTemplate(params={"code": "{code}"}),
+    }
+
+
+class SmsConfig(_Section):
+    """Aliyun SMS (dysmsapi): sending, caps, and the receipt/reply push callbacks."""
+
+    access_key_id: str = Field("", description="Empty: the SMS channel is off")
+    access_key_secret: str = ""
+    endpoint: str = "https://dysmsapi.aliyuncs.com"
+    region_id: str = "cn-hangzhou"
+    sign_name: str = ""
+    callback_token: str = ""
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    threads: int = Field(4, ge=1, le=64)
+    per_number_template_cap: int = Field(50, ge=1, le=1000)
+    org_daily_cap: int = Field(10_000, ge=1)
+    limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
+    receipt_wait_seconds: float = Field(300.0, ge=1, le=86_400)
+    pause_recheck_seconds: float = Field(300.0, ge=1, le=86_400)
+    templates: dict[str, SmsTemplate] = Field(default_factory=_default_sms_templates)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s]+/?", v):
+            raise ValueError("use scheme://host[:port], e.g. https://dysmsapi.aliyuncs.com")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> SmsConfig:
+        if self.access_key_id:
+            missing = [k for k in ("access_key_secret", "sign_name") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"access_key_id is set, so set {', '.join(missing)} too")
+            if len(self.callback_token) < 16:
+                raise ValueError("callback_token must be a random string of at least 16 "
+                                 "characters (it guards the receipt and reply callbacks)")
+        return self
+
+
+class H5Config(_Section):
+    """Wording of the mobile survey page at /s/{token} (patients read it)."""
+
+    submit: str = "提交"
+    comment_label: str = "还有什么想对我们说的吗？（选填）"
+    comment_placeholder: str = "例如：哪里做得好，哪里需要改进"
+    choose_all: str = "请为每个问题选择一个分数后再提交。"
+    comment_too_long: str = "补充说明最多500字，请精简后再提交。"
+    used: str = "您已经完成了这次评价，感谢您的反馈！"
+    expired: str = "这个链接已过期。感谢您的关注，如有需要请致电{org_phone}。"
+    closed: str = "这次回访已经结束，感谢您的反馈！如有需要请致电{org_phone}。"
+    not_found: str = "没有找到这个链接，请检查短信中的链接是否完整。"
+    score_hint: str = "1分非常不满意，5分非常满意"
+
+
+class WechatConfig(_Section):
+    """WeChat Official Account: webhook, API client, binding and conversation reopening.
+
+    The channel is on when ``app_id`` is set. ``text_*`` keys are what people read in the chat.
+    """
+
+    app_id: str = Field("", description="Empty: the WeChat channel is off")
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com"
+    webhook_path: str = "/wechat"
+    mode: Literal["safe", "compatible", "plain"] = "safe"
+    max_clock_skew_seconds: int = Field(300, ge=10, le=86_400)
+    max_body_bytes: int = Field(65_536, ge=1024, le=1_048_576)
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    max_retries: int = Field(2, ge=0, le=10)
+    retry_backoff_seconds: float = Field(0.5, ge=0, le=60)
+    reopen_with: Literal["template", "subscribe"] = "template"
+    template_id: str = ""
+    template_fields: dict[str, str] = Field(default_factory=lambda: {
+        "thing1": "{org_name}{department}回访",
+        "thing2": "请在公众号内回复1-5分",
+        "time3": "{visit_date}",
+    })
+    fallback_channel: str = "sms"
+    qr_expire_days: int = Field(30, ge=1, le=30)
+    unsubscribe_opts_out: bool = False
+    menu_survey_key: str = "SURVEY"
+    menu_staff_key: str = "CONTACT_STAFF"
+    otp_ttl_minutes: int = Field(10, ge=1, le=60)
+    text_bound: str = (
+        "您好，您已绑定{org_name}{department}的回访服务，之后的回访消息会在这里发给您。"
+        "如有不适，可以随时在这里留言。"
+    )
+    text_welcome: str = (
+        "感谢关注{org_name}！如需接收就诊回访，请扫描出院/就诊材料上的二维码，"
+        "或直接回复您登记的手机号码。"
+    )
+    text_bind_prompt: str = (
+        "您好，我们还不知道您是哪位。请扫描就诊材料上的二维码，或回复您登记的手机号码，"
+        "我们会发送验证码。"
+    )
+    text_otp_sent: str = "如果这个号码已在{org_name}登记，您会收到一条验证码短信，请把验证码回复到这里。"
+    text_otp_sms: str = "您的验证码是{code}，{minutes}分钟内有效。"
+    text_otp_wrong: str = "验证码不正确或已过期，请重新回复您的手机号码获取新的验证码。"
+    text_otp_unavailable: str = "暂时无法通过短信验证，请扫描就诊材料上的二维码完成绑定。"
+    text_qr_invalid: str = "这个二维码已失效，请联系{org_name}工作人员，或回复您登记的手机号码。"
+    text_voice_unclear: str = "抱歉，暂时无法识别语音，请直接输入数字1到5回复。"
+    text_media_received: str = "已收到，我们会转给工作人员查看。"
+    text_survey_link: str = "请点击链接完成评价：{link}"
+    text_no_survey: str = "目前没有需要您评价的回访，感谢您的关注！"
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_\-/]*", v):
+            raise ValueError("use a URL path such as /wechat")
+        return v
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^\s]+", v):
+            raise ValueError("use scheme://host[:port][/path], e.g. https://api.weixin.qq.com")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> WechatConfig:
+        if self.app_id:
+            missing = [k for k in ("app_secret", "token") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"app_id is set, so set {', '.join(missing)} too")
+            if self.mode != "plain" and not re.fullmatch(r"[A-Za-z0-9]{43}",
+                                                         self.encoding_aes_key):
+                raise ValueError(f"mode {self.mode!r} needs encoding_aes_key: the 43 letters "
+                                 "and digits shown in the WeChat admin console")
+        return self
 
 
 class ChannelsConfig(_Section):
@@ -146,9 +354,9 @@ class TextsConfig(_Section):
     )
     greeting_self: str = "{contact_name}您好，这里是{org_name}{department}。"
     reask_score: str = (
-        "抱歉，我没有看懂。请回复1到5之间的数字（5分表示非常满意，1分表示非常不满意）。"
+        "抱歉，我没有看懂。请回复1到5之间的一个数字（{scale}）。"
     )
-    out_of_range: str = "评分是1到5分哦，请回复1到5之间的一个数字。"
+    out_of_range: str = "评分是1到5分哦，请回复1到5之间的一个数字（{scale}）。"
     confirm_score: str = "您是打{score}分吗？请回复“是”或“不是”。"
     opt_out_confirmed: str = "好的，以后不再给您发送回访消息。祝您健康！"
     red_flag_advice: str = (
@@ -178,11 +386,70 @@ class LexiconConfig(_Section):
 
 
 class SurveyRoute(_Section):
-    """Which survey a check-in uses: first matching rule wins; empty fields match anything."""
+    """Which survey a check-in uses: the first rule whose lists all match wins.
+
+    An empty list matches anything; the last rule must match everything.
+    """
 
     survey: str
-    department: str = ""
-    treatment_type: str = ""
+    departments: list[str] = Field(default_factory=list)
+    treatment_types: list[str] = Field(default_factory=list)
+    kinds: list[Literal["visit", "discharge", "treatment", "lesson_term"]] = Field(
+        default_factory=list
+    )
+
+    def matches(self, department: str, treatment_type: str, kind: str) -> bool:
+        """True when every non-empty list contains the episode's value."""
+        return ((not self.departments or department in self.departments)
+                and (not self.treatment_types or treatment_type in self.treatment_types)
+                and (not self.kinds or kind in self.kinds))
+
+
+class CareText(_Section):
+    """Per-treatment care guidance and re-visit reminder, appended where surveys say."""
+
+    guidance: str = ""
+    revisit: str = ""
+
+
+DENTAL = ["拔牙", "补牙", "根管", "镶牙", "洁牙", "牙周", "种植", "正畸"]
+
+
+def _default_routes() -> list[SurveyRoute]:
+    return [
+        SurveyRoute(survey="music", kinds=["lesson_term"]),
+        SurveyRoute(survey="hospital", kinds=["discharge"]),
+        SurveyRoute(survey="hospital", treatment_types=["出院"]),
+        SurveyRoute(survey="dental", treatment_types=DENTAL),
+        SurveyRoute(survey="general"),
+    ]
+
+
+def _default_care() -> dict[str, CareText]:
+    # Distilled from the dental clinic's follow-up notes (../shared/seeds/001).
+    return {
+        "拔牙": CareText(
+            guidance="拔牙后24小时内不要漱口、刷牙，不要用舌头舔伤口；当天吃温凉软食，"
+                     "少量渗血属正常，持续出血请及时就诊。",
+            revisit="如需镶牙，拔牙后约3个月可来院复诊。"),
+        "补牙": CareText(
+            guidance="补牙后2小时内不要进食，避免用患牙咬硬物；短期冷热敏感一般会逐渐缓解。",
+            revisit="建议每半年来院做一次口腔检查。"),
+        "根管": CareText(
+            guidance="根管治疗期间避免用患牙咀嚼，按时服药；治疗后建议做牙冠保护。",
+            revisit="请按医生约定的时间来院完成后续治疗。"),
+        "洁牙": CareText(
+            guidance="洁牙后两三天内牙齿可能对冷热敏感，属正常现象，刷牙尽量用温水。",
+            revisit="建议每半年到一年洁牙一次。"),
+        "牙周": CareText(
+            guidance="术后手术部位可能轻微肿痛、口内有淡血丝，3-4天会缓解；饮食清淡，"
+                     "勿食辛辣刺激食物，遵医嘱服药。",
+            revisit="请按约定时间来院复查牙周情况。"),
+        "种植": CareText(
+            guidance="种植术后遵医嘱服药，避免用术区咀嚼，保持口腔清洁，戒烟戒酒。",
+            revisit="请按约定时间来院复查，等待戴牙期间我们每月会联系您。"),
+        "出院": CareText(revisit="请按出院小结上的时间来院复查，如有不适请及时就诊。"),
+    }
 
 
 def _default_schedules() -> dict[str, list[str]]:
@@ -212,15 +479,20 @@ class Settings(_Section):
     checkin: CheckinConfig = CheckinConfig()
     api: ApiConfig = ApiConfig()
     web: WebConfig = WebConfig()
+    staff: StaffConfig = StaffConfig()
+    wecom: WecomConfig = WecomConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    sms: SmsConfig = SmsConfig()
+    wechat: WechatConfig = WechatConfig()
+    h5: H5Config = H5Config()
+    tallies: TalliesConfig = TalliesConfig()
     channels: ChannelsConfig = ChannelsConfig()
     texts: TextsConfig = TextsConfig()
     lexicon: LexiconConfig = LexiconConfig()
     schedules: dict[str, list[str]] = Field(default_factory=_default_schedules)
     surveys: dict[str, SurveyDef] = Field(default_factory=default_surveys)
-    survey_routes: list[SurveyRoute] = Field(
-        default_factory=lambda: [SurveyRoute(survey="general")]
-    )
+    survey_routes: list[SurveyRoute] = Field(default_factory=_default_routes)
+    care: dict[str, CareText] = Field(default_factory=_default_care)
 
     @field_validator("schedules")
     @classmethod
@@ -246,7 +518,7 @@ class Settings(_Section):
                     f"(defined: {known})"
                 )
         if not self.survey_routes or any(
-            r.department or r.treatment_type for r in self.survey_routes[-1:]
+            r.departments or r.treatment_types or r.kinds for r in self.survey_routes[-1:]
         ):
             raise ValueError("the last entry of survey_routes must match everything (no filters)")
         return self

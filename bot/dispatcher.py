@@ -162,14 +162,24 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         survey = rt.settings.surveys.get(survey_id) or rt.settings.surveys[
             rt.settings.survey_routes[-1].survey
         ]
-        state = conv.state if had_conversation else {**conv.state, "status": engine.DONE}
+        late_answer = (not had_conversation and conv.state.get("status") == engine.ASKING
+                       and parsed.score is not None)
+        # A score for a check-in that expired unanswered is still a valid answer: take it.
+        # Anything else after a survey closed is a late reply (stored, escalated if needed).
+        state = conv.state if had_conversation or late_answer else {
+            **conv.state, "status": engine.DONE}
         if conv.status == ConversationStatus.STAFF:
             state = {**state, "status": engine.STAFF}
+        if contact.opted_out_at or contact.stopped_reason:
+            # The contact said stop (in this or another conversation): never re-open.
+            state = {**state, "status": engine.STOPPED,
+                     "stop_reason": contact.stopped_reason or "opted_out"}
         ctx = await _context(rt, conv, conn)
         step = engine.reply(survey, rt.texts, ctx, state, parsed, msg.body)
         outbound = list(step.outbound)
         kinds = {e.kind for e in step.events if isinstance(e, engine.EscalationRaised)}
-        if not had_conversation and not kinds and not any(
+        recent = conv.last_activity_at >= now - timedelta(hours=rt.settings.checkin.expiry_hours)
+        if not had_conversation and not recent and not late_answer and not kinds and not any(
             isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events
         ):
             # Nobody asked this person anything: a person should read it, and they hear so.
@@ -250,7 +260,8 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                 treatment_type=episode.treatment_type if episode else "",
                 local_day=rt.local(now).date().isoformat(),
             )
-            if checkin is not None and checkin.status == CheckinStatus.OPENED:
+            if checkin is not None and checkin.status in (CheckinStatus.OPENED,
+                                                          CheckinStatus.EXPIRED):
                 checkin.status, checkin.answered_at = CheckinStatus.ANSWERED, now
                 await checkin.save(using_db=conn, update_fields=["status", "answered_at"])
         elif isinstance(ev, engine.EscalationRaised):
@@ -263,8 +274,9 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
             if isinstance(ev, engine.OptedOut):
                 contact.opted_out_at = now
             else:
-                contact.stopped_reason = ev.reason
-            await contact.save(using_db=conn, update_fields=["opted_out_at", "stopped_reason"])
+                contact.stopped_reason, contact.stopped_at = ev.reason, now
+            await contact.save(using_db=conn,
+                               update_fields=["opted_out_at", "stopped_reason", "stopped_at"])
             # Never contact them again: every pending check-in of this contact is dropped.
             await CheckIn.filter(contact_id=contact.id, status=CheckinStatus.PLANNED).using_db(
                 conn

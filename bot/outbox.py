@@ -87,10 +87,27 @@ async def _earlier_pending(msg: Message) -> bool:
     ).exists()
 
 
+def _withdrawn(msg: Message, contact: Contact) -> str | None:
+    """Why a queued message must no longer go out, if it must not.
+
+    Messages written before the contact opted out, or before we learnt of a wrong number or a
+    death, are withdrawn; the confirmation written in the same step (same instant) still goes.
+    """
+    for stop, why in ((contact.opted_out_at, "contact opted out"),
+                      (contact.stopped_at, f"contact stopped: {contact.stopped_reason}")):
+        if stop is not None and msg.created_at < stop:
+            return why
+    return None
+
+
 async def _send_one(rt: Runtime, msg: Message) -> bool:
     now = rt.now()
     contact = await Contact.get(id=msg.contact_id)
     attempts = msg.attempts + 1
+    withdrawn = _withdrawn(msg, contact)
+    if withdrawn:
+        await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
+        return True
     try:
         channel = rt.channel(msg.channel)
         result = await channel.send(
@@ -109,6 +126,15 @@ async def _send_one(rt: Runtime, msg: Message) -> bool:
         log.error("message %s: channel %s is not configured", msg.id, msg.channel)
         return False
     except ChannelError as e:
+        if e.defer:
+            # Not an attempt (cap full, channel paused): wait, keep every attempt for later.
+            await release(
+                Message, msg.id, status=MessageStatus.QUEUED,
+                next_attempt_at=now + timedelta(seconds=e.retry_after or 60),
+                error=f"{e.code}: {e}"[:255],
+            )
+            log.info("message %s via %s deferred (%s)", msg.id, msg.channel, e.code or "wait")
+            return False
         final = not e.retryable or attempts >= rt.settings.worker.max_send_attempts
         backoff = rt.settings.worker.retry_backoff_seconds * (2 ** (attempts - 1))
         if e.retry_after is not None:

@@ -29,14 +29,11 @@ from surveys.schedule import due_at, parse_offset
 log = logging.getLogger(__name__)
 
 
-def choose_survey(rt: Runtime, department_code: str, treatment_type: str) -> str:
-    """The first survey route matching the department and treatment type."""
+def choose_survey(rt: Runtime, department_code: str, treatment_type: str, kind: str) -> str:
+    """The first survey route matching the episode."""
     for r in rt.settings.survey_routes:
-        if r.department and r.department != department_code:
-            continue
-        if r.treatment_type and r.treatment_type != treatment_type:
-            continue
-        return r.survey
+        if r.matches(department_code, treatment_type, kind):
+            return r.survey
     return rt.settings.survey_routes[-1].survey
 
 
@@ -59,7 +56,8 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
             conn
         ).update(status=CheckinStatus.CANCELLED)
         return 0
-    survey_id = choose_survey(rt, episode.department.code, episode.treatment_type)
+    survey_id = choose_survey(rt, episode.department.code, episode.treatment_type,
+                              episode.kind.value)
     wanted = [parse_offset(o) for o in schedule_for(rt, episode.treatment_type)]
     created = 0
     tz, send_time = rt.settings.tz, rt.settings.checkin.send_time
@@ -104,6 +102,9 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
         "treatment": ep.treatment_type,
         "visit_date": f"{local.month}月{local.day}日",
     }
+    care = rt.settings.care.get(ep.treatment_type)
+    values["care"] = care.guidance if care else ""
+    values["revisit"] = care.revisit if care else ""
     ctx = engine.Context(
         values=values,
         low_score_threshold=rt.settings.escalation.low_score_threshold,

@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.entities import CheckinStatus, ConversationStatus, Direction, EpisodeKind, EpisodeStatus, EscalationKind, EscalationStatus, MessageStatus, PersonKind, Priority, Relation, Role
+from models.entities import CheckinStatus, ConversationStatus, Direction, EpisodeKind, EpisodeStatus, EscalationKind, EscalationStatus, MessageStatus, NotificationChannel, PersonKind, Priority, Relation, Role
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('prev_hash', fields.CharField(max_length=64)),
                 ('hash', fields.CharField(unique=True, max_length=64)),
             ],
-            options={'table': 'answer', 'app': 'models', 'indexes': [Index(fields=['department_id', 'recorded_at']), Index(fields=['local_day', 'question_id'])], 'pk_attr': 'id', 'table_description': 'One answer to one survey question (a satisfaction record).'},
+            options={'table': 'answer', 'app': 'models', 'indexes': [Index(fields=['department_id', 'recorded_at']), Index(fields=['department_id', 'question_id', 'score', 'local_day']), Index(fields=['clinician', 'question_id', 'score', 'local_day']), Index(fields=['treatment_type', 'question_id', 'score', 'local_day']), Index(fields=['channel', 'question_id', 'score', 'local_day']), Index(fields=['question_id', 'score', 'local_day'])], 'pk_attr': 'id', 'table_description': 'One answer to one survey question (a satisfaction record).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -61,6 +61,7 @@ class Migration(migrations.Migration):
                 ('preferred_channel', fields.CharField(null=True, max_length=16)),
                 ('opted_out_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('stopped_reason', fields.CharField(null=True, max_length=32)),
+                ('stopped_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('unreachable', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('last_inbound_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_inbound_channel', fields.CharField(null=True, max_length=16)),
@@ -205,6 +206,10 @@ class Migration(migrations.Migration):
                 ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('outcome', fields.CharField(null=True, max_length=64)),
                 ('note', fields.TextField(null=True, unique=False)),
+                ('first_response_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('sla_level', fields.SmallIntField(default=0)),
+                ('status_before_claim', fields.CharField(null=True, max_length=16)),
+                ('updated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'escalation', 'app': 'models', 'indexes': [Index(fields=['status', 'priority']), Index(fields=['department_id', 'status'])], 'pk_attr': 'id', 'table_description': "A conversation that needs a person, in a department's queue."},
             bases=['Model'],
@@ -235,6 +240,44 @@ class Migration(migrations.Migration):
                 ('processed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'message', 'app': 'models', 'indexes': [Index(fields=['direction', 'status', 'next_attempt_at']), Index(fields=['contact_id', 'id'])], 'pk_attr': 'id', 'table_description': 'Inbound and outbound messages (outbound rows are the outbox).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Notification',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('channel', fields.CharEnumField(description='APP: app\nWECOM: wecom', enum_type=NotificationChannel, max_length=8)),
+                ('staff', fields.ForeignKeyField('models.Staff', source_field='staff_id', null=True, db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.CASCADE)),
+                ('escalation', fields.ForeignKeyField('models.Escalation', source_field='escalation_id', null=True, db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.CASCADE)),
+                ('robot', fields.CharField(default='', max_length=64)),
+                ('event', fields.CharField(max_length=32)),
+                ('text', fields.TextField(unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('read_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('status', fields.CharField(default='queued', max_length=8)),
+                ('batch', fields.CharField(null=True, max_length=64)),
+                ('attempts', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('lease_owner', fields.CharField(null=True, max_length=64)),
+                ('lease_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('error', fields.CharField(null=True, max_length=255)),
+            ],
+            options={'table': 'notification', 'app': 'models', 'indexes': [Index(fields=['staff_id', 'read_at']), Index(fields=['channel', 'status', 'next_attempt_at']), Index(fields=['escalation_id']), Index(fields=['robot', 'sent_at'])], 'pk_attr': 'id', 'table_description': 'A note about an escalation for a staff member or a group robot (never names or phones).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='StaffSession',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('csrf_token', fields.CharField(max_length=64)),
+                ('staff', fields.ForeignKeyField('models.Staff', source_field='staff_id', db_constraint=True, to_field='id', related_name='sessions', on_delete=OnDelete.CASCADE)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('ip', fields.CharField(default='', max_length=64)),
+            ],
+            options={'table': 'staff_session', 'app': 'models', 'indexes': [Index(fields=['staff_id'])], 'pk_attr': 'id', 'table_description': 'A signed-in browser: the cookie holds a random token, the table only its SHA-256.'},
             bases=['Model'],
         ),
         ops.CreateModel(

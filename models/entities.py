@@ -173,6 +173,7 @@ class Contact(Model):
     preferred_channel = fields.CharField(max_length=16, null=True)
     opted_out_at = fields.DatetimeField(null=True)
     stopped_reason = fields.CharField(max_length=32, null=True)
+    stopped_at = fields.DatetimeField(null=True)
     # channel name → why it cannot reach this contact ("43004 unsubscribed", ...)
     unreachable: dict = fields.JSONField(default=dict)
     last_inbound_at = fields.DatetimeField(null=True)
@@ -378,7 +379,73 @@ class Escalation(Model):
     resolved_at = fields.DatetimeField(null=True)
     outcome = fields.CharField(max_length=64, null=True)
     note = fields.TextField(null=True)
+    # Staff workspace: the first staff message to the person (SLA "first response"), how far
+    # up the ladder a breach has climbed (0 assignee, 1 department head, 2 manager), and the
+    # conversation status the claim replaced, restored on release.
+    first_response_at = fields.DatetimeField(null=True)
+    sla_level = fields.SmallIntField(default=0)
+    status_before_claim = fields.CharField(max_length=16, null=True)
+    updated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "escalation"
         indexes = (("status", "priority"), ("department_id", "status"))
+
+
+class StaffSession(Model):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    csrf_token = fields.CharField(max_length=64)
+    staff_id: int
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    ip = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "staff_session"
+        indexes = (("staff_id",),)
+
+
+class NotificationChannel(StrEnum):
+    """In the app (one row per recipient) or a WeCom group robot (queued, coalesced)."""
+
+    APP = "app"
+    WECOM = "wecom"
+
+
+class Notification(Model):
+    """A note about an escalation for a staff member or a group robot (never names or phones)."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharEnumField(NotificationChannel, max_length=8)
+    staff_id: int | None
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    escalation_id: int | None
+    escalation: fields.ForeignKeyNullableRelation[Escalation] = fields.ForeignKeyField(
+        "models.Escalation", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    robot = fields.CharField(max_length=64, default="")
+    event = fields.CharField(max_length=32)
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+    read_at = fields.DatetimeField(null=True)
+    status = fields.CharField(max_length=8, default="queued")  # queued | sent | failed (wecom)
+    batch = fields.CharField(max_length=64, null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    error = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "notification"
+        indexes = (("staff_id", "read_at"), ("channel", "status", "next_attempt_at"),
+                   ("escalation_id",), ("robot", "sent_at"))

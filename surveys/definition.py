@@ -43,11 +43,15 @@ class Condition(BaseModel):
 
 
 class QuestionDef(BaseModel):
-    """One question: a 1–5 score, or free text."""
+    """One question: a 1–5 score, free text, or how the person is recovering.
+
+    ``recovery`` is free text too, asked as part of the check-in (pain, bleeding, fever,
+    medication); a worrying answer is caught like any reply, by the red-flag rules.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["score", "text"] = "score"
+    kind: Literal["score", "text", "recovery"] = "score"
     text: str = Field(min_length=1)
     ask_if: str = ""
     labels: dict[int, str] = Field(default_factory=dict)
@@ -107,26 +111,76 @@ class SurveyDef(BaseModel):
         raise KeyError(qid)
 
 
+_LABELS = {1: "非常不满意", 2: "不满意", 3: "一般", 4: "满意", 5: "非常满意"}
+_SCALE = "请回复1到5的数字：5分非常满意，1分非常不满意。"
+_IMPROVE = QuestionDef(id="improve", kind="text", ask_if="overall <= 2",
+                       text="很抱歉让您不满意。请问我们哪里可以做得更好？")
+
+
 def default_surveys() -> dict[str, SurveyDef]:
-    """The built-in survey: overall score, a follow-up after a low score, thanks."""
+    """Built-in surveys: general visit, dental, inpatient discharge, music school.
+
+    ``{care}`` and ``{revisit}`` in the thanks come from ``[care.<treatment type>]``.
+    """
     return {
         "general": SurveyDef(
             title="就诊满意度回访",
             intro="{subject}{visit_date}在我院{department}就诊，想了解一下您的感受。",
             questions=[
-                QuestionDef(
-                    id="overall",
-                    kind="score",
-                    text="请问您对这次就诊总体满意吗？请回复1到5的数字：5分非常满意，1分非常不满意。",
-                    labels={1: "非常不满意", 2: "不满意", 3: "一般", 4: "满意", 5: "非常满意"},
-                ),
-                QuestionDef(
-                    id="improve",
-                    kind="text",
-                    text="很抱歉让您不满意。请问我们哪里可以做得更好？",
-                    ask_if="overall <= 2",
-                ),
+                QuestionDef(id="overall", text="请问您对这次就诊总体满意吗？" + _SCALE,
+                            labels=_LABELS),
+                _IMPROVE,
             ],
-            thanks="感谢您的反馈！祝您早日康复。如有不适请及时就诊。",
-        )
+            thanks="感谢您的反馈！{care}{revisit}祝您早日康复，如有不适请及时就诊。",
+        ),
+        "dental": SurveyDef(
+            title="口腔治疗回访",
+            intro="{subject}{visit_date}在我院做了{treatment}，我们来问问恢复情况。",
+            questions=[
+                QuestionDef(id="recovery", kind="recovery",
+                            text="现在感觉怎么样？有没有持续出血、明显肿痛或发烧？"),
+                QuestionDef(id="overall", text="请问您对这次治疗和服务满意吗？" + _SCALE,
+                            labels=_LABELS),
+                _IMPROVE,
+            ],
+            thanks="感谢您的反馈！{care}{revisit}如有不适请随时联系我们。",
+        ),
+        "hospital": SurveyDef(
+            title="出院回访",
+            intro="{subject}{visit_date}从我院{department}出院，我们来了解一下恢复情况。",
+            questions=[
+                QuestionDef(id="recovery", kind="recovery",
+                            text="出院后恢复得怎么样？伤口、疼痛、体温、饮食睡眠都还好吗？"),
+                QuestionDef(id="medication", kind="recovery",
+                            text="出院带的药是否按医嘱在吃？用药和注意事项还有不清楚的地方吗？"),
+                QuestionDef(id="overall", text="您对这次住院总体满意吗？" + _SCALE,
+                            labels=_LABELS),
+                QuestionDef(id="doctor", text="对主管医生的诊疗和沟通打几分？1-5分。",
+                            labels=_LABELS),
+                QuestionDef(id="nurse", text="对护士的护理服务打几分？1-5分。", labels=_LABELS),
+                QuestionDef(id="environment", text="对病房环境和设施打几分？1-5分。",
+                            labels=_LABELS),
+                QuestionDef(id="fees", text="对收费是否清楚合理打几分？1-5分。", labels=_LABELS),
+                _IMPROVE,
+                QuestionDef(id="comment", kind="text",
+                            text="还有什么意见或想表扬的医护人员吗？没有请回复“无”。"),
+            ],
+            thanks="感谢您的反馈！{revisit}祝您早日康复。",
+        ),
+        "music": SurveyDef(
+            title="课程满意度回访",
+            intro="{subject}这学期在{department}跟{clinician}上课，想听听您的评价。",
+            questions=[
+                QuestionDef(id="attitude", text="老师的教学态度打几分？" + _SCALE,
+                            labels=_LABELS),
+                QuestionDef(id="method", text="老师的教学方法打几分？1-5分。", labels=_LABELS),
+                QuestionDef(id="communication", text="老师与您和孩子的沟通打几分？1-5分。",
+                            labels=_LABELS),
+                QuestionDef(id="mastery", text="孩子对课程内容的掌握情况打几分？1-5分。",
+                            labels=_LABELS),
+                QuestionDef(id="comment", kind="text",
+                            text="还有什么建议吗？没有请回复“无”。"),
+            ],
+            thanks="谢谢您的评价，我们会转告老师并持续改进！",
+        ),
     }

@@ -179,11 +179,20 @@ class _Builder:
             "confirm": state.get("confirm"),
             "status": state.get("status", ASKING),
         }
+        if "stop_reason" in state:
+            self.state["stop_reason"] = state["stop_reason"]
         self.out: list[str] = []
         self.events: list[Event] = []
 
     def say(self, key: str, **extra: object) -> None:
-        self.out.append(render(self.texts[key], self.ctx, **extra))
+        self.out.append(render(self.texts[key], self.ctx, scale=self.scale(), **extra))
+
+    def scale(self) -> str:
+        """The current question's scale in words, e.g. "5分非常满意，1分非常不满意"."""
+        labels = self.survey.questions[self.state["index"]].labels
+        if 5 in labels and 1 in labels:
+            return f"5分{labels[5]}，1分{labels[1]}"
+        return "5分最好，1分最差"
 
     def escalate(self, kind: Kind, priority: Priority, reason: str) -> None:
         self.events.append(EscalationRaised(kind, priority, reason))
@@ -196,14 +205,26 @@ class _Builder:
         if q.kind == "score" and score is not None and score <= self.ctx.low_score_threshold:
             self.escalate("low_score", "high", f"{q.id}={score}")
 
-    def advance(self, comment: str = "") -> None:
-        """Move to the next applicable question, using ``comment`` to answer a text one."""
+    def absorb_comment(self, scored: QuestionDef, comment: str) -> None:
+        """The person already said why ("2 护士态度不好"): that answers the follow-up.
+
+        Only a free-text question whose ``ask_if`` depends on the score just given counts,
+        never a recovery question or a general comment question.
+        """
+        if not comment:
+            return
+        answers = self.state["answers"]
+        for q in self.survey.questions:
+            cond = q.condition
+            if (q.kind == "text" and q.id not in answers and cond is not None
+                    and cond.question == scored.id and cond.holds(answers.get(scored.id))):
+                self.record(q, None, comment)
+                return
+
+    def advance(self) -> None:
+        """Move to the next applicable question, or thank and finish."""
         answers = self.state["answers"]
         idx = _next_index(self.survey, self.state["index"], answers)
-        if idx is not None and comment and self.survey.questions[idx].kind == "text":
-            # The person already said why ("2 护士态度不好"): don't ask them again.
-            self.record(self.survey.questions[idx], None, comment)
-            idx = _next_index(self.survey, idx + 1, answers)
         if idx is None:
             self.state["status"] = DONE
             self.out.append(render(self.survey.thanks, self.ctx))
@@ -252,21 +273,22 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     status = b.state["status"]
 
     # Rules that hold at any step, even after the survey ended.
-    if parsed.deceased:
-        b.state["status"] = STOPPED
-        b.events.append(ContactStopped("deceased"))
-        b.escalate("deceased", "high", "reported the patient has died")
-        b.say("deceased")
-        return b.step()
-    if parsed.wrong_number:
-        b.state["status"] = STOPPED
-        b.events.append(ContactStopped("wrong_number"))
-        b.escalate("wrong_number", "normal", "says this is a wrong number")
-        b.say("wrong_number")
+    # Stopping rules: said once; repeating them changes nothing and sends nothing.
+    stop: Literal["deceased", "wrong_number"] | None = (
+        "deceased" if parsed.deceased else "wrong_number" if parsed.wrong_number else None)
+    if stop is not None:
+        if b.state.get("stop_reason") != stop:
+            b.state["status"], b.state["stop_reason"] = STOPPED, stop
+            b.events.append(ContactStopped(stop))
+            if stop == "deceased":
+                b.escalate("deceased", "high", "reported the patient has died")
+            else:
+                b.escalate("wrong_number", "normal", "says this is a wrong number")
+            b.say(stop)
         return b.step()
     if parsed.opt_out:
         if status != STOPPED:
-            b.state["status"] = STOPPED
+            b.state["status"], b.state["stop_reason"] = STOPPED, "opted_out"
             b.events.append(OptedOut())
             b.say("opt_out_confirmed")
         return b.step()
@@ -298,7 +320,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     if parsed.complaint:
         b.escalate("complaint", "high", "complaint words in the reply")
 
-    if q.kind == "text":
+    if q.kind in ("text", "recovery"):
         b.record(q, None, text.strip())
         if parsed.complaint:
             b.say("complaint_ack")
@@ -319,7 +341,8 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
         b.record(q, score, text)
         if parsed.complaint:
             b.say("complaint_ack")
-        b.advance(parsed.comment)
+        b.absorb_comment(q, parsed.comment)
+        b.advance()
     elif parsed.needs_confirmation and parsed.candidate is not None:
         b.state["confirm"] = {"question": q.id, "score": parsed.candidate}
         b.say("confirm_score", score=parsed.candidate)

@@ -104,6 +104,13 @@ CASES = [
      ["late_reply"], [], None),
     ("second opt-out is not confirmed twice", asking(status="stopped"), R(opt_out=True), "TD",
      "stopped", [], [], None),
+    ("repeated wrong number is silent", asking(status="stopped", stop_reason="wrong_number"),
+     R(wrong_number=True), "打错了", "stopped", [], [], None),
+    ("a death reported after an opt-out is still heard",
+     asking(status="stopped", stop_reason="opted_out"), R(deceased=True), "他已经走了",
+     "stopped", ["contact_stopped", "escalation_raised"], ["deceased"], "节哀"),
+    ("a red flag after an opt-out still gets advice", asking(status="stopped"),
+     R(red_flag=True), "发烧39度", "stopped", ["escalation_raised"], ["red_flag"], "120"),
 ]
 
 
@@ -137,3 +144,73 @@ def test_answers_and_comment_are_recorded() -> None:
 
 def test_unknown_placeholder_is_left_visible_not_crashing() -> None:
     assert engine.render("您好{nobody}", CTX) == "您好{nobody}"
+
+
+# --- multi-question surveys ---------------------------------------------------------------
+
+SURVEYS = default_surveys()
+
+
+def run(survey_id: str, replies: list[R]) -> tuple[engine.Step, list[engine.Step]]:
+    """Start a survey and feed it replies; return the last step and every step."""
+    survey = SURVEYS[survey_id]
+    step = engine.start(survey_id, survey, TEXTS, CTX)
+    steps = [step]
+    for r in replies:
+        step = engine.reply(survey, TEXTS, CTX, step.state, r, r.comment or str(r.score))
+        steps.append(step)
+    return step, steps
+
+
+def test_hospital_discharge_survey_asks_every_element_in_order() -> None:
+    last, steps = run("hospital", [
+        R(comment="恢复得不错，伤口不疼了"), R(comment="按时吃药，都清楚"),
+        R(score=4), R(score=5), R(score=5), R(score=3), R(score=4), R(comment="无"),
+    ])
+    asked = [s.outbound[-1] for s in steps[:-1]]
+    assert "恢复" in asked[0] and "药" in asked[1] and "总体满意" in asked[2]
+    assert "医生" in asked[3] and "护士" in asked[4] and "环境" in asked[5]
+    assert "收费" in asked[6] and "意见" in asked[7]
+    assert last.state["status"] == "done"
+    assert last.state["answers"] == {
+        "recovery": "恢复得不错，伤口不疼了", "medication": "按时吃药，都清楚", "overall": 4,
+        "doctor": 5, "nurse": 5, "environment": 3, "fees": 4, "comment": "无"}
+    assert "improve" not in last.state["answers"]  # overall was not low
+
+
+def test_low_overall_with_reason_answers_its_own_follow_up_not_the_next_question() -> None:
+    _, steps = run("hospital", [R(comment="还好"), R(comment="清楚"),
+                                R(score=2, comment="病房太吵")])
+    step = steps[-1]
+    assert step.state["answers"]["improve"] == "病房太吵"
+    assert "医生" in step.outbound[-1]  # carries on with the doctor's score
+
+
+def test_music_school_rates_the_teacher_on_four_criteria() -> None:
+    last, _ = run("music", [R(score=5), R(score=4), R(score=5), R(score=3), R(comment="无")])
+    assert [k for k, v in last.state["answers"].items() if isinstance(v, int)] == [
+        "attitude", "method", "communication", "mastery"]
+    assert last.state["status"] == "done"
+
+
+def test_recovery_answer_is_not_taken_as_the_low_score_reason() -> None:
+    _, steps = run("dental", [R(comment="还有点疼")])
+    assert steps[-1].state["answers"] == {"recovery": "还有点疼"}
+    assert "满意" in steps[-1].outbound[-1]
+
+
+def test_reask_shows_the_scale_in_words() -> None:
+    step = engine.reply(SURVEY, TEXTS, CTX, asking(), R(), "嗯")
+    assert "5分非常满意，1分非常不满意" in step.outbound[0]
+    step = engine.reply(SURVEY, TEXTS, CTX, asking(), R(out_of_range=8), "8分")
+    assert "1到5" in step.outbound[0] and "5分非常满意" in step.outbound[0]
+
+
+def test_care_guidance_and_revisit_reminder_are_in_the_thanks() -> None:
+    ctx = engine.Context(values={**CTX.values, "care": "24小时内不要漱口。",
+                                 "revisit": "3个月后可来镶牙。"})
+    survey = SURVEYS["dental"]
+    s1 = engine.start("dental", survey, TEXTS, ctx)
+    s2 = engine.reply(survey, TEXTS, ctx, s1.state, R(comment="不怎么出血了"), "不怎么出血了")
+    s3 = engine.reply(survey, TEXTS, ctx, s2.state, R(score=5), "5")
+    assert "24小时内不要漱口。3个月后可来镶牙。" in s3.outbound[-1]
