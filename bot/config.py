@@ -155,17 +155,16 @@ class WecomConfig(_Section):
 
 
 class TalliesConfig(_Section):
-    """Manager analytics: fairness threshold, on-time window, SLA targets, praise words."""
+    """Manager analytics: fairness threshold, coverage target, SLA targets, praise words."""
 
     min_answers: int = Field(5, ge=1, le=1000)
-    on_time_hours: int = Field(24, ge=1, le=24 * 30)
     coverage_target: float = Field(0.9, ge=0, le=1)
     sla_urgent_minutes: int = Field(30, ge=1)
     sla_high_minutes: int = Field(24 * 60, ge=1)
     sla_normal_minutes: int = Field(3 * 24 * 60, ge=1)
     praise_words: list[str] = Field(default_factory=lambda: [
         "谢谢", "感谢", "表扬", "耐心", "细心", "认真", "负责", "专业", "热情", "辛苦",
-        "温柔", "好医生", "好老师", "满意",
+        "温柔", "好医生", "好老师",
     ])
 
 

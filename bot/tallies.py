@@ -1,24 +1,137 @@
-"""Satisfaction tallies: answers, distribution and mean per department and question."""
+"""Manager analytics: score tallies, operational rates, fairness rules.
+
+Score tallies read only the ``answer`` table, which carries everything they group by
+(department, clinician, treatment type, channel, question, local day; denormalised at recording
+time). Each grouping has a covering index that starts with the grouping column and ends with
+``local_day``, so the database streams one index in order instead of sorting a million rows;
+weeks, months and quarters are folded from days here (a few thousand rows), except for the
+many-valued clinician dimension, where the database groups by the period expression itself.
+
+Operational rates (response, coverage, on-time, lost to follow-up, escalations, SLA, praise)
+read check-ins, episodes and escalations of the chosen range; they are far fewer rows.
+
+Fairness: a group with fewer than ``[tallies] min_answers`` answers shows no mean or rate
+("—"); every shown mean and rate carries a 95 % confidence interval. Nothing here returns who
+answered: drill-down rows carry the day, channel, score and text only.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from tortoise.functions import Count
+from tortoise import connections
 
-from models import Answer, Department, Escalation, EscalationStatus
+from bot.config import TalliesConfig
+from models import (
+    Answer,
+    CheckIn,
+    CheckinStatus,
+    Contact,
+    Department,
+    Episode,
+    EpisodeStatus,
+    Escalation,
+    EscalationStatus,
+    Staff,
+)
 
-MIN_ANSWERS_FOR_MEAN = 5  # fewer answers would single people out and mislead
+MIN_ANSWERS_FOR_MEAN = 5  # default of [tallies] min_answers
+PERIODS = ("all", "day", "week", "month", "quarter")
+DIMENSIONS = ("department", "clinician", "treatment", "channel", "question")
+# dimension → answer column ("question" groups by question only)
+_COLUMN = {"department": "department_id", "clinician": "clinician",
+           "treatment": "treatment_type", "channel": "channel", "question": None}
+Z95 = 1.959964
+# two-sided 95 % Student t quantiles for small samples (df → t); larger df use Z95
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042,
+        40: 2.021, 60: 2.000, 120: 1.980}
+
+
+class TallyError(ValueError):
+    """A tally request that cannot be answered; the message says what to change."""
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+
+def _t95(df: int) -> float:
+    if df <= 0:
+        return math.inf
+    if df > 120:
+        return Z95
+    # between tabulated degrees of freedom take the smaller df: a slightly wider interval
+    return _T95[max(k for k in _T95 if k <= df)]
+
+
+def wilson(successes: int, n: int) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a proportion (sound for small n and rates near 0 or 1)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denom = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class Rate:
+    """A share with its 95 % interval; ``value`` is None below the fairness threshold."""
+
+    num: int
+    den: int
+    min_n: int = MIN_ANSWERS_FOR_MEAN
+
+    @property
+    def shown(self) -> bool:
+        """Enough cases to show the rate."""
+        return self.den >= self.min_n
+
+    @property
+    def value(self) -> float | None:
+        """num / den, or None when hidden."""
+        return self.num / self.den if self.shown else None
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """95 % Wilson interval, or None when hidden."""
+        return wilson(self.num, self.den) if self.shown else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        ci = self.ci
+        return {"num": self.num, "den": self.den, "value": _r(self.value),
+                "ci": [_r(ci[0]), _r(ci[1])] if ci else None}
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(x, nd)
 
 
 @dataclass
 class Tally:
-    """Scores for one department and question."""
+    """Scores of one group (e.g. a department) for one question and period."""
 
-    department: str
+    dimension: str
+    key: str  # what the group is called on screen (department name, clinician, "wechat")
     question_id: str
+    period: str = ""  # "" for the whole range, else "2026-10", "2026-Q4", "2026-11-16", ...
+    key_id: Any = None  # department id for the department dimension
     distribution: dict[int, int] = field(default_factory=lambda: dict.fromkeys(range(1, 6), 0))
+    min_answers: int = MIN_ANSWERS_FOR_MEAN
+
+    @property
+    def department(self) -> str:
+        """The group's name (kept for templates written against department tallies)."""
+        return self.key
 
     @property
     def answers(self) -> int:
@@ -26,52 +139,661 @@ class Tally:
         return sum(self.distribution.values())
 
     @property
+    def shown(self) -> bool:
+        """Enough answers to show means and rates."""
+        return self.answers >= self.min_answers
+
+    @property
     def mean(self) -> float | None:
         """Mean score, or None when too few answers to show one."""
         n = self.answers
-        if n < MIN_ANSWERS_FOR_MEAN:
+        if not self.shown or n == 0:
             return None
         return sum(k * v for k, v in self.distribution.items()) / n
 
     @property
+    def sd(self) -> float | None:
+        """Sample standard deviation (None when hidden)."""
+        m, n = self.mean, self.answers
+        if m is None or n < 2:
+            return None
+        ss = sum(v * (k - m) ** 2 for k, v in self.distribution.items())
+        return math.sqrt(ss / (n - 1))
+
+    @property
+    def mean_ci(self) -> tuple[float, float] | None:
+        """95 % t interval of the mean, clipped to 1–5 (None when hidden)."""
+        m, s, n = self.mean, self.sd, self.answers
+        if m is None or s is None:
+            return None
+        half = _t95(n - 1) * s / math.sqrt(n)
+        return max(1.0, m - half), min(5.0, m + half)
+
+    @property
+    def top_box(self) -> float | None:
+        """Share of 5s, or None when too few answers."""
+        return self.top_box_rate.value
+
+    @property
     def top_two_box(self) -> float | None:
         """Share of 4s and 5s, or None when too few answers."""
-        n = self.answers
-        if n < MIN_ANSWERS_FOR_MEAN:
-            return None
-        return (self.distribution[4] + self.distribution[5]) / n
+        return self.top_two_rate.value
+
+    @property
+    def top_box_rate(self) -> Rate:
+        """Share of 5s with its interval."""
+        return Rate(self.distribution[5], self.answers, self.min_answers)
+
+    @property
+    def top_two_rate(self) -> Rate:
+        """Share of 4s and 5s with its interval."""
+        return Rate(self.distribution[4] + self.distribution[5], self.answers, self.min_answers)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form; hidden figures are null."""
+        ci = self.mean_ci
+        return {
+            "dimension": self.dimension, "key": self.key, "question": self.question_id,
+            "period": self.period, "answers": self.answers,
+            "distribution": {str(k): v for k, v in self.distribution.items()},
+            "mean": _r(self.mean), "mean_ci": [_r(ci[0]), _r(ci[1])] if ci else None,
+            "top_box": self.top_box_rate.as_dict(), "top_two_box": self.top_two_rate.as_dict(),
+            "shown": self.shown,
+        }
 
 
-async def score_tallies(since: datetime | None = None,
-                        until: datetime | None = None) -> list[Tally]:
-    """Tallies per department and question over ``[since, until)`` (one GROUP BY query)."""
-    q = Answer.filter(score__isnull=False)
-    if since is not None:
-        q = q.filter(recorded_at__gte=since)
-    if until is not None:
-        q = q.filter(recorded_at__lt=until)
-    rows = await (
-        q.annotate(n=Count("id"))
-        .group_by("department_id", "question_id", "score")
-        .values("department_id", "question_id", "score", "n")
-    )
-    names = {d.id: d.name for d in await Department.all()}
-    out: dict[tuple[int | None, str], Tally] = {}
+# ---------------------------------------------------------------------------------------------
+# periods and scope
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def bucket(day: str, period: str) -> str:
+    """The period a local day (YYYY-MM-DD) falls in."""
+    if period == "all":
+        return ""
+    if period == "day":
+        return day
+    if period == "month":
+        return day[:7]
+    if period == "quarter":
+        return f"{day[:4]}-Q{(int(day[5:7]) + 2) // 3}"
+    if period == "week":
+        return week_start(date.fromisoformat(day)).isoformat()
+    raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def parse_range(text: str) -> tuple[date, date]:
+    """A period as typed by a manager → first and last local day (inclusive).
+
+    Accepts ``2026-10`` (a month), ``2026-Q4``, ``2026`` (a year), ``2026-11-16`` (a day) and
+    ``2026-10-01..2026-10-31`` (a custom range).
+    """
+    s = text.strip()
+    try:
+        if ".." in s:
+            a, b = (x.strip() for x in s.split("..", 1))
+            first, last = date.fromisoformat(a), date.fromisoformat(b)
+            if last < first:
+                raise TallyError(f"range {text!r} ends before it starts")
+            return first, last
+        if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", s):
+            y, q = int(m.group(1)), int(m.group(2))
+            first = date(y, 3 * q - 2, 1)
+            return first, _month_end(date(y, 3 * q, 1))
+        if re.fullmatch(r"\d{4}-\d{2}", s):
+            first = date.fromisoformat(s + "-01")
+            return first, _month_end(first)
+        if re.fullmatch(r"\d{4}", s):
+            return date(int(s), 1, 1), date(int(s), 12, 31)
+        d = date.fromisoformat(s)
+        return d, d
+    except ValueError as e:
+        if isinstance(e, TallyError):
+            raise
+        raise TallyError(
+            f"cannot read period {text!r}: use 2026-10 (month), 2026-Q4, 2026, 2026-11-16 or "
+            "2026-10-01..2026-10-31"
+        ) from None
+
+
+def _month_end(first: date) -> date:
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records a tally covers. ``departments`` limits a department head to theirs."""
+
+    start: date | None = None  # first local day, inclusive
+    end: date | None = None  # last local day, inclusive
+    departments: frozenset[int] | None = None
+    department_id: int | None = None
+    clinician: str | None = None
+    treatment: str | None = None
+    channel: str | None = None
+    question_id: str | None = None
+
+    def dept_ids(self) -> list[int] | None:
+        """The department filter as a list (None: all departments)."""
+        ids: set[int] | None = None if self.departments is None else set(self.departments)
+        if self.department_id is not None:
+            ids = {self.department_id} if ids is None else ids & {self.department_id}
+        return None if ids is None else sorted(ids)
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """[start of first day, start of the day after the last) as aware datetimes."""
+        lo = datetime.combine(self.start, time(0), tz) if self.start else None
+        hi = (datetime.combine(self.end + timedelta(days=1), time(0), tz)
+              if self.end else None)
+        return lo, hi
+
+
+class _Sql:
+    """Placeholders in the connection's dialect (``?`` on SQLite, ``$n`` on PostgreSQL)."""
+
+    def __init__(self, pg: bool) -> None:
+        self.pg = pg
+        self.values: list[Any] = []
+
+    def p(self, v: Any) -> str:
+        self.values.append(v)
+        return f"${len(self.values)}" if self.pg else "?"
+
+    def in_(self, col: str, vals: Sequence[Any]) -> str:
+        if not vals:
+            return "1 = 0"
+        return f"{col} IN ({', '.join(self.p(v) for v in vals)})"
+
+
+def _answer_where(sql: _Sql, scope: Scope) -> str:
+    conds = ["score IS NOT NULL"]
+    if scope.start is not None:
+        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+    if scope.end is not None:
+        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(sql.in_("department_id", ids))
+    for col, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                     ("channel", scope.channel), ("question_id", scope.question_id)):
+        if val is not None:
+            conds.append(f"{col} = {sql.p(val)}")
+    return " AND ".join(conds)
+
+
+def _period_sql(period: str, pg: bool) -> str:
+    if period == "month":
+        return "substr(local_day, 1, 7)"
+    if period == "quarter":
+        return ("substr(local_day, 1, 4) || '-Q' || "
+                "CAST((CAST(substr(local_day, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
+    if period == "week":
+        if pg:
+            return "to_char(date_trunc('week', CAST(local_day AS date)), 'YYYY-MM-DD')"
+        return "date(local_day, '-6 days', 'weekday 1')"
+    return "local_day"
+
+
+def _conn() -> Any:
+    return connections.get("default")
+
+
+async def department_names() -> dict[int, str]:
+    """Department id → name."""
+    return {d["id"]: d["name"] for d in await Department.all().values("id", "name")}
+
+
+# ---------------------------------------------------------------------------------------------
+# score tallies
+
+async def score_rows(by: str = "department", period: str = "all",
+                     scope: Scope | None = None) -> list[tuple[Any, str, str, int, int]]:
+    """Raw grouped counts: (group value, period, question, score, n). One query."""
+    if by not in _COLUMN:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    if period not in PERIODS:
+        raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    scope = scope or Scope()
+    conn = _conn()
+    pg = conn.capabilities.dialect == "postgres"
+    sql = _Sql(pg)
+    where = _answer_where(sql, scope)
+    col = _COLUMN[by]
+    lead = [col] if col else []
+    # The covering index (col, question_id, score, local_day) streams groups in this order.
+    # Folding days in Python keeps that order; for clinicians (hundreds of values) days × names
+    # would be too many rows, so the database groups by the period expression there.
+    fold = period != "all" and not (by == "clinician" and period != "day")
+    if period == "all":
+        pexpr = None
+    elif fold:
+        pexpr = "local_day"
+    else:
+        pexpr = _period_sql(period, pg)
+    keys = [*lead, "question_id", "score", *([pexpr] if pexpr else [])]
+    select = ", ".join(keys)
+    q = f"SELECT {select}, COUNT(*) FROM answer WHERE {where} GROUP BY {select}"
+    _, rows = await conn.execute_query(q, sql.values)
+    out: list[tuple[Any, str, str, int, int]] = []
+    off = len(lead)
     for r in rows:
-        key = (r["department_id"], r["question_id"])
-        t = out.get(key)
+        g = r[0] if lead else ""
+        per = ""
+        if pexpr:
+            per = r[off + 2]
+            if fold:
+                per = bucket(per, period)
+        out.append((g, per, r[off], int(r[off + 1]), int(r[off + 3 if pexpr else off + 2])))
+    return out
+
+
+async def score_tallies(since: datetime | None = None, until: datetime | None = None, *,
+                        by: str = "department", period: str = "all",
+                        scope: Scope | None = None,
+                        min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                        tz: ZoneInfo | None = None) -> list[Tally]:
+    """Tallies per group (``by``), question and period, sorted by group, period, question.
+
+    ``since``/``until`` (aware datetimes) are turned into local days in ``tz``; prefer
+    ``scope.start``/``scope.end``.
+    """
+    scope = scope or Scope()
+    if since is not None or until is not None:
+        zone = tz or ZoneInfo("Asia/Shanghai")
+        scope = Scope(
+            start=since.astimezone(zone).date() if since else scope.start,
+            end=(until - timedelta(microseconds=1)).astimezone(zone).date() if until
+            else scope.end,
+            departments=scope.departments, department_id=scope.department_id,
+            clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel,
+            question_id=scope.question_id,
+        )
+    rows = await score_rows(by, period, scope)
+    names = await department_names() if by == "department" else {}
+    out: dict[tuple[Any, str, str], Tally] = {}
+    for g, per, qid, score, n in rows:
+        if not 1 <= score <= 5:
+            continue
+        k = (g, per, qid)
+        t = out.get(k)
         if t is None:
-            dept = names.get(r["department_id"], "—") if r["department_id"] else "—"
-            t = out[key] = Tally(dept, r["question_id"])
-        t.distribution[int(r["score"])] += int(r["n"])
-    return sorted(out.values(), key=lambda t: (t.department, t.question_id))
+            label = _label(by, g, names)
+            t = out[k] = Tally(by, label, qid, per, key_id=g, min_answers=min_answers)
+        t.distribution[score] += n
+    return sorted(out.values(), key=lambda t: (t.key, t.period, t.question_id))
 
 
-async def open_escalations_by_kind() -> dict[str, int]:
+def _label(by: str, g: Any, names: dict[int, str]) -> str:
+    if by == "department":
+        return names.get(g, "—") if g is not None else "—"
+    if by == "question":
+        return ""
+    return str(g) if g else "—"
+
+
+def combine(tallies: Iterable[Tally], *, dimension: str = "", key: str = "",
+            question_id: str = "", period: str = "",
+            min_answers: int = MIN_ANSWERS_FOR_MEAN) -> Tally:
+    """One tally over several (e.g. all departments)."""
+    t = Tally(dimension, key, question_id, period, min_answers=min_answers)
+    for x in tallies:
+        for s, n in x.distribution.items():
+            t.distribution[s] += n
+    return t
+
+
+async def drill_down(scope: Scope, *, by: str, key: Any, question_id: str,
+                     period: str = "all", period_key: str = "",
+                     min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                     limit: int = 500) -> list[dict[str, Any]] | None:
+    """The answers behind one number, without who gave them (None: group too small to show).
+
+    Rows carry the local day, channel, score and any comment of the same conversation. They
+    are ordered by score and day, never by id, so order does not hint at the person either.
+    """
+    col = _COLUMN.get(by, "x")
+    if col == "x":
+        raise TallyError(f"unknown dimension {by!r}")
+    q = Answer.filter(score__isnull=False, question_id=question_id)
+    q = _orm_scope(q, scope)
+    if col:
+        q = q.filter(**{col: key})
+    if period != "all" and period_key:
+        first, last = _period_bounds(period, period_key)
+        q = q.filter(local_day__gte=first.isoformat(), local_day__lte=last.isoformat())
+    n = await q.count()
+    if n < min_answers:
+        return None
+    rows = await q.order_by("score", "local_day").limit(limit).values(
+        "conversation_id", "local_day", "channel", "score")
+    comments: dict[int, list[str]] = defaultdict(list)
+    conv_ids = list({r["conversation_id"] for r in rows})
+    for i in range(0, len(conv_ids), 500):
+        for c in await Answer.filter(conversation_id__in=conv_ids[i:i + 500],
+                                     score__isnull=True).exclude(text="").values(
+                "conversation_id", "text"):
+            comments[c["conversation_id"]].append(c["text"])
+    return [{"day": r["local_day"] or "", "channel": r["channel"], "score": r["score"],
+             "comment": " / ".join(comments.get(r["conversation_id"], []))} for r in rows]
+
+
+def _orm_scope(q: Any, scope: Scope) -> Any:
+    if scope.start is not None:
+        q = q.filter(local_day__gte=scope.start.isoformat())
+    if scope.end is not None:
+        q = q.filter(local_day__lte=scope.end.isoformat())
+    ids = scope.dept_ids()
+    if ids is not None:
+        q = q.filter(department_id__in=ids)
+    for col, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                     ("channel", scope.channel)):
+        if val is not None:
+            q = q.filter(**{col: val})
+    return q
+
+
+def _period_bounds(period: str, key: str) -> tuple[date, date]:
+    if period == "day":
+        d = date.fromisoformat(key)
+        return d, d
+    if period == "week":
+        d = date.fromisoformat(key)
+        return d, d + timedelta(days=6)
+    return parse_range(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# operations: response, coverage, on-time, lost to follow-up, escalations, SLA, praise
+
+SENT = (CheckinStatus.OPENED, CheckinStatus.ANSWERED, CheckinStatus.EXPIRED)
+LOST_REASONS = ("opted_out", "wrong_number", "deceased", "unreachable", "no_reply", "skipped",
+                "cancelled")
+
+
+@dataclass
+class Operations:
+    """Operational figures of one group and period."""
+
+    key: str
+    period: str = ""
+    key_id: Any = None
+    min_n: int = MIN_ANSWERS_FOR_MEAN
+    sent: int = 0
+    answered: int = 0
+    on_time: int = 0
+    eligible: int = 0
+    covered: int = 0
+    lost: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, int] = field(default_factory=dict)
+    sla_met: int = 0
+    sla_due: int = 0
+    praise: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def response(self) -> Rate:
+        """Answered / sent check-ins."""
+        return Rate(self.answered, self.sent, self.min_n)
+
+    @property
+    def coverage(self) -> Rate:
+        """Eligible episodes with at least one completed follow-up."""
+        return Rate(self.covered, self.eligible, self.min_n)
+
+    @property
+    def on_time_rate(self) -> Rate:
+        """Check-ins sent inside the on-time window."""
+        return Rate(self.on_time, self.sent, self.min_n)
+
+    @property
+    def sla(self) -> Rate:
+        """Escalations claimed within their priority's target (decided ones only)."""
+        return Rate(self.sla_met, self.sla_due, self.min_n)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "key": self.key, "period": self.period, "sent": self.sent,
+            "answered": self.answered, "response_rate": self.response.as_dict(),
+            "eligible": self.eligible, "covered": self.covered,
+            "coverage": self.coverage.as_dict(), "on_time": self.on_time_rate.as_dict(),
+            "lost": dict(self.lost), "escalations": dict(self.escalations),
+            "sla": self.sla.as_dict(), "praise": dict(self.praise),
+        }
+
+
+def _group_value(by: str, dept: int | None, clinician: str | None, treatment: str | None,
+                 channel: str | None) -> Any:
+    if by == "department":
+        return dept
+    if by == "clinician":
+        return clinician or ""
+    if by == "treatment":
+        return treatment or ""
+    if by == "channel":
+        return channel or ""
+    return ""
+
+
+def lost_reason(status: str, contact: dict[str, Any]) -> str:
+    """Why an episode was lost to follow-up, from what the contact row records."""
+    if contact.get("opted_out_at") is not None:
+        return "opted_out"
+    stopped = contact.get("stopped_reason")
+    if stopped:
+        return str(stopped) if stopped in LOST_REASONS else "skipped"
+    if contact.get("unreachable"):
+        return "unreachable"
+    if status == CheckinStatus.EXPIRED:
+        return "no_reply"
+    if status == CheckinStatus.CANCELLED:
+        return "cancelled"
+    return "skipped"
+
+
+def _inside(day: date, scope: Scope) -> bool:
+    return ((scope.start is None or day >= scope.start)
+            and (scope.end is None or day <= scope.end))
+
+
+async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
+                     by: str = "department", period: str = "all",
+                     scope: Scope | None = None, on_time_hours: int = 24) -> list[Operations]:
+    """Operational figures per group and period (see the module docstring for definitions).
+
+    - response: check-ins sent (opened, answered or expired) whose due day is in range;
+      answered ones over them.
+    - on time: sent check-ins whose ``opened_at`` is in [due_at, due_at + on_time_hours].
+    - coverage: active episodes that occurred in range and have at least one check-in;
+      covered when one is answered.
+    - lost: eligible episodes with no answer and nothing planned or open any more, by the
+      reason their contact row records (opted out, stopped, unreachable), else no reply.
+    - escalations by kind and SLA: escalations opened in range; met when claimed within the
+      priority's target; unclaimed ones count once their deadline has passed.
+    - praise: comments in range that name a clinician or staff member and hold a praise word.
+    """
+    if by not in _COLUMN:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    scope = scope or Scope()
+    lo, hi = scope.utc_bounds(tz)
+    # The range is widened by a day each side in SQL and cut exactly on local days here.
+    lo_q = lo - timedelta(days=1) if lo else None
+    hi_q = hi + timedelta(days=1) if hi else None
+    ids = scope.dept_ids()
+    names = await department_names() if by == "department" else {}
+    groups: dict[tuple[Any, str], Operations] = {}
+
+    def grp(g: Any, day: date) -> Operations:
+        per = bucket(day.isoformat(), period)
+        k = (g, per)
+        o = groups.get(k)
+        if o is None:
+            o = groups[k] = Operations(_label(by, g, names), per, g, cfg.min_answers)
+        return o
+
+    def ep_ok(dept: int | None, clin: str, treat: str) -> bool:
+        return ((ids is None or dept in ids)
+                and (scope.clinician is None or clin == scope.clinician)
+                and (scope.treatment is None or treat == scope.treatment))
+
+    # check-ins → response and on-time
+    cq = CheckIn.filter(status__in=list(SENT))
+    if lo_q:
+        cq = cq.filter(due_at__gte=lo_q)
+    if hi_q:
+        cq = cq.filter(due_at__lt=hi_q)
+    if scope.channel is not None:
+        cq = cq.filter(channel=scope.channel)
+    window = timedelta(hours=on_time_hours)
+    for c in await cq.values("status", "due_at", "opened_at", "channel",
+                             "episode__department_id", "episode__clinician_name",
+                             "episode__treatment_type"):
+        day = c["due_at"].astimezone(tz).date()
+        dept, clin, treat = (c["episode__department_id"], c["episode__clinician_name"],
+                             c["episode__treatment_type"])
+        if not _inside(day, scope) or not ep_ok(dept, clin, treat):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, c["channel"]), day)
+        o.sent += 1
+        o.answered += c["status"] == CheckinStatus.ANSWERED
+        opened = c["opened_at"]
+        if opened is not None and c["due_at"] <= opened <= c["due_at"] + window:
+            o.on_time += 1
+
+    # episodes → coverage and lost to follow-up (channel: the first sent check-in's)
+    eq = Episode.filter(status=EpisodeStatus.ACTIVE)
+    if lo_q:
+        eq = eq.filter(occurred_at__gte=lo_q)
+    if hi_q:
+        eq = eq.filter(occurred_at__lt=hi_q)
+    if ids is not None:
+        eq = eq.filter(department_id__in=ids)
+    eps = await eq.values("id", "department_id", "clinician_name", "treatment_type",
+                          "occurred_at", "contact_id")
+    by_ep: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    ep_ids = [e["id"] for e in eps]
+    for i in range(0, len(ep_ids), 1000):
+        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).values(
+                "episode_id", "status", "channel"):
+            by_ep[c["episode_id"]].append(c)
+    contact_ids = list({e["contact_id"] for e in eps})
+    contacts: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(contact_ids), 1000):
+        for ct in await Contact.filter(id__in=contact_ids[i:i + 1000]).values(
+                "id", "opted_out_at", "stopped_reason", "unreachable"):
+            contacts[ct["id"]] = ct
+    for e in eps:
+        day = e["occurred_at"].astimezone(tz).date()
+        cis = by_ep.get(e["id"], [])
+        if not cis or not _inside(day, scope):
+            continue
+        if not ep_ok(e["department_id"], e["clinician_name"], e["treatment_type"]):
+            continue
+        chan = next((c["channel"] for c in cis if c["channel"]), None)
+        if scope.channel is not None and chan != scope.channel:
+            continue
+        o = grp(_group_value(by, e["department_id"], e["clinician_name"],
+                             e["treatment_type"], chan), day)
+        o.eligible += 1
+        statuses = [c["status"] for c in cis]
+        if CheckinStatus.ANSWERED in statuses:
+            o.covered += 1
+        elif not any(s in (CheckinStatus.PLANNED, CheckinStatus.OPENED) for s in statuses):
+            last = next((s for s in reversed(statuses)
+                         if s in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)), statuses[-1])
+            reason = lost_reason(last, contacts.get(e["contact_id"], {}))
+            o.lost[reason] = o.lost.get(reason, 0) + 1
+
+    # escalations → counts by kind and SLA
+    targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
+               "normal": cfg.sla_normal_minutes}
+    xq = Escalation.all()
+    if lo_q:
+        xq = xq.filter(opened_at__gte=lo_q)
+    if hi_q:
+        xq = xq.filter(opened_at__lt=hi_q)
+    if ids is not None:
+        xq = xq.filter(department_id__in=ids)
+    for x in await xq.values("kind", "priority", "status", "opened_at", "claimed_at",
+                             "resolved_at", "department_id",
+                             "conversation__channel",
+                             "conversation__checkin__episode__clinician_name",
+                             "conversation__checkin__episode__treatment_type"):
+        day = x["opened_at"].astimezone(tz).date()
+        clin = x["conversation__checkin__episode__clinician_name"] or ""
+        treat = x["conversation__checkin__episode__treatment_type"] or ""
+        chan = x["conversation__channel"]
+        if not _inside(day, scope) or not ep_ok(x["department_id"], clin, treat):
+            continue
+        if scope.channel is not None and chan != scope.channel:
+            continue
+        o = grp(_group_value(by, x["department_id"], clin, treat, chan), day)
+        kind = str(getattr(x["kind"], "value", x["kind"]))
+        o.escalations[kind] = o.escalations.get(kind, 0) + 1
+        deadline = x["opened_at"] + timedelta(
+            minutes=targets.get(str(getattr(x["priority"], "value", x["priority"])),
+                                cfg.sla_normal_minutes))
+        # first response = claimed, or resolved without a claim
+        first = x["claimed_at"] or x["resolved_at"]
+        if first is not None:
+            o.sla_due += 1
+            o.sla_met += first <= deadline
+        elif now > deadline:
+            o.sla_due += 1
+
+    # praise of named staff
+    for (g, day), who in await _praise(cfg, scope, by):
+        o = grp(g, day)
+        o.praise[who] = o.praise.get(who, 0) + 1
+
+    return sorted(groups.values(), key=lambda o: (o.key, o.period))
+
+
+def _name_forms(name: str) -> set[str]:
+    """A staff name and its bare form ("李明医生" → also "李明"); one-character stems are too
+    ambiguous to count."""
+    forms = {name} if len(name) >= 2 else set()
+    bare = re.sub(r"(医生|大夫|老师|护士|主任|院长)$", "", name)
+    if len(bare) >= 2:
+        forms.add(bare)
+    return forms
+
+
+async def _praise(cfg: TalliesConfig, scope: Scope,
+                  by: str) -> list[tuple[tuple[Any, date], str]]:
+    q = _orm_scope(Answer.filter(score__isnull=True).exclude(text=""), scope)
+    rows = await q.values("text", "department_id", "clinician", "treatment_type", "channel",
+                          "local_day")
+    if not rows:
+        return []
+    known: set[str] = {str(n) for n in await Episode.all().distinct().values_list(
+        "clinician_name", flat=True) if n}
+    known |= {str(n) for n in await Staff.all().values_list("display_name", flat=True) if n}
+    forms = sorted(((f, n) for n in known for f in _name_forms(n)), key=lambda x: -len(x[0]))
+    words = [w for w in cfg.praise_words if w]
+    out: list[tuple[tuple[Any, date], str]] = []
+    for r in rows:
+        text = r["text"]
+        if not r["local_day"] or not any(w in text for w in words):
+            continue
+        named = {n for f, n in forms if f in text}
+        g = _group_value(by, r["department_id"], r["clinician"], r["treatment_type"],
+                         r["channel"])
+        day = date.fromisoformat(r["local_day"])
+        out.extend(((g, day), n) for n in sorted(named))
+    return out
+
+
+async def open_escalations_by_kind(departments: Sequence[int] | None = None) -> dict[str, int]:
     """How many escalations wait in the queues, per kind."""
-    rows = await (
-        Escalation.filter(status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
-        .annotate(n=Count("id")).group_by("kind").values("kind", "n")
-    )
-    return {str(r["kind"].value if hasattr(r["kind"], "value") else r["kind"]): int(r["n"])
-            for r in rows}
+    q = Escalation.filter(status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
+    if departments is not None:
+        q = q.filter(department_id__in=list(departments))
+    counts: dict[str, int] = {}
+    for k in await q.values_list("kind", flat=True):
+        key = str(getattr(k, "value", k))
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

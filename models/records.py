@@ -47,7 +47,16 @@ class Answer(Model):
 
     class Meta:
         table = "answer"
-        indexes = (("department_id", "recorded_at"), ("local_day", "question_id"))
+        # Covering indexes for the tallies: each starts with the column grouped by and ends
+        # with local_day, so a GROUP BY streams one index in order (bot/tallies.py).
+        indexes = (
+            ("department_id", "recorded_at"),
+            ("department_id", "question_id", "score", "local_day"),
+            ("clinician", "question_id", "score", "local_day"),
+            ("treatment_type", "question_id", "score", "local_day"),
+            ("channel", "question_id", "score", "local_day"),
+            ("question_id", "score", "local_day"),
+        )
 
 
 class AuditEvent(Model):
