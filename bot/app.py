@@ -9,7 +9,10 @@ from aiohttp import web
 
 from bot import db
 from bot.channels.base import Channel, ManagedChannel
+from bot.channels.h5 import H5PageChannel
 from bot.channels.simulator import SimulatorChannel
+from bot.channels.sms_aliyun import AliyunSmsChannel
+from bot.channels.wechat import WechatChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.keys import RUNTIME
@@ -19,11 +22,19 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, clock: Clock | None = None) -> dict[str, Channel]:
     """The channel adapters this configuration enables."""
     channels: dict[str, Channel] = {}
     if settings.simulator.enabled:
         channels["simulator"] = SimulatorChannel()
+    if settings.sms.access_key_id:
+        channels["sms"] = AliyunSmsChannel(settings, clock)
+    # Answers given on the H5 survey page are read on that page: always available.
+    channels["h5"] = H5PageChannel()
+    if settings.wechat.app_id:
+        wechat = WechatChannel(settings, clock)
+        channels["wechat"] = wechat
+        wechat.peers = set(channels)  # fallbacks it may name (SMS)
     return channels
 
 
@@ -42,8 +53,9 @@ def create_app(
     """
     from handlers import setup_routes  # the HTTP edge depends on bot, not the other way
 
-    rt = Runtime(settings=settings, clock=clock or SystemClock(),
-                 channels=channels if channels is not None else build_channels(settings))
+    clock = clock or SystemClock()
+    rt = Runtime(settings=settings, clock=clock,
+                 channels=channels if channels is not None else build_channels(settings, clock))
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = rt
     url = settings.database.url
@@ -71,6 +83,9 @@ def create_app(
         tasks = start_loops(rt) if loops else []
         yield
         await stop_loops(tasks)
+
+    for warning in rt.calendar.warnings(rt.local(rt.now()).date()):
+        log.warning("%s", warning)
 
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(channels_ctx)

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,19 +96,67 @@ class EscalationConfig(_Section):
     max_failed_attempts: int = Field(3, ge=1, le=10)
 
 
-class CheckinConfig(_Section):
-    """How long a sent check-in stays open for replies."""
+def _hhmm(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(r"\d{1,2}:\d{2}", v):
+        raise ValueError("use HH:MM, e.g. \"10:00\"")
+    return v
 
-    expiry_hours: int = Field(72, ge=1, le=24 * 60)
+
+def _default_importance() -> dict[str, int]:
+    return {"discharge": 3, "treatment": 2, "visit": 1, "lesson_term": 1}
+
+
+class CheckinConfig(_Section):
+    """When check-ins go out, how often we try, and when a person is lost to follow-up."""
+
     send_time: time = time(10, 0)
     busy_defer_minutes: int = Field(30, ge=1, le=24 * 60)
+    reply_window_hours: int = Field(24, ge=1, le=24 * 30)
+    max_attempts: int = Field(3, ge=1, le=10)
+    on_time_hours: int = Field(24, ge=1, le=24 * 30)
+    fatigue_days: int = Field(7, ge=0, le=365)
+    importance: dict[Literal["visit", "discharge", "treatment", "lesson_term"], int] = Field(
+        default_factory=_default_importance  # type: ignore[arg-type]
+    )
 
-    @field_validator("send_time", mode="before")
+    _send_time = field_validator("send_time", mode="before")(_hhmm)
+
+
+class QuietHours(_Section):
+    """A department's own quiet hours."""
+
+    quiet_start: time
+    quiet_end: time
+
+    _times = field_validator("quiet_start", "quiet_end", mode="before")(_hhmm)
+
+
+class SendWindowConfig(_Section):
+    """When messages may reach people: never in their rest hours."""
+
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 30)
+    spread_minutes: int = Field(60, ge=0, le=24 * 60)
+    no_send_weekdays: list[int] = Field(default_factory=list)
+    no_send_dates: list[date] = Field(default_factory=list)
+    departments: dict[str, QuietHours] = Field(default_factory=dict)
+
+    _times = field_validator("quiet_start", "quiet_end", mode="before")(_hhmm)
+
+    @field_validator("no_send_weekdays")
     @classmethod
-    def _time(cls, v: Any) -> Any:
-        if isinstance(v, str) and not re.fullmatch(r"\d{1,2}:\d{2}", v):
-            raise ValueError("use HH:MM, e.g. \"10:00\"")
+    def _weekdays(cls, v: list[int]) -> list[int]:
+        bad = [d for d in v if not 1 <= d <= 7]
+        if bad:
+            raise ValueError(f"weekdays are 1 (Monday) to 7 (Sunday), got {bad}")
         return v
+
+
+class CalendarConfig(_Section):
+    """Holiday and make-up working-day overrides (years chinesecalendar does not know)."""
+
+    holidays: list[date] = Field(default_factory=list)
+    workdays: list[date] = Field(default_factory=list)
 
 
 class ApiConfig(_Section):
@@ -302,7 +350,9 @@ class WechatConfig(_Section):
         "您好，我们还不知道您是哪位。请扫描就诊材料上的二维码，或回复您登记的手机号码，"
         "我们会发送验证码。"
     )
-    text_otp_sent: str = "如果这个号码已在{org_name}登记，您会收到一条验证码短信，请把验证码回复到这里。"
+    text_otp_sent: str = (
+        "如果这个号码已在{org_name}登记，您会收到一条验证码短信，请把验证码回复到这里。"
+    )
     text_otp_sms: str = "您的验证码是{code}，{minutes}分钟内有效。"
     text_otp_wrong: str = "验证码不正确或已过期，请重新回复您的手机号码获取新的验证码。"
     text_otp_unavailable: str = "暂时无法通过短信验证，请扫描就诊材料上的二维码完成绑定。"
@@ -339,10 +389,13 @@ class WechatConfig(_Section):
         return self
 
 
-class ChannelsConfig(_Section):
-    """Which channel a check-in goes out on when the contact has no preference."""
+ChannelName = Literal["simulator", "wechat", "sms"]
 
-    default: Literal["simulator", "wechat", "sms"] = "simulator"
+
+class ChannelsConfig(_Section):
+    """Channels to try, in order, when a contact has no preference (configured ones only)."""
+
+    order: list[ChannelName] = Field(default_factory=lambda: ["wechat", "sms", "simulator"])
 
 
 class TextsConfig(_Section):
@@ -368,6 +421,7 @@ class TextsConfig(_Section):
     )
     question_ack: str = "您的问题已转给工作人员，我们会尽快回复您。"
     handed_to_staff: str = "我们已请工作人员与您联系，请稍候。"
+    reminder: str = "{contact_name}您好，打扰一下，之前的回访消息您可能还没看到。"
     no_open_survey: str = "感谢您的留言，工作人员看到后会尽快回复您。"
     wrong_number: str = "抱歉打扰了，我们不会再给这个号码发送消息。"
     deceased: str = "非常抱歉打扰您，请节哀。我们不会再发送回访消息，工作人员会与您联系。"
@@ -464,6 +518,8 @@ def _default_schedules() -> dict[str, list[str]]:
         "种植": ["1d", "30d", "90d", "180d", "270d", "360d"],
         "正畸": ["7d", "90d", "180d", "360d"],
         "出院": ["3wd", "10d"],
+        # A term of lessons: once at half term and once at the end (about 16 weeks).
+        "lesson_term": ["8w", "16w"],
     }
 
 
@@ -476,6 +532,8 @@ class Settings(_Section):
     worker: WorkerConfig = WorkerConfig()
     escalation: EscalationConfig = EscalationConfig()
     checkin: CheckinConfig = CheckinConfig()
+    send_window: SendWindowConfig = SendWindowConfig()
+    calendar: CalendarConfig = CalendarConfig()
     api: ApiConfig = ApiConfig()
     web: WebConfig = WebConfig()
     staff: StaffConfig = StaffConfig()

@@ -42,6 +42,9 @@ from surveys import engine
 log = logging.getLogger(__name__)
 
 MAX_PROCESS_ATTEMPTS = 5
+# Channels whose answers are read on the page that was submitted (the H5 survey page): the
+# conversation keeps its own channel, so later messages still reach the person.
+PAGE_CHANNELS = frozenset({"h5"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +56,19 @@ class Received:
 
 
 async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: str,
-                  provider_id: str, raw: str | None = None) -> Received:
-    """Store an inbound message once (dedupe on channel + provider id) and wake the dispatcher."""
+                  provider_id: str, raw: str | None = None,
+                  conversation_id: int | None = None) -> Received:
+    """Store an inbound message once (dedupe on channel + provider id) and wake the dispatcher.
+
+    ``conversation_id`` pins the message to one conversation (the H5 page's link belongs to
+    one check-in); otherwise the contact's current conversation takes it.
+    """
     now = rt.now()
     key = f"in:{channel}:{provider_id}"
     try:
         msg = await Message.create(
             direction=Direction.IN, channel=channel, contact_id=contact_id, dedupe_key=key,
+            conversation_id=conversation_id,
             provider_msg_id=provider_id, sender="person", body=text, raw_payload=raw,
             status=MessageStatus.RECEIVED, next_attempt_at=now, created_at=now,
         )
@@ -124,6 +133,23 @@ async def process_pending(rt: Runtime) -> int:
     return len(batch)
 
 
+async def process_contact_now(rt: Runtime, contact_id: int) -> None:
+    """Process this contact's received messages now, in order, under the same lock.
+
+    For the H5 page, which shows the bot's answer in its response. The same rules as the
+    background loop: contact lock, then state; a message already taken elsewhere is skipped.
+    """
+    pending = await Message.filter(
+        direction=Direction.IN, status=MessageStatus.RECEIVED, contact_id=contact_id
+    ).order_by("id")
+    queued = False
+    async with _contact_lock(contact_id):
+        for msg in pending:
+            queued |= await _process_one(rt, msg)
+    if queued:
+        rt.outbox_waker.wake()
+
+
 async def _current_conversation(contact_id: int, conn: BaseDBAsyncClient) -> Conversation | None:
     """The conversation a reply belongs to: the newest one still open or with staff."""
     return (
@@ -147,6 +173,11 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         if fresh.status != MessageStatus.RECEIVED:
             return False  # another worker got here first
         conv = await _current_conversation(cid, conn)
+        if fresh.conversation_id is not None:
+            pinned = await Conversation.get_or_none(id=fresh.conversation_id, contact_id=cid,
+                                                    using_db=conn)
+            if pinned is not None and pinned.status != ConversationStatus.CLOSED:
+                conv = pinned
         had_conversation = conv is not None
         if conv is None:
             conv = await (
@@ -178,7 +209,8 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         step = engine.reply(survey, rt.texts, ctx, state, parsed, msg.body)
         outbound = list(step.outbound)
         kinds = {e.kind for e in step.events if isinstance(e, engine.EscalationRaised)}
-        recent = conv.last_activity_at >= now - timedelta(hours=rt.settings.checkin.expiry_hours)
+        window = timedelta(hours=rt.settings.checkin.reply_window_hours)
+        recent = conv.last_activity_at >= now - window
         if not had_conversation and not recent and not late_answer and not kinds and not any(
             isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events
         ):
@@ -201,7 +233,8 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
                 contact_id=cid, status=CheckinStatus.PLANNED, lease_until__gt=now
             ).using_db(conn).update(lease_owner=None, lease_until=None)
             rt.planner_waker.wake()
-        conv.channel = msg.channel  # answer on the channel the person used
+        if msg.channel not in PAGE_CHANNELS:
+            conv.channel = msg.channel  # answer on the channel the person used
         await conv.save(using_db=conn)
         for i, text in enumerate(outbound):
             await outbox.queue(

@@ -1,4 +1,4 @@
-"""Background loops: the planner, the dispatcher and the outbox sender.
+"""Background loops: the planner, the dispatcher, the outbox sender and the staff loop.
 
 Each loop runs its tick until a tick finds nothing to do, then sleeps until woken (a handler
 stored something) or until the poll interval passes (another process stored something).
@@ -10,7 +10,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot import dispatcher, outbox, planner
+import aiohttp
+
+from bot import dispatcher, notify, outbox, planner, sla
 from bot.runtime import Runtime, Waker
 
 log = logging.getLogger(__name__)
@@ -32,12 +34,22 @@ async def _loop(name: str, tick: Callable[[], Awaitable[int]], waker: Waker,
 
 
 async def _planner_tick(rt: Runtime) -> int:
-    await planner.expire_overdue(rt)
+    await planner.follow_up_unanswered(rt)
     return await planner.open_due(rt)
 
 
+async def _staff_loop(rt: Runtime, interval: float) -> None:
+    # SLA deadlines and WeCom robot messages; the client session lives as long as the loop.
+    async with aiohttp.ClientSession() as http:
+
+        async def tick() -> int:
+            return await sla.check(rt) + await notify.send_due(rt, http)
+
+        await _loop("staff", tick, rt.staff_waker, interval)
+
+
 def start_loops(rt: Runtime) -> list[asyncio.Task[None]]:
-    """Start the three loops; cancel the returned tasks to stop them."""
+    """Start the four loops; cancel the returned tasks to stop them."""
     interval = rt.settings.worker.poll_interval_seconds
     return [
         asyncio.create_task(_loop("planner", lambda: _planner_tick(rt), rt.planner_waker,
@@ -46,6 +58,7 @@ def start_loops(rt: Runtime) -> list[asyncio.Task[None]]:
                                   rt.inbox_waker, interval), name="dispatcher"),
         asyncio.create_task(_loop("outbox", lambda: outbox.send_due(rt), rt.outbox_waker,
                                   interval), name="outbox"),
+        asyncio.create_task(_staff_loop(rt, interval), name="staff"),
     ]
 
 

@@ -7,16 +7,19 @@ leases queued rows after commit and hands them to their channel with an idempote
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.channels.base import ChannelError, Outgoing
 from bot.leases import lease, release
 from bot.runtime import Runtime
-from models import Contact, Direction, Message, MessageStatus
+from models import Contact, Conversation, Direction, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,48 @@ def _withdrawn(msg: Message, contact: Contact) -> str | None:
     return None
 
 
+def pick_channel(rt: Runtime, contact: Contact, exclude: Collection[str] = ()) -> str | None:
+    """The first channel that can reach the contact: their preference, then ``[channels] order``.
+
+    Channels not configured here, recorded as unreachable for this contact, or in ``exclude``
+    (already tried) are passed over.
+    """
+    for name in (contact.preferred_channel, *rt.settings.channels.order):
+        if (name and name in rt.channels and name not in exclude
+                and name not in (contact.unreachable or {})
+                and rt.channels[name].can_reach(contact.phone, contact.wechat_openid)):
+            return name
+    return None
+
+
+def _tried(msg: Message) -> set[str]:
+    """Channels this message already went through (its own and those it fell back from)."""
+    return {msg.channel, *re.findall(r":via:(\w+)", msg.dedupe_key)} | {
+        p for p in (msg.params or {}).get("tried", [])}
+
+
+async def _fall_back(rt: Runtime, msg: Message, contact: Contact, name: str) -> int | None:
+    """Queue a copy of ``msg`` on channel ``name`` when that one can reach the contact."""
+    ch = rt.channels.get(name)
+    if (ch is None or name == msg.channel or name in (contact.unreachable or {})
+            or not ch.can_reach(contact.phone, contact.wechat_openid)):
+        return None
+    try:
+        copy = await Message.create(
+            kind=msg.kind, params=msg.params, direction=Direction.OUT, channel=name,
+            contact_id=msg.contact_id, conversation_id=msg.conversation_id,
+            dedupe_key=f"{msg.dedupe_key}:via:{name}"[:160], sender=msg.sender, body=msg.body,
+            status=MessageStatus.QUEUED, next_attempt_at=rt.now(), created_at=rt.now(),
+        )
+    except IntegrityError:
+        return None  # already handed over once
+    if msg.conversation_id is not None:
+        # Replies to the person now go the way that works.
+        await Conversation.filter(id=msg.conversation_id).update(channel=name)
+    rt.outbox_waker.wake()
+    return copy.id
+
+
 async def _send_one(rt: Runtime, msg: Message) -> bool:
     now = rt.now()
     contact = await Contact.get(id=msg.contact_id)
@@ -141,12 +186,20 @@ async def _send_one(rt: Runtime, msg: Message) -> bool:
             backoff = max(backoff, e.retry_after)
         if e.unreachable:
             await _mark_unreachable(contact, msg.channel, f"{e.code}: {e}"[:200])
+        error = f"{e.code}: {e}"
+        if final:
+            # The channel's own suggestion first (WeChat 45015 → SMS), else the next channel
+            # in the contact's order that can still reach them.
+            target = e.fallback or pick_channel(rt, contact, exclude=_tried(msg))
+            via = await _fall_back(rt, msg, contact, target) if target else None
+            if via is not None:
+                error = f"{error} (sent via {target} as message {via})"
         await release(
             Message, msg.id,
             status=MessageStatus.FAILED if final else MessageStatus.QUEUED,
             attempts=attempts,
             next_attempt_at=None if final else now + timedelta(seconds=backoff),
-            error=f"{e.code}: {e}"[:255],
+            error=error[-255:] if "sent via" in error else error[:255],
         )
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")

@@ -15,7 +15,8 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
 from surveys.parser import Lexicon, ReplyParser
-from surveys.schedule import weekday_is_workday
+from bot.workdays import WorkCalendar
+from surveys.window import SendWindow
 
 
 class Waker:
@@ -51,10 +52,15 @@ class Runtime:
     outbox_waker: Waker = field(default_factory=Waker)
     inbox_waker: Waker = field(default_factory=Waker)
     planner_waker: Waker = field(default_factory=Waker)
+    staff_waker: Waker = field(default_factory=Waker)  # SLA checks and notifications
+
+    calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
         lex = self.settings.lexicon
         self.parser = ReplyParser(Lexicon.default().extended(**lex.model_dump()))
+        cal = self.settings.calendar
+        self.calendar = WorkCalendar(cal.holidays, cal.workdays)
 
     @property
     def texts(self) -> dict[str, str]:
@@ -70,8 +76,19 @@ class Runtime:
         return when.astimezone(self.settings.tz)
 
     def is_workday(self, day: date) -> bool:
-        """Working-day rule used by schedules (calendar-aware rules plug in here)."""
-        return weekday_is_workday(day)
+        """China's working days (official calendar plus ``[calendar]`` overrides)."""
+        return self.calendar.is_workday(day)
+
+    def send_window(self, department_code: str | None = None) -> SendWindow:
+        """The send window for a department (its own quiet hours, if configured)."""
+        w = self.settings.send_window
+        own = w.departments.get(department_code or "")
+        return SendWindow(
+            quiet_start=own.quiet_start if own else w.quiet_start,
+            quiet_end=own.quiet_end if own else w.quiet_end,
+            no_send_weekdays=frozenset(w.no_send_weekdays),
+            no_send_dates=frozenset(w.no_send_dates), spread_minutes=w.spread_minutes,
+        )
 
     def channel(self, name: str) -> Channel:
         """The channel adapter called ``name`` (KeyError when not configured)."""

@@ -255,18 +255,29 @@ class CheckIn(Model):
     survey_id = fields.CharField(max_length=64)
     channel = fields.CharField(max_length=16, null=True)
     status = fields.CharEnumField(CheckinStatus, max_length=16, default=CheckinStatus.PLANNED)
+    # due_at: what the schedule says (on-time is measured against it, until window_end_at).
+    # send_at: when it may actually go out (quiet hours, blocked days, spread, retries).
     due_at = fields.DatetimeField()
+    send_at = fields.DatetimeField()
+    window_end_at = fields.DatetimeField()
+    importance = fields.SmallIntField(default=1)
+    attempts = fields.SmallIntField(default=0)
     lease_owner = fields.CharField(max_length=64, null=True)
     lease_until = fields.DatetimeField(null=True)
     opened_at = fields.DatetimeField(null=True)
+    last_attempt_at = fields.DatetimeField(null=True)
+    # While opened: when the current attempt stops waiting (then retry, or lost to follow-up).
     expires_at = fields.DatetimeField(null=True)
     answered_at = fields.DatetimeField(null=True)
+    # Lost to follow-up: no_answer, refused, opted_out, wrong_number, deceased, unreachable,
+    # fatigue (a more important survey reached the person within fatigue_days).
+    lost_reason = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "checkin"
         unique_together = (("episode", "offset"),)
-        indexes = (("status", "due_at"), ("contact_id", "status"))
+        indexes = (("status", "send_at"), ("status", "expires_at"), ("contact_id", "status"))
 
 
 class Conversation(Model):

@@ -358,3 +358,12 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     else:
         b.fail("reask_score")
     return b.step()
+
+
+def remind(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
+           state: Mapping[str, Any]) -> Step:
+    """No reply yet: say so kindly and ask the current question again (state unchanged)."""
+    b = _Builder(survey, texts, ctx, state)
+    question = render(survey.questions[b.state["index"]].text, ctx)
+    b.out.append(render(texts["reminder"], ctx) + question)
+    return b.step()

@@ -115,9 +115,13 @@ async def test_score_after_expiry_is_still_recorded(
     await importer.import_rows(runtime, [visit("E1", "李四", "13800003333")], "t")
     clock.advance(timedelta(days=1, hours=2))
     await drain(runtime)
-    clock.advance(timedelta(hours=runtime.settings.checkin.expiry_hours + 1))
-    await planner.expire_overdue(runtime)
-    assert (await CheckIn.get()).status == CheckinStatus.EXPIRED
+    for _ in range(runtime.settings.checkin.max_attempts):  # reminders, then lost
+        clock.advance(timedelta(hours=runtime.settings.checkin.reply_window_hours + 1))
+        await planner.follow_up_unanswered(runtime)
+        await drain(runtime)
+    checkin = await CheckIn.get()
+    assert (checkin.status, checkin.lost_reason, checkin.attempts) == (
+        CheckinStatus.EXPIRED, "no_answer", 3)
     contact = await Contact.get(phone="13800003333")
     await say(runtime, contact, "4分", 1)
     answer = await Answer.get()
