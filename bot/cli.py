@@ -109,6 +109,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             result = await demo.seed(_runtime(settings))
             print(f"demo data: {result.created} visits created, {result.checkins_planned} "
                   "check-ins planned", flush=True)
+            accounts = await demo.seed_staff()
+            print("demo staff (sign in at /staff/login):", flush=True)
+            for username, role, password in accounts:
+                print(f"    {role:<8} {username:<6} password {password}", flush=True)
 
     asyncio.run(seed())
     app = create_app(settings)
@@ -152,27 +156,46 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(done: int, total: int) -> None:
+    """A one-line progress bar on stderr (only on a terminal, so logs and CI stay clean)."""
+    if not sys.stderr.isatty() or total == 0:
+        return
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import visits from a CSV file; bad rows are reported, good rows kept."""
-    from bot.importer import import_csv_file
+    """Import visits from CSV or XLSX; bad rows are reported, good rows kept."""
+    from bot.importer import Sampling, import_file
 
     settings = _settings(args)
     path = Path(args.file)
     if not path.exists():
         print(f"{path}: no such file", file=sys.stderr)
         return 2
-    if path.suffix.lower() not in (".csv", ".txt"):
-        print(f"{path}: only CSV files are supported (save the sheet as CSV UTF-8)",
-              file=sys.stderr)
+    if path.suffix.lower() not in (".csv", ".txt", ".xlsx"):
+        print(f"{path}: use a .csv (UTF-8) or .xlsx file", file=sys.stderr)
         return 2
+    sampling = None
+    if args.sample is not None:
+        if not 0 < args.sample <= 100:
+            print("--sample is a percentage between 0 and 100, e.g. --sample 10", file=sys.stderr)
+            return 2
+        sampling = Sampling(args.sample / 100, frozenset(args.sample_kind or ()), args.seed)
 
     async def run() -> int:
         async with db.database(settings.database.url,
                                apply_migrations=settings.database.url.startswith("sqlite")):
-            result = await import_csv_file(_runtime(settings), path, source=args.source)
+            result = await import_file(_runtime(settings), path, source=args.source,
+                                       sampling=sampling, progress=_progress_bar)
+        sampled = f", {result.sampled_out} not sampled" if sampling else ""
         print(f"{path}: {result.created} created, {result.updated} updated, "
               f"{result.unchanged} unchanged, {result.checkins_planned} check-ins planned, "
-              f"{len(result.errors)} rows refused")
+              f"{len(result.errors)} rows refused{sampled}")
         for e in result.errors:
             print(f"  {path}:{e}", file=sys.stderr)
         if result.errors:
@@ -202,6 +225,83 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    """Create a staff account (the first admin, or anyone); the password is asked for."""
+    import getpass
+
+    from bot import staff as staff_service
+
+    settings = _settings(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            print("the two passwords differ; nothing was created", file=sys.stderr)
+            return 2
+    departments = [c.strip() for c in (args.departments or "").split(",") if c.strip()]
+
+    async def run() -> int:
+        async with db.database(settings.database.url,
+                               apply_migrations=settings.database.url.startswith("sqlite")):
+            try:
+                if departments and args.create_departments:
+                    from models import Department
+
+                    for code in departments:
+                        await Department.get_or_create(code=code, defaults={"name": code})
+                staff = await staff_service.create_staff(
+                    username=args.username, display_name=args.name or args.username,
+                    role=args.role, password=password, departments=departments,
+                )
+            except staff_service.StaffError as e:
+                print(f"not created: {e}", file=sys.stderr)
+                return 2
+        print(f"created {staff.role.value} {staff.username}; sign in at "
+              f"{settings.server.base_url()}/staff/login")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_wechat_qr(args: argparse.Namespace) -> int:
+    """Print (and optionally save) an episode's WeChat binding QR code for its paperwork."""
+    from bot.channels import wechat
+
+    settings = _settings(args)
+    if not settings.wechat.app_id:
+        print("the WeChat channel is off: set [wechat] app_id (see config.example.toml)",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        rt = _runtime(settings)
+        ch = rt.channels["wechat"]
+        assert isinstance(ch, wechat.WechatChannel)
+        async with db.database(settings.database.url,
+                               apply_migrations=settings.database.url.startswith("sqlite")):
+            try:
+                episode = await wechat.find_episode(args.external_id, args.source)
+                qr = await wechat.episode_qr(rt, ch, episode)
+            except LookupError as e:
+                print(str(e), file=sys.stderr)
+                return 1
+            except wechat.WechatApiError as e:
+                print(f"WeChat could not create the QR code: {e}", file=sys.stderr)
+                return 1
+            finally:
+                await ch.close()
+        print(qr.text())
+        print(f"episode {args.external_id}: {qr.url}")
+        print(f"valid until {rt.local(qr.expires_at):%Y-%m-%d %H:%M}")
+        if args.svg:
+            Path(args.svg).write_text(qr.svg(scale=8), encoding="utf-8")
+            print(f"saved {args.svg} (print it on the discharge paperwork)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(prog="survey-bot", description=__doc__)
@@ -219,13 +319,37 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--jsonl", action="store_true", help="read {\"text\": ...} lines on stdin")
     pa.add_argument("text", nargs="*", help="a reply to explain")
     pa.set_defaults(func=cmd_parse)
-    im = sub.add_parser("import", help="import visits from CSV (columns in README)")
+    im = sub.add_parser("import", help="import visits from CSV or XLSX (columns in README)")
     im.add_argument("file")
     im.add_argument("--source", default="csv", help="name of the system the ids come from")
+    im.add_argument("--sample", type=float, metavar="PERCENT",
+                    help="follow up only this share of episodes, e.g. 10")
+    im.add_argument("--sample-kind", action="append", metavar="KIND",
+                    choices=["visit", "discharge", "treatment", "lesson_term"],
+                    help="sample only episodes of this kind (repeatable); others all kept")
+    im.add_argument("--seed", default="", help="sampling seed (same seed, same choice)")
     im.set_defaults(func=cmd_import)
     sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
         func=cmd_verify
     )
+    st = sub.add_parser("staff", help="staff accounts")
+    st_sub = st.add_subparsers(dest="staff_command", required=True)
+    sa = st_sub.add_parser("add", help="create a staff account (e.g. the first admin)")
+    sa.add_argument("username")
+    sa.add_argument("--name", help="display name (default: the username)")
+    sa.add_argument("--role", default="admin", choices=["agent", "head", "manager", "admin"],
+                    help="default: admin")
+    sa.add_argument("--departments", help="comma-separated department codes, e.g. dental,ortho")
+    sa.add_argument("--create-departments", action="store_true",
+                    help="create department codes that do not exist yet")
+    sa.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input instead of asking")
+    sa.set_defaults(func=cmd_staff_add)
+    wq = sub.add_parser("wechat-qr", help="an episode's WeChat binding QR code (paperwork)")
+    wq.add_argument("external_id", help="the episode's external id")
+    wq.add_argument("--source", help="the system the id comes from, if several use it")
+    wq.add_argument("--svg", help="also save the code as an SVG file")
+    wq.set_defaults(func=cmd_wechat_qr)
     return p
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -98,13 +99,14 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     checkins_planned: int = 0
+    sampled_out: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary."""
         return {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "checkins_planned": self.checkins_planned,
+            "checkins_planned": self.checkins_planned, "sampled_out": self.sampled_out,
             "errors": [{"line": e.line, "column": e.column, "message": e.message}
                        for e in self.errors],
         }
@@ -207,14 +209,44 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError
     return rows, errors
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Follow up only a share of episodes (e.g. 10 % of discharges, as one hospital does).
+
+    The choice is a hash of (seed, source, external id): the same episode is always in or
+    always out, so re-importing a file never changes who is followed up.
+    """
+
+    rate: float
+    kinds: frozenset[str] = frozenset()  # empty: every kind is sampled
+    seed: str = ""
+
+    def keeps(self, source: str, row: EpisodeRow) -> bool:
+        """True when this row is followed up."""
+        if self.kinds and row.kind.value not in self.kinds:
+            return True
+        digest = hashlib.sha256(f"{self.seed}:{source}:{row.external_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.rate
+
+
 async def import_rows(rt: Runtime, rows: Iterable[tuple[int, Mapping[str, object]]],
-                      source: str, errors: list[RowError] | None = None) -> ImportResult:
-    """Validate and store rows; each good row commits on its own, bad rows are reported."""
+                      source: str, errors: list[RowError] | None = None, *,
+                      sampling: Sampling | None = None,
+                      progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Validate and store rows; each good row commits on its own, bad rows are reported.
+
+    ``progress`` is called with the number of rows handled so far.
+    """
     result = ImportResult(errors=list(errors or []))
-    for line, raw in rows:
+    for n, (line, raw) in enumerate(rows, start=1):
+        if progress is not None:
+            progress(n)
         row = validate_row(line, raw, rt.settings.tz)
         if isinstance(row, RowError):
             result.errors.append(row)
+            continue
+        if sampling is not None and not sampling.keeps(source, row):
+            result.sampled_out += 1
             continue
         try:
             outcome, planned = await _store(rt, row, source)
@@ -228,14 +260,73 @@ async def import_rows(rt: Runtime, rows: Iterable[tuple[int, Mapping[str, object
     return result
 
 
-async def import_csv_file(rt: Runtime, path: Path, source: str = "csv") -> ImportResult:
-    """Import a CSV file (UTF-8, with or without BOM)."""
+def read_xlsx(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[RowError]]:
+    """Rows of the first sheet of an XLSX workbook (header in row 1), with row numbers."""
+    import openpyxl  # only needed for spreadsheets
+
     try:
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    except UnicodeDecodeError:
-        return ImportResult(errors=[RowError(0, "", "the file is not UTF-8: save it as CSV UTF-8")])
-    rows, errors = read_csv(text)
-    return await import_rows(rt, rows, source, errors)
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises several kinds for a damaged file
+        return [], [RowError(0, "", f"not a readable .xlsx workbook: {e}")]
+    try:
+        sheet = wb.worksheets[0]
+        it = sheet.iter_rows(values_only=True)
+        header = next(it, None)
+        if not header or not any(header):
+            return [], [RowError(1, "", "the sheet is empty: expected a header row")]
+        names = [str(h).strip().lower() if h is not None else "" for h in header]
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            return [], [RowError(1, missing[0],
+                                 f"header lacks required column(s) {', '.join(missing)}")]
+        rows: list[tuple[int, dict[str, object]]] = []
+        for n, values in enumerate(it, start=2):
+            if values is None or not any(v not in (None, "") for v in values):
+                continue
+            rec = {}
+            for name, v in zip(names, values, strict=False):
+                if not name:
+                    continue
+                # Spreadsheets hand us dates and numbers: write them the way CSV would.
+                if isinstance(v, datetime):
+                    v = v.strftime("%Y-%m-%d %H:%M") if (v.hour or v.minute) else \
+                        v.strftime("%Y-%m-%d")
+                elif isinstance(v, date):
+                    v = v.isoformat()
+                elif isinstance(v, float) and v.is_integer():
+                    v = str(int(v))
+                rec[name] = v
+            rows.append((n, rec))
+        return rows, []
+    finally:
+        wb.close()
+
+
+async def import_file(rt: Runtime, path: Path, source: str = "csv", *,
+                      sampling: Sampling | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Import a CSV (UTF-8, with or without BOM) or XLSX file.
+
+    ``progress`` is called with (rows handled, rows in the file).
+    """
+    if path.suffix.lower() == ".xlsx":
+        rows, errors = await asyncio.to_thread(read_xlsx, path)
+    else:
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except UnicodeDecodeError:
+            return ImportResult(errors=[RowError(
+                0, "", "the file is not UTF-8: save it as CSV UTF-8 (or as .xlsx)")])
+        rows, errors = read_csv(text)
+    total = len(rows)
+    return await import_rows(
+        rt, rows, source, errors, sampling=sampling,
+        progress=(lambda n: progress(n, total)) if progress is not None else None)
+
+
+async def import_csv_file(rt: Runtime, path: Path, source: str = "csv") -> ImportResult:
+    """Import a CSV file (kept for callers that only ever pass CSV)."""
+    return await import_file(rt, path, source)
 
 
 async def _store(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int]:

@@ -128,3 +128,47 @@ async def test_header_problems_are_explained(orm: None, runtime: Runtime,
     p.write_bytes("external_id,person_name\n1,张三\n".encode("gbk"))
     result = await importer.import_csv_file(runtime, p)
     assert "not UTF-8" in result.errors[0].message
+
+
+async def test_xlsx_import_with_dates_numbers_and_bad_rows(orm: None, runtime: Runtime,
+                                                           tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["external_id", "person_name", "contact_phone", "occurred_at", "department",
+               "treatment_type"])
+    ws.append([1001, "张三", 13800001111, datetime(2026, 11, 16, 9, 30), "dental", "拔牙"])
+    ws.append(["1002", "李四", "bad", datetime(2026, 11, 16), "dental", ""])
+    ws.append([None, None, None, None, None, None])
+    ws.append(["1003", "王五", "13800003333", "2026-11-16", "dental", ""])
+    path = tmp_path / "visits.xlsx"
+    wb.save(path)
+    seen: list[tuple[int, int]] = []
+    result = await importer.import_file(runtime, path, "xl",
+                                        progress=lambda n, t: seen.append((n, t)))
+    assert result.created == 2
+    assert [(e.line, e.column) for e in result.errors] == [(3, "contact_phone")]
+    ep = await Episode.get(external_id="1001")
+    assert ep.occurred_at == datetime(2026, 11, 16, 9, 30, tzinfo=SHANGHAI)
+    assert seen[-1] == (3, 3)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip")
+    result = await importer.import_file(runtime, broken)
+    assert "not a readable .xlsx" in result.errors[0].message
+
+
+async def test_sampling_is_stable_and_limited_to_a_kind(orm: None, runtime: Runtime) -> None:
+    rows = [(i, {"external_id": f"Z{i}", "person_name": f"病人{i}",
+                 "contact_phone": f"138{i:08d}", "occurred_at": "2026-11-16",
+                 "department": "surgery", "kind": "discharge" if i % 2 else "visit"})
+            for i in range(1, 401)]
+    sampling = importer.Sampling(0.10, frozenset({"discharge"}), seed="002")
+    first = await importer.import_rows(runtime, rows, "his", sampling=sampling)
+    visits = sum(1 for _, r in rows if r["kind"] == "visit")
+    kept_discharges = first.created - visits
+    assert 8 <= kept_discharges <= 35  # about 10 % of 200
+    assert first.sampled_out == 200 - kept_discharges
+    again = await importer.import_rows(runtime, rows, "his", sampling=sampling)
+    assert (again.created, again.unchanged, again.sampled_out) == (
+        0, first.created, first.sampled_out)
