@@ -206,6 +206,53 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The monthly per-department report as JSON, CSV or XLSX."""
+    from bot import reports
+    from bot.tallies import TallyError
+
+    settings = _settings(args)
+    now = SystemClock().now()
+    period = args.period or reports.default_period(reports.local_today(now, settings.tz))
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        print("XLSX is binary: give --output FILE.xlsx (or redirect standard output)",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, object]:
+        async with db.database(settings.database.url):
+            depts = None
+            if args.department:
+                from models import Department
+
+                found = await Department.filter(code__in=args.department).values("id", "code")
+                missing = set(args.department) - {d["code"] for d in found}
+                if missing:
+                    raise TallyError(f"unknown department code(s): {', '.join(sorted(missing))}")
+                depts = frozenset(int(d["id"]) for d in found)
+            return await reports.monthly_report(settings, now,
+                                                reports.ReportRequest(period, depts))
+
+    try:
+        rep = asyncio.run(run())
+    except TallyError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    if args.format == "json":
+        data = (json.dumps(rep, ensure_ascii=False, indent=2) + "\n").encode()
+    elif args.format == "csv":
+        data = reports.report_csv(rep).encode("utf-8")
+    else:
+        data = reports.report_xlsx(rep)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check the hash chains of answers and audit events."""
     settings = _settings(args)
@@ -332,6 +379,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
         func=cmd_verify
     )
+    rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
+    rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
+                    "(default: last month)")
+    rp.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
+    rp.add_argument("--output", "-o", help="write to this file instead of standard output")
+    rp.add_argument("--department", action="append", metavar="CODE",
+                    help="only this department (repeatable)")
+    rp.set_defaults(func=cmd_report)
     st = sub.add_parser("staff", help="staff accounts")
     st_sub = st.add_subparsers(dest="staff_command", required=True)
     sa = st_sub.add_parser("add", help="create a staff account (e.g. the first admin)")

@@ -3,9 +3,8 @@
 Score tallies read only the ``answer`` table, which carries everything they group by
 (department, clinician, treatment type, channel, question, local day; denormalised at recording
 time). Each grouping has a covering index that starts with the grouping column and ends with
-``local_day``, so the database streams one index in order instead of sorting a million rows;
-weeks, months and quarters are folded from days here (a few thousand rows), except for the
-many-valued clinician dimension, where the database groups by the period expression itself.
+``local_day``: the database streams that index in order to count per day without sorting, and
+an outer query folds the day rows into weeks, months or quarters. One query per tally.
 
 Operational rates (response, coverage, on-time, lost to follow-up, escalations, SLA, praise)
 read check-ins, episodes and escalations of the chosen range; they are far fewer rows.
@@ -325,17 +324,18 @@ def _answer_where(sql: _Sql, scope: Scope) -> str:
     return " AND ".join(conds)
 
 
-def _period_sql(period: str, pg: bool) -> str:
+def _period_sql(period: str, pg: bool, col: str = "local_day") -> str:
+    """SQL for the period label of a YYYY-MM-DD text column (same labels as :func:`bucket`)."""
     if period == "month":
-        return "substr(local_day, 1, 7)"
+        return f"substr({col}, 1, 7)"
     if period == "quarter":
-        return ("substr(local_day, 1, 4) || '-Q' || "
-                "CAST((CAST(substr(local_day, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
+        return (f"substr({col}, 1, 4) || '-Q' || "
+                f"CAST((CAST(substr({col}, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
     if period == "week":
         if pg:
-            return "to_char(date_trunc('week', CAST(local_day AS date)), 'YYYY-MM-DD')"
-        return "date(local_day, '-6 days', 'weekday 1')"
-    return "local_day"
+            return f"to_char(date_trunc('week', CAST({col} AS date)), 'YYYY-MM-DD')"
+        return f"date({col}, '-6 days', 'weekday 1')"
+    return col
 
 
 def _conn() -> Any:
@@ -364,30 +364,27 @@ async def score_rows(by: str = "department", period: str = "all",
     where = _answer_where(sql, scope)
     col = _COLUMN[by]
     lead = [col] if col else []
-    # The covering index (col, question_id, score, local_day) streams groups in this order.
-    # Folding days in Python keeps that order; for clinicians (hundreds of values) days × names
-    # would be too many rows, so the database groups by the period expression there.
-    fold = period != "all" and not (by == "clinician" and period != "day")
+    keys = [*lead, "question_id", "score"]
+    cols = ", ".join(keys)
     if period == "all":
-        pexpr = None
-    elif fold:
-        pexpr = "local_day"
+        q = f"SELECT {cols}, COUNT(*) FROM answer WHERE {where} GROUP BY {cols}"
     else:
-        pexpr = _period_sql(period, pg)
-    keys = [*lead, "question_id", "score", *([pexpr] if pexpr else [])]
-    select = ", ".join(keys)
-    q = f"SELECT {select}, COUNT(*) FROM answer WHERE {where} GROUP BY {select}"
+        # The covering index (col, question_id, score, local_day) streams day groups in index
+        # order without sorting; the outer query folds the (far fewer) day rows into weeks,
+        # months or quarters. One GROUP BY over the period expression would sort every answer.
+        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+        q = (f"SELECT {cols}, {_period_sql(period, pg, 'd')}, SUM(n) FROM "
+             f"(SELECT {cols}, local_day AS d, COUNT(*) AS n FROM answer WHERE {where} "
+             f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
     _, rows = await conn.execute_query(q, sql.values)
-    out: list[tuple[Any, str, str, int, int]] = []
     off = len(lead)
+    out: list[tuple[Any, str, str, int, int]] = []
     for r in rows:
-        g = r[0] if lead else ""
-        per = ""
-        if pexpr:
-            per = r[off + 2]
-            if fold:
-                per = bucket(per, period)
-        out.append((g, per, r[off], int(r[off + 1]), int(r[off + 3 if pexpr else off + 2])))
+        if period == "all":
+            out.append((r[0] if lead else "", "", r[off], int(r[off + 1]), int(r[off + 2])))
+        else:
+            out.append((r[0] if lead else "", str(r[off + 2]), r[off], int(r[off + 1]),
+                        int(r[off + 3])))
     return out
 
 
@@ -510,8 +507,9 @@ def _period_bounds(period: str, key: str) -> tuple[date, date]:
 # operations: response, coverage, on-time, lost to follow-up, escalations, SLA, praise
 
 SENT = (CheckinStatus.OPENED, CheckinStatus.ANSWERED, CheckinStatus.EXPIRED)
-LOST_REASONS = ("opted_out", "wrong_number", "deceased", "unreachable", "no_reply", "skipped",
-                "cancelled")
+# CheckIn.lost_reason as the reach work records it, plus what is inferred for older rows
+LOST_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased", "unreachable",
+                "fatigue", "skipped", "cancelled")
 
 
 @dataclass
@@ -578,8 +576,11 @@ def _group_value(by: str, dept: int | None, clinician: str | None, treatment: st
     return ""
 
 
-def lost_reason(status: str, contact: dict[str, Any]) -> str:
-    """Why an episode was lost to follow-up, from what the contact row records."""
+def lost_reason(status: str, contact: dict[str, Any], recorded: str | None = None) -> str:
+    """Why an episode was lost to follow-up: the check-in's recorded ``lost_reason``, else
+    what the contact row records, else no answer (expired) or skipped."""
+    if recorded:
+        return recorded
     if contact.get("opted_out_at") is not None:
         return "opted_out"
     stopped = contact.get("stopped_reason")
@@ -588,7 +589,7 @@ def lost_reason(status: str, contact: dict[str, Any]) -> str:
     if contact.get("unreachable"):
         return "unreachable"
     if status == CheckinStatus.EXPIRED:
-        return "no_reply"
+        return "no_answer"
     if status == CheckinStatus.CANCELLED:
         return "cancelled"
     return "skipped"
@@ -606,11 +607,14 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
 
     - response: check-ins sent (opened, answered or expired) whose due day is in range;
       answered ones over them.
-    - on time: sent check-ins whose ``opened_at`` is in [due_at, due_at + on_time_hours].
+    - on time: sent check-ins first sent (``opened_at``) by ``window_end_at`` (the schedule's
+      due time + [checkin] on_time_hours, as the planner records it; rows without one use
+      due_at + ``on_time_hours``).
     - coverage: active episodes that occurred in range and have at least one check-in;
       covered when one is answered.
     - lost: eligible episodes with no answer and nothing planned or open any more, by the
-      reason their contact row records (opted out, stopped, unreachable), else no reply.
+      last check-in's ``lost_reason`` (else the contact's opt-out / stop / unreachable record,
+      else no answer).
     - escalations by kind and SLA: escalations opened in range; met when claimed within the
       priority's target; unclaimed ones count once their deadline has passed.
     - praise: comments in range that name a clinician or staff member and hold a praise word.
@@ -648,7 +652,7 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     if scope.channel is not None:
         cq = cq.filter(channel=scope.channel)
     window = timedelta(hours=on_time_hours)
-    for c in await cq.values("status", "due_at", "opened_at", "channel",
+    for c in await cq.values("status", "due_at", "opened_at", "channel", "window_end_at",
                              "episode__department_id", "episode__clinician_name",
                              "episode__treatment_type"):
         day = c["due_at"].astimezone(tz).date()
@@ -660,7 +664,8 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
         o.sent += 1
         o.answered += c["status"] == CheckinStatus.ANSWERED
         opened = c["opened_at"]
-        if opened is not None and c["due_at"] <= opened <= c["due_at"] + window:
+        end = c["window_end_at"] or c["due_at"] + window
+        if opened is not None and opened <= end:
             o.on_time += 1
 
     # episodes → coverage and lost to follow-up (channel: the first sent check-in's)
@@ -676,8 +681,8 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     by_ep: dict[int, list[dict[str, Any]]] = defaultdict(list)
     ep_ids = [e["id"] for e in eps]
     for i in range(0, len(ep_ids), 1000):
-        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).values(
-                "episode_id", "status", "channel"):
+        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).order_by("id").values(
+                "episode_id", "status", "channel", "lost_reason"):
             by_ep[c["episode_id"]].append(c)
     contact_ids = list({e["contact_id"] for e in eps})
     contacts: dict[int, dict[str, Any]] = {}
@@ -702,9 +707,11 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
         if CheckinStatus.ANSWERED in statuses:
             o.covered += 1
         elif not any(s in (CheckinStatus.PLANNED, CheckinStatus.OPENED) for s in statuses):
-            last = next((s for s in reversed(statuses)
-                         if s in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)), statuses[-1])
-            reason = lost_reason(last, contacts.get(e["contact_id"], {}))
+            last = next((c for c in reversed(cis)
+                         if c["status"] in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)),
+                        cis[-1])
+            reason = lost_reason(last["status"], contacts.get(e["contact_id"], {}),
+                                 last["lost_reason"])
             o.lost[reason] = o.lost.get(reason, 0) + 1
 
     # escalations → counts by kind and SLA

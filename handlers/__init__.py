@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, pages, simulator
+from handlers import api, dashboard, pages, simulator
 
 STATIC = Path(__file__).parent / "static"
 
@@ -17,7 +17,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", pages.index)
     app.router.add_get("/staff/queue", pages.queue)
     app.router.add_get("/staff/conversations/{id:\\d+}", pages.conversation)
-    app.router.add_get("/tallies", pages.tallies)
+    dashboard.setup(app)  # /tallies, drill-down, exports, monthly report
     app.router.add_post("/api/episodes", api.post_episodes)
     simulator.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -1,11 +1,10 @@
-"""Health, index, the minimal staff queue and the tallies page."""
+"""Health, index and the minimal staff queue (dashboard: handlers/dashboard.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from tortoise import connections
 
-from bot import tallies as tally_service
 from bot.keys import RUNTIME
 from bot.privacy import mask_name, mask_phone
 from handlers.auth import require_staff
@@ -71,11 +70,3 @@ async def conversation(request: web.Request) -> web.Response:
     ]
     return render(request, "conversation.html", messages=messages,
                   contact=mask_name(conv.contact.name), phone=mask_phone(conv.contact.phone))
-
-
-async def tallies(request: web.Request) -> web.Response:
-    """Scores per department and question, and open escalations by kind."""
-    await require_staff(request)
-    rows = await tally_service.score_tallies()
-    esc = await tally_service.open_escalations_by_kind()
-    return render(request, "tallies.html", tallies=rows, escalations=esc)

@@ -79,20 +79,21 @@ async def seed() -> dict[str, Any]:
                                     status=EpisodeStatus(status))
 
     async def checkin(ep: Episode, status: str, opened: datetime | None = None,
-                      due: datetime | None = None) -> None:
+                      due: datetime | None = None, lost: str | None = None) -> None:
         due = due or at("2026-10-06")
         # Other required times (send_at, window ends: the reach work) default to the due time.
         extra = {name: due for name, f in CheckIn._meta.fields_map.items()
                  if isinstance(f, fields.DatetimeField) and not f.null and f.default is None
                  and not f.auto_now_add and not f.auto_now and name != "due_at"}
+        extra["window_end_at"] = due + timedelta(hours=24)  # on time: sent within 24 h
         await CheckIn.create(episode=ep, contact_id=ep.contact_id, offset="1d",
                              survey_id="general", channel="wechat", status=status,
-                             due_at=due, opened_at=opened, **extra)
+                             due_at=due, opened_at=opened, lost_reason=lost, **extra)
 
     e1 = await episode(1, "dental", "李医生")
     await checkin(e1, "answered", at("2026-10-06"))
     e2 = await episode(2, "dental", "李医生")
-    await checkin(e2, "expired", at("2026-10-08"))  # 48 h late
+    await checkin(e2, "expired", at("2026-10-08"), lost="refused")  # 48 h late
     e3 = await episode(3, "dental", "王医生", contact_kw={"opted_out_at": at("2026-10-05", 12)})
     await checkin(e3, "skipped")
     e4 = await episode(4, "dental", "王医生")
@@ -232,7 +233,7 @@ async def test_operations_by_department(orm: None) -> None:
     assert d.on_time_rate.value == pytest.approx(0.5)
     # coverage: E1..E4 eligible (E5 cancelled), E1 covered; E4 still planned (not lost)
     assert (d.eligible, d.covered) == (4, 1)
-    assert d.lost == {"no_reply": 1, "opted_out": 1}
+    assert d.lost == {"refused": 1, "opted_out": 1}  # recorded reason, then the contact's
     assert d.escalations == {"complaint": 1, "low_score": 1, "question": 1}
     # SLA: complaint claimed after 1 h (met), low score never claimed (breached), question
     # opened an hour ago (not yet due)
