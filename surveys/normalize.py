@@ -7,7 +7,11 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 3. NFKC: full-width digits and letters, circled digits (⑤ -> 5), full-width punctuation;
 4. one ``str.translate`` pass that deletes zero-width, bidi and emoji-modifier characters
    and maps the traditional characters that matter for our lexicons to simplified ones;
-5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail).
+5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
+6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
+   so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
+   唔好再 -> 不要再), "给五份" / "打4粉" -> 分.  Each is guarded by a character that rarely
+   occurs otherwise, so the common reply pays one ``str.translate``-speed scan.
 """
 
 from __future__ import annotations
@@ -66,6 +70,33 @@ for _c in "‘’′":
     _TABLE[ord(_c)] = ord("'")
 
 
+# Spelling repairs (step 6).  Keys are matched by one regex; values replace them.
+_REPAIRS: dict[str, str] = {
+    "满以": "满意", "满易": "满意", "满宜": "满意", "满义": "满意", "慢意": "满意",
+    "瞒意": "满意", "蛮意": "满意", "唔该": "谢谢", "唔好再": "不要再", "唔好发": "不要发",
+    "唔好打": "不要打", "唔使": "不用", "唔系": "不是",
+}
+_REPAIR_RE = re.compile(
+    r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|唔使|唔系"
+    r"|唔(?=[\u4e00-\u9fff])"
+    r"|(?<=[给打评选])(个|了)?([1-5一二两三四五])(?:份|粉|奋|芬|纷)"
+)
+# A cheap pre-check: only replies holding one of these characters can need a repair.
+_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷")
+
+
+def _repair(m: re.Match[str]) -> str:
+    """Replacement for one ``_REPAIR_RE`` match."""
+    word = m.group()
+    if word.endswith(("份", "粉", "奋", "芬", "纷")):
+        return (m.group(1) or "") + m.group(2) + "分"
+    if word.startswith("唔该"):
+        return "谢谢"
+    if word.startswith("唔好"):
+        return "不要" + word[2:]
+    return _REPAIRS.get(word, "不")
+
+
 def _cap(text: str, head: int, tail: int) -> str:
     """Keep the head and the tail: scores and sign-offs live at the ends of long replies."""
     return text[:head] + _ELLIPSIS + text[-tail:]
@@ -80,6 +111,8 @@ def normalize(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_TABLE)
     text = " ".join(text.lower().split())
+    if not _REPAIR_CHARS.isdisjoint(text):
+        text = _REPAIR_RE.sub(_repair, text)
     if len(text) > MAX_CHARS:
         text = _cap(text, _HEAD, _TAIL)
     return text

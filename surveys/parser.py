@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import islice
+from operator import attrgetter
 from typing import Final
 
 from surveys.lexicon import Lexicon
@@ -178,7 +179,7 @@ _TOKEN_RE: Final = re.compile(
 )
 _UNIT_RE: Final = re.compile(
     r"\s?(?:(?P<scale>分制|分的话|分满分|分为满分)|(?P<score>" + _FEN
-    + r"|颗星|个星|星(?!期)|stars?\b|points?\b)"
+    + r"|颗星|个星|星(?!期)|stars?\b|points?\b|[⭐★🌟](?![⭐★🌟]))"
     r"|(?P<age>周岁|岁)"
     r"|(?P<duration>个多?月|个?多?小时|个?钟头|个钟|分钟|min|秒|天|周(?!岁)|星期|礼拜|年|h\b)"
     r"|(?P<date>月|日|号)"
@@ -194,19 +195,20 @@ _UNIT_RE: Final = re.compile(
     r"|(?P<approx>多|来)"
     r")"
 )
-_RANGE_RE: Final = re.compile(r"\s?(?:(-|~|到|至|或者|或是|或|/)\s?)(\d+(?:\.\d+)?)")
+_RANGE_RE: Final = re.compile(r"\s?(?:(-|~|到|至|或者|或是|或|/|、)\s?)(\d+(?:\.\d+)?)")
 _CN_PAIR_RE: Final = re.compile(r"([一二两三四五])([一二两三四五])")
 _CN_RANGE_BACK_RE: Final = re.compile(r"([一二两三四五])(?:到|或|至|-|~)([一二两三四五])$")
 # Text just before a number that makes it not a score.
 _PRE_BLOCK_RE: Final = re.compile(
     r"(?:(?P<ordinal>第)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
     r"|(?P<exam>考了?|得了|拿了|成绩)|(?P<time>[:点]|上午|下午|晚上|早上|凌晨|中午)"
-    r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>度|体温)"
+    r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(
-    r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度)\s?$")
+    r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度|评价"
+    r"|(?:give|gave|rate|rated|rating|score)(?: it| you| them| this)?(?: a| an)?)\s?:?\s?$")
 _HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam"})
@@ -232,9 +234,11 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
     (5, 0.92, _POSITIVE_NEG, "非常满意 很满意 特别满意 十分满意 超级满意 超满意 相当满意 太满意 "
      "极其满意 非常非常满意 百分百满意 100%满意 完全满意 万分满意 无比满意 满意满意 好满意 "
      "非常非常好 非常好 特别好 太好了 好极了 超好 很棒 太棒 真棒 超棒 棒棒 棒极了 非常棒 "
-     "完美 优秀 极好 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
+     "完美 优秀 极好 特别棒 好棒 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
      "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
-     "feichang_manyi hen_manyi henmanyi"),
+     "feichang_manyi hen_manyi henmanyi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
+     "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
+     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超赞 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
     (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points"),
     (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars"),
@@ -242,20 +246,25 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
     (2, 0.97, _NUMERIC, "er_fen liang_fen liangfen two_stars 2_stars"),
     (1, 0.97, _NUMERIC, "yi_fen yifen one_star 1_star"),
     (4, 0.88, _POSITIVE_NEG, "满意 挺满意 比较满意 还算满意 蛮满意 基本满意 还比较满意 较满意 "
-     "还满意 算满意 还挺满意 satisfied manyi man_yi 还不错 挺不错 蛮不错 不错 pretty_good "
-     "quite_good not_bad good bucuo"),
+     "挺棒 蛮棒 还满意 算满意 还挺满意 satisfied manyi man_yi 还不错 挺不错 蛮不错 不错 "
+     "pretty_good quite_good not_bad good bucuo bu_cuo 几好 几满意 没什么不满意 没啥不满意 "
+     "没有不满意 没有什么不满意 挺中意 算是满意 总体满意 整体满意"),
     (4, 0.8, _POSITIVE_NEG | _WEAK, "挺好 蛮好 都挺好 都很好 还挺好 挺好的"),
     (3, 0.85, 0, "一般 一般般 还行 还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
-     "说得过去 就那样 average so-so so_so yiban haixing hai_xing"),
+     "说得过去 就那样 average so-so so_so yiban haixing hai_xing 还算可以 算可以 还算行 "
+     "凑活 还凑活 凑乎 麻麻地 麻麻哋 一般吧 中不溜 还可以吧 okay_ish hai_ke_yi haikeyi "
+     "mediocre"),
     (3, 0.7, _WEAK, "还好"),
     (2, 0.88, 0, "不满意 不太满意 不是很满意 不怎么满意 不大满意 不是太满意 不够满意 有点不满意 "
-     "有些不满意 不太好 不怎么好 不是很好 不咋地 不咋样 不怎么样 不理想 失望 有点失望 比较差 "
-     "有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi bumanyi"),
+     "有些不满意 不太行 不怎么行 不太好 不怎么好 不是很好 不咋地 不咋样 不怎么样 不理想 失望 "
+     "有点失望 比较差 有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi "
+     "bumanyi bu_tai_manyi not_happy unhappy"),
     (2, 0.75, _WEAK, "不好 差"),
     (1, 0.92, 0, "非常不满意 很不满意 特别不满意 极不满意 十分不满意 太不满意 极其不满意 "
      "一点都不满意 一点也不满意 完全不满意 超级不满意 很差 非常差 太差 极差 特别差 超差 真差 "
      "好差 差劲 太烂 很烂 垃圾 糟糕 很糟糕 非常糟糕 太糟糕 非常失望 很失望 太失望 差评 "
-     "very_dissatisfied terrible awful horrible very_bad worst very_poor"),
+     "very_dissatisfied terrible awful horrible very_bad worst very_poor feichang_bu_manyi "
+     "hen_bu_manyi 贼差 巨差 老差了 差到家 差得要命"),
 )
 
 # A negator right before a positive word makes it a 2: "没有很满意", "谈不上满意".
@@ -268,20 +277,20 @@ _LIKERT_SKIP_AFTER: Final = {
     "差": re.compile(r"不多|点|一点|距|价|额|别|不离"),
     "不好": re.compile(r"意思|说|讲|弄|办|找|用|睡|吃|约|挂|停"),
     "满意": re.compile(r"度"),
-    "满分": re.compile(r"\s?(?:\d|是|为|十|一百)"),
+    "满分": re.compile(r"\s?(?:\d|是|为|十|一百|的话|制|\d?分制)"),
     "还好": re.compile(r"吗|吧\?|有"),
     "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
 }
 # Talk about the patient's health: "恢复得很好", "还好，不疼了" are not ratings of the service.
 _HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|牙龈|血压|血糖|病情|状况|状态|"
-                               r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻|眼睛|视力|长得")
+                               r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻(?<!麻麻)(?![麻烦])|眼睛|视力|长得")
 # A staff member or one aspect named before the word: praise of one nurse ranks below an
 # overall verdict, and "医生5 护士3"-style mixed verdicts are asked about.
 _ASPECT_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|环境|停车|设备|主任|助理|工作人员|"
                                r"教练|收费|药房|挂号|[他她]")
 # Weak words ("很好", "不好", "差") count only after nothing, an adverb or a rating subject.
 _RATING_CONTEXT_RE: Final = re.compile(
-    r"(?:^|服务|态度|感觉|体验|总体|整体|总的来说|觉得|都|也|真|还是|就是|效果|质量|各方面|一切|"
+    r"(?:^|服务|态度|感觉|体验|总体|整体|总的来说|觉得|都|也|真|还是|就是|效果|质量|各方面|一切|技术|"
     r"医生|大夫|护士|老师|前台|环境|的)\s?(?:都|也|还|真|就|是)?\s?$")
 
 # --- flags -------------------------------------------------------------------------------
@@ -294,38 +303,87 @@ _RF_DENY_BEFORE_RE: Final = re.compile(
 )
 _RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|减轻|缓解|没有了|没了|"
-    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|不厉害|不严重|没那么|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|下去了|不厉害|不严重|没那么|"
     r"能忍|可以忍)"
 )
-_SYMPTOM = (r"(?:疼|痛|肿|出血|流血|渗血|有血|发烧|发热|烧|晕|吐|呕|咳|喘|麻|痒|拉肚子|腹泻|疹|脓"
-            r"|发炎|感染)")
+def _each(heads: str, tail: str) -> str:
+    """``h1tail|h2tail|...`` for literal heads ``"h1 h2 ..."``.
+
+    Python's ``re`` skips ahead by a first-character filter only when every top-level
+    alternative starts with a literal, so composed rules are spelled out rather than written
+    as ``(?:h1|h2)tail``: several times faster on replies that match nothing.
+    """
+    return "|".join(re.escape(h) + tail for h in heads.split())
+
+
+_SYMPTOMS = ("疼 痛 肿 出血 流血 渗血 有血 鼻血 发烧 发热 烧 晕 吐 呕 咳 喘 麻 痒 拉肚子 腹泻 "
+             "疹 脓 发炎 感染")
+_SYMPTOM = "(?:" + "|".join(_SYMPTOMS.split()) + ")"
+_FEVER = r"(?:3[89]|4[0-2])"
 # Built-in red flags composed from a symptom and its persistence or severity, plus fevers
 # written as numbers; they go through the same denial checks as the lexicon entries.
 _RF_COMPOSED_RE: Final = re.compile(
-    r"(?:3[89]|4[0-2])(?:\.\d)?\s?(?:度|℃|°c?)\d?|三十[八九]度|四十度"
-    r"|(?:体温|烧到|烧了|温度|发烧|发热|高烧)\D{0,3}(?:3[89]|4[0-2])"
-    r"|(?:一直|不停|不断|老是|总是|反复|持续)[^,，。.!?；;有点微]{0,3}" + _SYMPTOM
-    + r"|(?:严重|剧烈)的?" + _SYMPTOM
-    + r"|" + _SYMPTOM + r"[^,，。.!?；;]{0,5}(?:厉害|严重|受不了|忍不了|睡不着|没睡|要命|不行了|"
-    r"停不下来|不停)"
-    r"|(?:还在|仍在|仍然在)[^,，。.!?；;]{0,2}(?:出血|流血|渗血|发烧|烧)"
-    r"|(?:很|好|太|特别|非常|超|巨|钻心地?)(?:疼|痛)"
+    _each("38 39 40 41 42", r"(?:\.\d)?\s?(?:度|℃|°c?)\d?") + "|三十[八九]度|四十度|"
+    + _each("体温 烧到 烧了 温度 发烧 发热 高烧", r"\D{0,3}" + _FEVER) + "|"
+    + _each("一直 不停 不断 老是 总是 反复 持续", r"[^,，。.!?；;有点微]{0,3}" + _SYMPTOM) + "|"
+    + _each("严重 剧烈", "的?" + _SYMPTOM) + "|"
+    + _each(_SYMPTOMS, r"[^,，。.!?；;]{0,5}(?:厉害|严重|受不了|忍不了|睡不着|没睡|要命|不行了|"
+            r"停不下来|不停)") + "|"
+    + _each("还在 仍在 仍然在", r"[^,，。.!?；;]{0,2}(?:出血|流血|渗血|发烧|烧)") + "|"
+    + _each("很 好 太 特别 非常 超 巨 钻心 钻心地", "(?:疼|痛)") + "|"
+    + r"吐了(?:[两三四五六七八九十几多]|好几|\d+)次"
 )
 _RF_INNER_DENY_RE: Final = re.compile(r"不厉害|不严重|没那么|不是很|不太|没有很|不怎么|没有?$")
+_OPT_FALSE_AFTER_RE: Final = re.compile(
+    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针]|点滴|吊瓶|疫苗|石膏")
+_SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
 _FAMILY_RE: Final = re.compile(
     r"我是(?:他|她|病人|患者|孩子|学生)|家属|家长|儿子|女儿|妈妈|爸爸|老婆|老公|爱人|母亲|父亲"
     r"|替他|替她|帮他|帮她|代他|代她"
 )
+# A question mark or particle: 吗 always, 么 unless it ends 什么/怎么..., 呢 at a clause end
+# unless 说呢.  One character class first, then conditions (first-character filter).
 _QUESTION_TAIL_RE: Final = re.compile(
-    r"\?|(?<![什怎那这多])[吗么]|(?<![说])呢(?=$|[\s,.!~。，、…])|(?<![说])吗"
+    r"[?吗么呢](?<![什怎那这多]么)(?<!说呢)(?:(?<!呢)|(?=$|[\s,.!~。，、…]))"
 )
 # Bound the evidence per rule family: a reply repeating "很好" 150 times says nothing more
 # after the first few, and the cost per reply must stay bounded.
 _MAX_HITS: Final = 24
+# The last clause separator before a position: search(norm, 0, pos) -> its index.
+_CLAUSE_TAIL_RE: Final = re.compile(r"[,，。.!?;][^,，。.!?;]*$")
+# Characters that can start a _TOKEN_RE match: replies without any skip the number scan.
+_TOKEN_GATE_RE: Final = re.compile(
+    r"[\d零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖⭐★🌟✨👍👎\[/]")
 _NONWORD_RE: Final = re.compile(r"[\W_]+")
 _LEAD_RE: Final = re.compile(r"[^\s,.!?;~。，、…:]+")
+# Built-in opt-out intent: a "don't" word, maybe 再, maybe "给我", then a contact verb
+# ("请别再给我打电话", "以后不用再联系了", "不要再给我发这些").  Lexicon entries cover the
+# fixed phrases; this covers the combinations.  打/发 need an object or 了 after them so
+# that "不要再发烧" or "不用再打针" never opt anyone out.
+_OPT_COMPOSED_RE: Final = re.compile(
+    r"(?:别|不要|不用|不必|无需|不需要|请勿|勿|甭|莫|不想|不希望|不准|禁止)再?"
+    r"(?:给我|跟我|和我|向我|对我|找我|往我这|往我)?(?:们)?"
+    r"(?:打电话|打来|来电|打给我|打我电话|打扰|骚扰|联系|回访|推送|通知我|发短信|发信息|发消息|"
+    r"发微信|发这|发那|发啦|发了|发过来|发来|发给我|打了|打啦|call|text)"
+)
+# Built-in question cues that need a guard a plain lexicon entry cannot express.
+_Q_COMPOSED_RE: Final = re.compile(
+    r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都)"        # 怎么开 (not 不怎么, 怎么也)
+    r"|多(?<!或多)少(?!有点|有些|会|还是|也)"              # 电话多少 (not 多少有点疼)
+    r"|咋(?<!不咋)样|"                                    # 咋样 (not 不咋样)
+    + "|".join(re.escape(v[0]) + f"(?<![没不]{v[0]})" + re.escape(v[1:])
+               + "什么(?!都|也|似的|问题)"                 # 挂什么号 (not 没什么, 什么问题)
+               for v in ("挂", "带", "吃", "喝", "用", "拿", "买", "做", "准备", "注意", "需要",
+                         "要", "是", "有"))
+    + r"|了没有?(?=$|[\s,.!?~。，])"                          # 报告出来了没
+    # 饭前吃还是饭后吃: the same verb on both sides of 还是
+    r"|还(?<=([\u4e00-\u9fff])还)是[\u4e00-\u9fff]{1,4}?\1(?![\u4e00-\u9fff]?了)"
+)
+# Whole-reply English number words.
+_EN_NUMBERS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
 _CN_NUMERAL_STANDALONE: Final = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
                                   "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5}
 _AFFIRMATIVE: Final = frozenset(
@@ -348,6 +406,45 @@ _SCORE_RULES: Final = frozenset(
      "wechat_emoji", "voice", "media", "emoji", "ambiguous", "out_of_range", "fraction"}
 )
 _FULLWIDTH_RE: Final = re.compile(r"[０-９]")
+
+
+_BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
+_SPAN: Final = attrgetter("span")
+# A frozen dataclass's generated __init__ sets each of the 16 fields through
+# object.__setattr__, which is a tenth of the cost of a whole parse.  Setting the slots
+# through their descriptors gives the same immutable object about twice as fast.
+_INTERPRETATION_SETTERS: Final = tuple(
+    getattr(Interpretation, f.name).__set__ for f in fields(Interpretation))
+_INTERPRETATION_FIELDS: Final = (
+    "score", "opt_out", "complaint", "red_flag", "question", "confidence",
+    "needs_confirmation", "candidate", "out_of_range", "wrong_number", "deceased",
+    "affirmative", "negative", "comment", "evidence", "normalized")
+assert tuple(f.name for f in fields(Interpretation)) == _INTERPRETATION_FIELDS
+
+
+def _new_interpretation(values: tuple[object, ...]) -> Interpretation:
+    """``Interpretation(*values)`` without the per-field ``object.__setattr__`` calls."""
+    obj: Interpretation = object.__new__(Interpretation)
+    for setter, value in zip(_INTERPRETATION_SETTERS, values, strict=True):
+        setter(obj, value)
+    return obj
+
+
+_EVIDENCE_SETTERS: Final = tuple(getattr(Evidence, f.name).__set__ for f in fields(Evidence))
+assert tuple(f.name for f in fields(Evidence)) == ("rule", "span", "text", "value", "note")
+
+
+def _ev(rule: str, span: tuple[int, int], text: str, value: int | None = None,
+        note: str = "") -> Evidence:
+    """``Evidence(...)`` built through the slot descriptors (see _new_interpretation)."""
+    obj: Evidence = object.__new__(Evidence)
+    s_rule, s_span, s_text, s_value, s_note = _EVIDENCE_SETTERS
+    s_rule(obj, rule)
+    s_span(obj, span)
+    s_text(obj, text)
+    s_value(obj, value)
+    s_note(obj, note)
+    return obj
 
 
 _Trie = dict[str, "_Trie"]
@@ -477,7 +574,8 @@ class ReplyParser:
         # 1. numbers, stars, thumbs, emoji codes
         fullwidth = not raw.isascii() and _FULLWIDTH_RE.search(raw) is not None
         consumed = 0  # end of the last range ("3-4"): its second number is not a new token
-        for m in islice(_TOKEN_RE.finditer(norm), _MAX_HITS):
+        gate = _TOKEN_GATE_RE.search(norm)
+        for m in islice(_TOKEN_RE.finditer(norm, gate.start() if gate else n), _MAX_HITS):
             kind = m.lastgroup
             s, e = m.span()
             tok = m.group()
@@ -496,7 +594,7 @@ class ReplyParser:
                     low = min(_CN_DIGITS[pair.group(1)], _CN_DIGITS[pair.group(2)])
                     ps, pe = self._frame(norm, pair.start(), e)
                     ambiguous.append(low)
-                    ev.append(Evidence("ambiguous", (ps, pe), norm[ps:pe], low,
+                    ev.append(_ev("ambiguous", (ps, pe), norm[ps:pe], low,
                                        "two scores; confirm the lower"))
                     continue
                 value = _cn_value(tok)
@@ -509,33 +607,43 @@ class ReplyParser:
                 fs, fe = self._frame(norm, s, e)
                 if 1 <= value <= 5:
                     cands.append(_Cand(value, 0.96, 1, True))
-                    ev.append(Evidence("chinese_numeral", (fs, fe), norm[fs:fe], value))
+                    ev.append(_ev("chinese_numeral", (fs, fe), norm[fs:fe], value))
                 else:
                     out_of_range = value if out_of_range is None else out_of_range
-                    ev.append(Evidence("out_of_range", (fs, fe), norm[fs:fe], None,
+                    ev.append(_ev("out_of_range", (fs, fe), norm[fs:fe], None,
                                        f"{value} is outside 1-5"))
             elif kind == "star":
                 count = min(5, len(tok))
                 cands.append(_Cand(count, 0.9, 1, True))
-                ev.append(Evidence("star_emoji", (s, e), tok, count, f"{len(tok)} stars"))
+                ev.append(_ev("star_emoji", (s, e), tok, count, f"{len(tok)} stars"))
             elif kind == "up":
                 cands.append(_Cand(5, 0.75, 4, False))
-                ev.append(Evidence("thumbs", (s, e), tok, 5, "thumbs up"))
+                ev.append(_ev("thumbs", (s, e), tok, 5, "thumbs up"))
             elif kind == "down":
                 cands.append(_Cand(1, 0.75, 4, False))
-                ev.append(Evidence("thumbs", (s, e), tok, 1, "thumbs down"))
+                ev.append(_ev("thumbs", (s, e), tok, 1, "thumbs down"))
             else:
                 rule, wvalue = _WECHAT.get(tok, ("emoji", None))
                 if wvalue is not None:
                     cands.append(_Cand(wvalue, 0.75, 4, False))
-                ev.append(Evidence(rule, (s, e), tok, wvalue))
+                ev.append(_ev(rule, (s, e), tok, wvalue))
 
         # a lone Chinese numeral or its financial form: "五", "伍"
-        if not cands and core_stripped in _CN_NUMERAL_STANDALONE:
-            value = _CN_NUMERAL_STANDALONE[core_stripped]
+        if not cands and core_stripped and len(core_stripped) <= 3 and \
+                core_stripped.count(core_stripped[0]) == len(core_stripped) and \
+                core_stripped[0] in _CN_NUMERAL_STANDALONE:
+            # "五" or the same numeral typed again ("五五五")
+            numeral = core_stripped[0]
+            value = _CN_NUMERAL_STANDALONE[numeral]
+            i = norm.find(numeral)
+            cands.append(_Cand(value, 0.93, 1, True))
+            ev.append(_ev("chinese_numeral", (i, i + 1), numeral, value))
+        elif not cands and core_stripped in _EN_NUMBERS:
+            value = _EN_NUMBERS[core_stripped]
             i = norm.find(core_stripped)
             cands.append(_Cand(value, 0.93, 1, True))
-            ev.append(Evidence("chinese_numeral", (i, i + 1), core_stripped, value))
+            ev.append(_ev("digit", (i, i + len(core_stripped)), core_stripped, value,
+                               "number word"))
 
         # 2. lexicon flags
         flags_hit: dict[str, bool] = {}
@@ -558,6 +666,10 @@ class ReplyParser:
                     lex_hits.append((kind, mild, hs, pm.end()))
         for tm in islice(_RF_COMPOSED_RE.finditer(norm), _MAX_HITS):
             lex_hits.append(("red_flag", False, tm.start(), tm.end()))
+        for tm in islice(_OPT_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            lex_hits.append(("opt_out", False, tm.start(), tm.end()))
+        for tm in islice(_Q_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            lex_hits.append(("question", False, tm.start(), tm.end()))
         if core_stripped in self._anchored or core in self._anchored:
             for kind, mild in self._anchored.get(core_stripped) or self._anchored[core]:
                 lex_hits.append((kind, mild, 0, n))
@@ -565,31 +677,35 @@ class ReplyParser:
         for kind, mild, s, e in lex_hits:
             text = norm[s:e]
             if kind == "red_flag":
-                clause_start = max(norm.rfind(c, 0, s) for c in ",，。.!?;") + 1
+                cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+                clause_start = cm.start() + 1 if cm else 0
                 if _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) or \
                         _RF_RESOLVED_AFTER_RE.match(norm, e) or _RF_INNER_DENY_RE.search(text):
-                    ev.append(Evidence("red_flag_denied", (s, e), text, None,
+                    ev.append(_ev("red_flag_denied", (s, e), text, None,
                                        "denied, resolved or hypothetical"))
                     continue
             elif kind == "complaint":
                 if _COMPLAINT_DENY_BEFORE_RE.search(norm, max(0, s - 2), s):
                     continue
-                if mild:
+                if mild or _SOFTENER_RE.search(text):
+                    # "收费有点贵" is as mild as "有点贵": a softener inside the match
                     mild_complaint = True
-                    ev.append(Evidence("complaint_mild", (s, e), text))
+                    ev.append(_ev("complaint_mild", (s, e), text))
                     continue
             elif kind == "wrong_number" and _FAMILY_RE.search(norm):
-                ev.append(Evidence("wrong_number_denied", (s, e), text, None,
+                ev.append(_ev("wrong_number_denied", (s, e), text, None,
                                    "a family member is answering"))
                 continue
             elif kind == "opt_out":
+                if text[-1] in "发打" and _OPT_FALSE_AFTER_RE.match(norm, e):
+                    continue  # "不要再发烧", "不用再打针": a body or a treatment, not a message
                 opt_spans.append((s, e))
             flags_hit[kind] = True
-            ev.append(Evidence(kind, (s, e), text))
+            ev.append(_ev(kind, (s, e), text))
 
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
-        blocked = [x.span for x in ev if x.rule in ("complaint", "red_flag", "red_flag_denied")]
-        health = _HEALTH_RE.search(norm) is not None
+        blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
+        health: bool | None = None  # computed on first need: most replies never ask
         for m in islice(self._likert_re.finditer(norm), _MAX_HITS):
             s, e = m.span()
             word = m.group()
@@ -600,13 +716,17 @@ class ReplyParser:
             skip = _LIKERT_SKIP_AFTER.get(word)
             if skip is not None and skip.match(norm, e):
                 continue
+            if blocked is None:
+                blocked = [x.span for x in ev if x.rule in _BLOCKING_RULES]
             if blocked and any(bs <= s < be or bs < e <= be for bs, be in blocked):
                 continue
-            clause_start = max(norm.rfind(c, 0, s) for c in ",，。.!?;") + 1
-            before = norm[clause_start:s].strip()
+            cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+            before = norm[cm.start() + 1 if cm else 0:s].strip()
             if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
                 continue
             aspect = _ASPECT_RE.search(before) is not None
+            if health is None and value >= 3 and not aspect:
+                health = _HEALTH_RE.search(norm) is not None
             if health and not aspect and value >= 3 and "满意" not in word and \
                     not flags & _NUMERIC:
                 continue  # "恢复得不错", "没什么不舒服，挺好的": health, not a rating
@@ -615,7 +735,7 @@ class ReplyParser:
                 value, rule = 2, "likert_negated"
             tier = 1 if flags & _NUMERIC else (3 if aspect else 2)
             cands.append(_Cand(value, conf, tier, bool(flags & _NUMERIC)))
-            ev.append(Evidence(rule, (s, e), word, value,
+            ev.append(_ev(rule, (s, e), word, value,
                                "about one aspect" if tier == 3 else ""))
 
         question = flags_hit.get("question", False)
@@ -630,7 +750,7 @@ class ReplyParser:
             qm = _QUESTION_TAIL_RE.search(norm)
             if qm is not None:
                 question = True
-                ev.append(Evidence("question", qm.span(), qm.group(), None,
+                ev.append(_ev("question", qm.span(), qm.group(), None,
                                    "question mark/particle"))
 
         # 4. decide the score
@@ -669,25 +789,14 @@ class ReplyParser:
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
         comment = _comment(norm, ev)
-        ev.sort(key=lambda x: x.span)
-        return Interpretation(
-            score=score,
-            opt_out=flags_hit.get("opt_out", False),
-            complaint=complaint,
-            red_flag=flags_hit.get("red_flag", False),
-            question=question,
-            confidence=round(confidence, 2),
-            needs_confirmation=needs_confirmation,
-            candidate=candidate,
-            out_of_range=out_of_range,
-            wrong_number=wrong_number,
-            deceased=deceased,
-            affirmative=affirmative,
-            negative=negative,
-            comment=comment,
-            evidence=tuple(ev),
-            normalized=norm,
-        )
+        if len(ev) > 1:
+            ev.sort(key=_SPAN)
+        # positional, in the field order of Interpretation (checked at import)
+        return _new_interpretation((
+            score, flags_hit.get("opt_out", False), complaint, flags_hit.get("red_flag", False),
+            question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
+            wrong_number, deceased, affirmative, negative, comment, tuple(ev), norm,
+        ))
 
     @staticmethod
     def _frame(norm: str, s: int, e: int) -> tuple[int, int]:
@@ -717,23 +826,23 @@ class ReplyParser:
         pre = norm[max(0, s - 5):s]
         block = _PRE_BLOCK_RE.search(pre) if pre else None
         if block is not None and block.lastgroup in _FIRST_BLOCKS:
-            ev.append(Evidence(f"not_a_score:{block.lastgroup}", (s, e), tok))
+            ev.append(_ev(f"not_a_score:{block.lastgroup}", (s, e), tok))
             return None, e
         um = _UNIT_RE.match(norm, end)
         unit = um.lastgroup if um else None
         if um is not None and unit != "score" and (
                 rng is None or unit != "date" or rng.group(1) != "/"):
-            ev.append(Evidence(f"not_a_score:{unit}", (s, um.end()), norm[s:um.end()]))
+            ev.append(_ev(f"not_a_score:{unit}", (s, um.end()), norm[s:um.end()]))
             return None, um.end()
         if other is not None and rng is not None:
             sep = rng.group(1)
             if sep == "/" and other == "5" and tok.isdigit() and 1 <= int(tok) <= 5:
                 value = int(tok)
                 cands.append(_Cand(value, 0.95, 1, True))
-                ev.append(Evidence("fraction", (s, end), norm[s:end], value, "x out of 5"))
+                ev.append(_ev("fraction", (s, end), norm[s:end], value, "x out of 5"))
                 return None, end
             if sep == "/" and unit is None:
-                ev.append(Evidence("not_a_score:date", (s, end), norm[s:end]))
+                ev.append(_ev("not_a_score:date", (s, end), norm[s:end]))
                 return None, end
             try:
                 a, b = float(tok), float(other)
@@ -743,11 +852,11 @@ class ReplyParser:
                 low = int(min(a, b))
                 ambiguous.append(low)
                 fs, fe = self._frame(norm, s, end)
-                ev.append(Evidence("ambiguous", (fs, fe), norm[fs:fe], low,
+                ev.append(_ev("ambiguous", (fs, fe), norm[fs:fe], low,
                                    "range or alternative; confirm the lower"))
                 return None, end
             if sep in ("-", "~") and unit is None:
-                ev.append(Evidence("not_a_score:number", (s, end), norm[s:end]))
+                ev.append(_ev("not_a_score:number", (s, end), norm[s:end]))
                 return None, end
             rng = None
             end = e
@@ -755,13 +864,19 @@ class ReplyParser:
             unit = um.lastgroup if um else None
         pre = norm[max(0, s - 5):s]
         block = _PRE_BLOCK_RE.search(pre) if pre else None
+        prescore = _PRE_SCORE_RE.search(norm, max(0, s - 14), s) if s else None
+        if block is not None and prescore is not None and (
+                block.lastgroup == "code" or block.group().strip() == ":"):
+            block = None  # "评分:4", "i'd give it a 4": the label, not a clock or a code
         if (block is not None and unit != "score") or (
                 block is not None and block.lastgroup in _HARD_BLOCKS):
             kind = block.lastgroup if block is not None else "number"
-            ev.append(Evidence(f"not_a_score:{kind}", (s, e), tok))
+            ev.append(_ev(f"not_a_score:{kind}", (s, e), tok))
             return None, end
-        explicit = unit == "score" or _PRE_SCORE_RE.search(pre) is not None or core == tok or \
+        explicit = unit == "score" or prescore is not None or core == tok or \
             core == tok + "分"
+        if unit == "score" and um is not None and norm[um.end() - 1] in "⭐★🌟":
+            end = um.end()  # "5⭐": the star belongs to the number, not a 1-star rating
         if "." in tok:
             value_f = float(tok)
             if value_f.is_integer():
@@ -770,7 +885,7 @@ class ReplyParser:
                 low = int(value_f)
                 ambiguous.append(low)
                 fs, fe = self._frame(norm, s, e)
-                ev.append(Evidence("ambiguous", (fs, fe), norm[fs:fe], low,
+                ev.append(_ev("ambiguous", (fs, fe), norm[fs:fe], low,
                                    "decimal; confirm the lower whole score"))
                 return None, end
             else:
@@ -780,9 +895,9 @@ class ReplyParser:
             if same and "1" <= tok[0] <= "5" and len(tok) <= 5:
                 # "555" is also internet slang for crying (呜呜呜): ask.
                 ambiguous.append(int(tok[0]))
-                ev.append(Evidence("ambiguous", (s, e), tok, int(tok[0]), "repeated digit"))
+                ev.append(_ev("ambiguous", (s, e), tok, int(tok[0]), "repeated digit"))
                 return None, end
-            ev.append(Evidence("not_a_score:phone" if len(tok) >= 7 else "not_a_score:number",
+            ev.append(_ev("not_a_score:phone" if len(tok) >= 7 else "not_a_score:number",
                                (s, e), tok))
             return None, end
         value = int(tok)
@@ -792,10 +907,10 @@ class ReplyParser:
         if 1 <= value <= 5:
             conf = 0.97 if explicit else (0.9 if len(core) <= 8 else 0.8)
             cands.append(_Cand(value, conf, 1, explicit))
-            ev.append(Evidence(rule, (fs, fe), norm[fs:fe], value))
+            ev.append(_ev(rule, (fs, fe), norm[fs:fe], value))
             return None, end
         if explicit and value <= 100:
-            ev.append(Evidence("out_of_range", (fs, fe), norm[fs:fe], None,
+            ev.append(_ev("out_of_range", (fs, fe), norm[fs:fe], None,
                                f"{value} is outside 1-5"))
             return value, end
         return None, end
@@ -803,6 +918,11 @@ class ReplyParser:
 
 def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:
     """(score, confidence, needs_confirmation, candidate) from the collected candidates."""
+    if len(cands) == 1:  # the usual case: one number or one word
+        c = cands[0]
+        if c.conf < 0.6:
+            return None, c.conf, True, c.value
+        return c.value, c.conf, False, c.value
     best_tier = min(c.tier for c in cands)
     top = [c for c in cands if c.tier == best_tier]
     if best_tier == 1 and any(c.explicit for c in top):
@@ -832,21 +952,25 @@ def _comment(norm: str, ev: list[Evidence]) -> str:
     if not ev:
         core = _NONWORD_RE.sub("", norm)
         return norm.strip(" ,，。.!?！？;；~、…") if core else ""
-    chars = list(norm)
-    rest = list(norm)
+    chars: list[str] | None = None
+    rest: list[str] | None = None
     for x in ev:
         s, e = x.span
-        if x.rule in _SCORE_RULES or x.rule.startswith("not_a_score:voice"):
-            for i in range(s, e):
-                chars[i] = " "
-                rest[i] = " "
-        elif x.rule.startswith("likert"):
-            for i in range(s, e):
-                rest[i] = " "
-    left = _NONWORD_RE.sub("", "".join(rest)).strip(_PARTICLES)
+        rule = x.rule
+        if rule in _SCORE_RULES or rule.startswith("not_a_score:voice"):
+            if chars is None:
+                chars = list(norm)
+            if rest is None:
+                rest = list(norm)
+            chars[s:e] = rest[s:e] = " " * (e - s)
+        elif rule.startswith("likert"):
+            if rest is None:
+                rest = list(norm)
+            rest[s:e] = " " * (e - s)
+    left = _NONWORD_RE.sub("", "".join(rest) if rest is not None else norm).strip(_PARTICLES)
     if not left:
         return ""
-    text = " ".join("".join(chars).split())
+    text = " ".join("".join(chars).split()) if chars is not None else norm
     return text.strip(" ,，。.!?！？;；~、…:")
 
 
