@@ -26,7 +26,7 @@ def build_channels(settings: Settings, clock: Clock | None = None) -> dict[str, 
     """The channel adapters this configuration enables."""
     channels: dict[str, Channel] = {}
     if settings.simulator.enabled:
-        channels["simulator"] = SimulatorChannel()
+        channels["simulator"] = SimulatorChannel(settings.simulator.latency_ms)
     if settings.sms.access_key_id:
         channels["sms"] = AliyunSmsChannel(settings, clock)
     # Answers given on the H5 survey page are read on that page: always available.

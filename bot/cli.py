@@ -47,7 +47,8 @@ def _print_urls(settings: Settings, demo: bool) -> None:
     ]
     if demo:
         lines.append("  Open the simulator, pick a contact, answer the check-in (e.g. "
-                     "\"2 护士态度不好\"), then look at the queue and the tallies.")
+                     "\"2 护士态度不好\"), then sign in to the staff queue (agent / "
+                     "demo-agent-1) and claim it.")
     lines.append("  Press Ctrl+C to stop.\n")
     print("\n".join(lines), flush=True)
 
@@ -60,8 +61,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             update={"server": settings.server.model_copy(update={"role": args.role})}
         )
     app = create_app(settings)
-    _print_urls(settings, demo=False)
     if settings.server.role == "worker":
+        print("survey-bot worker running (planner, dispatcher, outbox); Ctrl+C to stop",
+              flush=True)
         # No HTTP: just the loops, until interrupted.
         async def worker_only() -> None:
             runner = web.AppRunner(app)
@@ -74,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(worker_only())
         return 0
+    _print_urls(settings, demo=False)
     web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
     return 0
 
@@ -202,6 +205,22 @@ def cmd_import(args: argparse.Namespace) -> int:
             print("Fix the refused rows and import the file again: rows already imported are "
                   "recognised by external_id and not duplicated.", file=sys.stderr)
         return 1 if result.errors else 0
+
+    return asyncio.run(run())
+
+
+def cmd_sms_resume(args: argparse.Namespace) -> int:
+    """Lift the organisation-wide SMS pause (after topping up the Aliyun account)."""
+    from bot.channels import sms_aliyun
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        async with db.database(settings.database.url):
+            resumed = await sms_aliyun.resume(SystemClock().now(), actor="cli")
+        print("SMS resumed: waiting messages go out on their next look" if resumed
+              else "SMS was not paused")
+        return 0
 
     return asyncio.run(run())
 
@@ -376,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sample only episodes of this kind (repeatable); others all kept")
     im.add_argument("--seed", default="", help="sampling seed (same seed, same choice)")
     im.set_defaults(func=cmd_import)
+    sub.add_parser("sms-resume", help="lift the SMS pause (no balance / service off)"
+                   ).set_defaults(func=cmd_sms_resume)
     sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
         func=cmd_verify
     )

@@ -220,6 +220,7 @@ class SimulatorConfig(_Section):
     """The built-in patient-phone simulator channel."""
 
     enabled: bool = True
+    latency_ms: int = Field(0, ge=0, le=60_000)
 
 
 class SmsTemplate(_Section):

@@ -234,7 +234,8 @@ async def _open_one(rt: Runtime, checkin: CheckIn) -> int:
         )
         await ledger.append(
             AuditEvent, kind="checkin_opened", actor="bot", subject_type="checkin",
-            subject_id=str(checkin.id), data={"channel": channel, "conversation": conv.id},
+            subject_id=str(checkin.id),
+            data={"channel": channel, "conversation": conv.id, "worker": rt.worker_id},
             recorded_at=now,
         )
     return 1

@@ -138,8 +138,10 @@ async def test_xlsx_import_with_dates_numbers_and_bad_rows(orm: None, runtime: R
     ws = wb.active
     ws.append(["external_id", "person_name", "contact_phone", "occurred_at", "department",
                "treatment_type"])
-    ws.append([1001, "张三", 13800001111, datetime(2026, 11, 16, 9, 30), "dental", "拔牙"])
-    ws.append(["1002", "李四", "bad", datetime(2026, 11, 16), "dental", ""])
+    # Spreadsheets hold naive local wall times, as Excel writes them.
+    ws.append([1001, "张三", 13800001111, datetime(2026, 11, 16, 9, 30),  # noqa: DTZ001
+               "dental", "拔牙"])
+    ws.append(["1002", "李四", "bad", datetime(2026, 11, 16), "dental", ""])  # noqa: DTZ001
     ws.append([None, None, None, None, None, None])
     ws.append(["1003", "王五", "13800003333", "2026-11-16", "dental", ""])
     path = tmp_path / "visits.xlsx"

@@ -16,15 +16,18 @@ class SimulatorChannel:
 
     name = "simulator"
 
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: int = 0) -> None:
         self._watchers: dict[int, set[asyncio.Event]] = defaultdict(set)
+        self.latency = latency_ms / 1000
 
     def can_reach(self, phone: str | None, openid: str | None) -> bool:
         """Every contact has a simulated phone."""
         return True
 
     async def send(self, msg: Outgoing) -> SendResult:
-        """Deliver at once; the provider id derives from our key, so a resend is harmless."""
+        """Deliver; the provider id derives from our key, so a resend is harmless."""
+        if self.latency:
+            await asyncio.sleep(self.latency)
         self.notify(msg.contact_id)
         return SendResult(provider_msg_id=f"sim:{msg.idempotency_key}", delivered=True)
 
