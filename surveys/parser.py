@@ -238,7 +238,7 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
      "feichang_manyi hen_manyi henmanyi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
      "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
-     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超赞 very_happy 💯"),
+     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
     (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points"),
     (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars"),
@@ -251,7 +251,7 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "没有不满意 没有什么不满意 挺中意 算是满意 总体满意 整体满意"),
     (4, 0.8, _POSITIVE_NEG | _WEAK, "挺好 蛮好 都挺好 都很好 还挺好 挺好的"),
     (3, 0.85, 0, "一般 一般般 还行 还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
-     "说得过去 就那样 average so-so so_so yiban haixing hai_xing 还算可以 算可以 还算行 "
+     "说得过去 就那样 average so-so so_so yiban yi_ban haixing hai_xing 还算可以 算可以 还算行 "
      "凑活 还凑活 凑乎 麻麻地 麻麻哋 一般吧 中不溜 还可以吧 okay_ish hai_ke_yi haikeyi "
      "mediocre"),
     (3, 0.7, _WEAK, "还好"),
@@ -331,7 +331,8 @@ _RF_COMPOSED_RE: Final = re.compile(
             r"停不下来|不停)") + "|"
     + _each("还在 仍在 仍然在", r"[^,，。.!?；;]{0,2}(?:出血|流血|渗血|发烧|烧)") + "|"
     + _each("很 好 太 特别 非常 超 巨 钻心 钻心地", "(?:疼|痛)") + "|"
-    + r"吐了(?:[两三四五六七八九十几多]|好几|\d+)次"
+    + r"吐了(?:[两三四五六七八九十几多]{1,2}|好几|\d+)次|"
+    + _each("胸口 胸 心口", r"[^,，。.!?；;]{0,6}(?:疼|痛|闷)")
 )
 _RF_INNER_DENY_RE: Final = re.compile(r"不厉害|不严重|没那么|不是很|不太|没有很|不怎么|没有?$")
 _OPT_FALSE_AFTER_RE: Final = re.compile(

@@ -9,7 +9,13 @@ import pytest
 
 from surveys.parser import Interpretation, Lexicon, ReplyParser, parse
 
-DATA = Path(__file__).parent / "data" / "replies.jsonl"
+DATA_DIR = Path(__file__).parent / "data"
+# The quality bars hold on the set the rules were written against and on the first held-out
+# set.  heldout2.jsonl and heldout3.jsonl are deliberately left out: they were written later
+# as fresh estimates, and ``python bench/parser.py`` reports them for unseen replies.
+BARRED = ("replies.jsonl", "heldout.jsonl")
+MIN_ROWS = {"replies.jsonl": 320, "heldout.jsonl": 250, "heldout2.jsonl": 120,
+            "heldout3.jsonl": 90}
 
 
 def rules(r: Interpretation) -> set[str]:
@@ -19,6 +25,26 @@ def rules(r: Interpretation) -> set[str]:
 @pytest.mark.parametrize(
     ("text", "score", "rule"),
     [
+        ("5⭐", 5, "digit"),
+        ("评分：4", 4, "digit"),
+        ("满意度5分", 5, "digit"),
+        ("5分满分的话给4分", 4, "digit"),
+        ("I'd give it a 4", 4, "digit"),
+        ("Four", 4, "digit"),
+        ("五五五", 5, "chinese_numeral"),
+        ("我给五份", 5, "chinese_numeral"),  # voice input: 份 for 分
+        ("满以", 4, "likert"),  # homophone typos are repaired in normalisation
+        ("不满易", 2, "likert"),
+        ("很慢意", 5, "likert"),
+        ("唔满意", 2, "likert"),  # Cantonese 唔 = 不
+        ("还算可以", 3, "likert"),
+        ("凑活吧", 3, "likert"),
+        ("麻麻地啦", 3, "likert"),
+        ("老好了", 5, "likert"),
+        ("杠杠的", 5, "likert"),
+        ("没什么不满意的", 4, "likert"),
+        ("feichang bu manyi", 1, "likert"),
+        ("💯", 5, "likert"),
         ("5", 5, "digit"),
         ("  3  ", 3, "digit"),
         ("５", 5, "fullwidth_digit"),
@@ -128,6 +154,7 @@ def test_numbers_that_are_not_scores(text: str, rule: str) -> None:
         ("医生5分，护士3分", 3),
         ("医生非常满意，前台一般", 3),
         ("非常满意，1分", 1),  # contradiction: some think 1 is best; confirm the number
+        ("3、4分吧", 3),
     ],
 )
 def test_needs_confirmation(text: str, candidate: int) -> None:
@@ -164,6 +191,23 @@ def test_out_of_range(text: str, value: int) -> None:
         ("已经不出血了", ""), ("没有发烧", ""), ("不疼了", ""), ("不怎么疼了", ""),
         ("烧已经退了", ""), ("昨天发烧39度，今天已经退了", ""), ("有一点点疼，能忍", ""),
         ("疼得不厉害", ""), ("万一发烧怎么办", "q"),
+        # opt-out intent composed from 别/不要/不用 + 再 + a contact verb, and its look-alikes
+        ("请别再给我打电话", "o"), ("以后不用再联系了", "o"), ("不要再给我发了", "o"),
+        ("回访就不必了", "o"), ("请停止发送", "o"), ("唔好再发啦", "o"),
+        ("不要再发烧就好了", ""), ("医生说不用再回来复查了", ""), ("取消预约怎么弄", "q"),
+        ("不需要再复诊了吗", "q"),
+        # question cues
+        ("医生周几坐诊", "q"), ("发票怎么开", "q"), ("老师电话多少", "q"),
+        ("这个药饭前吃还是饭后吃", "q"), ("复诊挂什么号", "q"), ("报告出来了没", "q"),
+        ("多少有点疼", ""), ("没有什么不舒服", ""), ("还是很疼", "r"),
+        # complaints named in other words; a softened one next to a good score is feedback
+        ("护士扎针扎了三次都没扎进去", "c"), ("厕所太脏了", "c"), ("医生根本不听我说话", "c"),
+        ("要找你们领导反映", "c"), ("护士很粗心，药给错了", "c"), ("rude nurse, long wait", "c"),
+        ("很满意 就是收费有点贵", ""), ("止痛药吃了也不管用", "r"),
+        # red flags in other words, and resolved ones
+        ("嘴巴张不开了，疼", "r"), ("舌头肿了说话都不清楚", "r"), ("孩子吐了三次", "r"),
+        ("缝的线崩开了", "r"), ("呼吸有点困难", "r"), ("烧还没退", "r"), ("满嘴都是血", "r"),
+        ("吃了消炎药全身起红疹", "r"), ("疹子已经消下去了", ""), ("没有胸闷气短", ""),
         ("你们是哪个医院?", "q"), ("复诊要预约吗", "q"), ("什么时候拆线", "q"), ("？", "q"),
         ("打错了", "w"), ("我不是病人", "w"), ("不认识这个人", "w"), ("你发错了", "w"),
         ("我不是病人，我是她女儿，她挺满意的", ""),
@@ -323,14 +367,15 @@ def test_fast_path_matches_full_path() -> None:
         assert p.parse(text) == p._parse(text, text)
 
 
-def _dataset() -> list[dict[str, object]]:
-    with DATA.open(encoding="utf-8") as f:
+def _dataset(name: str) -> list[dict[str, object]]:
+    with (DATA_DIR / name).open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_dataset_is_big_and_well_formed() -> None:
-    rows = _dataset()
-    assert len(rows) >= 320
+@pytest.mark.parametrize("name", sorted(MIN_ROWS))
+def test_dataset_is_big_and_well_formed(name: str) -> None:
+    rows = _dataset(name)
+    assert len(rows) >= MIN_ROWS[name]
     for row in rows:
         assert isinstance(row["text"], str)
         assert row["score"] is None or row["score"] in (1, 2, 3, 4, 5)
@@ -338,8 +383,9 @@ def test_dataset_is_big_and_well_formed() -> None:
             assert isinstance(row[flag], bool)
 
 
-def test_dataset_quality_bars() -> None:
-    rows = _dataset()
+@pytest.mark.parametrize("name", BARRED)
+def test_dataset_quality_bars(name: str) -> None:
+    rows = _dataset(name)
     parser = ReplyParser()
     results = [(row, parser.parse(str(row["text"]))) for row in rows]
     score_acc = sum(r.score == row["score"] for row, r in results) / len(rows)
@@ -348,3 +394,7 @@ def test_dataset_quality_bars() -> None:
         positives = [(row, r) for row, r in results if row[flag]]
         recall = sum(bool(getattr(r, flag)) for _, r in positives) / len(positives)
         assert recall >= 0.95, flag
+    for flag in ("complaint", "question"):
+        flagged = [(row, r) for row, r in results if getattr(r, flag)]
+        precision = sum(bool(row[flag]) for row, _ in flagged) / len(flagged)
+        assert precision >= 0.9, flag
