@@ -35,3 +35,27 @@ async def seed(rt: Runtime) -> ImportResult:
             "person_kind": "patient",
         }))
     return await import_rows(rt, rows, source="demo")
+
+
+# (username, display name, role, departments, password): the demo's staff, printed at start.
+# Demo only: the demo database is local and recreated by `make run`; real deployments create
+# accounts with `survey-bot staff add` and the admin page.
+DEMO_STAFF = [
+    ("admin", "管理员", "admin", [], "demo-admin-1"),
+    ("head", "口腔科护士长", "head", ["dental"], "demo-head-1"),
+    ("agent", "回访专员小李", "agent", ["dental", "ortho", "peds"], "demo-agent-1"),
+]
+
+
+async def seed_staff() -> list[tuple[str, str, str]]:
+    """Create the demo staff (idempotent); returns (username, role, password) to print."""
+    from bot.staff import create_staff
+    from models import Staff
+
+    out = []
+    for username, name, role, depts, password in DEMO_STAFF:
+        if not await Staff.filter(username=username).exists():
+            await create_staff(username=username, display_name=name, role=role,
+                               password=password, departments=depts)
+        out.append((username, role, password))
+    return out

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot import ledger
+from bot import ledger, notify
 from models import (
     AuditEvent,
     Conversation,
@@ -47,8 +47,10 @@ async def raise_for(
             kind=k, kinds=[k.value], priority=p, reason=reason, opened_at=now,
         )
         action = "escalation_opened"
+        await notify.for_escalation(conn, esc, "opened", now)
     else:
-        if k.value not in esc.kinds:
+        new_kind = k.value not in esc.kinds
+        if new_kind:
             esc.kinds = [*esc.kinds, k.value]
         if SEVERITY.index(k) < SEVERITY.index(esc.kind):
             esc.kind = k
@@ -57,6 +59,9 @@ async def raise_for(
         esc.reason = f"{esc.reason}; {reason}" if reason not in esc.reason else esc.reason
         await esc.save(using_db=conn)
         action = "escalation_updated"
+        if new_kind:
+            # Someone hears about a new kind (a red flag on an open complaint), not a repeat.
+            await notify.for_escalation(conn, esc, "updated", now)
     await ledger.append(
         AuditEvent, kind=action, actor="bot", subject_type="escalation", subject_id=str(esc.id),
         data={"kind": k.value, "priority": p.value, "conversation": conversation.id},

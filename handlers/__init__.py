@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, pages, simulator
+from handlers import api, dashboard, pages, simulator, staff
 
 STATIC = Path(__file__).parent / "static"
 
@@ -15,9 +15,8 @@ def setup_routes(app: web.Application) -> None:
     """Register every route of the application."""
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/", pages.index)
-    app.router.add_get("/staff/queue", pages.queue)
-    app.router.add_get("/staff/conversations/{id:\\d+}", pages.conversation)
     dashboard.setup(app)  # /tallies, drill-down, exports, monthly report
     app.router.add_post("/api/episodes", api.post_episodes)
     simulator.setup(app)
+    staff.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -75,3 +75,13 @@ def translator(lang: str):  # type: ignore[no-untyped-def]
         return entry.get(lang, entry["zh"]) if entry else key
 
     return t
+
+
+def _merge_staff_messages() -> None:
+    # The staff workspace keeps its wording in its own module to keep this one short.
+    from handlers.staff_messages import STAFF_MESSAGES
+
+    MESSAGES.update(STAFF_MESSAGES)
+
+
+_merge_staff_messages()

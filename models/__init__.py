@@ -16,6 +16,8 @@ from models.entities import (
     EscalationStatus,
     Message,
     MessageStatus,
+    Notification,
+    NotificationChannel,
     Person,
     PersonContact,
     PersonKind,
@@ -23,6 +25,7 @@ from models.entities import (
     Relation,
     Role,
     Staff,
+    StaffSession,
     SurveyLink,
 )
 from models.records import Answer, AuditEvent, KeyValue
@@ -31,6 +34,7 @@ __all__ = [
     "Answer", "AuditEvent", "CheckIn", "CheckinStatus", "Contact", "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
+    "Notification", "NotificationChannel",
     "Person", "PersonContact", "PersonKind", "Priority", "Relation", "Role", "Staff",
-    "SurveyLink",
+    "StaffSession", "SurveyLink",
 ]

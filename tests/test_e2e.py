@@ -12,6 +12,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from models import Answer, CheckIn, Escalation, Message
 from tests.conftest import eventually
+from tests.staff_helpers import make_staff, sign_in
 
 VISIT = {
     "external_id": "MZ-20261116-0001", "person_name": "张三", "contact_phone": "13812345678",
@@ -22,7 +23,8 @@ VISIT = {
 
 async def tally_row(client: Any) -> dict[str, str]:
     html = await (await client.get("/tallies")).text()
-    m = re.search(r'<tr data-department="口腔科" data-question="overall">(.*?)</tr>', html, re.S)
+    m = re.search(r'<tr data-department="口腔科" data-question="overall"[^>]*>(.*?)</tr>', html,
+                  re.S)
     if not m:
         return {}
     cells = re.findall(r'<td class="(n|d\d)">(\d+)</td>', m.group(1))
@@ -33,6 +35,8 @@ async def test_visit_to_record_escalation_and_tally(settings: Settings, clock: F
                                                     client_factory: Any) -> None:
     client = await client_factory(settings, clock)
     assert (await (await client.get("/healthz")).json())["status"] == "ok"
+    await make_staff("head", "head", depts=["dental"])  # staff pages need a signed-in member
+    await sign_in(client, "head")
 
     # 1. A hospital system sends a visit.
     r = await client.post("/api/episodes", json={"source": "his", "episodes": [VISIT]},
@@ -71,6 +75,7 @@ async def test_visit_to_record_escalation_and_tally(settings: Settings, clock: F
     # 5. An escalation waits in the staff queue, masked.
     esc = await Escalation.get()
     assert esc.kind == "complaint" and set(esc.kinds) == {"complaint", "low_score"}
+    await sign_in(client, "head")  # the next day: yesterday's 12-hour session has ended
     queue = await (await client.get("/staff/queue")).text()
     assert "张*" in queue and "138****5678" in queue
     assert "张三" not in queue and "13812345678" not in queue

@@ -12,6 +12,7 @@ from bot.config import Settings
 from models import CheckIn, Message
 from tests.browser import screenshot_path
 from tests.conftest import eventually
+from tests.staff_helpers import make_staff, sign_in_page
 
 VISIT = {
     "external_id": "B-1", "person_name": "张三", "contact_phone": "13812345678",
@@ -41,11 +42,15 @@ async def test_patient_answers_in_the_browser(settings: Settings, clock: FrozenC
     await expect(page.locator(".msg.out").nth(2)).to_contain_text("感谢您的反馈")
     await page.screenshot(path=screenshot_path("simulator-chat"), full_page=True)
 
-    await page.goto(base + "staff/queue")
+    await make_staff("agent", depts=["dental"])
+    await sign_in_page(page, base, "agent")
     await expect(page.locator("tr[data-escalation]")).to_have_count(1)
     await expect(page.locator("tr[data-escalation]")).to_contain_text("张*")
-    await page.goto(base + "tallies")
-    await expect(page.locator("tr[data-question=overall] td.d2")).to_have_text("1")
+    await make_staff("boss", "manager")  # the tallies are for managers and heads
+    manager = await (await browser.new_context()).new_page()
+    await sign_in_page(manager, base, "boss")
+    await manager.goto(base + "tallies")
+    await expect(manager.locator("tr[data-question=overall] td.d2")).to_have_text("1")
     assert contact_id
 
 

@@ -1,0 +1,524 @@
+"""The staff workspace's rules: accounts, sessions, sign-in throttling, the queue, claims,
+takeover (reply, resolve) and deliberate, audited reveals of names and phones.
+
+The HTTP edge (handlers/staff.py) only translates requests into these calls and
+:class:`StaffError` into pages. Everything that changes a conversation locks its contact row
+first, in the same order as the dispatcher, so a claim and an inbound reply never interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from bot import ledger, notify, outbox
+from bot.planner import engine_context
+from bot.privacy import mask_name, mask_phone
+from bot.runtime import Runtime
+from models import (
+    AuditEvent,
+    CheckIn,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Department,
+    Escalation,
+    EscalationStatus,
+    KeyValue,
+    Message,
+    Role,
+    Staff,
+    StaffSession,
+)
+from surveys import engine
+
+# argon2id with the library's current defaults (RFC 9106 low-memory profile).
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME = re.compile(r"[A-Za-z0-9_.\-]{2,64}")
+MIN_PASSWORD = 8
+LEADS = {Role.HEAD, Role.MANAGER, Role.ADMIN}  # may reassign
+EVERYWHERE = {Role.MANAGER, Role.ADMIN}  # see every department's queue
+
+
+class StaffError(Exception):
+    """A request the rules refuse; the message says why and what to do."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- accounts ---
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse passwords too short to be worth hashing."""
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"the password needs at least {MIN_PASSWORD} characters")
+
+
+async def _departments(codes: list[str]) -> list[Department]:
+    found = {d.code: d for d in await Department.filter(code__in=codes)}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        known = ", ".join(sorted(str(r["code"]) for r in await Department.all().values("code")))
+        known = known or "none"
+        raise StaffError(f"unknown department code(s): {', '.join(missing)} (known: {known})")
+    return [found[c] for c in codes]
+
+
+async def create_staff(*, username: str, display_name: str, role: Role | str, password: str,
+                       departments: list[str] | None = None) -> Staff:
+    """Create a staff account (argon2 hash); department codes must exist."""
+    if not USERNAME.fullmatch(username):
+        raise StaffError("a username is 2–64 letters, digits, '.', '_' or '-'")
+    check_password_rules(password)
+    try:
+        role = Role(role)
+    except ValueError as e:
+        raise StaffError(f"unknown role {role!r}: use agent, head, manager or admin") from e
+    if await Staff.filter(username=username).exists():
+        raise StaffError(f"the username {username!r} is taken", status=409)
+    depts = await _departments(departments or [])
+    staff = await Staff.create(username=username, display_name=display_name or username,
+                               role=role, password_hash=hash_password(password))
+    if depts:
+        await staff.departments.add(*depts)
+    return staff
+
+
+async def update_staff(staff: Staff, *, role: Role | str | None = None,
+                       departments: list[str] | None = None, active: bool | None = None,
+                       password: str | None = None, display_name: str | None = None) -> None:
+    """Change a staff account; a new password signs the member out everywhere."""
+    if role is not None:
+        try:
+            staff.role = Role(role)
+        except ValueError as e:
+            raise StaffError(f"unknown role {role!r}") from e
+    if display_name:
+        staff.display_name = display_name
+    if active is not None:
+        staff.is_active = active
+    if password:
+        check_password_rules(password)
+        staff.password_hash = hash_password(password)
+    await staff.save()
+    if departments is not None:
+        depts = await _departments(departments)
+        await staff.departments.clear()
+        if depts:
+            await staff.departments.add(*depts)
+    if password or active is False:
+        await StaffSession.filter(staff_id=staff.id).delete()
+
+
+# --- sessions and sign-in throttling ---
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A fresh session: the cookie value and the member."""
+
+    token: str
+    staff: Staff
+    csrf: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _throttle_key(username: str, ip: str) -> str:
+    return f"login:{username.strip().lower()}:{ip}"
+
+
+async def login(rt: Runtime, username: str, password: str, ip: str) -> SignedIn:
+    """Check a password and open a session.
+
+    Failures are counted per username + address in the database (KeyValue), so every process
+    sees the same count; after ``login_max_failures`` the pair is locked out for
+    ``login_lockout_minutes`` even with the right password.
+    """
+    now = rt.now()
+    cfg = rt.settings.staff
+    key = _throttle_key(username, ip)
+    kv = await KeyValue.get_or_none(key=key)
+    failures = 0
+    if kv is not None and kv.expires_at is not None and kv.expires_at > now:
+        failures = int(json.loads(kv.value).get("failures", 0))
+        if failures >= cfg.login_max_failures:
+            minutes = max(1, math.ceil((kv.expires_at - now).total_seconds() / 60))
+            raise StaffError(f"too many failed sign-ins: try again in {minutes} min", 429)
+    staff = await Staff.get_or_none(username=username.strip(), is_active=True)
+    ok = False
+    try:
+        ok = _hasher.verify(staff.password_hash if staff and staff.password_hash
+                            else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or staff is None:
+        failures += 1
+        until = now + timedelta(minutes=cfg.login_lockout_minutes)
+        await KeyValue.update_or_create(
+            key=key, defaults={"value": json.dumps({"failures": failures}), "expires_at": until}
+        )
+        raise StaffError("wrong username or password", 401)
+    await KeyValue.filter(key=key).delete()
+    if staff.password_hash and _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+        await staff.save(update_fields=["password_hash"])
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    await StaffSession.create(
+        token_hash=_token_hash(token), csrf_token=csrf, staff_id=staff.id, created_at=now,
+        expires_at=now + timedelta(hours=cfg.session_hours), ip=ip[:64],
+    )
+    await StaffSession.filter(expires_at__lt=now).delete()  # tidy old sessions as we go
+    await ledger.append(AuditEvent, kind="staff_signed_in", actor=staff.username,
+                        subject_type="staff", subject_id=str(staff.id), data={"ip": ip},
+                        recorded_at=now)
+    return SignedIn(token, staff, csrf)
+
+
+async def session_for(rt: Runtime, token: str) -> StaffSession | None:
+    """The live session behind a cookie value (with its active member), or None."""
+    if not token:
+        return None
+    sess = await StaffSession.get_or_none(token_hash=_token_hash(token)).prefetch_related("staff")
+    if sess is None or sess.expires_at <= rt.now() or not sess.staff.is_active:
+        return None
+    return sess
+
+
+async def logout(token: str) -> None:
+    """End the session behind a cookie value."""
+    await StaffSession.filter(token_hash=_token_hash(token)).delete()
+
+
+# --- who sees what ---
+
+
+async def department_ids(staff: Staff) -> set[int] | None:
+    """The departments whose queue ``staff`` sees; None means every department."""
+    if staff.role in EVERYWHERE:
+        return None
+    return {int(r["id"]) for r in await staff.departments.all().values("id")}
+
+
+def visible(depts: set[int] | None) -> Q:
+    """Escalations in these departments; ones without a department are everyone's to triage."""
+    if depts is None:
+        return Q()
+    return Q(department_id__in=list(depts)) | Q(department_id__isnull=True)
+
+
+async def can_see(staff: Staff, esc: Escalation) -> bool:
+    """Whether ``staff`` may open this escalation."""
+    depts = await department_ids(staff)
+    return depts is None or esc.department_id is None or esc.department_id in depts
+
+
+async def get_visible(staff: Staff, esc_id: int) -> Escalation:
+    """The escalation, or StaffError 404 when it does not exist or is not this member's."""
+    esc = await Escalation.get_or_none(id=esc_id).prefetch_related(
+        "assignee", "department", "conversation__contact"
+    )
+    if esc is None or not await can_see(staff, esc):
+        raise StaffError("no such escalation in your departments' queues", 404)
+    return esc
+
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
+VIEWS = ("unassigned", "mine", "all", "resolved")
+
+
+async def queue(staff: Staff, *, view: str = "unassigned", kind: str = "",
+                priority: str = "", department: str = "", limit: int = 300) -> list[Escalation]:
+    """The escalations a member sees in one view, most urgent first, then oldest."""
+    q = visible(await department_ids(staff))
+    if view == "mine":
+        q &= Q(assignee_id=staff.id, status=EscalationStatus.CLAIMED)
+    elif view == "resolved":
+        q &= Q(status=EscalationStatus.RESOLVED)
+    elif view == "all":
+        q &= Q(status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
+    else:
+        q &= Q(status=EscalationStatus.OPEN)
+    if priority:
+        q &= Q(priority=priority)
+    if department:
+        q &= Q(department__code=department)
+    rows = await Escalation.filter(q).prefetch_related(
+        "department", "assignee", "conversation__contact"
+    ).order_by("-opened_at").limit(limit)
+    if kind:
+        rows = [e for e in rows if kind in (e.kinds or [e.kind.value])]
+    if view == "resolved":
+        return rows
+    return sorted(rows, key=lambda e: (PRIORITY_RANK[e.priority.value], e.opened_at))
+
+
+def masked_contact(contact: Contact) -> dict[str, str]:
+    """The contact as staff see it by default."""
+    return {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)}
+
+
+# --- claim, release, reassign ---
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """Who holds the escalation after a claim attempt."""
+
+    won: bool
+    holder: str
+
+
+async def _lock_conversation(conn: BaseDBAsyncClient, conversation_id: int) -> Conversation:
+    # Same order as the dispatcher: lock the contact row (PostgreSQL), then load the state.
+    conv = await Conversation.get(id=conversation_id, using_db=conn)
+    await Contact.filter(id=conv.contact_id).using_db(conn).select_for_update().get()
+    return await Conversation.get(id=conversation_id, using_db=conn)
+
+
+async def _audit(kind: str, staff: Staff, esc: Escalation, now: datetime,
+                 **data: Any) -> None:
+    await ledger.append(AuditEvent, kind=kind, actor=staff.username, subject_type="escalation",
+                        subject_id=str(esc.id), data=data, recorded_at=now)
+
+
+async def claim(rt: Runtime, staff: Staff, esc_id: int) -> ClaimResult:
+    """Take an open escalation. Atomic: of two simultaneous claims exactly one wins.
+
+    The winner's conversation goes quiet (the bot stops answering) until release or resolve.
+    """
+    esc = await get_visible(staff, esc_id)
+    now = rt.now()
+    async with in_transaction() as conn:
+        conv = await _lock_conversation(conn, esc.conversation_id)
+        # The conditional UPDATE is the arbiter: only a row still open changes hands.
+        won = await Escalation.filter(id=esc.id, status=EscalationStatus.OPEN).using_db(
+            conn
+        ).update(status=EscalationStatus.CLAIMED, assignee_id=staff.id, claimed_at=now,
+                 updated_at=now)
+        if not won:
+            current = await Escalation.get(id=esc.id, using_db=conn).prefetch_related("assignee")
+            if current.status == EscalationStatus.RESOLVED:
+                raise StaffError("this escalation is already resolved", 409)
+            holder = current.assignee.display_name if current.assignee else "?"
+            return ClaimResult(False, holder)
+        before = conv.status.value
+        if conv.status != ConversationStatus.STAFF:
+            conv.status = ConversationStatus.STAFF
+            await conv.save(using_db=conn, update_fields=["status"])
+        await Escalation.filter(id=esc.id).using_db(conn).update(status_before_claim=before)
+        await _audit("escalation_claimed", staff, esc, now, conversation=conv.id)
+    return ClaimResult(True, staff.display_name)
+
+
+def _require_holder(staff: Staff, esc: Escalation) -> None:
+    if esc.status == EscalationStatus.RESOLVED:
+        raise StaffError("this escalation is already resolved", 409)
+    if esc.status != EscalationStatus.CLAIMED or esc.assignee_id != staff.id:
+        holder = esc.assignee.display_name if esc.assignee else None
+        raise StaffError(f"claim it first (held by {holder})" if holder else "claim it first",
+                         409)
+
+
+async def _restore(rt: Runtime, conn: BaseDBAsyncClient, conv: Conversation,
+                   before: str | None) -> None:
+    """Give the conversation back to the bot as it was before the claim."""
+    if before == ConversationStatus.STAFF.value:
+        return  # the bot had already handed over (red flag, unusable replies): stay quiet
+    status, state, _ = await _resume_plan(rt, conn, conv)
+    conv.status, conv.state = status, state
+    await conv.save(using_db=conn, update_fields=["status", "state"])
+
+
+async def release(rt: Runtime, staff: Staff, esc_id: int) -> None:
+    """Put a claimed escalation back in the unassigned queue (its holder, or a lead)."""
+    esc = await get_visible(staff, esc_id)
+    if esc.assignee_id != staff.id and staff.role not in LEADS:
+        raise StaffError("only its holder or a department head may release it", 403)
+    if esc.status != EscalationStatus.CLAIMED:
+        raise StaffError("it is not claimed", 409)
+    now = rt.now()
+    async with in_transaction() as conn:
+        conv = await _lock_conversation(conn, esc.conversation_id)
+        n = await Escalation.filter(id=esc.id, status=EscalationStatus.CLAIMED).using_db(
+            conn
+        ).update(status=EscalationStatus.OPEN, assignee_id=None, claimed_at=None, updated_at=now)
+        if not n:
+            raise StaffError("it is not claimed", 409)
+        await _restore(rt, conn, conv, esc.status_before_claim)
+        await _audit("escalation_released", staff, esc, now)
+        await notify.for_escalation(conn, esc, "released", now)
+    rt.staff_waker.wake()
+
+
+async def reassign(rt: Runtime, staff: Staff, esc_id: int, to_id: int) -> Staff:
+    """Hand an open or claimed escalation to someone else (department heads and managers)."""
+    if staff.role not in LEADS:
+        raise StaffError("only department heads and managers may reassign", 403)
+    esc = await get_visible(staff, esc_id)
+    if esc.status == EscalationStatus.RESOLVED:
+        raise StaffError("this escalation is already resolved", 409)
+    target = await Staff.get_or_none(id=to_id, is_active=True)
+    if target is None or not await can_see(target, esc):
+        raise StaffError("that person does not work in this escalation's department", 400)
+    now = rt.now()
+    async with in_transaction() as conn:
+        conv = await _lock_conversation(conn, esc.conversation_id)
+        current = await Escalation.get(id=esc.id, using_db=conn)
+        before = current.status_before_claim or conv.status.value
+        if current.status == EscalationStatus.OPEN:
+            before = conv.status.value
+        await Escalation.filter(id=esc.id).using_db(conn).update(
+            status=EscalationStatus.CLAIMED, assignee_id=target.id, claimed_at=now,
+            updated_at=now, status_before_claim=before,
+        )
+        if conv.status != ConversationStatus.STAFF:
+            conv.status = ConversationStatus.STAFF
+            await conv.save(using_db=conn, update_fields=["status"])
+        await _audit("escalation_reassigned", staff, esc, now, to=target.username,
+                     previous=esc.assignee.username if esc.assignee else None)
+        esc.assignee_id = target.id
+        esc.status = EscalationStatus.CLAIMED
+        await notify.for_escalation(conn, esc, "assigned", now)
+    rt.staff_waker.wake()
+    return target
+
+
+# --- takeover: reply and resolve ---
+
+
+async def reply(rt: Runtime, staff: Staff, esc_id: int, text: str) -> Message:
+    """Send a staff message to the person on their conversation's channel (via the outbox).
+
+    The channel decides how it reaches them (WeChat inside the 48-hour window, otherwise an
+    SMS template or the H5 page); ``kind="staff"`` and the params tell it who is writing.
+    """
+    text = text.strip()
+    if not text:
+        raise StaffError("write a reply first (or pick a canned one)")
+    if len(text) > 1000:
+        raise StaffError("a reply is at most 1000 characters; split it into two")
+    esc = await get_visible(staff, esc_id)
+    _require_holder(staff, esc)
+    now = rt.now()
+    async with in_transaction() as conn:
+        conv = await _lock_conversation(conn, esc.conversation_id)
+        params = {"staff_name": staff.display_name, "org_name": rt.settings.org.name,
+                  "department": esc.department.name if esc.department else ""}
+        msg = await outbox.queue(
+            conn, key=f"staff:{esc.id}:{secrets.token_hex(8)}", channel=conv.channel,
+            contact_id=conv.contact_id, conversation_id=conv.id, body=text, now=now,
+            sender="staff", kind="staff", params=params,
+        )
+        await Escalation.filter(id=esc.id, first_response_at__isnull=True).using_db(
+            conn
+        ).update(first_response_at=now)
+        await Escalation.filter(id=esc.id).using_db(conn).update(updated_at=now)
+        await _audit("staff_replied", staff, esc, now, message=msg.id)
+    rt.outbox_waker.wake()
+    return msg
+
+
+def fill_canned(rt: Runtime, staff: Staff, esc: Escalation, template: str) -> str:
+    """A canned reply with {org_name}, {staff_name} and {department} filled in."""
+    return engine.render(template, engine.Context(values={
+        "org_name": rt.settings.org.name, "staff_name": staff.display_name,
+        "department": esc.department.name if esc.department else "",
+    }))
+
+
+async def _resume_plan(rt: Runtime, conn: BaseDBAsyncClient,
+                       conv: Conversation) -> tuple[ConversationStatus, dict[str, Any], str | None]:
+    """Where the bot picks up: the unanswered question (and its text), or the survey closes."""
+    state = dict(conv.state or {})
+    survey = rt.settings.surveys.get(state.get("survey", ""))
+    checkin = await CheckIn.get_or_none(id=conv.checkin_id, using_db=conn) if conv.checkin_id \
+        else None
+    expired = checkin is not None and checkin.expires_at is not None \
+        and checkin.expires_at <= rt.now()
+    idx = int(state.get("index", 0))
+    if (survey is not None and checkin is not None and not expired
+            and 0 <= idx < len(survey.questions)
+            and survey.questions[idx].id not in (state.get("answers") or {})):
+        state["status"] = engine.ASKING
+        ctx, _ = await engine_context(rt, checkin, conn)
+        return ConversationStatus.OPEN, state, engine.render(survey.questions[idx].text, ctx)
+    state["status"] = engine.DONE
+    return ConversationStatus.CLOSED, state, None
+
+
+async def resolve(rt: Runtime, staff: Staff, esc_id: int, *, outcome: str, note: str,
+                  after: str = "close") -> Escalation:
+    """Close the escalation with an outcome and a note; the bot resumes or closes the survey."""
+    outcome = outcome.strip()
+    if outcome not in rt.settings.staff.outcomes:
+        raise StaffError("pick an outcome from the list")
+    if after not in ("resume", "close"):
+        raise StaffError("after resolving, the survey either resumes or closes")
+    esc = await get_visible(staff, esc_id)
+    _require_holder(staff, esc)
+    now = rt.now()
+    async with in_transaction() as conn:
+        conv = await _lock_conversation(conn, esc.conversation_id)
+        n = await Escalation.filter(
+            id=esc.id, status=EscalationStatus.CLAIMED, assignee_id=staff.id
+        ).using_db(conn).update(status=EscalationStatus.RESOLVED, resolved_at=now,
+                                outcome=outcome, note=note.strip()[:4000], updated_at=now)
+        if not n:
+            raise StaffError("it changed hands meanwhile; reload the page", 409)
+        if after == "resume":
+            status, state, question = await _resume_plan(rt, conn, conv)
+        else:
+            status, state, question = ConversationStatus.CLOSED, {
+                **(conv.state or {}), "status": engine.DONE}, None
+        conv.status, conv.state, conv.last_activity_at = status, state, now
+        await conv.save(using_db=conn, update_fields=["status", "state", "last_activity_at"])
+        if question:
+            await outbox.queue(conn, key=f"resume:{esc.id}", channel=conv.channel,
+                               contact_id=conv.contact_id, conversation_id=conv.id,
+                               body=question, now=now)
+        await _audit("escalation_resolved", staff, esc, now, outcome=outcome,
+                     after="resumed" if question else "closed")
+    rt.outbox_waker.wake()
+    return await Escalation.get(id=esc.id)
+
+
+# --- privacy ---
+
+
+async def reveal(rt: Runtime, staff: Staff, esc_id: int, why: str) -> dict[str, str]:
+    """The contact's real name and phone, for this member, recorded with the reason."""
+    why = why.strip()
+    if len(why) < 2:
+        raise StaffError("say why you need the name and phone (it is recorded)")
+    esc = await get_visible(staff, esc_id)
+    contact = esc.conversation.contact
+    await ledger.append(AuditEvent, kind="contact_revealed", actor=staff.username,
+                        subject_type="contact", subject_id=str(contact.id),
+                        data={"why": why[:500], "escalation": esc.id}, recorded_at=rt.now())
+    return {"name": contact.name, "phone": contact.phone or ""}

@@ -1,0 +1,442 @@
+"""The staff workspace pages: sign-in, queues, an escalation (claim, reply, resolve, reveal),
+notifications, staff admin and the audit log. Rules live in ``bot.staff``; here we translate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from bot import notify, sla
+from bot import staff as svc
+from bot.keys import RUNTIME
+from bot.privacy import mask_name, mask_phone
+from handlers.auth import (
+    SESSION_COOKIE,
+    csrf_middleware,
+    csrf_token,
+    current_staff,
+    login_csrf,
+    set_login_csrf,
+    signed_in,
+)
+from handlers.i18n import language
+from handlers.render import render
+from handlers.staff_messages import ERRORS_ZH
+from models import (
+    AuditEvent,
+    Conversation,
+    Department,
+    Escalation,
+    EscalationStatus,
+    Message,
+    Notification,
+    NotificationChannel,
+    Role,
+    Staff,
+)
+
+WECHAT_WINDOW = timedelta(hours=48)
+
+
+def setup(app: web.Application) -> None:
+    """Register the staff routes and the CSRF check."""
+    app.middlewares.append(csrf_middleware)
+    r = app.router
+    r.add_get("/staff", staff_home)
+    r.add_get("/staff/login", login_page)
+    r.add_post("/staff/login", login_post)
+    r.add_post("/staff/logout", logout_post)
+    r.add_get("/staff/queue", queue_page)
+    r.add_get("/staff/queue/rows", queue_rows)
+    r.add_get("/staff/escalations/{id:\\d+}", escalation_page)
+    for action in ("claim", "release", "reassign", "reply", "resolve", "reveal"):
+        r.add_post(f"/staff/escalations/{{id:\\d+}}/{action}", _ACTIONS[action])
+    r.add_get("/staff/conversations/{id:\\d+}", conversation_page)
+    r.add_get("/staff/notifications", notifications_page)
+    r.add_get("/staff/admin", admin_page)
+    r.add_post("/staff/admin/staff", admin_create)
+    r.add_post("/staff/admin/staff/{id:\\d+}", admin_update)
+    r.add_get("/staff/audit", audit_page)
+
+
+async def staff_home(request: web.Request) -> web.Response:
+    """/staff goes to the queue."""
+    raise web.HTTPSeeOther("/staff/queue")
+
+
+async def page(request: web.Request, template: str, *, status: int = 200,
+               **context: Any) -> web.Response:
+    """Render a staff page with the member, the unread count and the CSRF token."""
+    me = await current_staff(request)
+    resp = render(request, template, me=me, csrf=await csrf_token(request),
+                  unread=await notify.unread_count(me.id) if me else 0, **context)
+    resp.set_status(status)
+    return resp
+
+
+def _lang(request: web.Request) -> str:
+    return language(request, request.app[RUNTIME].settings.web.default_language)
+
+
+def say(request: web.Request, error: str) -> str:
+    """A service error in the page's language."""
+    if _lang(request) != "zh":
+        return error
+    for pattern, zh in ERRORS_ZH:
+        m = re.fullmatch(pattern, error)
+        if m:
+            return m.expand(zh)
+    return error
+
+
+def span(seconds: float, lang: str) -> str:
+    """A short human duration: 2天3小时 / 2d 3h, 25分 / 25 min."""
+    s = int(abs(seconds))
+    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    zh = lang == "zh"
+    if d:
+        return f"{d}天{h}小时" if zh else f"{d}d {h}h"
+    if h:
+        return f"{h}小时{m}分" if zh else f"{h}h {m}min"
+    return f"{m}分钟" if zh else f"{m} min"
+
+
+def _timers(request: web.Request, esc: Escalation, now: datetime) -> list[dict[str, Any]]:
+    rt = request.app[RUNTIME]
+    lang = _lang(request)
+    out = []
+    for d in sla.deadlines(rt, esc):
+        state = d.state(now)
+        left = (d.due - now).total_seconds()
+        out.append({"name": d.name, "state": state, "span": span(left, lang),
+                    "due": rt.local(d.due).strftime("%m-%d %H:%M")})
+    return out
+
+
+def _item(request: web.Request, esc: Escalation, now: datetime) -> dict[str, Any]:
+    rt = request.app[RUNTIME]
+    timers = _timers(request, esc, now)
+    # The queue shows the most pressing running clock (or the worst breach).
+    pressing = next((t for t in timers if t["state"] == "breached"), None) or next(
+        (t for t in timers if t["state"] == "running"), None)
+    contact = esc.conversation.contact
+    return {
+        "id": esc.id, "priority": esc.priority.value, "kinds": esc.kinds or [esc.kind.value],
+        "department": esc.department.name if esc.department else "—",
+        "conversation_id": esc.conversation_id,
+        "contact": mask_name(contact.name), "phone": mask_phone(contact.phone),
+        "reason": esc.reason, "status": esc.status.value,
+        "assignee": esc.assignee.display_name if esc.assignee else "",
+        "opened_at": rt.local(esc.opened_at).strftime("%m-%d %H:%M"),
+        "timer": pressing, "level": esc.sla_level, "outcome": esc.outcome or "",
+    }
+
+
+async def _queue_context(request: web.Request) -> dict[str, Any]:
+    me = await signed_in(request)
+    q = request.query
+    view = q.get("view", "unassigned")
+    if view not in svc.VIEWS:
+        view = "unassigned"
+    filters = {k: q.get(k, "") for k in ("kind", "priority", "department")}
+    rows = await svc.queue(me, view=view, kind=filters["kind"], priority=filters["priority"],
+                           department=filters["department"])
+    now = request.app[RUNTIME].now()
+    depts = await svc.department_ids(me)
+    dq = Department.all() if depts is None else Department.filter(id__in=list(depts))
+    return {"items": [_item(request, e, now) for e in rows], "view": view, "filters": filters,
+            "departments": await dq.order_by("name"), "query": request.query_string}
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    """The queue: Unassigned / Mine / All / Resolved, with filters; refreshes itself."""
+    return await page(request, "staff_queue.html", **await _queue_context(request))
+
+
+async def queue_rows(request: web.Request) -> web.Response:
+    """Just the rows, for the page's live refresh."""
+    return render(request, "staff_queue_rows.html", **await _queue_context(request))
+
+
+# --- one escalation ---
+
+
+def _channel_hint(conv: Conversation, now: datetime) -> str:
+    contact = conv.contact
+    if conv.channel == "wechat":
+        last = contact.last_inbound_at
+        if last is not None and contact.last_inbound_channel == "wechat" \
+                and now - last < WECHAT_WINDOW:
+            return "wechat_window"
+        return "wechat_outside"
+    return conv.channel
+
+
+async def _history(request: web.Request, contact_id: int) -> list[dict[str, Any]]:
+    rt = request.app[RUNTIME]
+    msgs = await Message.filter(contact_id=contact_id).order_by("-id").limit(500)
+    return [
+        {"direction": m.direction.value, "sender_key": m.sender, "body": m.body,
+         "status": m.status.value, "at": rt.local(m.created_at).strftime("%m-%d %H:%M")}
+        for m in reversed(msgs)
+    ]
+
+
+async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, status: int = 200,
+                           error: str = "", revealed: dict[str, str] | None = None,
+                           notice: str = "") -> web.Response:
+    rt = request.app[RUNTIME]
+    esc = await svc.get_visible(me, esc_id)
+    conv = await Conversation.get(id=esc.conversation_id).prefetch_related("contact")
+    now = rt.now()
+    holder = esc.status == EscalationStatus.CLAIMED and esc.assignee_id == me.id
+    colleagues: list[Staff] = []
+    if me.role in svc.LEADS and esc.status != EscalationStatus.RESOLVED:
+        for s in await Staff.filter(is_active=True).order_by("display_name"):
+            if await svc.can_see(s, esc):
+                colleagues.append(s)
+    canned = [svc.fill_canned(rt, me, esc, c) for c in rt.settings.staff.canned_replies]
+    return await page(
+        request, "escalation.html", status=status, e=_item(request, esc, now), esc=esc,
+        timers=_timers(request, esc, now), messages=await _history(request, conv.contact_id),
+        holder=holder, colleagues=colleagues, canned=canned,
+        outcomes=rt.settings.staff.outcomes, channel_hint=_channel_hint(conv, now),
+        revealed=revealed, error=error, notice=notice, is_lead=me.role in svc.LEADS,
+    )
+
+
+async def escalation_page(request: web.Request) -> web.Response:
+    """An escalation: the whole conversation, its clocks and what this member may do."""
+    me = await signed_in(request)
+    try:
+        return await _escalation_view(request, me, int(request.match_info["id"]),
+                                      notice=request.query.get("done", ""))
+    except svc.StaffError as e:
+        raise web.HTTPNotFound(text=str(e)) from e
+
+
+def _done(esc_id: int, what: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/staff/escalations/{esc_id}?done={what}")
+
+
+async def _act(request: web.Request, action: str) -> web.Response:
+    me = await signed_in(request)
+    rt = request.app[RUNTIME]
+    esc_id = int(request.match_info["id"])
+    form = await request.post()
+    try:
+        if action == "claim":
+            result = await svc.claim(rt, me, esc_id)
+            if not result.won:
+                return await _escalation_view(request, me, esc_id, status=409,
+                                              error=f"taken:{result.holder}")
+        elif action == "release":
+            await svc.release(rt, me, esc_id)
+        elif action == "reassign":
+            to = str(form.get("to", ""))
+            if not to.isdigit():
+                raise svc.StaffError("pick who takes it over")
+            await svc.reassign(rt, me, esc_id, int(to))
+        elif action == "reply":
+            await svc.reply(rt, me, esc_id, str(form.get("text", "")))
+        elif action == "resolve":
+            await svc.resolve(rt, me, esc_id, outcome=str(form.get("outcome", "")),
+                              note=str(form.get("note", "")),
+                              after=str(form.get("after", "close")))
+        elif action == "reveal":
+            revealed = await svc.reveal(rt, me, esc_id, str(form.get("why", "")))
+            resp = await _escalation_view(request, me, esc_id, revealed=revealed)
+            resp.headers["Cache-Control"] = "no-store"  # revealed details stay off disk
+            return resp
+    except svc.StaffError as e:
+        if e.status == 404:
+            raise web.HTTPNotFound(text=str(e)) from e
+        return await _escalation_view(request, me, esc_id, status=e.status,
+                                      error=say(request, str(e)))
+    if action == "resolve":
+        raise web.HTTPSeeOther("/staff/queue?view=mine")
+    raise _done(esc_id, action)
+
+
+def _action(name: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return await _act(request, name)
+
+    handler.__name__ = f"escalation_{name}"
+    return handler
+
+
+_ACTIONS = {name: _action(name) for name in
+            ("claim", "release", "reassign", "reply", "resolve", "reveal")}
+
+
+async def conversation_page(request: web.Request) -> web.Response:
+    """A conversation's whole history (masked), with links to its escalations."""
+    me = await signed_in(request)
+    conv = await Conversation.get_or_none(id=int(request.match_info["id"])).prefetch_related(
+        "contact")
+    if conv is None:
+        raise web.HTTPNotFound(text="no such conversation")
+    escs = [e for e in await Escalation.filter(conversation_id=conv.id).order_by("-id")
+            if await svc.can_see(me, e)]
+    if not escs and await svc.department_ids(me) is not None:
+        raise web.HTTPNotFound(text="no such conversation in your departments")
+    return await page(request, "conversation.html",
+                      messages=await _history(request, conv.contact_id),
+                      contact=mask_name(conv.contact.name), phone=mask_phone(conv.contact.phone),
+                      escalations=escs)
+
+
+# --- sign-in ---
+
+
+def _safe_next(value: str) -> str:
+    return value if value.startswith("/") and not value.startswith("//") else "/staff/queue"
+
+
+async def login_page(request: web.Request) -> web.Response:
+    """The sign-in form."""
+    if await current_staff(request) is not None:
+        raise web.HTTPSeeOther(_safe_next(request.query.get("next", "")))
+    return await _login_form(request, "", 200)
+
+
+async def _login_form(request: web.Request, error: str, status: int) -> web.Response:
+    nxt = _safe_next(request.query.get("next", "") or str((await request.post()).get("next", "")))
+    token = login_csrf(request)
+    resp = render(request, "login.html", me=None, csrf="", unread=0, error=error, next=nxt,
+                  login_csrf=token)
+    set_login_csrf(request, resp, token)
+    resp.set_status(status)
+    return resp
+
+
+async def login_post(request: web.Request) -> web.Response:
+    """Check the password (throttled per username and address) and start a session."""
+    rt = request.app[RUNTIME]
+    form = await request.post()
+    ip = request.remote or ""
+    try:
+        signed = await svc.login(rt, str(form.get("username", "")),
+                                 str(form.get("password", "")), ip)
+    except svc.StaffError as e:
+        return await _login_form(request, say(request, str(e)), e.status)
+    resp = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    resp.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Lax", path="/",
+                    secure=rt.settings.server.base_url().startswith("https://"),
+                    max_age=rt.settings.staff.session_hours * 3600)
+    raise resp
+
+
+async def logout_post(request: web.Request) -> web.Response:
+    """End the session."""
+    await svc.logout(request.cookies.get(SESSION_COOKIE, ""))
+    resp = web.HTTPSeeOther("/staff/login")
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    raise resp
+
+
+# --- notifications, admin, audit ---
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    """This member's in-app notifications, newest first; viewing marks them read."""
+    me = await signed_in(request)
+    rt = request.app[RUNTIME]
+    rows = await Notification.filter(channel=NotificationChannel.APP, staff_id=me.id).order_by(
+        "-id").limit(200)
+    items = [{"event": n.event, "text": n.text, "escalation_id": n.escalation_id,
+              "unread": n.read_at is None, "at": rt.local(n.created_at).strftime("%m-%d %H:%M")}
+             for n in rows]
+    await notify.mark_read(me.id, rt.now())
+    return await page(request, "notifications.html", items=items)
+
+
+async def _admin_view(request: web.Request, *, error: str = "", notice: str = "",
+                      status: int = 200) -> web.Response:
+    members = await Staff.all().order_by("username").prefetch_related("departments")
+    return await page(request, "staff_admin.html", status=status, members=members,
+                      departments=await Department.all().order_by("code"),
+                      roles=[r.value for r in Role], error=error, notice=notice)
+
+
+async def admin_page(request: web.Request) -> web.Response:
+    """Admins manage staff accounts, roles and departments."""
+    await signed_in(request, roles={Role.ADMIN})
+    return await _admin_view(request, notice=request.query.get("done", ""))
+
+
+def _codes(form: Any) -> list[str]:
+    return [str(c) for c in form.getall("departments", [])]
+
+
+async def admin_create(request: web.Request) -> web.Response:
+    """Create a staff account."""
+    me = await signed_in(request, roles={Role.ADMIN})
+    form = await request.post()
+    try:
+        s = await svc.create_staff(
+            username=str(form.get("username", "")).strip(),
+            display_name=str(form.get("display_name", "")).strip(),
+            role=str(form.get("role", "agent")), password=str(form.get("password", "")),
+            departments=_codes(form),
+        )
+    except svc.StaffError as e:
+        return await _admin_view(request, error=say(request, str(e)), status=e.status)
+    await _audit_admin(request, me, "staff_created", s)
+    raise web.HTTPSeeOther("/staff/admin?done=created")
+
+
+async def admin_update(request: web.Request) -> web.Response:
+    """Change a member's role, departments, active flag or password."""
+    me = await signed_in(request, roles={Role.ADMIN})
+    target = await Staff.get_or_none(id=int(request.match_info["id"]))
+    if target is None:
+        raise web.HTTPNotFound(text="no such staff member")
+    form = await request.post()
+    active = form.get("active") == "on"
+    if target.id == me.id and (not active or form.get("role") != Role.ADMIN.value):
+        return await _admin_view(request, status=400,
+                                 error=say(request, "you cannot demote or deactivate yourself"))
+    try:
+        await svc.update_staff(target, role=str(form.get("role", target.role.value)),
+                               departments=_codes(form), active=active,
+                               password=str(form.get("password", "")) or None)
+    except svc.StaffError as e:
+        return await _admin_view(request, error=say(request, str(e)), status=e.status)
+    await _audit_admin(request, me, "staff_updated", target)
+    raise web.HTTPSeeOther("/staff/admin?done=updated")
+
+
+async def _audit_admin(request: web.Request, me: Staff, kind: str, target: Staff) -> None:
+    from bot import ledger
+
+    await target.fetch_related("departments")
+    await ledger.append(AuditEvent, kind=kind, actor=me.username, subject_type="staff",
+                        subject_id=str(target.id),
+                        data={"role": target.role.value, "active": target.is_active,
+                              "departments": sorted(d.code for d in target.departments)},
+                        recorded_at=request.app[RUNTIME].now())
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    """The audit trail (admins): who did what, newest first; filter by kind or actor."""
+    await signed_in(request, roles={Role.ADMIN})
+    rt = request.app[RUNTIME]
+    q = AuditEvent.all()
+    kind, actor = request.query.get("kind", ""), request.query.get("actor", "")
+    if kind:
+        q = q.filter(kind=kind)
+    if actor:
+        q = q.filter(actor=actor)
+    rows = await q.order_by("-id").limit(300)
+    items = [{"id": a.id, "kind": a.kind, "actor": a.actor,
+              "subject": f"{a.subject_type} {a.subject_id}",
+              "data": json.dumps(a.data, ensure_ascii=False, sort_keys=True),
+              "at": rt.local(a.recorded_at).strftime("%Y-%m-%d %H:%M:%S")} for a in rows]
+    return await page(request, "audit.html", items=items, kind=kind, actor=actor)
