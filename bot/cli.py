@@ -360,12 +360,15 @@ def cmd_wechat_qr(args: argparse.Namespace) -> int:
         print(qr.text())
         print(f"episode {args.external_id}: {qr.url}")
         print(f"valid until {rt.local(qr.expires_at):%Y-%m-%d %H:%M}")
-        if args.svg:
-            Path(args.svg).write_text(qr.svg(scale=8), encoding="utf-8")
-            print(f"saved {args.svg} (print it on the discharge paperwork)")
+        codes.append(qr)
         return 0
 
-    return asyncio.run(run())
+    codes: list[wechat.QrCode] = []
+    status = asyncio.run(run())
+    if codes and args.svg:
+        Path(args.svg).write_text(codes[0].svg(scale=8), encoding="utf-8")
+        print(f"saved {args.svg} (print it on the discharge paperwork)")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:

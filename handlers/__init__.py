@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, pages, simulator, staff
+from handlers import api, dashboard, pages, simulator, staff, wechat
 
 STATIC = Path(__file__).parent / "static"
 
@@ -19,4 +19,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/episodes", api.post_episodes)
     simulator.setup(app)
     staff.setup(app)
+    wechat.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -44,15 +44,22 @@ class ChannelError(Exception):
     ``retryable``: try again later (with back-off, or not before ``retry_after`` seconds).
     ``unreachable``: this channel can never reach the contact (unsubscribed, bad number); the
     outbox records the reason on the contact so nothing is sent that way again.
+    ``defer``: nothing was attempted (a cap is full, the channel is paused): the message waits
+    ``retry_after`` seconds and does not use up one of its attempts.
+    ``fallback``: when this failure is final, the outbox sends the message again through the
+    named channel if it is configured and can reach the contact (WeChat → SMS).
     """
 
     def __init__(self, message: str, *, code: str = "", retryable: bool = True,
-                 unreachable: bool = False, retry_after: float | None = None) -> None:
+                 unreachable: bool = False, retry_after: float | None = None,
+                 defer: bool = False, fallback: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable and not unreachable
         self.unreachable = unreachable
         self.retry_after = retry_after
+        self.defer = defer and self.retryable
+        self.fallback = fallback
 
 
 @runtime_checkable

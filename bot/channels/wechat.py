@@ -1,0 +1,968 @@
+"""WeChat Official Account: a small async API client, the channel, and inbound handling.
+
+wechatpy does the crypto (WeChatCrypto), signing (WeChatSigner), message parsing and passive
+replies; the HTTP API is called here with aiohttp (wechatpy has no async client, its token URL
+is fixed and its auto-retry can loop). The access token comes from ``/cgi-bin/stable_token``
+and is kept in the ``key_value`` table, so every process shares one token.
+
+Inbound rule: store first (deduplicated: ``MsgId``, events by FromUserName + CreateTime +
+Event), act in the database only, answer WeChat well within its 5 seconds. Nothing here calls
+the WeChat API from the webhook; replies and codes go through the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import aiohttp
+import segno
+import xmltodict
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+from bot import dispatcher, escalations, ledger, links, outbox
+from bot.channels.base import ChannelError, Outgoing, SendResult
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, WechatConfig
+from bot.privacy import normalise_phone
+from bot.runtime import Runtime
+from models import (
+    AuditEvent,
+    CheckIn,
+    CheckinStatus,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Department,
+    Direction,
+    Episode,
+    KeyValue,
+    Message,
+    MessageStatus,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+WINDOW = timedelta(hours=48)  # customer-service messages only this long after the last message
+CS_PER_INBOUND = 5  # and at most this many per message received
+TOKEN_MARGIN = timedelta(minutes=5)  # refresh a little before WeChat says the token expires
+TOKEN_ERRORS = {40001, 42001, 40014}  # invalid / expired / malformed access token
+UNREACHABLE = {
+    43004: "the person does not follow the account",
+    43101: "the person has not accepted this kind of message",
+    40003: "the openid is not valid for this account",
+}
+# Template and subscribe message keyword types → WeChat's length limits (characters).
+FIELD_LIMITS = {
+    "thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5,
+    "phrase": 5, "name": 10, "phone_number": 17, "car_number": 8, "amount": 11, "time": 32,
+    "date": 32, "const": 20,
+}
+# Events that open the 48-hour window (WeChat's list: message, subscribe, scan, menu click).
+WINDOW_EVENTS = {"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"}
+MEDIA_LABELS = {"image": "[图片]", "location": "[位置]", "link": "[链接]", "video": "[视频]",
+                "shortvideo": "[视频]", "voice": "[语音]", "file": "[文件]"}
+SCENE_PREFIX = "ep:"
+OTP_RESEND_SECONDS = 60
+WAITING_MAX_AGE = timedelta(days=3)  # older messages that waited for a reply are not sent late
+OTP_MAX_TRIES = 5
+
+
+# --------------------------------------------------------------------------- API client
+
+
+class WechatApiError(Exception):
+    """WeChat answered with a non-zero errcode (or not at all: errcode -1, ``transient``)."""
+
+    def __init__(self, errcode: int, errmsg: str, *, transient: bool = False) -> None:
+        super().__init__(f"{errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.transient = transient
+
+
+class WechatApi:
+    """The few WeChat HTTP APIs we use, with a shared stable token, timeouts and retries."""
+
+    def __init__(self, cfg: WechatConfig, clock: Clock) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._token: tuple[str, datetime] | None = None
+        self._token_lock = asyncio.Lock()
+
+    @property
+    def _kv_key(self) -> str:
+        return f"wechat:token:{self.cfg.app_id}"
+
+    async def start(self) -> None:
+        """Open the HTTP session."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_seconds)
+            )
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _post_json(self, path: str, payload: dict[str, Any],
+                         params: dict[str, str] | None = None) -> dict[str, Any]:
+        """One POST; transport trouble and 5xx become transient errors."""
+        await self.start()
+        assert self._session is not None
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            async with self._session.post(
+                f"{self.cfg.api_base_url}{path}", params=params, data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            ) as resp:
+                if resp.status >= 500:
+                    raise WechatApiError(-1, f"HTTP {resp.status}", transient=True)
+                if resp.status != 200:
+                    raise WechatApiError(-2, f"HTTP {resp.status}")
+                data = await resp.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise WechatApiError(-1, f"no answer ({type(e).__name__})", transient=True) from e
+        except ValueError as e:
+            raise WechatApiError(-1, "answer was not JSON", transient=True) from e
+        if not isinstance(data, dict):
+            raise WechatApiError(-1, "answer was not a JSON object", transient=True)
+        return data
+
+    async def _fetch_token(self, force: bool) -> tuple[str, int]:
+        data = await self._post_json("/cgi-bin/stable_token", {
+            "grant_type": "client_credential", "appid": self.cfg.app_id,
+            "secret": self.cfg.app_secret, "force_refresh": force,
+        })
+        code = int(data.get("errcode") or 0)
+        if code or not data.get("access_token"):
+            raise WechatApiError(code or -1, str(data.get("errmsg", "no access_token")),
+                                 transient=code == -1)
+        return str(data["access_token"]), int(data.get("expires_in") or 7200)
+
+    async def access_token(self, *, stale: str | None = None) -> str:
+        """A valid token: from memory, the shared table, or ``stable_token``.
+
+        ``stale`` is a token WeChat just refused: it is never returned again, and if
+        ``stable_token`` hands it back, a forced refresh is asked for (sparingly: WeChat limits
+        forced refreshes per day).
+        """
+        now = self.clock.now()
+        if self._token and self._token[1] > now and self._token[0] != stale:
+            return self._token[0]
+        async with self._token_lock:
+            now = self.clock.now()
+            if self._token and self._token[1] > now and self._token[0] != stale:
+                return self._token[0]
+            row = await KeyValue.get_or_none(key=self._kv_key)
+            if (row is not None and row.expires_at is not None and row.expires_at > now
+                    and row.value != stale):
+                self._token = (row.value, row.expires_at)
+                return row.value
+            token, expires_in = await self._fetch_token(force=False)
+            if token == stale:
+                token, expires_in = await self._fetch_token(force=True)
+            expires = now + timedelta(seconds=expires_in) - TOKEN_MARGIN
+            await KeyValue.update_or_create(
+                defaults={"value": token, "expires_at": expires}, key=self._kv_key
+            )
+            self._token = (token, expires)
+            return token
+
+    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call an API with the token: refresh once on 40001/42001, back off on -1 and 5xx."""
+        refreshed = False
+        stale: str | None = None
+        attempt = 0
+        while True:
+            try:
+                token = await self.access_token(stale=stale)
+                data = await self._post_json(path, payload, {"access_token": token})
+                code = int(data.get("errcode") or 0)
+                if code in TOKEN_ERRORS and not refreshed:
+                    refreshed, stale = True, token
+                    continue
+                if code:
+                    raise WechatApiError(code, str(data.get("errmsg", "")), transient=code == -1)
+                return data
+            except WechatApiError as e:
+                if not e.transient or attempt >= self.cfg.max_retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(self.cfg.retry_backoff_seconds * 2 ** (attempt - 1))
+
+    async def send_text(self, openid: str, text: str) -> None:
+        """A customer-service text message (inside the 48-hour window)."""
+        await self.call("/cgi-bin/message/custom/send", {
+            "touser": openid, "msgtype": "text", "text": {"content": text},
+        })
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, Any],
+                            url: str | None, client_msg_id: str) -> str:
+        """A template message; returns WeChat's msgid (TEMPLATESENDJOBFINISH names it)."""
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data,
+                                   "client_msg_id": client_msg_id}
+        if url:
+            payload["url"] = url
+        result = await self.call("/cgi-bin/message/template/send", payload)
+        return str(result.get("msgid", ""))
+
+    async def send_subscribe(self, openid: str, template_id: str, data: dict[str, Any],
+                             page: str | None) -> None:
+        """A subscribe message (``bizsend``), for people who accepted that template."""
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            payload["page"] = page
+        await self.call("/cgi-bin/message/subscribe/bizsend", payload)
+
+    async def create_qr(self, scene: str, expire_seconds: int) -> dict[str, Any]:
+        """A temporary parametric QR code (``QR_STR_SCENE``): ticket, url, expire_seconds."""
+        return await self.call("/cgi-bin/qrcode/create", {
+            "expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        })
+
+
+# --------------------------------------------------------------------------- the channel
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with ``{placeholders}`` from ``values``; unknown ones become empty."""
+    try:
+        return template.format_map(_Blank(values))
+    except (ValueError, IndexError, AttributeError):
+        return template
+
+
+def fit_field(keyword: str, value: str) -> str:
+    """Cut a template value to WeChat's limit for the keyword's type (``thing3`` → 20)."""
+    kind = re.sub(r"\d+$", "", keyword)
+    limit = FIELD_LIMITS.get(kind)
+    value = re.sub(r"\s+", " ", value).strip()
+    if limit is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…" if kind == "thing" else value[:limit]
+
+
+class WechatChannel:
+    """Sends through WeChat: customer-service text inside 48 h, a template to reopen later."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.cfg = settings.wechat
+        self.clock = clock or SystemClock()
+        self.api = WechatApi(self.cfg, self.clock)
+        self.crypto = (
+            WeChatCrypto(self.cfg.token, self.cfg.encoding_aes_key, self.cfg.app_id)
+            if self.cfg.encoding_aes_key else None
+        )
+        # Names of the other channels of this process (set by build_channels): a fallback is
+        # only offered when it exists.
+        self.peers: set[str] = set()
+
+    async def start(self) -> None:
+        """Open the API client."""
+        await self.api.start()
+
+    async def close(self) -> None:
+        """Close the API client."""
+        await self.api.close()
+
+    def can_reach(self, phone: str | None, openid: str | None) -> bool:
+        """Only contacts bound to an openid."""
+        return bool(openid)
+
+    def _fallback(self, msg: Outgoing) -> str | None:
+        fb = self.cfg.fallback_channel
+        return fb if fb and fb in self.peers and msg.phone else None
+
+    async def send(self, msg: Outgoing) -> SendResult:
+        """Customer-service text inside the window, else reopen (template) or fall back."""
+        if not msg.openid:
+            raise ChannelError("the contact is not bound to WeChat", code="no_openid",
+                               unreachable=True, fallback=self._fallback(msg))
+        now = self.clock.now()
+        last_in = await Message.filter(
+            direction=Direction.IN, channel=CHANNEL, contact_id=msg.contact_id, sender="person"
+        ).order_by("-created_at", "-id").first()
+        if last_in is not None and now - last_in.created_at < WINDOW:
+            # In the clock's zone: SQLite compares stored datetimes as text, and rows were
+            # written with the clock's offset (values read back come in UTC).
+            at = last_in.created_at.astimezone(now.tzinfo)
+            used = await Message.filter(
+                Q(sent_at__gt=at) | Q(sent_at=at, id__gt=last_in.id),
+                direction=Direction.OUT, channel=CHANNEL, contact_id=msg.contact_id,
+                provider_msg_id__startswith="cs:",
+            ).count()
+            if used >= CS_PER_INBOUND:
+                raise _wait_for_person(last_in.created_at + WINDOW - now)
+            try:
+                await self.api.send_text(msg.openid, msg.text)
+                return SendResult(provider_msg_id=f"cs:{msg.message_id}")
+            except WechatApiError as e:
+                if e.errcode != 45015:
+                    raise self._error(e, msg) from e
+        return await self._reopen(msg)
+
+    async def _reopen(self, msg: Outgoing) -> SendResult:
+        """Outside the 48-hour window: a template for a check-in, else SMS or wait."""
+        fb = self._fallback(msg)
+        if self.cfg.template_id and (msg.kind == "checkin" or fb is None):
+            if msg.kind == "checkin" and await self._template_sent(msg):
+                # The conversation's opening template already invites the reply.
+                return SendResult(provider_msg_id=f"covered:{msg.message_id}")
+            provider_id = await self._send_template(msg)
+            if msg.kind == "checkin":
+                return SendResult(provider_msg_id=provider_id)
+            raise ChannelError("outside the 48-hour window: an invitation went out as a "
+                               "template; this text waits for the person's next message",
+                               code="45015", retryable=False)
+        raise ChannelError("outside the 48-hour window" + ("" if fb else
+                           ": waiting for the person's next message"),
+                           code="45015", retryable=False, fallback=fb)
+
+    async def _template_sent(self, msg: Outgoing) -> bool:
+        if msg.conversation_id is None:
+            return False
+        return await Message.filter(
+            direction=Direction.OUT, conversation_id=msg.conversation_id, kind="checkin",
+            status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+            provider_msg_id__startswith="tmpl:",
+        ).exclude(id=msg.message_id).exists() or await Message.filter(
+            direction=Direction.OUT, conversation_id=msg.conversation_id, kind="checkin",
+            provider_msg_id__startswith="sub:",
+        ).exclude(id=msg.message_id).exists()
+
+    def template_data(self, params: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+        """The template's keyword values from a message's params, cut to WeChat's limits."""
+        values = {"org_name": self.settings.org.name, "org_phone": self.settings.org.phone,
+                  **params}
+        return {k: {"value": fit_field(k, fill(v, values))}
+                for k, v in self.cfg.template_fields.items()}
+
+    async def _send_template(self, msg: Outgoing) -> str:
+        assert msg.openid
+        data = self.template_data(msg.params)
+        link = str(msg.params.get("link") or "") or None
+        try:
+            if self.cfg.reopen_with == "subscribe":
+                await self.api.send_subscribe(msg.openid, self.cfg.template_id, data, link)
+                return f"sub:{msg.message_id}"
+            key = hashlib.sha256(msg.idempotency_key.encode()).hexdigest()[:32]
+            msgid = await self.api.send_template(msg.openid, self.cfg.template_id, data, link,
+                                                 client_msg_id=key)
+            return f"tmpl:{msgid}"
+        except WechatApiError as e:
+            raise self._error(e, msg) from e
+
+    def _error(self, e: WechatApiError, msg: Outgoing) -> ChannelError:
+        """WeChat's errcode → what the outbox should do."""
+        code = str(e.errcode)
+        if e.errcode in UNREACHABLE:
+            return ChannelError(f"{UNREACHABLE[e.errcode]} ({e.errmsg})", code=code,
+                                unreachable=True, fallback=self._fallback(msg))
+        if e.errcode == 45047:
+            return _wait_for_person(WINDOW)
+        if e.errcode == 45009:  # daily API quota
+            return ChannelError("daily API quota reached", code=code, retry_after=3600)
+        if e.transient or e.errcode in TOKEN_ERRORS:
+            return ChannelError(f"WeChat did not take it: {e.errmsg}", code=code)
+        return ChannelError(f"WeChat refused the message: {e.errmsg}", code=code,
+                            retryable=False)
+
+
+def _wait_for_person(left: timedelta) -> ChannelError:
+    """45047: no more messages until the person writes again (their message requeues this).
+
+    Deferred, not failed: later messages to them would hit the same cap, and falling back to
+    SMS after five messages would be pushy. If they never write, the window closes and the
+    next try reopens the conversation (template) or falls back.
+    """
+    return ChannelError(
+        f"{CS_PER_INBOUND} messages sent since the person last wrote: waiting for their next "
+        "message", code="45047", defer=True, retry_after=max(left.total_seconds(), 60.0))
+
+
+# --------------------------------------------------------------------------- webhook input
+
+
+class WebhookRejected(Exception):
+    """A webhook call we refuse: ``status`` is the HTTP status, the message says why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A verified, decrypted, parsed webhook message."""
+
+    fields: dict[str, str]
+    raw: str
+    encrypted: bool
+
+
+def _sign(*parts: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def check_query(cfg: WechatConfig, query: Mapping[str, str], now: datetime) -> None:
+    """Timestamp within the skew bound and, when given, a valid ``signature`` (else 403)."""
+    ts, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if not ts.isdigit() or len(ts) > 12 or not nonce or len(nonce) > 64:
+        raise WebhookRejected(403, "timestamp and nonce are required")
+    if abs(now.timestamp() - int(ts)) > cfg.max_clock_skew_seconds:
+        raise WebhookRejected(403, "timestamp too far from our clock (replay or clock skew)")
+    sig = query.get("signature")
+    if sig is None and query.get("encrypt_type") != "aes":
+        raise WebhookRejected(403, "signature missing")
+    if sig is not None and not _same(_sign(cfg.token, ts, nonce), sig):
+        raise WebhookRejected(403, "bad signature")
+
+
+def parse_xml(text: str) -> dict[str, str]:
+    """A flat ``<xml>`` document → its fields. Entities, DTDs and nesting are refused."""
+    head = text[:4096].upper()
+    if "<!DOCTYPE" in head or "<!ENTITY" in text.upper():
+        raise WebhookRejected(400, "XML with a document type or entities is refused")
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except (ExpatError, ValueError) as e:
+        raise WebhookRejected(400, f"not well-formed XML: {e}") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise WebhookRejected(400, "the root element must be <xml>")
+    fields: dict[str, str] = {}
+    for key, value in root.items():
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise WebhookRejected(400, f"field {key} is not plain text")
+        fields[key] = value
+    return fields
+
+
+def _require(fields: Mapping[str, str]) -> None:
+    for name in ("FromUserName", "MsgType", "CreateTime"):
+        if not fields.get(name):
+            raise WebhookRejected(400, f"field {name} is missing")
+    if not fields["CreateTime"].isdigit() or len(fields["FromUserName"]) > 64:
+        raise WebhookRejected(400, "field CreateTime or FromUserName is malformed")
+    if fields["MsgType"].lower() == "event":
+        if not fields.get("Event"):
+            raise WebhookRejected(400, "field Event is missing")
+    elif not fields.get("MsgId", "").isdigit():
+        raise WebhookRejected(400, "field MsgId is missing")
+
+
+def read_message(ch: WechatChannel, query: Mapping[str, str], body: bytes,
+                 now: datetime) -> Inbound:
+    """Verify and decode one POSTed message (plain, compatible or safe mode)."""
+    cfg = ch.cfg
+    check_query(cfg, query, now)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "body is not valid UTF-8") from None
+    fields = parse_xml(text)
+    encrypted = query.get("encrypt_type") == "aes"
+    if not encrypted:
+        if cfg.mode == "safe":
+            raise WebhookRejected(403, "safe mode: plaintext messages are refused")
+        _require(fields)
+        return Inbound(fields, text, False)
+    if ch.crypto is None:
+        raise WebhookRejected(400, "encrypted message but no encoding_aes_key configured")
+    enc, msg_sig = fields.get("Encrypt", ""), query.get("msg_signature", "")
+    if not enc or not msg_sig:
+        raise WebhookRejected(403, "Encrypt or msg_signature missing")
+    if not _same(_sign(cfg.token, query["timestamp"], query["nonce"], enc), msg_sig):
+        raise WebhookRejected(403, "bad msg_signature")
+    try:
+        plain = ch.crypto.decrypt_message({"Encrypt": enc}, msg_sig, query["timestamp"],
+                                          query["nonce"])
+    except (InvalidSignatureException, InvalidAppIdException):
+        raise WebhookRejected(403, "message not for this app") from None
+    except Exception:  # bad base64, padding, lengths: hostile or corrupt input
+        raise WebhookRejected(400, "encrypted payload cannot be decrypted") from None
+    inner = parse_xml(str(plain))
+    _require(inner)
+    return Inbound(inner, str(plain), True)
+
+
+def render_reply(ch: WechatChannel, inbound: Inbound, text: str, nonce: str,
+                 now: datetime) -> str:
+    """A passive text reply, encrypted when the message was."""
+    ts = int(now.timestamp())
+    xml = TextReply(source=inbound.fields.get("ToUserName", ""),
+                    target=inbound.fields["FromUserName"], content=text, time=ts).render()
+    if inbound.encrypted and ch.crypto is not None:
+        return str(ch.crypto.encrypt_message(xml, nonce, str(ts)))
+    return str(xml)
+
+
+# --------------------------------------------------------------------------- inbound actions
+
+Action = Callable[[BaseDBAsyncClient, Message], Awaitable[tuple[str | None, int | None]]]
+
+
+async def _store_then(rt: Runtime, *, contact_id: int | None, body: str, provider_id: str,
+                      raw: str, sender: str, action: Action) -> str | None:
+    """Store the raw inbound first, then act; a WeChat retry of a handled one does nothing.
+
+    The row is written as failed ("not handled yet") so the dispatcher never takes it; the
+    action and the switch to processed commit together. A retry finds it and acts again only
+    if the first try did not finish.
+    """
+    now = rt.now()
+    key = f"in:{CHANNEL}:{provider_id}"[:160]
+    try:
+        row = await Message.create(
+            direction=Direction.IN, channel=CHANNEL, contact_id=contact_id, dedupe_key=key,
+            provider_msg_id=provider_id[:128], sender=sender, body=body, raw_payload=raw,
+            status=MessageStatus.FAILED, error="not handled yet", created_at=now,
+        )
+    except IntegrityError:
+        row = await Message.get(dedupe_key=key)
+        if row.status != MessageStatus.FAILED:
+            return None
+    async with in_transaction() as conn:
+        reply, conv_id = await action(conn, row)
+        await Message.filter(id=row.id).using_db(conn).update(
+            status=MessageStatus.PROCESSED, processed_at=now, error=None,
+            conversation_id=conv_id,
+        )
+    if contact_id is not None and sender == "person":
+        await _touched(rt, contact_id)
+    return reply
+
+
+async def _touched(rt: Runtime, contact_id: int) -> None:
+    """The person wrote (or scanned, clicked): the window is open again."""
+    now = rt.now()
+    await Contact.filter(id=contact_id).update(last_inbound_at=now, last_inbound_channel=CHANNEL)
+    # Messages that waited for this (45047 deferred, 45015 with nowhere else to go) go now.
+    since = now - WAITING_MAX_AGE
+    waiting = Message.filter(
+        direction=Direction.OUT, channel=CHANNEL, contact_id=contact_id,
+        status=MessageStatus.FAILED, created_at__gte=since,
+    )
+    n = await Message.filter(
+        direction=Direction.OUT, channel=CHANNEL, contact_id=contact_id,
+        status=MessageStatus.QUEUED, error__startswith="45047", next_attempt_at__gt=now,
+    ).update(next_attempt_at=now)
+    n += await waiting.filter(error__startswith="45015").exclude(error__contains="sent via").update(
+        status=MessageStatus.QUEUED, next_attempt_at=now, attempts=0)
+    if n:
+        rt.outbox_waker.wake()
+
+
+def _values(rt: Runtime, **extra: Any) -> dict[str, Any]:
+    return {"org_name": rt.settings.org.name, "org_phone": rt.settings.org.phone,
+            "department": "", **extra}
+
+
+async def handle(rt: Runtime, ch: WechatChannel, inbound: Inbound) -> str | None:
+    """Act on one verified message; returns the text of a passive reply, or None."""
+    f = inbound.fields
+    openid = f["FromUserName"]
+    mtype = f["MsgType"].lower()
+    contact = await Contact.get_or_none(wechat_openid=openid)
+    if mtype == "event":
+        return await _on_event(rt, ch, inbound, contact)
+    pid = f["MsgId"]
+    if mtype == "text" or (mtype == "voice" and f.get("Recognition", "").strip()):
+        text = (f.get("Content") if mtype == "text" else f.get("Recognition")) or ""
+        received = await dispatcher.receive(
+            rt, channel=CHANNEL, contact_id=contact.id if contact else None, text=text,
+            provider_id=pid, raw=inbound.raw,
+        )
+        if received.duplicate:
+            return None
+        if contact is None:
+            return await _bind_by_text(rt, openid, text.strip())
+        await _touched(rt, contact.id)
+        return None
+    return await _on_media(rt, inbound, contact, mtype, pid)
+
+
+def _media_body(f: Mapping[str, str], mtype: str) -> str:
+    label = MEDIA_LABELS.get(mtype, f"[{mtype[:16]}]")
+    if mtype == "location":
+        return f"{label} {f.get('Label', '')}".strip()[:500]
+    if mtype == "link":
+        return f"{label} {f.get('Title', '')} {f.get('Url', '')}".strip()[:500]
+    return label
+
+
+async def _current_conversation(conn: BaseDBAsyncClient, contact_id: int,
+                                statuses: list[ConversationStatus]) -> Conversation | None:
+    return await Conversation.filter(contact_id=contact_id, status__in=statuses).using_db(
+        conn).order_by("-last_activity_at", "-id").first()
+
+
+async def _department_of(conn: BaseDBAsyncClient, conv: Conversation) -> int | None:
+    if conv.checkin_id is None:
+        return None
+    checkin = await CheckIn.get(id=conv.checkin_id, using_db=conn)
+    episode = await Episode.get(id=checkin.episode_id, using_db=conn)
+    return episode.department_id
+
+
+async def _hand_to_staff(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int,
+                         reason: str) -> Conversation:
+    """Put the person's current (or last, or a new) conversation in the staff queue."""
+    now = rt.now()
+    conv = await _current_conversation(
+        conn, contact_id, [ConversationStatus.OPEN, ConversationStatus.STAFF]
+    ) or await Conversation.filter(contact_id=contact_id).using_db(conn).order_by("-id").first()
+    if conv is None:
+        conv = await Conversation.create(
+            using_db=conn, contact_id=contact_id, channel=CHANNEL, last_activity_at=now,
+            state={"status": "done"}, status=ConversationStatus.CLOSED,
+        )
+    await escalations.raise_for(conn, conversation=conv,
+                                department_id=await _department_of(conn, conv),
+                                kind="other", priority="normal", reason=reason, now=now)
+    return conv
+
+
+async def _on_media(rt: Runtime, inbound: Inbound, contact: Contact | None, mtype: str,
+                    pid: str) -> str | None:
+    """Image, location, link, video, unrecognised voice: stored; staff look during a survey.
+
+    They are not passed to the survey engine (it reads text): a photo of a wound or a
+    location is for a person. An unrecognised voice message during a survey is first
+    answered with a request to type the digit; the second one goes to staff.
+    """
+    wc = rt.settings.wechat
+    body = _media_body(inbound.fields, mtype)
+    texts = rt.texts
+
+    async def act(conn: BaseDBAsyncClient, row: Message) -> tuple[str | None, int | None]:
+        if contact is None:
+            return fill(wc.text_bind_prompt, _values(rt)), None
+        conv = await _current_conversation(conn, contact.id, [ConversationStatus.OPEN])
+        if mtype == "voice" and conv is not None:
+            earlier = await Message.filter(
+                conversation_id=conv.id, direction=Direction.IN, body=MEDIA_LABELS["voice"]
+            ).using_db(conn).count()
+            if earlier == 0:
+                return fill(wc.text_voice_unclear, _values(rt)), conv.id
+        staff_conv = await _hand_to_staff(rt, conn, contact.id,
+                                          f"{body[:40]} received on WeChat")
+        reply = wc.text_media_received if conv is not None else texts["handed_to_staff"]
+        return fill(reply, _values(rt)), staff_conv.id
+
+    return await _store_then(rt, contact_id=contact.id if contact else None, body=body,
+                             provider_id=pid, raw=inbound.raw, sender="person", action=act)
+
+
+async def _on_event(rt: Runtime, ch: WechatChannel, inbound: Inbound,
+                    contact: Contact | None) -> str | None:
+    f = inbound.fields
+    event = f["Event"].lower()
+    key = f.get("EventKey", "") or ""
+    openid = f["FromUserName"]
+    pid = f"{openid}:{f['CreateTime']}:{event}"
+    if event == "templatesendjobfinish":
+        pid += f":{f.get('MsgID') or f.get('MsgId', '')}"
+    wc = rt.settings.wechat
+    sender = "person" if event in WINDOW_EVENTS else "wechat"
+    body = f"[事件 {event}] {key}".strip()[:200]
+
+    async def act(conn: BaseDBAsyncClient, row: Message) -> tuple[str | None, int | None]:
+        if event in ("subscribe", "scan"):
+            scene = key.removeprefix("qrscene_")
+            if scene.startswith(SCENE_PREFIX):
+                return await _bind_by_scene(rt, conn, openid, scene, row), None
+            if contact is not None:
+                await _clear_unreachable(conn, contact)
+                return None, None
+            return fill(wc.text_welcome if event == "subscribe" else wc.text_bind_prompt,
+                        _values(rt)), None
+        if event == "unsubscribe":
+            if contact is not None:
+                await _unsubscribed(rt, conn, contact)
+            return None, None
+        if event == "templatesendjobfinish":
+            await _template_finished(conn, f.get("MsgID") or f.get("MsgId", ""),
+                                     f.get("Status", ""))
+            return None, None
+        if event == "click":
+            if contact is None:
+                return fill(wc.text_bind_prompt, _values(rt)), None
+            return await _menu_click(rt, conn, contact, key)
+        return None, None
+
+    return await _store_then(rt, contact_id=contact.id if contact else None, body=body,
+                             provider_id=pid, raw=inbound.raw, sender=sender, action=act)
+
+
+async def _clear_unreachable(conn: BaseDBAsyncClient, contact: Contact) -> None:
+    fresh = await Contact.get(id=contact.id, using_db=conn)
+    if CHANNEL in (fresh.unreachable or {}):
+        unreachable = {k: v for k, v in fresh.unreachable.items() if k != CHANNEL}
+        await Contact.filter(id=contact.id).using_db(conn).update(unreachable=unreachable)
+
+
+async def bind(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int, openid: str,
+               how: str, ref: str | None = None) -> None:
+    """Bind ``openid`` to a contact (the latest binding wins) and prefer WeChat for them."""
+    now = rt.now()
+    others = await Contact.filter(wechat_openid=openid).exclude(id=contact_id).using_db(
+        conn).values_list("id", flat=True)
+    if others:
+        await Contact.filter(id__in=list(others)).using_db(conn).update(wechat_openid=None)
+    contact = await Contact.get(id=contact_id, using_db=conn)
+    unreachable = {k: v for k, v in (contact.unreachable or {}).items() if k != CHANNEL}
+    await Contact.filter(id=contact_id).using_db(conn).update(
+        wechat_openid=openid, unreachable=unreachable, preferred_channel=CHANNEL,
+        last_inbound_at=now, last_inbound_channel=CHANNEL,
+    )
+    # Inbound rows written before we knew who this was now belong to the contact.
+    await Message.filter(direction=Direction.IN, channel=CHANNEL, contact_id=None,
+                         raw_payload__contains=openid).using_db(conn).update(
+        contact_id=contact_id)
+    await ledger.append(
+        AuditEvent, kind="wechat_bound", actor="person", subject_type="contact",
+        subject_id=str(contact_id),
+        data={"how": how, "ref": ref, "moved_from": sorted(others)}, recorded_at=now,
+    )
+
+
+async def _bind_by_scene(rt: Runtime, conn: BaseDBAsyncClient, openid: str, scene: str,
+                         row: Message) -> str:
+    wc = rt.settings.wechat
+    ident = scene.removeprefix(SCENE_PREFIX)
+    episode = await Episode.get_or_none(id=int(ident), using_db=conn) if ident.isdigit() \
+        else None
+    if episode is None:
+        return fill(wc.text_qr_invalid, _values(rt))
+    await bind(rt, conn, episode.contact_id, openid, "qr", ref=str(episode.id))
+    await Message.filter(id=row.id).using_db(conn).update(contact_id=episode.contact_id)
+    department = await Department.get(id=episode.department_id, using_db=conn)
+    return fill(wc.text_bound, _values(rt, department=department.name))
+
+
+async def _unsubscribed(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact) -> None:
+    now = rt.now()
+    fresh = await Contact.get(id=contact.id, using_db=conn)
+    unreachable = {**(fresh.unreachable or {}), CHANNEL: "unsubscribed: unfollowed the account"}
+    updates: dict[str, Any] = {"unreachable": unreachable}
+    if rt.settings.wechat.unsubscribe_opts_out and fresh.opted_out_at is None:
+        updates["opted_out_at"] = now
+        await CheckIn.filter(contact_id=contact.id, status=CheckinStatus.PLANNED).using_db(
+            conn).update(status=CheckinStatus.SKIPPED)
+    await Contact.filter(id=contact.id).using_db(conn).update(**updates)
+    await ledger.append(
+        AuditEvent, kind="wechat_unsubscribed", actor="person", subject_type="contact",
+        subject_id=str(contact.id), data={"opted_out": "opted_out_at" in updates},
+        recorded_at=now,
+    )
+
+
+async def _template_finished(conn: BaseDBAsyncClient, msgid: str, status: str) -> None:
+    """TEMPLATESENDJOBFINISH: the template message's delivery outcome."""
+    if not msgid:
+        return
+    msg = await Message.filter(direction=Direction.OUT, channel=CHANNEL,
+                               provider_msg_id=f"tmpl:{msgid}").using_db(conn).first()
+    if msg is None:
+        return
+    if status == "success":
+        await Message.filter(id=msg.id).using_db(conn).update(status=MessageStatus.DELIVERED)
+        return
+    reason = f"template {status or 'failed'}"[:255]
+    await Message.filter(id=msg.id).using_db(conn).update(status=MessageStatus.FAILED,
+                                                          error=reason)
+    if "block" in status and msg.contact_id is not None:
+        contact = await Contact.get(id=msg.contact_id, using_db=conn)
+        unreachable = {**(contact.unreachable or {}), CHANNEL: "blocked template messages"}
+        await Contact.filter(id=contact.id).using_db(conn).update(unreachable=unreachable)
+
+
+async def _menu_click(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
+                      key: str) -> tuple[str | None, int | None]:
+    wc = rt.settings.wechat
+    if key == wc.menu_survey_key:
+        conv = await _current_conversation(conn, contact.id, [ConversationStatus.OPEN])
+        checkin = (await CheckIn.get_or_none(id=conv.checkin_id, using_db=conn)
+                   if conv is not None and conv.checkin_id else None)
+        if conv is None or checkin is None or checkin.expires_at is None:
+            return fill(wc.text_no_survey, _values(rt)), None
+        _, url = await links.create_link(rt, conn, checkin.id, checkin.expires_at)
+        return fill(wc.text_survey_link, _values(rt, link=url)), conv.id
+    if key == wc.menu_staff_key:
+        conv = await _hand_to_staff(rt, conn, contact.id, "asked for staff (WeChat menu)")
+        return fill(rt.texts["handed_to_staff"], _values(rt)), conv.id
+    return None, None
+
+
+# --------------------------------------------------------------------------- binding by SMS
+
+
+def _otp_key(openid: str) -> str:
+    return f"wechat:otp:{openid}"
+
+
+def _otp_hash(openid: str, code: str) -> str:
+    return hashlib.sha256(f"{openid}:{code}".encode()).hexdigest()
+
+
+async def _bind_by_text(rt: Runtime, openid: str, text: str) -> str:
+    """An unknown person wrote: a phone number starts SMS binding, a code finishes it."""
+    wc = rt.settings.wechat
+    if re.fullmatch(r"\d{6}", text):
+        return await _check_code(rt, openid, text)
+    phone = normalise_phone(text) if re.fullmatch(r"[\d\s+\-()]{11,24}", text) else None
+    if phone is None:
+        return fill(wc.text_bind_prompt, _values(rt))
+    if "sms" not in rt.channels:
+        return fill(wc.text_otp_unavailable, _values(rt))
+    now = rt.now()
+    sent = fill(wc.text_otp_sent, _values(rt))
+    contact = await Contact.get_or_none(phone=phone)
+    # Same answer whether or not the number is known: nobody learns who is registered.
+    if contact is None or contact.opted_out_at is not None:
+        return sent
+    row = await KeyValue.get_or_none(key=_otp_key(openid))
+    if row is not None and row.expires_at and row.expires_at > now:
+        state = json.loads(row.value)
+        if now.timestamp() - float(state.get("sent_at", 0)) < OTP_RESEND_SECONDS:
+            return sent
+    code = f"{secrets.randbelow(10**6):06d}"
+    state = {"contact_id": contact.id, "hash": _otp_hash(openid, code), "tries": 0,
+             "sent_at": now.timestamp()}
+    body = fill(wc.text_otp_sms, _values(rt, code=code, minutes=wc.otp_ttl_minutes))
+    async with in_transaction() as conn:
+        await KeyValue.update_or_create(
+            defaults={"value": json.dumps(state),
+                      "expires_at": now + timedelta(minutes=wc.otp_ttl_minutes)},
+            key=_otp_key(openid), using_db=conn,
+        )
+        await outbox.queue(conn, key=f"wechat-otp:{contact.id}:{int(now.timestamp())}",
+                           channel="sms", contact_id=contact.id, conversation_id=None,
+                           body=body, now=now, kind="otp", params={"code": code, "text": body})
+    rt.outbox_waker.wake()
+    return sent
+
+
+async def _check_code(rt: Runtime, openid: str, code: str) -> str:
+    wc = rt.settings.wechat
+    now = rt.now()
+    async with in_transaction() as conn:
+        row = await KeyValue.filter(key=_otp_key(openid)).using_db(conn).first()
+        if row is None or row.expires_at is None or row.expires_at <= now:
+            return fill(wc.text_otp_wrong, _values(rt))
+        state = json.loads(row.value)
+        if not _same(state["hash"], _otp_hash(openid, code)):
+            state["tries"] = int(state.get("tries", 0)) + 1
+            if state["tries"] >= OTP_MAX_TRIES:
+                await KeyValue.filter(key=row.key).using_db(conn).delete()
+            else:
+                await KeyValue.filter(key=row.key).using_db(conn).update(
+                    value=json.dumps(state))
+            return fill(wc.text_otp_wrong, _values(rt))
+        await KeyValue.filter(key=row.key).using_db(conn).delete()
+        contact_id = int(state["contact_id"])
+        await bind(rt, conn, contact_id, openid, "sms")
+        episode = await Episode.filter(contact_id=contact_id).using_db(conn).order_by(
+            "-occurred_at").prefetch_related("department").first()
+    department = episode.department.name if episode is not None else ""
+    return fill(wc.text_bound, _values(rt, department=department))
+
+
+# --------------------------------------------------------------------------- QR codes
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A parametric QR code that binds whoever scans it to the episode's contact."""
+
+    episode_id: int
+    url: str
+    ticket: str
+    expires_at: datetime
+
+    def svg(self, scale: int = 6) -> str:
+        """The code as inline SVG (for the printable staff page)."""
+        return str(segno.make(self.url, error="m").svg_inline(scale=scale))
+
+    def text(self) -> str:
+        """The code drawn with block characters (for a terminal)."""
+        out = io.StringIO()
+        segno.make(self.url, error="m").terminal(out=out, compact=True)
+        return out.getvalue()
+
+
+async def episode_qr(rt: Runtime, ch: WechatChannel, episode: Episode) -> QrCode:
+    """The episode's binding QR code: reused while it has a day left, else created anew."""
+    now = rt.now()
+    key = f"wechat:qr:{episode.id}"
+    row = await KeyValue.get_or_none(key=key)
+    if row is not None and row.expires_at is not None and row.expires_at > now + timedelta(
+            days=1):
+        data = json.loads(row.value)
+        return QrCode(episode.id, data["url"], data["ticket"], row.expires_at)
+    seconds = rt.settings.wechat.qr_expire_days * 86_400
+    result = await ch.api.create_qr(f"{SCENE_PREFIX}{episode.id}", seconds)
+    if not result.get("url") or not result.get("ticket"):
+        raise WechatApiError(-2, "qrcode/create answered without url or ticket")
+    expires = now + timedelta(seconds=int(result.get("expire_seconds") or seconds))
+    await KeyValue.update_or_create(
+        defaults={"value": json.dumps({"url": result["url"], "ticket": result["ticket"]}),
+                  "expires_at": expires}, key=key)
+    return QrCode(episode.id, str(result["url"]), str(result["ticket"]), expires)
+
+
+async def find_episode(external_id: str, source: str | None = None) -> Episode:
+    """The episode with this external id (and source, when several systems use the id)."""
+    qs = Episode.filter(external_id=external_id)
+    if source:
+        qs = qs.filter(source=source)
+    found = await qs.limit(3)
+    if not found:
+        raise LookupError(f"no episode with external id {external_id!r}"
+                          + (f" from source {source!r}" if source else ""))
+    if len(found) > 1:
+        sources = ", ".join(sorted(e.source for e in found))
+        raise LookupError(f"external id {external_id!r} exists in several sources ({sources}): "
+                          "name one with --source")
+    return found[0]
