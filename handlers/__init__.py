@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, pages, simulator, staff, wechat
+from handlers import api, dashboard, h5, pages, simulator, sms, staff, wechat
 
 STATIC = Path(__file__).parent / "static"
 
@@ -20,4 +20,6 @@ def setup_routes(app: web.Application) -> None:
     simulator.setup(app)
     staff.setup(app)
     wechat.setup(app)
+    sms.setup(app)
+    h5.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)

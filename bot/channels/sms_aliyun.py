@@ -1,0 +1,559 @@
+"""Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, receipts and replies.
+
+Sending uses the SDK's public ``CommonRequest`` API. The SDK is synchronous, so every call
+runs in a small bounded thread pool and never blocks the event loop. The SDK's own retries
+are off: ``SendSms`` is not idempotent, so after a timeout we do not know whether the SMS went
+out. Such a message is marked *unsure* (a ``KeyValue`` row); it is sent again only after its
+receipt failed to arrive within ``receipt_wait_seconds`` and ``QuerySendDetails`` (matched on
+``OutId`` = our message id) says Aliyun never took it.
+
+Business errors come back as HTTP 200 with ``Code != "OK"``:
+
+* ``isv.BUSINESS_LIMIT_CONTROL``: deferred (not an attempt) for ``limit_backoff_seconds``;
+* ``isv.MOBILE_NUMBER_ILLEGAL``: the contact is unreachable by SMS, with the reason;
+* ``isv.AMOUNT_NOT_ENOUGH`` / ``isv.OUT_OF_SERVICE``: SMS is paused for every process
+  (``KeyValue`` ``sms:paused``), admins are alerted (audit event ``sms_paused`` + error log)
+  and every SMS waits until ``survey-bot sms-resume``;
+* anything else: the message fails with the code.
+
+Caps are counted from the message table: at most ``per_number_template_cap`` messages per
+number per template in any rolling 24 hours, and ``org_daily_cap`` per local day. A message
+over a cap is deferred to when the cap frees, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from bot import ledger
+from bot.channels.base import ChannelError, Outgoing, SendResult
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, SmsConfig, SmsTemplate
+from bot.privacy import mask_phone, normalise_phone
+from models import AuditEvent, Contact, Direction, KeyValue, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2017-05-25"
+CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
+VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
+PAUSE_KEY = "sms:paused"
+UNSURE_PREFIX = "sms:unsure:"
+# Hook for admin alerts: the staff workspace can list AuditEvent rows of this kind, and
+# callables appended to ALERT_HOOKS are awaited with (event kind, details) when SMS pauses.
+ADMIN_ALERT_EVENT = "sms_paused"
+ALERT_HOOKS: list[Callable[[str, dict[str, Any]], Any]] = []
+
+LIMIT_CONTROL = "isv.BUSINESS_LIMIT_CONTROL"
+NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
+PAUSE_CODES = frozenset({"isv.AMOUNT_NOT_ENOUGH", "isv.OUT_OF_SERVICE"})
+# Transport errors that prove the request never reached Aliyun (safe to send again).
+_NOT_SENT = ("NewConnectionError", "ConnectTimeout", "Connection refused",
+             "Name or service not known", "Failed to resolve", "No route to host")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+# Characters Aliyun refuses or that break the template: brackets of the signature, controls.
+_DROP = set("【】[]")
+
+
+def template_value(text: str, limit: int = VAR_LIMIT) -> str:
+    """Make ``text`` a valid template variable: no emoji or controls, at most ``limit`` chars.
+
+    Cutting works on whole characters (never half a surrogate or a dangling combining mark),
+    and a cut value ends with "…" so the reader sees it was shortened.
+    """
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFC", text):
+        cat = unicodedata.category(ch)
+        if (ch in _DROP or cat in ("So", "Sk", "Cs", "Co", "Cn", "Cf") or ord(ch) > 0xFFFF
+                or 0xFE00 <= ord(ch) <= 0xFE0F):
+            continue  # emoji, variation selectors, joiners, private use
+        if cat == "Cc" or ch.isspace():
+            ch = " "
+        kept.append(ch)
+    value = re.sub(r" {2,}", " ", "".join(kept)).strip()
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    while cut and unicodedata.combining(cut[-1]):
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def mobile(raw: str | None) -> str | None:
+    """The 11-digit mainland mobile number in ``raw`` (+86, 0086, spaces, dashes), or None."""
+    phone = normalise_phone(raw or "")
+    return phone if phone and _MOBILE.fullmatch(phone) else None
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render_params(template: SmsTemplate, values: Mapping[str, Any]) -> dict[str, str]:
+    """Fill the template's variables from ``values``; unknown placeholders become empty."""
+    data = _Blank({k: "" if v is None else str(v) for k, v in values.items()})
+    return {name: template_value(spec.format_map(data)) for name, spec in template.params.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    status: int
+    body: dict[str, Any]
+
+
+class AliyunSmsChannel:
+    """Sends approved-template SMS through Aliyun; see the module docstring for the rules."""
+
+    name = "sms"
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.cfg: SmsConfig = settings.sms
+        self.clock = clock or SystemClock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: Any = None
+        scheme, _, host = self.cfg.endpoint.partition("://")
+        self._scheme, self._host = scheme, host
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the thread pool and the SDK client."""
+        self._ensure()
+
+    async def close(self) -> None:
+        """Stop the thread pool (running sends finish first: they have timeouts)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+
+    def _ensure(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            from aliyunsdkcore.client import AcsClient
+
+            self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="aliyun-sms")
+            # auto_retry off: SendSms must never be repeated behind our back.
+            self._client = AcsClient(
+                self.cfg.access_key_id, self.cfg.access_key_secret, self.cfg.region_id,
+                auto_retry=False, connect_timeout=self.cfg.connect_timeout_seconds,
+                timeout=self.cfg.timeout_seconds, pool_size=self.cfg.threads,
+                # Loopback fakes and private endpoints must not go through a proxy from the
+                # environment; a key that matches nothing makes requests use none.
+                proxy={"no_proxy": "*"},
+            )
+        return self._pool
+
+    # --- the Channel protocol ------------------------------------------------------------
+
+    def can_reach(self, phone: str | None, openid: str | None) -> bool:
+        """Only mainland mobile numbers receive SMS."""
+        return mobile(phone) is not None
+
+    async def send(self, msg: Outgoing) -> SendResult:
+        """Send ``msg`` with its kind's template, honouring pause, unsure sends and caps."""
+        now = self.clock.now()
+        template = self.cfg.templates.get(msg.kind)
+        if template is None or not template.code:
+            raise ChannelError(
+                f"no approved SMS template for {msg.kind!r} messages: set "
+                f"[sms.templates] {msg.kind} = {{ code = \"SMS_...\", params = {{...}} }}",
+                code="sms.no_template", retryable=False)
+        phone = mobile(msg.phone)
+        if phone is None:
+            raise ChannelError("not a mainland mobile number", code="sms.not_mobile",
+                               unreachable=True)
+        if await is_paused():
+            raise ChannelError("SMS is paused (see the sms_paused audit event)",
+                               code="sms.paused", defer=True,
+                               retry_after=self.cfg.pause_recheck_seconds)
+        earlier = await self._resolve_unsure(msg, phone, now)
+        if earlier is not None:
+            return earlier
+        await self._check_caps(msg, template, phone, now)
+        values = {"org_name": self.settings.org.name, "org_phone": self.settings.org.phone,
+                  **msg.params, "text": msg.text}
+        params = {
+            "PhoneNumbers": phone,
+            "SignName": self.cfg.sign_name,
+            "TemplateCode": template.code,
+            "TemplateParam": json.dumps(render_params(template, values), ensure_ascii=False),
+            "OutId": str(msg.message_id),
+        }
+        try:
+            reply = await self._call("SendSms", params)
+        except _Unsure as e:
+            await _mark_unsure(msg.message_id, phone, now)
+            raise ChannelError(
+                f"no answer from Aliyun ({e}); waiting for the receipt before sending again",
+                code="sms.timeout", retry_after=self.cfg.receipt_wait_seconds) from None
+        return await self._outcome(reply, msg, phone)
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    async def _outcome(self, reply: _Reply, msg: Outgoing, phone: str) -> SendResult:
+        code = str(reply.body.get("Code", ""))
+        text = str(reply.body.get("Message", ""))[:200]
+        if reply.status == 200 and code == "OK":
+            biz = reply.body.get("BizId") or f"out:{msg.message_id}"
+            return SendResult(provider_msg_id=str(biz))
+        if code == LIMIT_CONTROL:
+            raise ChannelError(f"Aliyun flow control for this number: {text}", code=code,
+                               defer=True, retry_after=self.cfg.limit_backoff_seconds)
+        if code == NUMBER_ILLEGAL:
+            raise ChannelError(f"Aliyun says the number is not valid: {text}", code=code,
+                               unreachable=True)
+        if code in PAUSE_CODES:
+            await pause(code, text, self.clock.now())
+            raise ChannelError(f"SMS paused: {text}", code=code, defer=True,
+                               retry_after=self.cfg.pause_recheck_seconds)
+        if reply.status >= 500 or code.startswith("Throttling") or code == "ServiceUnavailable":
+            raise ChannelError(f"Aliyun is busy: {code} {text}", code=code or "sms.http")
+        log.error("SMS %s to %s refused: %s %s", msg.message_id, mask_phone(phone), code, text)
+        raise ChannelError(f"Aliyun refused the message: {text}", code=code or "sms.error",
+                           retryable=False)
+
+    async def _resolve_unsure(self, msg: Outgoing, phone: str, now: datetime) -> SendResult | None:
+        """After a timed-out send: did Aliyun take it? Returns its result, or None to send."""
+        row = await KeyValue.get_or_none(key=f"{UNSURE_PREFIX}{msg.message_id}")
+        if row is None:
+            return None
+        data = json.loads(row.value)
+        wait_until = datetime.fromisoformat(data["at"]) + timedelta(
+            seconds=self.cfg.receipt_wait_seconds)
+        if now < wait_until:
+            raise ChannelError("waiting for the receipt of a timed-out send", code="sms.unsure",
+                               defer=True, retry_after=(wait_until - now).total_seconds())
+        try:
+            found = await self._query(phone, data["date"], str(msg.message_id))
+        except _Unsure as e:
+            raise ChannelError(f"could not ask Aliyun about an earlier send: {e}",
+                               code="sms.query",
+                               retry_after=self.cfg.receipt_wait_seconds) from None
+        await KeyValue.filter(key=row.key).delete()
+        if found is None:
+            log.info("SMS %s: Aliyun never took the timed-out send; sending again",
+                     msg.message_id)
+            return None
+        status = int(found.get("SendStatus") or 0)
+        if status == 2:  # 1 waiting, 2 failed, 3 delivered
+            raise ChannelError(f"not delivered: {found.get('ErrCode')}",
+                               code=str(found.get("ErrCode") or "sms.failed"), retryable=False)
+        return SendResult(provider_msg_id=str(found.get("BizId") or f"out:{msg.message_id}"),
+                          delivered=status == 3)
+
+    async def _query(self, phone: str, date: str, out_id: str) -> dict[str, Any] | None:
+        for page in range(1, 11):
+            reply = await self._call("QuerySendDetails", {
+                "PhoneNumber": phone, "SendDate": date, "PageSize": "50",
+                "CurrentPage": str(page)})
+            if reply.body.get("Code") != "OK":
+                raise _Unsure(f"QuerySendDetails answered {reply.body.get('Code')}")
+            rows = (reply.body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
+            for r in rows:
+                if str(r.get("OutId", "")) == out_id:
+                    return dict(r)
+            if len(rows) < 50:
+                return None
+        return None
+
+    async def _check_caps(self, msg: Outgoing, template: SmsTemplate, phone: str,
+                          now: datetime) -> None:
+        sent = Q(direction=Direction.OUT, channel=self.name, provider_msg_id__isnull=False)
+        local = now.astimezone(self.settings.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = await Message.filter(sent, sent_at__gte=midnight).count()
+        if today >= self.cfg.org_daily_cap:
+            raise ChannelError("the organisation's daily SMS cap is reached", code="sms.cap.org",
+                               defer=True,
+                               retry_after=(midnight + timedelta(days=1) - local).total_seconds())
+        kinds = [k for k, t in self.cfg.templates.items() if t.code == template.code]
+        window = Message.filter(
+            sent, Q(contact__phone=phone) | Q(dedupe_key__startswith=f"otp:{phone}:"),
+            kind__in=kinds, sent_at__gte=now - timedelta(hours=24),
+        )
+        if await window.count() >= self.cfg.per_number_template_cap:
+            oldest = await window.order_by("sent_at").first()
+            frees = 3600.0
+            if oldest is not None and oldest.sent_at is not None:
+                frees = (oldest.sent_at + timedelta(hours=24) - now).total_seconds()
+            raise ChannelError("this number's 24-hour cap for the template is reached",
+                               code="sms.cap.number", defer=True, retry_after=max(frees, 1.0))
+
+    # --- the SDK, off the event loop -------------------------------------------------------
+
+    async def _call(self, action: str, params: dict[str, str]) -> _Reply:
+        pool = self._ensure()
+        loop = asyncio.get_running_loop()
+        guard = self.cfg.timeout_seconds + self.cfg.connect_timeout_seconds + 5
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(pool, self._call_sync, action, params), guard)
+        except TimeoutError:
+            raise _Unsure("no answer in time") from None
+
+    def _call_sync(self, action: str, params: dict[str, str]) -> _Reply:
+        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
+        from aliyunsdkcore.request import CommonRequest
+
+        req = CommonRequest()
+        req.set_domain(self._host)
+        req.set_protocol_type(self._scheme)
+        req.set_method("POST")
+        req.set_version(API_VERSION)
+        req.set_action_name(action)
+        req.set_accept_format("json")
+        for k, v in params.items():
+            req.add_query_param(k, v)
+        try:
+            body = self._client.do_action_with_exception(req)
+        except ServerException as e:
+            return _Reply(e.get_http_status() or 400,
+                          {"Code": e.get_error_code(), "Message": e.get_error_msg()})
+        except ClientException as e:
+            text = str(e.get_error_msg())
+            if any(marker in text for marker in _NOT_SENT):
+                raise ChannelError(f"cannot reach the SMS endpoint: {text[:160]}",
+                                   code="sms.connect") from None
+            raise _Unsure(text[:160]) from None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Unsure("the answer was not JSON") from None
+        return _Reply(200, data if isinstance(data, dict) else {})
+
+
+class _Unsure(Exception):
+    """The request may or may not have reached Aliyun (timeout, dropped connection)."""
+
+
+# --- shared state: pause and unsure sends (KeyValue, seen by every process) --------------------
+
+
+async def is_paused() -> bool:
+    """True while SMS is paused organisation-wide."""
+    return await KeyValue.filter(key=PAUSE_KEY).exists()
+
+
+async def pause(code: str, reason: str, now: datetime) -> bool:
+    """Pause SMS for every process and alert admins once; False if it was already paused."""
+    try:
+        await KeyValue.create(key=PAUSE_KEY, value=json.dumps(
+            {"code": code, "reason": reason, "since": now.isoformat()}, ensure_ascii=False))
+    except IntegrityError:
+        return False
+    details = {"code": code, "reason": reason}
+    log.error("SMS PAUSED for the whole organisation: %s %s. Fix the Aliyun account, then run "
+              "`survey-bot sms-resume`.", code, reason)
+    await ledger.append(AuditEvent, kind=ADMIN_ALERT_EVENT, actor="bot", subject_type="channel",
+                        subject_id="sms", data=details, recorded_at=now)
+    for hook in ALERT_HOOKS:
+        try:
+            result = hook(ADMIN_ALERT_EVENT, details)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            log.exception("SMS pause alert hook failed")
+    return True
+
+
+async def resume(now: datetime, actor: str = "admin") -> bool:
+    """Lift the pause; waiting messages go out on their next look. False if not paused."""
+    deleted = await KeyValue.filter(key=PAUSE_KEY).delete()
+    if deleted:
+        await ledger.append(AuditEvent, kind="sms_resumed", actor=actor, subject_type="channel",
+                            subject_id="sms", data={}, recorded_at=now)
+        log.warning("SMS resumed by %s", actor)
+    return bool(deleted)
+
+
+async def _mark_unsure(message_id: int, phone: str, now: datetime) -> None:
+    value = json.dumps({"at": now.isoformat(), "date": now.astimezone(CHINA).strftime("%Y%m%d")})
+    key = f"{UNSURE_PREFIX}{message_id}"
+    # Keep the first unsure moment: that send is the one whose receipt we wait for.
+    if not await KeyValue.filter(key=key).exists():
+        await KeyValue.create(key=key, value=value)
+
+
+# --- one-time codes (WeChat binding) -------------------------------------------------------
+
+
+async def send_otp(settings: Settings, channels: Mapping[str, Any], phone: str, code: str,
+                   now: datetime) -> SendResult:
+    """Send a one-time ``code`` to ``phone`` with the ``otp`` template, now.
+
+    Written to the message table first (for the caps and the record; the code itself is never
+    stored) and sent at once, not through the outbox: a late code is useless, so a timeout or
+    a cap raises :class:`ChannelError` and the caller asks the person to try again.
+    """
+    channel = channels.get("sms")
+    if not isinstance(channel, AliyunSmsChannel):
+        raise ChannelError("SMS is not configured ([sms] access_key_id)", code="sms.off",
+                           retryable=False)
+    number = mobile(phone)
+    if number is None:
+        raise ChannelError(f"{mask_phone(phone)} is not a mainland mobile number",
+                           code="sms.not_mobile", retryable=False)
+    contact = await Contact.get_or_none(phone=number)
+    row = await Message.create(
+        direction=Direction.OUT, channel="sms", contact_id=contact.id if contact else None,
+        dedupe_key=f"otp:{number}:{secrets.token_hex(8)}", sender="bot", kind="otp",
+        body="（一次性验证码）", status=MessageStatus.QUEUED, next_attempt_at=None,
+        created_at=now,
+    )
+    try:
+        result = await channel.send(Outgoing(
+            message_id=row.id, idempotency_key=row.dedupe_key,
+            contact_id=contact.id if contact else 0, phone=number, openid=None,
+            text="", kind="otp", params={"code": code}))
+    except ChannelError as e:
+        await KeyValue.filter(key=f"{UNSURE_PREFIX}{row.id}").delete()  # never resent
+        await Message.filter(id=row.id).update(status=MessageStatus.FAILED, attempts=1,
+                                                error=f"{e.code}: {e}"[:255])
+        raise
+    await Message.filter(id=row.id).update(status=MessageStatus.SENT, attempts=1,
+                                            provider_msg_id=result.provider_msg_id, sent_at=now)
+    return result
+
+
+# --- receipts (SmsReport) and replies (SmsUp) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SmsReport:
+    """One delivery receipt."""
+
+    phone: str
+    success: bool
+    out_id: str
+    biz_id: str
+    err_code: str
+    err_msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsUp:
+    """One reply from a phone."""
+
+    phone: str
+    content: str
+    send_time: datetime | None
+    sequence_id: str
+    raw: str
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    v = item.get(key)
+    return "" if v is None else str(v).strip()
+
+
+def _china_time(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+    except ValueError:
+        return None
+
+
+def parse_report(item: Any) -> SmsReport:
+    """Validate one SmsReport item; ValueError says what is wrong."""
+    if not isinstance(item, Mapping):
+        raise ValueError("each receipt must be a JSON object")
+    success = item.get("success")
+    if isinstance(success, str):
+        success = success.lower() == "true"
+    if not isinstance(success, bool):
+        raise ValueError("'success' must be true or false")
+    if not _text(item, "out_id") and not _text(item, "biz_id"):
+        raise ValueError("'out_id' or 'biz_id' is required")
+    return SmsReport(phone=_text(item, "phone_number"), success=success,
+                     out_id=_text(item, "out_id"), biz_id=_text(item, "biz_id"),
+                     err_code=_text(item, "err_code"), err_msg=_text(item, "err_msg"))
+
+
+def parse_up(item: Any) -> SmsUp:
+    """Validate one SmsUp item (``sequence_id`` string or number, ``sign_name`` optional)."""
+    if not isinstance(item, Mapping):
+        raise ValueError("each reply must be a JSON object")
+    phone, content = _text(item, "phone_number"), _text(item, "content")
+    if not phone:
+        raise ValueError("'phone_number' is required")
+    if not content:
+        raise ValueError("'content' is required")
+    seq = item.get("sequence_id")
+    if (seq is not None and not isinstance(seq, str | int)) or isinstance(seq, bool):
+        raise ValueError("'sequence_id' must be a string or a number")
+    raw = json.dumps(dict(item), ensure_ascii=False, sort_keys=True)
+    return SmsUp(phone=phone, content=content, send_time=_china_time(_text(item, "send_time")),
+                 sequence_id="" if seq is None else str(seq), raw=raw)
+
+
+async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
+    """Record receipts on their messages (matched by OutId); repeats change nothing."""
+    applied = 0
+    for r in reports:
+        msg = None
+        if r.out_id.isdigit():
+            msg = await Message.get_or_none(id=int(r.out_id), direction=Direction.OUT,
+                                            channel="sms")
+        if msg is None and r.biz_id:
+            msg = await Message.get_or_none(provider_msg_id=r.biz_id, direction=Direction.OUT,
+                                            channel="sms")
+        if msg is None:
+            log.warning("SMS receipt for unknown message (out_id %r)", r.out_id[:20])
+            continue
+        if msg.provider_msg_id and r.biz_id and msg.provider_msg_id not in (
+                r.biz_id, f"out:{msg.id}"):
+            continue  # a receipt for an earlier, superseded send
+        changes: dict[str, Any] = {"next_attempt_at": None}
+        if not msg.provider_msg_id:
+            changes["provider_msg_id"] = r.biz_id or f"out:{msg.id}"
+        if msg.sent_at is None:
+            changes["sent_at"] = now
+        if r.success:
+            changes.update(status=MessageStatus.DELIVERED, error=None)
+        else:
+            changes.update(status=MessageStatus.FAILED,
+                           error=f"{r.err_code}: {r.err_msg}"[:255])
+        done = await Message.filter(
+            id=msg.id, status__in=[MessageStatus.SENT, MessageStatus.QUEUED]
+        ).update(**changes)
+        await KeyValue.filter(key=f"{UNSURE_PREFIX}{msg.id}").delete()
+        applied += done
+    return applied
+
+
+def reply_provider_id(up: SmsUp) -> str:
+    """A stable id for a reply: Aliyun's sequence_id, else a digest of what was said when."""
+    if up.sequence_id:
+        return f"up:{up.sequence_id}"
+    digest = hashlib.sha256(f"{mobile(up.phone) or up.phone}|{up.send_time}|{up.content}".encode())
+    return f"up:h:{digest.hexdigest()[:32]}"
+
+
+def order_replies(replies: list[SmsUp]) -> list[SmsUp]:
+    """Replies in the order they were written (pushes may batch them out of order)."""
+    def key(u: SmsUp) -> tuple[datetime, int, str]:
+        seq = int(u.sequence_id) if u.sequence_id.isdigit() else 0
+        return (u.send_time or datetime.min.replace(tzinfo=CHINA), seq, u.sequence_id)
+    return sorted(replies, key=key)
+
+
+async def contact_for(phone: str) -> Contact | None:
+    """The contact with this number, whatever way it is written (+86, 0086, spaces, dashes)."""
+    number = normalise_phone(phone)
+    return await Contact.get_or_none(phone=number) if number else None

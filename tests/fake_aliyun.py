@@ -1,0 +1,261 @@
+"""A local fake of Aliyun's SMS API (dysmsapi 2017-05-25) speaking its real wire protocol.
+
+RPC requests are checked the way Aliyun documents them: the parameters (query and form body)
+minus ``Signature`` are sorted, percent-encoded (RFC 3986: space → %20, ``*`` → %2A, ``~``
+kept), joined with ``&``; StringToSign = ``METHOD&%2F&`` + percentEncode(that string); the
+signature is base64(HMAC-SHA1(secret + "&", StringToSign)). Nonces cannot be reused.
+
+Tests steer it: ``codes`` (Codes to answer next, e.g. ``isv.AMOUNT_NOT_ENOUGH``), ``stall``
+(next sends hang; ``accept_then_stall`` records the SMS first, as when Aliyun took it but the
+answer was lost), and ``push_report`` / ``push_up`` to send receipts and replies back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import socket
+import unicodedata
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+VERSION = "2017-05-25"
+_ids = itertools.count(1)
+
+
+def percent_encode(value: str) -> str:
+    """RFC 3986 encoding as Aliyun's signature uses it."""
+    return quote(value, safe="~")
+
+
+def string_to_sign(method: str, params: dict[str, str]) -> str:
+    """The documented canonical string for RPC signatures."""
+    canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}"
+                         for k, v in sorted(params.items()) if k != "Signature")
+    return f"{method}&{percent_encode('/')}&{percent_encode(canonical)}"
+
+
+def sign(secret: str, method: str, params: dict[str, str]) -> str:
+    """base64(HMAC-SHA1(secret + "&", StringToSign))."""
+    mac = hmac.new(f"{secret}&".encode(), string_to_sign(method, params).encode(), hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode()
+
+
+@dataclass
+class SentSms:
+    """One SMS the fake accepted."""
+
+    phone: str
+    sign_name: str
+    template: str
+    params: dict[str, str]
+    out_id: str
+    biz_id: str
+
+
+@dataclass
+class FakeAliyunSms:
+    """The fake server; ``url`` is its endpoint once started."""
+
+    access_key_id: str = "test-ak"
+    access_key_secret: str = "test-secret"
+    codes: deque[str] = field(default_factory=deque)
+    stall: int = 0
+    accept_then_stall: int = 0
+    sent: list[SentSms] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    url: str = ""
+    _nonces: set[str] = field(default_factory=set)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeAliyunSms:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_route("*", "/", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def close(self) -> None:
+        """Release stalled requests and stop."""
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def sends(self) -> list[dict[str, str]]:
+        """Every SendSms request that passed the signature check, accepted or not."""
+        return [r for r in self.requests if r.get("Action") == "SendSms"]
+
+    # --- the API ---------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            params.update({k: str(v) for k, v in (await request.post()).items()})
+        err = self._verify(request.method, params)
+        if err is not None:
+            self.rejected.append(err[1])
+            return web.json_response({"Code": err[1], "Message": err[2],
+                                      "RequestId": _rid()}, status=err[0])
+        self.requests.append(params)
+        action = params.get("Action")
+        if action == "SendSms":
+            return await self._send(params)
+        if action == "QuerySendDetails":
+            return self._query(params)
+        return web.json_response({"Code": "InvalidAction.NotFound",
+                                  "Message": f"unknown action {action}"}, status=404)
+
+    def _verify(self, method: str, params: dict[str, str]) -> tuple[int, str, str] | None:
+        for key in ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
+                    "SignatureNonce", "Timestamp", "Version", "Action", "Format"):
+            if key not in params:
+                return 400, "MissingParameter", f"{key} is mandatory for this action."
+        if params["AccessKeyId"] != self.access_key_id:
+            return 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
+        if params["SignatureMethod"] != "HMAC-SHA1" or params["SignatureVersion"] != "1.0":
+            return 400, "InvalidParameter", "SignatureMethod must be HMAC-SHA1 / 1.0"
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", params["Timestamp"]):
+            return 400, "InvalidTimeStamp.Format", "Timestamp must be yyyy-MM-ddTHH:mm:ssZ"
+        if params["Version"] != VERSION:
+            return 400, "InvalidVersion", f"Specified version {params['Version']} is invalid."
+        expected = sign(self.access_key_secret, method, params)
+        if not hmac.compare_digest(expected, params["Signature"]):
+            sts = string_to_sign(method, params)
+            return 400, "SignatureDoesNotMatch", ("Specified signature is not matched with our "
+                                                  f"calculation. server string to sign is:{sts}")
+        if params["SignatureNonce"] in self._nonces:
+            return 400, "SignatureNonceUsed", "Specified signature nonce was used already."
+        self._nonces.add(params["SignatureNonce"])
+        return None
+
+    async def _send(self, p: dict[str, str]) -> web.Response:
+        for key in ("PhoneNumbers", "SignName", "TemplateCode"):
+            if not p.get(key):
+                return _code("isv.MISSING_PARAMETER", f"{key} is required")
+        try:
+            values = json.loads(p.get("TemplateParam") or "{}")
+        except ValueError:
+            return _code("isv.INVALID_JSON_PARAM", "TemplateParam is not JSON")
+        for v in values.values():
+            if len(str(v)) > 35:
+                return _code("isv.PARAM_LENGTH_LIMIT", "a variable is longer than 35 characters")
+            if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
+                return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
+        if self.stall:
+            self.stall -= 1
+            await self._release.wait()  # the answer never comes in time (nothing accepted)
+            return _code("OK", "OK")
+        code = self.codes.popleft() if self.codes else "OK"
+        if code != "OK":
+            return _code(code, f"fake answer {code}")
+        sms = SentSms(phone=p["PhoneNumbers"], sign_name=p["SignName"],
+                      template=p["TemplateCode"], params={k: str(v) for k, v in values.items()},
+                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0")
+        self.sent.append(sms)
+        if self.accept_then_stall:
+            self.accept_then_stall -= 1
+            await self._release.wait()  # taken, but the answer is lost
+        return web.json_response({"Code": "OK", "Message": "OK", "BizId": sms.biz_id,
+                                  "RequestId": _rid()})
+
+    def _query(self, p: dict[str, str]) -> web.Response:
+        rows = [s for s in self.sent if s.phone == p.get("PhoneNumber")]
+        size, page = int(p.get("PageSize", "10")), int(p.get("CurrentPage", "1"))
+        chunk = rows[(page - 1) * size: page * size]
+        return web.json_response({
+            "Code": "OK", "Message": "OK", "RequestId": _rid(), "TotalCount": len(rows),
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": [
+                {"PhoneNum": s.phone, "SendStatus": 3, "ErrCode": "DELIVERED",
+                 "TemplateCode": s.template, "OutId": s.out_id, "Content": "",
+                 "SendDate": "2026-11-17 10:00:00", "ReceiveDate": "2026-11-17 10:00:05"}
+                for s in chunk]},
+        })
+
+    # --- pushes back to the bot ------------------------------------------------------------
+
+    @staticmethod
+    def report_item(sms: SentSms, *, success: bool = True, err_code: str = "DELIVERED",
+                    variant: int = 1) -> dict[str, Any]:
+        """A documented SmsReport item (variant 2 leaves out optional fields)."""
+        item: dict[str, Any] = {
+            "phone_number": sms.phone, "send_time": "2026-11-17 10:00:00",
+            "report_time": "2026-11-17 10:00:05", "success": success, "err_code": err_code,
+            "err_msg": "用户接收成功" if success else "失败", "sms_size": "1",
+            "biz_id": sms.biz_id, "out_id": sms.out_id,
+        }
+        if variant == 2:
+            item.pop("sms_size")
+        return item
+
+    @staticmethod
+    def up_item(phone: str, content: str, *, sequence_id: int | str = 1,
+                send_time: str = "2026-11-17 10:05:00", sign_name: str | None = "示例医院",
+                ) -> dict[str, Any]:
+        """A documented SmsUp item (``sequence_id`` a number or a string, sign optional)."""
+        item: dict[str, Any] = {"phone_number": phone, "send_time": send_time,
+                                "content": content, "dest_code": "1234",
+                                "sequence_id": sequence_id}
+        if sign_name is not None:
+            item["sign_name"] = sign_name
+        return item
+
+    @staticmethod
+    async def push(url: str, items: list[dict[str, Any]]) -> tuple[int, Any]:
+        """POST a JSON array as Aliyun's push does; returns (status, parsed answer)."""
+        async with aiohttp.ClientSession() as s, s.post(
+                url, data=json.dumps(items, ensure_ascii=False),
+                headers={"Content-Type": "application/json"}) as r:
+            text = await r.text()
+            try:
+                return r.status, json.loads(text)
+            except ValueError:
+                return r.status, text
+
+
+def _code(code: str, message: str) -> web.Response:
+    # Business errors are HTTP 200 with Code != "OK", as Aliyun answers them.
+    return web.json_response({"Code": code, "Message": message, "RequestId": _rid()})
+
+
+def _rid() -> str:
+    return f"FAKE-{next(_ids):08d}"
+
+
+# --- test helpers ------------------------------------------------------------------------------
+
+CALLBACK_TOKEN = "cb-token-0123456789abcdef"
+TEMPLATES = {
+    "checkin": {"code": "SMS_1001", "params": {"name": "{contact_name}", "dept": "{department}",
+                                               "code": "{link_token}"}},
+    "reply": {"code": "SMS_1002", "params": {"content": "{text}"}},
+    "staff": {"code": "SMS_1003", "params": {"content": "{text}"}},
+    "otp": {"code": "SMS_1005", "params": {"code": "{code}"}},
+}
+
+
+def sms_section(fake: FakeAliyunSms, **extra: Any) -> dict[str, Any]:
+    """The ``[sms]`` settings that point at ``fake``."""
+    return {"access_key_id": fake.access_key_id, "access_key_secret": fake.access_key_secret,
+            "endpoint": fake.url, "sign_name": "示例医院", "callback_token": CALLBACK_TOKEN,
+            "timeout_seconds": 0.5, "connect_timeout_seconds": 0.5, "templates": TEMPLATES,
+            **extra}
