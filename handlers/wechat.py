@@ -31,12 +31,11 @@ def _channel(request: web.Request) -> wechat.WechatChannel:
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(16_384):
-        body += chunk
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return bytes(body)
+    # Without Content-Length the application's client_max_size bounds what is read.
+    body = await request.read()
+    if len(body) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return body
 
 
 async def verify_url(request: web.Request) -> web.Response:

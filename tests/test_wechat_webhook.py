@@ -296,3 +296,26 @@ async def test_time_is_the_injected_clock(client_factory: Any, db_url: str,
     clock.advance(timedelta(minutes=10))
     req = signed_request(text_xml(OPENID, "1", 78, 0), timestamp=ts(clock) - 600)
     assert (await client.post("/wechat", params=req.params, data=req.body)).status == 403
+
+
+async def test_a_burst_is_stored_together_and_retries_inside_it_once(
+        client_factory: Any, db_url: str, clock: FrozenClock, fake: FakeWechat) -> None:
+    # Requests arriving together share one commit (group commit); a retry that arrives
+    # while the first try is still in flight is still stored once.
+    import asyncio
+
+    client = await app_with(client_factory, db_url, clock, fake)
+    contact = await Contact.create(name="王芳", phone="13900000001", wechat_openid=OPENID)
+    xmls = [text_xml(OPENID, str(1 + i % 5), 5000 + i, ts(clock)) for i in range(40)]
+    xmls += xmls[:10]  # retries in the same burst
+    stranger = text_xml("oSTRANGER0000000000000000009", "你好", 6000, ts(clock))
+    replies = await asyncio.gather(*(post(client, x, clock) for x in [*xmls, stranger]))
+    assert all(r.status == 200 for r in replies)
+    rows = await Message.filter(direction="in").order_by("provider_msg_id")
+    assert len(rows) == 41
+    mine = [r for r in rows if r.contact_id == contact.id]
+    assert len(mine) == 40 and {r.status for r in mine} == {"received"}
+    assert all(r.kind == "reply" and r.params == {} and r.attempts == 0 and r.sender == "person"
+               for r in mine)
+    assert (await Contact.get(id=contact.id)).last_inbound_channel == "wechat"
+    assert "二维码" in decrypt_reply(await replies[-1].text(), {})  # the stranger's prompt
