@@ -319,3 +319,29 @@ async def test_a_burst_is_stored_together_and_retries_inside_it_once(
                for r in mine)
     assert (await Contact.get(id=contact.id)).last_inbound_channel == "wechat"
     assert "二维码" in decrypt_reply(await replies[-1].text(), {})  # the stranger's prompt
+
+
+async def test_receive_many_stores_rows_exactly_like_receive(orm: None, runtime: Any) -> None:
+    # Same values and the same stored form (SQLite compares datetimes as text).
+    from bot import dispatcher
+
+    a = await Contact.create(name="甲", phone="13900000011")
+    b = await Contact.create(name="乙", phone="13900000012")
+    one = await dispatcher.receive(runtime, channel="wechat", contact_id=a.id, text="5",
+                                   provider_id="1", raw="<xml/>")
+    many = await dispatcher.receive_many(runtime, [
+        dispatcher.InboundItem("wechat", b.id, "5", "2", "<xml/>"),
+        dispatcher.InboundItem("wechat", b.id, "5", "2", "<xml/>"),
+        dispatcher.InboundItem("wechat", a.id, "5", "1", "<xml/>"),
+    ])
+    assert [r.duplicate for r in many] == [False, True, True]
+    assert many[2].message_id == one.message_id
+    fields = ("direction", "channel", "sender", "body", "raw_payload", "status", "kind",
+              "params", "attempts", "created_at", "next_attempt_at", "conversation_id")
+    rows = await Message.all().order_by("id").values(*fields)
+    assert rows[0] == rows[1]
+    now = runtime.now()
+    assert await Message.filter(next_attempt_at__lte=now).count() == 2  # the dispatcher's
+    contacts = await Contact.filter(id__in=[a.id, b.id]).values_list("last_inbound_at",
+                                                                      flat=True)
+    assert set(contacts) == {now}
