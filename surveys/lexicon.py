@@ -136,7 +136,8 @@ _OPT_OUT = (
     "no more messages", "^quit$", "^cancel$", "^unsub$",
     "回访*不必", "回访*不用了", "回访*不需要", "不必*回访", "停止发送", "停止推送", "停止*短信",
     "停发", "取消关注", "号码*删", "名单*删", "不需要*服务", "不要*服务了", "不想*接到",
-    "不用再问", "别再问",
+    "不用再问", "别再问", "拒收", "黑名单", "opt me out", "no more surveys", "no more texts",
+    "no more calls", "no more sms", "stop please", "please stop",
 )
 
 _QUESTION = (

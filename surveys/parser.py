@@ -200,7 +200,7 @@ _CN_PAIR_RE: Final = re.compile(r"([一二两三四五])([一二两三四五])")
 _CN_RANGE_BACK_RE: Final = re.compile(r"([一二两三四五])(?:到|或|至|-|~)([一二两三四五])$")
 # Text just before a number that makes it not a score.
 _PRE_BLOCK_RE: Final = re.compile(
-    r"(?:(?P<ordinal>第)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
+    r"(?:(?P<ordinal>第)|(?P<deduct>扣了?|减了?|扣掉)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
     r"|(?P<exam>考了?|得了|拿了|成绩)|(?P<time>[:点]|上午|下午|晚上|早上|凌晨|中午)"
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
@@ -211,7 +211,8 @@ _PRE_SCORE_RE: Final = re.compile(
     r"|(?:give|gave|rate|rated|rating|score)(?: it| you| them| this)?(?: a| an)?)\s?:?\s?$")
 _HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
-_FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam"})
+_FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
+_STARS_RE: Final = re.compile(r"[⭐★🌟]+")
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
 _PARTICLES: Final = "吧啊呀哈啦嘛哦了的呢噢喔嗯"
@@ -238,7 +239,7 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
      "feichang_manyi hen_manyi henmanyi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
      "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
-     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
+     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
     (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points"),
     (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars"),
@@ -250,13 +251,15 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "pretty_good quite_good not_bad good bucuo bu_cuo 几好 几满意 没什么不满意 没啥不满意 "
      "没有不满意 没有什么不满意 挺中意 算是满意 总体满意 整体满意"),
     (4, 0.8, _POSITIVE_NEG | _WEAK, "挺好 蛮好 都挺好 都很好 还挺好 挺好的"),
-    (3, 0.85, 0, "一般 一般般 还行 还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
+    (3, 0.85, 0, "差强人意 还阔以 阔以 一般 一般般 还行 "
+     "还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
      "说得过去 就那样 average so-so so_so yiban yi_ban haixing hai_xing 还算可以 算可以 还算行 "
      "凑活 还凑活 凑乎 麻麻地 麻麻哋 一般吧 中不溜 还可以吧 okay_ish hai_ke_yi haikeyi "
      "mediocre"),
     (3, 0.7, _WEAK, "还好"),
     (2, 0.88, 0, "不满意 不太满意 不是很满意 不怎么满意 不大满意 不是太满意 不够满意 有点不满意 "
-     "有些不满意 不太行 不怎么行 不太好 不怎么好 不是很好 不咋地 不咋样 不怎么样 不理想 失望 "
+     "有些不满意 不太行 不怎么行 不太好 不怎么好 不是很好 不咋地 不咋滴 不咋的 不咋样 不怎么样 "
+     "不理想 失望 "
      "有点失望 比较差 有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi "
      "bumanyi bu_tai_manyi not_happy unhappy"),
     (2, 0.75, _WEAK, "不好 差"),
@@ -304,6 +307,7 @@ _RF_DENY_BEFORE_RE: Final = re.compile(
 _RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|减轻|缓解|没有了|没了|"
     r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|下去了|不厉害|不严重|没那么|"
+    r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     r"能忍|可以忍)"
 )
 def _each(heads: str, tail: str) -> str:
@@ -322,10 +326,10 @@ _SYMPTOM = "(?:" + "|".join(_SYMPTOMS.split()) + ")"
 _FEVER = r"(?:3[89]|4[0-2])"
 # Built-in red flags composed from a symptom and its persistence or severity, plus fevers
 # written as numbers; they go through the same denial checks as the lexicon entries.
-_RF_COMPOSED_RE: Final = re.compile(
+_RF_PHRASES: Final = (
     _each("38 39 40 41 42", r"(?:\.\d)?\s?(?:度|℃|°c?)\d?") + "|三十[八九]度|四十度|"
     + _each("体温 烧到 烧了 温度 发烧 发热 高烧", r"\D{0,3}" + _FEVER) + "|"
-    + _each("一直 不停 不断 老是 总是 反复 持续", r"[^,，。.!?；;有点微]{0,3}" + _SYMPTOM) + "|"
+    + _each("一直 不停 不断 老是 总是 反复 持续", r"[^,，。.!?；;有点微不没]{0,3}" + _SYMPTOM) + "|"
     + _each("严重 剧烈", "的?" + _SYMPTOM) + "|"
     + _each(_SYMPTOMS, r"[^,，。.!?；;]{0,5}(?:厉害|严重|受不了|忍不了|睡不着|没睡|要命|不行了|"
             r"停不下来|不停)") + "|"
@@ -334,9 +338,270 @@ _RF_COMPOSED_RE: Final = re.compile(
     + r"吐了(?:[两三四五六七八九十几多]{1,2}|好几|\d+)次|"
     + _each("胸口 胸 心口", r"[^,，。.!?；;]{0,6}(?:疼|痛|闷)")
 )
+# --- structural rules: tables composed into regexes ------------------------------------------
+# Each rule family is a table of heads, a short in-clause window and a table of tails, so a
+# new symptom, cue or grievance is one word added to a table, not a new phrase list.  Every
+# alternative starts with a literal character (see _each) to keep the regex prefilter.
+
+_IN = r"[^,，。.!?；;~\s]"        # one character inside the clause
+_IN_POS = r"[^,，。.!?；;~\s不没无]"  # ... that does not negate what follows
+
+
+def _top_level(pattern: str) -> list[str]:
+    """Split a regex at its top-level ``|`` (outside groups and classes)."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]" or pattern[i + 1:i + 3] == "^]":
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _expand(parts: list[str]) -> list[str]:
+    """Distribute a leading group over its branches: ``(?:a|b)c`` -> ``ac``, ``bc``."""
+    out: list[str] = []
+    for part in parts:
+        if not part.startswith("(?:"):
+            out.append(part)
+            continue
+        depth, i = 0, 0
+        while True:  # find the group's closing parenthesis
+            c = part[i]
+            if c == "\\":
+                i += 2
+                continue
+            depth += c == "("
+            depth -= c == ")"
+            if depth == 0:
+                break
+            i += 1
+        rest = part[i + 1:]
+        if rest[:1] in ("?", "*", "+", "{"):
+            out.append(part)  # an optional or repeated group cannot be distributed
+            continue
+        out += _expand([branch + rest for branch in _top_level(part[3:i])])
+    return out
+
+
+def _factor(pattern: str) -> str:
+    """The same alternation with branches grouped by their first literal character.
+
+    ``re`` tries every branch in turn at each position its prefilter lets through; grouping
+    ``一直..|一晚上..|一整天..`` as ``一(?:直..|晚上..|整天..)`` tries one branch per first
+    character instead, which keeps hundreds of composed rules cheap.  Branch order within a
+    group is kept, so the same text matches as before.
+    """
+    groups: dict[str, list[str]] = {}
+    for part in _expand(_top_level(pattern)):
+        head = part[:1]
+        literal = head not in "\\([.^$|?*+{" and part[1:2] not in ("?", "*", "+", "{")
+        if not literal:
+            raise ValueError(f"composed rule must start with a literal character: {part!r}")
+        groups.setdefault(head, []).append(part[1:])
+    return "|".join(
+        head + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
+        for head, rests in groups.items())
+
+
+def _rx_each(heads: Iterable[str], tail: str) -> str:
+    """``h1tail|h2tail|...`` for heads that are regex fragments starting with a literal."""
+    return "|".join(h + tail for h in heads)
+
+
+def _alt(fragments: Iterable[str]) -> str:
+    """One non-capturing alternation of regex fragments."""
+    return "(?:" + "|".join(fragments) + ")"
+
+
+# Red flag = (symptom) x (persistence | escalation | severity | inability), or a warning sign
+# at a wound site, or a worrying sign in a child, or a sign that is alarming on its own.
+_RF_SYMPTOM_HEADS: Final = (
+    "出血", "流血", "渗血", "冒血", "血(?<![抽验献采]血)(?![压糖常型检脂管栓液色])",
+    "疼(?<!心疼)", "痛", "肿", "烧(?![饭菜水香烤钱])", "发烧", "发热", "吐(?![槽字])", "呕",
+    "拉肚子", "拉稀", "腹泻", "咳", "喘", "晕(?!车)", "麻(?![烦将])",
+)
+_RF_PERSIST_AFTER: Final = (
+    "不退", "没退", "退不下", "没下来", "下不来", "降不下", "没止", "止不住", "不止", "没停",
+    "不停", "停不下", "压不住", "不管用", "没用", "好几天", "好几次", "几天了",
+    r"[两三四五六七八九十\d]+天了", r"一个?(?:礼拜|星期|周)了", "一整晚", "一整夜", "一晚上",
+    "一夜", "一整天", "一宿", "到现在", "越来越", "加重", "更厉害", "更严重", "一天比一天",
+    "没合眼", "老高", "很大", "好大", "发亮", "发紫", "发硬", "变大",
+)
+_RF_PERSIST_BEFORE: Final = (
+    "一直", "还在", "还是", "仍然", "仍", "持续", "反复", "老是", "总是", "不停", "不断",
+    "到现在还", "又开始", "一天比一天", "越来越",
+)
+_RF_DEGREE_HEADS: Final = ("肿", "吐", "喘", "晕", "咳", "烧(?<!饭烧)")  # 疼得/痛得: lexicon
+_RF_SITES: Final = ("伤口", "刀口", "切口", "创口", "口子", "缝针", "缝线", "缝的", "针眼",
+                    "拔牙", "牙洞", "牙窝", "种植", "种牙", "手术")
+_RF_SITE_SIGNS: Final = ("裂", "崩", "绷开", "张开", "豁开", "发红", "红肿", "发烫", "流水",
+                         "黄水", "渗液", "渗出", "流脓", "化脓", "有脓", "出脓", "臭", "发黑",
+                         "乌青", "发紫", "青紫", "感染")
+_RF_CHILDREN: Final = ("孩子", "宝宝", "小孩", "儿子", "女儿", "娃", "闺女", "宝贝", "小朋友",
+                       "孙子", "孙女")
+_RF_CHILD_SIGNS: Final = (
+    "高烧", "发烧", "烧到", "烧得", "抽(?![血空时奖签烟查不出])", "吐(?![槽字])", "拉肚子",
+    "精神差", "精神很差", "精神不好", "精神特别差", "蔫", "昏睡", "叫不醒", "不吃不喝",
+    "没怎么吃", "吃不下", "不喝水", "水都不喝", "哭闹不止",
+)
+_RF_SIGNS: Final = (
+    "裂了", "裂开", "崩开", "绷开", "口子张开", "口子开了", "抽筋", "昏睡", "憋醒", "迷迷糊糊",
+    "意识模糊", "叫不太醒", "含糊不清", "虚脱", "喝不进", "吃不进", "咽不下", "吞不下",
+    "躺不下", "下不了床", "喉咙发紧", "嗓子发紧", "发冷发抖", "寒战", "打寒颤", "打寒战",
+    "打冷战", "打摆子", "浑身发抖", "全身发抖", "发慌", "摔了一跤", "跌倒", "跌了一跤",
+    "流黄水", "只能张开", "张不大", "黑便", "喉咙肿", "嗓子肿",
+)
+_RF_EXCRETA: Final = ("尿", "大便", "小便", "便", "痰", "口水", "唾沫", "吐的", "呕吐物")
+_RF_LIMBS: Final = ("胳膊", "手臂", "半边", "半身", "左手", "右手", "左腿", "右腿", "腿脚")
+_RF_GRAMMAR: Final = "|".join((
+    _rx_each(_RF_SYMPTOM_HEADS, _IN + "{0,5}" + _alt(_RF_PERSIST_AFTER)),
+    _rx_each(_RF_PERSIST_BEFORE, r"[^,，。.!?；;~\s不没点微]{0,4}"
+             + _alt(h for h in _RF_SYMPTOM_HEADS)),
+    _rx_each(_RF_DEGREE_HEADS, "得(?![不没有点还挺轻])"),
+    _each(" ".join(_RF_SITES), _IN_POS + "{0,6}" + _alt(_RF_SITE_SIGNS)),
+    _each(" ".join(_RF_CHILDREN), _IN_POS + "{0,6}" + _alt(_RF_CHILD_SIGNS)),
+    _each(" ".join(_RF_SIGNS), ""),
+    _each(" ".join(_RF_EXCRETA), "[里中]?" + _IN_POS + "{0,2}(?:有血|带血|是血|血丝|发黑)"),
+    _each(" ".join(_RF_LIMBS), _IN_POS + "{0,3}(?:发麻|没力|没劲|无力|抬不起|动不了)"),
+    r"拉了(?:一整晚|一晚上|一整夜|一夜|一整天|好几次|[两三四五六七八九十几\d]+次)(?![琴曲首遍])",
+    _each("两 三 四 五 六 七 几 2 3 4 5 6 7", "天没(?:怎么)?(?:吃|喝|大便|小便|尿)"),
+    _each("嘴角 嘴 口角 脸", "[也都有点]{0,2}歪"),
+    _each("心跳", _IN_POS + "{0,3}(?:快|乱|不齐|加速)"),
+    _each("胸口 胸 心口", _IN + "{0,6}(?:压|紧|憋)"),
+    _each("磕 撞 摔", "[到了伤着]?(?:头|脑袋|后脑)"), "碰[到伤着](?:头|脑袋|后脑)",
+    _each("出血量 血量", _IN_POS + "{0,6}(?:多|大)"),
+    _each("血糖", _IN + r"{0,6}(?:[2-3]\d|二十|三十)"),
+    _each("血压", _IN + r"{0,4}(?:降到|掉到|只有|才)[4-8]\d(?!\d)"),
+    _each("止痛 止疼 镇痛", r"[^。.!?；;]{0,8}(?:没用|不管用|压不住|没效果|不顶用|还是疼)"),
+    _each("叫", _IN + "{0,3}(?:不怎么应|没反应|不应)"),
+))
+
+# Opt-out = a stop word + (再/给我/这类...) + a way of contacting; "取消预约", "不用再打针" and
+# "别再发脾气" have no contact word after the stop word, so they never opt anyone out.
+_OPT_STOPS: Final = ("别", "不要", "不用", "不必", "无需", "不需要", "请勿", "勿", "甭", "莫",
+                     "停止", "停掉", "取消", "退订", "拒收", "拒绝接收", "拒绝", "关掉", "关闭",
+                     "屏蔽", "不想再", "不希望", "不准", "禁止", "不再")
+# "要不要再联系", "用不用通知" ask; they do not refuse.
+_OPT_STOP_GUARD: Final = {"不要": "(?<!要不要)", "不用": "(?<!用不用)", "不需要": "(?<!需不需要)"}
+_OPT_BETWEEN: Final = r"(?:再|也|都|给|跟|和|向|对|找|往|我|们|妈|爸|家|老人|这个|这种|这类|此类|" \
+                      r"这些|那些|此|类|任何|接收|收到|的|你们|以后|就){0,5}"
+_OPT_CONTACTS: Final = (
+    "打电话", "打来", "来电", "打给", "打扰", "骚扰", "联系", "回访", "随访", "推送", "推了",
+    "推啦", "推给", "通知", "提醒", "短信", "消息", "信息", "微信", "服务", "订阅", "问卷",
+    "调查", "电话", "发短信", "发信息", "发消息", "发微信", "发问卷", "发了", "发啦", "发过来",
+    "发来", "发给", "发这", "发那", "发任何", r"发(?=$|[,，。.!?！？；;~\s])", "打了", "打啦",
+)
+_OPT_GRAMMAR: Final = "|".join((
+    _rx_each((re.escape(w) + _OPT_STOP_GUARD.get(w, "") for w in _OPT_STOPS),
+             _OPT_BETWEEN + _alt(_OPT_CONTACTS)),
+    _each("天天 每天 老是 总是 成天 整天 一天到晚 三天两头",
+          r"(?:都|在|给我)?(?:发|打电话|打来|骚扰)(?=$|[,，。.!?！？；;~\s]|短信|消息|信息|这些)"),
+    _each("手机号 号码 电话号码 联系方式 我的信息 我的资料",
+          r"[^。.!?；;]{0,10}(?:删|去掉|移除|注销)"),
+))
+# English: "stop" opening the reply, whatever follows ("STOP please", "Stop it.").
+_OPT_EN_RE: Final = re.compile(
+    r"(?:please |pls |plz )?stop\b(?! (?:the )?(?:bleed|pain|hurt|by|at|in|over))")
+
+# Complaint = a grievance target + a negative evaluation, or an event that only goes wrong
+# ("收了两次", "没人来", "拖了一个多月").  Targets about waiting, parking or the surroundings
+# make a mild grievance (see the lexicon's "~" entries).
+_CMP_TARGETS: Final = (
+    "收费", "收钱", "费用", "价格", "价钱", "要价", "挂号费", "检查费", "治疗费", "学费", "押金",
+    "退费", "钱", "态度", "服务", "护士", "医生", "大夫", "护工", "前台", "老师", "机构", "客服",
+    "保安", "保洁", "卫生", "厕所", "洗手间", "卫生间", "病房", "琴房", "教室", "隔音", "空调",
+    "饭菜", "伙食", "设施", "设备", "管理", "质量", "技术", "水平", "脾气",
+)
+# mild targets with their own negative words (first characters in _CMP_MILD_HEADS)
+_CMP_MILD: Final = (
+    ("排队 等的时间", "长 久 慢(?!慢)"), ("停车", "难 贵(?!姓) 麻烦 不方便"),
+    ("环境", "差(?!不多|点|一点) 脏 吵 乱 不好"),
+)
+_CMP_MILD_HEADS: Final = ("排", "等", "停", "环", "预", "约")
+_CMP_NEGATIVE: Final = (
+    "离谱", "过分", "黑(?!眼圈|色|发)", "乱", "差(?!不多|点|一点)", "烂", "脏", "臭", "冷漠",
+    "冷(?!静|敷)", "凉", "凶", "敷衍", "傲慢", "马虎", "粗暴", "坑", "太慢", "特别慢", "真慢",
+    "超慢",
+    "狠", "贵(?!姓)",
+    "不合理", "没法用", "不能用", "用不了", "坏了", "太快", "匆忙", "草率", "难吃", "吵", "恶劣",
+    "不专业", "不负责", "不耐烦",
+)
+_CMP_EVENTS: Final = (
+    "收了两次", "收两次", r"收了\d次", "重复收", "多收了", "没做过的", "又要收钱", "额外收",
+    "另外收", "没人来", "没人修", "没人接", "没人应", "没人回", "没人处理", "没人打扫",
+    "没人收拾", "没人过来", "叫不来", "叫都叫不", "喊不来", "喊都喊不", "打不通", "找不到人",
+    "联系不上", "没解决", "解决不了", "没给解决", "白跑", "大呼小叫", "吼孩子", "凶孩子",
+    "凶病人", "还凶", "骂孩子", "上一半", "上到一半", "提前下课", "迟到早退", "蟑螂", "老鼠",
+    "虫子", "头发丝", "臭烘烘", "霉味", "地上全是水", "差点滑倒", "差点摔", "下手重",
+    "一问三不知", "都说不知道", "太狠", "真狠", "宰客",
+)
+_CMP_GRAMMAR: Final = "|".join((
+    _rx_each(_CMP_TARGETS, r"[^,，。.!?；;~\s不没说讲让叫]{0,4}"
+             r"(?:太|很|真|特别|非常|超|好|也太|得太|得很|得特别)?" + _alt(_CMP_NEGATIVE)),
+    *(_each(heads, r"[^,，。.!?；;~\s不没]{0,4}(?:太|很|真|特别|非常|超|好|也太|得太|得很)?"
+            + _alt(neg.split())) for heads, neg in _CMP_MILD),
+    _rx_each(_CMP_EVENTS, ""),
+    _each("拖了", _IN + "{0,4}(?:月|天|周|礼拜|星期|年)"),
+    _each("到现在", "[都还]?[没不](?:补|退|回|给|处理|解决|联系|修|出|来|通知)"),
+    _each("跑了", "[两三四五几好\\d]+趟"),
+    _each("说好", r"(?!好)[^。.!?；;]{0,10}(?:又要|结果|却|到现在|也没|还没|没有|没补|不给|变卦)"),
+    _each("一边 边 上课 看病 看牙 治疗 换药 查房",
+          _IN + "{0,6}(?:接电话|看手机|玩手机|聊天|打电话)"),
+    _each("也 都 从来 根本 事先", r"[不没](?:提前)?(?:通知|商量|告知|打招呼|说一声|跟"
+          + _IN + "{0,4}商量)"),
+    _each("手", "(?:特别|很|太|好|真|也太)重(?!要)"),
+    _each("不顾", _IN + "{0,4}感受"),
+    _each("问什么都", "说?不知道"),
+    _each("几 一 两 三 四 五 十", r"分钟就(?:走|完|打发|结束|出来)"),
+    _each("看病 就看了 看了", r"[一两三几\d]分钟"),
+    _each("讲 说 教 看 检查 问诊",
+          r"得?(?:(?:太|也太)(?:快|急)|(?:太|特别|很|好)?(?:匆忙|草率|敷衍))"),
+    _each("排了一 等了一", "(?:上午|下午|整天|天)"),
+    _each("预约 约", _IN + "{0,4}还[要得]等"),
+    _each("等了", _IN + r"{0,6}(?:礼拜|星期|周|天|月)" + _IN + "{0,3}(?:还|都|才)"),
+    _each("空调 热水 马桶 电梯 网络 wifi 水龙头 呼叫铃 电视",
+          _IN + "{0,4}(?:坏了|不能用|没法用|用不了|不制冷|不热|没修)"),
+))
+_CMP_COMPOSED_RE: Final = re.compile(_factor(_CMP_GRAMMAR))
+
+# Questions: A-not-A ("在不在"), a clause ending in 不 ("可以刷牙不"), 啥, "X还是Y" after a
+# modal, and English yes/no openers.
+_Q_GRAMMAR: Final = "|".join((
+    r"不(?<!不[\u4e00-\u9fff]不)(?<=(?P<anb>[\u4e00-\u9fff])不)(?<![动烦]不)(?P=anb)",
+    r"没(?<=(?P<anm>[\u4e00-\u9fff])没)(?P=anm)",
+    r"不(?=$|[\s,.!?~。，、…])(?<=[\u4e00-\u9fff]{2}不)(?<![也都并我还就才可要他她你绝决本点从]不)",
+    _each("来 完 好 到 过 出", r"没有?(?<!从来没)(?<!从来没有)(?=$|[\s,.!?~。，、…])"),
+    "真的假的",
+    r"啥(?<!没啥)(?!都|也)",
+    _each("需要 要 该 应该 用 选 买 去 挂 交 带",
+          _IN + "{0,8}还是(?![很挺有不没太那比会是要得都也])"),
+))
+_EN_Q_START_RE: Final = re.compile(
+    r"(?:is|are|does|can|could|should|may|did) (?:the|it|there|this|that|my|your|he|she|they"
+    r"|we|you|i|a|an)\b|do (?:you|i|we|they) "
+    r"|will (?:i|you|it|the|my|there) |would (?:you|it) |has (?:the|my) |have (?:you|i) ")
+_RF_COMPOSED_RE: Final = re.compile(_factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
 _RF_INNER_DENY_RE: Final = re.compile(r"不厉害|不严重|没那么|不是很|不太|没有很|不怎么|没有?$")
 _OPT_FALSE_AFTER_RE: Final = re.compile(
-    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针]|点滴|吊瓶|疫苗|石膏")
+    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗|石膏")
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
@@ -363,25 +628,28 @@ _LEAD_RE: Final = re.compile(r"[^\s,.!?;~。，、…:]+")
 # ("请别再给我打电话", "以后不用再联系了", "不要再给我发这些").  Lexicon entries cover the
 # fixed phrases; this covers the combinations.  打/发 need an object or 了 after them so
 # that "不要再发烧" or "不用再打针" never opt anyone out.
-_OPT_COMPOSED_RE: Final = re.compile(
+_OPT_PHRASES: Final = (
     r"(?:别|不要|不用|不必|无需|不需要|请勿|勿|甭|莫|不想|不希望|不准|禁止)再?"
     r"(?:给我|跟我|和我|向我|对我|找我|往我这|往我)?(?:们)?"
     r"(?:打电话|打来|来电|打给我|打我电话|打扰|骚扰|联系|回访|推送|通知我|发短信|发信息|发消息|"
     r"发微信|发这|发那|发啦|发了|发过来|发来|发给我|打了|打啦|call|text)"
 )
+_OPT_COMPOSED_RE: Final = re.compile(_factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
 # Built-in question cues that need a guard a plain lexicon entry cannot express.
-_Q_COMPOSED_RE: Final = re.compile(
+_Q_PHRASES: Final = (
     r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都)"        # 怎么开 (not 不怎么, 怎么也)
     r"|多(?<!或多)少(?!有点|有些|会|还是|也)"              # 电话多少 (not 多少有点疼)
     r"|咋(?<!不咋)样|"                                    # 咋样 (not 不咋样)
     + "|".join(re.escape(v[0]) + f"(?<![没不]{v[0]})" + re.escape(v[1:])
-               + "什么(?!都|也|似的|问题)"                 # 挂什么号 (not 没什么, 什么问题)
+               # 挂什么号 (not 没什么, 什么问题, 吃什么吐什么)
+               + "什么(?!都|也|似的|问题|[\u4e00-\u9fff]什么)"
                for v in ("挂", "带", "吃", "喝", "用", "拿", "买", "做", "准备", "注意", "需要",
                          "要", "是", "有"))
     + r"|了没有?(?=$|[\s,.!?~。，])"                          # 报告出来了没
     # 饭前吃还是饭后吃: the same verb on both sides of 还是
     r"|还(?<=([\u4e00-\u9fff])还)是[\u4e00-\u9fff]{1,4}?\1(?![\u4e00-\u9fff]?了)"
 )
+_Q_COMPOSED_RE: Final = re.compile(_factor(_Q_PHRASES + "|" + _Q_GRAMMAR))
 # Whole-reply English number words.
 _EN_NUMBERS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -599,6 +867,14 @@ class ReplyParser:
                                        "two scores; confirm the lower"))
                     continue
                 value = _cn_value(tok)
+                if s and norm[s - 1] in "扣减":
+                    ev.append(_ev("not_a_score:deduct", (s, e), tok))  # "扣一分"
+                    continue
+                if value is not None and 1 <= value < 5 and norm.startswith("分半", e):
+                    ambiguous.append(value)  # "四分半": confirm the lower
+                    ev.append(_ev("ambiguous", (s, e + 2), norm[s:e + 2], value,
+                                  "half score; confirm the lower"))
+                    continue
                 # "十分满意", "万分感谢": 十分 is an adverb when a word follows it.
                 after = norm[e:e + 3]
                 if value is None or (value >= 10 and _ADVERB_AFTER_FEN_RE.match(after) and
@@ -671,6 +947,16 @@ class ReplyParser:
             lex_hits.append(("opt_out", False, tm.start(), tm.end()))
         for tm in islice(_Q_COMPOSED_RE.finditer(norm), _MAX_HITS):
             lex_hits.append(("question", False, tm.start(), tm.end()))
+        for tm in islice(_CMP_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS, tm.start(),
+                             tm.end()))
+        if n and "a" <= norm[0] <= "z":
+            em = _OPT_EN_RE.match(norm)
+            if em is not None:
+                lex_hits.append(("opt_out", False, 0, em.end()))
+            em = _EN_Q_START_RE.match(norm)
+            if em is not None:
+                lex_hits.append(("question", False, 0, em.end()))
         if core_stripped in self._anchored or core in self._anchored:
             for kind, mild in self._anchored.get(core_stripped) or self._anchored[core]:
                 lex_hits.append((kind, mild, 0, n))
@@ -698,6 +984,8 @@ class ReplyParser:
                                    "a family member is answering"))
                 continue
             elif kind == "opt_out":
+                if text[0] == "不" and s and norm[s - 1] == text[1:2]:
+                    continue  # "要不要再联系", "用不用回访": asking, not refusing
                 if text[-1] in "发打" and _OPT_FALSE_AFTER_RE.match(norm, e):
                     continue  # "不要再发烧", "不用再打针": a body or a treatment, not a message
                 opt_spans.append((s, e))
@@ -717,6 +1005,9 @@ class ReplyParser:
             skip = _LIKERT_SKIP_AFTER.get(word)
             if skip is not None and skip.match(norm, e):
                 continue
+            if word == "满分" and cands and any(
+                    x.rule == "not_a_score:scale" and x.span[0] <= s < x.span[1] for x in ev):
+                continue  # "5分满分给3分": 满分 names the scale, 3 is the score
             if blocked is None:
                 blocked = [x.span for x in ev if x.rule in _BLOCKING_RULES]
             if blocked and any(bs <= s < be or bs < e <= be for bs, be in blocked):
@@ -876,8 +1167,17 @@ class ReplyParser:
             return None, end
         explicit = unit == "score" or prescore is not None or core == tok or \
             core == tok + "分"
-        if unit == "score" and um is not None and norm[um.end() - 1] in "⭐★🌟":
-            end = um.end()  # "5⭐": the star belongs to the number, not a 1-star rating
+        if unit == "score" and um is not None:
+            if norm[um.end() - 1] in "⭐★🌟":
+                end = um.end()  # "5⭐": the star belongs to the number, not a 1-star rating
+            elif um.end() < len(norm) and norm[um.end()] in "⭐★🌟":
+                end = _STARS_RE.match(norm, um.end()).end()  # type: ignore[union-attr]
+            if norm.startswith("半", um.end()) and 1 <= float(tok) < 5:
+                low = int(float(tok))  # "4分半": a half score, confirm the lower
+                ambiguous.append(low)
+                ev.append(_ev("ambiguous", (s, um.end() + 1), norm[s:um.end() + 1], low,
+                              "half score; confirm the lower"))
+                return None, um.end() + 1
         if "." in tok:
             value_f = float(tok)
             if value_f.is_integer():

@@ -10,12 +10,13 @@ import pytest
 from surveys.parser import Interpretation, Lexicon, ReplyParser, parse
 
 DATA_DIR = Path(__file__).parent / "data"
-# The quality bars hold on the set the rules were written against and on the first held-out
-# set.  heldout2.jsonl and heldout3.jsonl are deliberately left out: they were written later
-# as fresh estimates, and ``python bench/parser.py`` reports them for unseen replies.
-BARRED = ("replies.jsonl", "heldout.jsonl")
+# The quality bars hold on the sets the rules were written or tuned against (heldout4.jsonl
+# was written fresh, measured, then tuned on for the structural rules).  heldout2, heldout3
+# and heldout5 are deliberately left out: they were written later as fresh estimates, and
+# ``python bench/parser.py`` reports them for unseen replies.
+BARRED = ("replies.jsonl", "heldout.jsonl", "heldout4.jsonl")
 MIN_ROWS = {"replies.jsonl": 320, "heldout.jsonl": 250, "heldout2.jsonl": 120,
-            "heldout3.jsonl": 90}
+            "heldout3.jsonl": 90, "heldout4.jsonl": 240, "heldout5.jsonl": 120}
 
 
 def rules(r: Interpretation) -> set[str]:
@@ -223,6 +224,52 @@ def test_flags(text: str, flags: str) -> None:
     assert got == flags
 
 
+# Structural rules: a symptom with persistence/severity/inability, a sign at a wound site, a
+# child with a worrying sign; a stop word with a way of contacting; a grievance target with a
+# negative evaluation, or an event that only goes wrong.  Look-alikes on the right.
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("牙龈到现在还在往外渗血", "r"), ("烧了三天了，退烧药压不住", "r"), ("脸肿得像包子", "r"),
+        ("刀口有点发烫，流黄水", "r"), ("孩子昨晚抽了两次", "r"), ("宝宝精神很差", "r"),
+        ("他说话含糊不清", "r"), ("吐了一整天，水都喝不进", "r"), ("大便里带血", "r"),
+        ("血糖测出来二十几", "r"), ("老人摔了一跤", "r"), ("伤口周围一圈乌青", "r"),
+        ("拔牙后一直没出血", ""), ("伤口没发红也不烫", ""), ("孩子没有再抽过", ""),
+        ("胸闷后来没再出现", ""), ("吐了两次，现在好了", ""), ("孩子吐槽练琴太累", ""),
+        ("请停止回访", "o"), ("取消短信提醒", "o"), ("别给我爸打电话了", "o"),
+        ("拒绝接收此类消息", "o"), ("天天发，烦不烦", "o"), ("Stop it", "o"),
+        ("STOP please", "o"), ("opt me out", "o"), ("把我的号码从系统里删掉", "o"),
+        ("取消明天的预约", ""), ("不用再打针了", ""), ("医生让我别再发脾气", ""),
+        ("要不要再联系医生", "q"), ("stop by tomorrow", ""),
+        ("挂号费收了两次", "c"), ("按了铃半天没人来", "c"), ("押金退得特别慢", "c"),
+        ("空调坏了也没人修", "c"), ("老师上课一直看手机", "c"), ("学费涨了也不提前通知", "c"),
+        ("琴房隔音太差", "c"), ("医生讲得太快", "c"), ("检查费收得太离谱", "c"),
+        ("说好的退款到现在没退", "c"), ("退费拖了两个月", "c"),
+        ("收费很合理", ""), ("老师教得很细心，不慢", ""), ("医生说话很温柔", ""),
+        ("护士长人很好", ""), ("医生慢慢解释给我听", ""),
+        ("下周三医生在不在", "q"), ("可以刷牙不", "q"), ("报告出来没有", "q"),
+        ("琴谱要自己买还是机构发", "q"), ("术后要注意啥", "q"), ("Is the clinic open", "q"),
+        ("没啥问题", ""), ("不错不错", ""), ("孩子一直吐，吃什么吐什么", "r"),
+    ],
+)
+def test_structural_rules(text: str, flags: str) -> None:
+    r = parse(text)
+    got = "".join(c for c, on in zip(
+        "ocrq", (r.opt_out, r.complaint, r.red_flag, r.question), strict=True) if on)
+    assert got == flags
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "candidate"),
+    [("5分满分给3分", 3, 3), ("5分满分", 5, 5), ("超级棒", 5, 5), ("差强人意", 3, 3),
+     ("给4分，扣一分是因为停车难", 4, 4), ("扣1分，4分", 4, 4), ("5颗星⭐️", 5, 5),
+     ("四分半", None, 4), ("4分半", None, 4)],
+)
+def test_score_forms(text: str, score: int | None, candidate: int) -> None:
+    r = parse(text)
+    assert (r.score, r.candidate) == (score, candidate)
+
+
 def test_denied_red_flag_leaves_evidence() -> None:
     r = parse("没有发烧")
     assert not r.red_flag
@@ -394,7 +441,8 @@ def test_dataset_quality_bars(name: str) -> None:
         positives = [(row, r) for row, r in results if row[flag]]
         recall = sum(bool(getattr(r, flag)) for _, r in positives) / len(positives)
         assert recall >= 0.95, flag
-    for flag in ("complaint", "question"):
+    for flag, bar in (("complaint", 0.9), ("question", 0.9), ("red_flag", 0.95),
+                      ("opt_out", 0.95)):
         flagged = [(row, r) for row, r in results if getattr(r, flag)]
         precision = sum(bool(row[flag]) for row, _ in flagged) / len(flagged)
-        assert precision >= 0.9, flag
+        assert precision >= bar, flag
