@@ -38,8 +38,18 @@ async def queue(
     params: dict[str, Any] | None = None,
 ) -> Message:
     """Write one outbound message to the outbox (inside the caller's transaction)."""
-    return await Message.create(
-        using_db=conn,
+    msg = new_message(key=key, channel=channel, contact_id=contact_id,
+                      conversation_id=conversation_id, body=body, now=now, sender=sender,
+                      kind=kind, params=params)
+    await msg.save(using_db=conn)
+    return msg
+
+
+def new_message(*, key: str, channel: str, contact_id: int, conversation_id: int | None,
+                body: str, now: datetime, sender: str = "bot", kind: str = "reply",
+                params: dict[str, Any] | None = None) -> Message:
+    """An unsaved outbox row (for bulk inserts)."""
+    return Message(
         kind=kind,
         params=params or {},
         direction=Direction.OUT,

@@ -22,6 +22,8 @@ from models import (
     ConversationStatus,
     Episode,
     EpisodeStatus,
+    Message,
+    PersonContact,
     Relation,
     SurveyLink,
 )
@@ -102,10 +104,15 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
         "person", "contact", "department"
     )
     link = await ep.person.contact_links.filter(contact_id=ep.contact_id).using_db(conn).first()
-    guardian = link is not None and link.relation != Relation.SELF
+    return build_context(rt, ep, ep.contact, link is not None and link.relation != Relation.SELF)
+
+
+def build_context(rt: Runtime, ep: Episode, contact: Contact,
+                  guardian: bool) -> tuple[engine.Context, str]:
+    """The engine context from an episode already loaded with its person and department."""
     local = rt.local(ep.occurred_at)
     values = {
-        "contact_name": ep.contact.name,
+        "contact_name": contact.name,
         "person_name": ep.person.name,
         "subject": ep.person.name if guardian else "您",
         "org_name": rt.settings.org.name,
@@ -127,10 +134,11 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
 
 
 async def open_due(rt: Runtime) -> int:
-    """Open every due check-in: a conversation, its first message in the outbox.
+    """Open due check-ins: a conversation each, its first message in the outbox.
 
-    The most important check-ins are leased first, so that when two episodes want the same
-    person on the same day, the more important one wins the fatigue rule.
+    A leased batch is opened in one transaction with a handful of queries (not a handful per
+    check-in). The most important check-ins are leased first, so that when two episodes want
+    the same person on the same day, the more important one wins the fatigue rule.
     """
     now = rt.now()
     w = rt.settings.worker
@@ -139,106 +147,161 @@ async def open_due(rt: Runtime) -> int:
         CheckIn, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
         limit=w.batch_size, order_by=("-importance", "send_at", "id"),
     )
-    opened = 0
-    for checkin in batch:
-        try:
-            opened += await _open_one(rt, checkin)
-        except Exception:
-            log.exception("check-in %s could not be opened; will retry after the lease", checkin.id)
+    if not batch:
+        return 0
+    try:
+        opened = await _open_batch(rt, batch)
+    except Exception:
+        log.exception("a batch of %d check-ins could not be opened; the leases expire and "
+                      "another try follows", len(batch))
+        return 0
     if opened:
         rt.outbox_waker.wake()
-    return opened
+    return len(batch)
 
 
-async def _skip_reason(rt: Runtime, conn: BaseDBAsyncClient, checkin: CheckIn,
-                       episode: Episode, contact: Contact, now: datetime) -> str | None:
-    """Why this check-in must not go out at all (it is then lost or skipped for that reason)."""
+async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
+    now = rt.now()
+    cfg = rt.settings.checkin
+    tz = rt.settings.tz
+    async with in_transaction() as conn:
+        # Same lock order as the dispatcher: contact rows first (PostgreSQL), ordered by id so
+        # that two workers never wait on each other in a cycle; then the state.
+        contact_ids = sorted({c.contact_id for c in batch})
+        contacts = {c.id: c for c in await Contact.filter(id__in=contact_ids).order_by(
+            "id").select_for_update().using_db(conn)}
+        fresh = {c.id: c for c in await CheckIn.filter(
+            id__in=[c.id for c in batch]).using_db(conn)}
+        mine = [c for c in batch if fresh[c.id].status == CheckinStatus.PLANNED
+                and fresh[c.id].lease_owner == c.lease_owner]
+        if not mine:
+            return 0
+        episodes = {e.id: e for e in await Episode.filter(
+            id__in={c.episode_id for c in mine}).prefetch_related(
+            "person", "department").using_db(conn)}
+        guardians = {(pc.person_id, pc.contact_id) for pc in await PersonContact.filter(
+            contact_id__in=contact_ids).exclude(relation=Relation.SELF).using_db(conn)}
+        busy = set(await Conversation.filter(
+            contact_id__in=contact_ids, status=ConversationStatus.OPEN
+        ).using_db(conn).values_list("contact_id", flat=True))
+        recent: list[tuple[int, int, int, int]] = []
+        if cfg.fatigue_days:
+            recent = [(r["contact_id"], r["importance"], r["episode_id"], r["episode__person_id"])
+                      for r in await CheckIn.filter(
+                          contact_id__in=contact_ids,
+                          opened_at__gte=now - timedelta(days=cfg.fatigue_days),
+                      ).using_db(conn).values(
+                          "contact_id", "importance", "episode_id", "episode__person_id")]
+
+        updates: dict[str, list[int]] = {}  # a status (or "defer:<iso>") → check-in ids
+        opened: list[tuple[CheckIn, str]] = []
+        for checkin in mine:
+            ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
+            decision = _decide(rt, checkin, ep, contact, now, busy, recent)
+            if decision == "open":
+                channel = pick_channel(rt, contact)
+                assert channel is not None  # _decide checked
+                opened.append((checkin, channel))
+                busy.add(contact.id)
+                recent.append((contact.id, checkin.importance, ep.id, ep.person_id))
+            else:
+                updates.setdefault(decision, []).append(checkin.id)
+
+        await _apply_decisions(conn, updates, now, cfg.busy_defer_minutes)
+        if opened:
+            await _open_many(rt, conn, opened, episodes, contacts, guardians, now)
+    return len(opened)
+
+
+def _decide(rt: Runtime, checkin: CheckIn, ep: Episode, contact: Contact, now: datetime,
+            busy: set[int], recent: list[tuple[int, int, int, int]]) -> str:
+    """What to do with one due check-in: open, cancel, skip:<reason>, busy or quiet:<when>."""
+    if ep.status != EpisodeStatus.ACTIVE:
+        return "cancel"
     if contact.opted_out_at:
-        return "opted_out"
+        return "skip:opted_out"
     if contact.stopped_reason:
-        return contact.stopped_reason
-    days = rt.settings.checkin.fatigue_days
+        return f"skip:{contact.stopped_reason}"
     # Fatigue counts surveys about the same person: a parent is still asked about each child
     # (every message names the child), and one episode's own schedule is never cut short.
-    if days and await CheckIn.filter(
-        contact_id=contact.id, opened_at__gte=now - timedelta(days=days),
-        importance__gte=checkin.importance, episode__person_id=episode.person_id,
-    ).exclude(episode_id=episode.id).using_db(conn).exists():
-        return "fatigue"
+    if any(cid == contact.id and imp >= checkin.importance and eid != ep.id
+           and pid == ep.person_id for cid, imp, eid, pid in recent):
+        return "skip:fatigue"
     if pick_channel(rt, contact) is None:
-        return "unreachable"
-    return None
+        return "skip:unreachable"
+    window = rt.send_window(ep.department.code)
+    allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
+    if allowed > now:
+        # Quiet hours or a no-send day (settings may have changed since planning).
+        return f"quiet:{allowed.isoformat()}"
+    if contact.id in busy:
+        # One survey at a time per person (a guardian with two children gets them one
+        # after the other): look again later.
+        return "busy"
+    return "open"
 
 
-async def _open_one(rt: Runtime, checkin: CheckIn) -> int:
-    now = rt.now()
-    async with in_transaction() as conn:
-        # Same lock order as the dispatcher: the contact row first (PostgreSQL), then state.
-        contact = await Contact.filter(id=checkin.contact_id).using_db(conn).select_for_update(
-        ).get()
-        fresh = await CheckIn.get(id=checkin.id, using_db=conn)
-        if fresh.status != CheckinStatus.PLANNED or fresh.lease_owner != checkin.lease_owner:
-            return 0  # re-planned, or taken by another worker after our lease expired
-        episode = await Episode.get(id=checkin.episode_id, using_db=conn).prefetch_related(
-            "department")
-        release = {"lease_owner": None, "lease_until": None}
-        if episode.status != EpisodeStatus.ACTIVE:
-            await CheckIn.filter(id=checkin.id).using_db(conn).update(
-                status=CheckinStatus.CANCELLED, **release)
-            return 0
-        reason = await _skip_reason(rt, conn, checkin, episode, contact, now)
-        if reason is not None:
-            await CheckIn.filter(id=checkin.id).using_db(conn).update(
-                status=CheckinStatus.SKIPPED, lost_reason=reason, **release)
-            return 0
-        window = rt.send_window(episode.department.code)
-        allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
-        if allowed > now:
-            # Quiet hours or a no-send day (settings may have changed since planning).
-            await CheckIn.filter(id=checkin.id).using_db(conn).update(send_at=allowed, **release)
-            return 0
-        if await Conversation.filter(
-            contact_id=contact.id, status=ConversationStatus.OPEN
-        ).using_db(conn).exists():
-            # One survey at a time per person (a guardian with two children gets them one
-            # after the other): keep the lease as a snooze and look again later.
-            await CheckIn.filter(id=checkin.id).using_db(conn).update(
-                lease_until=now + timedelta(minutes=rt.settings.checkin.busy_defer_minutes)
-            )
-            return 0
-        channel = pick_channel(rt, contact)
-        assert channel is not None  # _skip_reason checked
+async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]],
+                           now: datetime, defer_minutes: int) -> None:
+    free = {"lease_owner": None, "lease_until": None}
+    for decision, ids in updates.items():
+        q = CheckIn.filter(id__in=ids).using_db(conn)
+        if decision == "cancel":
+            await q.update(status=CheckinStatus.CANCELLED, **free)
+        elif decision.startswith("skip:"):
+            await q.update(status=CheckinStatus.SKIPPED, lost_reason=decision[5:], **free)
+        elif decision.startswith("quiet:"):
+            await q.update(send_at=datetime.fromisoformat(decision[6:]), **free)
+        elif decision == "busy":
+            # The lease doubles as a snooze; the dispatcher lifts it when the survey ends.
+            await q.update(lease_until=now + timedelta(minutes=defer_minutes))
+
+
+async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[CheckIn, str]],
+                     episodes: dict[int, Episode], contacts: dict[int, Contact],
+                     guardians: set[tuple[int, int]], now: datetime) -> None:
+    cfg = rt.settings.checkin
+    expires = now + timedelta(hours=cfg.reply_window_hours)
+    # The link stays valid through every attempt and the last reply window.
+    link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
+    messages: list[Message] = []
+    link_rows: list[SurveyLink] = []
+    for checkin, channel in opened:
+        ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
         survey = rt.settings.surveys[checkin.survey_id]
-        ctx, greeting = await engine_context(rt, checkin, conn)
+        ctx, greeting = build_context(rt, ep, contact, (ep.person_id, contact.id) in guardians)
         step = engine.start(checkin.survey_id, survey, rt.texts, ctx, greeting)
         conv = await Conversation.create(
             using_db=conn, contact_id=contact.id, checkin_id=checkin.id, channel=channel,
             state=step.state, last_activity_at=now, status=ConversationStatus.OPEN,
         )
-        cfg = rt.settings.checkin
-        expires = now + timedelta(hours=cfg.reply_window_hours)
-        # The link stays valid through every attempt and the last reply window.
-        link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
-        token, url = await links.create_link(rt, conn, checkin.id, link_until)
+        token = links.new_token()
+        link_rows.append(SurveyLink(token=token, checkin_id=checkin.id, created_at=now,
+                                    expires_at=link_until))
         # Template-only channels (SMS, WeChat templates) build their message from these.
-        params = {**ctx.values, "link": url, "link_token": token, "survey": survey.title}
-        for i, text in enumerate(step.outbound):
-            await outbox.queue(
-                conn, key=f"checkin:{checkin.id}:open:{i}", channel=channel,
-                contact_id=contact.id, conversation_id=conv.id, body=text, now=now,
-                kind="checkin", params=params,
-            )
-        await CheckIn.filter(id=checkin.id).using_db(conn).update(
+        params = {**ctx.values, "link": links.link_url(rt, token), "link_token": token,
+                  "survey": survey.title}
+        messages.extend(
+            outbox.new_message(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
+                               contact_id=contact.id, conversation_id=conv.id, body=text,
+                               now=now, kind="checkin", params=params)
+            for i, text in enumerate(step.outbound))
+    await SurveyLink.bulk_create(link_rows, using_db=conn)
+    await Message.bulk_create(messages, using_db=conn)
+    by_channel: dict[str, list[int]] = {}
+    for checkin, channel in opened:
+        by_channel.setdefault(channel, []).append(checkin.id)
+    for channel, ids in by_channel.items():
+        await CheckIn.filter(id__in=ids).using_db(conn).update(
             status=CheckinStatus.OPENED, channel=channel, opened_at=now, last_attempt_at=now,
-            attempts=1, expires_at=expires, **release,
-        )
-        await ledger.append(
-            AuditEvent, kind="checkin_opened", actor="bot", subject_type="checkin",
-            subject_id=str(checkin.id),
-            data={"channel": channel, "conversation": conv.id, "worker": rt.worker_id},
-            recorded_at=now,
-        )
-    return 1
+            attempts=1, expires_at=expires, lease_owner=None, lease_until=None)
+    # One audit record per batch: which check-ins this worker opened, on which channel.
+    await ledger.append(
+        AuditEvent, kind="checkins_opened", actor="bot", subject_type="checkin",
+        subject_id=str(opened[0][0].id),
+        data={"worker": rt.worker_id, "checkins": {str(c.id): ch for c, ch in opened}},
+        recorded_at=now,
+    )
 
 
 async def follow_up_unanswered(rt: Runtime) -> int:

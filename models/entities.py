@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import UTCDatetimeField
+
 
 class Role(StrEnum):
     """What a staff member may do."""
@@ -122,7 +124,7 @@ class Department(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=128)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UTCDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "department"
@@ -140,7 +142,7 @@ class Staff(Model):
     departments: fields.ManyToManyRelation[Department] = fields.ManyToManyField(
         "models.Department", related_name="staff", through="staff_department"
     )
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UTCDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "staff"
@@ -155,7 +157,7 @@ class Person(Model):
     kind = fields.CharEnumField(PersonKind, max_length=16, default=PersonKind.PATIENT)
     name = fields.CharField(max_length=128)
     birth_date = fields.DateField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UTCDatetimeField(auto_now_add=True)
     contact_links: fields.ReverseRelation[PersonContact]
 
     class Meta:
@@ -171,14 +173,14 @@ class Contact(Model):
     phone = fields.CharField(max_length=32, null=True, unique=True)
     wechat_openid = fields.CharField(max_length=64, null=True, unique=True)
     preferred_channel = fields.CharField(max_length=16, null=True)
-    opted_out_at = fields.DatetimeField(null=True)
+    opted_out_at = UTCDatetimeField(null=True)
     stopped_reason = fields.CharField(max_length=32, null=True)
-    stopped_at = fields.DatetimeField(null=True)
+    stopped_at = UTCDatetimeField(null=True)
     # channel name → why it cannot reach this contact ("43004 unsubscribed", ...)
     unreachable: dict = fields.JSONField(default=dict)
-    last_inbound_at = fields.DatetimeField(null=True)
+    last_inbound_at = UTCDatetimeField(null=True)
     last_inbound_channel = fields.CharField(max_length=16, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UTCDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "contact"
@@ -229,9 +231,9 @@ class Episode(Model):
     )
     clinician_name = fields.CharField(max_length=128, default="")
     treatment_type = fields.CharField(max_length=64, default="")
-    occurred_at = fields.DatetimeField()
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    occurred_at = UTCDatetimeField()
+    created_at = UTCDatetimeField(auto_now_add=True)
+    updated_at = UTCDatetimeField(auto_now=True)
 
     class Meta:
         table = "episode"
@@ -257,22 +259,22 @@ class CheckIn(Model):
     status = fields.CharEnumField(CheckinStatus, max_length=16, default=CheckinStatus.PLANNED)
     # due_at: what the schedule says (on-time is measured against it, until window_end_at).
     # send_at: when it may actually go out (quiet hours, blocked days, spread, retries).
-    due_at = fields.DatetimeField()
-    send_at = fields.DatetimeField()
-    window_end_at = fields.DatetimeField()
+    due_at = UTCDatetimeField()
+    send_at = UTCDatetimeField()
+    window_end_at = UTCDatetimeField()
     importance = fields.SmallIntField(default=1)
     attempts = fields.SmallIntField(default=0)
     lease_owner = fields.CharField(max_length=64, null=True)
-    lease_until = fields.DatetimeField(null=True)
-    opened_at = fields.DatetimeField(null=True)
-    last_attempt_at = fields.DatetimeField(null=True)
+    lease_until = UTCDatetimeField(null=True)
+    opened_at = UTCDatetimeField(null=True)
+    last_attempt_at = UTCDatetimeField(null=True)
     # While opened: when the current attempt stops waiting (then retry, or lost to follow-up).
-    expires_at = fields.DatetimeField(null=True)
-    answered_at = fields.DatetimeField(null=True)
+    expires_at = UTCDatetimeField(null=True)
+    answered_at = UTCDatetimeField(null=True)
     # Lost to follow-up: no_answer, refused, opted_out, wrong_number, deceased, unreachable,
     # fatigue (a more important survey reached the person within fatigue_days).
     lost_reason = fields.CharField(max_length=32, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UTCDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "checkin"
@@ -298,8 +300,8 @@ class Conversation(Model):
     )
     state: dict = fields.JSONField(default=dict)
     version = fields.IntField(default=0)
-    last_activity_at = fields.DatetimeField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    last_activity_at = UTCDatetimeField()
+    created_at = UTCDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "conversation"
@@ -334,13 +336,13 @@ class Message(Model):
     raw_payload = fields.TextField(null=True)
     status = fields.CharEnumField(MessageStatus, max_length=16)
     attempts = fields.IntField(default=0)
-    next_attempt_at = fields.DatetimeField(null=True)
+    next_attempt_at = UTCDatetimeField(null=True)
     lease_owner = fields.CharField(max_length=64, null=True)
-    lease_until = fields.DatetimeField(null=True)
+    lease_until = UTCDatetimeField(null=True)
     error = fields.CharField(max_length=255, null=True)
-    created_at = fields.DatetimeField()
-    sent_at = fields.DatetimeField(null=True)
-    processed_at = fields.DatetimeField(null=True)
+    created_at = UTCDatetimeField()
+    sent_at = UTCDatetimeField(null=True)
+    processed_at = UTCDatetimeField(null=True)
 
     class Meta:
         table = "message"
@@ -356,9 +358,9 @@ class SurveyLink(Model):
     checkin: fields.ForeignKeyRelation[CheckIn] = fields.ForeignKeyField(
         "models.CheckIn", related_name="links", on_delete=fields.CASCADE
     )
-    created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField()
-    used_at = fields.DatetimeField(null=True)
+    created_at = UTCDatetimeField()
+    expires_at = UTCDatetimeField()
+    used_at = UTCDatetimeField(null=True)
 
     class Meta:
         table = "survey_link"
@@ -385,18 +387,18 @@ class Escalation(Model):
     assignee: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="escalations", null=True, on_delete=fields.SET_NULL
     )
-    opened_at = fields.DatetimeField()
-    claimed_at = fields.DatetimeField(null=True)
-    resolved_at = fields.DatetimeField(null=True)
+    opened_at = UTCDatetimeField()
+    claimed_at = UTCDatetimeField(null=True)
+    resolved_at = UTCDatetimeField(null=True)
     outcome = fields.CharField(max_length=64, null=True)
     note = fields.TextField(null=True)
     # Staff workspace: the first staff message to the person (SLA "first response"), how far
     # up the ladder a breach has climbed (0 assignee, 1 department head, 2 manager), and the
     # conversation status the claim replaced, restored on release.
-    first_response_at = fields.DatetimeField(null=True)
+    first_response_at = UTCDatetimeField(null=True)
     sla_level = fields.SmallIntField(default=0)
     status_before_claim = fields.CharField(max_length=16, null=True)
-    updated_at = fields.DatetimeField(null=True)
+    updated_at = UTCDatetimeField(null=True)
 
     class Meta:
         table = "escalation"
@@ -413,8 +415,8 @@ class StaffSession(Model):
     staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="sessions", on_delete=fields.CASCADE
     )
-    created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField()
+    created_at = UTCDatetimeField()
+    expires_at = UTCDatetimeField()
     ip = fields.CharField(max_length=64, default="")
 
     class Meta:
@@ -445,15 +447,15 @@ class Notification(Model):
     robot = fields.CharField(max_length=64, default="")
     event = fields.CharField(max_length=32)
     text = fields.TextField()
-    created_at = fields.DatetimeField()
-    read_at = fields.DatetimeField(null=True)
+    created_at = UTCDatetimeField()
+    read_at = UTCDatetimeField(null=True)
     status = fields.CharField(max_length=8, default="queued")  # queued | sent | failed (wecom)
     batch = fields.CharField(max_length=64, null=True)
     attempts = fields.IntField(default=0)
-    next_attempt_at = fields.DatetimeField(null=True)
-    sent_at = fields.DatetimeField(null=True)
+    next_attempt_at = UTCDatetimeField(null=True)
+    sent_at = UTCDatetimeField(null=True)
     lease_owner = fields.CharField(max_length=64, null=True)
-    lease_until = fields.DatetimeField(null=True)
+    lease_until = UTCDatetimeField(null=True)
     error = fields.CharField(max_length=255, null=True)
 
     class Meta:

@@ -12,6 +12,8 @@ from typing import ClassVar
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import UTCDatetimeField
+
 
 class Answer(Model):
     """One answer to one survey question (a satisfaction record)."""
@@ -33,7 +35,7 @@ class Answer(Model):
     score = fields.SmallIntField(null=True)
     text = fields.TextField(default="")
     message_id = fields.BigIntField(null=True)
-    recorded_at = fields.DatetimeField()
+    recorded_at = UTCDatetimeField()
     # Denormalised from the episode at recording time (and chained with the rest), so the
     # manager tallies group over this one table without joins: see bot/tallies.py.
     # Nullable without defaults: a row appended without them hashes None and stores NULL,
@@ -72,7 +74,7 @@ class AuditEvent(Model):
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.CharField(max_length=64)
     data: dict = fields.JSONField(default=dict)
-    recorded_at = fields.DatetimeField()
+    recorded_at = UTCDatetimeField()
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64, unique=True)
 
@@ -86,7 +88,7 @@ class KeyValue(Model):
 
     key = fields.CharField(max_length=128, primary_key=True)
     value = fields.TextField()
-    expires_at = fields.DatetimeField(null=True)
+    expires_at = UTCDatetimeField(null=True)
 
     class Meta:
         table = "key_value"

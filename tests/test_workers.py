@@ -104,7 +104,7 @@ async def test_three_workers_send_every_checkin_exactly_once(db_url: str, tmp_pa
         stop(procs)
     await assert_exactly_once()
     workers = {e["data"]["worker"] for e in
-               await AuditEvent.filter(kind="checkin_opened").values("data")}
+               await AuditEvent.filter(kind="checkins_opened").values("data")}
     assert len(workers) >= 2, "the work was not shared"
 
 
