@@ -396,7 +396,8 @@ ChannelName = Literal["simulator", "wechat", "sms"]
 class ChannelsConfig(_Section):
     """Channels to try, in order, when a contact has no preference (configured ones only)."""
 
-    order: list[ChannelName] = Field(default_factory=lambda: ["wechat", "sms", "simulator"])
+    order: list[ChannelName] = Field(
+        default_factory=lambda: list[ChannelName](["wechat", "sms", "simulator"]))
 
 
 class TextsConfig(_Section):

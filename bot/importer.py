@@ -309,6 +309,7 @@ async def import_file(rt: Runtime, path: Path, source: str = "csv", *,
 
     ``progress`` is called with (rows handled, rows in the file).
     """
+    rows: list[tuple[int, dict[str, object]]]
     if path.suffix.lower() == ".xlsx":
         rows, errors = await asyncio.to_thread(read_xlsx, path)
     else:
@@ -317,7 +318,8 @@ async def import_file(rt: Runtime, path: Path, source: str = "csv", *,
         except UnicodeDecodeError:
             return ImportResult(errors=[RowError(
                 0, "", "the file is not UTF-8: save it as CSV UTF-8 (or as .xlsx)")])
-        rows, errors = read_csv(text)
+        csv_rows, errors = read_csv(text)
+        rows = [(n, dict(r)) for n, r in csv_rows]
     total = len(rows)
     return await import_rows(
         rt, rows, source, errors, sampling=sampling,

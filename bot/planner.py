@@ -72,7 +72,7 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
     created = 0
     cfg = rt.settings.checkin
     tz, window = rt.settings.tz, rt.send_window(episode.department.code)
-    importance = cfg.importance.get(episode.kind.value, 1)  # type: ignore[call-overload]
+    importance = cfg.importance.get(episode.kind.value, 1)
     for off in wanted:
         when = due_at(episode.occurred_at, off, tz, cfg.send_time, rt.is_workday)
         plan = {
@@ -163,7 +163,6 @@ async def open_due(rt: Runtime) -> int:
 async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
     now = rt.now()
     cfg = rt.settings.checkin
-    tz = rt.settings.tz
     async with in_transaction() as conn:
         # Same lock order as the dispatcher: contact rows first (PostgreSQL), ordered by id so
         # that two workers never wait on each other in a cycle; then the state.
@@ -181,9 +180,9 @@ async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
             "person", "department").using_db(conn)}
         guardians = {(pc.person_id, pc.contact_id) for pc in await PersonContact.filter(
             contact_id__in=contact_ids).exclude(relation=Relation.SELF).using_db(conn)}
-        busy = set(await Conversation.filter(
+        busy: set[int] = {int(r["contact_id"]) for r in await Conversation.filter(
             contact_id__in=contact_ids, status=ConversationStatus.OPEN
-        ).using_db(conn).values_list("contact_id", flat=True))
+        ).using_db(conn).values("contact_id")}
         recent: list[tuple[int, int, int, int]] = []
         if cfg.fatigue_days:
             recent = [(r["contact_id"], r["importance"], r["episode_id"], r["episode__person_id"])

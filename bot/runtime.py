@@ -14,8 +14,8 @@ from typing import Any
 from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
-from surveys.parser import Lexicon, ReplyParser
 from bot.workdays import WorkCalendar
+from surveys.parser import Lexicon, ReplyParser
 from surveys.window import SendWindow
 
 

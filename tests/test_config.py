@@ -53,7 +53,8 @@ def test_every_section_is_documented_in_the_example() -> None:
     ("[schedules]\ndefault = [\"1 day\"]\n", ["schedules", "wd (working days)"]),
     ("[schedules]\n\"拔牙\" = [\"1d\"]\n", ["\"default\" is required"]),
     ("[checkin]\nsend_time = \"10am\"\n", ["checkin.send_time", "HH:MM"]),
-    ("[[survey_routes]]\nsurvey = \"nope\"\n", ["names survey 'nope'", "defined: dental, general, hospital, music"]),
+    ("[[survey_routes]]\nsurvey = \"nope\"\n",
+     ["names survey 'nope'", "defined: dental, general, hospital, music"]),
     ("[surveys.s]\ntitle = \"t\"\nthanks = \"x\"\n[[surveys.s.questions]]\nid = \"q\"\n"
      "text = \"?\"\nask_if = \"q <= 9\"\n", ["surveys.s.questions.0.ask_if", "<1-5>"]),
 ])

@@ -122,7 +122,7 @@ async def test_sigkilled_worker_loses_and_doubles_nothing(db_url: str, tmp_path:
                 break
             await asyncio.sleep(0.05)
         else:
-            logs = "\n".join(p.read_text() for p in tmp_path.glob("*.log"))
+            logs = "\n".join(p.read_text() for p in tmp_path.glob("*.log"))  # noqa: ASYNC240  # noqa: ASYNC240
             raise AssertionError(f"the slow worker never leased a message:\n{logs[-3000:]}")
         slow.send_signal(signal.SIGKILL)
         slow.wait(timeout=10)
