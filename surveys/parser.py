@@ -28,6 +28,9 @@ Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decision
   ("满意是满意就是排队太久" -> score 4, complaint False, the grievance kept in ``comment``);
 * a denied, resolved or hypothetical symptom ("没有发烧", "烧已经退了", "万一发烧怎么办")
   is recorded as ``red_flag_denied`` evidence and does not set ``red_flag``;
+* red flags and opt-outs are recall first: besides the precise rules, any other mention of a
+  symptom or sign is a red flag and any stop word near something message-like an opt-out,
+  unless a small grammar of exclusions explains it away (see ``_RFB_WORDS`` and ``_opb_hit``);
 * a reply saying the patient died, or that we wrote to the wrong person, has no score.
 
 Very long replies are cut to a head and a tail before matching (see ``surveys.normalize``),
@@ -172,14 +175,14 @@ _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|�
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
-    + _FEN + r"|颗星|个星|星(?!期)))"
+    + _FEN + r"|颗星|个星(?!期)|星(?!期)))"
     r"|(?P<star>[⭐★🌟✨]+)"
     r"|(?P<up>👍+)|(?P<down>👎+)"
     r"|(?P<wx>\[[^\[\]\s]{1,6}\]|/:[a-z]{2,8})"
 )
 _UNIT_RE: Final = re.compile(
     r"\s?(?:(?P<scale>分制|分的话|分满分|分为满分)|(?P<score>" + _FEN
-    + r"|颗星|个星|星(?!期)|stars?\b|points?\b|[⭐★🌟](?![⭐★🌟]))"
+    + r"|颗星|个星(?!期)|星(?!期)|stars?\b|points?\b|[⭐★🌟](?![⭐★🌟]))"
     r"|(?P<age>周岁|岁)"
     r"|(?P<duration>个多?月|个?多?小时|个?钟头|个钟|分钟|min|秒|天|周(?!岁)|星期|礼拜|年|h\b)"
     r"|(?P<date>月|日|号)"
@@ -286,7 +289,8 @@ _LIKERT_SKIP_AFTER: Final = {
 }
 # Talk about the patient's health: "恢复得很好", "还好，不疼了" are not ratings of the service.
 _HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|牙龈|血压|血糖|病情|状况|状态|"
-                               r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻(?<!麻麻)(?![麻烦])|眼睛|视力|长得")
+                               r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻(?<!麻麻)(?![麻烦])|眼睛|视力|长得|"
+                               r"fever|bleed|pain|sore|swell|wound|heal")
 # A staff member or one aspect named before the word: praise of one nurse ranks below an
 # overall verdict, and "医生5 护士3"-style mixed verdicts are asked about.
 _ASPECT_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|环境|停车|设备|主任|助理|工作人员|"
@@ -677,6 +681,266 @@ _SCORE_RULES: Final = frozenset(
 _FULLWIDTH_RE: Final = re.compile(r"[０-９]")
 
 
+# --- recall first: the two safety labels ------------------------------------------------------
+# A missed clinical warning or an ignored "stop" costs far more than a person reading a harmless
+# reply, so after the precise rules above a second, broad layer runs for red flags and opt-outs
+# (only when the precise rules found nothing).  Red flag: ANY mention of a bodily symptom, sign
+# or clinical event counts unless a small grammar of exclusions explains it away -- negated
+# (also over a list: "发烧、出血都没有"), resolved or improving, mild and expected ("有点肿"),
+# hypothetical or asked in general ("万一出血", "多少度算发烧"), about the treatment itself
+# ("打针的时候有点疼") or the anaesthetic ("麻药还没过").  Opt-out: a stop word near anything
+# message-like, or a bare "stop" directive, unless its object is a treatment or it is asked.
+
+# Symptom vocabulary.  Each entry starts with a literal character (see _factor).
+_RFB_WORDS: Final = (
+    # blood and blood-coloured things
+    "血(?<![抽验献采查止]血)(?![压糖常型检脂管栓液])", "渗(?!透)", "冒红", "发红", "鲜红",
+    "红红", "红块", "红点", "红斑", "红疹", "红肿", "又红又", "红的", "红了", "红色", "咖啡色",
+    "酱油色", "茶色",
+    # pain, swelling, heat, fever
+    "疼(?<!心疼)(?!爱)", "痛(?!快)", "肿(?<!消肿)(?!瘤)", "胀", "烫(?!发|头)", "发热", "低热",
+    "高热", "热度", "烧(?<![红燃]烧)(?![饭菜水香钱烤友])",
+    "量" + r"[^,，。!?；;]{0,5}(?:3[89]|4[0-2])(?!\d)",
+    "体温" + r"[^,，。!?；;]{0,5}(?:3[89]|4[0-2])(?!\d)",
+    # gut, breathing, chest, heart
+    "吐(?<![吞谈]吐)(?![槽字露])", "呕", "恶心", "拉肚子", "拉稀", "拉水", "拉的", "水样便",
+    "拉了" + r"[^,，。!?；;]{0,3}[次回趟遍天]", "泻", "咳", "喘", "憋(?!屈)", "呛", "胸闷",
+    "胸口", "心慌", "心跳", "突突", "心悸", "上不来气", "呼噜", "发紧",
+    # head, consciousness, falls, fits
+    "晕(?![车船])", "昏(?<!黄昏)(?!暗)", "眼前", "眼发黑", "两眼一黑", "眼冒金星", "天旋地转",
+    "摔(?![东门碗杯手])", "栽倒", "跌倒", "倒在地", "倒地",
+    "抽(?![血空时签烟奖查屉象出不])",
+    "麻(?<!芝麻)(?<!麻麻)(?!麻地|麻哋|醉|药|烦|将|辣|利|婆|油)",
+    "没力气", "没劲", "无力", "乏力", "使不上劲", "不听使唤", "抬不起", "动不了", "站不住",
+    "站不起", "站不稳", "走不了", "走不动",
+    "说胡话", "胡话", "胡言乱语", "梦话", "认不出", "糊涂", "迷糊", "迷瞪", "意识", "叫不醒",
+    "叫他半天", "叫她半天", "叫半天", "没反应", "反应慢",
+    "一直哭", "哭个不停", "哭闹不止", "哄不好", "停不下来", "哭到现在",
+    "脸色", "煞白", "惨白", "苍白", "发白", "发紫", "发青", "发绀", "发黄", "发黑", "发冷",
+    "哆嗦", "打颤", "发抖", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
+    # eating, drinking, passing water
+    "尿不出", "尿不下", "解不出", "一滴尿", "没尿(?!血|痛|频)", "尿少", "黑便", "柏油",
+    "尿" + r"[^,，。!?；;]{0,3}(?:红|血|茶|酱油|黑|浓)",
+    "大便" + r"[^,，。!?；;]{0,3}(?:黑|血|红)",
+    "吃不下", "喝不下", "咽不下", "吞不下", "吃不进", "喝不进", "没胃口", "胃口", "吃一口就",
+    "不吃不喝", "不肯吃", "咽不", "吞不",
+    # lumps, skin, wound
+    "鼓起", "鼓了", "鼓包", "疙瘩", "肿块", "硬块", "硬硬的", "个包", "起包", "疹", "风团",
+    "过敏", "一身红", "全身痒", "浑身痒", "越来越痒", "痒得", "痒死", "抓破", "绽开", "裂开",
+    "崩", "开线", "又粗", "粗了", "肿成", "流东西", "往外冒", "往外流", "往外渗", "流水",
+    "黄水", "脓", "臭", "难闻", "味道",
+    # eyes, speech
+    "重影", "看不清", "模糊", "眼花", "嘴歪", "口歪", "舌头打结", "大舌头", "说话不清",
+    "口齿不清", "吐字不清", "嘴角" + r"[^,，。!?；;]{0,4}[歪斜]",
+    "血压" + r"[^,，。!?；;]{0,4}(?:1[6-9]\d|2\d\d)",
+)
+_RFB_RE: Final = re.compile(_factor("|".join(_RFB_WORDS)))
+_RFB_EN_RE: Final = re.compile(
+    r"\b(?:fever|temp(?:erature)?\b\D{0,12}(?:3[89]|4[0-2])|bleed|blood|pain|hurt|sore\b|swell"
+    r"|swollen|vomit|throw(?:ing)? up|threw up|puk|diarrh|cough|breath|dizz|faint|passed out"
+    r"|collapse|confus|numb\b|weak\b|rash|itch|hives|allerg|leak|pus\b|smell|seiz|chest"
+    r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills)")
+_ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
+# Entries that count only with a body, wound or excreta word in the same sentence.
+_RFB_NEEDS_CONTEXT: Final = frozenset(
+    ("红的", "红了", "红色", "咖啡色", "茶色", "酱油色", "臭", "难闻", "味道", "流水", "往外冒",
+     "往外流", "流东西", "硬硬的", "发白", "发黄", "发紧", "崩", "裂开", "眼前", "脸色",
+     "胃口", "抖", "停不下来", "意识", "模糊", "看不清"))
+_RFB_CONTEXT_RE: Final = re.compile(
+    r"伤口|刀口|切口|口子|缝|线|纱布|棉|牙|嘴|口腔|吐|咳|痰|尿|便|拉|手术|腿|脸|身上|皮肤|孩子|"
+    r"宝宝|嗓子|喉咙|眼|黑|包|肿|疼|痛|东西|手|脚|浑身|全身|嘴唇|舌|吃|喝|说话|"
+    r"他|她|妈|爸|老人|老爷子|老太太")
+# Still red flags when the context word is itself a non-body use ("一直哭" etc. need none).
+_RFB_CONTEXT_EXTRA: Final = {
+    "眼前": re.compile(r"眼前[^,，。!?；;]{0,2}(?:一?黑|发黑|发花)"),
+    "脸色": re.compile(r"脸色[^,，。!?；;]{0,3}(?:白|青|黄|灰|紫|差|难看)"),
+    "胃口": re.compile(r"(?:没|一点)[^,，。!?；;]{0,2}胃口|胃口[^,，。!?；;]{0,2}(?:没|差)"),
+    "意识": re.compile(r"意识[^,，。!?；;]{0,3}(?:不清|模糊|不好|没|差)"),
+    "停不下来": re.compile(r"(?:哭|吐|拉|咳|抖|抽)[^,，。!?；;]{0,4}停不下来"),
+}
+# Minor symptoms a softener makes expected ("有点肿", "稍微有点酸"); fever, blood, breathing
+# and consciousness words are never softened away.
+_RFB_MINOR: Final = frozenset("疼痛肿胀酸痒麻咳红烫")
+_RFB_SOFT_BEFORE_RE: Final = re.compile(
+    r"(?:有点儿?|有一点点?|一点点|一丁点|一点儿|稍微|稍稍|稍|微微|轻微|略微?|有些|些许|还有点)"
+    r"[^,，。!?；;]{0,3}$")
+_RFB_SOFT_AFTER_RE: Final = re.compile(
+    r"[^,，。!?；;]{0,4}?(?:是有一点|还是有一点|有一点|有点|一点点|一点)(?![^,，。!?；;]{0,3}"
+    r"(?:厉害|严重|大|多))|[^。!?；;]{0,14}?(?:正常(?![吗吧么]|不)|能忍|可以忍|可以接受|"
+    r"能接受|不要紧|没关系|没大碍|不碍事)")
+_RFB_DENY_BEFORE_RE: Final = re.compile(
+    r"(?:没有?|不(?![过停断止到行知了好见])|未|无(?![力法])|不再|并没有?|从没有?|"
+    r"从来没有?|毫无|no|not|never|without|n't)[^,，。.!?；;]{0,4}$|(?:消|止|退)$"
+    r"|(?:没有?|无|未|不)(?:[^,，。.!?；;]{1,4}[、和或及与跟/])+[^,，。.!?；;]{0,2}$")
+_RFB_DENY_AFTER_RE: Final = re.compile(
+    r"[^,，。!?；;]{0,6}?(?:这些|等)?(?:都|也)?(?:没有?|没出现过?|没出过?|没再出现|不再)"
+    r"(?:了|过|呢)?(?=$|[,，。.!?！？；;~\s])")
+_RFB_BETTER_AFTER_RE: Final = re.compile(
+    r"[^。!?；;]{0,22}?(?:好多了|好些了|好点了|好一些|减轻|缓解|消了|消下去|消退|退了|退下去|"
+    r"不怎么|没事了|没事啦|好转|变淡|变小|变浅|一天比一天(?:轻|小|好|少)|慢慢(?:好|消|退|小)|"
+    r"能吃能睡|基本好了|就好了|就停了|就退了|就止住|就没了|就没事|长好|好了|没了|没有了|"
+    r"止住|止血了|正常(?![吗吧么])|能吃|能喝|能睡|吃饭了|消得|差不多好|已经不|已不|"
+    r"不(?![行得了会是])[^,，。!?；;]{1,2}了|(?<![\d.])3[56](?:\.\d)?(?![\d.])|降下来|不疼了|不痛了|不肿了|不烧了|不吐了|不出血了|不流血了|"
+    r"better|gone|stopped|settled|fine now|all good|went down|improv|easing|eased)")
+_RFB_HYPO_SENT_RE: Final = re.compile(
+    r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
+    r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
+    r"|is it normal")
+_RFB_HYPO_CLAUSE_RE: Final = re.compile(
+    r"怕|担心|预防|防止|避免|以免|注意|小心|提醒|交代|(?<!一)会(?!儿)")
+_RFB_HYPO_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,6}?的话")
+_RFB_PROCEDURE_RE: Final = re.compile(
+    r"(?:打针|扎针|麻药|拔牙?|抽血|拆线|缝针|缝合|洗牙|补牙|刮|钻|上药|换药|注射|做|治疗|检查|种|"
+    r"打|扎|拆|拔完|做完|打完|弄)[^,，。!?；;]{0,4}(?:的时候|那会儿?|那一下|那阵子?|时候|当时|时)"
+    r"|当时|治疗中|术中|during")
+_RFB_ANAESTHESIA_RE: Final = re.compile(r"麻药|麻醉|打麻|anaesthe|anesthe|numbing")
+_RFB_NOT_ABOUT_ME_RE: Final = re.compile(r"不舒服|难受")
+_SENT_END: Final = "。!?！？；;\n"
+
+
+_SEP_RE: Final = re.compile(r"[,，。.!?！？；;~\n]")
+
+
+_CLAUSE_START_RE: Final = re.compile(r"[,，。.!?！？；;~\n][^,，。.!?！？；;~\n]*$")
+_SENT_START_RE: Final = re.compile(r"[。!?！？；;\n][^。!?！？；;\n]*$")
+_SENT_STOP_RE: Final = re.compile(r"[。!?！？；;\n]")
+
+
+def _bounds(norm: str, s: int, e: int) -> tuple[int, int, int]:
+    """(clause start, sentence start, sentence end) around ``norm[s:e]``."""
+    m = _CLAUSE_START_RE.search(norm, 0, s)
+    if m is None:
+        return 0, 0, _sent_end(norm, e)
+    cs = m.start() + 1
+    m = _SENT_START_RE.search(norm, 0, cs)
+    return cs, (m.start() + 1 if m else 0), _sent_end(norm, e)
+
+
+def _sent_end(norm: str, e: int) -> int:
+    """Index of the sentence end at or after ``e``."""
+    m = _SENT_STOP_RE.search(norm, e)
+    return m.start() if m else len(norm)
+
+
+def _scan(rx: re.Pattern[str], norm: str) -> Iterable[re.Match[str]]:
+    """``rx``'s first ``_MAX_HITS`` matches in ``norm``.
+
+    A plain ``search`` first: most rules match nothing in most replies, and a failed search
+    is several times cheaper than building the ``finditer`` iterator.
+    """
+    m = rx.search(norm)
+    if m is None:
+        return ()
+    return islice(rx.finditer(norm, m.start()), _MAX_HITS)
+
+
+def _rf_precise_exclusion(norm: str, cs: int, s: int, e: int) -> bool:
+    """The broad layer's denial and hypothetical checks, for the precise rules' hits.
+
+    ``cs`` is the clause start.  Sentence bounds are found only when the reply holds a
+    hypothetical cue at all (most do not).
+    """
+    if _RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None or \
+            _RFB_DENY_AFTER_RE.match(norm, e) is not None:
+        return True
+    if _RFB_HYPO_SENT_RE.search(norm) is None:
+        return False
+    _, ss, se = _bounds(norm, s, e)
+    return _RFB_HYPO_SENT_RE.search(norm, ss, se) is not None
+
+
+def _rfb_exclusion(norm: str, s: int, e: int, word: str) -> str:
+    """Why a broad symptom mention at ``norm[s:e]`` is not a red flag ("" if it is one)."""
+    cs, ss, se = _bounds(norm, s, e)
+    before = norm[max(cs, s - 10):s]
+    sentence = norm[ss:se]
+    if word in _RFB_NEEDS_CONTEXT:
+        extra = _RFB_CONTEXT_EXTRA.get(word)
+        if extra is not None:
+            if extra.search(sentence) is None:
+                return "no sign"
+        elif _RFB_CONTEXT_RE.search(sentence.replace(word, " ")) is None:
+            return "no body context"
+    if _RFB_DENY_BEFORE_RE.search(before) or (
+            _RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴")):
+        return "denied"
+    if word in ("不舒服", "难受") and ("没" in norm[cs:s] or "无" in norm[cs:s]):
+        return "denied"
+    if _RFB_BETTER_AFTER_RE.match(norm, e, se) or _RF_RESOLVED_AFTER_RE.match(norm, e, se):
+        return "resolved or improving"
+    if _RFB_HYPO_SENT_RE.search(sentence) or _RFB_HYPO_CLAUSE_RE.search(norm, cs, s) or \
+            _RFB_HYPO_AFTER_RE.match(norm, e, se):
+        return "hypothetical or asked in general"
+    if word[0] in _RFB_MINOR and (_RFB_SOFT_BEFORE_RE.search(before) or
+                                  _RFB_SOFT_AFTER_RE.match(norm, e, se)):
+        return "mild"
+    if _RFB_PROCEDURE_RE.search(norm, ss, s):
+        return "during the treatment"
+    if word[0] == "麻" and _RFB_ANAESTHESIA_RE.search(sentence):
+        return "the anaesthetic"
+    return ""
+
+# Opt-out: a stop word and a message-like word in one clause (either order), or a clause that
+# is nothing but a stop directive ("取消掉吧", "停了吧").  Not when the stop word's object is a
+# treatment or an appointment ("取消下周的复查", "不用再换药"), nor when it is asked
+# ("要不要再联系", "不需要再来复诊了吧?").
+_OPB_STOP_RE: Final = re.compile(_factor("|".join((
+    "不需要", "不想要", "不想再", "不想收", "不想接", "不想答", "不想填", "不想参加", "不想被",
+    "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "不必", "无需", "别(?!人|的|处|说|客气|急|担心|忘)",
+    "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "删除", "删掉", "删了", "去掉",
+    "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
+    "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
+    "烦死", "好烦", "太烦", "很烦", "烦不烦", "天天问", "天天发", "老是问", "每次都问",
+    "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
+    "don't call", "don't email", "don't contact", "do not text", "do not message",
+    "do not call", "do not contact", "stop (?:text|messag|call|send|email|contact)",
+    "leave me alone", "unsubscribe", "remove me", "opt out", "not interested",
+))))
+_OPB_MESSAGE_RE: Final = re.compile(
+    r"消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
+    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|问我|问了|"
+    r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
+    r"message|sms|call|email|these|this|survey|contact")
+_OPB_BARE_RE: Final = re.compile(
+    r"(?:请|麻烦|帮我|给我|都|就)*(?:取消|退订|退掉|停了|停掉|停止|关了|关掉|删除|删掉|"
+    r"不需要|不想要|不要了|不用了|免了|算了)(?:掉|一下|了|吧|啦|呗|哦|谢谢|关了|关了|停了)*")
+_OPB_OBJECT_RE: Final = re.compile(
+    r"预约|复查|复诊|挂号|手术|换药|打针|吃药|药|治疗|检查|来医院|回来|拆线|订单|课|交费|缴费|"
+    r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦")
+_OPB_QUESTION_RE: Final = re.compile(
+    r"吗|吧[?？]|么[?？]|[?？]|要不要|用不用|需不需要|能不能|可不可以")
+
+
+_OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏蔽", "unsubscribe",
+                              "take me off", "remove me", "leave me alone", "opt out",
+                              "天天问", "天天发", "每次都问", "老是问"))
+
+
+def _opb_hit(norm: str) -> tuple[int, int] | None:
+    """Span of a broad opt-out in ``norm``, or None."""
+    for m in islice(_OPB_STOP_RE.finditer(norm), _MAX_HITS):
+        s, e = m.span()
+        cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+        cs = cm.start() + 1 if cm else 0
+        cem = _SEP_RE.search(norm, e)
+        ce = cem.start() if cem else len(norm)
+        clause = norm[cs:ce]
+        if _OPB_BARE_RE.fullmatch(clause.strip(" ~")) or m.group() in _OPB_SELF:
+            return s, e
+        after = norm[e:min(ce, e + 10)]
+        near = norm[max(cs, s - 12):min(ce, e + 10)]
+        if _OPB_MESSAGE_RE.search(near) is None:
+            continue
+        om = _OPB_OBJECT_RE.search(after)
+        mm = _OPB_MESSAGE_RE.search(after)
+        if om is not None and (mm is None or om.start() < mm.start()):
+            continue  # "取消下周的复查", "不用再换药": a treatment, not a message
+        if _OPB_QUESTION_RE.search(clause) and not _OPB_MESSAGE_RE.search(after[:4]):
+            continue  # "我不需要再来复诊了吧?": asked, not refused
+        return s, e
+    return None
+
+
 _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 _SPAN: Final = attrgetter("span")
 # A frozen dataclass's generated __init__ sets each of the 16 fields through
@@ -694,8 +958,26 @@ assert tuple(f.name for f in fields(Interpretation)) == _INTERPRETATION_FIELDS
 def _new_interpretation(values: tuple[object, ...]) -> Interpretation:
     """``Interpretation(*values)`` without the per-field ``object.__setattr__`` calls."""
     obj: Interpretation = object.__new__(Interpretation)
-    for setter, value in zip(_INTERPRETATION_SETTERS, values, strict=True):
-        setter(obj, value)
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14,
+     s15) = _INTERPRETATION_SETTERS
+    (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15) = values
+    # unrolled: a zip loop over 16 fields costs a measurable share of a whole parse
+    s0(obj, v0)
+    s1(obj, v1)
+    s2(obj, v2)
+    s3(obj, v3)
+    s4(obj, v4)
+    s5(obj, v5)
+    s6(obj, v6)
+    s7(obj, v7)
+    s8(obj, v8)
+    s9(obj, v9)
+    s10(obj, v10)
+    s11(obj, v11)
+    s12(obj, v12)
+    s13(obj, v13)
+    s14(obj, v14)
+    s15(obj, v15)
     return obj
 
 
@@ -926,7 +1208,7 @@ class ReplyParser:
         flags_hit: dict[str, bool] = {}
         mild_complaint = False
         lex_hits: list[tuple[str, bool, int, int]] = []
-        for m in islice(self._lex_re.finditer(norm), _MAX_HITS):
+        for m in _scan(self._lex_re, norm):
             s, e = m.span()
             word = m.group()
             # ASCII entries ("stop", "12345") must not match inside longer words or numbers
@@ -935,19 +1217,19 @@ class ReplyParser:
                 continue
             for kind, mild in self._lex_kind[word]:
                 lex_hits.append((kind, mild, s, e))
-        for hm in islice(self._pat_head_re.finditer(norm), _MAX_HITS):
+        for hm in _scan(self._pat_head_re, norm):
             hs = hm.start()
             for rx, kind, mild in self._pat_by_head[hm.group()]:
                 pm = rx.match(norm, hs)
                 if pm is not None:
                     lex_hits.append((kind, mild, hs, pm.end()))
-        for tm in islice(_RF_COMPOSED_RE.finditer(norm), _MAX_HITS):
+        for tm in _scan(_RF_COMPOSED_RE, norm):
             lex_hits.append(("red_flag", False, tm.start(), tm.end()))
-        for tm in islice(_OPT_COMPOSED_RE.finditer(norm), _MAX_HITS):
+        for tm in _scan(_OPT_COMPOSED_RE, norm):
             lex_hits.append(("opt_out", False, tm.start(), tm.end()))
-        for tm in islice(_Q_COMPOSED_RE.finditer(norm), _MAX_HITS):
+        for tm in _scan(_Q_COMPOSED_RE, norm):
             lex_hits.append(("question", False, tm.start(), tm.end()))
-        for tm in islice(_CMP_COMPOSED_RE.finditer(norm), _MAX_HITS):
+        for tm in _scan(_CMP_COMPOSED_RE, norm):
             lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS, tm.start(),
                              tm.end()))
         if n and "a" <= norm[0] <= "z":
@@ -967,7 +1249,8 @@ class ReplyParser:
                 cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
                 clause_start = cm.start() + 1 if cm else 0
                 if _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) or \
-                        _RF_RESOLVED_AFTER_RE.match(norm, e) or _RF_INNER_DENY_RE.search(text):
+                        _RF_RESOLVED_AFTER_RE.match(norm, e) or _RF_INNER_DENY_RE.search(text) \
+                        or _rf_precise_exclusion(norm, clause_start, s, e):
                     ev.append(_ev("red_flag_denied", (s, e), text, None,
                                        "denied, resolved or hypothetical"))
                     continue
@@ -992,10 +1275,31 @@ class ReplyParser:
             flags_hit[kind] = True
             ev.append(_ev(kind, (s, e), text))
 
+        # 2b. recall first for the safety labels (see _RFB_WORDS, _opb_hit)
+        if "red_flag" not in flags_hit:
+            rf_hits = [(m.start(), m.end()) for m in _scan(_RFB_RE, norm)]
+            if _ASCII_LETTER_RE.search(norm) is not None:  # the English scan has no prefilter
+                rf_hits += [m.span() for m in _scan(_RFB_EN_RE, norm)]
+            for s, e in rf_hits:
+                text = norm[s:e]
+                why = _rfb_exclusion(norm, s, e, text)
+                if why:
+                    ev.append(_ev("red_flag_denied", (s, e), text, None, why))
+                    continue
+                flags_hit["red_flag"] = True
+                ev.append(_ev("red_flag", (s, e), text, None, "symptom mention"))
+                break
+        if "opt_out" not in flags_hit and _OPB_STOP_RE.search(norm) is not None:
+            span = _opb_hit(norm)
+            if span is not None:
+                flags_hit["opt_out"] = True
+                opt_spans.append(span)
+                ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None, "stop word"))
+
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
         health: bool | None = None  # computed on first need: most replies never ask
-        for m in islice(self._likert_re.finditer(norm), _MAX_HITS):
+        for m in _scan(self._likert_re, norm):
             s, e = m.span()
             word = m.group()
             value, conf, flags = self._likert[word]

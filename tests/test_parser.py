@@ -11,12 +11,15 @@ from surveys.parser import Interpretation, Lexicon, ReplyParser, parse
 
 DATA_DIR = Path(__file__).parent / "data"
 # The quality bars hold on the sets the rules were written or tuned against (heldout4.jsonl
-# was written fresh, measured, then tuned on for the structural rules).  heldout2, heldout3
-# and heldout5 are deliberately left out: they were written later as fresh estimates, and
+# was written fresh, measured, then tuned on for the structural rules; heldout5's misses and
+# heldout6 shaped the recall-first safety rules).  heldout2, heldout3 and heldout7 are
+# deliberately left out: they were written later as fresh estimates, and
 # ``python bench/parser.py`` reports them for unseen replies.
-BARRED = ("replies.jsonl", "heldout.jsonl", "heldout4.jsonl")
+BARRED = ("replies.jsonl", "heldout.jsonl", "heldout4.jsonl", "heldout5.jsonl",
+          "heldout6.jsonl")
 MIN_ROWS = {"replies.jsonl": 320, "heldout.jsonl": 250, "heldout2.jsonl": 120,
-            "heldout3.jsonl": 90, "heldout4.jsonl": 240, "heldout5.jsonl": 120}
+            "heldout3.jsonl": 90, "heldout4.jsonl": 240, "heldout5.jsonl": 120,
+            "heldout6.jsonl": 200, "heldout7.jsonl": 120}
 
 
 def rules(r: Interpretation) -> set[str]:
@@ -257,6 +260,52 @@ def test_structural_rules(text: str, flags: str) -> None:
     got = "".join(c for c, on in zip(
         "ocrq", (r.opt_out, r.complaint, r.red_flag, r.question), strict=True) if on)
     assert got == flags
+
+
+# Recall first for the safety labels: any current symptom, sign or clinical event is a red flag
+# unless it is denied (also over a list), resolved or improving, mild and expected,
+# hypothetical or asked in general, about the treatment itself or the anaesthetic.  Any
+# "don't want these messages" is an opt-out unless its object is a treatment or it is asked.
+@pytest.mark.parametrize(
+    ("text", "flags", "why"),
+    [
+        # implied red flags: no symptom name, only what the person sees
+        ("棉花换了两团还是红的", "r", ""), ("漱口吐出来都是红的", "r", ""),
+        ("耳朵后面鼓起来一个包", "r", ""), ("爷爷一直说胡话", "r", ""),
+        ("右手右脚使不上劲", "r", ""), ("孩子脸色发白，哭个不停", "r", ""),
+        ("刚才眼前一黑，坐在地上了", "r", ""), ("憋了一上午尿不出来", "r", ""),
+        ("咳出来的痰带血丝", "r", ""), ("kid's temperature is 40", "r", ""),
+        ("三天了吃不下东西", "r", ""), ("量了体温38.6", "r", ""),
+        ("she keeps throwing up", "r", ""), ("伤口周围一圈发硬发烫", "r", ""),
+        ("疼", "r", ""), ("腿肿", "r", ""),
+        # ... and what explains a mention away (the evidence says why)
+        ("发烧、出血、红肿都没有", "", "denied"), ("没红没肿也不疼", "", "denied"),
+        ("no swelling, no pain", "", "denied"), ("嘴里一点血都没有了", "", ""),
+        ("有一点点疼但好多了", "", ""), ("稍微有点肿，正常的", "", ""),
+        ("肿是有一点，不碍事", "", "mild"), ("伤口红了", "r", ""),
+        ("舌头还麻，麻醉还没过", "", "the anaesthetic"),
+        ("拔的时候有点疼，现在没感觉", "", ""), ("换药那会儿疼了一下", "", "during the treatment"),
+        ("要是出血的话怎么办", "q", ""), ("多少度算发烧", "q", ""),
+        ("如果伤口红了要来吗", "q", "hypothetical or asked in general"),
+        ("昨天拉了两次，今天正常了", "", "resolved or improving"),
+        ("pain is much better today", "", "resolved or improving"),
+        ("心疼孩子", "", ""), ("血压正常", "", ""), ("抽血很顺利", "", ""),
+        # opt-outs in any wording, and their look-alikes
+        ("不需要满意度调查", "o", ""), ("从通知里移除", "o", ""), ("取消掉", "o", ""),
+        ("please don't text me again", "o", ""), ("以后别来信息了", "o", ""),
+        ("回访就免了吧", "o", ""), ("把我从名单里去掉", "o", ""), ("停掉吧", "o", ""),
+        ("take me off this list", "o", ""), ("别再问我了", "o", ""),
+        ("取消下周的复查", "", ""), ("不用再换药了", "", ""), ("不用谢，通知收到了", "", ""),
+        ("要不要再联系一下医生", "q", ""), ("不要紧，谢谢提醒", "", ""),
+    ],
+)
+def test_recall_first_safety_labels(text: str, flags: str, why: str) -> None:
+    r = parse(text)
+    got = "".join(c for c, on in zip(
+        "ocrq", (r.opt_out, r.complaint, r.red_flag, r.question), strict=True) if on)
+    assert got == flags
+    if why:
+        assert why in {e.note for e in r.evidence if e.rule == "red_flag_denied"}
 
 
 @pytest.mark.parametrize(
