@@ -86,6 +86,7 @@ class WorkerConfig(_Section):
     lease_seconds: int = Field(60, ge=5, le=3600)
     batch_size: int = Field(100, ge=1, le=10_000)
     max_send_attempts: int = Field(5, ge=1, le=100)
+    send_concurrency: int = Field(32, ge=1, le=1000)
     retry_backoff_seconds: float = Field(30.0, ge=0, le=86_400)
 
 

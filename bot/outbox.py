@@ -6,6 +6,7 @@ leases queued rows after commit and hands them to their channel with an idempote
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Collection
@@ -73,16 +74,44 @@ async def send_due(rt: Runtime) -> int:
     batch: list[Message] = await lease(
         Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds, limit=w.batch_size
     )
-    held_back: set[int | None] = set()  # contacts whose earlier message is still waiting
-    for msg in batch:
-        if msg.contact_id in held_back or await _earlier_pending(msg):
-            # Keep each person's messages in order: this one waits for its predecessor.
-            held_back.add(msg.contact_id)
-            await release(Message, msg.id)
-            continue
-        ok = await _send_one(rt, msg)
-        if not ok:
-            held_back.add(msg.contact_id)
+    if not batch:
+        return 0
+    contacts = {c.id: c for c in await Contact.filter(
+        id__in={m.contact_id for m in batch})}
+    # Keep each person's messages in order: a message waits while an earlier one of the
+    # same person is still queued outside this batch (another worker, or a retry).
+    first = {}
+    for m in batch:
+        first.setdefault(m.contact_id, m.id)
+    waiting = {r["contact_id"] for r in await Message.filter(
+        direction=Direction.OUT, status=MessageStatus.QUEUED, contact_id__in=list(first),
+        id__lt=max(first.values()),
+    ).exclude(id__in=[m.id for m in batch]).values("contact_id", "id")
+        if r["id"] < first[r["contact_id"]]}
+    groups: dict[int | None, list[Message]] = {}
+    for m in batch:
+        if m.contact_id in waiting:
+            await release(Message, m.id)
+        else:
+            groups.setdefault(m.contact_id, []).append(m)
+    # People are served concurrently (providers answer in milliseconds, not microseconds);
+    # one person's messages go one after the other, and stop at the first failure. A channel
+    # that counts its own caps in the database says how many sends it takes at once.
+    sems: dict[str, asyncio.Semaphore] = {}
+    for name, ch in rt.channels.items():
+        sems[name] = asyncio.Semaphore(
+            min(w.send_concurrency, getattr(ch, "max_concurrency", w.send_concurrency)))
+    fallback = asyncio.Semaphore(1)
+
+    async def serve(msgs: list[Message]) -> None:
+        async with sems.get(msgs[0].channel, fallback):
+            for i, m in enumerate(msgs):
+                if not await _send_one(rt, m, contacts[m.contact_id]):
+                    for rest in msgs[i + 1:]:
+                        await release(Message, rest.id)
+                    return
+
+    await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
     return len(batch)
 
 
@@ -91,13 +120,6 @@ async def _mark_unreachable(contact: Contact, channel: str, reason: str) -> None
     unreachable = dict(contact.unreachable or {})
     unreachable[channel] = reason
     await Contact.filter(id=contact.id).update(unreachable=unreachable)
-
-
-async def _earlier_pending(msg: Message) -> bool:
-    return await Message.filter(
-        direction=Direction.OUT, status=MessageStatus.QUEUED,
-        contact_id=msg.contact_id, id__lt=msg.id,
-    ).exists()
 
 
 def _withdrawn(msg: Message, contact: Contact) -> str | None:
@@ -155,14 +177,14 @@ async def _fall_back(rt: Runtime, msg: Message, contact: Contact, name: str) -> 
     return copy.id
 
 
-async def _send_one(rt: Runtime, msg: Message) -> bool:
+async def _send_one(rt: Runtime, msg: Message, contact: Contact) -> bool:
+    """Send one message and record the outcome; True when it went out."""
     now = rt.now()
-    contact = await Contact.get(id=msg.contact_id)
     attempts = msg.attempts + 1
     withdrawn = _withdrawn(msg, contact)
     if withdrawn:
         await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
-        return True
+        return False
     try:
         channel = rt.channel(msg.channel)
         result = await channel.send(
