@@ -39,8 +39,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy bot surveys handlers models
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(PY) bench/parser.py
+	$(PY) bench/webhook.py
+	$(PY) bench/dispatch.py
+	$(PY) bench/tallies.py
 
 # After changing models/: write the next versioned migration.
 makemigrations: $(STAMP)
