@@ -86,6 +86,10 @@ def create_app(
 
     for warning in rt.calendar.warnings(rt.local(rt.now()).date()):
         log.warning("%s", warning)
+    if not any(name in rt.channels for name in settings.channels.order):
+        log.warning("no channel in [channels] order is configured (%s): check-ins cannot be "
+                    "sent; configure [wechat] or [sms], or enable [simulator] for a demo",
+                    ", ".join(settings.channels.order))
 
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(channels_ctx)

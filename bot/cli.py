@@ -103,6 +103,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"database": settings.database.model_copy(update={"url": DEMO_DB})}
         )
+    if not settings.simulator.enabled:  # the demo is answered in the simulator
+        settings = settings.model_copy(
+            update={"simulator": settings.simulator.model_copy(update={"enabled": True})})
     if args.fresh and settings.database.url == DEMO_DB:
         for suffix in ("", "-wal", "-shm"):
             Path(f"survey-bot-demo.sqlite3{suffix}").unlink(missing_ok=True)

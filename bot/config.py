@@ -218,9 +218,14 @@ class TalliesConfig(_Section):
 
 
 class SimulatorConfig(_Section):
-    """The built-in patient-phone simulator channel."""
+    """The built-in patient-phone simulator channel.
 
-    enabled: bool = True
+    Off unless asked for: its page lets anyone write as any contact and read their messages,
+    which is what a demo wants and a hospital must not expose. The built-in demo settings
+    (no configuration file) turn it on.
+    """
+
+    enabled: bool = False
     latency_ms: int = Field(0, ge=0, le=60_000)
 
 
@@ -649,14 +654,15 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     env = os.environ if env is None else env
     if path is None:
         path = env.get(CONFIG_ENV) or None
-    data: dict[str, Any] = {}
+    # The built-in demo settings: every default, plus the patient-phone simulator.
+    data: dict[str, Any] = {"simulator": {"enabled": True}}
     source = "built-in defaults"
     if path is not None:
         p = Path(path)
         source = str(p)
         try:
             with p.open("rb") as fh:
-                data = tomllib.load(fh)
+                data = tomllib.load(fh)  # a file replaces the demo settings
         except FileNotFoundError as e:
             raise ConfigError(f"configuration file {p} does not exist") from e
         except tomllib.TOMLDecodeError as e:

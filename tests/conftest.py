@@ -90,6 +90,7 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "database": {"url": db_url},
         "worker": {"poll_interval_seconds": 0.05, "retry_backoff_seconds": 1},
         "api": {"keys": ["test-key"]},
+        "simulator": {"enabled": True},
     }
     for section, values in overrides.items():
         if isinstance(values, dict):

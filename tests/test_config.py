@@ -22,6 +22,12 @@ def test_no_file_gives_demo_defaults() -> None:
     assert s.database.url.startswith("sqlite://")
     assert s.org.timezone == "Asia/Shanghai"
     assert "general" in s.surveys
+    assert s.simulator.enabled  # the demo needs the patient-phone simulator
+
+
+def test_a_config_file_leaves_the_simulator_off(tmp_path: Path) -> None:
+    # Its page lets anyone write as any contact: never on unless asked for.
+    assert not load_settings(write(tmp_path, "[org]\nname = \"诊所\"\n"), env={}).simulator.enabled
 
 
 def test_example_file_is_valid_and_matches_defaults() -> None:

@@ -30,7 +30,7 @@ def worker_config(tmp_path: Path, db_url: str, latency_ms: int = 0, lease: int =
     cfg.write_text(
         f'[database]\nurl = "{db_url}"\n'
         f"[worker]\npoll_interval_seconds = 0.1\nlease_seconds = {lease}\nbatch_size = 10\n"
-        f"[simulator]\nlatency_ms = {latency_ms}\n"
+        f"[simulator]\nenabled = true\nlatency_ms = {latency_ms}\n"
         # Real time here: never let the time of day (quiet hours) decide the test.
         '[send_window]\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
         "[checkin]\nfatigue_days = 0\n",
@@ -95,10 +95,18 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 async def test_three_workers_send_every_checkin_exactly_once(db_url: str, tmp_path: Path,
                                                              orm: None) -> None:
-    await seed(db_url)
     cfg = worker_config(tmp_path, db_url, latency_ms=5)
     procs = [start_worker(cfg) for _ in range(3)]
     try:
+        # All three are up and polling before the work arrives, so they compete for it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while sum("worker running" in p.read_text()
+                  for p in tmp_path.glob("*.log")) < 3:  # noqa: ASYNC240
+            assert loop.time() < deadline, "workers did not start"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        await seed(db_url)
         await wait_all_delivered()
     finally:
         stop(procs)
