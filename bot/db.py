@@ -16,10 +16,18 @@ APP_LABEL = "models"
 
 
 def normalise_url(url: str) -> str:
-    """Tortoise spells PostgreSQL ``postgres://``; accept the other common spellings too."""
+    """Tortoise spells PostgreSQL ``postgres://``; accept the other common spellings too.
+
+    SQLite runs in WAL mode (tortoise's default) with ``synchronous=NORMAL`` unless the URL
+    says otherwise: every commit survives a crash of the process, and only a power cut can
+    lose the last moments; ``?synchronous=FULL`` also survives that, at several times the
+    cost of each commit.
+    """
     for prefix in ("postgresql://", "asyncpg://"):
         if url.startswith(prefix):
             return "postgres://" + url[len(prefix):]
+    if url.startswith("sqlite://") and "synchronous=" not in url:
+        url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return url
 
 
