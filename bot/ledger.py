@@ -58,7 +58,34 @@ async def append(model: type[R], **values: Any) -> R:
         last = await model.all().using_db(conn).order_by("-id").first().values("hash")
         prev = last["hash"] if last else GENESIS
         digest = row_hash(prev, _content(model, values))
-        return await model.create(using_db=conn, prev_hash=prev, hash=digest, **values)
+        row = await model.create(using_db=conn, prev_hash=prev, hash=digest, **values)
+        if model is Answer and values.get("score") is not None:
+            await _count_answer(conn, values)
+        return row
+
+
+# The month rollup the tallies read (models.AnswerTally); NULLs become 0/'' plus a bit in
+# ``nulls`` because NULLs never collide in a unique key, so an upsert would not find them.
+_TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id",
+               "score", "local_month", "nulls")
+
+
+def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The AnswerTally key of one scored answer's values."""
+    dept, clin, treat, day = (values.get("department_id"), values.get("clinician"),
+                              values.get("treatment_type"), values.get("local_day"))
+    nulls = (dept is None) | (clin is None) << 1 | (treat is None) << 2 | (day is None) << 3
+    return (dept or 0, clin or "", treat or "", values["channel"], values["question_id"],
+            values["score"], (day or "")[:7], nulls)
+
+
+async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
+    pg = conn.capabilities.dialect == "postgres"
+    marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(_TALLY_COLS)))
+    cols = ", ".join(_TALLY_COLS)
+    await conn.execute_query(
+        f"INSERT INTO answer_tally ({cols}, n) VALUES ({marks}, 1) "
+        f"ON CONFLICT ({cols}) DO UPDATE SET n = answer_tally.n + 1", list(tally_key(values)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,9 @@ time). Each grouping has a covering index that starts with the grouping column a
 ``local_day``. On SQLite the database streams that index in order to count per day without
 sorting, and an outer query folds the day rows into weeks, months or quarters; PostgreSQL
 hash-aggregates the period expression directly (JIT off). One query per tally.
+Requests over whole months (period all/month/quarter) on PostgreSQL, and clinicians by period
+on SQLite, read the ``answer_tally`` month rollup instead (kept by ``bot.ledger.append``, equal
+to counting answers: tests/test_tallies_rollup.py).
 
 Operational rates (response, coverage, on-time, lost to follow-up, escalations, SLA, praise)
 read check-ins, episodes and escalations of the chosen range; they are far fewer rows.
@@ -362,6 +365,12 @@ async def score_rows(by: str = "department", period: str = "all",
     scope = scope or Scope()
     conn = _conn()
     pg = conn.capabilities.dialect == "postgres"
+    # The month rollup pays off where the answer table cannot stream a covering index in
+    # group order: on PostgreSQL (hash aggregation over every answer) and, on SQLite, for
+    # clinicians by period (too many groups for per-day rows). SQLite's covering indexes stay
+    # faster for the rest.
+    if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
+        return await _rollup_rows(conn, pg, by, period, scope)
     sql = _Sql(pg)
     where = _answer_where(sql, scope)
     col = _COLUMN[by]
@@ -401,6 +410,82 @@ async def score_rows(by: str = "department", period: str = "all",
             out.append((r[0] if lead else "", str(r[off + 2]), r[off], int(r[off + 1]),
                         int(r[off + 3])))
     return out
+
+
+def _month_grain(period: str, scope: Scope) -> bool:
+    """Whether whole local months answer the request (then the rollup table can)."""
+    return (period in ("all", "month", "quarter")
+            and (scope.start is None or scope.start.day == 1)
+            and (scope.end is None or scope.end == _month_end(scope.end)))
+
+
+# AnswerTally.nulls bits (see models.records.AnswerTally)
+_NULL_BIT = {"department_id": 1, "clinician": 2, "treatment_type": 4, "local_day": 8}
+
+
+async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
+                       scope: Scope) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows over whole months, from the answer_tally rollup (same figures)."""
+    sql = _Sql(pg)
+    conds = ["1 = 1"]
+    if scope.start is not None:
+        conds.append(f"local_month >= {sql.p(scope.start.isoformat()[:7])} AND (nulls & 8) = 0")
+    if scope.end is not None:
+        conds.append(f"local_month <= {sql.p(scope.end.isoformat()[:7])} AND (nulls & 8) = 0")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    for name, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                      ("channel", scope.channel), ("question_id", scope.question_id)):
+        if val is not None:
+            bit = _NULL_BIT.get(name)
+            conds.append(f"{name} = {sql.p(val)}" + (f" AND (nulls & {bit}) = 0" if bit else ""))
+    col = _COLUMN[by]
+    mask = (_NULL_BIT.get(col or "", 0)) | (8 if period != "all" else 0)
+    keys = [*([col] if col else []), *(["local_month"] if period != "all" else []),
+            "question_id", "score", f"(nulls & {mask})"]
+    pos = ", ".join(str(i + 1) for i in range(len(keys)))
+    q = (f"SELECT {', '.join(keys)}, SUM(n) FROM answer_tally WHERE {' AND '.join(conds)} "
+         f"GROUP BY {pos}")
+    _, raw = await conn.execute_query(q, sql.values)
+    folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    lead_bit = _NULL_BIT.get(col or "", 0)
+    for r in raw:
+        v = list(r.values()) if isinstance(r, dict) else list(r)
+        g = v.pop(0) if col else ""
+        month = v.pop(0) if period != "all" else ""
+        qid, score, bits, n = v
+        bits = int(bits)
+        if lead_bit and bits & lead_bit:
+            g = None
+        if period == "all":
+            per = ""
+        elif bits & 8:
+            per = "None"  # as the answer-table query labels a missing day
+        else:
+            per = month if period == "month" else bucket(f"{month}-01", "quarter")
+        folded[(g if col else "", per, qid, int(score))] += int(n)
+    return [(*k, n) for k, n in folded.items()]
+
+
+async def rebuild_rollup() -> int:
+    """Recount the answer_tally rollup from the answer table (after bulk loads or restores).
+
+    Returns how many rollup rows it now holds.
+    """
+    month = "COALESCE(substr(local_day, 1, 7), '')"
+    nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {b} ELSE 0 END"
+                       for c, b in _NULL_BIT.items())
+    async with in_transaction() as tx:
+        await tx.execute_query("DELETE FROM answer_tally")
+        await tx.execute_query(
+            "INSERT INTO answer_tally (department_id, clinician, treatment_type, channel, "
+            "question_id, score, local_month, nulls, n) "
+            "SELECT COALESCE(department_id, 0), COALESCE(clinician, ''), "
+            f"COALESCE(treatment_type, ''), channel, question_id, score, {month}, {nulls}, "
+            "COUNT(*) FROM answer WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+        _, rows = await tx.execute_query("SELECT COUNT(*) FROM answer_tally")
+    return int(rows[0][0])
 
 
 async def score_tallies(since: datetime | None = None, until: datetime | None = None, *,

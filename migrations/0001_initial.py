@@ -37,6 +37,23 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='AnswerTally',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('department_id', fields.IntField(default=0)),
+                ('clinician', fields.CharField(default='', max_length=128)),
+                ('treatment_type', fields.CharField(default='', max_length=64)),
+                ('channel', fields.CharField(max_length=16)),
+                ('question_id', fields.CharField(max_length=64)),
+                ('score', fields.SmallIntField()),
+                ('local_month', fields.CharField(default='', max_length=7)),
+                ('nulls', fields.SmallIntField(default=0)),
+                ('n', fields.BigIntField(default=0)),
+            ],
+            options={'table': 'answer_tally', 'app': 'models', 'unique_together': (('department_id', 'clinician', 'treatment_type', 'channel', 'question_id', 'score', 'local_month', 'nulls'),), 'indexes': [Index(fields=['clinician', 'question_id', 'score', 'local_month']), Index(fields=['channel', 'question_id', 'score', 'local_month']), Index(fields=['treatment_type', 'question_id', 'score', 'local_month']), Index(fields=['question_id', 'score', 'local_month'])], 'pk_attr': 'id', 'table_description': 'Scored answers counted per group and local month (derived, not chained).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='AuditEvent',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -28,10 +28,10 @@ from models.entities import (
     StaffSession,
     SurveyLink,
 )
-from models.records import Answer, AuditEvent, KeyValue
+from models.records import Answer, AnswerTally, AuditEvent, KeyValue
 
 __all__ = [
-    "Answer", "AuditEvent", "CheckIn", "CheckinStatus", "Contact", "Conversation",
+    "Answer", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact", "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
     "Notification", "NotificationChannel",

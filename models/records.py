@@ -61,6 +61,38 @@ class Answer(Model):
         )
 
 
+class AnswerTally(Model):
+    """Scored answers counted per group and local month (derived, not chained).
+
+    Kept by ``bot.ledger.append`` in the same transaction as each scored Answer, so it always
+    equals counting the answer table (tests/test_tallies_rollup.py checks). Month-grain tallies
+    read it instead of the answer table: far fewer rows. Nullable answer columns are stored as
+    0 or '' with a bit in ``nulls`` (1 department, 2 clinician, 4 treatment, 8 local day) so the
+    unique key (and its upsert) also works for them. Rebuild with ``bot.tallies.rebuild_rollup``
+    after writing answers any other way.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    department_id = fields.IntField(default=0)
+    clinician = fields.CharField(max_length=128, default="")
+    treatment_type = fields.CharField(max_length=64, default="")
+    channel = fields.CharField(max_length=16)
+    question_id = fields.CharField(max_length=64)
+    score = fields.SmallIntField()
+    local_month = fields.CharField(max_length=7, default="")  # YYYY-MM of local_day
+    nulls = fields.SmallIntField(default=0)
+    n = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_tally"
+        unique_together = (("department_id", "clinician", "treatment_type", "channel",
+                            "question_id", "score", "local_month", "nulls"),)
+        indexes = (("clinician", "question_id", "score", "local_month"),
+                   ("channel", "question_id", "score", "local_month"),
+                   ("treatment_type", "question_id", "score", "local_month"),
+                   ("question_id", "score", "local_month"))
+
+
 class AuditEvent(Model):
     """A past-tense fact: who did what to which record, and when."""
 
