@@ -93,29 +93,60 @@ class InboundItem:
     raw: str | None = None
 
 
-async def _insert_messages(conn: BaseDBAsyncClient, rows: list[dict[str, Any]]) -> None:
-    """Insert message rows with the ORM's own INSERT statement and value conversion.
+def _db_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Message rows as database values, with the ORM's own conversion and validation.
 
-    Fields not given take their model defaults. Skips building a model object per row,
-    which costs more than the insert itself on a busy webhook.
+    Fields not given take their model defaults. No model object per row (that costs more
+    than the insert on a busy webhook), and a value equal to the first row's is converted
+    once per batch (the same clock reading, status and defaults in every row).
     """
-    executor = conn.executor_class(model=Message, db=conn)
-    fields = Message._meta.fields_map
+    meta = Message._meta
+    columns = [name for name in meta.fields_db_projection if not meta.fields_map[name].generated]
     proto = Message(**rows[0])  # only consulted by fields that fill themselves in
+    first: dict[str, tuple[Any, Any]] = {}
     values = []
     for row in rows:
         out = []
-        for name in executor.regular_columns:
-            field = fields[name]
+        for name in columns:
+            field = meta.fields_map[name]
             if name in row:
                 value = row[name]
             else:
                 value = field.default() if callable(field.default) else field.default
+            seen = first.get(name)
+            if seen is not None and type(seen[0]) is type(value) and seen[0] == value:
+                out.append(seen[1])
+                continue
+            raw = value
             if isinstance(value, datetime):
                 value = field.to_python_value(value)  # as a model object holds it (UTC)
-            out.append(field.to_db_value(value, proto))
+            value = field.to_db_value(value, proto)
+            first.setdefault(name, (raw, value))
+            out.append(value)
         values.append(out)
-    await conn.execute_many(executor.insert_query, values)
+    return [meta.fields_db_projection[c] for c in columns], values
+
+
+async def _insert_new(conn: BaseDBAsyncClient, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert message rows in one statement, skipping any whose ``dedupe_key`` is stored.
+
+    Returns the ids of the rows inserted by their ``dedupe_key``. ``ON CONFLICT DO NOTHING``
+    (SQLite and PostgreSQL alike) makes deduplication and insertion one round trip; another
+    unique constraint still raises ``IntegrityError``.
+    """
+    columns, values = _db_rows(rows)
+    pg = conn.capabilities.dialect == "postgres"
+    n = len(columns)
+    groups = []
+    for r in range(len(values)):
+        marks = (f"${r * n + i}" for i in range(1, n + 1)) if pg else ("?" for _ in columns)
+        groups.append(f"({','.join(marks)})")
+    names = ",".join(f'"{c}"' for c in columns)
+    sql = (f'INSERT INTO "message" ({names}) VALUES {",".join(groups)} '
+           'ON CONFLICT ("dedupe_key") DO NOTHING RETURNING "dedupe_key", "id"')
+    # execute_query_dict: tortoise's execute_query drops what an INSERT returns on PostgreSQL.
+    out = await conn.execute_query_dict(sql, [v for row in values for v in row])
+    return {str(r["dedupe_key"]): int(r["id"]) for r in out}
 
 
 async def _execute_in(conn: BaseDBAsyncClient, sql: str, head: list[Any],
@@ -149,10 +180,9 @@ async def receive_many(rt: Runtime, items: list[InboundItem]) -> list[Received]:
     keys = [f"in:{i.channel}:{i.provider_id}" for i in items]
     try:
         async with in_transaction() as conn:
-            known = await _ids_by_key(conn, list(set(keys)))
             fresh: dict[str, dict[str, Any]] = {}
             for item, key in zip(items, keys, strict=True):
-                if key not in known and key not in fresh:
+                if key not in fresh:
                     fresh[key] = dict(
                         direction=Direction.IN, channel=item.channel,
                         contact_id=item.contact_id, dedupe_key=key,
@@ -160,9 +190,14 @@ async def receive_many(rt: Runtime, items: list[InboundItem]) -> list[Received]:
                         raw_payload=item.raw, status=MessageStatus.RECEIVED,
                         next_attempt_at=now, created_at=now,
                     )
+            # Deduplicated by the database itself: rows already stored are skipped, and
+            # only when some were does a second query fetch their ids.
+            ids = await _insert_new(conn, list(fresh.values()))
+            stored = [k for k in fresh if k not in ids]
+            known = await _ids_by_key(conn, stored) if stored else {}
+            for k in stored:
+                del fresh[k]
             if fresh:
-                await _insert_messages(conn, list(fresh.values()))
-                ids = await _ids_by_key(conn, list(fresh))
                 by_channel: dict[str, set[int]] = {}
                 for m in fresh.values():
                     if m["contact_id"] is not None:
