@@ -76,11 +76,11 @@ async def send_due(rt: Runtime) -> int:
     )
     if not batch:
         return 0
-    contacts = {c.id: c for c in await Contact.filter(
+    contacts: dict[int | None, Contact] = {c.id: c for c in await Contact.filter(
         id__in={m.contact_id for m in batch})}
     # Keep each person's messages in order: a message waits while an earlier one of the
     # same person is still queued outside this batch (another worker, or a retry).
-    first = {}
+    first: dict[int | None, int] = {}
     for m in batch:
         first.setdefault(m.contact_id, m.id)
     waiting = {r["contact_id"] for r in await Message.filter(
