@@ -443,7 +443,7 @@ async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
     col = _COLUMN[by]
     mask = (_NULL_BIT.get(col or "", 0)) | (8 if period != "all" else 0)
     keys = [*([col] if col else []), *(["local_month"] if period != "all" else []),
-            "question_id", "score", f"(nulls & {mask})"]
+            "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
     pos = ", ".join(str(i + 1) for i in range(len(keys)))
     q = (f"SELECT {', '.join(keys)}, SUM(n) FROM answer_tally WHERE {' AND '.join(conds)} "
          f"GROUP BY {pos}")
@@ -455,7 +455,7 @@ async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
         g = v.pop(0) if col else ""
         month = v.pop(0) if period != "all" else ""
         qid, score, bits, n = v
-        bits = int(bits)
+        bits = int(bits) & mask
         if lead_bit and bits & lead_bit:
             g = None
         if period == "all":

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('nulls', fields.SmallIntField(default=0)),
                 ('n', fields.BigIntField(default=0)),
             ],
-            options={'table': 'answer_tally', 'app': 'models', 'unique_together': (('department_id', 'clinician', 'treatment_type', 'channel', 'question_id', 'score', 'local_month', 'nulls'),), 'indexes': [Index(fields=['clinician', 'question_id', 'score', 'local_month']), Index(fields=['channel', 'question_id', 'score', 'local_month']), Index(fields=['treatment_type', 'question_id', 'score', 'local_month']), Index(fields=['question_id', 'score', 'local_month'])], 'pk_attr': 'id', 'table_description': 'Scored answers counted per group and local month (derived, not chained).'},
+            options={'table': 'answer_tally', 'app': 'models', 'unique_together': (('department_id', 'clinician', 'treatment_type', 'channel', 'question_id', 'score', 'local_month', 'nulls'),), 'indexes': [Index(fields=['clinician', 'question_id', 'score', 'local_month', 'nulls', 'n']), Index(fields=['channel', 'question_id', 'score', 'local_month']), Index(fields=['treatment_type', 'question_id', 'score', 'local_month']), Index(fields=['question_id', 'score', 'local_month'])], 'pk_attr': 'id', 'table_description': 'Scored answers counted per group and local month (derived, not chained).'},
             bases=['Model'],
         ),
         ops.CreateModel(

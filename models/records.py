@@ -87,7 +87,8 @@ class AnswerTally(Model):
         table = "answer_tally"
         unique_together = (("department_id", "clinician", "treatment_type", "channel",
                             "question_id", "score", "local_month", "nulls"),)
-        indexes = (("clinician", "question_id", "score", "local_month"),
+        # clinician's is covering (nulls, n): SQLite streams it in group order
+        indexes = (("clinician", "question_id", "score", "local_month", "nulls", "n"),
                    ("channel", "question_id", "score", "local_month"),
                    ("treatment_type", "question_id", "score", "local_month"),
                    ("question_id", "score", "local_month"))
