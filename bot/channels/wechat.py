@@ -316,13 +316,16 @@ class WechatChannel:
             raise ChannelError("the contact is not bound to WeChat", code="no_openid",
                                unreachable=True, fallback=self._fallback(msg))
         now = self.clock.now()
-        last_in = await Message.filter(
-            direction=Direction.IN, channel=CHANNEL, contact_id=msg.contact_id, sender="person"
-        ).order_by("-created_at", "-id").first()
+        last_in = None
+        # The contact's last message on any channel bounds the WeChat one: when even that is
+        # older than the window, no query is needed to know the window is closed.
+        if msg.last_inbound_at is not None and now - msg.last_inbound_at < WINDOW:
+            last_in = await Message.filter(
+                direction=Direction.IN, channel=CHANNEL, contact_id=msg.contact_id,
+                sender="person",
+            ).order_by("-created_at", "-id").first()
         if last_in is not None and now - last_in.created_at < WINDOW:
-            # In the clock's zone: SQLite compares stored datetimes as text, and rows were
-            # written with the clock's offset (values read back come in UTC).
-            at = last_in.created_at.astimezone(now.tzinfo)
+            at = last_in.created_at
             used = await Message.filter(
                 Q(sent_at__gt=at) | Q(sent_at=at, id__gt=last_in.id),
                 direction=Direction.OUT, channel=CHANNEL, contact_id=msg.contact_id,
@@ -359,12 +362,9 @@ class WechatChannel:
         if msg.conversation_id is None:
             return False
         return await Message.filter(
+            Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+              provider_msg_id__startswith="tmpl:") | Q(provider_msg_id__startswith="sub:"),
             direction=Direction.OUT, conversation_id=msg.conversation_id, kind="checkin",
-            status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
-            provider_msg_id__startswith="tmpl:",
-        ).exclude(id=msg.message_id).exists() or await Message.filter(
-            direction=Direction.OUT, conversation_id=msg.conversation_id, kind="checkin",
-            provider_msg_id__startswith="sub:",
         ).exclude(id=msg.message_id).exists()
 
     def template_data(self, params: Mapping[str, Any]) -> dict[str, dict[str, str]]:
