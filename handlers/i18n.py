@@ -85,3 +85,31 @@ def _merge_staff_messages() -> None:
 
 
 _merge_staff_messages()
+
+
+# Why the bot escalated, as the engine records it (English, stable) → what staff read.
+REASONS: dict[str, dict[str, str]] = {
+    "reported a worrying symptom": {"zh": "描述了令人担心的症状"},
+    "reported the patient has died": {"zh": "告知患者已去世"},
+    "says this is a wrong number": {"zh": "告知号码有误"},
+    "complaint words in the reply": {"zh": "回复中有投诉内容"},
+    "complaint after the survey ended": {"zh": "回访结束后提出投诉"},
+    "question after the survey ended": {"zh": "回访结束后提出问题"},
+    "asked a question during the survey": {"zh": "回访中提出问题"},
+    "message outside a survey": {"zh": "回访之外发来的消息"},
+}
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """An escalation's reasons in the page language ("overall=2" style parts stay as they are)."""
+    parts = []
+    for part in reason.split("; "):
+        entry = REASONS.get(part)
+        if entry is None and part.startswith("no usable answer after"):
+            n = part.split("after ", 1)[1].split(" ", 1)[0]
+            entry = {"zh": f"连续{n}次无法识别回复"}
+        if entry is None and "=" in part and lang == "zh":
+            q, _, score = part.partition("=")
+            entry = {"zh": f"{q} 评{score}分"}
+        parts.append(entry.get(lang, part) if entry else part)
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)
