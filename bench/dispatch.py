@@ -7,7 +7,12 @@ Prints, measured in the same run on the same machine:
   - planning (import → check-ins) per second;
   - check-ins opened and sent per second on SQLite (1 worker) and on PostgreSQL (1 and 3
     worker processes, `survey-bot serve --role worker`), from the first check-in opened to
-    the last message accepted by the fake, read from the database's own timestamps.
+    the last message accepted by the fake, read from the database's own timestamps;
+  - CPU seconds per 1,000 check-ins of the worker processes (and of the fake provider and the
+    PostgreSQL server beside them), read from /proc, so that a rate on a machine shared
+    with the fake and the database can be read per core;
+  - database statements per check-in (planning and sending in-process on SQLite, counted
+    at the database client).
 Goals (issue [reach]): ≥ 1,000/s on SQLite, ≥ 3,000/s with 3 workers on PostgreSQL.
 Nothing is asserted: figures are printed.
 """
@@ -126,14 +131,60 @@ def _query(url: str, sql: str, pg: Any) -> list[tuple[Any, ...]]:
     return [tuple(line.split("|")) for line in out.strip().splitlines()]
 
 
-def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any) -> float:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``; 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _pg_pids(pg: Any) -> list[int]:
+    """The PostgreSQL server: the postmaster and every process it started."""
+    if pg is None:
+        return []
+    try:
+        master = int((pg.root / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    pids = [master]
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text(encoding="ascii")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(d.name))
+    return pids
+
+
+def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
+                 fake_pid: int) -> tuple[float, dict[str, float]]:
     cfg = tmp / f"w{workers}.toml"
     cfg.write_text(_toml(url, fake), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
-    logs = [(tmp / f"w{workers}-{i}.log").open("wb") for i in range(workers)]
+    logs = [(tmp / f"w{workers}-{i}.log") for i in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve",
-                               "--role", "worker"], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT) for log in logs]
+                               "--role", "worker"], cwd=ROOT, env=env,
+                              stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
+    # CPU is counted from the moment each worker says it runs (its imports are done).
+    start: dict[int, float] = {}
+    deadline = time.monotonic() + 60
+    while (len(start) < workers and time.monotonic() < deadline
+           and not any(p.poll() is not None for p in procs)):
+        for p, log in zip(procs, logs, strict=True):
+            if p.pid not in start and "worker running" in log.read_text(errors="replace"):
+                start[p.pid] = _cpu(p.pid)
+        time.sleep(0.01)
+    others = {"fake": [fake_pid], "postgres": _pg_pids(pg)}
+    before = {k: sum(_cpu(pid) for pid in pids) for k, pids in others.items()}
+    cpu: dict[str, float] = {}
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline:
@@ -143,11 +194,18 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any) 
                                      "AND status = 'failed'", pg)[0][0])
             if failed:
                 raise RuntimeError(f"{failed} messages failed; see the logs in {tmp}")
+            if all(p.poll() is not None for p in procs):
+                tail = logs[0].read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the workers exited; the first one said:\n{tail}")
             if done >= n:
                 break
             time.sleep(0.2)
         else:
             raise RuntimeError(f"only {done} of {n} sent in time; see {tmp}")
+        cpu["workers"] = sum(_cpu(p.pid) - start.get(p.pid, 0.0) for p in procs)
+        cpu["fake"] = _cpu(fake_pid) - before["fake"]
+        if pg is not None:
+            cpu["postgres"] = sum(_cpu(pid) for pid in _pg_pids(pg)) - before["postgres"]
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)
@@ -167,11 +225,11 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any) 
                       "WHERE direction = 'out'", pg)[0][0]
     if int(dup):
         raise RuntimeError(f"{dup} check-ins were sent twice")
-    return n / seconds
+    return n / seconds, {k: v * 1000 / n for k, v in cpu.items()}
 
 
-def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any,
-              tmp: Path) -> list[tuple[str, float, float]]:
+def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any, tmp: Path,
+              fake_pid: int) -> list[tuple[str, float, float, dict[str, float]]]:
     out = []
     for w in workers:
         if kind == "sqlite":
@@ -184,9 +242,55 @@ def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any,
                                  "--n", str(n)], cwd=ROOT, capture_output=True, text=True,
                                 check=True)
         plan = json.loads(seeded.stdout.strip().splitlines()[-1])["plan_per_s"]
-        rate = _run_workers(url, fake, n, w, tmp, pg)
-        out.append((f"{kind}, {w} worker{'s' if w > 1 else ''}", plan, rate))
+        rate, cpu = _run_workers(url, fake, n, w, tmp, pg, fake_pid)
+        out.append((f"{kind}, {w} worker{'s' if w > 1 else ''}", plan, rate, cpu))
     return out
+
+
+async def _count_queries(url: str, fake: str) -> dict[str, float]:
+    """Plan and send every seeded check-in in this process, counting database statements."""
+    from collections import Counter
+
+    from tortoise.backends.sqlite.client import SqliteClient
+
+    from bot import db, outbox, planner
+    from bot.app import build_channels
+    from bot.clock import SystemClock
+    from bot.config import settings_from_dict
+    from bot.runtime import Runtime
+    from models import CheckIn, Message
+
+    counts: Counter[str] = Counter()
+    for name in ("execute_query", "execute_insert", "execute_many", "execute_query_dict"):
+        orig = getattr(SqliteClient, name)
+
+        def counted(orig: Any) -> Any:
+            async def run(self: Any, sql: str, *args: Any, **kw: Any) -> Any:
+                counts[sql.split(None, 1)[0].upper()] += 1
+                return await orig(self, sql, *args, **kw)
+            return run
+
+        setattr(SqliteClient, name, counted(orig))
+    await db.init_db(url)
+    counts.clear()
+    settings = settings_from_dict({"database": {"url": url}, **FAST,
+                                   "simulator": {"enabled": False}, "wechat": {
+                                       "app_id": APP_ID, "app_secret": APP_SECRET,
+                                       "token": TOKEN, "encoding_aes_key": AES_KEY,
+                                       "api_base_url": fake, "template_id": "TEMPLATE-CHECKIN"}})
+    rt = Runtime(settings=settings, clock=SystemClock(), channels=build_channels(settings))
+    wechat: Any = rt.channels["wechat"]
+    await wechat.start()
+    try:
+        while await planner.open_due(rt) + await outbox.send_due(rt):
+            pass
+    finally:
+        await wechat.close()
+    n = await CheckIn.filter(status="opened").count()
+    sent = await Message.filter(direction="out", status="sent").count()
+    await db.close_db()
+    assert n and sent == n, (n, sent)
+    return {k: v / n for k, v in counts.items()}
 
 
 def main() -> None:
@@ -197,12 +301,16 @@ def main() -> None:
     ap.add_argument("--fake", help=argparse.SUPPRESS)
     ap.add_argument("--serve-fake", help=argparse.SUPPRESS)
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--count-queries", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_fake:
         asyncio.run(_serve_fake(Path(args.serve_fake)))
         return
     if args.seed:
         print(json.dumps(asyncio.run(_seed(args.seed, args.fake, args.n))))
+        return
+    if args.count_queries:
+        print(json.dumps(asyncio.run(_count_queries(args.count_queries, args.fake))))
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="survey-bench-"))
@@ -215,12 +323,19 @@ def main() -> None:
             time.sleep(0.05)
         fake = port_file.read_text()
         raw = asyncio.run(_raw_rate(fake, args.n))
-        rows = _scenario("sqlite", fake, args.n, [1], None, tmp)
+        qurl = f"sqlite://{tmp}/queries.sqlite3"
+        py = [sys.executable, __file__, "--fake", fake]
+        subprocess.run([*py, "--seed", qurl, "--n", "1000"], cwd=ROOT, check=True,
+                       capture_output=True)
+        queries = json.loads(subprocess.run(
+            [*py, "--count-queries", qurl], cwd=ROOT, check=True, capture_output=True,
+            text=True).stdout.strip().splitlines()[-1])
+        rows = _scenario("sqlite", fake, args.n, [1], None, tmp, fake_proc.pid)
         if not args.skip_postgres:
             from tests import pgcluster
 
             pg = pgcluster.start()
-            rows += _scenario("postgres", fake, args.n, [1, 3], pg, tmp)
+            rows += _scenario("postgres", fake, args.n, [1, 3], pg, tmp, fake_proc.pid)
     finally:
         fake_proc.send_signal(signal.SIGTERM)
         fake_proc.wait(timeout=10)
@@ -228,9 +343,18 @@ def main() -> None:
             pg.stop()
     print(f"\nsurvey-bot dispatch benchmark: {args.n} check-ins, {os.cpu_count()} cores")
     print(f"{'fake WeChat API, raw custom sends':40} {raw:10,.0f} /s   (the ceiling)")
-    print(f"{'scenario':40} {'planned/s':>10} {'sent/s':>10} {'of raw':>8}")
-    for name, plan, rate in rows:
-        print(f"{name:40} {plan:10,.0f} {rate:10,.0f} {rate / raw:8.0%}")
+    print(f"{'scenario':28} {'planned/s':>10} {'sent/s':>8} {'of raw':>7}   "
+          "CPU s per 1,000 check-ins: workers (→ per worker-core/s), fake, PostgreSQL")
+    for name, plan, rate, cpu in rows:
+        per_core = 1000 / cpu["workers"] if cpu.get("workers") else float("nan")
+        pg_cpu = f"{cpu['postgres']:6.2f}" if "postgres" in cpu else "     -"
+        print(f"{name:28} {plan:10,.0f} {rate:8,.0f} {rate / raw:7.0%}   "
+              f"{cpu.get('workers', 0):6.2f} (→ {per_core:5,.0f}/s)  {cpu.get('fake', 0):6.2f}"
+              f"  {pg_cpu}")
+    total = sum(queries.values())
+    detail = ", ".join(f"{k} {v:.3f}" for k, v in sorted(queries.items()))
+    print(f"database statements per check-in (open + send, SQLite, in-process): {total:.2f}"
+          f" ({detail})")
     print("goals: ≥ 1,000/s on SQLite; ≥ 3,000/s with 3 workers on PostgreSQL")
 
 

@@ -66,3 +66,9 @@ async def lease(
 async def release(model: type[Model], row_id: Any, **changes: Any) -> None:
     """Drop the lease on one row, applying ``changes`` in the same statement."""
     await model.filter(id=row_id).update(lease_owner=None, lease_until=None, **changes)
+
+
+async def release_many(model: type[Model], row_ids: list[Any]) -> None:
+    """Drop the leases on several rows (one statement)."""
+    if row_ids:
+        await model.filter(id__in=row_ids).update(lease_owner=None, lease_until=None)

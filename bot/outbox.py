@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.channels.base import ChannelError, Outgoing
-from bot.leases import lease, release
+from bot.bulk import update_each
+from bot.channels.base import ChannelError, Outgoing, PreparingChannel
+from bot.leases import lease, release, release_many
 from bot.runtime import Runtime
 from models import Contact, Conversation, Direction, Message, MessageStatus
 
@@ -67,7 +69,12 @@ def new_message(*, key: str, channel: str, contact_id: int, conversation_id: int
 
 
 async def send_due(rt: Runtime) -> int:
-    """Send one leased batch of due outbound messages; returns how many were handled."""
+    """Send one leased batch of due outbound messages; returns how many were handled.
+
+    The batch costs a handful of queries, not a handful per message: channels load what they
+    check (caps, windows) for the whole batch first, and successful sends are recorded in
+    groups while later ones are under way.
+    """
     now = rt.now()
     w = rt.settings.worker
     due = Q(direction=Direction.OUT, status=MessageStatus.QUEUED, next_attempt_at__lte=now)
@@ -90,10 +97,11 @@ async def send_due(rt: Runtime) -> int:
         if r["id"] < first[r["contact_id"]]}
     groups: dict[int | None, list[Message]] = {}
     for m in batch:
-        if m.contact_id in waiting:
-            await release(Message, m.id)
-        else:
+        if m.contact_id not in waiting:
             groups.setdefault(m.contact_id, []).append(m)
+    if waiting:
+        await release_many(Message, [m.id for m in batch if m.contact_id in waiting])
+    outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
     # People are served concurrently (providers answer in milliseconds, not microseconds);
     # one person's messages go one after the other, and stop at the first failure. A channel
     # that counts its own caps in the database says how many sends it takes at once.
@@ -102,17 +110,98 @@ async def send_due(rt: Runtime) -> int:
         sems[name] = asyncio.Semaphore(
             min(w.send_concurrency, getattr(ch, "max_concurrency", w.send_concurrency)))
     fallback = asyncio.Semaphore(1)
+    sent = _SentLog()
 
     async def serve(msgs: list[Message]) -> None:
         async with sems.get(msgs[0].channel, fallback):
             for i, m in enumerate(msgs):
-                if not await _send_one(rt, m, contacts[m.contact_id]):
-                    for rest in msgs[i + 1:]:
-                        await release(Message, rest.id)
+                if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent):
+                    await release_many(Message, [rest.id for rest in msgs[i + 1:]])
                     return
 
-    await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
+    try:
+        await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
+    finally:
+        await sent.flush()
     return len(batch)
+
+
+def _outgoing(msg: Message, contact: Contact) -> Outgoing:
+    return Outgoing(
+        message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
+        phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
+        kind=msg.kind, params=dict(msg.params or {}),
+        conversation_id=msg.conversation_id,
+        last_inbound_at=contact.last_inbound_at,
+        last_inbound_channel=contact.last_inbound_channel,
+    )
+
+
+async def _prepare(rt: Runtime, msgs: list[Message],
+                   contacts: dict[int | None, Contact]) -> dict[int, Outgoing]:
+    """Each message as its channel sees it, with what the channel's ``prepare`` loaded."""
+    out = {m.id: _outgoing(m, contacts[m.contact_id]) for m in msgs}
+    by_channel: dict[str, list[Outgoing]] = {}
+    for m in msgs:
+        by_channel.setdefault(m.channel, []).append(out[m.id])
+    for name, items in by_channel.items():
+        ch = rt.channels.get(name)
+        if not isinstance(ch, PreparingChannel):
+            continue
+        try:
+            facts = await ch.prepare(items)
+        except Exception:
+            # Not fatal: without them the channel looks each message up itself.
+            log.exception("channel %s could not prepare a batch of %d", name, len(items))
+            continue
+        for o in items:
+            if o.message_id in facts:
+                out[o.message_id] = replace(o, prepared=facts[o.message_id])
+    return out
+
+
+class _SentLog:
+    """Successful sends, written to the outbox in groups while later sends are under way.
+
+    Each send is recorded within about one database round trip of the provider's answer:
+    while one write runs, the answers arriving meanwhile gather for the next (group commit).
+    Until a row is written its lease stands, so no other worker takes it; a crash in that
+    moment leaves it to the lease expiry and the idempotency key, as a crash during the send
+    itself would.
+    """
+
+    FIELDS = ("status", "attempts", "provider_msg_id", "sent_at", "error", "lease_owner",
+              "lease_until")
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[Any, ...]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, msg_id: int, status: MessageStatus, attempts: int, provider_msg_id: str,
+            sent_at: datetime) -> None:
+        """Record one successful send (soon)."""
+        self._rows.append((status, attempts, provider_msg_id, sent_at, None, None, None,
+                           msg_id))
+        if self._task is None:
+            self._task = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self._rows:
+                rows, self._rows = self._rows, []
+                try:
+                    await update_each(Message._meta.db, Message, self.FIELDS, rows)
+                except Exception:
+                    log.exception("%d sent messages could not be recorded; their leases "
+                                  "expire and the idempotency key covers the resend",
+                                  len(rows))
+        finally:
+            self._task = None
+
+    async def flush(self) -> None:
+        """Wait until every recorded send is written."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
 
 
 async def _mark_unreachable(contact: Contact, channel: str, reason: str) -> None:
@@ -177,7 +266,8 @@ async def _fall_back(rt: Runtime, msg: Message, contact: Contact, name: str) -> 
     return copy.id
 
 
-async def _send_one(rt: Runtime, msg: Message, contact: Contact) -> bool:
+async def _send_one(rt: Runtime, msg: Message, contact: Contact, out: Outgoing,
+                    sent: _SentLog) -> bool:
     """Send one message and record the outcome; True when it went out."""
     now = rt.now()
     attempts = msg.attempts + 1
@@ -187,16 +277,7 @@ async def _send_one(rt: Runtime, msg: Message, contact: Contact) -> bool:
         return False
     try:
         channel = rt.channel(msg.channel)
-        result = await channel.send(
-            Outgoing(
-                message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
-                phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
-                kind=msg.kind, params=dict(msg.params or {}),
-                conversation_id=msg.conversation_id,
-                last_inbound_at=contact.last_inbound_at,
-                last_inbound_channel=contact.last_inbound_channel,
-            )
-        )
+        result = await channel.send(out)
     except KeyError:
         await release(Message, msg.id, status=MessageStatus.FAILED, attempts=attempts,
                       error=f"channel {msg.channel!r} is not configured")
@@ -236,9 +317,6 @@ async def _send_one(rt: Runtime, msg: Message, contact: Contact) -> bool:
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")
         return False
-    await release(
-        Message, msg.id,
-        status=MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
-        attempts=attempts, provider_msg_id=result.provider_msg_id, sent_at=now, error=None,
-    )
+    sent.add(msg.id, MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
+             attempts, result.provider_msg_id, now)
     return True

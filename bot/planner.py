@@ -9,7 +9,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import ledger, links, outbox
+from bot import bulk, ledger, links, outbox
 from bot.leases import lease
 from bot.outbox import pick_channel
 from bot.runtime import Runtime
@@ -265,15 +265,21 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[Ch
     link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
     messages: list[Message] = []
     link_rows: list[SurveyLink] = []
-    for checkin, channel in opened:
+    starts = []
+    for checkin, _ in opened:
         ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
         survey = rt.settings.surveys[checkin.survey_id]
         ctx, greeting = build_context(rt, ep, contact, (ep.person_id, contact.id) in guardians)
-        step = engine.start(checkin.survey_id, survey, rt.texts, ctx, greeting)
-        conv = await Conversation.create(
-            using_db=conn, contact_id=contact.id, checkin_id=checkin.id, channel=channel,
-            state=step.state, last_activity_at=now, status=ConversationStatus.OPEN,
-        )
+        starts.append((ctx, engine.start(checkin.survey_id, survey, rt.texts, ctx, greeting)))
+    # The conversations in one statement; their ids come back by check-in.
+    conv_ids = {int(r["checkin_id"]): int(r["id"]) for r in await bulk.insert_returning(conn, [
+        Conversation(contact_id=checkin.contact_id, checkin_id=checkin.id, channel=channel,
+                     state=step.state, last_activity_at=now, status=ConversationStatus.OPEN)
+        for (checkin, channel), (_, step) in zip(opened, starts, strict=True)
+    ], ("id", "checkin_id"))}
+    for (checkin, channel), (ctx, step) in zip(opened, starts, strict=True):
+        contact = contacts[checkin.contact_id]
+        survey = rt.settings.surveys[checkin.survey_id]
         token = links.new_token()
         link_rows.append(SurveyLink(token=token, checkin_id=checkin.id, created_at=now,
                                     expires_at=link_until))
@@ -282,8 +288,8 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[Ch
                   "survey": survey.title}
         messages.extend(
             outbox.new_message(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
-                               contact_id=contact.id, conversation_id=conv.id, body=text,
-                               now=now, kind="checkin", params=params)
+                               contact_id=contact.id, conversation_id=conv_ids[checkin.id],
+                               body=text, now=now, kind="checkin", params=params)
             for i, text in enumerate(step.outbound))
     await SurveyLink.bulk_create(link_rows, using_db=conn)
     await Message.bulk_create(messages, using_db=conn)

@@ -14,7 +14,9 @@ class Outgoing:
     ``kind`` says what the text is for (checkin, reply, staff, notice) and ``params`` carry
     the values a template-only channel needs (names, department, ``link`` to the H5 survey,
     ``link_token``). ``last_inbound_at`` is when the person last wrote to us on any channel
-    and ``last_inbound_channel`` which one (WeChat's 48-hour window).
+    and ``last_inbound_channel`` which one (WeChat's 48-hour window). ``prepared`` is what
+    the channel's :meth:`PreparingChannel.prepare` loaded for this message (None: the
+    channel looks up what it needs itself).
     """
 
     message_id: int
@@ -28,6 +30,7 @@ class Outgoing:
     conversation_id: int | None = None
     last_inbound_at: datetime | None = None
     last_inbound_channel: str | None = None
+    prepared: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,20 @@ class Channel(Protocol):
 
     async def send(self, msg: Outgoing) -> SendResult:
         """Deliver ``msg``; raise :class:`ChannelError` on failure."""
+        ...
+
+
+@runtime_checkable
+class PreparingChannel(Channel, Protocol):
+    """A channel that checks caps or windows in the database, for a whole batch at once."""
+
+    async def prepare(self, batch: list[Outgoing]) -> dict[int, Any]:
+        """Load what sending ``batch`` needs in a few queries.
+
+        Returns a value per message id, handed back to :meth:`send` as ``msg.prepared``.
+        The outbox sends one contact's messages one after the other and none of that
+        contact's elsewhere meanwhile, so ``send`` may keep the value current as it goes.
+        """
         ...
 
 

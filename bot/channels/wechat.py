@@ -14,6 +14,7 @@ the WeChat API from the webhook; replies and codes go through the outbox.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -272,6 +273,20 @@ def fit_field(keyword: str, value: str) -> str:
     return value[: limit - 1] + "…" if kind == "thing" else value[:limit]
 
 
+@dataclass(slots=True)
+class SendFacts:
+    """What sending to one contact depends on, loaded for a batch and kept current by send.
+
+    ``last_in``: (time, id) of the person's last WeChat message inside the 48-hour window;
+    ``used``: customer-service messages sent since; ``templates``: per conversation, the
+    check-in messages whose opening template (or subscribe message) went out.
+    """
+
+    last_in: tuple[datetime, int] | None = None
+    used: int = 0
+    templates: dict[int, set[int]] = dataclasses.field(default_factory=dict)
+
+
 class WechatChannel:
     """Sends through WeChat: customer-service text inside 48 h, a template to reopen later."""
 
@@ -316,40 +331,75 @@ class WechatChannel:
             raise ChannelError("the contact is not bound to WeChat", code="no_openid",
                                unreachable=True, fallback=self._fallback(msg))
         now = self.clock.now()
-        last_in = None
-        # The contact's last message on any channel bounds the WeChat one: when even that is
-        # older than the window, no query is needed to know the window is closed.
-        if msg.last_inbound_at is not None and now - msg.last_inbound_at < WINDOW:
-            last_in = await Message.filter(
-                direction=Direction.IN, channel=CHANNEL, contact_id=msg.contact_id,
-                sender="person",
-            ).order_by("-created_at", "-id").first()
-        if last_in is not None and now - last_in.created_at < WINDOW:
-            at = last_in.created_at
-            used = await Message.filter(
-                Q(sent_at__gt=at) | Q(sent_at=at, id__gt=last_in.id),
-                direction=Direction.OUT, channel=CHANNEL, contact_id=msg.contact_id,
-                provider_msg_id__startswith="cs:",
-            ).count()
-            if used >= CS_PER_INBOUND:
-                raise _wait_for_person(last_in.created_at + WINDOW - now)
+        facts = msg.prepared if isinstance(msg.prepared, SendFacts) else None
+        if facts is None:
+            facts = (await self._load_facts([msg], now))[msg.contact_id]
+        if facts.last_in is not None and now - facts.last_in[0] < WINDOW:
+            if facts.used >= CS_PER_INBOUND:
+                raise _wait_for_person(facts.last_in[0] + WINDOW - now)
             try:
                 await self.api.send_text(msg.openid, msg.text)
+                facts.used += 1
                 return SendResult(provider_msg_id=f"cs:{msg.message_id}")
             except WechatApiError as e:
                 if e.errcode != 45015:
                     raise self._error(e, msg) from e
-        return await self._reopen(msg)
+        return await self._reopen(msg, facts)
 
-    async def _reopen(self, msg: Outgoing) -> SendResult:
+    async def prepare(self, batch: list[Outgoing]) -> dict[int, SendFacts]:
+        """The 48-hour windows, customer-service counts and opening templates of a batch."""
+        facts = await self._load_facts(batch, self.clock.now())
+        return {m.message_id: facts[m.contact_id] for m in batch}
+
+    async def _load_facts(self, batch: list[Outgoing], now: datetime) -> dict[int, SendFacts]:
+        """One :class:`SendFacts` per contact of ``batch``, in at most three queries."""
+        facts = {m.contact_id: SendFacts() for m in batch}
+        # The contact's last message on any channel bounds the WeChat one: when even that is
+        # older than the window, no query is needed to know the window is closed.
+        recent = list({m.contact_id for m in batch if m.openid and m.last_inbound_at is not None
+                       and now - m.last_inbound_at < WINDOW})
+        if recent:
+            for r in await Message.filter(
+                direction=Direction.IN, channel=CHANNEL, contact_id__in=recent,
+                sender="person", created_at__gt=now - WINDOW,
+            ).values("contact_id", "created_at", "id"):
+                f = facts[r["contact_id"]]
+                if f.last_in is None or (r["created_at"], r["id"]) > f.last_in:
+                    f.last_in = (r["created_at"], r["id"])
+            opened = {c: f.last_in for c, f in facts.items() if f.last_in is not None}
+            if opened:
+                for r in await Message.filter(
+                    direction=Direction.OUT, channel=CHANNEL, contact_id__in=list(opened),
+                    provider_msg_id__startswith="cs:",
+                    sent_at__gte=min(at for at, _ in opened.values()),
+                ).values("contact_id", "sent_at", "id"):
+                    at, in_id = opened[r["contact_id"]]
+                    if r["sent_at"] > at or (r["sent_at"] == at and r["id"] > in_id):
+                        facts[r["contact_id"]].used += 1
+        convs = {m.conversation_id: m.contact_id for m in batch
+                 if m.kind == "checkin" and m.conversation_id is not None}
+        if convs:
+            for r in await Message.filter(
+                Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+                  provider_msg_id__startswith="tmpl:") | Q(provider_msg_id__startswith="sub:"),
+                direction=Direction.OUT, conversation_id__in=list(convs), kind="checkin",
+            ).values("conversation_id", "id"):
+                cid = convs[r["conversation_id"]]
+                facts[cid].templates.setdefault(r["conversation_id"], set()).add(r["id"])
+        return facts
+
+    async def _reopen(self, msg: Outgoing, facts: SendFacts) -> SendResult:
         """Outside the 48-hour window: a template for a check-in, else SMS or wait."""
         fb = self._fallback(msg)
         if self.cfg.template_id and (msg.kind == "checkin" or fb is None):
-            if msg.kind == "checkin" and await self._template_sent(msg):
+            sent = (facts.templates.setdefault(msg.conversation_id, set())
+                    if msg.conversation_id is not None else set())
+            if msg.kind == "checkin" and sent - {msg.message_id}:
                 # The conversation's opening template already invites the reply.
                 return SendResult(provider_msg_id=f"covered:{msg.message_id}")
             provider_id = await self._send_template(msg)
             if msg.kind == "checkin":
+                sent.add(msg.message_id)
                 return SendResult(provider_msg_id=provider_id)
             raise ChannelError("outside the 48-hour window: an invitation went out as a "
                                "template; this text waits for the person's next message",
@@ -357,15 +407,6 @@ class WechatChannel:
         raise ChannelError("outside the 48-hour window" + ("" if fb else
                            ": waiting for the person's next message"),
                            code="45015", retryable=False, fallback=fb)
-
-    async def _template_sent(self, msg: Outgoing) -> bool:
-        if msg.conversation_id is None:
-            return False
-        return await Message.filter(
-            Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
-              provider_msg_id__startswith="tmpl:") | Q(provider_msg_id__startswith="sub:"),
-            direction=Direction.OUT, conversation_id=msg.conversation_id, kind="checkin",
-        ).exclude(id=msg.message_id).exists()
 
     def template_data(self, params: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         """The template's keyword values from a message's params, cut to WeChat's limits."""
@@ -626,20 +667,28 @@ async def _select_in(sql: str, values: list[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+# Outbound WeChat messages of contact ``m.contact_id`` that wait for the person to write.
+_WAITING = ("m.direction = 'out' AND m.channel = 'wechat' AND m.status IN ('failed', 'queued') "
+            "AND m.error LIKE '450%'")
+
+
 async def _requeue_waiting(rt: Runtime, contact_ids: set[int]) -> None:
     """These people wrote (or scanned, clicked): messages that waited for it may go now.
 
     Those are 45047 (deferred) and 45015 with nowhere else to go. One cheap read in the
     common case where nothing waits.
     """
+    waiting = {int(r["contact_id"]) for r in await _select_in(
+        f"SELECT DISTINCT contact_id FROM message m WHERE {_WAITING} AND contact_id IN",
+        sorted(contact_ids))}
+    if waiting:
+        await _requeue(rt, waiting)
+
+
+async def _requeue(rt: Runtime, waiting: set[int]) -> None:
+    """Send now what waited for these people to write (see :func:`_requeue_waiting`)."""
     now = rt.now()
     since = now - WAITING_MAX_AGE
-    waiting = {int(r["contact_id"]) for r in await _select_in(
-        "SELECT DISTINCT contact_id FROM message WHERE direction = 'out' AND channel = "
-        "'wechat' AND status IN ('failed', 'queued') AND error LIKE '450%' AND contact_id IN",
-        sorted(contact_ids))}
-    if not waiting:
-        return
     n = await Message.filter(
         direction=Direction.OUT, channel=CHANNEL, contact_id__in=list(waiting),
         status=MessageStatus.QUEUED, error__startswith="45047", next_attempt_at__gt=now,
@@ -657,8 +706,8 @@ class _Inbox:
     """Group commit for text messages: requests that arrive together are stored together.
 
     Each request still waits until its own message is committed before WeChat hears
-    ``success`` (store first); one transaction per burst instead of one per message is what
-    lets a single process keep up with a busy account.
+    ``success`` (store first); one INSERT per burst instead of one transaction per message
+    is what lets a single process keep up with a busy account.
     """
 
     MAX_BATCH = 256
@@ -699,17 +748,37 @@ class _Inbox:
 
     async def _flush(self, batch: list[tuple[str, str, str, str, asyncio.Future[Any]]]
                      ) -> list[tuple[dispatcher.Received, int | None]]:
-        rows = await _select_in("SELECT wechat_openid, id FROM contact WHERE wechat_openid IN",
-                                sorted({b[0] for b in batch}))
-        contacts = {str(r["wechat_openid"]): int(r["id"]) for r in rows}
-        items = [dispatcher.InboundItem(CHANNEL, contacts.get(o), t, p, r)
+        # Two round trips a batch: one statement finds the senders, records that they wrote
+        # and says whether messages wait for it; one INSERT stores the batch.
+        senders = await _senders_wrote(self.rt.now(), sorted({b[0] for b in batch}))
+        items = [dispatcher.InboundItem(CHANNEL, senders.get(o, (None, False))[0], t, p, r)
                  for o, t, p, r, _ in batch]
-        received = await dispatcher.receive_many(self.rt, items)
-        touched = {i.contact_id for i, r in zip(items, received, strict=True)
-                   if not r.duplicate and i.contact_id is not None}
-        if touched:
-            await _requeue_waiting(self.rt, touched)
+        received = await dispatcher.receive_many(self.rt, items, contacts_done=True)
+        waiting = {i.contact_id for (o, *_), i, r in zip(batch, items, received, strict=True)
+                   if not r.duplicate and i.contact_id is not None and senders[o][1]}
+        if waiting:
+            await _requeue(self.rt, waiting)
         return [(r, i.contact_id) for i, r in zip(items, received, strict=True)]
+
+
+async def _senders_wrote(now: datetime, openids: list[str]) -> dict[str, tuple[int, bool]]:
+    """Bound senders among ``openids`` → (contact id, whether messages wait for them to write),
+    their last inbound time set to ``now`` on the way.
+
+    Set before their messages are stored, and for WeChat's retries too: they did write (a
+    signed message arrived), and a retry comes seconds later. The send side reads this time
+    only to skip its window query, which reads the stored messages themselves.
+    """
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    marks = [f"${i}" if pg else "?" for i in range(1, len(openids) + 3)]
+    when = Contact._meta.fields_map["last_inbound_at"].to_db_value(now, Contact)
+    rows = await conn.execute_query_dict(
+        f"UPDATE contact SET last_inbound_at = {marks[0]}, last_inbound_channel = {marks[1]} "
+        f"WHERE wechat_openid IN ({','.join(marks[2:])}) RETURNING wechat_openid, id, "
+        f"EXISTS (SELECT 1 FROM message m WHERE m.contact_id = contact.id AND {_WAITING}) "
+        "AS waiting", [when, CHANNEL, *openids])
+    return {str(r["wechat_openid"]): (int(r["id"]), bool(r["waiting"])) for r in rows}
 
 
 def _values(rt: Runtime, **extra: Any) -> dict[str, Any]:

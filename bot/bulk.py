@@ -1,0 +1,92 @@
+"""Set-at-a-time SQL for the hot paths (opening check-ins, recording sends).
+
+The ORM writes one row per statement, and building each statement costs more than the
+database running it. These helpers write many rows in one statement or one prepared
+statement run many times, on SQLite and PostgreSQL alike, converting values with the
+models' own fields (UTC datetimes, JSON, enums) so rows read back exactly as the ORM wrote
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+# Both databases allow 32,766 parameters or more per statement; stay well below.
+MAX_PARAMS = 16_000
+
+
+def _pg(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def marks(conn: BaseDBAsyncClient, n: int, start: int = 1) -> list[str]:
+    """``n`` parameter placeholders numbered from ``start`` ($1… or ?)."""
+    return [f"${i}" for i in range(start, start + n)] if _pg(conn) else ["?"] * n
+
+
+def db_value(model: type[Model], field: str, value: Any) -> Any:
+    """``value`` as the ORM would write it to ``model.field``."""
+    return model._meta.fields_map[field].to_db_value(value, model)
+
+
+async def insert_returning(conn: BaseDBAsyncClient, rows: Sequence[Model],
+                           returning: Sequence[str]) -> list[dict[str, Any]]:
+    """INSERT unsaved model instances in as few statements as fit; the ``returning`` columns.
+
+    The rows come back as the database lists them: callers match them by a unique column,
+    not by position.
+    """
+    if not rows:
+        return []
+    model = type(rows[0])
+    meta = model._meta
+    fields = [f for f in meta.fields_db_projection if not meta.fields_map[f].generated]
+    columns = ",".join(f'"{meta.fields_db_projection[f]}"' for f in fields)
+    back = ",".join(f'"{c}"' for c in returning)
+    per = max(1, MAX_PARAMS // len(fields))
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        values: list[Any] = []
+        groups = []
+        for row in chunk:
+            groups.append(f"({','.join(marks(conn, len(fields), len(values) + 1))})")
+            values.extend(meta.fields_map[f].to_db_value(getattr(row, f), row) for f in fields)
+        sql = (f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {",".join(groups)} '
+               f"RETURNING {back}")
+        # execute_query_dict: tortoise's execute_query drops what an INSERT returns on
+        # PostgreSQL.
+        out.extend(await conn.execute_query_dict(sql, values))
+    return out
+
+
+async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Sequence[str],
+                      rows: Iterable[Sequence[Any]]) -> None:
+    """``UPDATE model SET fields… WHERE id = …`` once per row, as one prepared statement.
+
+    Each row gives the new values of ``fields`` (as Python values) and then the id.
+    Outside a transaction the whole set commits at once.
+    """
+    meta = model._meta
+    m = marks(conn, len(fields) + 1)
+    sets = ", ".join(f'"{meta.fields_db_projection[f]}" = {p}' for f, p in zip(fields, m,
+                                                                              strict=False))
+    conv = [meta.fields_map[f] for f in fields]
+    values = [[c.to_db_value(v, model) for c, v in zip(conv, row, strict=False)] + [row[-1]]
+              for row in rows]
+    if values:
+        await conn.execute_many(f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = {m[-1]}',
+                                values)
+
+
+async def select_in(conn: BaseDBAsyncClient, sql: str, head: Sequence[Any],
+                    values: Sequence[Any]) -> list[dict[str, Any]]:
+    """``sql`` (``{0}``, ``{1}``… mark the ``head`` parameters) followed by ``IN (values)``."""
+    m = marks(conn, len(head) + len(values))
+    text = sql.format(*m[: len(head)]) + f" ({','.join(m[len(head):])})"
+    _, rows = await conn.execute_query(text, [*head, *values])
+    return [dict(r) for r in rows]
