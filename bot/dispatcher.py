@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakValueDictionary
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -97,34 +98,37 @@ def _db_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """Message rows as database values, with the ORM's own conversion and validation.
 
     Fields not given take their model defaults. No model object per row (that costs more
-    than the insert on a busy webhook), and a value equal to the first row's is converted
-    once per batch (the same clock reading, status and defaults in every row).
+    than the insert on a busy webhook), and a column whose value is the same in every row
+    (the clock reading, status, channel, defaults) is converted once per batch: only the
+    columns that differ (ids, keys, texts) are converted row by row.
     """
     meta = Message._meta
     columns = [name for name in meta.fields_db_projection if not meta.fields_map[name].generated]
-    proto = Message(**rows[0])  # only consulted by fields that fill themselves in
-    first: dict[str, tuple[Any, Any]] = {}
-    values = []
-    for row in rows:
-        out = []
-        for name in columns:
-            field = meta.fields_map[name]
-            if name in row:
-                value = row[name]
-            else:
-                value = field.default() if callable(field.default) else field.default
-            seen = first.get(name)
-            if seen is not None and type(seen[0]) is type(value) and seen[0] == value:
-                out.append(seen[1])
-                continue
-            raw = value
-            if isinstance(value, datetime):
-                value = field.to_python_value(value)  # as a model object holds it (UTC)
-            value = field.to_db_value(value, proto)
-            first.setdefault(name, (raw, value))
-            out.append(value)
-        values.append(out)
-    return [meta.fields_db_projection[c] for c in columns], values
+    # Only fields that fill themselves in (auto_now) look at the instance; the others get
+    # the model class, as elsewhere.
+    fields = [meta.fields_map[c] for c in columns]
+    proto: Any = Message
+    if any(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields):
+        proto = Message(**rows[0])
+    n = len(rows)
+    per_column = []
+    for name, field in zip(columns, fields, strict=True):
+        default = field.default() if callable(field.default) else field.default
+        given = [row.get(name, default) for row in rows]
+        first = given[0]
+        # Equal and of one type (True == 1, but they are stored differently).
+        if given.count(first) == n and (n == 1 or set(map(type, given)) == {type(first)}):
+            per_column.append([_db_value(field, first, proto)] * n)
+        else:
+            per_column.append([_db_value(field, v, proto) for v in given])
+    return ([meta.fields_db_projection[c] for c in columns],
+            [list(row) for row in zip(*per_column, strict=True)])
+
+
+def _db_value(field: Any, value: Any, instance: Any) -> Any:
+    if isinstance(value, datetime):
+        value = field.to_python_value(value)  # as a model object holds it (UTC)
+    return field.to_db_value(value, instance)
 
 
 async def _insert_new(conn: BaseDBAsyncClient, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -169,35 +173,35 @@ async def _ids_by_key(conn: BaseDBAsyncClient, keys: list[str]) -> dict[str, int
     return {str(r["dedupe_key"]): int(r["id"]) for r in rows}
 
 
-async def receive_many(rt: Runtime, items: list[InboundItem]) -> list[Received]:
+async def receive_many(rt: Runtime, items: list[InboundItem], *,
+                       contacts_done: bool = False) -> list[Received]:
     """Store several inbound messages with one commit (a busy webhook's group commit).
 
     Same rules as :func:`receive`: deduplicated by channel + provider id, the contact's last
     inbound time updated. If another process stores one of them at the same moment, the
     batch falls back to :func:`receive` one by one, which sorts out who was first.
+
+    ``contacts_done``: the caller has already recorded these people's last inbound time
+    (the WeChat webhook does it in the statement that finds them by openid). The batch is
+    then a single INSERT, atomic by itself: no transaction, one round trip.
     """
     now = rt.now()
     keys = [f"in:{i.channel}:{i.provider_id}" for i in items]
+    fresh: dict[str, dict[str, Any]] = {}
+    for item, key in zip(items, keys, strict=True):
+        if key not in fresh:
+            fresh[key] = dict(
+                direction=Direction.IN, channel=item.channel, contact_id=item.contact_id,
+                dedupe_key=key, provider_msg_id=item.provider_id, sender="person",
+                body=item.text, raw_payload=item.raw, status=MessageStatus.RECEIVED,
+                next_attempt_at=now, created_at=now,
+            )
     try:
-        async with in_transaction() as conn:
-            fresh: dict[str, dict[str, Any]] = {}
-            for item, key in zip(items, keys, strict=True):
-                if key not in fresh:
-                    fresh[key] = dict(
-                        direction=Direction.IN, channel=item.channel,
-                        contact_id=item.contact_id, dedupe_key=key,
-                        provider_msg_id=item.provider_id, sender="person", body=item.text,
-                        raw_payload=item.raw, status=MessageStatus.RECEIVED,
-                        next_attempt_at=now, created_at=now,
-                    )
-            # Deduplicated by the database itself: rows already stored are skipped, and
-            # only when some were does a second query fetch their ids.
-            ids = await _insert_new(conn, list(fresh.values()))
-            stored = [k for k in fresh if k not in ids]
-            known = await _ids_by_key(conn, stored) if stored else {}
-            for k in stored:
-                del fresh[k]
-            if fresh:
+        if contacts_done:
+            ids, known = await _store_new(connections.get("default"), fresh)
+        else:
+            async with in_transaction() as conn:
+                ids, known = await _store_new(conn, fresh)
                 by_channel: dict[str, set[int]] = {}
                 for m in fresh.values():
                     if m["contact_id"] is not None:
@@ -221,6 +225,21 @@ async def receive_many(rt: Runtime, items: list[InboundItem]) -> list[Received]:
         else:
             out.append(Received(known.get(key) or ids[key], duplicate=True))
     return out
+
+
+async def _store_new(conn: BaseDBAsyncClient, fresh: dict[str, dict[str, Any]]
+                     ) -> tuple[dict[str, int], dict[str, int]]:
+    """Insert the rows of ``fresh`` not stored yet and drop the others from it.
+
+    Returns the new rows' ids and the stored ones', by ``dedupe_key``. Deduplicated by the
+    database itself: only when some were stored already does a second query fetch their ids.
+    """
+    ids = await _insert_new(conn, list(fresh.values()))
+    stored = [k for k in fresh if k not in ids]
+    known = await _ids_by_key(conn, stored) if stored else {}
+    for k in stored:
+        del fresh[k]
+    return ids, known
 
 
 # Per-contact locks inside this process; PostgreSQL row locks cover other processes.

@@ -729,7 +729,12 @@ class _Inbox:
 
     async def _run(self) -> None:
         try:
-            await asyncio.sleep(0)  # let the requests that arrived together join
+            # Let the requests that arrived together join: one loop turn at a time, for as
+            # long as each turn brings more (a burst being read), never idling for a timer.
+            seen = 0
+            while seen < len(self.pending) < self.MAX_BATCH:
+                seen = len(self.pending)
+                await asyncio.sleep(0)
             while self.pending:
                 batch, self.pending = (self.pending[: self.MAX_BATCH],
                                        self.pending[self.MAX_BATCH:])
