@@ -444,6 +444,9 @@ class LexiconConfig(_Section):
     question: list[str] = Field(default_factory=list)
     wrong_number: list[str] = Field(default_factory=list)
     deceased: list[str] = Field(default_factory=list)
+    # composed red flags: a change after a body part in one clause ("半边脸没知觉")
+    red_flag_body: list[str] = Field(default_factory=list)
+    red_flag_change: list[str] = Field(default_factory=list)
 
 
 class SurveyRoute(_Section):

@@ -13,6 +13,12 @@ Pattern syntax (plain substrings always work; these marks are optional):
   counts as a complaint unless the same reply gives a good score (4 or 5), because
   "满意是满意就是排队太久" is feedback, not a complaint that staff must answer within 24 h.
 
+Two lists compose rather than match: a ``red_flag_change`` word (没知觉, 看不见, 发软, 发紫,
+鼓得老高 ...) is a red flag when a ``red_flag_body`` word (脸, 嘴唇, 眼睛, 腿, 伤口, 我妈, 孩子 ...)
+comes before it in the same clause ("半边脸没知觉了", "走路腿发软"), or a sudden-onset cue
+(突然, 一下子 ...) does ("突然看不见了").  Add a body part or a change and every combination
+counts; write whole phrases in ``red_flag`` only for signs that are alarming on their own.
+
 Negation is handled by the parser, not by the lists: a red flag preceded by 没有/不/已经不
 or followed by 退了/止住了/好多了 is recorded as ``red_flag_denied``; a complaint preceded by
 没有/不是 is ignored.
@@ -23,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
-_LISTS = ("complaint", "red_flag", "opt_out", "question", "wrong_number", "deceased")
+_LISTS = ("complaint", "red_flag", "opt_out", "question", "wrong_number", "deceased",
+          "red_flag_body", "red_flag_change")
 
 _COMPLAINT = (
     # explicit intent
@@ -115,6 +122,81 @@ _RED_FLAG = (
     "fa shao", "fashao", "gao shao", "still bleeding", "won't stop bleeding", "high fever",
     "short of breath", "chest pain", "fainted", "passed out", "swollen", "pus", "allergic",
     "rash", "vomiting", "throwing up",
+    # signs alarming on their own, told without a symptom word: confusion and unresponsiveness
+    "颠三倒四", "答非所问", "前言不搭后语", "语无伦次", "不利索", "说话含糊", "含含糊糊",
+    "大舌头", "莫名其妙的话", "奇怪的话", "胡话", "不认人", "认不出", "认不得人", "谁都不认识",
+    "叫不应", "喊不应", "叫*没反应", "喊*没反应", "叫*不理", "喊*不理", "叫*不应", "喊*不应",
+    "叫*没动静", "不*认人", "答不清", "答不上", "对不上号", "怎么叫都", "怎么喊都", "眼神发直",
+    "两眼发直", "眼睛发直", "直勾勾",
+    "往上翻", "两眼上翻", "嗜睡", "一整天都在睡", "一直在睡", "睡了一整天", "喊醒了*又睡",
+    "叫醒了*又睡", "不认识我了", "不认得我", "重复问", "反复问", "同一个问题", "同样的话",
+    "往一边倒", "往一边歪", "凹进去", "凹陷", "只尿了", "尿很少", "帘子", "黑幕", "昏昏沉沉",
+    "昏昏欲睡", "糊涂了", "犯糊涂",
+    # falls and collapse
+    "一头栽", "栽下去", "栽了下去", "倒下了", "倒在了", "倒在地", "坐地上", "坐在地上", "瘫在",
+    "瘫倒", "瘫软", "瘫了", "爬不起来", "扶不起来", "起不来床", "扶着墙才", "没下床", "没下过床",
+    "起不了床",
+    # breathing
+    "上气不接下气", "喘不过来", "喘不上来", "一躺下就憋", "一躺下就喘", "只能坐着睡", "没法躺",
+    "拉风箱", "鼻翼", "呼吸*急", "呼吸*快", "喘得*急", "憋得*紫",
+    # self-harm and overdose
+    "不想活", "活着没意思", "活着真没意思", "活着没什么意思", "想死", "寻死", "轻生", "自杀",
+    "自残", "割腕", "一了百了", "不如死了", "死了算了", "活不下去", "结束生命", "跳楼",
+    "想不开", "撑不下去", "想解脱", "活着太累", "不想活", "误喝", "误食", "误吞", "消毒水",
+    "洗洁精", "老鼠药", "敌敌畏", "一整瓶", "一板药", "药吃多了", "吃多了药", "误吃", "误服",
+    "吃错药", "吃错了药",
+    "农药", "服药过量", "吃了*过量",
+    # wound and implant
+    "缝线掉", "线掉了", "线脱落", "线散开", "线都散", "露出*骨头", "看到*骨头", "看得到*骨头",
+    "看到里面的肉", "看得见里面", "血块掉", "血块没了", "螺丝露", "种植体*松", "种植体*掉",
+    # babies and children
+    "尿布*干", "尿不湿*干", "没尿", "没小便", "没有小便", "没解小便", "小便*没有", "没有尿",
+    "哭声*弱", "哭不出声", "不吃奶", "不肯吃奶", "奶都不吃", "吃奶*少", "囟门", "烫手",
+    # other warning signs
+    "分泌物", "打嗝*停不", "听不见", "闪光感", "视野", "黄疸*重", "越来越黄", "血糖*低",
+    "can't feel", "cannot feel", "drooping", "droopy", "can't lift", "cannot lift",
+    "can't move", "cannot move", "blurry", "blurred", "can't see", "cannot see", "lost vision",
+    "stitches came", "wide open", "wet diaper", "wet nappy", "drowsy", "hard to wake",
+    "won't wake", "not making sense", "doesn't make sense", "slurred", "slurring",
+    "can't go on", "kill myself", "end my life", "suicidal", "suicide", "want to die",
+    "don't want to live", "unresponsive", "not responding", "overdose", "took too many",
+    "blue lips", "turning blue", "lips are blue", "clammy", "racing heart", "heart is racing",
+    "palpitations", "paralysed", "paralyzed", "lopsided", "same question", "oozing",
+    "barely swallow", "barely breathe", "can barely", "coughing up", "threw up blood",
+)
+
+# Composed red flags (see the module docstring): body parts, people and bodily functions ...
+_RED_FLAG_BODY = (
+    "脸", "面部", "半边", "半身", "身子", "身体", "全身", "浑身", "整个人", "人", "嘴", "嘴巴",
+    "嘴唇", "嘴角", "舌头", "舌", "牙龈", "牙床", "牙窝", "牙洞", "洞", "下巴", "腮", "眼",
+    "视力", "视线", "耳朵", "听力", "鼻子", "头", "脑袋", "脖子", "喉咙", "嗓子", "胸", "心口",
+    "心跳", "心脏", "肚子", "肚皮", "腹", "胃", "腰", "背", "手", "胳膊", "腿", "脚", "膝盖",
+    "关节", "皮肤", "伤口", "刀口", "切口", "口子", "缝线", "线", "纱布", "棉球", "棉花",
+    "种植体", "骨头", "尿", "小便", "大便", "口水", "痰", "呼吸", "喘气", "出气", "说话",
+    "声音", "走路", "吐字", "口齿", "看东西", "吞", "咽", "吃东西", "喝水", "老人", "老爷子",
+    "老太太", "爸", "妈", "婆婆",
+    "公公", "爷爷", "奶奶", "外公", "外婆", "老公", "老婆", "爱人", "他", "她", "我", "孩子",
+    "宝宝",
+    "小孩", "娃", "病人", "患者", "face", "lip", "mouth", "tongue", "eye", "arm", "leg", "hand",
+    "foot", "feet", "side", "wound", "stitches",
+)
+# ... and what changes in them: loss of feeling, strength, sight or control, colour, shape.
+_RED_FLAG_CHANGE = (
+    "没知觉", "没有知觉", "失去知觉", "没感觉", "没有感觉", "没了感觉", "木木的", "发木",
+    "木了", "不听使唤", "使不上劲", "不能动", "动不了", "动弹不得", "不会动", "抬不起",
+    "举不起", "拿不住", "握不住", "拿不稳", "端不住", "抓不住", "发软", "一软", "软绵绵",
+    "软塌塌", "塌下", "歪", "斜", "流口水", "合不拢", "合不上", "闭不上", "看不见", "看不清",
+    "看不到东西", "听不清", "黑影", "闪光", "嗡嗡", "变黑", "发黑", "乌黑", "黑了", "发紫",
+    "紫了", "青紫", "发青", "发乌", "冰凉", "冰冷", "发凉", "冰冰的", "凉凉的", "滚烫", "通红",
+    "变形", "鼓得", "鼓起", "鼓了", "老高", "大了一圈", "粗了一圈", "肿成", "一条缝", "露出",
+    "散开", "湿透", "还是湿", "费劲", "费力", "困难", "吃力", "堵着", "堵住", "堵得", "卡住",
+    "卡着", "不对劲", "怪怪的", "不正常", "异常", "硬邦邦", "硬得", "吓人", "吓死", "不得了",
+    "一抽一抽", "哆嗦", "抖个不停", "越来越大", "越来越多", "越来越重", "越来越红", "越来越黑",
+    "起不来", "站不住", "走不稳", "不稳", "发黄", "黄得", "发硬", "含糊", "是双的", "双影",
+    "像被", "像有东西", "像有块", "像针扎", "像刀割", "像火烧", "像要裂开", "像要炸", "睁不开",
+    "不太对劲", "对不上", "红线", "numb",
+    "no feeling", "weak", "limp", "blue",
+    "cold", "black", "worse",
 )
 
 _OPT_OUT = (
@@ -138,6 +220,7 @@ _OPT_OUT = (
     "停发", "取消关注", "号码*删", "名单*删", "不需要*服务", "不要*服务了", "不想*接到",
     "不用再问", "别再问", "拒收", "黑名单", "opt me out", "no more surveys", "no more texts",
     "no more calls", "no more sms", "stop please", "please stop",
+    "有完没完", "没完没了", "再打*报警", "再发*报警", "再打*拉黑", "再发*拉黑", "别烦",
 )
 
 _QUESTION = (
@@ -157,10 +240,18 @@ _QUESTION = (
 )
 
 _WRONG_NUMBER = (
-    "打错", "发错", "弄错人", "找错人", "认错人", "不认识这个人", "不认识此人", "不认识他",
+    "打错了", "打错电话", "打错号", "打错人", "发错", "弄错人", "找错人", "认错人", "不认识这个人",
+    "不认识此人", "不认识他",
     "不认识她", "没有这个人", "查无此人", "没这个人", "我不是病人", "我不是患者",
     "我不是学生", "我没去过", "没去过你们", "没在你们", "没有在你们", "我没看过病", "号码换人",
     "换号了", "这个号码*新办", "^不认识$", "wrong number", "wrong person",
+    # whose number it is now, who we think they are, never been there
+    "号码*换人", "号码*换了人", "号*是我在用", "号码*不是我", "以前不是我的", "新办的号",
+    "刚换的号", "号码*登记错", "登记错了", "留错*号", "写错*号", "不认识什么", "不认识你们说",
+    "我不是*病人", "我不是*患者", "我不是*家长", "我不是*学生", "不是*的家长", "不是*的家属",
+    "搞错人", "弄错人", "从来没在你们", "没有去过你们", "我没有去过", "从没去过", "没有小孩在",
+    "没有孩子在", "家里没有*孩子",
+    "don't know who", "never been to", "not the patient", "no such person",
 )
 
 _DECEASED = (
@@ -170,6 +261,12 @@ _DECEASED = (
     "母亲*走了", "爷爷*走了", "奶奶*走了", "外公*走了", "外婆*走了", "老伴*走了",
     "人*没了", "老人*没了", "他*没了", "她*没了", "人*不在了", "老人*不在了", "他*不在了",
     "她*不在了", "爸*不在了", "妈*不在了", "他*死了", "她*死了", "人*死了", "老人*死了",
+    "老太太*走了", "老爷子*走了", "老头*走了", "婆婆*走了", "公公*走了", "丈夫*走了",
+    "老公*走了", "老婆*走了", "爱人*走了", "病人*走了", "患者*走了", "老太太*没了",
+    "老爷子*没了", "病人*没了", "患者*没了", "老太太*不在了", "老爷子*不在了", "病人*不在了",
+    "患者*不在了", "不在人世", "往生", "没挺过来", "没熬过", "没能挺过", "没救过来", "安详地走",
+    "走得很安详", "火化", "骨灰", "追悼会", "葬礼", "出殡", "头七", "办后事", "already dead",
+    "has died", "passed on", "funeral",
 )
 
 
@@ -183,6 +280,8 @@ class Lexicon:
     question: tuple[str, ...]
     wrong_number: tuple[str, ...]
     deceased: tuple[str, ...]
+    red_flag_body: tuple[str, ...]
+    red_flag_change: tuple[str, ...]
 
     @classmethod
     def default(cls) -> Lexicon:
@@ -194,6 +293,8 @@ class Lexicon:
             question=_QUESTION,
             wrong_number=_WRONG_NUMBER,
             deceased=_DECEASED,
+            red_flag_body=_RED_FLAG_BODY,
+            red_flag_change=_RED_FLAG_CHANGE,
         )
 
     def extended(self, **extra: Iterable[str]) -> Lexicon:

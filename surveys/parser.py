@@ -39,6 +39,7 @@ so the cost per reply is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -310,7 +311,7 @@ _RF_DENY_BEFORE_RE: Final = re.compile(
 )
 _RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|减轻|缓解|没有了|没了|"
-    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|下去了|不厉害|不严重|没那么|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺])下去了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     r"能忍|可以忍)"
 )
@@ -324,7 +325,7 @@ def _each(heads: str, tail: str) -> str:
     return "|".join(re.escape(h) + tail for h in heads.split())
 
 
-_SYMPTOMS = ("疼 痛 肿 出血 流血 渗血 有血 鼻血 发烧 发热 烧 晕 吐 呕 咳 喘 麻 痒 拉肚子 腹泻 "
+_SYMPTOMS = ("疼 痛 肿 红 出血 流血 渗血 有血 鼻血 发烧 发热 烧 晕 吐 呕 咳 喘 麻 痒 拉肚子 腹泻 "
              "疹 脓 发炎 感染")
 _SYMPTOM = "(?:" + "|".join(_SYMPTOMS.split()) + ")"
 _FEVER = r"(?:3[89]|4[0-2])"
@@ -464,7 +465,8 @@ _RF_CHILDREN: Final = ("孩子", "宝宝", "小孩", "儿子", "女儿", "娃", 
 _RF_CHILD_SIGNS: Final = (
     "高烧", "发烧", "烧到", "烧得", "抽(?![血空时奖签烟查不出])", "吐(?![槽字])", "拉肚子",
     "精神差", "精神很差", "精神不好", "精神特别差", "蔫", "昏睡", "叫不醒", "不吃不喝",
-    "没怎么吃", "吃不下", "不喝水", "水都不喝", "哭闹不止",
+    "没怎么吃", "吃不下", "不喝水", "水都不喝", "哭闹不止", "烦躁", "一直哭", "哭个不停",
+    "哭闹", "哄不好",
 )
 _RF_SIGNS: Final = (
     "裂了", "裂开", "崩开", "绷开", "口子张开", "口子开了", "抽筋", "昏睡", "憋醒", "迷迷糊糊",
@@ -493,6 +495,7 @@ _RF_GRAMMAR: Final = "|".join((
     _each("磕 撞 摔", "[到了伤着]?(?:头|脑袋|后脑)"), "碰[到伤着](?:头|脑袋|后脑)",
     _each("出血量 血量", _IN_POS + "{0,6}(?:多|大)"),
     _each("血糖", _IN + r"{0,6}(?:[2-3]\d|二十|三十)"),
+    _each("血糖", r"[^,，。!?；;\d]{0,6}[0-3]\.\d"),
     _each("血压", _IN + r"{0,4}(?:降到|掉到|只有|才)[4-8]\d(?!\d)"),
     _each("止痛 止疼 镇痛", r"[^。.!?；;]{0,8}(?:没用|不管用|压不住|没效果|不顶用|还是疼)"),
     _each("叫", _IN + "{0,3}(?:不怎么应|没反应|不应)"),
@@ -511,6 +514,7 @@ _OPT_CONTACTS: Final = (
     "打电话", "打来", "来电", "打给", "打扰", "骚扰", "联系", "回访", "随访", "推送", "推了",
     "推啦", "推给", "通知", "提醒", "短信", "消息", "信息", "微信", "服务", "订阅", "问卷",
     "调查", "电话", "发短信", "发信息", "发消息", "发微信", "发问卷", "发了", "发啦", "发过来",
+    "send", "sms", "text", "msg", "讯息", "传讯息",
     "发来", "发给", "发这", "发那", "发任何", r"发(?=$|[,，。.!?！？；;~\s])", "打了", "打啦",
 )
 _OPT_GRAMMAR: Final = "|".join((
@@ -603,7 +607,9 @@ _EN_Q_START_RE: Final = re.compile(
     r"|we|you|i|a|an)\b|do (?:you|i|we|they) "
     r"|will (?:i|you|it|the|my|there) |would (?:you|it) |has (?:the|my) |have (?:you|i) ")
 _RF_COMPOSED_RE: Final = re.compile(_factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
-_RF_INNER_DENY_RE: Final = re.compile(r"不厉害|不严重|没那么|不是很|不太|没有很|不怎么|没有?$")
+_RF_INNER_DENY_RE: Final = re.compile(
+    r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应])|没有很|不怎么(?![认理应])|"
+    r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
 _OPT_FALSE_AFTER_RE: Final = re.compile(
     r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗|石膏")
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
@@ -705,12 +711,13 @@ _RFB_WORDS: Final = (
     # gut, breathing, chest, heart
     "吐(?<![吞谈]吐)(?![槽字露])", "呕", "恶心", "拉肚子", "拉稀", "拉水", "拉的", "水样便",
     "拉了" + r"[^,，。!?；;]{0,3}[次回趟遍天]", "泻", "咳", "喘", "憋(?!屈)", "呛", "胸闷",
-    "胸口", "心慌", "心跳", "突突", "心悸", "上不来气", "呼噜", "发紧",
+    "胸口", "心慌", "心跳", "突突", "心悸", "上不来气", "呼噜(?<!打呼噜)", "发紧",
     # head, consciousness, falls, fits
-    "晕(?![车船])", "昏(?<!黄昏)(?!暗)", "眼前", "眼发黑", "两眼一黑", "眼冒金星", "天旋地转",
+    "晕(?<![吵绕搞忙弄听说]晕)(?![车船])", "昏(?<!黄昏)(?!暗)", "眼前", "眼发黑", "两眼一黑",
+    "眼冒金星", "天旋地转",
     "摔(?![东门碗杯手])", "栽倒", "跌倒", "倒在地", "倒地",
     "抽(?![血空时签烟奖查屉象出不])",
-    "麻(?<!芝麻)(?<!麻麻)(?!麻地|麻哋|醉|药|烦|将|辣|利|婆|油)",
+    "麻(?<!芝麻)(?<!麻麻)(?<![站坐蹲压跪]麻)(?!麻地|麻哋|醉|药|烦|将|辣|利|婆|油)",
     "没力气", "没劲", "无力", "乏力", "使不上劲", "不听使唤", "抬不起", "动不了", "站不住",
     "站不起", "站不稳", "走不了", "走不动",
     "说胡话", "胡话", "胡言乱语", "梦话", "认不出", "糊涂", "迷糊", "迷瞪", "意识", "叫不醒",
@@ -774,14 +781,31 @@ _RFB_DENY_BEFORE_RE: Final = re.compile(
     r"|(?:没有?|无|未|不)(?:[^,，。.!?；;]{1,4}[、和或及与跟/])+[^,，。.!?；;]{0,2}$")
 _RFB_DENY_AFTER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,6}?(?:这些|等)?(?:都|也)?(?:没有?|没出现过?|没出过?|没再出现|不再)"
-    r"(?:了|过|呢)?(?=$|[,，。.!?！？；;~\s])")
-_RFB_BETTER_AFTER_RE: Final = re.compile(
-    r"[^。!?；;]{0,22}?(?:好多了|好些了|好点了|好一些|减轻|缓解|消了|消下去|消退|退了|退下去|"
-    r"不怎么|没事了|没事啦|好转|变淡|变小|变浅|一天比一天(?:轻|小|好|少)|慢慢(?:好|消|退|小)|"
-    r"能吃能睡|基本好了|就好了|就停了|就退了|就止住|就没了|就没事|长好|好了|没了|没有了|"
-    r"止住|止血了|正常(?![吗吧么])|能吃|能喝|能睡|吃饭了|消得|差不多好|已经不|已不|"
-    r"不(?![行得了会是])[^,，。!?；;]{1,2}了|(?<![\d.])3[56](?:\.\d)?(?![\d.])|降下来|不疼了|不痛了|不肿了|不烧了|不吐了|不出血了|不流血了|"
-    r"better|gone|stopped|settled|fine now|all good|went down|improv|easing|eased)")
+    r"(?:了|过|呢)?(?=$|[,，。.!?！？；;~\s])"
+    # a list closed by "这些(情况)都没有": "发热、红肿、出血这些情况都没有"
+    r"|[^。!?；;]{0,20}?(?:这些|这几样|这几个|等)(?:情况|症状|问题|现象)?(?:都|也)?"
+    r"(?:没有?|没出现|没发生|不存在)")
+# Symptoms whose negation ("不怎么疼", "已经不肿") means better; "不怎么应", "已经不能动" do not.
+_SYM: Final = r"(?:疼|痛|肿|烧|吐|晕|咳|痒|麻|胀|酸|出血|流血|渗|拉|闷|喘|难受|红)"
+# Better, resolved or expected to pass, within 22 characters after a mention (same sentence).
+# Every alternative starts with a literal so that re's first-character filter applies: a search
+# over the window is several times cheaper than a lazy ".{0,22}?" before the alternation.
+_RFB_BETTER_RE: Final = re.compile(_factor("|".join((
+    "好多了", "好些了", "好点了", "好一些", "减轻", "缓解", "消了", "消下去", "消退", "退了",
+    "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
+    "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
+    "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
+    "止血了", "正常(?![吗吧么])", "没事(?![吗吧么])", "没什么事",
+    "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
+    "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
+    r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
+    "不吐了", "不出血了", "不流血了", "better", "gone", "stopped", "settled", "fine now",
+    "all good", "went down", "improv", "easing", "eased"))))
+
+
+def _better_after(norm: str, e: int, se: int) -> bool:
+    """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``."""
+    return _RFB_BETTER_RE.search(norm, e, min(se, e + 30)) is not None
 _RFB_HYPO_SENT_RE: Final = re.compile(
     r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
     r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
@@ -795,10 +819,64 @@ _RFB_PROCEDURE_RE: Final = re.compile(
     r"|当时|治疗中|术中|during")
 _RFB_ANAESTHESIA_RE: Final = re.compile(r"麻药|麻醉|打麻|anaesthe|anesthe|numbing")
 _RFB_NOT_ABOUT_ME_RE: Final = re.compile(r"不舒服|难受")
+# A later time after the treatment cue: "拔完牙的时候还好，晚上疼得睡不着" is not "during".
+_NOW_RE: Final = re.compile(
+    r"现在|晚上|夜里|半夜|回家|回来|后来|到现在|今天|昨天|还在|一直|之后|以后")
+# Long-standing, not new: "她年纪大了听不清", "本来就看不清".
+_CHRONIC_RE: Final = re.compile(r"年纪大|岁数大|年龄大|老毛病|本来就|一直都这样|从小就|以前就|天生")
+_PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很久以前|小时候|好几年|年前")
+_JOKE_RE: Final = re.compile(r"开玩笑|开个玩笑|逗你|骗你的|just kidding|jk\b")
+# Feelings rather than the body: "每次看到都难受", "心里不舒服".
+_FEELING_RE: Final = re.compile(r"(?:心里|心情|看到|看着|听到|想到|想起|看见)[^,，。!?；;]{0,4}$")
+# Stroke-like signs stay red flags even when they passed ("突然说不出话, 过了几分钟又好了"):
+# a transient attack is a warning of the next one.
+_NO_RESOLVE_RE: Final = re.compile(
+    r"(?:突然|忽然|一下子)[^,，。!?；;]{0,6}(?:说不出|说不清|看不见|看不清|动不了|没知觉|"
+    r"没感觉|使不上劲|抬不起|嘴歪|脸歪|口齿不清|半边)")
+# Composed red flags (lexicon ``red_flag_body`` x ``red_flag_change``): the body word must be
+# within this many characters before the change, in the same clause ("半边脸没知觉",
+# "吞口水都费劲"); English words sit further apart ("my left arm is weak").
+_BODY_GAP: Final = 6
+_BODY_GAP_EN: Final = 16
+# A sudden onset stands in for the body word: "突然看不见了", "一下子动不了".
+_SUDDEN_RE: Final = re.compile(
+    r"突然|忽然|一下子|猛地|猛然|冷不丁|毫无征兆|suddenly|all of a sudden")
+# A negator between the body word and the change denies it: "腿没发软", "脸也不歪".
+_BODY_DENY_RE: Final = re.compile(r"[不没无未]|not|n't|no ")
+# Words the body list would misread: 手机 is not a hand, 头发/开头/头两天 not a head.
+_BODY_FALSE_RE: Final = re.compile(
+    r"手机|手续|手艺|手术费|手法|头发|开头|里头|头两|头几|头一|线上|在线|人员|别人|人家说|"
+    r"眼镜|眼科|面部表情|口子上")
+# A staff member before the body word: "医生脸色难看得吓人" is about the doctor.
+_BODY_STAFF_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|工作人员|收费|院长|主任")
+# Words between a staff member and the sign that make the sign the patient's again:
+# "护士说我一直出血" (told by the nurse), "医生让他…".
+_STAFF_TO_PATIENT_RE: Final = re.compile(r"说|讲|告诉|让|叫|给|帮|问|我|孩子|他|她|病人|老人|宝宝")
+
+
+def _staff_subject(norm: str, cs: int, s: int) -> bool:
+    """A staff member is the subject of what follows: "值班的护士一直在睡觉"."""
+    last = None
+    for m in _BODY_STAFF_RE.finditer(norm, cs, s):
+        last = m
+    return last is not None and _STAFF_TO_PATIENT_RE.search(norm, last.end(), s) is None
+
+
+# Numbness words the anaesthetic explains unless it has lasted ("两天了还没知觉").
+_NUMB_WORDS: Final = frozenset(("没知觉", "没有知觉", "没感觉", "没有感觉", "木木的", "发木",
+                                "木了", "no feeling", "numb"))
+_LASTED_RE: Final = re.compile(r"[两三四五六七八九十几\d]天|一整天|到现在|还没恢复|还是没|days")
 _SENT_END: Final = "。!?！？；;\n"
 
 
 _SEP_RE: Final = re.compile(r"[,，。.!?！？；;~\n]")
+# Every context cue the exclusions look for: h hypothetical, p treatment, j joke,
+# c long-standing, t long ago, s staff, n stroke-like, a anaesthetic.
+_CUES: Final = (
+    ("h", _RFB_HYPO_SENT_RE), ("p", _RFB_PROCEDURE_RE), ("j", _JOKE_RE), ("c", _CHRONIC_RE),
+    ("t", _PAST_RE), ("s", _BODY_STAFF_RE), ("n", _NO_RESOLVE_RE), ("a", _RFB_ANAESTHESIA_RE))
+# factored by first character: a plain alternation of these patterns loses re's prefilter
+_CUE_RE: Final = re.compile(_factor("|".join(rx.pattern for _, rx in _CUES)))
 
 
 _CLAUSE_START_RE: Final = re.compile(r"[,，。.!?！？；;~\n][^,，。.!?！？；;~\n]*$")
@@ -834,22 +912,61 @@ def _scan(rx: re.Pattern[str], norm: str) -> Iterable[re.Match[str]]:
     return islice(rx.finditer(norm, m.start()), _MAX_HITS)
 
 
-def _rf_precise_exclusion(norm: str, cs: int, s: int, e: int) -> bool:
-    """The broad layer's denial and hypothetical checks, for the precise rules' hits.
+def _cues(norm: str) -> str:
+    """Letters of the context cues present anywhere in the reply (see ``_CUE_RE``).
 
-    ``cs`` is the clause start.  Sentence bounds are found only when the reply holds a
-    hypothetical cue at all (most do not).
+    One search settles the usual reply, which has none; otherwise each cue is looked for on
+    its own (cues overlap: "麻药要几个小时" is both the anaesthetic and a treatment time).
+    """
+    if _CUE_RE.search(norm) is None:
+        return ""
+    return "".join(k for k, rx in _CUES if rx.search(norm) is not None)
+
+
+def _rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
+    """The broad layer's exclusions for the precise rules' hits ("" if none applies).
+
+    ``cs`` is the clause start.  Denied, over and done with ("晕倒后来查了是低血糖，现在已经
+    没事了"), hypothetical, during the treatment, or a joke.
     """
     if _RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None or \
             _RFB_DENY_AFTER_RE.match(norm, e) is not None:
-        return True
-    if _RFB_HYPO_SENT_RE.search(norm) is None:
-        return False
+        return "denied"
     _, ss, se = _bounds(norm, s, e)
-    return _RFB_HYPO_SENT_RE.search(norm, ss, se) is not None
+    if _better_after(norm, e, se) and (
+            "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
+        return "resolved or improving"
+    if "h" in cues and _RFB_HYPO_SENT_RE.search(norm, ss, se) is not None:
+        return "hypothetical or asked in general"
+    return _rf_context_exclusion(norm, cs, ss, s, e, cues)
 
 
-def _rfb_exclusion(norm: str, s: int, e: int, word: str) -> str:
+def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str) -> str:
+    """During the treatment (and not later), long ago, long-standing, or said in jest.
+
+    ``cues`` (from :func:`_cues`) says which of these the reply mentions at all, so most
+    mentions are cleared without a single search.
+    """
+    if "p" in cues:
+        pm = _RFB_PROCEDURE_RE.search(norm, ss, s)
+        if pm is not None and _NOW_RE.search(norm, pm.end(), s) is None:
+            return "during the treatment"
+    if "j" in cues:
+        return "said in jest"
+    if "s" in cues and _staff_subject(norm, cs, s):
+        return "about a staff member"
+    if "c" in cues or "t" in cues:
+        m = _SEP_RE.search(norm, e)
+        ce = m.start() if m else len(norm)
+        if "c" in cues and _CHRONIC_RE.search(norm, ss, ce) is not None:
+            return "long-standing"
+        if "t" in cues and _PAST_RE.search(norm, cs, ce) is not None and \
+                _NOW_RE.search(norm, e, ce) is None:
+            return "long ago"
+    return ""
+
+
+def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
     """Why a broad symptom mention at ``norm[s:e]`` is not a red flag ("" if it is one)."""
     cs, ss, se = _bounds(norm, s, e)
     before = norm[max(cs, s - 10):s]
@@ -864,19 +981,25 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str) -> str:
     if _RFB_DENY_BEFORE_RE.search(before) or (
             _RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴")):
         return "denied"
-    if word in ("不舒服", "难受") and ("没" in norm[cs:s] or "无" in norm[cs:s]):
-        return "denied"
-    if _RFB_BETTER_AFTER_RE.match(norm, e, se) or _RF_RESOLVED_AFTER_RE.match(norm, e, se):
+    if word in ("不舒服", "难受"):
+        if "没" in norm[cs:s] or "无" in norm[cs:s]:
+            return "denied"
+        if _FEELING_RE.search(norm, cs, s) is not None:
+            return "a feeling, not the body"
+    if (_better_after(norm, e, se) or _RF_RESOLVED_AFTER_RE.match(norm, e, se)) \
+            and ("n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
-    if _RFB_HYPO_SENT_RE.search(sentence) or _RFB_HYPO_CLAUSE_RE.search(norm, cs, s) or \
+    if ("h" in cues and _RFB_HYPO_SENT_RE.search(sentence)) or \
+            _RFB_HYPO_CLAUSE_RE.search(norm, cs, s) or \
             _RFB_HYPO_AFTER_RE.match(norm, e, se):
         return "hypothetical or asked in general"
     if word[0] in _RFB_MINOR and (_RFB_SOFT_BEFORE_RE.search(before) or
                                   _RFB_SOFT_AFTER_RE.match(norm, e, se)):
         return "mild"
-    if _RFB_PROCEDURE_RE.search(norm, ss, s):
-        return "during the treatment"
-    if word[0] == "麻" and _RFB_ANAESTHESIA_RE.search(sentence):
+    why = _rf_context_exclusion(norm, cs, ss, s, e, cues)
+    if why:
+        return why
+    if word[0] == "麻" and "a" in cues and _RFB_ANAESTHESIA_RE.search(sentence):
         return "the anaesthetic"
     return ""
 
@@ -894,13 +1017,15 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
     "don't call", "don't email", "don't contact", "do not text", "do not message",
     "do not call", "do not contact", "stop (?:text|messag|call|send|email|contact)",
-    "leave me alone", "unsubscribe", "remove me", "opt out", "not interested",
+    "leave me alone", "unsubscribe", "remove me", "opt out", "not interested", "rather not",
+    "remove my", "take my", "quit", "免打扰", "do not send", "don't send", "don't bother",
+    "do not bother", "stop", "never (?:text|messag|call|contact)",
 ))))
 _OPB_MESSAGE_RE: Final = re.compile(
     r"消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
     r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
-    r"message|sms|call|email|these|this|survey|contact")
+    r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
 _OPB_BARE_RE: Final = re.compile(
     r"(?:请|麻烦|帮我|给我|都|就)*(?:取消|退订|退掉|停了|停掉|停止|关了|关掉|删除|删掉|"
     r"不需要|不想要|不要了|不用了|免了|算了)(?:掉|一下|了|吧|啦|呗|哦|谢谢|关了|关了|停了)*")
@@ -911,7 +1036,8 @@ _OPB_QUESTION_RE: Final = re.compile(
     r"吗|吧[?？]|么[?？]|[?？]|要不要|用不用|需不需要|能不能|可不可以")
 
 
-_OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏蔽", "unsubscribe",
+_OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏蔽", "unsubscribe", "免打扰",
+                              "not interested",
                               "take me off", "remove me", "leave me alone", "opt out",
                               "天天问", "天天发", "每次都问", "老是问"))
 
@@ -927,8 +1053,10 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
         clause = norm[cs:ce]
         if _OPB_BARE_RE.fullmatch(clause.strip(" ~")) or m.group() in _OPB_SELF:
             return s, e
-        after = norm[e:min(ce, e + 10)]
-        near = norm[max(cs, s - 12):min(ce, e + 10)]
+        # English words are longer: "don't want to be contacted", "rather not get any more"
+        reach = 28 if norm[s].isascii() else 10
+        after = norm[e:min(ce, e + reach)]
+        near = norm[max(cs, s - 12):min(ce, e + reach)]
         if _OPB_MESSAGE_RE.search(near) is None:
             continue
         om = _OPB_OBJECT_RE.search(after)
@@ -1044,8 +1172,8 @@ class _Cand:
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
-    __slots__ = ("_anchored", "_canned", "_lex_kind", "_lex_re", "_likert", "_likert_re",
-                 "_pat_by_head", "_pat_head_re")
+    __slots__ = ("_anchored", "_body_re", "_canned", "_change_re", "_lex_kind", "_lex_re",
+                 "_likert", "_likert_re", "_pat_by_head", "_pat_gate_re", "_pat_head_re")
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         lex = lexicon or Lexicon.default()
@@ -1074,11 +1202,24 @@ class ReplyParser:
         # "A*B" patterns: a trie over their first literal parts finds the few places worth
         # trying; one alternation of all patterns would be tried at every position (slow).
         heads = {h for h, _, _, _ in patterns}
-        self._pat_head_re = re.compile(_trie_regex(heads))
+        # a lookahead, so that heads may overlap: "我不是*病人" must not hide "不是*的家长"
+        self._pat_head_re = re.compile("(?=(" + _trie_regex(heads) + "))")
+        # One search over every pattern first: most replies match none, and one failed search
+        # is far cheaper than visiting each head ("不", "医生", "人" ...) in Python.
+        gate = "|".join(rx.pattern for _, rx, _, _ in patterns) or "(?!)"
+        with contextlib.suppress(ValueError):  # an entry starting with a metacharacter:
+            gate = _factor(gate)                # keep it unfactored
+        self._pat_gate_re = re.compile(gate)
         self._pat_by_head: dict[str, list[tuple[re.Pattern[str], str, bool]]] = {
             h: [(rx, k, mild) for ph, rx, k, mild in patterns if h.startswith(ph)]
             for h in heads
         }
+        # composed red flags: a change word found first, then a body word just before it
+        change = _trie_regex(w for w in (normalize(x) for x in lex.red_flag_change) if w)
+        self._change_re = re.compile(change)
+        self._body_re = re.compile(_trie_regex(
+            w for w in (normalize(x) for x in lex.red_flag_body) if w))
+
         self._likert: dict[str, tuple[int, float, int]] = {}
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
@@ -1217,21 +1358,31 @@ class ReplyParser:
                 continue
             for kind, mild in self._lex_kind[word]:
                 lex_hits.append((kind, mild, s, e))
-        for hm in _scan(self._pat_head_re, norm):
+        for hm in (_scan(self._pat_head_re, norm) if self._pat_gate_re.search(norm) is not None
+                   else ()):
             hs = hm.start()
-            for rx, kind, mild in self._pat_by_head[hm.group()]:
+            for rx, kind, mild in self._pat_by_head[hm.group(1)]:
                 pm = rx.match(norm, hs)
                 if pm is not None:
                     lex_hits.append((kind, mild, hs, pm.end()))
-        for tm in _scan(_RF_COMPOSED_RE, norm):
-            lex_hits.append(("red_flag", False, tm.start(), tm.end()))
-        for tm in _scan(_OPT_COMPOSED_RE, norm):
-            lex_hits.append(("opt_out", False, tm.start(), tm.end()))
-        for tm in _scan(_Q_COMPOSED_RE, norm):
-            lex_hits.append(("question", False, tm.start(), tm.end()))
-        for tm in _scan(_CMP_COMPOSED_RE, norm):
-            lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS, tm.start(),
-                             tm.end()))
+        # (searched inline: most replies match none of these, and a call costs as much)
+        first = _RF_COMPOSED_RE.search(norm)
+        if first is not None:
+            for tm in islice(_RF_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+                lex_hits.append(("red_flag", False, tm.start(), tm.end()))
+        first = _OPT_COMPOSED_RE.search(norm)
+        if first is not None:
+            for tm in islice(_OPT_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+                lex_hits.append(("opt_out", False, tm.start(), tm.end()))
+        first = _Q_COMPOSED_RE.search(norm)
+        if first is not None:
+            for tm in islice(_Q_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+                lex_hits.append(("question", False, tm.start(), tm.end()))
+        first = _CMP_COMPOSED_RE.search(norm)
+        if first is not None:
+            for tm in islice(_CMP_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+                lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
+                                 tm.start(), tm.end()))
         if n and "a" <= norm[0] <= "z":
             em = _OPT_EN_RE.match(norm)
             if em is not None:
@@ -1243,16 +1394,23 @@ class ReplyParser:
             for kind, mild in self._anchored.get(core_stripped) or self._anchored[core]:
                 lex_hits.append((kind, mild, 0, n))
         opt_spans: list[tuple[int, int]] = []
+        cues: str | None = None  # context cues, found on the first red-flag mention
         for kind, mild, s, e in lex_hits:
             text = norm[s:e]
-            if kind == "red_flag":
+            if kind == "red_flag" and "red_flag" not in flags_hit:
+                # (once one mention counts, the others need no checking)
                 cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
                 clause_start = cm.start() + 1 if cm else 0
-                if _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) or \
-                        _RF_RESOLVED_AFTER_RE.match(norm, e) or _RF_INNER_DENY_RE.search(text) \
-                        or _rf_precise_exclusion(norm, clause_start, s, e):
-                    ev.append(_ev("red_flag_denied", (s, e), text, None,
-                                       "denied, resolved or hypothetical"))
+                if cues is None:
+                    cues = _cues(norm)
+                why = "denied" if (
+                    _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) is not None
+                    or _RF_INNER_DENY_RE.search(text) is not None) else (
+                    "resolved or improving" if _RF_RESOLVED_AFTER_RE.match(norm, e) is not None
+                    and "n" not in cues else
+                    _rf_precise_exclusion(norm, clause_start, s, e, cues))
+                if why:
+                    ev.append(_ev("red_flag_denied", (s, e), text, None, why))
                     continue
             elif kind == "complaint":
                 if _COMPLAINT_DENY_BEFORE_RE.search(norm, max(0, s - 2), s):
@@ -1262,7 +1420,7 @@ class ReplyParser:
                     mild_complaint = True
                     ev.append(_ev("complaint_mild", (s, e), text))
                     continue
-            elif kind == "wrong_number" and _FAMILY_RE.search(norm):
+            elif kind == "wrong_number" and _FAMILY_RE.search(norm[:s] + " " + norm[e:]):
                 ev.append(_ev("wrong_number_denied", (s, e), text, None,
                                    "a family member is answering"))
                 continue
@@ -1277,12 +1435,27 @@ class ReplyParser:
 
         # 2b. recall first for the safety labels (see _RFB_WORDS, _opb_hit)
         if "red_flag" not in flags_hit:
-            rf_hits = [(m.start(), m.end()) for m in _scan(_RFB_RE, norm)]
+            # change words ("没知觉", "发软") count with a body part before them ("半边脸没知觉");
+            # then any symptom word.  (Two scans: one alternation of both loses re's
+            # first-character prefilter and costs several times more.)
+            rf_hits: list[tuple[int, int, str | None]] = [
+                (m.start(), m.end(), "c") for m in _scan(self._change_re, norm)]
+            rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_RE, norm)]
             if _ASCII_LETTER_RE.search(norm) is not None:  # the English scan has no prefilter
-                rf_hits += [m.span() for m in _scan(_RFB_EN_RE, norm)]
-            for s, e in rf_hits:
+                rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_EN_RE, norm)]
+            for s, e, group in rf_hits:
+                if cues is None:
+                    cues = _cues(norm)
+                if group is not None:
+                    hit = self._body_change(norm, s, e, ev, cues)
+                    if hit is not None:
+                        flags_hit["red_flag"] = True
+                        ev.append(_ev("red_flag", hit, norm[hit[0]:hit[1]], None,
+                                      "body part + change"))
+                        break
+                    continue
                 text = norm[s:e]
-                why = _rfb_exclusion(norm, s, e, text)
+                why = _rfb_exclusion(norm, s, e, text, cues)
                 if why:
                     ev.append(_ev("red_flag_denied", (s, e), text, None, why))
                     continue
@@ -1389,10 +1562,53 @@ class ReplyParser:
             ev.sort(key=_SPAN)
         # positional, in the field order of Interpretation (checked at import)
         return _new_interpretation((
-            score, flags_hit.get("opt_out", False), complaint, flags_hit.get("red_flag", False),
+            score, flags_hit.get("opt_out", False) or deceased or wrong_number, complaint,
+            flags_hit.get("red_flag", False),
             question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
             wrong_number, deceased, affirmative, negative, comment, tuple(ev), norm,
         ))
+
+    def _body_change(self, norm: str, s: int, e: int, ev: list[Evidence],
+                     cues: str) -> tuple[int, int] | None:
+        """Span of a composed red flag ending in the change word ``norm[s:e]``, or None.
+
+        The change counts when a body word ends at most ``_BODY_GAP`` characters before it in
+        the same clause, or a sudden-onset cue does; then the broad layer's exclusions apply
+        (denied, resolved, hypothetical, mild, during the treatment, the anaesthetic).
+        """
+        word = norm[s:e]
+        english = word.isascii()
+        if english and ((s and norm[s - 1].isalpha()) or (e < len(norm) and norm[e].isalpha())):
+            return None
+        cs, ss, _ = _bounds(norm, s, e)
+        gap = _BODY_GAP_EN if english else _BODY_GAP
+        # the same clause, or the clause before in the same sentence ("眼睛红得厉害，看不见东西")
+        ws = max(ss, s - 2 * gap - 4)
+        bs = -1
+        for bm in self._body_re.finditer(norm, ws, s):
+            if s - bm.end() <= (gap if bm.start() >= cs else 2 * gap) and \
+                    _BODY_FALSE_RE.match(norm, max(cs, bm.start() - 1)) is None and \
+                    _BODY_FALSE_RE.match(norm, bm.start()) is None:
+                bs = bm.start()
+                between = norm[bm.end():s]
+                break
+        if bs < 0:
+            sm = _SUDDEN_RE.search(norm, cs, s)
+            if sm is None:
+                return None
+            bs, between = sm.start(), norm[sm.end():s]
+        if _BODY_DENY_RE.search(between) is not None:
+            ev.append(_ev("red_flag_denied", (bs, e), norm[bs:e], None, "denied"))
+            return None
+        if "s" in cues and _staff_subject(norm, cs, bs):
+            return None
+        why = _rfb_exclusion(norm, bs, e, norm[bs:e], cues)
+        if not why and word in _NUMB_WORDS and "a" in cues and _LASTED_RE.search(norm) is None:
+            why = "the anaesthetic"
+        if why:
+            ev.append(_ev("red_flag_denied", (bs, e), norm[bs:e], None, why))
+            return None
+        return bs, e
 
     @staticmethod
     def _frame(norm: str, s: int, e: int) -> tuple[int, int]:

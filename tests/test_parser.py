@@ -19,7 +19,7 @@ BARRED = ("replies.jsonl", "heldout.jsonl", "heldout4.jsonl", "heldout5.jsonl",
           "heldout6.jsonl")
 MIN_ROWS = {"replies.jsonl": 320, "heldout.jsonl": 250, "heldout2.jsonl": 120,
             "heldout3.jsonl": 90, "heldout4.jsonl": 240, "heldout5.jsonl": 120,
-            "heldout6.jsonl": 200, "heldout7.jsonl": 120}
+            "heldout6.jsonl": 200, "heldout7.jsonl": 120, "heldout8.jsonl": 300}
 
 
 def rules(r: Interpretation) -> set[str]:
@@ -213,9 +213,10 @@ def test_out_of_range(text: str, value: int) -> None:
         ("缝的线崩开了", "r"), ("呼吸有点困难", "r"), ("烧还没退", "r"), ("满嘴都是血", "r"),
         ("吃了消炎药全身起红疹", "r"), ("疹子已经消下去了", ""), ("没有胸闷气短", ""),
         ("你们是哪个医院?", "q"), ("复诊要预约吗", "q"), ("什么时候拆线", "q"), ("？", "q"),
-        ("打错了", "w"), ("我不是病人", "w"), ("不认识这个人", "w"), ("你发错了", "w"),
-        ("我不是病人，我是她女儿，她挺满意的", ""),
-        ("病人已经去世了", "d"), ("老人走了", "d"), ("我父亲上周过世了", "d"),
+        # wrong number and deceased are opt-outs too: never message the contact again
+        ("打错了", "ow"), ("我不是病人", "ow"), ("不认识这个人", "ow"), ("你发错了", "ow"),
+        ("我不是病人，我是她女儿，她挺满意的", ""), ("差点打错针", ""),
+        ("病人已经去世了", "od"), ("老人走了", "od"), ("我父亲上周过世了", "od"),
         ("老人家已经走了，别再发了", "od"),
     ],
 )
@@ -465,7 +466,14 @@ def test_fast_path_matches_full_path() -> None:
 
 def _dataset(name: str) -> list[dict[str, object]]:
     with (DATA_DIR / name).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        rows = [json.loads(line) for line in f if line.strip()]
+    for row in rows:
+        # Older sets marked wrong-number and deceased replies by a note only; they are
+        # opt-outs too (the label convention of bench/parser.py).
+        note = str(row.get("note") or "")
+        if "wrong number" in note or "deceased" in note:
+            row["opt_out"] = True
+    return rows
 
 
 @pytest.mark.parametrize("name", sorted(MIN_ROWS))
