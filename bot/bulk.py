@@ -9,9 +9,10 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
@@ -33,20 +34,32 @@ def db_value(model: type[Model], field: str, value: Any) -> Any:
     return model._meta.fields_map[field].to_db_value(value, model)
 
 
-async def insert_returning(conn: BaseDBAsyncClient, rows: Sequence[Model],
-                           returning: Sequence[str]) -> list[dict[str, Any]]:
-    """INSERT unsaved model instances in as few statements as fit; the ``returning`` columns.
+def _default(field: Any) -> Any:
+    """A function giving the value the ORM writes for a field left out of a new row."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return timezone.now
+    default = field.default
+    return default if callable(default) else (lambda: default)
 
-    The rows come back as the database lists them: callers match them by a unique column,
-    not by position.
+
+async def insert(conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Mapping[str, Any]],
+                 returning: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """INSERT rows (field name → value, the same fields in each) in as few statements as fit.
+
+    Fields left out get their defaults, as the ORM would write them. Returns the
+    ``returning`` columns as the database lists them: callers match them by a unique
+    column, not by position.
     """
     if not rows:
         return []
-    model = type(rows[0])
     meta = model._meta
-    fields = [f for f in meta.fields_db_projection if not meta.fields_map[f].generated]
+    given = list(rows[0])
+    missing = [(f, _default(meta.fields_map[f])) for f in meta.fields_db_projection
+               if f not in rows[0] and not meta.fields_map[f].generated]
+    fields = given + [f for f, _ in missing]
+    conv = [meta.fields_map[f] for f in fields]
     columns = ",".join(f'"{meta.fields_db_projection[f]}"' for f in fields)
-    back = ",".join(f'"{c}"' for c in returning)
+    tail = f" RETURNING {','.join(repr_col(c) for c in returning)}" if returning else ""
     per = max(1, MAX_PARAMS // len(fields))
     out: list[dict[str, Any]] = []
     for start in range(0, len(rows), per):
@@ -55,13 +68,21 @@ async def insert_returning(conn: BaseDBAsyncClient, rows: Sequence[Model],
         groups = []
         for row in chunk:
             groups.append(f"({','.join(marks(conn, len(fields), len(values) + 1))})")
-            values.extend(meta.fields_map[f].to_db_value(getattr(row, f), row) for f in fields)
-        sql = (f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {",".join(groups)} '
-               f"RETURNING {back}")
-        # execute_query_dict: tortoise's execute_query drops what an INSERT returns on
-        # PostgreSQL.
-        out.extend(await conn.execute_query_dict(sql, values))
+            raw = [row[f] for f in given] + [make() for _, make in missing]
+            values.extend(c.to_db_value(v, model) for c, v in zip(conv, raw, strict=True))
+        sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {",".join(groups)}{tail}'
+        if returning:
+            # execute_query_dict: tortoise's execute_query drops what an INSERT returns on
+            # PostgreSQL.
+            out.extend(await conn.execute_query_dict(sql, values))
+        else:
+            await conn.execute_query(sql, values)
     return out
+
+
+def repr_col(name: str) -> str:
+    """A quoted column name."""
+    return f'"{name}"'
 
 
 async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Sequence[str],

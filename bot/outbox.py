@@ -10,9 +10,9 @@ import asyncio
 import logging
 import re
 from collections.abc import Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -51,21 +51,43 @@ async def queue(
 def new_message(*, key: str, channel: str, contact_id: int, conversation_id: int | None,
                 body: str, now: datetime, sender: str = "bot", kind: str = "reply",
                 params: dict[str, Any] | None = None) -> Message:
-    """An unsaved outbox row (for bulk inserts)."""
-    return Message(
-        kind=kind,
-        params=params or {},
-        direction=Direction.OUT,
-        channel=channel,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        dedupe_key=key,
-        sender=sender,
-        body=body,
-        status=MessageStatus.QUEUED,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    """An unsaved outbox row."""
+    return Message(**new_row(key=key, channel=channel, contact_id=contact_id,
+                             conversation_id=conversation_id, body=body, now=now,
+                             sender=sender, kind=kind, params=params))
+
+
+def new_row(*, key: str, channel: str, contact_id: int, conversation_id: int | None,
+            body: str, now: datetime, sender: str = "bot", kind: str = "reply",
+            params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields of a new outbox row (for :func:`bot.bulk.insert`)."""
+    return {
+        "kind": kind, "params": params or {}, "direction": Direction.OUT, "channel": channel,
+        "contact_id": contact_id, "conversation_id": conversation_id, "dedupe_key": key,
+        "sender": sender, "body": body, "status": MessageStatus.QUEUED,
+        "next_attempt_at": now, "created_at": now,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A leased outbound message, as much of it as sending needs."""
+
+    id: int
+    contact_id: int | None
+    channel: str
+    dedupe_key: str
+    sender: str
+    kind: str
+    params: dict[str, Any]
+    body: str
+    attempts: int
+    conversation_id: int | None
+    created_at: datetime
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "contact_id", "channel", "dedupe_key", "sender", "kind", "params", "body",
+        "attempts", "conversation_id", "created_at")
 
 
 async def send_due(rt: Runtime) -> int:
@@ -78,9 +100,9 @@ async def send_due(rt: Runtime) -> int:
     now = rt.now()
     w = rt.settings.worker
     due = Q(direction=Direction.OUT, status=MessageStatus.QUEUED, next_attempt_at__lte=now)
-    batch: list[Message] = await lease(
-        Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds, limit=w.batch_size
-    )
+    batch = [Queued(**r) for r in await lease(
+        Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
+        limit=w.batch_size, fields=Queued.FIELDS)]
     if not batch:
         return 0
     contacts: dict[int | None, Contact] = {c.id: c for c in await Contact.filter(
@@ -95,7 +117,7 @@ async def send_due(rt: Runtime) -> int:
         id__lt=max(first.values()),
     ).exclude(id__in=[m.id for m in batch]).values("contact_id", "id")
         if r["id"] < first[r["contact_id"]]}
-    groups: dict[int | None, list[Message]] = {}
+    groups: dict[int | None, list[Queued]] = {}
     for m in batch:
         if m.contact_id not in waiting:
             groups.setdefault(m.contact_id, []).append(m)
@@ -112,7 +134,7 @@ async def send_due(rt: Runtime) -> int:
     fallback = asyncio.Semaphore(1)
     sent = _SentLog()
 
-    async def serve(msgs: list[Message]) -> None:
+    async def serve(msgs: list[Queued]) -> None:
         async with sems.get(msgs[0].channel, fallback):
             for i, m in enumerate(msgs):
                 if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent):
@@ -126,7 +148,7 @@ async def send_due(rt: Runtime) -> int:
     return len(batch)
 
 
-def _outgoing(msg: Message, contact: Contact) -> Outgoing:
+def _outgoing(msg: Queued, contact: Contact) -> Outgoing:
     return Outgoing(
         message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
         phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
@@ -137,7 +159,7 @@ def _outgoing(msg: Message, contact: Contact) -> Outgoing:
     )
 
 
-async def _prepare(rt: Runtime, msgs: list[Message],
+async def _prepare(rt: Runtime, msgs: list[Queued],
                    contacts: dict[int | None, Contact]) -> dict[int, Outgoing]:
     """Each message as its channel sees it, with what the channel's ``prepare`` loaded."""
     out = {m.id: _outgoing(m, contacts[m.contact_id]) for m in msgs}
@@ -211,7 +233,7 @@ async def _mark_unreachable(contact: Contact, channel: str, reason: str) -> None
     await Contact.filter(id=contact.id).update(unreachable=unreachable)
 
 
-def _withdrawn(msg: Message, contact: Contact) -> str | None:
+def _withdrawn(msg: Queued, contact: Contact) -> str | None:
     """Why a queued message must no longer go out, if it must not.
 
     Messages written before the contact opted out, or before we learnt of a wrong number or a
@@ -238,13 +260,13 @@ def pick_channel(rt: Runtime, contact: Contact, exclude: Collection[str] = ()) -
     return None
 
 
-def _tried(msg: Message) -> set[str]:
+def _tried(msg: Queued) -> set[str]:
     """Channels this message already went through (its own and those it fell back from)."""
     return {msg.channel, *re.findall(r":via:(\w+)", msg.dedupe_key)} | {
         p for p in (msg.params or {}).get("tried", [])}
 
 
-async def _fall_back(rt: Runtime, msg: Message, contact: Contact, name: str) -> int | None:
+async def _fall_back(rt: Runtime, msg: Queued, contact: Contact, name: str) -> int | None:
     """Queue a copy of ``msg`` on channel ``name`` when that one can reach the contact."""
     ch = rt.channels.get(name)
     if (ch is None or name == msg.channel or name in (contact.unreachable or {})
@@ -266,7 +288,7 @@ async def _fall_back(rt: Runtime, msg: Message, contact: Contact, name: str) -> 
     return copy.id
 
 
-async def _send_one(rt: Runtime, msg: Message, contact: Contact, out: Outgoing,
+async def _send_one(rt: Runtime, msg: Queued, contact: Contact, out: Outgoing,
                     sent: _SentLog) -> bool:
     """Send one message and record the outcome; True when it went out."""
     now = rt.now()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -21,6 +23,7 @@ from models import (
     Conversation,
     ConversationStatus,
     Episode,
+    EpisodeKind,
     EpisodeStatus,
     Message,
     PersonContact,
@@ -52,6 +55,27 @@ def _spread_key(episode_id: int, offset: str) -> int:
     return episode_id * 1009 + sum(ord(c) for c in offset)
 
 
+def checkin_plans(rt: Runtime, *, episode_id: int, department_code: str, treatment_type: str,
+                  kind: EpisodeKind, occurred_at: datetime,
+                  contact_id: int) -> dict[str, dict[str, Any]]:
+    """The check-ins an episode wants: offset label → the check-in's planned fields."""
+    survey_id = choose_survey(rt, department_code, treatment_type, kind.value)
+    cfg = rt.settings.checkin
+    tz, window = rt.settings.tz, rt.send_window(department_code)
+    importance = cfg.importance.get(kind.value, 1)
+    plans = {}
+    for off in (parse_offset(o) for o in schedule_for(rt, treatment_type, kind.value)):
+        when = due_at(occurred_at, off, tz, cfg.send_time, rt.is_workday)
+        plans[off.label] = {
+            "due_at": when,
+            "send_at": next_send_time(when, tz, window, _spread_key(episode_id, off.label)),
+            "window_end_at": when + timedelta(hours=cfg.on_time_hours),
+            "importance": importance, "contact_id": contact_id,
+            "survey_id": survey_id,
+        }
+    return plans
+
+
 async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -> int:
     """Create the episode's check-ins (idempotent); re-date or cancel pending ones.
 
@@ -65,26 +89,14 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
             conn
         ).update(status=CheckinStatus.CANCELLED)
         return 0
-    survey_id = choose_survey(rt, episode.department.code, episode.treatment_type,
-                              episode.kind.value)
-    wanted = [parse_offset(o) for o in schedule_for(rt, episode.treatment_type,
-                                                     episode.kind.value)]
     created = 0
-    cfg = rt.settings.checkin
-    tz, window = rt.settings.tz, rt.send_window(episode.department.code)
-    importance = cfg.importance.get(episode.kind.value, 1)
-    for off in wanted:
-        when = due_at(episode.occurred_at, off, tz, cfg.send_time, rt.is_workday)
-        plan = {
-            "due_at": when,
-            "send_at": next_send_time(when, tz, window, _spread_key(episode.id, off.label)),
-            "window_end_at": when + timedelta(hours=cfg.on_time_hours),
-            "importance": importance, "contact_id": episode.contact_id,
-            "survey_id": survey_id,
-        }
-        row = existing.pop(off.label, None)
+    for label, plan in checkin_plans(
+            rt, episode_id=episode.id, department_code=episode.department.code,
+            treatment_type=episode.treatment_type, kind=episode.kind,
+            occurred_at=episode.occurred_at, contact_id=episode.contact_id).items():
+        row = existing.pop(label, None)
         if row is None:
-            await CheckIn.create(using_db=conn, episode_id=episode.id, offset=off.label, **plan)
+            await CheckIn.create(using_db=conn, episode_id=episode.id, offset=label, **plan)
             created += 1
         elif row.status in (CheckinStatus.PLANNED, CheckinStatus.CANCELLED):
             row.update_from_dict({**plan, "status": CheckinStatus.PLANNED, "lost_reason": None})
@@ -97,6 +109,23 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
     return created
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeFacts:
+    """What a check-in's wording says about its episode."""
+
+    occurred_at: datetime
+    person_name: str
+    department_name: str
+    clinician_name: str
+    treatment_type: str
+
+    @classmethod
+    def of(cls, ep: Episode) -> EpisodeFacts:
+        """From an episode loaded with its person and department."""
+        return cls(ep.occurred_at, ep.person.name, ep.department.name, ep.clinician_name,
+                   ep.treatment_type)
+
+
 async def engine_context(rt: Runtime, checkin: CheckIn,
                          conn: BaseDBAsyncClient | None = None) -> tuple[engine.Context, str]:
     """Wording facts for a check-in's conversation, and which greeting fits."""
@@ -104,20 +133,21 @@ async def engine_context(rt: Runtime, checkin: CheckIn,
         "person", "contact", "department"
     )
     link = await ep.person.contact_links.filter(contact_id=ep.contact_id).using_db(conn).first()
-    return build_context(rt, ep, ep.contact, link is not None and link.relation != Relation.SELF)
+    return build_context(rt, EpisodeFacts.of(ep), ep.contact.name,
+                         link is not None and link.relation != Relation.SELF)
 
 
-def build_context(rt: Runtime, ep: Episode, contact: Contact,
+def build_context(rt: Runtime, ep: EpisodeFacts, contact_name: str,
                   guardian: bool) -> tuple[engine.Context, str]:
-    """The engine context from an episode already loaded with its person and department."""
+    """The engine context of a check-in about ``ep`` sent to ``contact_name``."""
     local = rt.local(ep.occurred_at)
     values = {
-        "contact_name": contact.name,
-        "person_name": ep.person.name,
-        "subject": ep.person.name if guardian else "您",
+        "contact_name": contact_name,
+        "person_name": ep.person_name,
+        "subject": ep.person_name if guardian else "您",
         "org_name": rt.settings.org.name,
         "org_phone": rt.settings.org.phone,
-        "department": ep.department.name,
+        "department": ep.department_name,
         "clinician": ep.clinician_name,
         "treatment": ep.treatment_type,
         "visit_date": f"{local.month}月{local.day}日",
@@ -133,6 +163,32 @@ def build_context(rt: Runtime, ep: Episode, contact: Contact,
     return ctx, ("greeting_guardian" if guardian else "greeting_self")
 
 
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A leased check-in, as much of it as opening needs."""
+
+    id: int
+    contact_id: int
+    episode_id: int
+    importance: int
+    survey_id: str
+    lease_owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    """A due check-in's episode, read in one joined query."""
+
+    id: int
+    status: str
+    person_id: int
+    department_code: str
+    facts: EpisodeFacts
+
+
+_DUE_FIELDS = ("id", "contact_id", "episode_id", "importance", "survey_id", "lease_owner")
+
+
 async def open_due(rt: Runtime) -> int:
     """Open due check-ins: a conversation each, its first message in the outbox.
 
@@ -143,10 +199,10 @@ async def open_due(rt: Runtime) -> int:
     now = rt.now()
     w = rt.settings.worker
     due = Q(status=CheckinStatus.PLANNED, send_at__lte=now)
-    batch: list[CheckIn] = await lease(
+    batch = [_Due(**r) for r in await lease(
         CheckIn, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
-        limit=w.batch_size, order_by=("-importance", "send_at", "id"),
-    )
+        limit=w.batch_size, order_by=("-importance", "send_at", "id"), fields=_DUE_FIELDS,
+    )]
     if not batch:
         return 0
     try:
@@ -160,7 +216,7 @@ async def open_due(rt: Runtime) -> int:
     return len(batch)
 
 
-async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
+async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
     now = rt.now()
     cfg = rt.settings.checkin
     async with in_transaction() as conn:
@@ -169,31 +225,38 @@ async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
         contact_ids = sorted({c.contact_id for c in batch})
         contacts = {c.id: c for c in await Contact.filter(id__in=contact_ids).order_by(
             "id").select_for_update().using_db(conn)}
-        fresh = {c.id: c for c in await CheckIn.filter(
-            id__in=[c.id for c in batch]).using_db(conn)}
-        mine = [c for c in batch if fresh[c.id].status == CheckinStatus.PLANNED
-                and fresh[c.id].lease_owner == c.lease_owner]
+        fresh = {i: (status, owner) for i, status, owner in await CheckIn.filter(
+            id__in=[c.id for c in batch]).using_db(conn).values_list(
+            "id", "status", "lease_owner")}
+        mine = [c for c in batch if fresh[c.id] == (CheckinStatus.PLANNED, c.lease_owner)]
         if not mine:
             return 0
-        episodes = {e.id: e for e in await Episode.filter(
-            id__in={c.episode_id for c in mine}).prefetch_related(
-            "person", "department").using_db(conn)}
+        episodes = {r["id"]: _Episode(
+            r["id"], r["status"], r["person_id"], r["department__code"], EpisodeFacts(
+                r["occurred_at"], r["person__name"], r["department__name"],
+                r["clinician_name"], r["treatment_type"]))
+            for r in await Episode.filter(id__in={c.episode_id for c in mine}).using_db(
+                conn).values("id", "status", "person_id", "occurred_at", "clinician_name",
+                             "treatment_type", "department__code", "department__name",
+                             "person__name")}
         guardians = {(pc.person_id, pc.contact_id) for pc in await PersonContact.filter(
             contact_id__in=contact_ids).exclude(relation=Relation.SELF).using_db(conn)}
         busy: set[int] = {int(r["contact_id"]) for r in await Conversation.filter(
             contact_id__in=contact_ids, status=ConversationStatus.OPEN
         ).using_db(conn).values("contact_id")}
-        recent: list[tuple[int, int, int, int]] = []
+        # Per contact: (importance, episode, person) of the surveys opened lately.
+        recent: dict[int, list[tuple[int, int, int]]] = {}
         if cfg.fatigue_days:
-            recent = [(r["contact_id"], r["importance"], r["episode_id"], r["episode__person_id"])
-                      for r in await CheckIn.filter(
-                          contact_id__in=contact_ids,
-                          opened_at__gte=now - timedelta(days=cfg.fatigue_days),
-                      ).using_db(conn).values(
-                          "contact_id", "importance", "episode_id", "episode__person_id")]
+            for r in await CheckIn.filter(
+                contact_id__in=contact_ids,
+                opened_at__gte=now - timedelta(days=cfg.fatigue_days),
+            ).using_db(conn).values("contact_id", "importance", "episode_id",
+                                    "episode__person_id"):
+                recent.setdefault(r["contact_id"], []).append(
+                    (r["importance"], r["episode_id"], r["episode__person_id"]))
 
         updates: dict[str, list[int]] = {}  # a status (or "defer:<iso>") → check-in ids
-        opened: list[tuple[CheckIn, str]] = []
+        opened: list[tuple[_Due, str]] = []
         for checkin in mine:
             ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
             decision = _decide(rt, checkin, ep, contact, now, busy, recent)
@@ -202,7 +265,8 @@ async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
                 assert channel is not None  # _decide checked
                 opened.append((checkin, channel))
                 busy.add(contact.id)
-                recent.append((contact.id, checkin.importance, ep.id, ep.person_id))
+                recent.setdefault(contact.id, []).append(
+                    (checkin.importance, ep.id, ep.person_id))
             else:
                 updates.setdefault(decision, []).append(checkin.id)
 
@@ -212,8 +276,8 @@ async def _open_batch(rt: Runtime, batch: list[CheckIn]) -> int:
     return len(opened)
 
 
-def _decide(rt: Runtime, checkin: CheckIn, ep: Episode, contact: Contact, now: datetime,
-            busy: set[int], recent: list[tuple[int, int, int, int]]) -> str:
+def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: Contact, now: datetime,
+            busy: set[int], recent: dict[int, list[tuple[int, int, int]]]) -> str:
     """What to do with one due check-in: open, cancel, skip:<reason>, busy or quiet:<when>."""
     if ep.status != EpisodeStatus.ACTIVE:
         return "cancel"
@@ -223,12 +287,12 @@ def _decide(rt: Runtime, checkin: CheckIn, ep: Episode, contact: Contact, now: d
         return f"skip:{contact.stopped_reason}"
     # Fatigue counts surveys about the same person: a parent is still asked about each child
     # (every message names the child), and one episode's own schedule is never cut short.
-    if any(cid == contact.id and imp >= checkin.importance and eid != ep.id
-           and pid == ep.person_id for cid, imp, eid, pid in recent):
+    if any(imp >= checkin.importance and eid != ep.id and pid == ep.person_id
+           for imp, eid, pid in recent.get(contact.id, ())):
         return "skip:fatigue"
     if pick_channel(rt, contact) is None:
         return "skip:unreachable"
-    window = rt.send_window(ep.department.code)
+    window = rt.send_window(ep.department_code)
     allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
     if allowed > now:
         # Quiet hours or a no-send day (settings may have changed since planning).
@@ -256,43 +320,43 @@ async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]
             await q.update(lease_until=now + timedelta(minutes=defer_minutes))
 
 
-async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[CheckIn, str]],
-                     episodes: dict[int, Episode], contacts: dict[int, Contact],
+async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_Due, str]],
+                     episodes: dict[int, _Episode], contacts: dict[int, Contact],
                      guardians: set[tuple[int, int]], now: datetime) -> None:
     cfg = rt.settings.checkin
     expires = now + timedelta(hours=cfg.reply_window_hours)
     # The link stays valid through every attempt and the last reply window.
     link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
-    messages: list[Message] = []
-    link_rows: list[SurveyLink] = []
+    messages: list[dict[str, Any]] = []
+    link_rows: list[dict[str, Any]] = []
     starts = []
     for checkin, _ in opened:
         ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
         survey = rt.settings.surveys[checkin.survey_id]
-        ctx, greeting = build_context(rt, ep, contact, (ep.person_id, contact.id) in guardians)
+        ctx, greeting = build_context(rt, ep.facts, contact.name,
+                                      (ep.person_id, contact.id) in guardians)
         starts.append((ctx, engine.start(checkin.survey_id, survey, rt.texts, ctx, greeting)))
     # The conversations in one statement; their ids come back by check-in.
-    conv_ids = {int(r["checkin_id"]): int(r["id"]) for r in await bulk.insert_returning(conn, [
-        Conversation(contact_id=checkin.contact_id, checkin_id=checkin.id, channel=channel,
-                     state=step.state, last_activity_at=now, status=ConversationStatus.OPEN)
+    conv_ids = {int(r["checkin_id"]): int(r["id"]) for r in await bulk.insert(conn, Conversation, [
+        {"contact_id": checkin.contact_id, "checkin_id": checkin.id, "channel": channel,
+         "state": step.state, "last_activity_at": now, "status": ConversationStatus.OPEN}
         for (checkin, channel), (_, step) in zip(opened, starts, strict=True)
-    ], ("id", "checkin_id"))}
+    ], returning=("id", "checkin_id"))}
     for (checkin, channel), (ctx, step) in zip(opened, starts, strict=True):
-        contact = contacts[checkin.contact_id]
         survey = rt.settings.surveys[checkin.survey_id]
         token = links.new_token()
-        link_rows.append(SurveyLink(token=token, checkin_id=checkin.id, created_at=now,
-                                    expires_at=link_until))
+        link_rows.append({"token": token, "checkin_id": checkin.id, "created_at": now,
+                          "expires_at": link_until})
         # Template-only channels (SMS, WeChat templates) build their message from these.
         params = {**ctx.values, "link": links.link_url(rt, token), "link_token": token,
                   "survey": survey.title}
         messages.extend(
-            outbox.new_message(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
-                               contact_id=contact.id, conversation_id=conv_ids[checkin.id],
-                               body=text, now=now, kind="checkin", params=params)
+            outbox.new_row(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
+                           contact_id=checkin.contact_id, conversation_id=conv_ids[checkin.id],
+                           body=text, now=now, kind="checkin", params=params)
             for i, text in enumerate(step.outbound))
-    await SurveyLink.bulk_create(link_rows, using_db=conn)
-    await Message.bulk_create(messages, using_db=conn)
+    await bulk.insert(conn, SurveyLink, link_rows)
+    await bulk.insert(conn, Message, messages)
     by_channel: dict[str, list[int]] = {}
     for checkin, channel in opened:
         by_channel.setdefault(channel, []).append(checkin.id)
