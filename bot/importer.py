@@ -11,6 +11,7 @@ import asyncio
 import csv
 import hashlib
 import io
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,10 +20,11 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from bot import planner
+from bot import bulk, planner
 from bot.privacy import normalise_phone
 from bot.runtime import Runtime
 from models import (
+    CheckIn,
     Contact,
     Department,
     Episode,
@@ -52,6 +54,8 @@ COLUMNS: dict[str, str] = {
     "contact_openid": "optional: WeChat openid of whoever answers",
     "status": "optional: active | cancelled (default active)",
 }
+log = logging.getLogger(__name__)
+
 REQUIRED = ("external_id", "person_name", "occurred_at", "department")
 
 
@@ -229,35 +233,62 @@ class Sampling:
         return int.from_bytes(digest[:8], "big") / 2**64 < self.rate
 
 
+# Rows stored per transaction. A chunk that meets anything unusual (an episode twice, a
+# clash with another import running at the same moment) is stored again row by row.
+CHUNK = 200
+
+
 async def import_rows(rt: Runtime, rows: Iterable[tuple[int, Mapping[str, object]]],
                       source: str, errors: list[RowError] | None = None, *,
                       sampling: Sampling | None = None,
-                      progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Validate and store rows; each good row commits on its own, bad rows are reported.
+                      progress: Callable[[int], None] | None = None,
+                      chunk_size: int = CHUNK) -> ImportResult:
+    """Validate and store rows; good rows are kept, bad rows are reported.
 
-    ``progress`` is called with the number of rows handled so far.
+    Good rows are stored ``chunk_size`` at a time, each chunk in one transaction; when a
+    chunk cannot be stored whole, each of its rows commits on its own, so that one row's
+    trouble loses no other. ``progress`` is called with the number of rows handled so far.
     """
     result = ImportResult(errors=list(errors or []))
+    chunk: list[EpisodeRow] = []
+    n = 0
     for n, (line, raw) in enumerate(rows, start=1):
-        if progress is not None:
-            progress(n)
         row = validate_row(line, raw, rt.settings.tz)
         if isinstance(row, RowError):
             result.errors.append(row)
-            continue
-        if sampling is not None and not sampling.keeps(source, row):
+        elif sampling is not None and not sampling.keeps(source, row):
             result.sampled_out += 1
-            continue
-        try:
-            outcome, planned = await _store(rt, row, source)
-        except Exception as e:  # one row's trouble must not lose the others
-            result.errors.append(RowError(line, "", f"could not be stored: {e}"))
-            continue
-        setattr(result, outcome, getattr(result, outcome) + 1)
-        result.checkins_planned += planned
+        else:
+            chunk.append(row)
+        if len(chunk) >= chunk_size:
+            await _store_chunk(rt, chunk, source, result)
+            chunk = []
+        if progress is not None and not chunk:
+            progress(n)
+    if chunk:
+        await _store_chunk(rt, chunk, source, result)
+        if progress is not None:
+            progress(n)
     result.errors.sort(key=lambda e: e.line)
     rt.planner_waker.wake()
     return result
+
+
+async def _store_chunk(rt: Runtime, rows: list[EpisodeRow], source: str,
+                       result: ImportResult) -> None:
+    try:
+        outcomes = await _store_many(rt, rows, source)
+    except Exception as e:
+        log.info("%d rows stored one by one (%s: %s)", len(rows), type(e).__name__, e)
+        outcomes = []
+        for row in rows:
+            try:
+                outcomes.append(await _store(rt, row, source))
+            except Exception as e:  # one row's trouble must not lose the others
+                result.errors.append(RowError(row.line, "", f"could not be stored: {e}"))
+    for outcome, planned in outcomes:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        result.checkins_planned += planned
 
 
 def read_xlsx(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[RowError]]:
@@ -380,3 +411,129 @@ async def _store(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int]:
             outcome = "updated"
         planned = await planner.plan_episode(rt, ep, conn)
     return outcome, planned
+
+
+class _Twice(Exception):
+    """The same episode appears twice in a chunk: its rows must be applied in order."""
+
+
+@dataclass
+class _NewContact:
+    """A contact created by this chunk (its id comes back from the insert)."""
+
+    fields: dict[str, object]
+    id: int = 0
+
+
+async def _store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[tuple[str, int]]:
+    """Store a chunk of rows in one transaction with a few queries per table (not per row).
+
+    Same outcome as :func:`_store` row after row: contacts found by phone, then openid,
+    else created; people and their links to contacts created once; episodes created,
+    updated or left alone, and their check-ins planned.
+    """
+    if len({r.external_id for r in rows}) < len(rows):
+        raise _Twice("an episode appears twice")
+    async with in_transaction() as conn:
+        names: dict[str, str] = {}
+        for r in rows:
+            names.setdefault(r.department, r.department_name)
+        depts = dict(await Department.filter(code__in=list(names)).using_db(conn).values_list(
+            "code", "id"))
+        new_depts = [{"code": c, "name": names[c]} for c in names if c not in depts]
+        depts.update((d["code"], d["id"]) for d in await bulk.insert(
+            conn, Department, new_depts, returning=("code", "id")))
+
+        # Contacts: by phone, else by openid, else new (rows later in the chunk find it).
+        phones = list({r.contact_phone for r in rows if r.contact_phone})
+        openids = list({r.contact_openid for r in rows if r.contact_openid})
+        by_phone: dict[str, int | _NewContact] = dict(await Contact.filter(
+            phone__in=phones).using_db(conn).values_list("phone", "id")) if phones else {}
+        by_openid: dict[str, int | _NewContact] = dict(await Contact.filter(
+            wechat_openid__in=openids).using_db(conn).values_list(
+            "wechat_openid", "id")) if openids else {}
+        found: list[int | _NewContact] = []
+        created: list[_NewContact] = []
+        for r in rows:
+            c = by_phone.get(r.contact_phone) if r.contact_phone else None
+            if c is None and r.contact_openid:
+                c = by_openid.get(r.contact_openid)
+            if c is None:
+                c = _NewContact({"name": r.contact_name, "phone": r.contact_phone,
+                                 "wechat_openid": r.contact_openid})
+                created.append(c)
+                if r.contact_phone:
+                    by_phone[r.contact_phone] = c
+                if r.contact_openid:
+                    by_openid[r.contact_openid] = c
+            found.append(c)
+        for back in await bulk.insert(conn, Contact, [c.fields for c in created],
+                                      returning=("id", "phone", "wechat_openid")):
+            c = by_phone[back["phone"]] if back["phone"] else by_openid[back["wechat_openid"]]
+            assert isinstance(c, _NewContact)
+            c.id = int(back["id"])
+        contact_ids = [c if isinstance(c, int) else c.id for c in found]
+
+        keys = [r.person_external_id or f"{cid}:{r.person_name}"
+                for r, cid in zip(rows, contact_ids, strict=True)]
+        people = dict(await Person.filter(source=source, external_id__in=list(set(keys))).using_db(
+            conn).values_list("external_id", "id"))
+        new_people: dict[str, dict[str, object]] = {}
+        for r, key in zip(rows, keys, strict=True):
+            if key not in people and key not in new_people:
+                new_people[key] = {"source": source, "external_id": key, "name": r.person_name,
+                                   "kind": r.person_kind, "birth_date": r.birth_date}
+        people.update((p["external_id"], p["id"]) for p in await bulk.insert(
+            conn, Person, list(new_people.values()), returning=("external_id", "id")))
+        person_ids = [people[k] for k in keys]
+
+        links = set(await PersonContact.filter(person_id__in=list(set(person_ids))).using_db(
+            conn).values_list("person_id", "contact_id"))
+        new_links = []
+        for r, pid, cid in zip(rows, person_ids, contact_ids, strict=True):
+            if (pid, cid) not in links:
+                links.add((pid, cid))
+                new_links.append({"person_id": pid, "contact_id": cid, "relation": r.relation})
+        await bulk.insert(conn, PersonContact, new_links)
+
+        existing = {e.external_id: e for e in await Episode.filter(
+            source=source, external_id__in=[r.external_id for r in rows]).using_db(conn)}
+        outcomes: list[tuple[str, int]] = []
+        fresh: list[dict[str, object]] = []
+        for r, pid, cid in zip(rows, person_ids, contact_ids, strict=True):
+            fields: dict[str, object] = {
+                "kind": r.kind, "status": r.status, "person_id": pid, "contact_id": cid,
+                "department_id": depts[r.department], "clinician_name": r.clinician,
+                "treatment_type": r.treatment_type, "occurred_at": r.occurred_at,
+            }
+            ep = existing.get(r.external_id)
+            if ep is None:
+                fresh.append({"source": source, "external_id": r.external_id, **fields})
+                outcomes.append(("created", 0))
+                continue
+            changed = {k: v for k, v in fields.items() if getattr(ep, k) != v}
+            if not changed:
+                outcomes.append(("unchanged", 0))
+                continue
+            for k, v in changed.items():
+                setattr(ep, k, v)
+            await ep.save(using_db=conn)
+            outcomes.append(("updated", await planner.plan_episode(rt, ep, conn)))
+        ids = {e["external_id"]: int(e["id"]) for e in await bulk.insert(
+            conn, Episode, fresh, returning=("external_id", "id"))}
+        # New episodes have no check-ins yet: all of theirs in one insert.
+        checkins: list[dict[str, object]] = []
+        planned: dict[str, int] = {}
+        for r, cid in zip(rows, contact_ids, strict=True):
+            if r.external_id not in ids or r.status == EpisodeStatus.CANCELLED:
+                continue
+            plans = planner.checkin_plans(
+                rt, episode_id=ids[r.external_id], department_code=r.department,
+                treatment_type=r.treatment_type, kind=r.kind, occurred_at=r.occurred_at,
+                contact_id=cid)
+            checkins.extend({"episode_id": ids[r.external_id], "offset": label, **plan}
+                            for label, plan in plans.items())
+            planned[r.external_id] = len(plans)
+        await bulk.insert(conn, CheckIn, checkins)
+    return [(o, planned.get(r.external_id, 0)) if o == "created" else (o, n)
+            for r, (o, n) in zip(rows, outcomes, strict=True)]
