@@ -64,10 +64,12 @@ async def append(model: type[R], **values: Any) -> R:
         return row
 
 
-# The month rollup the tallies read (models.AnswerTally); NULLs become 0/'' plus a bit in
-# ``nulls`` because NULLs never collide in a unique key, so an upsert would not find them.
+# The rollups the tallies read (models.AnswerTally per month, models.AnswerDay per day); NULLs
+# become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
+# would not find them.
 _TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id",
                "score", "local_month", "nulls")
+_DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
 
 
 def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -79,13 +81,26 @@ def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
             values["score"], (day or "")[:7], nulls)
 
 
+def day_key(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The AnswerDay key of one scored answer's values (same ``nulls`` bits as tally_key)."""
+    dept, day = values.get("department_id"), values.get("local_day")
+    nulls = (dept is None) | (day is None) << 3
+    return (day or "", dept or 0, values["question_id"], values["score"], nulls,
+            values["channel"])
+
+
+def _upsert_sql(pg: bool, table: str, cols: tuple[str, ...]) -> str:
+    marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(cols)))
+    names = ", ".join(cols)
+    return (f"INSERT INTO {table} ({names}, n) VALUES ({marks}, 1) "
+            f"ON CONFLICT ({names}) DO UPDATE SET n = {table}.n + 1")
+
+
 async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
     pg = conn.capabilities.dialect == "postgres"
-    marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(_TALLY_COLS)))
-    cols = ", ".join(_TALLY_COLS)
-    await conn.execute_query(
-        f"INSERT INTO answer_tally ({cols}, n) VALUES ({marks}, 1) "
-        f"ON CONFLICT ({cols}) DO UPDATE SET n = answer_tally.n + 1", list(tally_key(values)))
+    await conn.execute_query(_upsert_sql(pg, "answer_tally", _TALLY_COLS),
+                             list(tally_key(values)))
+    await conn.execute_query(_upsert_sql(pg, "answer_day", _DAY_COLS), list(day_key(values)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,22 @@
 """Manager analytics: score tallies, operational rates, fairness rules.
 
-Score tallies read only the ``answer`` table, which carries everything they group by
-(department, clinician, treatment type, channel, question, local day; denormalised at recording
-time). Each grouping has a covering index that starts with the grouping column and ends with
-``local_day``. On SQLite the database streams that index in order to count per day without
-sorting, and an outer query folds the day rows into weeks, months or quarters; PostgreSQL
-hash-aggregates the period expression directly (JIT off). One query per tally.
-Requests over whole months (period all/month/quarter) on PostgreSQL, and clinicians by period
-on SQLite, read the ``answer_tally`` month rollup instead (kept by ``bot.ledger.append``, equal
-to counting answers: tests/test_tallies_rollup.py).
+Score tallies read one of three tables; ``rollup_source`` picks which:
+
+- ``answer_day``, scored answers counted per department, channel, question, score and local
+  day: tallies by department, channel or question with no clinician or treatment filter, for
+  every period and any day range (days sum to weeks, months, quarters and custom ranges).
+- ``answer_tally``, the same counted per local month with clinician and treatment too: the
+  other tallies over whole months (PostgreSQL; SQLite for clinicians by period).
+- ``answer`` itself otherwise. It carries everything the tallies group by (department,
+  clinician, treatment type, channel, question, local day; denormalised at recording time)
+  and each grouping has a covering index that starts with the grouping column and ends with
+  ``local_day``. On SQLite the database streams that index in order to count per day without
+  sorting, and an outer query folds the day rows into weeks, months or quarters; PostgreSQL
+  hash-aggregates the period expression directly (JIT off).
+
+Both rollups are kept by ``bot.ledger.append`` in the same transaction as each scored answer
+and equal counting answers (tests/test_tallies_rollup.py); ``rebuild_rollup`` recounts them.
+One query per tally.
 
 Operational rates (response, coverage, on-time, lost to follow-up, escalations, SLA, praise)
 read check-ins, episodes and escalations of the chosen range; they are far fewer rows.
@@ -338,9 +346,15 @@ def _period_sql(period: str, pg: bool, col: str = "local_day") -> str:
                 f"CAST((CAST(substr({col}, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
     if period == "week":
         if pg:
-            return f"to_char(date_trunc('week', CAST({col} AS date)), 'YYYY-MM-DD')"
+            # a timestamp without zone, formatted by _period_label: cheaper than to_char
+            return f"date_trunc('week', CAST({col} AS timestamp))"
         return f"date({col}, '-6 days', 'weekday 1')"
     return col
+
+
+def _period_label(v: Any) -> str:
+    """A period value from SQL as :func:`bucket` spells it (PostgreSQL weeks are timestamps)."""
+    return v.date().isoformat() if isinstance(v, datetime) else str(v)
 
 
 def _conn() -> Any:
@@ -365,11 +379,10 @@ async def score_rows(by: str = "department", period: str = "all",
     scope = scope or Scope()
     conn = _conn()
     pg = conn.capabilities.dialect == "postgres"
-    # The month rollup pays off where the answer table cannot stream a covering index in
-    # group order: on PostgreSQL (hash aggregation over every answer) and, on SQLite, for
-    # clinicians by period (too many groups for per-day rows). SQLite's covering indexes stay
-    # faster for the rest.
-    if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
+    source = rollup_source(by, period, scope, pg)
+    if source == "answer_day":
+        return await _day_rows(conn, pg, by, period, scope)
+    if source == "answer_tally":
         return await _rollup_rows(conn, pg, by, period, scope)
     sql = _Sql(pg)
     where = _answer_where(sql, scope)
@@ -394,22 +407,44 @@ async def score_rows(by: str = "department", period: str = "all",
         q = (f"SELECT {cols}, {_period_sql(period, pg, 'd')}, SUM(n) FROM "
              f"(SELECT {cols}, local_day AS d, COUNT(*) AS n FROM answer WHERE {where} "
              f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
-    if pg:
-        # JIT compilation costs more than it saves on these short aggregate queries.
-        async with in_transaction() as tx:
-            await tx.execute_script("SET LOCAL jit = off")
-            _, rows = await tx.execute_query(q, sql.values)
-    else:
-        _, rows = await conn.execute_query(q, sql.values)
+    rows = await _fetch(conn, pg, q, sql.values)
     off = len(lead)
     out: list[tuple[Any, str, str, int, int]] = []
     for r in rows:
         if period == "all":
             out.append((r[0] if lead else "", "", r[off], int(r[off + 1]), int(r[off + 2])))
         else:
-            out.append((r[0] if lead else "", str(r[off + 2]), r[off], int(r[off + 1]),
-                        int(r[off + 3])))
+            out.append((r[0] if lead else "", _period_label(r[off + 2]), r[off],
+                        int(r[off + 1]), int(r[off + 3])))
     return out
+
+
+async def _fetch(conn: Any, pg: bool, q: str, values: list[Any]) -> list[Any]:
+    if pg:
+        # JIT compilation costs more than it saves on these short aggregate queries.
+        async with in_transaction() as tx:
+            await tx.execute_script("SET LOCAL jit = off")
+            _, rows = await tx.execute_query(q, values)
+    else:
+        _, rows = await conn.execute_query(q, values)
+    return list(rows)
+
+
+def rollup_source(by: str, period: str, scope: Scope, pg: bool) -> str:
+    """The table a score tally reads: ``answer_day``, ``answer_tally`` or ``answer``.
+
+    The day rollup answers any period and day range for department, channel and question
+    tallies that filter on nothing it lacks (clinician, treatment). The month rollup answers
+    the rest over whole months where it beats the answer table's covering indexes: always on
+    PostgreSQL (hash aggregation over every answer otherwise), and on SQLite for clinicians by
+    period (too many groups for per-day rows to pay off). Otherwise the answer table.
+    """
+    if (by in ("department", "channel", "question") and scope.clinician is None
+            and scope.treatment is None):
+        return "answer_day"
+    if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
+        return "answer_tally"
+    return "answer"
 
 
 def _month_grain(period: str, scope: Scope) -> bool:
@@ -447,7 +482,7 @@ async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
     pos = ", ".join(str(i + 1) for i in range(len(keys)))
     q = (f"SELECT {', '.join(keys)}, SUM(n) FROM answer_tally WHERE {' AND '.join(conds)} "
          f"GROUP BY {pos}")
-    _, raw = await conn.execute_query(q, sql.values)
+    raw = await _fetch(conn, pg, q, sql.values)
     folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
     lead_bit = _NULL_BIT.get(col or "", 0)
     for r in raw:
@@ -468,14 +503,82 @@ async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
     return [(*k, n) for k, n in folded.items()]
 
 
-async def rebuild_rollup() -> int:
-    """Recount the answer_tally rollup from the answer table (after bulk loads or restores).
+async def _day_rows(conn: Any, pg: bool, by: str, period: str,
+                   scope: Scope) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows from the answer_day rollup (same figures, any period and day range)."""
+    sql = _Sql(pg)
+    conds = ["1 = 1"]
+    # A missing day is stored as '', before every date: a start bound leaves it out by itself,
+    # an end bound needs "> ''" (a range condition the planners estimate well, unlike a bit).
+    dated = scope.start is not None or scope.end is not None
+    if scope.start is not None:
+        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+    if scope.end is not None:
+        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+        if scope.start is None:
+            conds.append("local_day > ''")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    for name, val in (("channel", scope.channel), ("question_id", scope.question_id)):
+        if val is not None:
+            conds.append(f"{name} = {sql.p(val)}")
+    col = _COLUMN[by]
+    where = " AND ".join(conds)
+    lead = [col] if col else []
+    keys = [*lead, "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
+    cols = ", ".join(keys)
+    if period == "all":
+        q = f"SELECT {cols}, SUM(n) FROM answer_day WHERE {where} GROUP BY {cols}"
+    elif period == "day":
+        q = (f"SELECT {cols}, local_day, SUM(n) FROM answer_day WHERE {where} "
+             f"GROUP BY {cols}, local_day")
+    else:
+        # a missing day ('', bit 8; only without a range) gets no period: PostgreSQL cannot
+        # cast ''
+        per = _period_sql(period, pg, "d")
+        if not dated:
+            per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"
+        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+        if pg:
+            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
+                 f"(SELECT {cols}, local_day AS d, n FROM answer_day WHERE {where}) t "
+                 f"GROUP BY {pos}")
+        else:
+            # SQLite streams the covering index in (group, day) order, summing channels per
+            # day without sorting; the outer query folds the days into periods.
+            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
+                 f"(SELECT {cols}, local_day AS d, SUM(n) AS n FROM answer_day WHERE {where} "
+                 f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
+    raw = await _fetch(conn, pg, q, sql.values)
+    # Rows (sqlite3.Row / asyncpg Record) by position: [group], question, score, nulls,
+    # [period], n. Rows that differ only in a nulls bit this tally ignores fold together.
+    lead_bit = _NULL_BIT.get(col or "", 0)
+    off = 1 if col else 0
+    label = _period_label if pg and period == "week" else str
+    folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    for r in raw:
+        bits = r[off + 2]
+        g = (None if bits & lead_bit else r[0]) if col else ""
+        if period == "all":
+            per_label = ""
+        elif bits & 8:
+            per_label = "None"  # as the answer-table query labels a missing day
+        else:
+            per_label = label(r[off + 3])
+        folded[(g, per_label, r[off], r[off + 1])] += r[-1]
+    return [(*k, int(n)) for k, n in folded.items()]
 
-    Returns how many rollup rows it now holds.
+
+async def rebuild_rollup() -> dict[str, int]:
+    """Recount both rollups (answer_tally per month, answer_day per day) from the answer table,
+    after bulk loads or restores. Returns how many rows each now holds.
     """
     month = "COALESCE(substr(local_day, 1, 7), '')"
     nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {b} ELSE 0 END"
                        for c, b in _NULL_BIT.items())
+    day_nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {_NULL_BIT[c]} ELSE 0 END"
+                           for c in ("department_id", "local_day"))
     async with in_transaction() as tx:
         await tx.execute_query("DELETE FROM answer_tally")
         await tx.execute_query(
@@ -484,8 +587,21 @@ async def rebuild_rollup() -> int:
             "SELECT COALESCE(department_id, 0), COALESCE(clinician, ''), "
             f"COALESCE(treatment_type, ''), channel, question_id, score, {month}, {nulls}, "
             "COUNT(*) FROM answer WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
-        _, rows = await tx.execute_query("SELECT COUNT(*) FROM answer_tally")
-    return int(rows[0][0])
+        await tx.execute_query("DELETE FROM answer_day")
+        await tx.execute_query(
+            "INSERT INTO answer_day (department_id, question_id, score, nulls, local_day, "
+            "channel, n) "
+            f"SELECT COALESCE(department_id, 0), question_id, score, {day_nulls}, "
+            "COALESCE(local_day, ''), channel, COUNT(*) FROM answer WHERE score IS NOT NULL "
+            "GROUP BY 1, 2, 3, 4, 5, 6")
+        out = {}
+        for table in ("answer_tally", "answer_day"):
+            _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
+            out[table] = int(rows[0][0])
+    for table in out:
+        # fresh statistics: the planners pick index or scan by the rollups' sizes
+        await _conn().execute_script(f"ANALYZE {table}")
+    return out
 
 
 async def score_tallies(since: datetime | None = None, until: datetime | None = None, *,

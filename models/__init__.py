@@ -28,10 +28,11 @@ from models.entities import (
     StaffSession,
     SurveyLink,
 )
-from models.records import Answer, AnswerTally, AuditEvent, KeyValue
+from models.records import Answer, AnswerDay, AnswerTally, AuditEvent, KeyValue
 
 __all__ = [
-    "Answer", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact", "Conversation",
+    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact",
+    "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
     "Notification", "NotificationChannel",

@@ -58,6 +58,10 @@ class Answer(Model):
             ("treatment_type", "question_id", "score", "local_day"),
             ("channel", "question_id", "score", "local_day"),
             ("question_id", "score", "local_day"),
+            # day ranges of the tallies the rollups cannot serve (clinician, treatment): covers
+            # every column they read, so PostgreSQL scans only the range's index entries
+            ("local_day", "clinician", "treatment_type", "department_id", "channel",
+             "question_id", "score"),
         )
 
 
@@ -92,6 +96,37 @@ class AnswerTally(Model):
                    ("channel", "question_id", "score", "local_month"),
                    ("treatment_type", "question_id", "score", "local_month"),
                    ("question_id", "score", "local_month"))
+
+
+class AnswerDay(Model):
+    """Scored answers counted per department, channel, question, score and local day (derived).
+
+    The day rollup: kept by ``bot.ledger.append`` beside AnswerTally, in the same transaction.
+    Tallies by department, channel or question that filter on nothing else (clinician,
+    treatment) read it for every period and any day range, since days sum to weeks, months,
+    quarters and custom ranges. Clinician and treatment are left out on purpose: with them a
+    day has nearly as many rows as answers. A missing department or day is stored as 0 or ''
+    with bit 1 or 8 in ``nulls`` (as in AnswerTally). Rebuild with
+    ``bot.tallies.rebuild_rollup``.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    department_id = fields.IntField(default=0)
+    question_id = fields.CharField(max_length=64)
+    score = fields.SmallIntField()
+    nulls = fields.SmallIntField(default=0)
+    local_day = fields.CharField(max_length=10, default="")  # YYYY-MM-DD, '' when missing
+    channel = fields.CharField(max_length=16)
+    n = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_day"
+        # local_day first: PostgreSQL reads a day range from it
+        unique_together = (("local_day", "department_id", "question_id", "score", "nulls",
+                            "channel"),)
+        # covering (n last): SQLite streams department and channel groups in index order
+        indexes = (("department_id", "question_id", "score", "nulls", "local_day", "n"),
+                   ("channel", "question_id", "score", "nulls", "local_day", "n"))
 
 
 class AuditEvent(Model):

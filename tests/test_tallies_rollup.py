@@ -1,23 +1,31 @@
-"""The answer_tally rollup always equals counting the answer table (both databases).
+"""The rollups (answer_day per day, answer_tally per month) always equal counting the answer
+table (both databases).
 
-Month-grain tallies (period all/month/quarter over whole months) read the rollup; these tests
-count the answer rows in Python for every dimension, period and a range of scopes and compare,
-on the fixed data set of tests/test_tallies.py and after random appends (including answers
-with missing department, clinician, treatment or day, and unscored comments).
+Tallies read a rollup where one can answer them (``tallies.rollup_source``); these tests count
+the answer rows in Python for every dimension, every period and a range of scopes (whole
+months and ranges that cut weeks and months) and compare, on the fixed data set of
+tests/test_tallies.py and after random appends (including answers with missing department,
+clinician, treatment or day, and unscored comments). A database made by migration 0001 with
+answers in it is upgraded by ``survey-bot migrate``, whose migration 0002 back-fills the day
+rollup.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise.migrations.api import migrate as migrate_api
 
-from bot import ledger, tallies
-from bot.tallies import DIMENSIONS, Scope
-from models import Answer, AnswerTally
+from bot import db, ledger, tallies
+from bot.tallies import DIMENSIONS, PERIODS, Scope
+from models import Answer, AnswerDay, AnswerTally
+from tests.conftest import BACKEND
+from tests.test_cli import cli
 from tests.test_tallies import seed
 
 SCOPES = [
@@ -33,6 +41,15 @@ SCOPES = [
     Scope(treatment=""),
     Scope(channel="sms"),
     Scope(question_id="overall"),
+    # ranges that cut weeks and months: only the day rollup or the answers can serve them
+    Scope(start=date(2026, 10, 6), end=date(2026, 11, 17)),
+    Scope(start=date(2026, 10, 13)),
+    Scope(end=date(2026, 10, 20)),
+    Scope(start=date(2026, 10, 5), end=date(2026, 10, 5)),
+    Scope(start=date(2026, 10, 1), end=date(2026, 12, 31), channel="wechat",
+          departments=frozenset({1})),
+    Scope(start=date(2026, 10, 12), end=date(2026, 11, 1), clinician="李医生"),
+    Scope(channel="wechat", question_id="attitude"),
 ]
 COLUMN = {"department": "department_id", "clinician": "clinician",
           "treatment": "treatment_type", "channel": "channel", "question": None}
@@ -62,30 +79,42 @@ def expected(rows: list[dict[str, Any]], by: str, period: str,
     return out
 
 
+TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id", "score",
+              "local_month", "nulls", "n")
+DAY_COLS = ("department_id", "question_id", "score", "nulls", "local_day", "channel", "n")
+
+
+async def rollups() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Both rollup tables' rows, sorted."""
+    return (sorted(await AnswerTally.all().values_list(*TALLY_COLS)),
+            sorted(await AnswerDay.all().values_list(*DAY_COLS)))
+
+
 async def check_all() -> None:
     rows = await Answer.filter(score__isnull=False).values(
         "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
         "local_day")
+    pg = db.is_postgres()
+    sources = set()
     for by in DIMENSIONS:
-        for period in ("all", "month", "quarter"):
+        for period in PERIODS:
             for scope in SCOPES:
+                sources.add(tallies.rollup_source(by, period, scope, pg))
                 got = Counter({(g, p, q, s): n
                                for g, p, q, s, n in await tallies.score_rows(by, period, scope)})
                 assert got == expected(rows, by, period, scope), (by, period, scope)
-    # and the incrementally kept rollup equals one rebuilt from scratch
-    kept = sorted(await AnswerTally.all().values_list(
-        "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-        "local_month", "nulls", "n"))
-    await tallies.rebuild_rollup()
-    rebuilt = sorted(await AnswerTally.all().values_list(
-        "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-        "local_month", "nulls", "n"))
-    assert kept == rebuilt
+    assert sources == {"answer_day", "answer_tally", "answer"}  # every path was compared
+    # and the incrementally kept rollups equal ones rebuilt from scratch
+    kept = await rollups()
+    counts = await tallies.rebuild_rollup()
+    assert await rollups() == kept
+    assert counts == {"answer_tally": len(kept[0]), "answer_day": len(kept[1])}
 
 
 async def test_rollup_matches_answers_on_fixed_data(orm: None) -> None:
     await seed()
     assert await AnswerTally.all().count() > 0
+    assert await AnswerDay.all().count() > 0
     await check_all()
 
 
@@ -127,3 +156,68 @@ async def test_rollup_matches_answers_after_random_appends(orm: None, seed_value
 
     assert total(split) + total(late) == total(whole)
     assert sum(total(whole).values()) > 0
+
+
+@pytest.fixture
+def empty_db_url(_template: Any, tmp_path: Any) -> Any:
+    """A database with no tables at all (the template cluster on PostgreSQL)."""
+    if BACKEND == "postgres":
+        name = f"sb_upgrade_{os.getpid()}"
+        _template.psql(f"CREATE DATABASE {name}")
+        yield _template.url(name)
+        _template.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    else:
+        yield f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
+
+
+async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) -> None:
+    """`survey-bot migrate` on a database made by the released 0001 back-fills the day rollup."""
+    await migrate_api(config=db.tortoise_config(empty_db_url), target="models.0001_initial")
+    await db.close_db()
+    await db.init_db(empty_db_url)
+    try:
+        # answers as the 0001 code wrote them (answer_day does not exist yet)
+        rnd = random.Random(3)
+        base = datetime(2026, 9, 20, 2, tzinfo=UTC)
+        await Answer.bulk_create([Answer(
+            conversation_id=i, department_id=rnd.choice([1, 2, None]),
+            channel=rnd.choice(["wechat", "sms"]), survey_id="general",
+            question_id=rnd.choice(["overall", "attitude"]),
+            score=rnd.choice([1, 2, 3, 4, 5, None]), text="",
+            clinician=rnd.choice(["李医生", None]), treatment_type="拔牙",
+            local_day=rnd.choice([(date(2026, 9, 20) + timedelta(days=i % 70)).isoformat(),
+                                  None]),
+            recorded_at=base + timedelta(hours=i), prev_hash="0" * 64, hash=f"{i:064x}")
+            for i in range(300)])
+    finally:
+        await db.close_db()
+
+    for _ in range(2):  # a second run changes nothing
+        out = cli("migrate", db_url=empty_db_url)
+        assert out.returncode == 0, out.stderr
+
+    await db.init_db(empty_db_url)
+    try:
+        day_rows = sorted(await AnswerDay.all().values_list(*DAY_COLS))
+        assert sum(r[-1] for r in day_rows) == await Answer.filter(score__isnull=False).count()
+        await tallies.rebuild_rollup()
+        assert sorted(await AnswerDay.all().values_list(*DAY_COLS)) == day_rows
+        # from here on the ledger keeps it
+        await ledger.append(
+            Answer, checkin_id=None, conversation_id=999, episode_id=None, department_id=1,
+            channel="sms", survey_id="general", question_id="overall", score=4, text="",
+            clinician=None, treatment_type=None, local_day="2026-10-07",
+            recorded_at=base + timedelta(days=40))
+        rows = await Answer.filter(score__isnull=False).values(
+            "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
+            "local_day")
+        for by in ("department", "channel", "question"):
+            for period in PERIODS:
+                for scope in SCOPES:
+                    if tallies.rollup_source(by, period, scope, db.is_postgres()) != "answer_day":
+                        continue
+                    got = Counter({(g, p, q, s): n for g, p, q, s, n
+                                   in await tallies.score_rows(by, period, scope)})
+                    assert got == expected(rows, by, period, scope), (by, period, scope)
+    finally:
+        await db.close_db()
