@@ -645,6 +645,39 @@ _OPT_PHRASES: Final = (
     r"发微信|发这|发那|发啦|发了|发过来|发来|发给我|打了|打啦|call|text)"
 )
 _OPT_COMPOSED_RE: Final = re.compile(_factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
+# Deceased = a person, then only time words and adverbs, then 走了/没了/不在了/死了 closing the
+# clause: "我爸上个月没了", "老人家已经走了，别发了"; not "他的药没了", "老人走了两步就喘",
+# "他走了吗".  (A free gap of any four characters read those as deaths.)
+_DEC_PERSONS: Final = (
+    "人 老人 他 她 爸 妈 父亲 母亲 爷爷 奶奶 外公 外婆 姥姥 姥爷 老伴 老公 老婆 丈夫 妻子 爱人 "
+    "病人 患者 老太太 老爷子 老头 婆婆 公公 岳父 岳母 家父 家母")
+_DEC_GAP: Final = (r"(?:家|子|亲)?[已经早就都也在于去今前上下个月份周礼拜星期天日号初底中旬年"
+                   r"\d零一二三四五六七八九十两几半刚才\s]{0,8}")
+_DEC_END: Final = (r"(?:走了|没了|不在了|死了)"
+                   r"(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛了的哈还])")
+_DEC_COMPOSED_RE: Final = re.compile(_factor(_each(_DEC_PERSONS, _DEC_GAP + _DEC_END)))
+# Change of care: "换医院了", "我已经去别的医院治了", "转到别的琴行了" -- they will not be
+# back, so the follow-up stops (unless asked, advised or wished: see _SWITCH_GUARD_RE).
+_CARE_PLACES: Final = r"(?:医院|诊所|机构|琴行|学校|地方|科室|家医院|家诊所|家)"
+# the move is done ("了") or ongoing ("在别家治"), not a visit once ("在别的医院做了CT",
+# "之前在别的医院看过", "去别的地方看看")
+_SWITCH_DONE: Final = r"(?:(?:看|治|就诊|上课|学琴?|报名)?了|(?:看|治|就诊)(?=$|[\s,，。!！~]))"
+_SWITCH_RE: Final = re.compile(_factor("|".join((
+    _each("换 转", r"了?(?:一家|一个|个|到|去)?(?:别的|其他的?|另一家|另外一?家的?)?"
+          + _CARE_PLACES + _SWITCH_DONE),
+    "转院了", "转学了",
+    _each("去 在 到", r"(?:别的|其他的?|别家|另一家|另外一?家的?)" + _CARE_PLACES
+          + "?" + _SWITCH_DONE),
+))))
+# Codes compared with the raw reply: carriers' "reply N to unsubscribe" is an upper-case N,
+# while a lower-case "n" stays a plain "no" (to "您是打4分吗?").
+_RAW_OPT_OUT: Final = frozenset(("N",))
+# Someone other than us after a stop word: "不用再问医生了吧", "别再找那个护士".
+_OPT_OBJECT_AFTER_RE: Final = re.compile(
+    r"[再也都]{0,2}(?:问|找|麻烦|联系)?(?:一下)?(?:医生|大夫|护士|老师|别人|主任|药)")
+_SWITCH_GUARD_RE: Final = re.compile(
+    r"早知道|不如|应该|想|打算|准备|要不|还是|建议|让我|叫我|如果|要是|考虑|下次|万一|之前|以前"
+    r"|上次|原来|先前")
 # Built-in question cues that need a guard a plain lexicon entry cannot express.
 _Q_PHRASES: Final = (
     r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都)"        # 怎么开 (not 不怎么, 怎么也)
@@ -1010,10 +1043,11 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
 _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "不需要", "不想要", "不想再", "不想收", "不想接", "不想答", "不想填", "不想参加", "不想被",
     "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "不必", "无需", "别(?!人|的|处|说|客气|急|担心|忘)",
-    "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "删除", "删掉", "删了", "去掉",
+    "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
     "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
-    "烦死", "好烦", "太烦", "很烦", "烦不烦", "天天问", "天天发", "老是问", "每次都问",
+    "烦死", "好烦", "太烦", "很烦", "烦不烦", "烦(?<!麻烦)(?<!其烦)(?![躁恼琐请你您劳])",
+    "天天问", "天天发", "老是问", "每次都问",
     "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
     "don't call", "don't email", "don't contact", "do not text", "do not message",
     "do not call", "do not contact", "stop (?:text|messag|call|send|email|contact)",
@@ -1022,7 +1056,7 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "do not bother", "stop", "never (?:text|messag|call|contact)",
 ))))
 _OPB_MESSAGE_RE: Final = re.compile(
-    r"消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
+    r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
     r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
     r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
@@ -1042,10 +1076,33 @@ _OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏
                               "天天问", "天天发", "每次都问", "老是问"))
 
 
+# Annoyance counts anywhere in the reply when the reply also complains of how often we write:
+# "怎么又发，烦死", "发这么多干嘛，烦" (not "每天都疼，烦死了": nothing is sent there).
+_FREQ_SEND_RE: Final = re.compile(
+    r"(?:又|老|总|一直|天天|每天|成天|整天|一天到晚|三天两头|这么多|那么多|频繁)"
+    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火])|问"
+    r"|打电话|打来|推|短信|消息|信息)"
+    r"|发(?:这么|那么)多|[一每]天[^,，。!?]{0,3}[条遍回]|发了?[两三四五六七八九十几好多\d]+[条遍次回]"
+    r"|[两三四五六七八九十几好\d]+条")
+
+
+def _clause_start(norm: str, pos: int) -> int:
+    """Index where the clause holding ``pos`` starts."""
+    cm = _CLAUSE_TAIL_RE.search(norm, 0, pos)
+    return cm.start() + 1 if cm else 0
+
+
 def _opb_hit(norm: str) -> tuple[int, int] | None:
     """Span of a broad opt-out in ``norm``, or None."""
     for m in islice(_OPB_STOP_RE.finditer(norm), _MAX_HITS):
         s, e = m.span()
+        if "烦" in m.group():
+            fm = _FREQ_SEND_RE.search(norm)
+            if fm is not None and _BODY_STAFF_RE.search(
+                    norm, _clause_start(norm, fm.start()), fm.start()) is None:
+                return s, e  # (not "护士又问了一遍，烦": a staff member asked)
+        if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
+            continue  # "不用再问医生了吧": someone else is asked, not us
         cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
         cs = cm.start() + 1 if cm else 0
         cem = _SEP_RE.search(norm, e)
@@ -1383,6 +1440,14 @@ class ReplyParser:
             for tm in islice(_CMP_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
+        first = _DEC_COMPOSED_RE.search(norm)
+        if first is not None:
+            lex_hits.append(("deceased", False, first.start(), first.end()))
+        first = _SWITCH_RE.search(norm)
+        if first is not None:
+            lex_hits.append(("switch", False, first.start(), first.end()))
+        if raw in _RAW_OPT_OUT or (n <= 3 and raw.strip() in _RAW_OPT_OUT):
+            lex_hits.append(("opt_out", False, 0, n))
         if n and "a" <= norm[0] <= "z":
             em = _OPT_EN_RE.match(norm)
             if em is not None:
@@ -1420,11 +1485,31 @@ class ReplyParser:
                     mild_complaint = True
                     ev.append(_ev("complaint_mild", (s, e), text))
                     continue
-            elif kind == "wrong_number" and _FAMILY_RE.search(norm[:s] + " " + norm[e:]):
+            elif kind == "wrong_number" and "号" in text and \
+                    _OPB_QUESTION_RE.search(norm, _clause_start(norm, s)) is not None:
+                continue  # "他的号码不对吗": asked
+            elif kind == "wrong_number" and "不是" in text and \
+                    _FAMILY_RE.search(norm[:s] + " " + norm[e:]):
+                # (only "I am not the patient" is answered by family; "他没在你们那看病"
+                # and "号码错了" say we have the wrong contact whoever is writing)
                 ev.append(_ev("wrong_number_denied", (s, e), text, None,
                                    "a family member is answering"))
                 continue
+            elif kind == "switch":
+                cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+                cs = cm.start() + 1 if cm else 0
+                cem = _SEP_RE.search(norm, e)
+                if _SWITCH_GUARD_RE.search(norm, cs, s) is not None or \
+                        _OPB_QUESTION_RE.search(norm, cs, cem.start() if cem else n):
+                    continue  # advised, wished or asked: "要不要换医院", "早知道去别家看了"
+                kind = "opt_out"
+                opt_spans.append((s, e))
+                flags_hit[kind] = True
+                ev.append(_ev(kind, (s, e), text, None, "went elsewhere"))
+                continue
             elif kind == "opt_out":
+                if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
+                    continue  # "不用再问医生了吧": someone else is asked, not us
                 if text[0] == "不" and s and norm[s - 1] == text[1:2]:
                     continue  # "要不要再联系", "用不用回访": asking, not refusing
                 if text[-1] in "发打" and _OPT_FALSE_AFTER_RE.match(norm, e):
