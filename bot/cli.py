@@ -294,6 +294,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_rebuild_tallies(args: argparse.Namespace) -> int:
+    """Recount the tally rollups from the answers (after a restore or a bulk load)."""
+    settings = _settings(args)
+
+    async def run() -> int:
+        from bot import tallies
+
+        async with db.database(settings.database.url):
+            counts = await tallies.rebuild_rollup()
+        for table, rows in counts.items():
+            print(f"{table}: {rows} rows rebuilt from the answers")
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_staff_add(args: argparse.Namespace) -> int:
     """Create a staff account (the first admin, or anyone); the password is asked for."""
     import getpass
@@ -406,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
         func=cmd_verify
     )
+    sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers "
+                   "(after a restore, or answers written by an older version during an "
+                   "upgrade)").set_defaults(func=cmd_rebuild_tallies)
     rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
     rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
                     "(default: last month)")

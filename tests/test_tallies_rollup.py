@@ -118,6 +118,19 @@ async def test_rollup_matches_answers_on_fixed_data(orm: None) -> None:
     await check_all()
 
 
+async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: str) -> None:
+    """A restore that brought back answers but not the rollups: the command recounts them."""
+    await seed()
+    kept = await rollups()
+    await AnswerTally.all().delete()
+    await AnswerDay.all().delete()
+    out = cli("rebuild-tallies", db_url=db_url)
+    assert out.returncode == 0, out.stderr
+    assert f"answer_tally: {len(kept[0])} rows rebuilt" in out.stdout
+    assert f"answer_day: {len(kept[1])} rows rebuilt" in out.stdout
+    assert await rollups() == kept
+
+
 @pytest.mark.parametrize("seed_value", [1, 2])
 async def test_rollup_matches_answers_after_random_appends(orm: None, seed_value: int) -> None:
     await seed()
