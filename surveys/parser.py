@@ -45,7 +45,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from itertools import islice
 from operator import attrgetter
-from typing import Final
+from typing import Any, Final
+
+import ahocorasick
 
 from surveys.lexicon import Lexicon
 from surveys.normalize import normalize
@@ -917,13 +919,30 @@ _SENT_START_RE: Final = re.compile(r"[。!?！？；;\n][^。!?！？；;\n]*$")
 _SENT_STOP_RE: Final = re.compile(r"[。!?！？；;\n]")
 
 
+_LOOKBACK: Final = 48
+
+
+def _last(rx: re.Pattern[str], norm: str, pos: int) -> re.Match[str] | None:
+    """``rx.search(norm, 0, pos)`` for an ``[sep][^sep]*$`` pattern: the last separator.
+
+    The full search scans the whole prefix, so over the hits of a long reply it costs
+    quadratic time; the last separator is usually close, so look just behind ``pos`` first
+    (same answer: a separator found in the window is the last one before ``pos``).
+    """
+    if pos > _LOOKBACK:
+        m = rx.search(norm, pos - _LOOKBACK, pos)
+        if m is not None:
+            return m
+    return rx.search(norm, 0, pos)
+
+
 def _bounds(norm: str, s: int, e: int) -> tuple[int, int, int]:
     """(clause start, sentence start, sentence end) around ``norm[s:e]``."""
-    m = _CLAUSE_START_RE.search(norm, 0, s)
+    m = _last(_CLAUSE_START_RE, norm, s)
     if m is None:
         return 0, 0, _sent_end(norm, e)
     cs = m.start() + 1
-    m = _SENT_START_RE.search(norm, 0, cs)
+    m = _last(_SENT_START_RE, norm, cs)
     return cs, (m.start() + 1 if m else 0), _sent_end(norm, e)
 
 
@@ -1088,7 +1107,7 @@ _FREQ_SEND_RE: Final = re.compile(
 
 def _clause_start(norm: str, pos: int) -> int:
     """Index where the clause holding ``pos`` starts."""
-    cm = _CLAUSE_TAIL_RE.search(norm, 0, pos)
+    cm = _last(_CLAUSE_TAIL_RE, norm, pos)
     return cm.start() + 1 if cm else 0
 
 
@@ -1103,7 +1122,7 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
                 return s, e  # (not "护士又问了一遍，烦": a staff member asked)
         if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
             continue  # "不用再问医生了吧": someone else is asked, not us
-        cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+        cm = _last(_CLAUSE_TAIL_RE, norm, s)
         cs = cm.start() + 1 if cm else 0
         cem = _SEP_RE.search(norm, e)
         ce = cem.start() if cem else len(norm)
@@ -1186,6 +1205,27 @@ def _ev(rule: str, span: tuple[int, int], text: str, value: int | None = None,
 _Trie = dict[str, "_Trie"]
 
 
+def _automaton(words: dict[str, object]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton over ``words`` (each key's value is what a hit returns).
+
+    One C pass finds the words leftmost-longest, as the trie regexes it replaced did, at
+    about half their cost (the lexicon scan was the dearest single step of a parse).
+    """
+    ac = ahocorasick.Automaton()
+    for word, value in words.items():
+        ac.add_word(word, value)
+    if words:
+        ac.make_automaton()
+    return ac
+
+
+def _ac_scan(ac: ahocorasick.Automaton, norm: str) -> Iterable[tuple[int, Any]]:
+    """(index of the last character, value) of the first ``_MAX_HITS`` words in ``norm``."""
+    if ac.kind != ahocorasick.AHOCORASICK:
+        return ()  # an empty list of words
+    return islice(ac.iter_long(norm), _MAX_HITS)
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """A regex matching any of ``words``, leftmost-longest, factored as a trie.
 
@@ -1229,8 +1269,8 @@ class _Cand:
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
-    __slots__ = ("_anchored", "_body_re", "_canned", "_change_re", "_lex_kind", "_lex_re",
-                 "_likert", "_likert_re", "_pat_by_head", "_pat_gate_re", "_pat_head_re")
+    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_lex_ac", "_lex_kind",
+                 "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re", "_pat_head_re")
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         lex = lexicon or Lexicon.default()
@@ -1255,7 +1295,8 @@ class ReplyParser:
                 else:
                     entry = entry.strip("*")
                     self._lex_kind.setdefault(entry, []).append((kind, mild))
-        self._lex_re = re.compile(_trie_regex(self._lex_kind))
+        # literal entries: one Aho-Corasick pass (see _automaton)
+        self._lex_ac = _automaton({w: (w, tuple(k)) for w, k in self._lex_kind.items()})
         # "A*B" patterns: a trie over their first literal parts finds the few places worth
         # trying; one alternation of all patterns would be tried at every position (slow).
         heads = {h for h, _, _, _ in patterns}
@@ -1272,8 +1313,8 @@ class ReplyParser:
             for h in heads
         }
         # composed red flags: a change word found first, then a body word just before it
-        change = _trie_regex(w for w in (normalize(x) for x in lex.red_flag_change) if w)
-        self._change_re = re.compile(change)
+        self._change_ac = _automaton(
+            {w: w for w in (normalize(x) for x in lex.red_flag_change) if w})
         self._body_re = re.compile(_trie_regex(
             w for w in (normalize(x) for x in lex.red_flag_body) if w))
 
@@ -1281,7 +1322,7 @@ class ReplyParser:
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
                 self._likert[w.replace("_", " ")] = (value, conf, flags)
-        self._likert_re = re.compile(_trie_regex(self._likert))
+        self._likert_ac = _automaton({w: (w, *v) for w, v in self._likert.items()})
         # Fast path: the replies people send most often, parsed once by the full path.
         self._canned: dict[str, Interpretation] = {}
         common = [str(i) for i in range(1, 6)] + [f"{i}分" for i in range(1, 6)]
@@ -1406,14 +1447,14 @@ class ReplyParser:
         flags_hit: dict[str, bool] = {}
         mild_complaint = False
         lex_hits: list[tuple[str, bool, int, int]] = []
-        for m in _scan(self._lex_re, norm):
-            s, e = m.span()
-            word = m.group()
+        for last, (word, kinds) in _ac_scan(self._lex_ac, norm):
+            e = last + 1
+            s = e - len(word)
             # ASCII entries ("stop", "12345") must not match inside longer words or numbers
             if word.isascii() and ((s > 0 and norm[s - 1].isalnum() and word[0].isalnum()) or
                                    (e < n and norm[e].isalnum() and word[-1].isalnum())):
                 continue
-            for kind, mild in self._lex_kind[word]:
+            for kind, mild in kinds:
                 lex_hits.append((kind, mild, s, e))
         for hm in (_scan(self._pat_head_re, norm) if self._pat_gate_re.search(norm) is not None
                    else ()):
@@ -1440,10 +1481,12 @@ class ReplyParser:
             for tm in islice(_CMP_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
-        first = _DEC_COMPOSED_RE.search(norm)
+        # (substring gates: every death ends in 了, every move names another place)
+        first = _DEC_COMPOSED_RE.search(norm) if "了" in norm else None
         if first is not None:
             lex_hits.append(("deceased", False, first.start(), first.end()))
-        first = _SWITCH_RE.search(norm)
+        first = _SWITCH_RE.search(norm) if ("别" in norm or "其他" in norm or "另" in norm or
+                                            "换" in norm or "转" in norm) else None
         if first is not None:
             lex_hits.append(("switch", False, first.start(), first.end()))
         if raw in _RAW_OPT_OUT or (n <= 3 and raw.strip() in _RAW_OPT_OUT):
@@ -1464,7 +1507,7 @@ class ReplyParser:
             text = norm[s:e]
             if kind == "red_flag" and "red_flag" not in flags_hit:
                 # (once one mention counts, the others need no checking)
-                cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+                cm = _last(_CLAUSE_TAIL_RE, norm, s)
                 clause_start = cm.start() + 1 if cm else 0
                 if cues is None:
                     cues = _cues(norm)
@@ -1496,7 +1539,7 @@ class ReplyParser:
                                    "a family member is answering"))
                 continue
             elif kind == "switch":
-                cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+                cm = _last(_CLAUSE_TAIL_RE, norm, s)
                 cs = cm.start() + 1 if cm else 0
                 cem = _SEP_RE.search(norm, e)
                 if _SWITCH_GUARD_RE.search(norm, cs, s) is not None or \
@@ -1524,7 +1567,7 @@ class ReplyParser:
             # then any symptom word.  (Two scans: one alternation of both loses re's
             # first-character prefilter and costs several times more.)
             rf_hits: list[tuple[int, int, str | None]] = [
-                (m.start(), m.end(), "c") for m in _scan(self._change_re, norm)]
+                (last + 1 - len(w), last + 1, "c") for last, w in _ac_scan(self._change_ac, norm)]
             rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_RE, norm)]
             if _ASCII_LETTER_RE.search(norm) is not None:  # the English scan has no prefilter
                 rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_EN_RE, norm)]
@@ -1557,10 +1600,9 @@ class ReplyParser:
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
         health: bool | None = None  # computed on first need: most replies never ask
-        for m in _scan(self._likert_re, norm):
-            s, e = m.span()
-            word = m.group()
-            value, conf, flags = self._likert[word]
+        for last, (word, value, conf, flags) in _ac_scan(self._likert_ac, norm):
+            e = last + 1
+            s = e - len(word)
             if word.isascii() and ((s > 0 and norm[s - 1].isalpha()) or
                                    (e < n and norm[e].isalpha() and norm[e].isascii())):
                 continue
@@ -1574,7 +1616,7 @@ class ReplyParser:
                 blocked = [x.span for x in ev if x.rule in _BLOCKING_RULES]
             if blocked and any(bs <= s < be or bs < e <= be for bs, be in blocked):
                 continue
-            cm = _CLAUSE_TAIL_RE.search(norm, 0, s)
+            cm = _last(_CLAUSE_TAIL_RE, norm, s)
             before = norm[cm.start() + 1 if cm else 0:s].strip()
             if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
                 continue
@@ -1642,7 +1684,7 @@ class ReplyParser:
 
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
-        comment = _comment(norm, ev)
+        comment = _comment(norm, core, ev)
         if len(ev) > 1:
             ev.sort(key=_SPAN)
         # positional, in the field order of Interpretation (checked at import)
@@ -1853,10 +1895,12 @@ def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:
     return value, conf, False, value
 
 
-def _comment(norm: str, ev: list[Evidence]) -> str:
-    """The reply minus score tokens; "" if only rating words and particles are left."""
+def _comment(norm: str, core: str, ev: list[Evidence]) -> str:
+    """The reply minus score tokens; "" if only rating words and particles are left.
+
+    ``core`` is ``norm`` without non-word characters (the caller has it already).
+    """
     if not ev:
-        core = _NONWORD_RE.sub("", norm)
         return norm.strip(" ,，。.!?！？;；~、…") if core else ""
     chars: list[str] | None = None
     rest: list[str] | None = None
@@ -1873,7 +1917,7 @@ def _comment(norm: str, ev: list[Evidence]) -> str:
             if rest is None:
                 rest = list(norm)
             rest[s:e] = " " * (e - s)
-    left = _NONWORD_RE.sub("", "".join(rest) if rest is not None else norm).strip(_PARTICLES)
+    left = (_NONWORD_RE.sub("", "".join(rest)) if rest is not None else core).strip(_PARTICLES)
     if not left:
         return ""
     text = " ".join("".join(chars).split()) if chars is not None else norm
