@@ -63,9 +63,13 @@ async def sent_before(rt: Runtime, c: Contact, hours_ago: float) -> None:
 
 
 async def queue(rt: Runtime, c: Contact, n: int, kind: str = "reply",
-                conversation_id: int | None = None) -> list[int]:
+                conversation_id: int | None = None, key: str | None = None,
+                start: int = 0) -> list[int]:
+    """``n`` queued messages; ``key``: their round's outbox key (``checkin:7:open``)."""
     async with in_transaction() as conn:
-        return [(await outbox.queue(conn, key=f"t:{next(_keys)}", channel="wechat",
+        return [(await outbox.queue(conn, key=f"{key}:{start + i}" if key
+                                    else f"t:{next(_keys)}",
+                                    channel="wechat",
                                     contact_id=c.id, conversation_id=conversation_id,
                                     body=f"第{i}条", now=rt.now(), kind=kind)).id
                 for i in range(n)]
@@ -109,16 +113,28 @@ async def test_opening_template_once_per_conversation_inside_one_batch(
     convs = [await Conversation.create(contact_id=c.id, channel="wechat",
                                        status=ConversationStatus.OPEN,
                                        last_activity_at=rt.now()) for _ in range(2)]
-    first = await queue(rt, c, 2, kind="checkin", conversation_id=convs[0].id)
-    second = await queue(rt, c, 1, kind="checkin", conversation_id=convs[1].id)
+    first = await queue(rt, c, 2, kind="checkin", conversation_id=convs[0].id,
+                        key="checkin:1:open")
+    second = await queue(rt, c, 1, kind="checkin", conversation_id=convs[1].id,
+                         key="checkin:2:open")
     assert await outbox.send_due(rt) == 3
     rows = {m.id: m for m in await Message.filter(id__in=first + second)}
     assert [(rows[i].provider_msg_id or "").split(":")[0] for i in first + second] == \
         ["tmpl", "covered", "tmpl"]
     assert {rows[i].status for i in rows} == {MessageStatus.SENT}
     assert len(fake.sent_to("oNEW", "template")) == 2
-    # A later batch knows the conversation's template went out.
-    later = await queue(rt, c, 1, kind="checkin", conversation_id=convs[0].id)
+    # A later batch knows the round's template went out (a message of the same round that
+    # was held back, e.g. by a retry)...
+    later = await queue(rt, c, 1, kind="checkin", conversation_id=convs[0].id,
+                        key="checkin:1:open", start=9)
     await outbox.send_due(rt)
     assert (await Message.get(id=later[0])).provider_msg_id == f"covered:{later[0]}"
     assert len(fake.sent_to("oNEW", "template")) == 2
+    # ...but the next day's reminder is a new round: it reopens with its own template.
+    reminder = await queue(rt, c, 2, kind="checkin", conversation_id=convs[0].id,
+                           key="checkin:1:attempt2")
+    await outbox.send_due(rt)
+    rows = {m.id: m for m in await Message.filter(id__in=reminder)}
+    assert [(rows[i].provider_msg_id or "").split(":")[0] for i in reminder] == \
+        ["tmpl", "covered"]
+    assert len(fake.sent_to("oNEW", "template")) == 3

@@ -278,13 +278,24 @@ class SendFacts:
     """What sending to one contact depends on, loaded for a batch and kept current by send.
 
     ``last_in``: (time, id) of the person's last WeChat message inside the 48-hour window;
-    ``used``: customer-service messages sent since; ``templates``: per conversation, the
-    check-in messages whose opening template (or subscribe message) went out.
+    ``used``: customer-service messages sent since; ``templates``: per conversation and
+    round (the opening, each reminder: :func:`send_round`), the check-in messages whose
+    template (or subscribe message) went out.
     """
 
     last_in: tuple[datetime, int] | None = None
     used: int = 0
-    templates: dict[int, set[int]] = dataclasses.field(default_factory=dict)
+    templates: dict[tuple[int, str], set[int]] = dataclasses.field(default_factory=dict)
+
+
+def send_round(key: str) -> str:
+    """The round a check-in message belongs to, from its outbox key.
+
+    ``checkin:7:open:1`` → ``checkin:7:open``; ``checkin:7:attempt2:0`` → ``checkin:7:attempt2``;
+    a fallback copy (``…:via:wechat``) belongs to its original's round. One template invites
+    the reply for a whole round; the next day's reminder is a new round with its own template.
+    """
+    return key.split(":via:", 1)[0].rsplit(":", 1)[0]
 
 
 class WechatChannel:
@@ -383,19 +394,22 @@ class WechatChannel:
                 Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
                   provider_msg_id__startswith="tmpl:") | Q(provider_msg_id__startswith="sub:"),
                 direction=Direction.OUT, conversation_id__in=list(convs), kind="checkin",
-            ).values("conversation_id", "id"):
+            ).values("conversation_id", "id", "dedupe_key"):
                 cid = convs[r["conversation_id"]]
-                facts[cid].templates.setdefault(r["conversation_id"], set()).add(r["id"])
+                facts[cid].templates.setdefault(
+                    (r["conversation_id"], send_round(r["dedupe_key"])), set()).add(r["id"])
         return facts
 
     async def _reopen(self, msg: Outgoing, facts: SendFacts) -> SendResult:
         """Outside the 48-hour window: a template for a check-in, else SMS or wait."""
         fb = self._fallback(msg)
         if self.cfg.template_id and (msg.kind == "checkin" or fb is None):
-            sent = (facts.templates.setdefault(msg.conversation_id, set())
-                    if msg.conversation_id is not None else set())
+            sent = (facts.templates.setdefault(
+                (msg.conversation_id, send_round(msg.idempotency_key)), set())
+                if msg.conversation_id is not None else set())
             if msg.kind == "checkin" and sent - {msg.message_id}:
-                # The conversation's opening template already invites the reply.
+                # This round's template (the opening, or today's reminder) already invites
+                # the reply.
                 return SendResult(provider_msg_id=f"covered:{msg.message_id}")
             provider_id = await self._send_template(msg)
             if msg.kind == "checkin":
