@@ -16,9 +16,10 @@ or a death.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from surveys.definition import QuestionDef, SurveyDef
 
@@ -286,7 +287,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
                 b.escalate("wrong_number", "normal", "says this is a wrong number")
             b.say(stop)
         return b.step()
-    if parsed.opt_out:
+    if parsed.opt_out and not _declines_confirmation(b.state, status, parsed, text):
         if status != STOPPED:
             b.state["status"], b.state["stop_reason"] = STOPPED, "opted_out"
             b.events.append(OptedOut())
@@ -332,7 +333,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     if score is None and confirm and confirm.get("question") == q.id:
         if parsed.affirmative:
             score = int(confirm["score"])
-        elif parsed.negative:
+        elif parsed.negative or _declines_confirmation(b.state, status, parsed, text):
             b.state["confirm"] = None
             b.ask_current()
             return b.step()
@@ -358,6 +359,20 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     else:
         b.fail("reask_score")
     return b.step()
+
+
+# A bare "no" while "您是打4分吗?" waits answers the question: carriers' "reply N to
+# unsubscribe" makes a bare "N" an opt-out everywhere else.
+_BARE_NO: Final = frozenset(("n", "no", "nope", "不是", "不对", "不", "否", "不是的", "不对的",
+                             "错了", "没有"))
+
+
+def _declines_confirmation(state: Mapping[str, Any], status: str, parsed: Reply,
+                           text: str) -> bool:
+    """A bare negative answering a pending score confirmation (not an opt-out)."""
+    return (status == ASKING and bool(state.get("confirm")) and not parsed.deceased
+            and not parsed.wrong_number
+            and re.sub(r"[\W_]+", "", text.lower()) in _BARE_NO)
 
 
 def remind(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,

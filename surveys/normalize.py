@@ -6,7 +6,8 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 2. HTML: tags become spaces, entities are unescaped (some SMS gateways forward HTML);
 3. NFKC: full-width digits and letters, circled digits (⑤ -> 5), full-width punctuation;
 4. one ``str.translate`` pass that deletes zero-width, bidi and emoji-modifier characters
-   and maps the traditional characters that matter for our lexicons to simplified ones;
+   and maps the traditional characters that matter for our lexicons to simplified ones
+   (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉);
 5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
@@ -60,7 +61,10 @@ _T2S = (
     "驚惊 厥厥 嚴严 齡龄 歲岁 紀纪 範范 纔才 衝冲 憂忧 慮虑 擔担 勞劳 緊紧 賠赔 償偿 漲涨 "
     "貼贴 麼么 徵征 狀状 層层 樓楼 屬属 剛刚 稱称 讀读 寫写 舉举 僅仅 遲迟 遠远 鄰邻 熱热 "
     "傳传 訊讯 息息 擾扰 絡络 號号 辭辞 喪丧 殯殡 葬葬 靈灵 覺觉 聽听 軟软 塊块 撐撑 壓压 "
-    "識识 認认 癱瘫 搖摇 歪歪 風风 暈晕 頸颈 臟脏 膽胆 腸肠 癲癫 癇痫 燙烫 冷冷 凍冻 顫颤"
+    "識识 認认 癱瘫 搖摇 歪歪 風风 暈晕 頸颈 臟脏 膽胆 腸肠 癲癫 癇痫 燙烫 冷冷 凍冻 顫颤 "
+    # dialect characters with one Mandarin reading: Cantonese 咗 (了), 嚟 (来), 冇 (没), 佢 (他);
+    # Wu 覅 (别, "don't"); 屙 (拉, to pass stool)
+    "咗了 嚟来 冇没 佢他 覅别 屙拉"
 )
 _TABLE: dict[int, int | None] = {ord(c): None for c in _DELETE}
 for _pair in _T2S.split():

@@ -463,20 +463,29 @@ _RF_SITE_SIGNS: Final = ("裂", "崩", "绷开", "张开", "豁开", "发红", "
                          "黄水", "渗液", "渗出", "流脓", "化脓", "有脓", "出脓", "臭", "发黑",
                          "乌青", "发紫", "青紫", "感染")
 _RF_CHILDREN: Final = ("孩子", "宝宝", "小孩", "儿子", "女儿", "娃", "闺女", "宝贝", "小朋友",
-                       "孙子", "孙女")
+                       "孙子", "孙女", "伢", "崽", "囡", "大宝", "二宝", "小宝", "三宝")
 _RF_CHILD_SIGNS: Final = (
     "高烧", "发烧", "烧到", "烧得", "抽(?![血空时奖签烟查不出])", "吐(?![槽字])", "拉肚子",
     "精神差", "精神很差", "精神不好", "精神特别差", "蔫", "昏睡", "叫不醒", "不吃不喝",
     "没怎么吃", "吃不下", "不喝水", "水都不喝", "哭闹不止", "烦躁", "一直哭", "哭个不停",
     "哭闹", "哄不好",
+    # drowsy or floppy: "一直睡，喊他睁一下眼又睡过去", "抱在手里软趴趴的，逗他也不笑"
+    "一直睡", "老是睡", "总是睡", "总在睡", "睡不醒", "又睡过去", "又睡着", "软趴趴", "软绵绵",
+    "软软的", "没力气", "不笑", "不理人", "没反应",
 )
 _RF_SIGNS: Final = (
     "裂了", "裂开", "崩开", "绷开", "口子张开", "口子开了", "抽筋", "昏睡", "憋醒", "迷迷糊糊",
     "意识模糊", "叫不太醒", "含糊不清", "虚脱", "喝不进", "吃不进", "咽不下", "吞不下",
     "躺不下", "下不了床", "喉咙发紧", "嗓子发紧", "发冷发抖", "寒战", "打寒颤", "打寒战",
     "打冷战", "打摆子", "浑身发抖", "全身发抖", "发慌", "摔了一跤", "跌倒", "跌了一跤",
-    "流黄水", "只能张开", "张不大", "黑便", "喉咙肿", "嗓子肿",
+    "流黄水", "只能张开", "张不大", "黑便", "喉咙肿", "嗓子肿", "蔫了", "蔫蔫", "打蔫",
 )
+# someone else's medicine, eaten: "把他奶奶的降压药吃了两粒"
+_OTHERS_MEDICINE: Final = (
+    r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
+    + _IN + "{0,4}药")
+_INGESTED: Final = (r"(?:" + _OTHERS_MEDICINE + _IN + "{0,6}(?:吃|吞|喝|咽)|(?:吃|吞|喝)了?"
+                    + _IN + "{0,3}" + _OTHERS_MEDICINE + ")")
 _RF_EXCRETA: Final = ("尿", "大便", "小便", "便", "痰", "口水", "唾沫", "吐的", "呕吐物")
 _RF_LIMBS: Final = ("胳膊", "手臂", "半边", "半身", "左手", "右手", "左腿", "右腿", "腿脚")
 _RF_GRAMMAR: Final = "|".join((
@@ -501,20 +510,28 @@ _RF_GRAMMAR: Final = "|".join((
     _each("血压", _IN + r"{0,4}(?:降到|掉到|只有|才)[4-8]\d(?!\d)"),
     _each("止痛 止疼 镇痛", r"[^。.!?；;]{0,8}(?:没用|不管用|压不住|没效果|不顶用|还是疼)"),
     _each("叫", _IN + "{0,3}(?:不怎么应|没反应|不应)"),
+    # watery stool however it is told: "拉了一天的稀"
+    _each("拉", _IN + "{0,5}稀"),
+    # a child who swallowed an adult's medicine or a small object
+    _rx_each(_RF_CHILDREN, _IN + "{0,10}" + _INGESTED),
+    _each("吞 吃 咽", "(?:了|下|进去)?" + _IN + "{0,3}(?:电池|纽扣|磁铁|磁珠|硬币|图钉|别针|钉子)"),
+    # persecution and danger: "说有人要害她", "拿着刀守着门"
+    _each("有人", "(?:要|想|在|会)?(?:害|杀|下毒|监视|跟踪)(?!怕|羞)"),
+    _each("拿", "着?(?:一?把)?(?:菜|水果|剪)?刀" + _IN + "{0,4}(?:守|对着|站|比划|吓|追|挥|砍|乱)"),
 ))
 
 # Opt-out = a stop word + (再/给我/这类...) + a way of contacting; "取消预约", "不用再打针" and
 # "别再发脾气" have no contact word after the stop word, so they never opt anyone out.
 _OPT_STOPS: Final = ("别", "不要", "不用", "不必", "无需", "不需要", "请勿", "勿", "甭", "莫",
                      "停止", "停掉", "取消", "退订", "拒收", "拒绝接收", "拒绝", "关掉", "关闭",
-                     "屏蔽", "不想再", "不希望", "不准", "禁止", "不再")
+                     "屏蔽", "不想再", "不希望", "不准", "禁止", "不再", "用不着")
 # "要不要再联系", "用不用通知" ask; they do not refuse.
 _OPT_STOP_GUARD: Final = {"不要": "(?<!要不要)", "不用": "(?<!用不用)", "不需要": "(?<!需不需要)"}
 _OPT_BETWEEN: Final = r"(?:再|也|都|给|跟|和|向|对|找|往|我|们|妈|爸|家|老人|这个|这种|这类|此类|" \
                       r"这些|那些|此|类|任何|接收|收到|的|你们|以后|就){0,5}"
 _OPT_CONTACTS: Final = (
-    "打电话", "打来", "来电", "打给", "打扰", "骚扰", "联系", "回访", "随访", "推送", "推了",
-    "推啦", "推给", "通知", "提醒", "短信", "消息", "信息", "微信", "服务", "订阅", "问卷",
+    "打电话", "打来", "来电", "打给", "打扰", "骚扰", "联系", "联络", "回访", "随访", "推送",
+    "推了", "推啦", "推给", "通知", "提醒", "短信", "消息", "信息", "微信", "服务", "订阅", "问卷",
     "调查", "电话", "发短信", "发信息", "发消息", "发微信", "发问卷", "发了", "发啦", "发过来",
     "send", "sms", "text", "msg", "讯息", "传讯息",
     "发来", "发给", "发这", "发那", "发任何", r"发(?=$|[,，。.!?！？；;~\s])", "打了", "打啦",
@@ -523,7 +540,8 @@ _OPT_GRAMMAR: Final = "|".join((
     _rx_each((re.escape(w) + _OPT_STOP_GUARD.get(w, "") for w in _OPT_STOPS),
              _OPT_BETWEEN + _alt(_OPT_CONTACTS)),
     _each("天天 每天 老是 总是 成天 整天 一天到晚 三天两头",
-          r"(?:都|在|给我)?(?:发|打电话|打来|骚扰)(?=$|[,，。.!?！？；;~\s]|短信|消息|信息|这些)"),
+          r"(?:都|在|给我|追着)?(?:发|打电话|打来|骚扰|问|催)"
+          r"(?=$|[,，。.!?！？；;~\s]|短信|消息|信息|这些)"),
     _each("手机号 号码 电话号码 联系方式 我的信息 我的资料",
           r"[^。.!?；;]{0,10}(?:删|去掉|移除|注销)"),
 ))
@@ -610,7 +628,7 @@ _EN_Q_START_RE: Final = re.compile(
     r"|will (?:i|you|it|the|my|there) |would (?:you|it) |has (?:the|my) |have (?:you|i) ")
 _RF_COMPOSED_RE: Final = re.compile(_factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
 _RF_INNER_DENY_RE: Final = re.compile(
-    r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应])|没有很|不怎么(?![认理应])|"
+    r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
 _OPT_FALSE_AFTER_RE: Final = re.compile(
     r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗|石膏")
@@ -677,6 +695,8 @@ _RAW_OPT_OUT: Final = frozenset(("N",))
 # Someone other than us after a stop word: "不用再问医生了吧", "别再找那个护士".
 _OPT_OBJECT_AFTER_RE: Final = re.compile(
     r"[再也都]{0,2}(?:问|找|麻烦|联系)?(?:一下)?(?:医生|大夫|护士|老师|别人|主任|药)")
+_NEW_CONTACT_RE: Final = re.compile(
+    r"(?:联系|打|发|新号|号码是|号是|换成|改成|改为)[^。!?；;]{0,8}1[3-9]\d{9}(?!\d)")
 _SWITCH_GUARD_RE: Final = re.compile(
     r"早知道|不如|应该|想|打算|准备|要不|还是|建议|让我|叫我|如果|要是|考虑|下次|万一|之前|以前"
     r"|上次|原来|先前")
@@ -770,7 +790,7 @@ _RFB_WORDS: Final = (
     "鼓起", "鼓了", "鼓包", "疙瘩", "肿块", "硬块", "硬硬的", "个包", "起包", "疹", "风团",
     "过敏", "一身红", "全身痒", "浑身痒", "越来越痒", "痒得", "痒死", "抓破", "绽开", "裂开",
     "崩", "开线", "又粗", "粗了", "肿成", "流东西", "往外冒", "往外流", "往外渗", "流水",
-    "黄水", "脓", "臭", "难闻", "味道",
+    "黄水", "脓", "臭", "难闻", "味道", "怪味", "异味",
     # eyes, speech
     "重影", "看不清", "模糊", "眼花", "嘴歪", "口歪", "舌头打结", "大舌头", "说话不清",
     "口齿不清", "吐字不清", "嘴角" + r"[^,，。!?；;]{0,4}[歪斜]",
@@ -786,7 +806,8 @@ _ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
 # Entries that count only with a body, wound or excreta word in the same sentence.
 _RFB_NEEDS_CONTEXT: Final = frozenset(
     ("红的", "红了", "红色", "咖啡色", "茶色", "酱油色", "臭", "难闻", "味道", "流水", "往外冒",
-     "往外流", "流东西", "硬硬的", "发白", "发黄", "发紧", "崩", "裂开", "眼前", "脸色",
+     "往外流", "流东西", "硬硬的", "怪味", "异味",
+     "发白", "发黄", "发紧", "崩", "裂开", "眼前", "脸色",
      "胃口", "抖", "停不下来", "意识", "模糊", "看不清"))
 _RFB_CONTEXT_RE: Final = re.compile(
     r"伤口|刀口|切口|口子|缝|线|纱布|棉|牙|嘴|口腔|吐|咳|痰|尿|便|拉|手术|腿|脸|身上|皮肤|孩子|"
@@ -858,7 +879,10 @@ _RFB_NOT_ABOUT_ME_RE: Final = re.compile(r"不舒服|难受")
 _NOW_RE: Final = re.compile(
     r"现在|晚上|夜里|半夜|回家|回来|后来|到现在|今天|昨天|还在|一直|之后|以后")
 # Long-standing, not new: "她年纪大了听不清", "本来就看不清".
-_CHRONIC_RE: Final = re.compile(r"年纪大|岁数大|年龄大|老毛病|本来就|一直都这样|从小就|以前就|天生")
+_CHRONIC_RE: Final = re.compile(
+    r"年纪大|岁数大|年龄大|老毛病|本来就|一直都这样|从小就|以前就|天生"
+    # unchanged by the treatment, not new: "腰还是跟以前一样疼"
+    r"|跟以前一样|和以前一样|跟之前一样|和之前一样|跟原来一样|和原来一样|老样子")
 _PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很久以前|小时候|好几年|年前")
 _JOKE_RE: Final = re.compile(r"开玩笑|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
@@ -1061,12 +1085,13 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
 # ("要不要再联系", "不需要再来复诊了吧?").
 _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "不需要", "不想要", "不想再", "不想收", "不想接", "不想答", "不想填", "不想参加", "不想被",
-    "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "不必", "无需", "别(?!人|的|处|说|客气|急|担心|忘)",
+    "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "用不着", "不必", "无需",
+    "别(?!人|的|处|说|客气|急|担心|忘)",
     "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
     "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
     "烦死", "好烦", "太烦", "很烦", "烦不烦", "烦(?<!麻烦)(?<!其烦)(?![躁恼琐请你您劳])",
-    "天天问", "天天发", "老是问", "每次都问",
+    "天天问", "天天发", "老是问", "每次都问", r"退(?=$|[,，。!?！？~\s吧啦])",
     "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
     "don't call", "don't email", "don't contact", "do not text", "do not message",
     "do not call", "do not contact", "stop (?:text|messag|call|send|email|contact)",
@@ -1076,12 +1101,15 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
 ))))
 _OPB_MESSAGE_RE: Final = re.compile(
     r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
+    r"联络|营销|广告|优惠|推销|"
     r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
     r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
 _OPB_BARE_RE: Final = re.compile(
     r"(?:请|麻烦|帮我|给我|都|就)*(?:取消|退订|退掉|停了|停掉|停止|关了|关掉|删除|删掉|"
-    r"不需要|不想要|不要了|不用了|免了|算了)(?:掉|一下|了|吧|啦|呗|哦|谢谢|关了|关了|停了)*")
+    r"不需要|不想要|不要了|不用了|免了|算了)(?:掉|一下|了|吧|啦|呗|哦|谢谢|关了|关了|停了)*"
+    # quitting: "退", "我直接退了算了" (not "烧退了")
+    r"|(?:我|那|就|直接|干脆)*退(?:了算了|出|吧|啦)?")
 _OPB_OBJECT_RE: Final = re.compile(
     r"预约|复查|复诊|挂号|手术|换药|打针|吃药|药|治疗|检查|来医院|回来|拆线|订单|课|交费|缴费|"
     r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦")
@@ -1103,6 +1131,24 @@ _FREQ_SEND_RE: Final = re.compile(
     r"|打电话|打来|推|短信|消息|信息)"
     r"|发(?:这么|那么)多|[一每]天[^,，。!?]{0,3}[条遍回]|发了?[两三四五六七八九十几好多\d]+[条遍次回]"
     r"|[两三四五六七八九十几好\d]+条")
+
+
+# A preference about how or when we write, not a refusal: "晚上别打电话", "别发语音，打字就行",
+# "上班时间不要打来".  A time or a medium narrows the stop word, or another way is offered.
+_PREF_TIME_RE: Final = re.compile(
+    r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课|开会|睡觉|[\d一二三四五六七八九十]+点)"
+    r"[^,，。!?；;]{0,4}$")
+_PREF_MEDIUM_RE: Final = re.compile(r"[再给我]{0,3}(?:发|打)?(?:语音|视频|长语音)")
+_PREF_OTHER_RE: Final = re.compile(
+    r"(?:打字|发短信|发微信|发消息|发信息|短信|微信|文字|白天|晚上|上午|下午|周末|工作日)"
+    r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
+
+
+def _preference(norm: str, cs: int, s: int, e: int) -> bool:
+    """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
+    return (_PREF_TIME_RE.search(norm, cs, s) is not None
+            or _PREF_MEDIUM_RE.match(norm, e) is not None
+            or _PREF_OTHER_RE.search(norm) is not None)
 
 
 def _clause_start(norm: str, pos: int) -> int:
@@ -1129,6 +1175,10 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
         clause = norm[cs:ce]
         if _OPB_BARE_RE.fullmatch(clause.strip(" ~")) or m.group() in _OPB_SELF:
             return s, e
+        if m.group() == "退":
+            continue  # only a bare "退" quits: "烧退了" does not
+        if _preference(norm, cs, s, e):
+            continue
         # English words are longer: "don't want to be contacted", "rather not get any more"
         reach = 28 if norm[s].isascii() else 10
         after = norm[e:min(ce, e + reach)]
@@ -1137,8 +1187,11 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
             continue
         om = _OPB_OBJECT_RE.search(after)
         mm = _OPB_MESSAGE_RE.search(after)
-        if om is not None and (mm is None or om.start() < mm.start()):
-            continue  # "取消下周的复查", "不用再换药": a treatment, not a message
+        if om is not None and (mm is None or om.start() < mm.start()) and \
+                not (mm is not None and mm.start() - om.end() <= 1):
+            # "取消下周的复查", "不用再换药": a treatment, not a message (but "不需要复查提醒":
+            # the treatment names the message)
+            continue
         if _OPB_QUESTION_RE.search(clause) and not _OPB_MESSAGE_RE.search(after[:4]):
             continue  # "我不需要再来复诊了吧?": asked, not refused
         return s, e
@@ -1531,6 +1584,10 @@ class ReplyParser:
             elif kind == "wrong_number" and "号" in text and \
                     _OPB_QUESTION_RE.search(norm, _clause_start(norm, s)) is not None:
                 continue  # "他的号码不对吗": asked
+            elif kind == "wrong_number" and _NEW_CONTACT_RE.search(norm, e) is not None:
+                # "换号了，以后请联系 139...": a new number, not a stop
+                ev.append(_ev("wrong_number_denied", (s, e), text, None, "a new number given"))
+                continue
             elif kind == "wrong_number" and "不是" in text and \
                     _FAMILY_RE.search(norm[:s] + " " + norm[e:]):
                 # (only "I am not the patient" is answered by family; "他没在你们那看病"
@@ -1557,6 +1614,9 @@ class ReplyParser:
                     continue  # "要不要再联系", "用不用回访": asking, not refusing
                 if text[-1] in "发打" and _OPT_FALSE_AFTER_RE.match(norm, e):
                     continue  # "不要再发烧", "不用再打针": a body or a treatment, not a message
+                if _preference(norm, _clause_start(norm, s), s, e):
+                    ev.append(_ev("opt_out_denied", (s, e), text, None, "a preference"))
+                    continue
                 opt_spans.append((s, e))
             flags_hit[kind] = True
             ev.append(_ev(kind, (s, e), text))

@@ -88,6 +88,30 @@ CASES = [
      R(negative=True), "不是", "asking", [], [], "总体满意"),
     ("opt-out stops everything", asking(), R(opt_out=True), "TD", "stopped", ["opted_out"], [],
      "不再给您发送"),
+    ("bare 'N' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=True, negative=True), 'N',
+     "asking", [], [], "总体满意"),
+    ("bare 'n' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=False, negative=True), 'n',
+     "asking", [], [], "总体满意"),
+    ("bare 'no' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=False, negative=True), 'no',
+     "asking", [], [], "总体满意"),
+    ("bare '不是' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=False, negative=True), '不是',
+     "asking", [], [], "总体满意"),
+    ("bare '不对' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=False, negative=True), '不对',
+     "asking", [], [], "总体满意"),
+    ("bare 'No.' answers a pending confirmation",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=False, negative=True), 'No.',
+     "asking", [], [], "总体满意"),
+    ("bare N without a pending confirmation opts out", asking(), R(opt_out=True, negative=True),
+     "N", "stopped", ["opted_out"], [], "不再给您发送"),
+    ("a real opt-out during a confirmation still stops",
+     asking(confirm={"question": "overall", "score": 4}), R(opt_out=True, negative=True),
+     "不是，别再发了", "stopped", ["opted_out"], [], "不再给您发送"),
+
     ("red flag: urgent, advice now, staff takes over", asking(), R(red_flag=True),
      "拔牙后一直出血", "staff", ["escalation_raised"], ["red_flag"], "120"),
     ("question keeps the survey going", asking(), R(question=True), "复诊要预约吗", "asking",
@@ -214,3 +238,15 @@ def test_care_guidance_and_revisit_reminder_are_in_the_thanks() -> None:
     s2 = engine.reply(survey, TEXTS, ctx, s1.state, R(comment="不怎么出血了"), "不怎么出血了")
     s3 = engine.reply(survey, TEXTS, ctx, s2.state, R(score=5), "5")
     assert "24小时内不要漱口。3个月后可来镶牙。" in s3.outbound[-1]
+
+
+@pytest.mark.parametrize("text", ["N", "n", "no", "NO", "不是", "不对", "不是。"])
+def test_bare_no_to_a_confirmation_with_the_real_parser(text: str) -> None:
+    """The parser reads a bare "N" as an opt-out; with "您是打4分吗?" pending it means no."""
+    from surveys.parser import parse
+
+    state = asking(confirm={"question": "overall", "score": 4})
+    step = engine.reply(SURVEY, TEXTS, CTX, state, parse(text), text)
+    assert step.state["status"] == "asking" and step.state["confirm"] is None
+    assert names(step) == []
+    assert "总体满意" in step.outbound[0]
