@@ -463,7 +463,10 @@ _RF_SITE_SIGNS: Final = ("裂", "崩", "绷开", "张开", "豁开", "发红", "
                          "黄水", "渗液", "渗出", "流脓", "化脓", "有脓", "出脓", "臭", "发黑",
                          "乌青", "发紫", "青紫", "感染")
 _RF_CHILDREN: Final = ("孩子", "宝宝", "小孩", "儿子", "女儿", "娃", "闺女", "宝贝", "小朋友",
-                       "孙子", "孙女", "伢", "崽", "囡", "大宝", "二宝", "小宝", "三宝")
+                       "孙子", "孙女", "伢", "崽", "囡")
+# "大宝", "二宝": 宝 first, so that 大/二/小 (common first characters) start no attempt
+_RF_CHILD_RX: Final = (*(re.escape(c) for c in _RF_CHILDREN),
+                       "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝)|(?<=三宝))")
 _RF_CHILD_SIGNS: Final = (
     "高烧", "发烧", "烧到", "烧得", "抽(?![血空时奖签烟查不出])", "吐(?![槽字])", "拉肚子",
     "精神差", "精神很差", "精神不好", "精神特别差", "蔫", "昏睡", "叫不醒", "不吃不喝",
@@ -484,8 +487,10 @@ _RF_SIGNS: Final = (
 _OTHERS_MEDICINE: Final = (
     r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
     + _IN + "{0,4}药")
+_OBJECTS: Final = "(?:电池|纽扣|磁铁|磁珠|硬币|图钉|别针|钉子)"
 _INGESTED: Final = (r"(?:" + _OTHERS_MEDICINE + _IN + "{0,6}(?:吃|吞|喝|咽)|(?:吃|吞|喝)了?"
-                    + _IN + "{0,3}" + _OTHERS_MEDICINE + ")")
+                    + _IN + "{0,3}" + _OTHERS_MEDICINE + "|(?:吃|吞|咽)(?:了|下|进去)?" + _IN
+                    + "{0,3}" + _OBJECTS + ")")
 _RF_EXCRETA: Final = ("尿", "大便", "小便", "便", "痰", "口水", "唾沫", "吐的", "呕吐物")
 _RF_LIMBS: Final = ("胳膊", "手臂", "半边", "半身", "左手", "右手", "左腿", "右腿", "腿脚")
 _RF_GRAMMAR: Final = "|".join((
@@ -494,7 +499,7 @@ _RF_GRAMMAR: Final = "|".join((
              + _alt(h for h in _RF_SYMPTOM_HEADS)),
     _rx_each(_RF_DEGREE_HEADS, "得(?![不没有点还挺轻])"),
     _each(" ".join(_RF_SITES), _IN_POS + "{0,6}" + _alt(_RF_SITE_SIGNS)),
-    _each(" ".join(_RF_CHILDREN), _IN_POS + "{0,6}" + _alt(_RF_CHILD_SIGNS)),
+    _rx_each(_RF_CHILD_RX, _IN_POS + "{0,6}" + _alt(_RF_CHILD_SIGNS)),
     _each(" ".join(_RF_SIGNS), ""),
     _each(" ".join(_RF_EXCRETA), "[里中]?" + _IN_POS + "{0,2}(?:有血|带血|是血|血丝|发黑)"),
     _each(" ".join(_RF_LIMBS), _IN_POS + "{0,3}(?:发麻|没力|没劲|无力|抬不起|动不了)"),
@@ -513,11 +518,13 @@ _RF_GRAMMAR: Final = "|".join((
     # watery stool however it is told: "拉了一天的稀"
     _each("拉", _IN + "{0,5}稀"),
     # a child who swallowed an adult's medicine or a small object
-    _rx_each(_RF_CHILDREN, _IN + "{0,10}" + _INGESTED),
-    _each("吞 吃 咽", "(?:了|下|进去)?" + _IN + "{0,3}(?:电池|纽扣|磁铁|磁珠|硬币|图钉|别针|钉子)"),
-    # persecution and danger: "说有人要害她", "拿着刀守着门"
-    _each("有人", "(?:要|想|在|会)?(?:害|杀|下毒|监视|跟踪)(?!怕|羞)"),
-    _each("拿", "着?(?:一?把)?(?:菜|水果|剪)?刀" + _IN + "{0,4}(?:守|对着|站|比划|吓|追|挥|砍|乱)"),
+    _rx_each(_RF_CHILD_RX, _IN + "{0,10}" + _INGESTED),
+    "吞(?:了|下|进去)?" + _IN + "{0,3}" + _OBJECTS,
+    # persecution and danger: "说有人要害她", "拿着刀守着门" (the rarer character first)
+    "害(?:(?<=有人害)|(?<=有人要害)|(?<=有人想害)|(?<=有人在害)|(?<=有人会害))(?![怕羞])",
+    "监视(?:(?<=有人监视)|(?<=有人在监视))",
+    "刀(?:(?<=拿刀)|(?<=拿着刀)|(?<=拿把刀)|(?<=拿菜刀)|(?<=拿着菜刀)|(?<=拿着把刀)|(?<=拿一把刀))"
+    + _IN + "{0,4}(?:守|对着|站|比划|吓|追|挥|砍|乱)",
 ))
 
 # Opt-out = a stop word + (再/给我/这类...) + a way of contacting; "取消预约", "不用再打针" and
