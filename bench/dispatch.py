@@ -6,10 +6,11 @@ Prints, measured in the same run on the same machine:
   - the fake provider's raw rate (customer-service sends straight from an aiohttp client);
   - planning (import → check-ins) per second;
   - check-ins opened and sent per second on SQLite (1 worker) and on PostgreSQL (1 and 3
-    worker processes, `survey-bot serve --role worker`), from the first check-in opened to
-    the last message accepted by the fake, read from the database's own timestamps;
+    worker processes, `survey-bot serve --role worker`, polling every 0.5 s), from the first
+    check-in opened to the last message accepted by the fake, read from the database's own
+    timestamps; the seeded check-ins are held back until every worker has started;
   - CPU seconds per 1,000 check-ins of the worker processes (and of the fake provider and the
-    PostgreSQL server beside them) from the first check-in opened to the last sent, read
+    PostgreSQL server beside them) from the release of the check-ins to the last sent, read
     from /proc, so that a rate on a machine shared with the fake and the database can be
     read per core;
   - database statements per check-in (planning and sending in-process on SQLite, counted
@@ -41,12 +42,14 @@ from tests.fake_wechat import AES_KEY, APP_ID, APP_SECRET, TOKEN  # noqa: E402
 
 FAST = {"send_window": {"quiet_start": "00:00", "quiet_end": "00:00"},
         "checkin": {"fatigue_days": 0}, "channels": {"order": ["wechat"]},
-        "worker": {"batch_size": 200, "poll_interval_seconds": 0.05}}
+        "worker": {"batch_size": 200, "poll_interval_seconds": 0.5}}
 
 
 def _toml(url: str, fake: str) -> str:
     return (f'[database]\nurl = "{url}"\n'
-            "[worker]\nbatch_size = 200\npoll_interval_seconds = 0.05\n"
+            # A poll interval a deployment would use (the default is 1 s): idle loops of
+            # three workers polling 20 times a second cost PostgreSQL more than the work.
+            "[worker]\nbatch_size = 200\npoll_interval_seconds = 0.5\n"
             '[send_window]\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
             "[checkin]\nfatigue_days = 0\n"
             '[channels]\norder = ["wechat"]\n'
@@ -102,6 +105,7 @@ async def _seed(url: str, fake: str, n: int) -> dict[str, float]:
     from bot.clock import SystemClock
     from bot.config import settings_from_dict
     from bot.runtime import Runtime
+    from models import CheckIn
 
     await db.migrate(url)
     await db.close_db()
@@ -117,15 +121,22 @@ async def _seed(url: str, fake: str, n: int) -> dict[str, float]:
     result = await importer.import_rows(rt, rows, "bench")
     plan_rate = n / (time.perf_counter() - t)
     assert result.checkins_planned == n, result.as_dict()
+    # Held by a lease until every worker is up (see _run_workers).
+    await CheckIn.all().update(lease_owner=HOLD, lease_until=rt.now() + timedelta(days=1))
     await db.close_db()
     return {"plan_per_s": plan_rate}
+
+
+HOLD = "bench-hold"
 
 
 def _query(url: str, sql: str, pg: Any) -> list[tuple[Any, ...]]:
     if url.startswith("sqlite://"):
         con = sqlite3.connect(url.removeprefix("sqlite://"))
         try:
-            return con.execute(sql).fetchall()
+            rows = con.execute(sql).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()
     out = pg.psql(sql, dbname=url.rsplit("/", 1)[1])
@@ -174,16 +185,26 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve",
                                "--role", "worker"], cwd=ROOT, env=env,
                               stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
-    # CPU is counted from the first check-in opened: start-up (imports, ORM, migrations)
-    # is not the work measured.
+    # The check-ins are held (leased by the seed) until every worker has started: start-up
+    # (imports, ORM, migrations) of one worker is not the work measured, and it would
+    # compete for the cores with the others' work. A worker is up when it has said so and
+    # its CPU use has settled to idle polling.
     deadline = time.monotonic() + 120
-    while not any(p.poll() is not None for p in procs) and time.monotonic() < deadline:
-        if _query(url, "SELECT 1 FROM checkin WHERE status = 'opened' LIMIT 1", pg):
+    last = {p.pid: -1.0 for p in procs}
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
             break
-        time.sleep(0.01)
+        time.sleep(0.3)
+        now = {p.pid: _cpu(p.pid) for p in procs}
+        said = all(b"running" in log.read_bytes() for log in logs)
+        if said and all(now[pid] - last[pid] < 0.03 for pid in now):
+            break
+        last = now
     start = {p.pid: _cpu(p.pid) for p in procs}
     others = {"fake": [fake_pid], "postgres": _pg_pids(pg)}
     before = {k: sum(_cpu(pid) for pid in pids) for k, pids in others.items()}
+    _query(url, f"UPDATE checkin SET lease_owner = NULL, lease_until = NULL "
+                f"WHERE lease_owner = '{HOLD}'", pg)
     cpu: dict[str, float] = {}
     deadline = time.monotonic() + 600
     try:
@@ -272,6 +293,7 @@ async def _count_queries(url: str, fake: str) -> dict[str, float]:
 
         setattr(SqliteClient, name, counted(orig))
     await db.init_db(url)
+    await CheckIn.filter(lease_owner=HOLD).update(lease_owner=None, lease_until=None)
     counts.clear()
     settings = settings_from_dict({"database": {"url": url}, **FAST,
                                    "simulator": {"enabled": False}, "wechat": {
