@@ -281,6 +281,8 @@ _NEGATOR_RE: Final = re.compile(
     r"(?:不|没|没有|并不|并没有|谈不上|算不上|说不上|称不上|不算|不够|不怎么|not|not\s+very)"
     r"\s?(?:是|太|很|那么|怎么|特别|非常|算|感到|觉得)?\s?$"
 )
+# A negative Likert word denied: "不是不满意", "也没有不满意的地方" rate nothing.
+_DOUBLE_NEG_RE: Final = re.compile(r"(?:不是|没有|并非|谈不上|说不上)(?:说|很|太|特别|有)?$")
 _LIKERT_SKIP_AFTER: Final = {
     "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
     "差": re.compile(r"不多|点|一点|距|价|额|别|不离"),
@@ -551,6 +553,14 @@ _OPT_GRAMMAR: Final = "|".join((
           r"(?=$|[,，。.!?！？；;~\s]|短信|消息|信息|这些)"),
     _each("手机号 号码 电话号码 联系方式 我的信息 我的资料",
           r"[^。.!?；;]{0,10}(?:删|去掉|移除|注销)"),
+    # pinyin typed without the IME, any spacing: "buyao zai lianxi wo le", "bie zai da le";
+    # 发/打 only with an object or 了 after them ("bu yao da zhen" is an injection)
+    r"b(?<![a-z]b)(?:u ?yao|ie|u ?yong|u ?xu ?yao|u ?bi) ?(?:zai ?)?(?:gei ?wo ?)?"
+    r"(?:lian ?xi|lian ?luo|da ?rao|sao ?rao|hui ?fang|fa ?(?:duan ?xin|xin ?xi|xiao ?xi)"
+    r"|(?:fa|da)(?= ?(?:le|lai|wo|dian ?hua|guo ?lai)\b|$|[,.!~]))",
+    # the sender blocked: "这个号码我已经设置拦截了" (not "短信被拦截了": a spam filter)
+    "拦截(?:(?<=设置拦截)|(?<=设了拦截)|(?<=已经拦截)|(?<=已拦截)|(?<=加入拦截)|(?<=我拦截)"
+    "|(?<=给拦截)|(?<=设拦截)|(?=了?(?:你们|这个号|此号|这号|该号|名单)))",
 ))
 # English: "stop" opening the reply, whatever follows ("STOP please", "Stop it.").
 _OPT_EN_RE: Final = re.compile(
@@ -682,7 +692,16 @@ _DEC_GAP: Final = (r"(?:家|子|亲)?[已经早就都也在于去今前上下个
                    r"\d零一二三四五六七八九十两几半刚才\s]{0,8}")
 _DEC_END: Final = (r"(?:走了|没了|不在了|死了)"
                    r"(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛了的哈还])")
-_DEC_COMPOSED_RE: Final = re.compile(_factor(_each(_DEC_PERSONS, _DEC_GAP + _DEC_END)))
+# "我爸前天夜里在家走的": 走的 is a death only after a time of day or a place of dying (not
+# "他是走着来的"), and not in a reply about travel (see _DEC_TRAVEL_RE).
+_DEC_WHEN: Final = (
+    r"(?:(?:夜里|夜间|凌晨|半夜|早上|早晨|上午|中午|下午|傍晚|晚上|昨天|昨晚|前天|前晚|今早|今天|今晨)"
+    r"(?:在(?:家|家里|医院|病房|ICU|icu|重症|养老院|老家))?|在(?:家|家里|医院|病房|ICU|icu|重症"
+    r"|养老院|老家))")
+_DEC_WENT: Final = _DEC_WHEN + r"走的(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧嘛])"
+_DEC_TRAVEL_RE: Final = re.compile(r"出院|到家|回家|坐|开车|车|飞机|高铁|航班|动车|火车|旅游|出差")
+_DEC_COMPOSED_RE: Final = re.compile(_factor(
+    _each(_DEC_PERSONS, _DEC_GAP + _DEC_END) + "|" + _each(_DEC_PERSONS, _DEC_GAP + _DEC_WENT)))
 # Change of care: "换医院了", "我已经去别的医院治了", "转到别的琴行了" -- they will not be
 # back, so the follow-up stops (unless asked, advised or wished: see _SWITCH_GUARD_RE).
 _CARE_PLACES: Final = r"(?:医院|诊所|机构|琴行|学校|地方|科室|家医院|家诊所|家)"
@@ -696,6 +715,22 @@ _SWITCH_RE: Final = re.compile(_factor("|".join((
     _each("去 在 到", r"(?:别的|其他的?|别家|另一家|另外一?家的?)" + _CARE_PLACES
           + "?" + _SWITCH_DONE),
 ))))
+# Not this person's number, told in English: "this isn't zhang wei's number anymore", "not his
+# number", "wrong #".  A subject comes first so that "isn't this the clinic's number?" asks.
+_EN_WRONG_RE: Final = re.compile(
+    r"(?:^not|\b(?:this|that|it|the number|this number|that number|this phone)(?:'s| is| was)? "
+    r"(?:not|is ?n'?t|is not|was ?n'?t|no longer|not even)) (?:the )?"
+    r"(?:(?:[a-z]+ ){0,2}?[a-z]+'s|his|her|their|my) (?:phone |mobile |cell )?number"
+    r"|\bwrong (?:phone |mobile |cell |contact )?(?:number|no\b|#|person)"
+    r"|\b(?:number|no\.?) (?:is )?wrong\b")
+# The contact left or wrote down a wrong number, whoever says so: "号码估计他留错了"
+# (not "号码没留错吧").
+_WRONG_NUM_RE: Final = re.compile(
+    r"(?:号|电话|手机)[^,，。!?；;]{0,10}?(?<![没不])(?:留错|写错|填错|记错|登记错)")
+# Quitting or a refund done, with a complaint about our messages: "孩子早就退费了，你们这样一直
+# 发有意思吗" (not "烧已经退了": a fever).
+_QUIT_DONE_RE: Final = re.compile(
+    r"(?:退费|退款|退学|退课|退卡|退班)了|(?<![烧热肿温])(?:早就|已经|早)退了|不学了|不上了")
 # Codes compared with the raw reply: carriers' "reply N to unsubscribe" is an upper-case N,
 # while a lower-case "n" stays a plain "no" (to "您是打4分吗?").
 _RAW_OPT_OUT: Final = frozenset(("N",))
@@ -1151,11 +1186,42 @@ _PREF_OTHER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
 
 
+# Negated intent: "我没说要退订啊", "我不是不想回访，是信号不好", "并不是要取消提醒".  A wrong
+# opt-out silences a patient, so a stop word right after "I did not say / it is not that" is
+# no stop.  The gap admits only words that keep the negation on the intent (要, 想, 说...);
+# "这不是骚扰吗" is rhetorical and stays an opt-out.
+_OPT_NEG_INTENT_RE: Final = re.compile(
+    r"(?:没说|没有说|没讲|(?<![这那岂])不是说|并不是|(?<![这那岂要])不是|没有要|没要|并没有?"
+    r"|谁说|哪有说|哪里说)"
+    r"(?:过|我|们|你们|要|想|真的|是|说|就)*$")
+
+
+def _negated_intent(norm: str, s: int) -> bool:
+    """The stop word at ``s`` follows a denial of the intent: "我没说要退订"."""
+    return _OPT_NEG_INTENT_RE.search(norm, max(0, s - 9), s) is not None
+
+
 def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
             or _PREF_MEDIUM_RE.match(norm, e) is not None
             or _PREF_OTHER_RE.search(norm) is not None)
+
+
+def _quit_and_pestered(norm: str) -> tuple[int, int] | None:
+    """Span of a quit or refund done when the reply also complains of our messages."""
+    qm = _QUIT_DONE_RE.search(norm)
+    if qm is None:
+        return None
+    fm = _FREQ_SEND_RE.search(norm)
+    if fm is None or _BODY_STAFF_RE.search(
+            norm, _clause_start(norm, fm.start()), fm.start()) is not None:
+        return None
+    qe = _SEP_RE.search(norm, qm.end())
+    if _OPB_QUESTION_RE.search(norm, _clause_start(norm, qm.start()),
+                               qe.start() if qe else len(norm)) is not None:
+        return None  # "退费了吗": asked, not done
+    return qm.span()
 
 
 def _clause_start(norm: str, pos: int) -> int:
@@ -1175,6 +1241,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
                 return s, e  # (not "护士又问了一遍，烦": a staff member asked)
         if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
             continue  # "不用再问医生了吧": someone else is asked, not us
+        if s and _negated_intent(norm, s):
+            continue  # "我没说要退订": the intent is denied
         cm = _last(_CLAUSE_TAIL_RE, norm, s)
         cs = cm.start() + 1 if cm else 0
         cem = _SEP_RE.search(norm, e)
@@ -1541,14 +1609,23 @@ class ReplyParser:
             for tm in islice(_CMP_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
-        # (substring gates: every death ends in 了, every move names another place)
-        first = _DEC_COMPOSED_RE.search(norm) if "了" in norm else None
-        if first is not None:
+        # (substring gates: every death ends in 了 or 走的, every move names another place)
+        first = _DEC_COMPOSED_RE.search(norm) if ("了" in norm or "走的" in norm) else None
+        if first is not None and not (first.group().endswith("走的")
+                                      and _DEC_TRAVEL_RE.search(norm) is not None):
             lex_hits.append(("deceased", False, first.start(), first.end()))
         first = _SWITCH_RE.search(norm) if ("别" in norm or "其他" in norm or "另" in norm or
                                             "换" in norm or "转" in norm) else None
         if first is not None:
             lex_hits.append(("switch", False, first.start(), first.end()))
+        if "错" in norm:
+            first = _WRONG_NUM_RE.search(norm)
+            if first is not None:
+                lex_hits.append(("wrong_number", False, first.start(), first.end()))
+        if "number" in norm or "wrong" in norm:
+            first = _EN_WRONG_RE.search(norm)
+            if first is not None:
+                lex_hits.append(("wrong_number", False, first.start(), first.end()))
         if raw in _RAW_OPT_OUT or (n <= 3 and raw.strip() in _RAW_OPT_OUT):
             lex_hits.append(("opt_out", False, 0, n))
         if n and "a" <= norm[0] <= "z":
@@ -1624,6 +1701,9 @@ class ReplyParser:
                 if _preference(norm, _clause_start(norm, s), s, e):
                     ev.append(_ev("opt_out_denied", (s, e), text, None, "a preference"))
                     continue
+                if s and _negated_intent(norm, s):
+                    ev.append(_ev("opt_out_denied", (s, e), text, None, "intent denied"))
+                    continue
                 opt_spans.append((s, e))
             flags_hit[kind] = True
             ev.append(_ev(kind, (s, e), text))
@@ -1663,6 +1743,13 @@ class ReplyParser:
                 flags_hit["opt_out"] = True
                 opt_spans.append(span)
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None, "stop word"))
+        if "opt_out" not in flags_hit and "了" in norm:
+            span = _quit_and_pestered(norm)
+            if span is not None:
+                flags_hit["opt_out"] = True
+                opt_spans.append(span)
+                ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
+                              "quit, and the messages go on"))
 
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
@@ -1686,6 +1773,10 @@ class ReplyParser:
             cm = _last(_CLAUSE_TAIL_RE, norm, s)
             before = norm[cm.start() + 1 if cm else 0:s].strip()
             if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
+                continue
+            if word[0] in "不没" and _DOUBLE_NEG_RE.search(before):
+                # "不是不满意哈，就是想问…": a denied complaint, not a rating either way
+                ev.append(_ev("likert_denied", (s, e), word, None, "double negation"))
                 continue
             aspect = _ASPECT_RE.search(before) is not None
             if health is None and value >= 3 and not aspect:
