@@ -1743,7 +1743,7 @@ class ReplyParser:
                 flags_hit["opt_out"] = True
                 opt_spans.append(span)
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None, "stop word"))
-        if "opt_out" not in flags_hit and "了" in norm:
+        if "opt_out" not in flags_hit and ("退" in norm or "不学" in norm or "不上" in norm):
             span = _quit_and_pestered(norm)
             if span is not None:
                 flags_hit["opt_out"] = True
