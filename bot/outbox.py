@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.bulk import update_each
+from bot.bulk import select_in, update_each
 from bot.channels.base import ChannelError, Outgoing, PreparingChannel
 from bot.leases import lease, release, release_many
 from bot.runtime import Runtime
@@ -90,6 +90,53 @@ class Queued:
         "attempts", "conversation_id", "created_at")
 
 
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """A contact as the planner and the sender read it (no model instance: building one
+    and parsing its every datetime cost more than the read)."""
+
+    id: int
+    name: str
+    phone: str | None
+    wechat_openid: str | None
+    preferred_channel: str | None
+    opted_out_at: datetime | None
+    stopped_reason: str | None
+    stopped_at: datetime | None
+    unreachable: dict[str, Any]
+    last_inbound_at: datetime | None
+    last_inbound_channel: str | None
+
+
+_CONTACT_FIELDS: tuple[str, ...] = tuple(ContactFacts.__slots__)
+
+
+async def load_contacts(conn: BaseDBAsyncClient, ids: Collection[int],
+                        lock: bool = False) -> dict[int, ContactFacts]:
+    """Contacts by id in one query; with ``lock``, their rows locked in id order (PostgreSQL)."""
+    if not ids:
+        return {}
+    meta = Contact._meta
+    fmap = meta.fields_map
+    cols = ",".join(f'"{meta.fields_db_projection[f]}"' for f in _CONTACT_FIELDS)
+    if lock and conn.capabilities.dialect == "postgres":
+        # Same lock order everywhere (by id), so two workers never wait on each other in a
+        # cycle. SQLite runs one writer at a time and needs no row lock.
+        rows = await conn.execute_query_dict(
+            f'SELECT {cols} FROM "{meta.db_table}" WHERE "id" = ANY($1::int[]) '
+            'ORDER BY "id" FOR UPDATE', [sorted(ids)])
+    else:
+        rows = await select_in(conn, f'SELECT {cols} FROM "{meta.db_table}" WHERE "id" IN',
+                               (), sorted(ids))
+    conv = [(f, meta.fields_db_projection[f], fmap[f].to_python_value) for f in _CONTACT_FIELDS]
+    out: dict[int, ContactFacts] = {}
+    for r in rows:
+        vals: dict[str, Any] = {f: None if r[col] is None else to_py(r[col])
+                                for f, col, to_py in conv}
+        out[vals["id"]] = ContactFacts(**vals)
+    return out
+
+
 async def send_due(rt: Runtime) -> int:
     """Send one leased batch of due outbound messages; returns how many were handled.
 
@@ -105,8 +152,9 @@ async def send_due(rt: Runtime) -> int:
         limit=w.batch_size, fields=Queued.FIELDS)]
     if not batch:
         return 0
-    contacts: dict[int | None, Contact] = {c.id: c for c in await Contact.filter(
-        id__in={m.contact_id for m in batch})}
+    loaded = await load_contacts(
+        Contact._meta.db, {m.contact_id for m in batch if m.contact_id is not None})
+    contacts: dict[int | None, ContactFacts] = {k: v for k, v in loaded.items()}
     # Keep each person's messages in order: a message waits while an earlier one of the
     # same person is still queued outside this batch (another worker, or a retry).
     first: dict[int | None, int] = {}
@@ -148,7 +196,7 @@ async def send_due(rt: Runtime) -> int:
     return len(batch)
 
 
-def _outgoing(msg: Queued, contact: Contact) -> Outgoing:
+def _outgoing(msg: Queued, contact: ContactFacts) -> Outgoing:
     return Outgoing(
         message_id=msg.id, idempotency_key=msg.dedupe_key, contact_id=contact.id,
         phone=contact.phone, openid=contact.wechat_openid, text=msg.body,
@@ -160,7 +208,7 @@ def _outgoing(msg: Queued, contact: Contact) -> Outgoing:
 
 
 async def _prepare(rt: Runtime, msgs: list[Queued],
-                   contacts: dict[int | None, Contact]) -> dict[int, Outgoing]:
+                   contacts: dict[int | None, ContactFacts]) -> dict[int, Outgoing]:
     """Each message as its channel sees it, with what the channel's ``prepare`` loaded."""
     out = {m.id: _outgoing(m, contacts[m.contact_id]) for m in msgs}
     by_channel: dict[str, list[Outgoing]] = {}
@@ -226,14 +274,14 @@ class _SentLog:
             await asyncio.shield(self._task)
 
 
-async def _mark_unreachable(contact: Contact, channel: str, reason: str) -> None:
+async def _mark_unreachable(contact: ContactFacts, channel: str, reason: str) -> None:
     """Remember that ``channel`` cannot reach this contact (never retried that way)."""
     unreachable = dict(contact.unreachable or {})
     unreachable[channel] = reason
     await Contact.filter(id=contact.id).update(unreachable=unreachable)
 
 
-def _withdrawn(msg: Queued, contact: Contact) -> str | None:
+def _withdrawn(msg: Queued, contact: ContactFacts) -> str | None:
     """Why a queued message must no longer go out, if it must not.
 
     Messages written before the contact opted out, or before we learnt of a wrong number or a
@@ -246,7 +294,8 @@ def _withdrawn(msg: Queued, contact: Contact) -> str | None:
     return None
 
 
-def pick_channel(rt: Runtime, contact: Contact, exclude: Collection[str] = ()) -> str | None:
+def pick_channel(rt: Runtime, contact: Contact | ContactFacts,
+                 exclude: Collection[str] = ()) -> str | None:
     """The first channel that can reach the contact: their preference, then ``[channels] order``.
 
     Channels not configured here, recorded as unreachable for this contact, or in ``exclude``
@@ -266,7 +315,7 @@ def _tried(msg: Queued) -> set[str]:
         p for p in (msg.params or {}).get("tried", [])}
 
 
-async def _fall_back(rt: Runtime, msg: Queued, contact: Contact, name: str) -> int | None:
+async def _fall_back(rt: Runtime, msg: Queued, contact: ContactFacts, name: str) -> int | None:
     """Queue a copy of ``msg`` on channel ``name`` when that one can reach the contact."""
     ch = rt.channels.get(name)
     if (ch is None or name == msg.channel or name in (contact.unreachable or {})
@@ -288,7 +337,7 @@ async def _fall_back(rt: Runtime, msg: Queued, contact: Contact, name: str) -> i
     return copy.id
 
 
-async def _send_one(rt: Runtime, msg: Queued, contact: Contact, out: Outgoing,
+async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoing,
                     sent: _SentLog) -> bool:
     """Send one message and record the outcome; True when it went out."""
     now = rt.now()

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from bot import bulk, ledger, links, outbox
 from bot.leases import lease
-from bot.outbox import pick_channel
+from bot.outbox import ContactFacts, pick_channel
 from bot.runtime import Runtime
 from models import (
     AuditEvent,
@@ -223,8 +223,7 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
         # Same lock order as the dispatcher: contact rows first (PostgreSQL), ordered by id so
         # that two workers never wait on each other in a cycle; then the state.
         contact_ids = sorted({c.contact_id for c in batch})
-        contacts = {c.id: c for c in await Contact.filter(id__in=contact_ids).order_by(
-            "id").select_for_update().using_db(conn)}
+        contacts = await outbox.load_contacts(conn, contact_ids, lock=True)
         fresh = {i: (status, owner) for i, status, owner in await CheckIn.filter(
             id__in=[c.id for c in batch]).using_db(conn).values_list(
             "id", "status", "lease_owner")}
@@ -276,7 +275,7 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
     return len(opened)
 
 
-def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: Contact, now: datetime,
+def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: ContactFacts, now: datetime,
             busy: set[int], recent: dict[int, list[tuple[int, int, int]]]) -> str:
     """What to do with one due check-in: open, cancel, skip:<reason>, busy or quiet:<when>."""
     if ep.status != EpisodeStatus.ACTIVE:
@@ -321,7 +320,7 @@ async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]
 
 
 async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_Due, str]],
-                     episodes: dict[int, _Episode], contacts: dict[int, Contact],
+                     episodes: dict[int, _Episode], contacts: dict[int, ContactFacts],
                      guardians: set[tuple[int, int]], now: datetime) -> None:
     cfg = rt.settings.checkin
     expires = now + timedelta(hours=cfg.reply_window_hours)
