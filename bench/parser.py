@@ -13,7 +13,11 @@ complaint R 39 % -- then by the opt-out and red-flag classes it missed; ``heldou
 323 independent replies measured once untuned -- opt-out R 92 % P 97 %, red flag R 95 %, score
 96.0 % -- then by the opt-out classes: negated intent, pinyin, English and third-party wrong
 numbers, a blocked sender, deaths told with 走的, quitting with a complaint about our messages;
-and a double negation rates nothing).  No set here is unseen
+and a double negation rates nothing; ``heldout12.jsonl``, 300 independent replies measured
+once untuned -- red flag R 88 % P 97 %, opt-out R 89 % P 98 %, score 95.7 % -- then by the
+red-flag classes: suicidal ideation told by implication, a farewell, fetal movements not felt,
+a swallowed battery however well the child looks, chest pain rest does not relieve, pinyin with
+tone marks).  No set here is unseen
 any more: an honest estimate for unseen replies needs a new set, measured before any tuning.
 
 Label convention: a reply saying the number is wrong or the patient has died is also an

@@ -76,6 +76,8 @@ _COMPLAINT = (
     "不理我", "不搭理", "没搭理", "说好的*没", "说好的*不", "搞丢", "弄丢", "nobody helped",
     "no one helped", "ignored",
     "看都没看", "问都没问", "随便开", "草草了事", "不仔细", "赶人", "不给解释", "不解释",
+    # sarcasm: "满意个啥呀" (the parser gives it no score)
+    "满意个啥", "满意个什么", "满意啥呀", "满意什么呀", "满意什么啊", "满意个鬼", "满意个屁",
 )
 
 _RED_FLAG = (
@@ -122,6 +124,12 @@ _RED_FLAG = (
     "fa shao", "fashao", "gao shao", "still bleeding", "won't stop bleeding", "high fever",
     "short of breath", "chest pain", "fainted", "passed out", "swollen", "pus", "allergic",
     "rash", "vomiting", "throwing up",
+    # pinyin typed without the IME (tone marks are stripped by normalize)
+    "hun dao", "hundao", "yun dao", "yundao", "hun mi", "hun guo qu", "yun guo qu", "chou chu",
+    "chu xue le", "chu le hen duo xue", "liu le hen duo xue", "liu xue bu zhi", "tu xue",
+    "ke xue le", "hu xi kun nan", "chuan bu shang qi", "chuan bu guo qi", "xiong tong",
+    "xiong kou teng", "xiong kou tong", "xiong men", "xiong kou men", "fa gao shao",
+    "shao bu tui", "bu xiang huo", "zi sha",
     # signs alarming on their own, told without a symptom word: confusion and unresponsiveness
     "颠三倒四", "答非所问", "前言不搭后语", "语无伦次", "不利索", "说话含糊", "含含糊糊",
     "大舌头", "莫名其妙的话", "奇怪的话", "胡话", "不认人", "认不出", "认不得人", "谁都不认识",
@@ -141,15 +149,18 @@ _RED_FLAG = (
     "拉风箱", "鼻翼", "呼吸*急", "呼吸*快", "喘得*急", "憋得*紫",
     # self-harm and overdose
     "不想活", "活着没意思", "活着真没意思", "活着没什么意思", "想死", "寻死", "轻生", "自杀",
-    "自残", "割腕", "一了百了", "不如死了", "死了算了", "活不下去", "结束生命", "跳楼",
+    "自残", "割腕", "一了百了", "不如死了", "死了算了", "活不下去", "结束生命",
     "想不开", "撑不下去", "想解脱", "活着太累", "不想活", "误喝", "误食", "误吞", "消毒水",
     "洗洁精", "老鼠药", "敌敌畏", "一整瓶", "一板药", "药吃多了", "吃多了药", "误吃", "误服",
     "吃错药", "吃错了药",
     "农药", "服药过量", "吃了*过量",
+    # told by implication (the composed self-harm rules in the parser cover the rest)
+    "不想再活", "活够了", "结束这一切", "结束一切", "结束自己", "伤害自己", "弄死自己",
+    "了结自己", "遗书", "交代后事", "永别了", "下辈子再",
     # pregnancy: waters broken, the baby moving less, bleeding before term
     "羊水破", "羊水*破了", "破水", "破羊水", "见红了", "胎动*少", "胎动减", "没有胎动", "没胎动",
     "胎动*没了", "感觉不到胎动", "没感觉到胎动", "没感觉到*踢", "感觉不到*踢", "没怎么踢",
-    "不怎么踢", "不踢了", "宫缩*频", "宫缩*密",
+    "不怎么踢", "不踢了", "宫缩*频", "宫缩*密", "动得少", "踢得少", "动得很少", "胎动*不明显",
     # passing little or no water (retention, dehydration)
     "没怎么尿", "不怎么尿", "没怎么小便", "没怎么解小便", "就尿了*次", "才尿了*次", "排不出尿",
     "尿不出来", "没眼泪", "没有眼泪", "哭*没泪",
@@ -242,6 +253,9 @@ _OPT_OUT = (
     "bu yao zai fa", "bie zai fa", "bie fa le", "bu yao fa le", "bu yong zai fa", "bu yong fa le",
     "bu yao da rao", "bie da rao", "bu xu yao hui fang", "bu yong hui fang", "bie zai lian xi",
     "bu yao zai lian xi", "bu yao zai da", "buyaozaifa", "biezaifa", "bufale",
+    # rude or dialect: "滚", "滚蛋"; "莫打咯"; read-and-ignored told as a refusal
+    "^滚$", "^滚开$", "^滚蛋$", "^滚吧$", "^滚滚滚$", "^滚远点$", "滚蛋", "莫打咯", "莫发咯",
+    "莫打了", "甭打了", "别个打", "别个发", "已读不回的意思", "已读不回*懂", "已读不回还",
     # promotions: "别再推课程了", "别再推那个种植牙优惠了"
     "别再推", "不要再推", "别推销", "不要推销", "别推广告", "别再发广告", "不要再发广告",
 )
@@ -285,6 +299,12 @@ _WRONG_NUMBER = (
     # never been there; the number was bought or re-issued to someone new
     "从来没去过", "从来没来过", "从没来过", "没去过什么", "换主人", "换了主人", "我是新用户",
     "号码是*买的", "号是*买的", "新买的号", "号码*刚买", "二手号",
+    # no such patient or child in the family: "搞错了吧，我家没有小孩学琴"
+    "我家没有*小孩", "我家没有*孩子", "我家没*小孩", "家里没有*小孩", "家里没*小孩",
+    "我家没有*学生", "我家没有*病人", "我家没这个人", "我家没有这个人",
+    # pinyin (tone marks stripped): "nǐ men fā cuò rén le"
+    "fa cuo ren", "fa cuo le", "da cuo le", "da cuo ren", "da cuo dian hua", "zhao cuo ren",
+    "mei you zhe ge ren", "bu ren shi zhe ge ren",
 )
 
 _DECEASED = (

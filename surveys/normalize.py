@@ -7,7 +7,8 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 3. NFKC: full-width digits and letters, circled digits (⑤ -> 5), full-width punctuation;
 4. one ``str.translate`` pass that deletes zero-width, bidi and emoji-modifier characters
    and maps the traditional characters that matter for our lexicons to simplified ones
-   (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉);
+   (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉) and
+   strips pinyin tone marks (ǎ -> a, ü -> v);
 5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
@@ -74,6 +75,13 @@ for _c in "“”″〃":
     _TABLE[ord(_c)] = ord('"')
 for _c in "‘’′":
     _TABLE[ord(_c)] = ord("'")
+# Pinyin tone marks -> plain letters, so "nǐ men fā cuò rén le" meets the toneless pinyin rules
+# (NFKC keeps the composed letters; ü is typed as v on pinyin keyboards).
+for _marked, _plain in (("āáǎà", "a"), ("ēéěè", "e"), ("īíǐì", "i"), ("ōóǒò", "o"),
+                        ("ūúǔù", "u"), ("ǖǘǚǜü", "v"), ("ĀÁǍÀ", "a"), ("ĒÉĚÈ", "e"),
+                        ("ĪÍǏÌ", "i"), ("ŌÓǑÒ", "o"), ("ŪÚǓÙ", "u")):
+    for _c in _marked:
+        _TABLE[ord(_c)] = ord(_plain)
 
 
 # Spelling repairs (step 6).  Keys are matched by one regex; values replace them.

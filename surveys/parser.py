@@ -307,6 +307,17 @@ _RATING_CONTEXT_RE: Final = re.compile(
 
 # --- flags -------------------------------------------------------------------------------
 
+# Farewell cues (see _farewell): each group is one cue.
+_FAREWELL_RE: Final = re.compile(
+    r"(?P<trouble>不(?:再|会|想再)?(?:麻烦|打扰|拖累)(?:大家|你们|各位|家里|家人|孩子)(?:了|啦))"
+    r"|(?P<tidy>(?:东西|后事|事情|身后事)[^,，。!?；;]{0,3}(?:整理|收拾|安排|交代)好了)"
+    r"|(?P<thanks>谢谢(?:大家|你们|各位)一直以来|一直以来的(?:照顾|关照|帮助))"
+    r"|(?P<method>(?:查|搜|找)[^,，。!?；;]{0,6}(?:那种|那个)(?:方法|办法))"
+    r"|(?P<alone>躲在房间|不想见人|想哭|活着累|撑不住了|(?:别|不用)(?:再)?(?:联系|找)我了)"
+    r"|(?P<gone>(?:去年|前年|上个月|走了|不在了|去世|过世)[^。!?]{0,20}(?:作伴|陪他|陪她)"
+    r"|(?:作伴|陪他|陪她)[^。!?]{0,20}(?:走的|走了|去世|过世|不在了))")
+_FAREWELL_GATE_RE: Final = re.compile(r"麻烦|打扰|拖累|好了|一直以来|方法|办法|躲在|见人|想哭"
+                                      r"|撑不住|联系我|找我|作伴|陪他|陪她")
 _CLAUSE_END: Final = ",，。.!?！？；;~\n"
 _RF_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不|未|无|不再|不怎么|没那么|不太|不是|并没有?|也没有?|都没有?|已经不|已不|"
@@ -314,8 +325,9 @@ _RF_DENY_BEFORE_RE: Final = re.compile(
     r"[^,，。.!?；;]{0,3}$"
 )
 _RF_RESOLVED_AFTER_RE: Final = re.compile(
-    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|减轻|缓解|没有了|没了|"
-    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺])下去了|不厉害|不严重|没那么|"
+    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|"
+    r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|没有了|没了|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽])下去了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     r"能忍|可以忍)"
 )
@@ -490,6 +502,10 @@ _OTHERS_MEDICINE: Final = (
     r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
     + _IN + "{0,4}药")
 _OBJECTS: Final = "(?:电池|纽扣|磁铁|磁珠|硬币|图钉|别针|钉子)"
+_SWALLOWED_RE: Final = re.compile(_OBJECTS + "|" + _OTHERS_MEDICINE)
+# the unborn (or newborn) baby, for movements not felt
+_FETUS_HEADS: Final = ("宝宝", "胎儿", "小家伙", "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝))")
+_FETUS: Final = _alt(_FETUS_HEADS)
 _INGESTED: Final = (r"(?:" + _OTHERS_MEDICINE + _IN + "{0,6}(?:吃|吞|喝|咽)|(?:吃|吞|喝)了?"
                     + _IN + "{0,3}" + _OTHERS_MEDICINE + "|(?:吃|吞|咽)(?:了|下|进去)?" + _IN
                     + "{0,3}" + _OBJECTS + ")")
@@ -522,6 +538,26 @@ _RF_GRAMMAR: Final = "|".join((
     # a child who swallowed an adult's medicine or a small object
     _rx_each(_RF_CHILD_RX, _IN + "{0,10}" + _INGESTED),
     "吞(?:了|下|进去)?" + _IN + "{0,3}" + _OBJECTS,
+    # the object named first: "一颗纽扣电池吞下去了" (urgent however well the child looks)
+    _OBJECTS + _IN + "{0,4}(?:吞|咽|吃下|吃进|误食|误吞)",
+    # the baby's movements not felt: "一上午都没感觉到宝宝动" (胎动 words are in the lexicon)
+    _each("没感觉到 感觉不到 没感觉 没怎么感觉到 没觉得", _IN + "{0,4}?" + _FETUS
+          + "在?(?:动|踢)(?![手作画车筷过])"),
+    _rx_each(_FETUS_HEADS, _IN + "{0,6}(?:没|不)(?:怎么|太|再)?(?:动|踢)(?![手作画车筷过])"),
+    # suicidal ideation and self-harm told by implication (not 累死了, 烦死了, 笑死)
+    _each("活着", _IN + "{0,4}(?:没意思|没意义|没有意义|没什么意思|没啥意思|没什么意义|没啥意义"
+          "|有什么意思|有啥意思|有什么意义|有啥意义|没劲|太累|好累|真累|好难|太难)"),
+    "结束(?:这一切|一切|自己|生命|这条命)", r"怎么结束(?=$|[,，。.!?…~\s])",
+    "攒(?![钱分积])" + _IN + "{0,4}药", "药" + _IN + "{0,4}攒",
+    "从(?:楼上|楼顶|顶楼|窗户|窗台|窗口|阳台|天台|桥上)" + _IN + "{0,4}跳",
+    "跳(?:楼(?!价|梯|机)|河|江|湖|桥|崖|轨)",
+    # a burden on the family: "我觉得自己就是家里的负担" (not "费用负担重")
+    _each("我是 我就是 我成了 我只是 我真是 自己是 自己就是 自己成了 自己只是",
+          _IN + "{0,4}(?:负担|累赘|拖累|包袱)(?!重|太重|很重|大|不小|不轻)"),
+    # joining the dead: "想去跟他爷爷作伴"
+    _each("想去 要去 也去", "(?:跟|和|找|陪)" + _IN + "{0,6}(?:作伴|做伴|团聚)"),
+    # harming thoughts: "想过伤害孩子" (postpartum)
+    _each("想过 想要 想把 忍不住想 有种想", _IN + "{0,8}(?:伤害|掐死|捂死|摔死|弄死|闷死)"),
     # persecution and danger: "说有人要害她", "拿着刀守着门" (the rarer character first)
     "害(?:(?<=有人害)|(?<=有人要害)|(?<=有人想害)|(?<=有人在害)|(?<=有人会害))(?![怕羞])",
     "监视(?:(?<=有人监视)|(?<=有人在监视))",
@@ -889,7 +925,11 @@ _SYM: Final = r"(?:疼|痛|肿|烧|吐|晕|咳|痒|麻|胀|酸|出血|流血|渗
 # Every alternative starts with a literal so that re's first-character filter applies: a search
 # over the window is several times cheaper than a lazy ".{0,22}?" before the alternation.
 _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
-    "好多了", "好些了", "好点了", "好一些", "减轻", "缓解", "消了", "消下去", "消退", "退了",
+    "好多了", "好些了", "好点了", "好一些",
+    # "歇着也不缓解" is no relief
+    "减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)",
+    "缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)",
+    "消了", "消下去", "消退", "退了",
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
@@ -1206,6 +1246,20 @@ def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
             or _PREF_MEDIUM_RE.match(norm, e) is not None
             or _PREF_OTHER_RE.search(norm) is not None)
+
+
+def _farewell(norm: str) -> tuple[int, int] | None:
+    """Span of the second of two different farewell cues, or None.
+
+    Each cue alone is ordinary ("不麻烦大家了", "东西都整理好了"); two together read as a
+    goodbye, which a person must see: "谢谢大家一直以来的照顾，我的东西都整理好了".
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for m in islice(_FAREWELL_RE.finditer(norm), _MAX_HITS):
+        found.setdefault(m.lastgroup or "", m.span())
+        if len(found) >= 2:
+            return m.span()
+    return None
 
 
 def _quit_and_pestered(norm: str) -> tuple[int, int] | None:
@@ -1650,7 +1704,9 @@ class ReplyParser:
                     cues = _cues(norm)
                 why = "denied" if (
                     _RF_DENY_BEFORE_RE.search(norm, max(clause_start, s - 8), s) is not None
-                    or _RF_INNER_DENY_RE.search(text) is not None) else (
+                    or _RF_INNER_DENY_RE.search(text) is not None) else "" if (
+                    # a swallowed battery or magnet is urgent however well the child looks
+                    _SWALLOWED_RE.search(text) is not None) else (
                     "resolved or improving" if _RF_RESOLVED_AFTER_RE.match(norm, e) is not None
                     and "n" not in cues else
                     _rf_precise_exclusion(norm, clause_start, s, e, cues))
@@ -1737,6 +1793,11 @@ class ReplyParser:
                 flags_hit["red_flag"] = True
                 ev.append(_ev("red_flag", (s, e), text, None, "symptom mention"))
                 break
+        if "red_flag" not in flags_hit and _FAREWELL_GATE_RE.search(norm) is not None:
+            span = _farewell(norm)
+            if span is not None:
+                flags_hit["red_flag"] = True
+                ev.append(_ev("red_flag", span, norm[span[0]:span[1]], None, "farewell"))
         if "opt_out" not in flags_hit and _OPB_STOP_RE.search(norm) is not None:
             span = _opb_hit(norm)
             if span is not None:
