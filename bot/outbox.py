@@ -83,11 +83,13 @@ class Queued:
     body: str
     attempts: int
     conversation_id: int | None
-    created_at: datetime
+    # Read only for people who opted out or were stopped (see _withdrawn): parsing it for
+    # every leased message cost more than the rare second query.
+    created_at: datetime | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "contact_id", "channel", "dedupe_key", "sender", "kind", "params", "body",
-        "attempts", "conversation_id", "created_at")
+        "attempts", "conversation_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,12 @@ async def send_due(rt: Runtime) -> int:
     loaded = await load_contacts(
         Contact._meta.db, {m.contact_id for m in batch if m.contact_id is not None})
     contacts: dict[int | None, ContactFacts] = {k: v for k, v in loaded.items()}
+    halted = [m.id for m in batch if (c := contacts.get(m.contact_id)) is not None
+              and (c.opted_out_at is not None or c.stopped_at is not None)]
+    if halted:
+        written = dict(await Message.filter(id__in=halted).values_list("id", "created_at"))
+        batch = [replace(m, created_at=written[m.id]) if m.id in written else m
+                 for m in batch]
     # Keep each person's messages in order: a message waits while an earlier one of the
     # same person is still queued outside this batch (another worker, or a retry).
     first: dict[int | None, int] = {}
@@ -289,7 +297,7 @@ def _withdrawn(msg: Queued, contact: ContactFacts) -> str | None:
     """
     for stop, why in ((contact.opted_out_at, "contact opted out"),
                       (contact.stopped_at, f"contact stopped: {contact.stopped_reason}")):
-        if stop is not None and msg.created_at < stop:
+        if stop is not None and msg.created_at is not None and msg.created_at < stop:
             return why
     return None
 

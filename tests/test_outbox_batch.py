@@ -138,3 +138,33 @@ async def test_opening_template_once_per_conversation_inside_one_batch(
     assert [(rows[i].provider_msg_id or "").split(":")[0] for i in reminder] == \
         ["tmpl", "covered"]
     assert len(fake.sent_to("oNEW", "template")) == 3
+
+
+@pytest.mark.parametrize(("stop", "queued_minutes_after_stop", "expected"), [
+    # (how the person was stopped, when the message was queued relative to it) → outcome
+    (None, -10, ("sent", "")),
+    ("opted_out_at", -10, ("failed", "contact opted out")),
+    ("opted_out_at", 0, ("sent", "")),  # the confirmation written in the same step still goes
+    ("stopped_at", -10, ("failed", "contact stopped: wrong number")),
+    ("stopped_at", 5, ("sent", "")),
+])
+async def test_messages_written_before_a_stop_are_withdrawn(
+        rt: Runtime, fake: FakeWechat, stop: str | None, queued_minutes_after_stop: int,
+        expected: tuple[str, str]) -> None:
+    c = await contact(rt, "oSTOP", 0.5)
+    other = await contact(rt, "oGOING", 0.5)
+    stop_at = rt.now() - timedelta(hours=1)
+    async with in_transaction() as conn:
+        msg = await outbox.queue(conn, key=f"t:{next(_keys)}", channel="wechat",
+                                 contact_id=c.id, conversation_id=None, body="还好吗",
+                                 now=stop_at + timedelta(minutes=queued_minutes_after_stop),
+                                 kind="reply")
+    await Message.filter(id=msg.id).update(next_attempt_at=rt.now())
+    other_ids = await queue(rt, other, 1)
+    if stop is not None:
+        await Contact.filter(id=c.id).update(**{stop: stop_at}, stopped_reason="wrong number")
+    assert await outbox.send_due(rt) == 2
+    got = await Message.get(id=msg.id)
+    assert (got.status.value, got.error or "") == expected
+    assert len(fake.sent_to("oSTOP", "custom")) == (expected[0] == "sent")
+    assert [s for s, _ in await statuses(other_ids)] == ["sent"]
