@@ -17,7 +17,10 @@ and a double negation rates nothing; ``heldout12.jsonl``, 300 independent replie
 once untuned -- red flag R 88 % P 97 %, opt-out R 89 % P 98 %, score 95.7 % -- then by the
 red-flag classes: suicidal ideation told by implication, a farewell, fetal movements not felt,
 a swallowed battery however well the child looks, chest pain rest does not relieve, pinyin with
-tone marks).  No set here is unseen
+tone marks; ``heldout13.jsonl``, 300 independent replies measured once untuned -- opt-out R 85 %
+P 98 %, red flag R 94 % P 89 %, score 95.3 % -- then by the unsure opt-out tier that the engine
+confirms with the respondent, and its leftovers: Cantonese 搵/冇使, 老伴儿...不在了, a colleague's
+phone, 我没孩子).  No set here is unseen
 any more: an honest estimate for unseen replies needs a new set, measured before any tuning.
 
 Label convention: a reply saying the number is wrong or the patient has died is also an

@@ -419,6 +419,8 @@ class TextsConfig(_Section):
     out_of_range: str = "评分是1到5分哦，请回复1到5之间的一个数字（{scale}）。"
     confirm_score: str = "您是打{score}分吗？请回复“是”或“不是”。"
     opt_out_confirmed: str = "好的，以后不再给您发送回访消息。祝您健康！"
+    # asked once when a reply only may mean "stop" (the parser's unsure opt-out)
+    confirm_opt_out: str = "您是希望以后不再收到我们的回访消息吗？回复“是”停止接收，回复“否”继续。"
     red_flag_advice: str = (
         "您说的情况需要尽快处理：请尽快回院就诊，或拨打{org_name}电话{org_phone}；"
         "情况紧急请立即拨打120。我们已通知医生尽快联系您。"

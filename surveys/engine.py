@@ -7,7 +7,12 @@ in one transaction. Events are past-tense facts that become records and the audi
 State is a small JSON-ready dict::
 
     {"survey": "general", "index": 0, "answers": {"overall": 4}, "failed": 0,
-     "confirm": null | {"question": "overall", "score": 4}, "status": "asking"}
+     "confirm": null | {"question": "overall", "score": 4} | {"opt_out": true},
+     "status": "asking"}
+
+An unsure opt-out (``opt_out_unsure``: the parser's recall-first tier) is asked about once
+with ``confirm_opt_out``; only "yes" or a second stop reply opts out, anything else carries on
+(a red flag in the same reply is handled first).  A precise opt-out acts at once.
 
 ``status`` is ``asking`` while questions remain, ``done`` after the thanks, ``staff`` when
 a person has taken over (the bot stays silent), ``stopped`` after an opt-out, a wrong number
@@ -54,6 +59,8 @@ class Reply(Protocol):
     def wrong_number(self) -> bool: ...
     @property
     def deceased(self) -> bool: ...
+    @property
+    def opt_out_unsure(self) -> bool: ...
     @property
     def affirmative(self) -> bool: ...
     @property
@@ -287,7 +294,34 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
                 b.escalate("wrong_number", "normal", "says this is a wrong number")
             b.say(stop)
         return b.step()
-    if parsed.opt_out and not _declines_confirmation(b.state, status, parsed, text):
+    confirm = b.state["confirm"]
+    asked_stop = bool(confirm) and bool(confirm.get("opt_out"))
+    if asked_stop:
+        b.state["confirm"] = None
+        if parsed.affirmative and parsed.score is None and not parsed.negative:
+            parsed_stop = True
+        else:
+            parsed_stop = parsed.opt_out and not _bare_no(text)
+        if parsed_stop:
+            if status != STOPPED:
+                b.state["status"], b.state["stop_reason"] = STOPPED, "opted_out"
+                b.events.append(OptedOut())
+                b.say("opt_out_confirmed")
+            return b.step()
+        if (parsed.negative or _bare_no(text)) and status == ASKING:
+            b.ask_current()  # "no": carry on where we were
+            return b.step()
+    elif parsed.opt_out and parsed.opt_out_unsure and not parsed.red_flag:
+        if status in (ASKING, DONE):
+            if parsed.complaint:
+                b.escalate("complaint", "high", "complaint words in the reply")
+            b.state["confirm"] = {"opt_out": True}
+            b.say("confirm_opt_out")
+        elif status == STAFF:
+            b.events.append(LateReply(text))
+        return b.step()
+    if parsed.opt_out and not parsed.opt_out_unsure and \
+            not _declines_confirmation(b.state, status, parsed, text):
         if status != STOPPED:
             b.state["status"], b.state["stop_reason"] = STOPPED, "opted_out"
             b.events.append(OptedOut())
@@ -367,12 +401,16 @@ _BARE_NO: Final = frozenset(("n", "no", "nope", "不是", "不对", "不", "否"
                              "错了", "没有"))
 
 
+def _bare_no(text: str) -> bool:
+    """The whole reply is a bare "no" ("N", "不是", "否")."""
+    return re.sub(r"[\W_]+", "", text.lower()) in _BARE_NO
+
+
 def _declines_confirmation(state: Mapping[str, Any], status: str, parsed: Reply,
                            text: str) -> bool:
     """A bare negative answering a pending score confirmation (not an opt-out)."""
     return (status == ASKING and bool(state.get("confirm")) and not parsed.deceased
-            and not parsed.wrong_number
-            and re.sub(r"[\W_]+", "", text.lower()) in _BARE_NO)
+            and not parsed.wrong_number and _bare_no(text))
 
 
 def remind(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,

@@ -302,6 +302,7 @@ _WRONG_NUMBER = (
     # no such patient or child in the family: "搞错了吧，我家没有小孩学琴"
     "我家没有*小孩", "我家没有*孩子", "我家没*小孩", "家里没有*小孩", "家里没*小孩",
     "我家没有*学生", "我家没有*病人", "我家没这个人", "我家没有这个人",
+    "我没孩子", "我没有孩子", "我没小孩", "我没有小孩",
     # pinyin (tone marks stripped): "nǐ men fā cuò rén le"
     "fa cuo ren", "fa cuo le", "da cuo le", "da cuo ren", "da cuo dian hua", "zhao cuo ren",
     "mei you zhe ge ren", "bu ren shi zhe ge ren",

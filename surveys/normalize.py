@@ -7,13 +7,14 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 3. NFKC: full-width digits and letters, circled digits (⑤ -> 5), full-width punctuation;
 4. one ``str.translate`` pass that deletes zero-width, bidi and emoji-modifier characters
    and maps the traditional characters that matter for our lexicons to simplified ones
-   (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉) and
+   (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉, 搵 -> 找) and
    strips pinyin tone marks (ǎ -> a, ü -> v);
 5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
-   唔好再 -> 不要再), "给五份" / "打4粉" -> 分.  Each is guarded by a character that rarely
-   occurs otherwise, so the common reply pays one ``str.translate``-speed scan.
+   唔好再 -> 不要再; 冇使再 -> 不用再), "给五份" / "打4粉" -> 分.  Each is guarded by a
+   character that rarely occurs otherwise, so the common reply pays one
+   ``str.translate``-speed scan.
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ _T2S = (
     "貼贴 麼么 徵征 狀状 層层 樓楼 屬属 剛刚 稱称 讀读 寫写 舉举 僅仅 遲迟 遠远 鄰邻 熱热 "
     "傳传 訊讯 息息 擾扰 絡络 號号 辭辞 喪丧 殯殡 葬葬 靈灵 覺觉 聽听 軟软 塊块 撐撑 壓压 "
     "識识 認认 癱瘫 搖摇 歪歪 風风 暈晕 頸颈 臟脏 膽胆 腸肠 癲癫 癇痫 燙烫 冷冷 凍冻 顫颤 "
-    # dialect characters with one Mandarin reading: Cantonese 咗 (了), 嚟 (来), 冇 (没), 佢 (他);
+    # dialect characters with one Mandarin reading: Cantonese 咗 (了), 嚟 (来), 冇 (没), 佢 (他),
+    # 搵 (找, to look for);
     # Wu 覅 (别, "don't"); 屙 (拉, to pass stool)
-    "咗了 嚟来 冇没 佢他 覅别 屙拉"
+    "咗了 嚟来 冇没 佢他 覅别 屙拉 搵找"
 )
 _TABLE: dict[int, int | None] = {ord(c): None for c in _DELETE}
 for _pair in _T2S.split():
@@ -89,16 +91,18 @@ _REPAIRS: dict[str, str] = {
     "满以": "满意", "满易": "满意", "满宜": "满意", "满义": "满意", "慢意": "满意",
     "瞒意": "满意", "蛮意": "满意", "唔该": "谢谢", "唔好再": "不要再", "唔好发": "不要发",
     "咪再": "别再", "咪发": "别发", "咪打": "别打",
-    "唔好打": "不要打", "唔使": "不用", "唔系": "不是",
+    "唔好打": "不要打", "唔使": "不用", "唔系": "不是", "没使": "不用",
 }
 _REPAIR_RE = re.compile(
     r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|唔使|唔系"
+    # Cantonese 冇使 ("no need", read 没使 after the table) before 再/发/打
+    r"|没使(?=再|发|打)"
     r"|咪(?:再|发|打)"
     r"|唔(?=[\u4e00-\u9fff])"
     r"|(?<=[给打评选])(个|了)?([1-5一二两三四五])(?:份|粉|奋|芬|纷)"
 )
 # A cheap pre-check: only replies holding one of these characters can need a repair.
-_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪")
+_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使")
 # Pre-checks as character classes: a regex scan of a class is several times cheaper than
 # str.translate with a dict or a set test over every character, and most replies need neither.
 _REPAIR_GATE_RE = re.compile("[" + "".join(sorted(_REPAIR_CHARS)) + "]")

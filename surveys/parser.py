@@ -91,6 +91,7 @@ class Interpretation:
     out_of_range: int | None
     wrong_number: bool
     deceased: bool
+    opt_out_unsure: bool  # opt_out only by the recall-first tier: the engine asks first
     affirmative: bool
     negative: bool
     comment: str
@@ -111,6 +112,7 @@ class Interpretation:
             "out_of_range": self.out_of_range,
             "wrong_number": self.wrong_number,
             "deceased": self.deceased,
+            "opt_out_unsure": self.opt_out_unsure,
             "affirmative": self.affirmative,
             "negative": self.negative,
             "comment": self.comment,
@@ -131,7 +133,8 @@ class Interpretation:
         else:
             lines.append("score: none")
         flags = [name for name in ("opt_out", "complaint", "red_flag", "question",
-                                   "wrong_number", "deceased", "affirmative", "negative")
+                                   "wrong_number", "deceased", "opt_out_unsure", "affirmative",
+                                   "negative")
                  if getattr(self, name)]
         lines.append("flags: " + (", ".join(flags) if flags else "none"))
         if self.comment:
@@ -243,7 +246,8 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "非常非常好 非常好 特别好 太好了 好极了 超好 很棒 太棒 真棒 超棒 棒棒 棒极了 非常棒 "
      "完美 优秀 极好 特别棒 好棒 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
      "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
-     "feichang_manyi hen_manyi henmanyi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
+     "feichang_manyi fei_chang_man_yi fei_chang_manyi feichang_man_yi hen_manyi henmanyi "
+     "hen_man_yi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
      "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
      "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
@@ -267,7 +271,7 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "有些不满意 不太行 不怎么行 不太好 不怎么好 不是很好 不咋地 不咋滴 不咋的 不咋样 不怎么样 "
      "不理想 失望 "
      "有点失望 比较差 有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi "
-     "bumanyi bu_tai_manyi not_happy unhappy"),
+     "bumanyi bu_man_yi bu_tai_manyi not_happy unhappy"),
     (2, 0.75, _WEAK, "不好 差"),
     (1, 0.92, 0, "非常不满意 很不满意 特别不满意 极不满意 十分不满意 太不满意 极其不满意 "
      "一点都不满意 一点也不满意 完全不满意 超级不满意 很差 非常差 太差 极差 特别差 超差 真差 "
@@ -287,7 +291,9 @@ _LIKERT_SKIP_AFTER: Final = {
     "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
     "差": re.compile(r"不多|点|一点|距|价|额|别|不离"),
     "不好": re.compile(r"意思|说|讲|弄|办|找|用|睡|吃|约|挂|停"),
-    "满意": re.compile(r"度"),
+    # "医生不满意我的恢复": someone else rates the speaker, who rates nothing
+    "满意": re.compile(r"度|我"),
+    "不满意": re.compile(r"(?:的地方|之处)[^,，。!?]{0,4}(?:没有|没|无)|我"),
     "满分": re.compile(r"\s?(?:\d|是|为|十|一百|的话|制|\d?分制)"),
     "还好": re.compile(r"吗|吧\?|有"),
     "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
@@ -689,7 +695,7 @@ _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
 _FAMILY_RE: Final = re.compile(
-    r"我是(?:他|她|病人|患者|孩子|学生)|家属|家长|儿子|女儿|妈妈|爸爸|老婆|老公|爱人|母亲|父亲"
+    r"我是(?:(?:他|她)(?!的?(?:同事|朋友|邻居|同学|室友))|病人|患者|孩子|学生)|家属|家长|儿子|女儿|妈妈|爸爸|老婆|老公|爱人|母亲|父亲"
     r"|替他|替她|帮他|帮她|代他|代她"
 )
 # A question mark or particle: 吗 always, 么 unless it ends 什么/怎么..., 呢 at a clause end
@@ -716,6 +722,9 @@ _OPT_PHRASES: Final = (
     r"(?:给我|跟我|和我|向我|对我|找我|往我这|往我)?(?:们)?"
     r"(?:打电话|打来|来电|打给我|打我电话|打扰|骚扰|联系|回访|推送|通知我|发短信|发信息|发消息|"
     r"发微信|发这|发那|发啦|发了|发过来|发来|发给我|打了|打啦|call|text)"
+    # "不麻烦你们打电话了"; "说过多少遍了，怎么还发"
+    r"|不(?:用|必)?麻烦(?:你们|您们|你|您)?再?(?:打电话|打来|回访|联系|发短信|发消息|发信息)"
+    r"|说(?:过|了)(?:多少|好几|几|无数|很多|n)[遍次回]了?[^。!?]{0,8}?还(?:在|要|是)?(?:发|打)"
 )
 _OPT_COMPOSED_RE: Final = re.compile(_factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
 # Deceased = a person, then only time words and adverbs, then 走了/没了/不在了/死了 closing the
@@ -724,7 +733,7 @@ _OPT_COMPOSED_RE: Final = re.compile(_factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
 _DEC_PERSONS: Final = (
     "人 老人 他 她 爸 妈 父亲 母亲 爷爷 奶奶 外公 外婆 姥姥 姥爷 老伴 老公 老婆 丈夫 妻子 爱人 "
     "病人 患者 老太太 老爷子 老头 婆婆 公公 岳父 岳母 家父 家母")
-_DEC_GAP: Final = (r"(?:家|子|亲)?[已经早就都也在于去今前上下个月份周礼拜星期天日号初底中旬年"
+_DEC_GAP: Final = (r"(?:家|子|亲|儿)?[已经早就都也在于去今前上下个月份周礼拜星期天日号初底中旬年"
                    r"\d零一二三四五六七八九十两几半刚才\s]{0,8}")
 _DEC_END: Final = (r"(?:走了|没了|不在了|死了)"
                    r"(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛了的哈还])")
@@ -1172,7 +1181,7 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
     "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
-    "烦死", "好烦", "太烦", "很烦", "烦不烦", "烦(?<!麻烦)(?<!其烦)(?![躁恼琐请你您劳])",
+    "消停", "烦死", "好烦", "太烦", "很烦", "烦不烦", "烦(?<!麻烦)(?<!其烦)(?![躁恼琐请你您劳])",
     "天天问", "天天发", "老是问", "每次都问", r"退(?=$|[,，。!?！？~\s吧啦])",
     "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
     "don't call", "don't email", "don't contact", "do not text", "do not message",
@@ -1199,6 +1208,7 @@ _OPB_QUESTION_RE: Final = re.compile(
     r"吗|吧[?？]|么[?？]|[?？]|要不要|用不用|需不需要|能不能|可不可以")
 
 
+_THIRD_PARTY_CALL_RE: Final = re.compile(r"推销|广告|诈骗|中介|快递|贷款|保险")
 _OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏蔽", "unsubscribe", "免打扰",
                               "not interested",
                               "take me off", "remove me", "leave me alone", "opt out",
@@ -1221,6 +1231,9 @@ _PREF_TIME_RE: Final = re.compile(
     r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课|开会|睡觉|[\d一二三四五六七八九十]+点)"
     r"[^,，。!?；;]{0,4}$")
 _PREF_MEDIUM_RE: Final = re.compile(r"[再给我]{0,3}(?:发|打)?(?:语音|视频|长语音)")
+# a change of medium: "能不能帮我把回访改成微信，不要打电话"
+_PREF_CHANGE_RE: Final = re.compile(
+    r"(?:改成|换成|改用|改为|改到|换到|转到)(?:发|打)?(?:微信|短信|邮件|企业微信|文字|打字|电话)")
 _PREF_OTHER_RE: Final = re.compile(
     r"(?:打字|发短信|发微信|发消息|发信息|短信|微信|文字|白天|晚上|上午|下午|周末|工作日)"
     r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
@@ -1245,7 +1258,8 @@ def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
             or _PREF_MEDIUM_RE.match(norm, e) is not None
-            or _PREF_OTHER_RE.search(norm) is not None)
+            or _PREF_OTHER_RE.search(norm) is not None
+            or _PREF_CHANGE_RE.search(norm) is not None)
 
 
 def _farewell(norm: str) -> tuple[int, int] | None:
@@ -1302,6 +1316,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
         cem = _SEP_RE.search(norm, e)
         ce = cem.start() if cem else len(norm)
         clause = norm[cs:ce]
+        if m.group() in ("拉黑", "屏蔽") and _THIRD_PARTY_CALL_RE.search(norm, cs, s):
+            continue  # "把那个推销电话拉黑了": someone else's calls
         if _OPB_BARE_RE.fullmatch(clause.strip(" ~")) or m.group() in _OPB_SELF:
             return s, e
         if m.group() == "退":
@@ -1327,9 +1343,59 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
     return None
 
 
+# Unsure opt-out (recall first, confirmed by the engine before anything stops): people say "stop
+# contacting me" indirectly in endless ways ("一直发一直发，求放过", "还发什么钢琴课回访",
+# "以后有事我自己会联系你们").  A reply that mentions our messages, calls or follow-up (or
+# addresses us) together with any stop, annoyance or refusal cue, which the precise rules left
+# undecided, is an opt-out that the engine asks about once.  Not when the cue is about a
+# treatment, the body or someone else ("别担心", "不用打针", "不要再发烧"), a denied intent, or
+# a preference of time or medium ("白天打就行", "能不能把回访改成微信，不要打电话").
+_UNSURE_STOP_RE: Final = re.compile(
+    r"(?<![特区分级差告鉴识派性类辨])别(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动)"
+    r"|(?<![要用说])不要(?!紧|钱|脸)|(?<![用说])不用(?!谢|客气|担心|排|等|花|交|付)|甭"
+    r"|(?<!阿)莫(?!名|西|非)|勿|停(?!车|药|留|电|水)|够了"
+    r"|烦(?<!麻烦)(?<!其烦)|消停|有完没完|没完没了|还发|还打|还在发|骚扰|拉黑|不麻烦|放过"
+    r"|轰炸|太频繁|受不了|不参与|不参加|算了|少发|少打|饶了|不需要|无需|用不着|不想再|不想收"
+    r"|不想接|不想回|[不别]再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)"
+    r"|\b(?:no more|stop|enough)\b")
+_UNSURE_MSG_RE: Final = re.compile(
+    r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|手机"
+    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|打(?:来|给|过来|我)|找我|你们|您们"
+    r"|\b(?:msgs?|texts?|calls?|messages?|sms|survey|you)\b")
+# what follows a cue that makes it about something other than our messages
+_UNSURE_OTHER_AFTER_RE: Final = re.compile(
+    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗"
+    r"|石膏|吃|喝|碰|沾|刷|运动|抽烟|喝酒|熬夜|着急|紧张|害怕|哭|疼|痛|来医院|来复查|复查"
+    r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕)")
+# a preference of time or medium, not a refusal ("白天打就行", "微信联系我")
+_UNSURE_PREF_RE: Final = re.compile(
+    r"(?:微信|短信|文字|打字)(?:联系|沟通|说|发|通知)"
+    r"|(?:白天|晚上|上午|下午|周末|工作日|[\d一二三四五六七八九十]+点)[^,，。!?]{0,3}(?:打|发|联系)")
+
+
+def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
+    """Span of the stop cue of an unsure opt-out (see ``_UNSURE_STOP_RE``), or None."""
+    if _UNSURE_MSG_RE.search(norm) is None or _UNSURE_PREF_RE.search(norm) is not None:
+        return None
+    for m in islice(_UNSURE_STOP_RE.finditer(norm), _MAX_HITS):
+        s, e = m.span()
+        if _UNSURE_OTHER_AFTER_RE.match(norm, e) is not None or \
+                _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
+            continue
+        cs = _clause_start(norm, s)
+        if m.group() == "拉黑" and _THIRD_PARTY_CALL_RE.search(norm, cs, s) is not None:
+            continue
+        if s and _negated_intent(norm, s):
+            continue
+        if _preference(norm, cs, s, e):
+            continue
+        return s, e
+    return None
+
+
 _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 _SPAN: Final = attrgetter("span")
-# A frozen dataclass's generated __init__ sets each of the 16 fields through
+# A frozen dataclass's generated __init__ sets each of the 17 fields through
 # object.__setattr__, which is a tenth of the cost of a whole parse.  Setting the slots
 # through their descriptors gives the same immutable object about twice as fast.
 _INTERPRETATION_SETTERS: Final = tuple(
@@ -1337,6 +1403,7 @@ _INTERPRETATION_SETTERS: Final = tuple(
 _INTERPRETATION_FIELDS: Final = (
     "score", "opt_out", "complaint", "red_flag", "question", "confidence",
     "needs_confirmation", "candidate", "out_of_range", "wrong_number", "deceased",
+    "opt_out_unsure",
     "affirmative", "negative", "comment", "evidence", "normalized")
 assert tuple(f.name for f in fields(Interpretation)) == _INTERPRETATION_FIELDS
 
@@ -1345,9 +1412,9 @@ def _new_interpretation(values: tuple[object, ...]) -> Interpretation:
     """``Interpretation(*values)`` without the per-field ``object.__setattr__`` calls."""
     obj: Interpretation = object.__new__(Interpretation)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14,
-     s15) = _INTERPRETATION_SETTERS
-    (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15) = values
-    # unrolled: a zip loop over 16 fields costs a measurable share of a whole parse
+     s15, s16) = _INTERPRETATION_SETTERS
+    (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16) = values
+    # unrolled: a zip loop over 17 fields costs a measurable share of a whole parse
     s0(obj, v0)
     s1(obj, v1)
     s2(obj, v2)
@@ -1364,6 +1431,7 @@ def _new_interpretation(values: tuple[object, ...]) -> Interpretation:
     s13(obj, v13)
     s14(obj, v14)
     s15(obj, v15)
+    s16(obj, v16)
     return obj
 
 
@@ -1748,6 +1816,9 @@ class ReplyParser:
                 ev.append(_ev(kind, (s, e), text, None, "went elsewhere"))
                 continue
             elif kind == "opt_out":
+                if text in ("拉黑", "屏蔽") and _THIRD_PARTY_CALL_RE.search(
+                        norm, _clause_start(norm, s), s) is not None:
+                    continue  # "把那个推销电话拉黑了": someone else's calls
                 if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
                     continue  # "不用再问医生了吧": someone else is asked, not us
                 if text[0] == "不" and s and norm[s - 1] == text[1:2]:
@@ -1811,6 +1882,14 @@ class ReplyParser:
                 opt_spans.append(span)
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
                               "quit, and the messages go on"))
+        opt_out_unsure = False
+        if "opt_out" not in flags_hit and _UNSURE_STOP_RE.search(norm) is not None and \
+                not any(x.rule == "opt_out_denied" for x in ev):
+            span = _unsure_opt_out(norm)
+            if span is not None:
+                flags_hit["opt_out"] = opt_out_unsure = True
+                ev.append(_ev("opt_out_unsure", span, norm[span[0]:span[1]], None,
+                              "stop cue near our messages; confirm before stopping"))
 
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
@@ -1911,7 +1990,8 @@ class ReplyParser:
             score, flags_hit.get("opt_out", False) or deceased or wrong_number, complaint,
             flags_hit.get("red_flag", False),
             question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
-            wrong_number, deceased, affirmative, negative, comment, tuple(ev), norm,
+            wrong_number, deceased, opt_out_unsure and not (deceased or wrong_number),
+            affirmative, negative, comment, tuple(ev), norm,
         ))
 
     def _body_change(self, norm: str, s: int, e: int, ev: list[Evidence],

@@ -31,6 +31,7 @@ class R:
     out_of_range: int | None = None
     wrong_number: bool = False
     deceased: bool = False
+    opt_out_unsure: bool = False
     affirmative: bool = False
     negative: bool = False
     comment: str = ""
