@@ -1350,14 +1350,16 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
 # undecided, is an opt-out that the engine asks about once.  Not when the cue is about a
 # treatment, the body or someone else ("别担心", "不用打针", "不要再发烧"), a denied intent, or
 # a preference of time or medium ("白天打就行", "能不能把回访改成微信，不要打电话").
+# Every alternative starts with a literal character (look-behinds after it, no [不别] or \b
+# first) so that re skips to the possible first characters instead of trying each position.
 _UNSURE_STOP_RE: Final = re.compile(
-    r"(?<![特区分级差告鉴识派性类辨])别(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动)"
-    r"|(?<![要用说])不要(?!紧|钱|脸)|(?<![用说])不用(?!谢|客气|担心|排|等|花|交|付)|甭"
-    r"|(?<!阿)莫(?!名|西|非)|勿|停(?!车|药|留|电|水)|够了"
+    r"别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动)"
+    r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付)|甭"
+    r"|莫(?<!阿莫)(?!名|西|非)|勿|停(?!车|药|留|电|水)|够了"
     r"|烦(?<!麻烦)(?<!其烦)|消停|有完没完|没完没了|还发|还打|还在发|骚扰|拉黑|不麻烦|放过"
     r"|轰炸|太频繁|受不了|不参与|不参加|算了|少发|少打|饶了|不需要|无需|用不着|不想再|不想收"
-    r"|不想接|不想回|[不别]再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)"
-    r"|\b(?:no more|stop|enough)\b")
+    r"|不想接|不想回|不再|别再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)"
+    r"|no more\b(?<!\wno more)|stop\b(?<!\wstop)|enough\b(?<!\wenough)")
 _UNSURE_MSG_RE: Final = re.compile(
     r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|手机"
     r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|打(?:来|给|过来|我)|找我|你们|您们"
