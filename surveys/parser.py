@@ -1609,12 +1609,13 @@ class ReplyParser:
         cands: list[_Cand] = []
         ambiguous: list[int] = []        # candidates of unsure forms ("4.5", "3-4")
         out_of_range: int | None = None
-        core = _NONWORD_RE.sub("", norm)
+        # (str.isalnum is re's \w less "_": a reply of letters alone needs no substitution)
+        core = norm if norm.isalnum() else _NONWORD_RE.sub("", norm)
         core_stripped = core.rstrip(_PARTICLES) or core
         n = len(norm)
 
         # 1. numbers, stars, thumbs, emoji codes
-        fullwidth = not raw.isascii() and _FULLWIDTH_RE.search(raw) is not None
+        fullwidth: bool | None = None  # looked up on the first number: most replies have none
         consumed = 0  # end of the last range ("3-4"): its second number is not a new token
         gate = _TOKEN_GATE_RE.search(norm)
         for m in islice(_TOKEN_RE.finditer(norm, gate.start() if gate else n), _MAX_HITS):
@@ -1624,6 +1625,8 @@ class ReplyParser:
             if s < consumed:
                 continue
             if kind == "num":
+                if fullwidth is None:
+                    fullwidth = not raw.isascii() and _FULLWIDTH_RE.search(raw) is not None
                 oor, consumed = self._number(norm, core_stripped, s, e, tok, fullwidth, ev,
                                              cands, ambiguous)
                 if oor is not None and out_of_range is None:
