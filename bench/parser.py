@@ -20,8 +20,12 @@ a swallowed battery however well the child looks, chest pain rest does not relie
 tone marks; ``heldout13.jsonl``, 300 independent replies measured once untuned -- opt-out R 85 %
 P 98 %, red flag R 94 % P 89 %, score 95.3 % -- then by the unsure opt-out tier that the engine
 confirms with the respondent, and its leftovers: Cantonese 搵/冇使, 老伴儿...不在了, a colleague's
-phone, 我没孩子).  No set here is unseen
-any more: an honest estimate for unseen replies needs a new set, measured before any tuning.
+phone, 我没孩子).  ``heldout14.jsonl`` (300 independent replies) has NOT been tuned on: its
+figures are the honest estimate for unseen replies (first measured at fd27e7c: score 95.0 %,
+red flag R 93 % P 97 %, opt-out R 87 % P 98 %, complaint R 57 %).  Across the seven fresh sets
+of 2026-11-22 (heldout8-14), each measured before tuning, red-flag recall read 91, 93, 89, 95,
+88, 94, 93 % and opt-out recall 77, 77, 88, 92, 89, 85, 87 %: each round of rules fixed the set
+it saw and barely moved the next one.
 
 Label convention: a reply saying the number is wrong or the patient has died is also an
 opt-out (never message the contact again), as ``heldout8.jsonl`` labels it.  Older sets
