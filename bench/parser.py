@@ -23,8 +23,8 @@ confirms with the respondent, and its leftovers: Cantonese 搵/冇使, 老伴儿
 phone, 我没孩子).  ``heldout14.jsonl`` (300 independent replies) has NOT been tuned on: its
 figures are the honest estimate for unseen replies (first measured at fd27e7c: score 95.0 %,
 red flag R 93 % P 97 %, opt-out R 87 % P 98 %, complaint R 57 %).  Across the seven fresh sets
-of 2026-11-22 (heldout8-14), each measured before tuning, red-flag recall read 91, 93, 89, 95,
-88, 94, 93 % and opt-out recall 77, 77, 88, 92, 89, 85, 87 %: each round of rules fixed the set
+of 2026-11-22 (heldout8-14), each measured before tuning, red-flag recall read 91, 96, 89, 95,
+88, 94, 93 % and opt-out recall 77, 90, 88, 92, 89, 85, 87 %: each round of rules fixed the set
 it saw and barely moved the next one.
 
 Label convention: a reply saying the number is wrong or the patient has died is also an
