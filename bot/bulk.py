@@ -31,13 +31,8 @@ def marks(conn: BaseDBAsyncClient, n: int, start: int = 1) -> list[str]:
     return [f"${i}" for i in range(start, start + n)] if _pg(conn) else ["?"] * n
 
 
-def db_value(model: type[Model], field: str, value: Any) -> Any:
-    """``value`` as the ORM would write it to ``model.field``."""
-    return model._meta.fields_map[field].to_db_value(value, model)
-
-
 def column_converter(model: type[Model], field: str) -> Callable[[Any], Any]:
-    """A function converting values of one column as ``db_value`` would, chosen once per column.
+    """A function converting values of one column as the ORM writes them, chosen once per column.
 
     Converting field by field through the ORM was the largest cost of a bulk write. Plain
     columns (ints, strings, booleans with the ORM's own conversion) take a value of their
@@ -85,12 +80,15 @@ def _default(field: Any) -> Any:
 
 
 async def insert(conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Mapping[str, Any]],
-                 returning: Sequence[str] = ()) -> list[dict[str, Any]]:
+                 returning: Sequence[str] = (), *,
+                 skip_conflicts_on: str | None = None) -> list[dict[str, Any]]:
     """INSERT rows (field name → value, the same fields in each) in as few statements as fit.
 
     Fields left out get their defaults, as the ORM would write them. Returns the
     ``returning`` columns as the database lists them: callers match them by a unique
-    column, not by position.
+    column, not by position. ``skip_conflicts_on``: a unique column; rows whose value is
+    already stored are skipped (``ON CONFLICT … DO NOTHING``, SQLite and PostgreSQL alike)
+    and return nothing, while any other unique constraint still raises.
     """
     if not rows:
         return []
@@ -100,7 +98,10 @@ async def insert(conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Map
                if f not in rows[0] and not meta.fields_map[f].generated]
     fields = given + [f for f, _ in missing]
     columns = ",".join(f'"{meta.fields_db_projection[f]}"' for f in fields)
-    tail = f" RETURNING {','.join(repr_col(c) for c in returning)}" if returning else ""
+    tail = (f' ON CONFLICT ("{meta.fields_db_projection[skip_conflicts_on]}") DO NOTHING'
+            if skip_conflicts_on else "")
+    if returning:
+        tail += " RETURNING " + ",".join(f'"{c}"' for c in returning)
     per = max(1, MAX_PARAMS // len(fields))
     out: list[dict[str, Any]] = []
     for start in range(0, len(rows), per):
@@ -123,11 +124,6 @@ async def insert(conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Map
     return out
 
 
-def repr_col(name: str) -> str:
-    """A quoted column name."""
-    return f'"{name}"'
-
-
 async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Sequence[str],
                       rows: Iterable[Sequence[Any]]) -> None:
     """``UPDATE model SET fields… WHERE id = …`` once per row, as one prepared statement.
@@ -146,9 +142,14 @@ async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Seque
                                 values)
 
 
-async def select_in(conn: BaseDBAsyncClient, sql: str, head: Sequence[Any],
-                    values: Sequence[Any]) -> list[dict[str, Any]]:
-    """``sql`` (``{0}``, ``{1}``… mark the ``head`` parameters) followed by ``IN (values)``."""
+async def execute_in(conn: BaseDBAsyncClient, sql: str, head: Sequence[Any],
+                     values: Sequence[Any]) -> list[dict[str, Any]]:
+    """``sql`` (``{0}``, ``{1}``… mark the ``head`` parameters) followed by ``IN (values)``;
+    the rows it returns.
+
+    Plain SQL for hot paths: the ORM spends more building a long ``IN (...)`` than the
+    database running it.
+    """
     m = marks(conn, len(head) + len(values))
     text = sql.format(*m[: len(head)]) + f" ({','.join(m[len(head):])})"
     _, rows = await conn.execute_query(text, [*head, *values])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from weakref import WeakValueDictionary
 
@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import escalations, ledger, outbox
+from bot import bulk, escalations, ledger, outbox
 from bot.leases import lease, release
 from bot.planner import engine_context
 from bot.runtime import Runtime
@@ -94,82 +94,20 @@ class InboundItem:
     raw: str | None = None
 
 
-def _db_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Message rows as database values, with the ORM's own conversion and validation.
-
-    Fields not given take their model defaults. No model object per row (that costs more
-    than the insert on a busy webhook), and a column whose value is the same in every row
-    (the clock reading, status, channel, defaults) is converted once per batch: only the
-    columns that differ (ids, keys, texts) are converted row by row.
-    """
-    meta = Message._meta
-    columns = [name for name in meta.fields_db_projection if not meta.fields_map[name].generated]
-    # Only fields that fill themselves in (auto_now) look at the instance; the others get
-    # the model class, as elsewhere.
-    fields = [meta.fields_map[c] for c in columns]
-    proto: Any = Message
-    if any(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields):
-        proto = Message(**rows[0])
-    n = len(rows)
-    per_column = []
-    for name, field in zip(columns, fields, strict=True):
-        default = field.default() if callable(field.default) else field.default
-        given = [row.get(name, default) for row in rows]
-        first = given[0]
-        # Equal and of one type (True == 1, but they are stored differently).
-        if given.count(first) == n and (n == 1 or set(map(type, given)) == {type(first)}):
-            per_column.append([_db_value(field, first, proto)] * n)
-        else:
-            per_column.append([_db_value(field, v, proto) for v in given])
-    return ([meta.fields_db_projection[c] for c in columns],
-            [list(row) for row in zip(*per_column, strict=True)])
-
-
-def _db_value(field: Any, value: Any, instance: Any) -> Any:
-    if isinstance(value, datetime):
-        value = field.to_python_value(value)  # as a model object holds it (UTC)
-    return field.to_db_value(value, instance)
-
-
 async def _insert_new(conn: BaseDBAsyncClient, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert message rows in one statement, skipping any whose ``dedupe_key`` is stored.
 
-    Returns the ids of the rows inserted by their ``dedupe_key``. ``ON CONFLICT DO NOTHING``
-    (SQLite and PostgreSQL alike) makes deduplication and insertion one round trip; another
-    unique constraint still raises ``IntegrityError``.
+    Returns the ids of the rows inserted by their ``dedupe_key``: deduplication and insertion
+    are one round trip; another unique constraint still raises ``IntegrityError``.
     """
-    columns, values = _db_rows(rows)
-    pg = conn.capabilities.dialect == "postgres"
-    n = len(columns)
-    groups = []
-    for r in range(len(values)):
-        marks = (f"${r * n + i}" for i in range(1, n + 1)) if pg else ("?" for _ in columns)
-        groups.append(f"({','.join(marks)})")
-    names = ",".join(f'"{c}"' for c in columns)
-    sql = (f'INSERT INTO "message" ({names}) VALUES {",".join(groups)} '
-           'ON CONFLICT ("dedupe_key") DO NOTHING RETURNING "dedupe_key", "id"')
-    # execute_query_dict: tortoise's execute_query drops what an INSERT returns on PostgreSQL.
-    out = await conn.execute_query_dict(sql, [v for row in values for v in row])
+    out = await bulk.insert(conn, Message, rows, ("dedupe_key", "id"),
+                            skip_conflicts_on="dedupe_key")
     return {str(r["dedupe_key"]): int(r["id"]) for r in out}
 
 
-async def _execute_in(conn: BaseDBAsyncClient, sql: str, head: list[Any],
-                      values: list[Any]) -> list[Any]:
-    """``sql`` (``{0}``, ``{1}``… mark the ``head`` parameters) followed by ``IN (values)``.
-
-    Plain SQL: on the webhook's hot path the ORM spends more building a long IN (...) than
-    the database running it.
-    """
-    pg = conn.capabilities.dialect == "postgres"
-    marks = [f"${i}" if pg else "?" for i in range(1, len(head) + len(values) + 1)]
-    text = sql.format(*marks[: len(head)]) + f" ({','.join(marks[len(head):])})"
-    _, rows = await conn.execute_query(text, [*head, *values])
-    return list(rows)
-
-
 async def _ids_by_key(conn: BaseDBAsyncClient, keys: list[str]) -> dict[str, int]:
-    rows = await _execute_in(conn, "SELECT dedupe_key, id FROM message WHERE dedupe_key IN",
-                             [], keys)
+    rows = await bulk.execute_in(conn, "SELECT dedupe_key, id FROM message WHERE dedupe_key IN",
+                                [], keys)
     return {str(r["dedupe_key"]): int(r["id"]) for r in rows}
 
 
@@ -208,7 +146,7 @@ async def receive_many(rt: Runtime, items: list[InboundItem], *,
                         by_channel.setdefault(m["channel"], set()).add(m["contact_id"])
                 when = Contact._meta.fields_map["last_inbound_at"].to_db_value(now, Contact)
                 for channel, cids in by_channel.items():
-                    await _execute_in(
+                    await bulk.execute_in(
                         conn, "UPDATE contact SET last_inbound_at = {0}, "
                         "last_inbound_channel = {1} WHERE id IN", [when, channel], sorted(cids))
     except IntegrityError:

@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.bulk import select_in, update_each
+from bot.bulk import execute_in, update_each
 from bot.channels.base import ChannelError, Outgoing, PreparingChannel
 from bot.leases import lease, release, release_many
 from bot.runtime import Runtime
@@ -128,7 +128,7 @@ async def load_contacts(conn: BaseDBAsyncClient, ids: Collection[int],
             f'SELECT {cols} FROM "{meta.db_table}" WHERE "id" = ANY($1::int[]) '
             'ORDER BY "id" FOR UPDATE', [sorted(ids)])
     else:
-        rows = await select_in(conn, f'SELECT {cols} FROM "{meta.db_table}" WHERE "id" IN',
+        rows = await execute_in(conn, f'SELECT {cols} FROM "{meta.db_table}" WHERE "id" IN',
                                (), sorted(ids))
     conv = [(f, meta.fields_db_projection[f], fmap[f].to_python_value) for f in _CONTACT_FIELDS]
     out: dict[int, ContactFacts] = {}

@@ -41,7 +41,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from yarl import URL
 
-from bot import dispatcher, escalations, ledger, links, outbox
+from bot import bulk, dispatcher, escalations, ledger, links, outbox
 from bot.channels.base import ChannelError, Outgoing, SendResult
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
@@ -693,16 +693,6 @@ async def _store_then(rt: Runtime, *, contact_id: int | None, body: str, provide
     return reply
 
 
-async def _select_in(sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    """``sql`` followed by ``(…values…)``. Plain SQL: on the webhook's hot path the ORM spends
-    more building a long IN (...) than the database running it."""
-    conn = connections.get("default")
-    marks = (",".join(f"${i}" for i in range(1, len(values) + 1))
-             if conn.capabilities.dialect == "postgres" else ",".join("?" * len(values)))
-    _, rows = await conn.execute_query(f"{sql} ({marks})", values)
-    return [dict(r) for r in rows]
-
-
 # Outbound WeChat messages of contact ``m.contact_id`` that wait for the person to write.
 _WAITING = ("m.direction = 'out' AND m.channel = 'wechat' AND m.status IN ('failed', 'queued') "
             "AND m.error LIKE '450%'")
@@ -714,9 +704,10 @@ async def _requeue_waiting(rt: Runtime, contact_ids: set[int]) -> None:
     Those are 45047 (deferred) and 45015 with nowhere else to go. One cheap read in the
     common case where nothing waits.
     """
-    waiting = {int(r["contact_id"]) for r in await _select_in(
+    waiting = {int(r["contact_id"]) for r in await bulk.execute_in(
+        connections.get("default"),
         f"SELECT DISTINCT contact_id FROM message m WHERE {_WAITING} AND contact_id IN",
-        sorted(contact_ids))}
+        [], sorted(contact_ids))}
     if waiting:
         await _requeue(rt, waiting)
 
