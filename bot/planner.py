@@ -270,8 +270,12 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
                 updates.setdefault(decision, []).append(checkin.id)
 
         await _apply_decisions(conn, updates, now, cfg.busy_defer_minutes)
+        handed: list[outbox.Queued] = []
         if opened:
-            await _open_many(rt, conn, opened, episodes, contacts, guardians, now)
+            handed = await _open_many(rt, conn, opened, episodes, contacts, guardians, now)
+    # Committed: the first messages, leased to this process, go straight to its sender.
+    if handed:
+        outbox.hand_off(rt, handed, now + timedelta(seconds=rt.settings.worker.lease_seconds))
     return len(opened)
 
 
@@ -321,8 +325,11 @@ async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]
 
 async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_Due, str]],
                      episodes: dict[int, _Episode], contacts: dict[int, ContactFacts],
-                     guardians: set[tuple[int, int]], now: datetime) -> None:
+                     guardians: set[tuple[int, int]], now: datetime) -> list[outbox.Queued]:
+    """Open the batch; returns its first messages, written already leased to this worker."""
     cfg = rt.settings.checkin
+    lease = {"lease_owner": f"{rt.worker_id}#opened",
+             "lease_until": now + timedelta(seconds=rt.settings.worker.lease_seconds)}
     expires = now + timedelta(hours=cfg.reply_window_hours)
     # The link stays valid through every attempt and the last reply window.
     link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
@@ -350,12 +357,14 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         params = {**ctx.values, "link": links.link_url(rt, token), "link_token": token,
                   "survey": survey.title}
         messages.extend(
-            outbox.new_row(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
-                           contact_id=checkin.contact_id, conversation_id=conv_ids[checkin.id],
-                           body=text, now=now, kind="checkin", params=params)
+            {**outbox.new_row(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
+                              contact_id=checkin.contact_id,
+                              conversation_id=conv_ids[checkin.id], body=text, now=now,
+                              kind="checkin", params=params), **lease}
             for i, text in enumerate(step.outbound))
     await bulk.insert(conn, SurveyLink, link_rows)
-    await bulk.insert(conn, Message, messages)
+    msg_ids = {r["dedupe_key"]: int(r["id"]) for r in await bulk.insert(
+        conn, Message, messages, returning=("id", "dedupe_key"))}
     by_channel: dict[str, list[int]] = {}
     for checkin, channel in opened:
         by_channel.setdefault(channel, []).append(checkin.id)
@@ -370,6 +379,12 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         data={"worker": rt.worker_id, "checkins": {str(c.id): ch for c, ch in opened}},
         recorded_at=now,
     )
+    # In id order: one person's messages leave in the order they were written.
+    return sorted((outbox.Queued(
+        id=msg_ids[m["dedupe_key"]], contact_id=m["contact_id"], channel=m["channel"],
+        dedupe_key=m["dedupe_key"], sender=m["sender"], kind=m["kind"], params=m["params"],
+        body=m["body"], attempts=0, conversation_id=m["conversation_id"])
+        for m in messages), key=lambda q: q.id)
 
 
 async def follow_up_unanswered(rt: Runtime) -> int:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +54,8 @@ class Runtime:
     inbox_waker: Waker = field(default_factory=Waker)
     planner_waker: Waker = field(default_factory=Waker)
     staff_waker: Waker = field(default_factory=Waker)  # SLA checks and notifications
+    # Messages the planner wrote already leased to this process: (outbox.Queued, lease end).
+    outbox_handoff: deque[tuple[Any, datetime]] = field(default_factory=deque)
 
     calendar: WorkCalendar = field(init=False)
 
