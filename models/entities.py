@@ -305,7 +305,8 @@ class Conversation(Model):
 
     class Meta:
         table = "conversation"
-        indexes = (("contact_id", "status"),)
+        # checkin_id: a check-in's retries and its H5 link page find its conversation by it.
+        indexes = (("contact_id", "status"), ("checkin_id",))
 
 
 class Message(Model):
@@ -364,6 +365,7 @@ class SurveyLink(Model):
 
     class Meta:
         table = "survey_link"
+        indexes = (("checkin_id",),)  # a retry re-sends the check-in's link
 
 
 class Escalation(Model):
