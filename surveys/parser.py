@@ -41,13 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from itertools import islice
 from operator import attrgetter
 from typing import Any, Final
 
 import ahocorasick
+import ahocorasick_rs
 
 from surveys.lexicon import Lexicon
 from surveys.normalize import normalize
@@ -448,6 +449,19 @@ def _factor(pattern: str) -> str:
         for head, rests in groups.items())
 
 
+def _parts(rx: re.Pattern[str], k: int) -> tuple[re.Pattern[str], ...]:
+    """``rx``'s top-level branches compiled as ``k`` regexes of about equal size.
+
+    At every position whose character may start a match, ``re`` walks the heads of all the
+    branches in turn (one per first character of a factored rule: 150 for the red flags), so
+    a search of each part costs less than a search of the whole.  ``rx`` matches iff a part
+    does: the parts decide the usual reply, that matches nothing.
+    """
+    parts = _top_level(rx.pattern)
+    size = -(-len(parts) // k)
+    return tuple(re.compile("|".join(parts[i:i + size])) for i in range(0, len(parts), size))
+
+
 def _rx_each(heads: Iterable[str], tail: str) -> str:
     """``h1tail|h2tail|...`` for heads that are regex fragments starting with a literal."""
     return "|".join(h + tail for h in heads)
@@ -668,6 +682,7 @@ _CMP_GRAMMAR: Final = "|".join((
           _IN + "{0,4}(?:坏了|不能用|没法用|用不了|不制冷|不热|没修)"),
 ))
 _CMP_COMPOSED_RE: Final = re.compile(_factor(_CMP_GRAMMAR))
+_CMP_PART_A, _CMP_PART_B = _parts(_CMP_COMPOSED_RE, 2)
 
 # Questions: A-not-A ("在不在"), a clause ending in 不 ("可以刷牙不"), 啥, "X还是Y" after a
 # modal, and English yes/no openers.
@@ -686,6 +701,7 @@ _EN_Q_START_RE: Final = re.compile(
     r"|we|you|i|a|an)\b|do (?:you|i|we|they) "
     r"|will (?:i|you|it|the|my|there) |would (?:you|it) |has (?:the|my) |have (?:you|i) ")
 _RF_COMPOSED_RE: Final = re.compile(_factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
+_RF_PART_A, _RF_PART_B, _RF_PART_C = _parts(_RF_COMPOSED_RE, 3)
 _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
@@ -1077,6 +1093,23 @@ def _scan(rx: re.Pattern[str], norm: str) -> Iterable[re.Match[str]]:
     if m is None:
         return ()
     return islice(rx.finditer(norm, m.start()), _MAX_HITS)
+
+
+def _tokens(norm: str) -> Iterator[re.Match[str]]:
+    """``_TOKEN_RE.finditer(norm)``, tried only where ``_TOKEN_GATE_RE`` finds a first character.
+
+    ``_TOKEN_RE``'s alternatives start with groups, so ``re`` has no first-character filter for
+    it and tries every position, which made the number scan one of the dearest steps of a
+    parse; every token starts with a gate character, so the matches are the same.
+    """
+    gate = _TOKEN_GATE_RE.search(norm)
+    while gate is not None:
+        m = _TOKEN_RE.match(norm, gate.start())
+        if m is None:
+            gate = _TOKEN_GATE_RE.search(norm, gate.start() + 1)
+        else:
+            yield m  # (never empty: finditer would go on from its end too)
+            gate = _TOKEN_GATE_RE.search(norm, m.end())
 
 
 def _cues(norm: str) -> str:
@@ -1478,6 +1511,30 @@ def _ac_scan(ac: ahocorasick.Automaton, norm: str) -> Iterable[tuple[int, Any]]:
     return islice(ac.iter_long(norm), _MAX_HITS)
 
 
+class _LexScan:
+    """Leftmost-longest scan over the lexicon's literal words (Rust ``aho-corasick``).
+
+    pyahocorasick looks a character up by a linear search through a node's children, and the
+    lexicon's root has hundreds (one per first character): every character of every reply
+    paid that walk.  ``ahocorasick_rs`` runs a DFA with a prefilter and finds the same
+    words (leftmost-longest, non-overlapping) in less than half the time; the Likert and
+    change lists are too small to gain and stay on pyahocorasick.
+    """
+
+    __slots__ = ("_rs", "values")
+
+    def __init__(self, words: dict[str, tuple[str, tuple[tuple[str, bool], ...]]]) -> None:
+        self.values = tuple(words.values())
+        self._rs = ahocorasick_rs.AhoCorasick(
+            list(words), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest) if words else None
+
+    def scan(self, norm: str) -> list[tuple[int, int, int]]:
+        """(word index into ``values``, start, end) of the first ``_MAX_HITS`` words."""
+        if self._rs is None:
+            return []
+        return self._rs.find_matches_as_indexes(norm)[:_MAX_HITS]
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """A regex matching any of ``words``, leftmost-longest, factored as a trie.
 
@@ -1548,7 +1605,7 @@ class ReplyParser:
                     entry = entry.strip("*")
                     self._lex_kind.setdefault(entry, []).append((kind, mild))
         # literal entries: one Aho-Corasick pass (see _automaton)
-        self._lex_ac = _automaton({w: (w, tuple(k)) for w, k in self._lex_kind.items()})
+        self._lex_ac = _LexScan({w: (w, tuple(k)) for w, k in self._lex_kind.items()})
         # "A*B" patterns: a trie over their first literal parts finds the few places worth
         # trying; one alternation of all patterns would be tried at every position (slow).
         heads = {h for h, _, _, _ in patterns}
@@ -1617,8 +1674,7 @@ class ReplyParser:
         # 1. numbers, stars, thumbs, emoji codes
         fullwidth: bool | None = None  # looked up on the first number: most replies have none
         consumed = 0  # end of the last range ("3-4"): its second number is not a new token
-        gate = _TOKEN_GATE_RE.search(norm)
-        for m in islice(_TOKEN_RE.finditer(norm, gate.start() if gate else n), _MAX_HITS):
+        for m in islice(_tokens(norm), _MAX_HITS):
             kind = m.lastgroup
             s, e = m.span()
             tok = m.group()
@@ -1702,9 +1758,9 @@ class ReplyParser:
         flags_hit: dict[str, bool] = {}
         mild_complaint = False
         lex_hits: list[tuple[str, bool, int, int]] = []
-        for last, (word, kinds) in _ac_scan(self._lex_ac, norm):
-            e = last + 1
-            s = e - len(word)
+        lex_values = self._lex_ac.values
+        for i, s, e in self._lex_ac.scan(norm):
+            word, kinds = lex_values[i]
             # ASCII entries ("stop", "12345") must not match inside longer words or numbers
             if word.isascii() and ((s > 0 and norm[s - 1].isalnum() and word[0].isalnum()) or
                                    (e < n and norm[e].isalnum() and word[-1].isalnum())):
@@ -1719,9 +1775,10 @@ class ReplyParser:
                 if pm is not None:
                     lex_hits.append((kind, mild, hs, pm.end()))
         # (searched inline: most replies match none of these, and a call costs as much)
-        first = _RF_COMPOSED_RE.search(norm)
-        if first is not None:
-            for tm in islice(_RF_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+        # (the parts first: see _parts)
+        if _RF_PART_A.search(norm) is not None or _RF_PART_B.search(norm) is not None or \
+                _RF_PART_C.search(norm) is not None:
+            for tm in islice(_RF_COMPOSED_RE.finditer(norm), _MAX_HITS):
                 lex_hits.append(("red_flag", False, tm.start(), tm.end()))
         first = _OPT_COMPOSED_RE.search(norm)
         if first is not None:
@@ -1731,9 +1788,8 @@ class ReplyParser:
         if first is not None:
             for tm in islice(_Q_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("question", False, tm.start(), tm.end()))
-        first = _CMP_COMPOSED_RE.search(norm)
-        if first is not None:
-            for tm in islice(_CMP_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
+        if _CMP_PART_A.search(norm) is not None or _CMP_PART_B.search(norm) is not None:
+            for tm in islice(_CMP_COMPOSED_RE.finditer(norm), _MAX_HITS):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
         # (substring gates: every death ends in 了 or 走的, every move names another place)
@@ -2105,8 +2161,7 @@ class ReplyParser:
             end = e
             um = _UNIT_RE.match(norm, e)
             unit = um.lastgroup if um else None
-        pre = norm[max(0, s - 5):s]
-        block = _PRE_BLOCK_RE.search(pre) if pre else None
+        # (``block`` is still the search of the five characters before the number, above)
         prescore = _PRE_SCORE_RE.search(norm, max(0, s - 14), s) if s else None
         if block is not None and prescore is not None and (
                 block.lastgroup == "code" or block.group().strip() == ":"):
