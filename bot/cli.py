@@ -132,7 +132,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from surveys.parser import Lexicon, ReplyParser
 
     settings = _settings(args)
-    parser = ReplyParser(Lexicon.default().extended(**settings.lexicon.model_dump()))
+    parser = ReplyParser(Lexicon.default().extended(**settings.lexicon.words()),
+                         recall=settings.lexicon.recall())
     if args.jsonl:
         out = sys.stdout
         for n, line in enumerate(sys.stdin, start=1):

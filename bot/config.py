@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from surveys.definition import SurveyDef, default_surveys
+from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
 
 ENV_PREFIX = "SURVEYBOT_"
@@ -449,6 +450,30 @@ class LexiconConfig(_Section):
     # composed red flags: a change after a body part in one clause ("半边脸没知觉")
     red_flag_body: list[str] = Field(default_factory=list)
     red_flag_change: list[str] = Field(default_factory=list)
+    # the learned recall tier (surveys/recall.py): adds unsure opt-outs and red flags where
+    # the rules said no; "" is the shipped model, else a file from bench/train_recall.py
+    recall_tier: bool = True
+    recall_model: str = ""
+
+    @model_validator(mode="after")
+    def _recall_model_loads(self) -> LexiconConfig:
+        # a broken file must stop start-up with what to do, not the first reply's parse
+        if self.recall_tier and self.recall_model:
+            try:
+                RecallModel.load(self.recall_model)
+            except RecallModelError as e:
+                raise ValueError(str(e)) from e
+        return self
+
+    def words(self) -> dict[str, list[str]]:
+        """The word lists, as ``Lexicon.extended`` takes them."""
+        return self.model_dump(exclude={"recall_tier", "recall_model"})
+
+    def recall(self) -> RecallModel | bool:
+        """The ``recall=`` argument of ``ReplyParser``: off, the shipped model or the file's."""
+        if not self.recall_tier:
+            return False
+        return RecallModel.load(self.recall_model) if self.recall_model else True
 
 
 class SurveyRoute(_Section):

@@ -61,7 +61,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         lex = self.settings.lexicon
-        self.parser = ReplyParser(Lexicon.default().extended(**lex.model_dump()))
+        self.parser = ReplyParser(Lexicon.default().extended(**lex.words()), recall=lex.recall())
         cal = self.settings.calendar
         self.calendar = WorkCalendar(cal.holidays, cal.workdays)
 

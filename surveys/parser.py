@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import islice
 from operator import attrgetter
 from typing import Any, Final
@@ -52,6 +52,7 @@ import ahocorasick_rs
 
 from surveys.lexicon import Lexicon
 from surveys.normalize import normalize
+from surveys.recall import RecallModel, open_fields
 
 __all__ = ["Evidence", "Interpretation", "Lexicon", "ReplyParser", "parse"]
 
@@ -1579,9 +1580,15 @@ class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
     __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_lex_ac", "_lex_kind",
-                 "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re", "_pat_head_re")
+                 "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re", "_pat_head_re",
+                 "_recall")
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: Lexicon | None = None,
+                 recall: RecallModel | bool | None = True) -> None:
+        """``recall``: the learned recall tier (True: the shipped model; False/None: rules only;
+        or a :class:`surveys.recall.RecallModel`, e.g. an organisation's retrained one)."""
+        self._recall: RecallModel | None = (
+            RecallModel.load() if recall is True else recall or None)
         lex = lexicon or Lexicon.default()
         # literal entries -> one trie regex; "A*B" entries -> one regex with a group each;
         # "^x$" entries -> a set compared with the whole reply.
@@ -1662,6 +1669,31 @@ class ReplyParser:
     # -- the full path ---------------------------------------------------------------------
 
     def _parse(self, raw: str, norm: str) -> Interpretation:
+        """The rules, then the learned recall tier where they said no (surveys.recall)."""
+        interp = self._rules(raw, norm)
+        model = self._recall
+        if model is None or (interp.red_flag and interp.opt_out):
+            return interp
+        may_rf, may_oo = open_fields(interp.normalized, interp.score, interp.comment,
+                                     interp.red_flag, interp.opt_out,
+                                     (x.rule for x in interp.evidence))
+        rf, oo = model.adds(interp.normalized, may_rf, may_oo)
+        if rf is None and oo is None:
+            return interp
+        ev = list(interp.evidence)
+        span = (0, len(interp.normalized))
+        if rf is not None:
+            ev.append(_ev("red_flag_learned", span, interp.normalized, None,
+                          f"learned tier, log-odds {rf:.1f}: no rule matched; check it"))
+        if oo is not None:
+            ev.append(_ev("opt_out_unsure", span, interp.normalized, None,
+                          f"learned tier, log-odds {oo:.1f}: confirm before stopping"))
+        return replace(interp, red_flag=interp.red_flag or rf is not None,
+                       opt_out=interp.opt_out or oo is not None,
+                       opt_out_unsure=interp.opt_out_unsure or oo is not None,
+                       evidence=tuple(ev))
+
+    def _rules(self, raw: str, norm: str) -> Interpretation:
         ev: list[Evidence] = []
         cands: list[_Cand] = []
         ambiguous: list[int] = []        # candidates of unsure forms ("4.5", "3-4")
