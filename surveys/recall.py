@@ -58,14 +58,16 @@ def open_fields(norm: str, score: int | None, comment: str, red_flag: bool, opt_
     Only where the rules said no, never over an explicit exclusion (a denied or resolved
     symptom, a denied stop: ``red_flag_denied`` / ``opt_out_denied`` evidence), never on
     replies of two characters or fewer, on ASCII (too few English replies to learn from), on
-    pleasantries, or on a reply the rules scored with nothing left beside the rating.
+    pleasantries, or on a reply the rules scored with nothing left beside the rating.  No
+    opt-out on a red flag: a worrying symptom told in stop-like words ("不认识我了") is not a
+    stop, and the engine would put the red flag first anyway.
     """
     if len(norm) <= 2 or (score is not None and not comment) or norm.isascii() or \
             _PLEASANTRY_RE.fullmatch(comment or norm):
         return False, False
     excluded = _EXCLUDED.intersection(rules)
     return (not red_flag and "red_flag_denied" not in excluded,
-            not opt_out and "opt_out_denied" not in excluded)
+            not opt_out and not red_flag and "opt_out_denied" not in excluded)
 
 
 _VALUE: Final = itemgetter(1)  # of an Aho-Corasick match (end index, value)
