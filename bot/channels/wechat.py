@@ -412,10 +412,12 @@ class WechatChannel:
         convs = {m.conversation_id: m.contact_id for m in batch
                  if m.kind == "checkin" and m.conversation_id is not None}
         if convs:
+            # By contact as well: message.conversation_id has no index, (contact_id, id) has.
             for r in await Message.filter(
                 Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
                   provider_msg_id__startswith="tmpl:") | Q(provider_msg_id__startswith="sub:"),
-                direction=Direction.OUT, conversation_id__in=list(convs), kind="checkin",
+                direction=Direction.OUT, contact_id__in=sorted(set(convs.values())),
+                conversation_id__in=list(convs), kind="checkin",
             ).values("conversation_id", "id", "dedupe_key"):
                 cid = convs[r["conversation_id"]]
                 facts[cid].templates.setdefault(
@@ -895,8 +897,9 @@ async def _on_media(rt: Runtime, inbound: Inbound, contact: Contact | None, mtyp
             return fill(wc.text_bind_prompt, _values(rt)), None
         conv = await _current_conversation(conn, contact.id, [ConversationStatus.OPEN])
         if mtype == "voice" and conv is not None:
-            earlier = await Message.filter(
-                conversation_id=conv.id, direction=Direction.IN, body=MEDIA_LABELS["voice"]
+            earlier = await Message.filter(  # contact_id: the indexed way to the rows
+                contact_id=contact.id, conversation_id=conv.id, direction=Direction.IN,
+                body=MEDIA_LABELS["voice"],
             ).using_db(conn).count()
             if earlier == 0:
                 return fill(wc.text_voice_unclear, _values(rt)), conv.id
