@@ -204,6 +204,7 @@ _UNIT_RE: Final = re.compile(
     r"|(?P<percent>%)"
     r"|(?P<voice_length>\"|''|')"
     r"|(?P<approx>多|来)"
+    r"|(?P<thanks>q(?![a-z])|ks\b)"  # "3Q", "3ks": thank you
     r")"
 )
 _RANGE_RE: Final = re.compile(r"\s?(?:(-|~|到|至|或者|或是|或|/|、)\s?)(\d+(?:\.\d+)?)")
@@ -291,19 +292,29 @@ _NEGATOR_RE: Final = re.compile(
 _DOUBLE_NEG_RE: Final = re.compile(r"(?:不是|没有|并非|谈不上|说不上)(?:说|很|太|特别|有)?$")
 _LIKERT_SKIP_AFTER: Final = {
     "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
-    "差": re.compile(r"不多|点|一点|距|价|额|别|不离"),
+    # "还差三节课": short of, not bad
+    "差": re.compile(r"不多|点|一点|距|价|额|别|不离|\s?[一二两三四五六七八九十几半\d]"),
     "不好": re.compile(r"意思|说|讲|弄|办|找|用|睡|吃|约|挂|停"),
     # "医生不满意我的恢复": someone else rates the speaker, who rates nothing
-    "满意": re.compile(r"度|我"),
-    "不满意": re.compile(r"(?:的地方|之处)[^,，。!?]{0,4}(?:没有|没|无)|我"),
+    # "满意是谈不上": satisfaction denied after the word; no rating either way
+    "满意": re.compile(r"度|我|是?(?:谈不上|说不上|算不上|称不上)"),
+    # "不满意是不可能的": a denied complaint
+    "不满意": re.compile(
+        r"(?:的地方|之处)[^,，。!?]{0,4}(?:没有|没|无)|我|[那这]?是?不(?:可能|存在)"),
     "满分": re.compile(r"\s?(?:\d|是|为|十|一百|的话|制|\d?分制)"),
-    "还好": re.compile(r"吗|吧\?|有"),
+    "还好": re.compile(r"吗|吧\?|有|意思"),  # "还好意思发…": the nerve of it
+    # "还可以在你们那建档吗": still allowed to, not a rating
+    "还可以": re.compile(r"\s?(?:在|去|用|再|报|办|挂|约|继续|选|换|退|吗|么|不可以)"),
     "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
 }
 # Talk about the patient's health: "恢复得很好", "还好，不疼了" are not ratings of the service.
 _HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|牙龈|血压|血糖|病情|状况|状态|"
                                r"症状|舒服|吃饭|疼|痛|肿|烧|出血|流血|咳|麻(?<!麻麻)(?![麻烦])|眼睛|视力|长得|"
                                r"fever|bleed|pain|sore|swell|wound|heal")
+# The patient's state right before the word: "脸色很差", "睡眠不太好" describe health.
+_HEALTH_SUBJECT_RE: Final = re.compile(
+    r"(?:脸色|面色|气色|精神|胃口|食欲|睡眠|身体|视力|听力|记性|记忆力|体力|血色|嘴唇|大便|小便|"
+    r"伤口|刀口|牙龈)\s?(?:也|都|还|就|一直|有点|有些|越来越)?\s?$")
 # A staff member or one aspect named before the word: praise of one nurse ranks below an
 # overall verdict, and "医生5 护士3"-style mixed verdicts are asked about.
 _ASPECT_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|环境|停车|设备|主任|助理|工作人员|"
@@ -2007,6 +2018,10 @@ class ReplyParser:
             before = norm[cm.start() + 1 if cm else 0:s].strip()
             if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
                 continue
+            if word[0] == "不" and s > 0 and norm[s - 1] == word[1]:
+                continue  # "满不满意", "好不好": the question, not an answer
+            if _HEALTH_SUBJECT_RE.search(before) and not _ASPECT_RE.search(before):
+                continue  # "脸色很差", "胃口不太好": the patient's state, not our service
             if word[0] in "不没" and _DOUBLE_NEG_RE.search(before):
                 # "不是不满意哈，就是想问…": a denied complaint, not a rating either way
                 ev.append(_ev("likert_denied", (s, e), word, None, "double negation"))
