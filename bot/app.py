@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.keys import RUNTIME
 from bot.loops import start_loops, stop_loops
 from bot.runtime import Runtime
+from bot.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,18 @@ def create_app(
         for c in reversed(managed):
             await c.close()
 
+    async def wakeups_ctx(app: web.Application) -> AsyncIterator[None]:
+        # PostgreSQL: wakes travel between processes (web -> workers, worker -> worker).
+        wakeups = Wakeups(rt)
+        try:
+            await wakeups.start()
+        except Exception:
+            log.warning("LISTEN/NOTIFY unavailable; processes find each other's work by "
+                        "polling every %.1f s", settings.worker.poll_interval_seconds,
+                        exc_info=True)
+        yield
+        await wakeups.close()
+
     async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks = start_loops(rt) if loops else []
         yield
@@ -93,6 +106,7 @@ def create_app(
 
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(channels_ctx)
+    app.cleanup_ctx.append(wakeups_ctx)
     app.cleanup_ctx.append(loops_ctx)
     setup_routes(app)
     return app

@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,9 +26,17 @@ class Waker:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        # Also tell other processes (bot.wakeups sets it on PostgreSQL).
+        self.on_wake: Callable[[], None] | None = None
 
     def wake(self) -> None:
-        """Ask the loop to run soon."""
+        """Ask the loop to run soon (in this process, and in the others where they listen)."""
+        self._event.set()
+        if self.on_wake is not None:
+            self.on_wake()
+
+    def wake_local(self) -> None:
+        """Ask this process's loop to run soon (another process announced work)."""
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
