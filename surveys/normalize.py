@@ -106,6 +106,16 @@ _REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使")
 # Pre-checks as character classes: a regex scan of a class is several times cheaper than
 # str.translate with a dict or a set test over every character, and most replies need neither.
 _REPAIR_GATE_RE = re.compile("[" + "".join(sorted(_REPAIR_CHARS)) + "]")
+# Full-width ASCII (，？！：０-９ａ-ｚ) and the ideographic space, mapped to the ASCII characters
+# they decompose to before NFKC.  NFKC's quick check fails on them, and then it decomposes and
+# recomposes the whole reply, the dearest step of normalising a Chinese reply with full-width
+# punctuation; mapped first (to their full decomposition: NFKC's result is the same), most
+# such replies pass the quick check.  The three commonest by str.replace, which is several
+# times cheaper than a str.translate pass; translate only for any other.
+_WIDE: dict[int, int] = {
+    c: ord(unicodedata.normalize("NFKD", chr(c))) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
+assert all(0 < v < 128 for v in _WIDE.values())
+_WIDE_GATE_RE = re.compile("[\uff01-\uff5e\u3000]")
 _TABLE_GATE_RE = re.compile("[" + re.escape("".join(chr(c) for c in sorted(_TABLE))) + "]")
 
 
@@ -133,6 +143,10 @@ def normalize(text: str) -> str:
     if "<" in text or "&" in text:
         text = html.unescape(_TAG_RE.sub(" ", text))
     if not text.isascii():
+        if _WIDE_GATE_RE.search(text) is not None:
+            text = text.replace("，", ",").replace("！", "!").replace("？", "?")
+            if _WIDE_GATE_RE.search(text) is not None:
+                text = text.translate(_WIDE)
         text = unicodedata.normalize("NFKC", text)
         if _TABLE_GATE_RE.search(text) is not None:
             text = text.translate(_TABLE)
