@@ -45,9 +45,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import islice
 from operator import attrgetter
-from typing import Any, Final
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Final, Generic, TypeVar
 
-import ahocorasick
 import ahocorasick_rs
 
 from surveys.lexicon import Lexicon
@@ -471,7 +471,36 @@ def _parts(rx: re.Pattern[str], k: int) -> tuple[re.Pattern[str], ...]:
     """
     parts = _top_level(rx.pattern)
     size = -(-len(parts) // k)
-    return tuple(re.compile("|".join(parts[i:i + size])) for i in range(0, len(parts), size))
+    out = tuple(re.compile("|".join(parts[i:i + size])) for i in range(0, len(parts), size))
+    # (_finditer_parts relies on it: a match never empty, so the next starts at its end)
+    assert all(sre_parse.parse(p.pattern).getwidth()[0] > 0 for p in out), rx.pattern[:40]
+    return out
+
+
+def _finditer_parts(parts: tuple[re.Pattern[str], ...], norm: str) -> list[re.Match[str]]:
+    """The first ``_MAX_HITS`` matches of the whole rule split by :func:`_parts`, as its
+    ``finditer`` gives them, found with the parts (the whole costs ten times more per
+    character on a long reply).
+
+    At each step the earliest start of any part wins, the earlier part on a tie (the whole
+    tries its branches in order); a part's next match is searched again only once the scan
+    has passed its start (a match does not depend on where the search began).
+    """
+    nxt = [rx.search(norm) for rx in parts]
+    out: list[re.Match[str]] = []
+    pos = 0
+    while len(out) < _MAX_HITS:
+        best: re.Match[str] | None = None
+        for i, m in enumerate(nxt):
+            if m is not None and m.start() < pos:
+                m = nxt[i] = parts[i].search(norm, pos)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            break
+        out.append(best)
+        pos = best.end()
+    return out
 
 
 def _rx_each(heads: Iterable[str], tail: str) -> str:
@@ -694,7 +723,8 @@ _CMP_GRAMMAR: Final = "|".join((
           _IN + "{0,4}(?:坏了|不能用|没法用|用不了|不制冷|不热|没修)"),
 ))
 _CMP_COMPOSED_RE: Final = re.compile(_factor(_CMP_GRAMMAR))
-_CMP_PART_A, _CMP_PART_B = _parts(_CMP_COMPOSED_RE, 2)
+_CMP_PARTS: Final = _parts(_CMP_COMPOSED_RE, 2)
+_CMP_PART_A, _CMP_PART_B = _CMP_PARTS
 
 # Questions: A-not-A ("在不在"), a clause ending in 不 ("可以刷牙不"), 啥, "X还是Y" after a
 # modal, and English yes/no openers.
@@ -713,7 +743,8 @@ _EN_Q_START_RE: Final = re.compile(
     r"|we|you|i|a|an)\b|do (?:you|i|we|they) "
     r"|will (?:i|you|it|the|my|there) |would (?:you|it) |has (?:the|my) |have (?:you|i) ")
 _RF_COMPOSED_RE: Final = re.compile(_factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
-_RF_PART_A, _RF_PART_B, _RF_PART_C = _parts(_RF_COMPOSED_RE, 3)
+_RF_PARTS: Final = _parts(_RF_COMPOSED_RE, 3)
+_RF_PART_A, _RF_PART_B, _RF_PART_C = _RF_PARTS
 _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
@@ -740,6 +771,22 @@ _CLAUSE_TAIL_RE: Final = re.compile(r"[,，。.!?;][^,，。.!?;]*$")
 _TOKEN_GATE_RE: Final = re.compile(
     r"[\d零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖⭐★🌟✨👍👎\[/]")
 _NONWORD_RE: Final = re.compile(r"[\W_]+")
+# Separators at the ends of a reply (all non-word: see _word_chars).
+_EDGE_NONWORD: Final = " ,.!?~:;'\"。、…"
+assert not any(c.isalnum() for c in _EDGE_NONWORD)
+
+
+def _word_chars(text: str) -> str:
+    """``_NONWORD_RE.sub("", text)``: the word characters of ``text``.
+
+    str.isalnum is re's \\w less "_", so when the text is alphanumeric once its commas,
+    spaces and end punctuation (none of them word characters) are gone, that is the answer
+    without a regex substitution, several times dearer (most replies: "5分,护士很好!").
+    """
+    if text.isalnum():
+        return text
+    core = text.replace(",", "").replace(" ", "").strip(_EDGE_NONWORD)
+    return core if core.isalnum() else _NONWORD_RE.sub("", text)
 _LEAD_RE: Final = re.compile(r"[^\s,.!?;~。，、…:]+")
 # Built-in opt-out intent: a "don't" word, maybe 再, maybe "给我", then a contact verb
 # ("请别再给我打电话", "以后不用再联系了", "不要再给我发这些").  Lexicon entries cover the
@@ -1442,6 +1489,7 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
 
 _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 _SPAN: Final = attrgetter("span")
+_RULE: Final = attrgetter("rule")
 # A frozen dataclass's generated __init__ sets each of the 17 fields through
 # object.__setattr__, which is a tenth of the cost of a whole parse.  Setting the slots
 # through their descriptors gives the same immutable object about twice as fast.
@@ -1500,43 +1548,22 @@ def _ev(rule: str, span: tuple[int, int], text: str, value: int | None = None,
 
 
 _Trie = dict[str, "_Trie"]
+_V = TypeVar("_V")
 
 
-def _automaton(words: dict[str, object]) -> ahocorasick.Automaton:
-    """An Aho-Corasick automaton over ``words`` (each key's value is what a hit returns).
+class _Scan(Generic[_V]):
+    """Leftmost-longest, non-overlapping scan over literal words (Rust ``aho-corasick``).
 
-    One C pass finds the words leftmost-longest, as the trie regexes it replaced did, at
-    about half their cost (the lexicon scan was the dearest single step of a parse).
-    """
-    ac = ahocorasick.Automaton()
-    for word, value in words.items():
-        ac.add_word(word, value)
-    if words:
-        ac.make_automaton()
-    return ac
-
-
-def _ac_scan(ac: ahocorasick.Automaton, norm: str) -> Iterable[tuple[int, Any]]:
-    """(index of the last character, value) of the first ``_MAX_HITS`` words in ``norm``."""
-    if ac.kind != ahocorasick.AHOCORASICK:
-        return ()  # an empty list of words
-    return islice(ac.iter_long(norm), _MAX_HITS)
-
-
-class _LexScan:
-    """Leftmost-longest scan over the lexicon's literal words (Rust ``aho-corasick``).
-
-    pyahocorasick looks a character up by a linear search through a node's children, and the
-    lexicon's root has hundreds (one per first character): every character of every reply
-    paid that walk.  ``ahocorasick_rs`` runs a DFA with a prefilter and finds the same
-    words (leftmost-longest, non-overlapping) in less than half the time; the Likert and
-    change lists are too small to gain and stay on pyahocorasick.
+    One pass in Rust finds the words as the trie regexes it replaced did, at a fraction of
+    their cost (the lexicon scan was the dearest single step of a parse).  The library picks
+    the implementation: forcing its DFA is faster for a scan alone but slower over a whole
+    parse (bigger tables, fewer cache hits for the rest).
     """
 
     __slots__ = ("_rs", "values")
 
-    def __init__(self, words: dict[str, tuple[str, tuple[tuple[str, bool], ...]]]) -> None:
-        self.values = tuple(words.values())
+    def __init__(self, words: dict[str, _V]) -> None:
+        self.values: tuple[_V, ...] = tuple(words.values())
         self._rs = ahocorasick_rs.AhoCorasick(
             list(words), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest) if words else None
 
@@ -1622,8 +1649,8 @@ class ReplyParser:
                 else:
                     entry = entry.strip("*")
                     self._lex_kind.setdefault(entry, []).append((kind, mild))
-        # literal entries: one Aho-Corasick pass (see _automaton)
-        self._lex_ac = _LexScan({w: (w, tuple(k)) for w, k in self._lex_kind.items()})
+        # literal entries: one Aho-Corasick pass (see _Scan)
+        self._lex_ac = _Scan({w: (w, tuple(k)) for w, k in self._lex_kind.items()})
         # "A*B" patterns: a trie over their first literal parts finds the few places worth
         # trying; one alternation of all patterns would be tried at every position (slow).
         heads = {h for h, _, _, _ in patterns}
@@ -1640,7 +1667,7 @@ class ReplyParser:
             for h in heads
         }
         # composed red flags: a change word found first, then a body word just before it
-        self._change_ac = _automaton(
+        self._change_ac = _Scan(
             {w: w for w in (normalize(x) for x in lex.red_flag_change) if w})
         self._body_re = re.compile(_trie_regex(
             w for w in (normalize(x) for x in lex.red_flag_body) if w))
@@ -1649,7 +1676,7 @@ class ReplyParser:
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
                 self._likert[w.replace("_", " ")] = (value, conf, flags)
-        self._likert_ac = _automaton({w: (w, *v) for w, v in self._likert.items()})
+        self._likert_ac = _Scan({w: (w, *v) for w, v in self._likert.items()})
         # Fast path: the replies people send most often, parsed once by the full path.
         self._canned: dict[str, Interpretation] = {}
         common = [str(i) for i in range(1, 6)] + [f"{i}分" for i in range(1, 6)]
@@ -1683,12 +1710,14 @@ class ReplyParser:
         """The rules, then the learned recall tier where they said no (surveys.recall)."""
         interp = self._rules(raw, norm)
         model = self._recall
-        if model is None or (interp.red_flag and interp.opt_out):
+        red_flag = interp.red_flag
+        if model is None or (red_flag and interp.opt_out):
             return interp
-        may_rf, may_oo = open_fields(interp.normalized, interp.score, interp.comment,
-                                     interp.red_flag, interp.opt_out,
-                                     (x.rule for x in interp.evidence))
-        rf, oo = model.adds(interp.normalized, may_rf, may_oo)
+        may_rf, may_oo = open_fields(norm, interp.score, interp.comment, red_flag,
+                                     interp.opt_out, map(_RULE, interp.evidence))
+        if not (may_rf or may_oo):
+            return interp  # (most replies: no call, no scan)
+        rf, oo = model.adds(norm, may_rf, may_oo)
         if rf is None and oo is None:
             return interp
         ev = list(interp.evidence)
@@ -1709,8 +1738,7 @@ class ReplyParser:
         cands: list[_Cand] = []
         ambiguous: list[int] = []        # candidates of unsure forms ("4.5", "3-4")
         out_of_range: int | None = None
-        # (str.isalnum is re's \w less "_": a reply of letters alone needs no substitution)
-        core = norm if norm.isalnum() else _NONWORD_RE.sub("", norm)
+        core = _word_chars(norm)
         core_stripped = core.rstrip(_PARTICLES) or core
         n = len(norm)
 
@@ -1821,7 +1849,7 @@ class ReplyParser:
         # (the parts first: see _parts)
         if _RF_PART_A.search(norm) is not None or _RF_PART_B.search(norm) is not None or \
                 _RF_PART_C.search(norm) is not None:
-            for tm in islice(_RF_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            for tm in _finditer_parts(_RF_PARTS, norm):
                 lex_hits.append(("red_flag", False, tm.start(), tm.end()))
         first = _OPT_COMPOSED_RE.search(norm)
         if first is not None:
@@ -1832,7 +1860,7 @@ class ReplyParser:
             for tm in islice(_Q_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("question", False, tm.start(), tm.end()))
         if _CMP_PART_A.search(norm) is not None or _CMP_PART_B.search(norm) is not None:
-            for tm in islice(_CMP_COMPOSED_RE.finditer(norm), _MAX_HITS):
+            for tm in _finditer_parts(_CMP_PARTS, norm):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
         # (substring gates: every death ends in 了 or 走的, every move names another place)
@@ -1945,7 +1973,7 @@ class ReplyParser:
             # then any symptom word.  (Two scans: one alternation of both loses re's
             # first-character prefilter and costs several times more.)
             rf_hits: list[tuple[int, int, str | None]] = [
-                (last + 1 - len(w), last + 1, "c") for last, w in _ac_scan(self._change_ac, norm)]
+                (s, e, "c") for _, s, e in self._change_ac.scan(norm)]
             rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_RE, norm)]
             if _ASCII_LETTER_RE.search(norm) is not None:  # the English scan has no prefilter
                 rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_EN_RE, norm)]
@@ -1998,9 +2026,9 @@ class ReplyParser:
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         blocked: list[tuple[int, int]] | None = None  # computed on the first Likert hit
         health: bool | None = None  # computed on first need: most replies never ask
-        for last, (word, value, conf, flags) in _ac_scan(self._likert_ac, norm):
-            e = last + 1
-            s = e - len(word)
+        likert_values = self._likert_ac.values
+        for i, s, e in self._likert_ac.scan(norm):
+            word, value, conf, flags = likert_values[i]
             if word.isascii() and ((s > 0 and norm[s - 1].isalpha()) or
                                    (e < n and norm[e].isalpha() and norm[e].isascii())):
                 continue
@@ -2079,8 +2107,11 @@ class ReplyParser:
             out_of_range = None  # "10分制给5分"
 
         # 5. affirmative / negative (whole reply or its first clause)
-        lead_m = _LEAD_RE.search(norm)
-        lead = lead_m.group() if lead_m else ""
+        if core is norm:  # all word characters, no separator: the whole reply leads
+            lead = norm
+        else:
+            lead_m = _LEAD_RE.search(norm)
+            lead = lead_m.group() if lead_m else ""
         affirmative = core_stripped in _AFFIRMATIVE or core in _AFFIRMATIVE or \
             lead in _AFFIRMATIVE
         negative = not affirmative and (core in _NEGATIVE or core_stripped in _NEGATIVE or
@@ -2323,7 +2354,7 @@ def _comment(norm: str, core: str, ev: list[Evidence]) -> str:
             if rest is None:
                 rest = list(norm)
             rest[s:e] = " " * (e - s)
-    left = (_NONWORD_RE.sub("", "".join(rest)) if rest is not None else core).strip(_PARTICLES)
+    left = (_word_chars("".join(rest)) if rest is not None else core).strip(_PARTICLES)
     if not left:
         return ""
     text = " ".join("".join(chars).split()) if chars is not None else norm

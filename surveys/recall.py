@@ -8,7 +8,7 @@ a logistic regression that ``bench/train_recall.py`` trains offline and writes t
 (the engine asks before stopping); a red flag it adds is escalated like any other.
 
 Why plain Python rather than scikit-learn/numpy: scoring is a sum of a few dozen precomputed
-weights, which one Aho-Corasick pass (pyahocorasick, already a dependency) finds; a numeric
+weights, which one Aho-Corasick pass (ahocorasick-rs, already a dependency) finds; a numeric
 library would add tens of megabytes for no gain at this size.
 """
 
@@ -18,12 +18,10 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from functools import reduce
-from operator import itemgetter, or_
 from pathlib import Path
 from typing import Any, Final
 
-import ahocorasick
+import ahocorasick_rs
 
 MODEL_PATH: Final = Path(__file__).with_name("recall_model.json")
 LABELS: Final = ("red_flag", "opt_out")
@@ -70,7 +68,17 @@ def open_fields(norm: str, score: int | None, comment: str, red_flag: bool, opt_
             not opt_out and not red_flag and "opt_out_denied" not in excluded)
 
 
-_VALUE: Final = itemgetter(1)  # of an Aho-Corasick match (end index, value)
+def _automaton(grams: Iterable[str], overlapping: bool) -> ahocorasick_rs.AhoCorasick | None:
+    """An automaton over the n-grams (None for none); ``overlapping`` to find every occurrence.
+
+    (The library's own choice of implementation: a forced DFA scans faster alone but slows
+    the whole parse, its tables crowding the rules out of the cache.)
+    """
+    words = [g for g in grams if g]  # an empty gram would match everywhere
+    if not words:
+        return None
+    return ahocorasick_rs.AhoCorasick(
+        words, matchkind=ahocorasick_rs.MatchKind.Standard, store_patterns=overlapping)
 
 
 class RecallModel:
@@ -80,7 +88,7 @@ class RecallModel:
     weighted for it); :meth:`scores` gives the log-odds, compared with ``thresholds``.
     """
 
-    __slots__ = ("_ac", "_gate", "bias", "thresholds")
+    __slots__ = ("_ac", "_gate_oo", "_gate_rf", "_weight", "bias", "thresholds")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -101,23 +109,20 @@ class RecallModel:
         if not all(math.isfinite(x) for x in (*self.bias, cut_rf, cut_oo)):
             raise RecallModelError("bias and gate must be finite numbers")
         # each weight pair as one complex number (red flag real, opt-out imaginary): the sum
-        # over the matches then runs in C (sum(map(itemgetter(1), ...))), not a Python loop
-        self._ac = ahocorasick.Automaton()
-        for gram, (w_rf, w_oo) in weights.items():
-            self._ac.add_word(gram, complex(w_rf, w_oo))
-        if len(self._ac):
-            self._ac.make_automaton()
+        # over the matches then runs in C (sum(map(dict.__getitem__, ...))), not a Python
+        # loop.  The matches come by end position, longest first, as pyahocorasick gave them
+        # (the float sum is the same to the last bit).
+        self._weight = {g: complex(w_rf, w_oo) for g, (w_rf, w_oo) in weights.items() if g}
+        self._ac = _automaton(self._weight, overlapping=True)
         # the gate: n-grams of at least two characters whose weight for a label reaches the
         # cut; a reply with none of them is never scored for that label.  It keeps the tier
         # off replies whose only evidence is many weakly-weighted common characters and saves
-        # the scoring pass on most replies.
-        self._gate = ahocorasick.Automaton()
-        for gram, (w_rf, w_oo) in weights.items():
-            strong = (len(gram) >= 2 and w_rf >= cut_rf) | (len(gram) >= 2 and w_oo >= cut_oo) << 1
-            if strong:
-                self._gate.add_word(gram, strong)  # bit 0: red flag, bit 1: opt-out
-        if len(self._gate):
-            self._gate.make_automaton()
+        # the scoring pass on most replies.  One automaton per label: a label the rules
+        # already decided needs no gate scan.
+        self._gate_rf = _automaton(
+            (g for g, (w_rf, _) in weights.items() if len(g) >= 2 and w_rf >= cut_rf), False)
+        self._gate_oo = _automaton(
+            (g for g, (_, w_oo) in weights.items() if len(g) >= 2 and w_oo >= cut_oo), False)
 
     @classmethod
     def load(cls, path: Path | str = MODEL_PATH) -> RecallModel:
@@ -135,10 +140,9 @@ class RecallModel:
 
     def gate(self, norm: str) -> tuple[bool, bool]:
         """Whether the reply holds a strongly weighted n-gram for (red_flag, opt_out)."""
-        if not len(self._gate):
-            return False, False
-        bits = reduce(or_, map(_VALUE, self._gate.iter(norm)), 0)
-        return bool(bits & 1), bool(bits & 2)
+        # (a non-overlapping scan finds a match wherever any gram occurs)
+        return (self._gate_rf is not None and bool(self._gate_rf.find_matches_as_indexes(norm)),
+                self._gate_oo is not None and bool(self._gate_oo.find_matches_as_indexes(norm)))
 
     def scores(self, norm: str) -> tuple[float, float]:
         """Log-odds of (red_flag, opt_out) for a normalised reply.
@@ -146,20 +150,28 @@ class RecallModel:
         Every occurrence of a model n-gram counts, as in training; n-grams the model does not
         know contribute nothing, so the cost is one C pass plus one addition per known n-gram.
         """
-        if not len(self._ac):
+        if self._ac is None:
             return self.bias
-        z = sum(map(_VALUE, self._ac.iter(norm)), complex(*self.bias))
+        z = sum(map(self._weight.__getitem__,
+                    self._ac.find_matches_as_strings(norm, overlapping=True)),
+                complex(*self.bias))
         return z.real, z.imag
 
     def adds(self, norm: str, may_rf: bool, may_oo: bool) -> tuple[float | None, float | None]:
-        """The log-odds of each label the tier adds (None: not added), gate first."""
-        if not (may_rf or may_oo):
-            return None, None
-        g_rf, g_oo = self.gate(norm)
-        may_rf = may_rf and g_rf
-        may_oo = may_oo and g_oo
-        if not (may_rf or may_oo):
-            return None, None
-        rf, oo = self.scores(norm)
-        t_rf, t_oo = self.thresholds
-        return (rf if may_rf and rf >= t_rf else None, oo if may_oo and oo >= t_oo else None)
+        """The log-odds of each label the tier adds (None: not added), gate first.
+
+        A label is added where it is open (``may_*``), its gate passes and its log-odds reach
+        the threshold; each check is made only when the others leave it deciding anything
+        (a scored reply whose opt-out log-odds fall short needs no opt-out gate scan).
+        """
+        gate_rf, gate_oo = self._gate_rf, self._gate_oo
+        if may_rf and gate_rf is not None and gate_rf.find_matches_as_indexes(norm):
+            rf, oo = self.scores(norm)
+            t_rf, t_oo = self.thresholds
+            return (rf if rf >= t_rf else None,
+                    oo if may_oo and oo >= t_oo and gate_oo is not None
+                    and gate_oo.find_matches_as_indexes(norm) else None)
+        if may_oo and gate_oo is not None and gate_oo.find_matches_as_indexes(norm):
+            oo = self.scores(norm)[1]
+            return None, (oo if oo >= self.thresholds[1] else None)
+        return None, None
