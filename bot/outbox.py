@@ -148,7 +148,7 @@ def hand_off(rt: Runtime, msgs: list[Queued], lease_until: datetime) -> None:
     it, as after a crash between lease and send.
     """
     rt.outbox_handoff.extend((m, lease_until) for m in msgs)
-    rt.outbox_waker.wake()
+    rt.outbox_waker.wake_local()  # leased to this process: no use waking the others
 
 
 async def _take_handed(rt: Runtime, now: datetime, limit: int) -> list[Queued]:
