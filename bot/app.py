@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot import db
+from bot import db, outbox
 from bot.channels.base import Channel, ManagedChannel
 from bot.channels.h5 import H5PageChannel
 from bot.channels.simulator import SimulatorChannel
@@ -96,6 +96,11 @@ def create_app(
         tasks = start_loops(rt) if loops else []
         yield
         await stop_loops(tasks)
+        try:
+            await outbox.release_handoff(rt)
+        except Exception:
+            log.warning("could not release this worker's untaken messages; their leases "
+                        "expire and another worker sends them", exc_info=True)
 
     for warning in rt.calendar.warnings(rt.local(rt.now()).date()):
         log.warning("%s", warning)

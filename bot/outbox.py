@@ -151,6 +151,17 @@ def hand_off(rt: Runtime, msgs: list[Queued], lease_until: datetime) -> None:
     rt.outbox_waker.wake_local()  # leased to this process: no use waking the others
 
 
+async def release_handoff(rt: Runtime) -> int:
+    """Give back the leases of handed-off messages not yet taken (a worker shutting down).
+
+    Another worker then sends them at once instead of after the lease expires.
+    """
+    ids = [m.id for m, _ in rt.outbox_handoff]
+    rt.outbox_handoff.clear()
+    await release_many(Message, ids)
+    return len(ids)
+
+
 async def _take_handed(rt: Runtime, now: datetime, limit: int) -> list[Queued]:
     """Up to ``limit`` handed-off messages whose lease still has at least half its time.
 

@@ -107,3 +107,13 @@ async def test_an_opt_out_between_opening_and_sending_withdraws_the_handed_messa
     await msg.refresh_from_db()
     assert (msg.status, msg.error) == (MessageStatus.FAILED, "contact opted out")
     assert calls(a) == []
+
+
+async def test_a_worker_shutting_down_gives_back_what_it_had_not_taken(
+        workers: tuple[Runtime, Runtime], clock: FrozenClock) -> None:
+    a, b = workers
+    msg = await opened_by(a, clock)
+    assert await outbox.release_handoff(a) == 1
+    assert not a.outbox_handoff
+    assert await outbox.send_due(b) == 1  # at once, not after the lease
+    assert [c.message_id for c in calls(b)] == [msg.id] and calls(a) == []
