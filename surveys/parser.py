@@ -1154,14 +1154,14 @@ def _scan(rx: re.Pattern[str], norm: str) -> Iterable[re.Match[str]]:
     return islice(rx.finditer(norm, m.start()), _MAX_HITS)
 
 
-def _tokens(norm: str) -> Iterator[re.Match[str]]:
+def _tokens(norm: str, gate: re.Match[str] | None) -> Iterator[re.Match[str]]:
     """``_TOKEN_RE.finditer(norm)``, tried only where ``_TOKEN_GATE_RE`` finds a first character.
 
     ``_TOKEN_RE``'s alternatives start with groups, so ``re`` has no first-character filter for
     it and tries every position, which made the number scan one of the dearest steps of a
-    parse; every token starts with a gate character, so the matches are the same.
+    parse; every token starts with a gate character, so the matches are the same.  ``gate``:
+    the caller's ``_TOKEN_GATE_RE.search(norm)`` (most replies have none: no generator then).
     """
-    gate = _TOKEN_GATE_RE.search(norm)
     while gate is not None:
         m = _TOKEN_RE.match(norm, gate.start())
         if m is None:
@@ -1745,7 +1745,8 @@ class ReplyParser:
         # 1. numbers, stars, thumbs, emoji codes
         fullwidth: bool | None = None  # looked up on the first number: most replies have none
         consumed = 0  # end of the last range ("3-4"): its second number is not a new token
-        for m in islice(_tokens(norm), _MAX_HITS):
+        gate = _TOKEN_GATE_RE.search(norm)
+        for m in islice(_tokens(norm, gate), _MAX_HITS) if gate is not None else ():
             kind = m.lastgroup
             s, e = m.span()
             tok = m.group()
@@ -2339,25 +2340,25 @@ def _comment(norm: str, core: str, ev: list[Evidence]) -> str:
     """
     if not ev:
         return norm.strip(" ,，。.!?！？;；~、…") if core else ""
-    chars: list[str] | None = None
-    rest: list[str] | None = None
+    # (blanked by slicing: cheaper than list(norm) and a join for the usual one or two spans)
+    chars: str | None = None  # norm with the score tokens blanked
+    rest: str | None = None   # and the Likert words too
     for x in ev:
         s, e = x.span
         rule = x.rule
         if rule in _SCORE_RULES or rule.startswith("not_a_score:voice"):
-            if chars is None:
-                chars = list(norm)
-            if rest is None:
-                rest = list(norm)
-            chars[s:e] = rest[s:e] = " " * (e - s)
+            blank = " " * (e - s)
+            text = norm if chars is None else chars
+            chars = text[:s] + blank + text[e:]
+            text = norm if rest is None else rest
+            rest = text[:s] + blank + text[e:]
         elif rule.startswith("likert"):
-            if rest is None:
-                rest = list(norm)
-            rest[s:e] = " " * (e - s)
-    left = (_word_chars("".join(rest)) if rest is not None else core).strip(_PARTICLES)
+            text = norm if rest is None else rest
+            rest = text[:s] + " " * (e - s) + text[e:]
+    left = (_word_chars(rest) if rest is not None else core).strip(_PARTICLES)
     if not left:
         return ""
-    text = " ".join("".join(chars).split()) if chars is not None else norm
+    text = " ".join(chars.split()) if chars is not None else norm
     return text.strip(" ,，。.!?！？;；~、…:")
 
 
