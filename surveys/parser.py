@@ -324,6 +324,26 @@ _RATING_CONTEXT_RE: Final = re.compile(
     r"(?:^|服务|态度|感觉|体验|总体|整体|总的来说|觉得|都|也|真|还是|就是|效果|质量|各方面|一切|技术|"
     r"医生|大夫|护士|老师|前台|环境|的)\s?(?:都|也|还|真|就|是)?\s?$")
 
+
+def _tail_window(rx: re.Pattern[str]) -> int:
+    """How far from the end of a text a match of ``rx`` (anchored at ``$``) can start.
+
+    ``rx.search(text, len(text) - window)`` then finds a match iff ``rx.search(text)`` does,
+    without walking a long clause from its start ("医生很好" x 200 paid that 24 times).  One
+    more than the longest match: ``$`` also matches before a final newline.
+    """
+    parsed = sre_parse.parse(rx.pattern)  # one sequence (no top-level |) that ends in $
+    assert parsed.data[-1] == (sre_parse.AT, sre_parse.AT_END), rx.pattern
+    longest = parsed.getwidth()[1]
+    assert longest < 100, rx.pattern
+    return longest + 1
+
+
+# (see _tail_window; their only ``^`` needs a text shorter than the window)
+_RATING_CONTEXT_TAIL: Final = _tail_window(_RATING_CONTEXT_RE)
+_HEALTH_SUBJECT_TAIL: Final = _tail_window(_HEALTH_SUBJECT_RE)
+_DOUBLE_NEG_TAIL: Final = _tail_window(_DOUBLE_NEG_RE)
+
 # --- flags -------------------------------------------------------------------------------
 
 # Farewell cues (see _farewell): each group is one cue.
@@ -2045,13 +2065,17 @@ class ReplyParser:
                 continue
             cm = _last(_CLAUSE_TAIL_RE, norm, s)
             before = norm[cm.start() + 1 if cm else 0:s].strip()
-            if flags & _WEAK and not _RATING_CONTEXT_RE.search(before):
+            tail = len(before)
+            if flags & _WEAK and not _RATING_CONTEXT_RE.search(
+                    before, max(0, tail - _RATING_CONTEXT_TAIL)):
                 continue
             if word[0] == "不" and s > 0 and norm[s - 1] == word[1]:
                 continue  # "满不满意", "好不好": the question, not an answer
-            if _HEALTH_SUBJECT_RE.search(before) and not _ASPECT_RE.search(before):
+            if _HEALTH_SUBJECT_RE.search(before, max(0, tail - _HEALTH_SUBJECT_TAIL)) and \
+                    not _ASPECT_RE.search(before):
                 continue  # "脸色很差", "胃口不太好": the patient's state, not our service
-            if word[0] in "不没" and _DOUBLE_NEG_RE.search(before):
+            if word[0] in "不没" and _DOUBLE_NEG_RE.search(
+                    before, max(0, tail - _DOUBLE_NEG_TAIL)):
                 # "不是不满意哈，就是想问…": a denied complaint, not a rating either way
                 ev.append(_ev("likert_denied", (s, e), word, None, "double negation"))
                 continue
