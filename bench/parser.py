@@ -47,9 +47,9 @@ score, and detect nothing else.  Throughput is measured in CPU time of this proc
 core), so a busy machine slows the wall clock but not the figure; it is printed for the whole
 set and for the replies that miss the fast path of common replies (the honest worst case).
 Figures are printed, nothing is asserted.  On the shared two-core development machine (three
-runs each, 2026-11-22, 6237af2): ``replies.jsonl`` 49.8-51.4k replies/s with the tier
-(47.5-47.9k before that day's speed-ups), rules alone 56.4-57.3k; every set together 36.5-37.9k
-(33.9-35.9k before), rules alone 42.9-43.5k.
+runs each, 2026-11-22, 30cdaaf): ``replies.jsonl`` 49.0-51.0k replies/s with the tier
+(46.6-47.9k before that day's speed-ups), rules alone 56.8-57.5k; every set together 37.2-37.8k
+(35.0-35.3k before), rules alone 42.8-43.9k.
 """
 
 from __future__ import annotations
