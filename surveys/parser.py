@@ -45,7 +45,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import islice
 from operator import attrgetter
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Final, Generic, TypeVar
 
 import ahocorasick_rs
@@ -53,6 +52,11 @@ import ahocorasick_rs
 from surveys.lexicon import Lexicon
 from surveys.normalize import normalize
 from surveys.recall import RecallModel, open_fields
+
+try:  # the regex parser re itself uses (private): only to size search windows below
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - a Python without it searches whole clauses
+    sre_parse = None
 
 __all__ = ["Evidence", "Interpretation", "Lexicon", "ReplyParser", "parse"]
 
@@ -332,6 +336,8 @@ def _tail_window(rx: re.Pattern[str]) -> int:
     without walking a long clause from its start ("医生很好" x 200 paid that 24 times).  One
     more than the longest match: ``$`` also matches before a final newline.
     """
+    if sre_parse is None:  # pragma: no cover
+        return 1 << 30  # the whole text: correct, only slower
     parsed = sre_parse.parse(rx.pattern)  # one sequence (no top-level |) that ends in $
     assert parsed.data[-1] == (sre_parse.AT, sre_parse.AT_END), rx.pattern
     longest = parsed.getwidth()[1]
@@ -493,7 +499,8 @@ def _parts(rx: re.Pattern[str], k: int) -> tuple[re.Pattern[str], ...]:
     size = -(-len(parts) // k)
     out = tuple(re.compile("|".join(parts[i:i + size])) for i in range(0, len(parts), size))
     # (_finditer_parts relies on it: a match never empty, so the next starts at its end)
-    assert all(sre_parse.parse(p.pattern).getwidth()[0] > 0 for p in out), rx.pattern[:40]
+    assert sre_parse is None or all(
+        sre_parse.parse(p.pattern).getwidth()[0] > 0 for p in out), rx.pattern[:40]
     return out
 
 
