@@ -334,12 +334,13 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
     messages: list[dict[str, Any]] = []
     link_rows: list[dict[str, Any]] = []
     starts = []
+    texts = rt.texts  # a copy of the settings' texts: made once, not per check-in
     for checkin, _ in opened:
         ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
         survey = rt.settings.surveys[checkin.survey_id]
         ctx, greeting = build_context(rt, ep.facts, contact.name,
                                       (ep.person_id, contact.id) in guardians)
-        starts.append((ctx, engine.start(checkin.survey_id, survey, rt.texts, ctx, greeting)))
+        starts.append((ctx, engine.start(checkin.survey_id, survey, texts, ctx, greeting)))
     # The conversations in one statement; their ids come back by check-in.
     conv_ids = {int(r["checkin_id"]): int(r["id"]) for r in await bulk.insert(conn, Conversation, [
         {"contact_id": checkin.contact_id, "checkin_id": checkin.id, "channel": channel,
@@ -366,10 +367,14 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
     by_channel: dict[str, list[int]] = {}
     for checkin, channel in opened:
         by_channel.setdefault(channel, []).append(checkin.id)
+    at = bulk.column_converter(CheckIn, "opened_at")
     for channel, ids in by_channel.items():
-        await CheckIn.filter(id__in=ids).using_db(conn).update(
-            status=CheckinStatus.OPENED, channel=channel, opened_at=now, last_attempt_at=now,
-            attempts=1, expires_at=expires, lease_owner=None, lease_until=None)
+        # Plain SQL: one statement text for any batch (the ORM rebuilt a long IN list).
+        await bulk.execute_in(
+            conn, 'UPDATE "checkin" SET "status" = {0}, "channel" = {1}, "opened_at" = {2}, '
+            '"last_attempt_at" = {3}, "attempts" = 1, "expires_at" = {4}, "lease_owner" = NULL, '
+            '"lease_until" = NULL WHERE "id" IN',
+            [CheckinStatus.OPENED.value, channel, at(now), at(now), at(expires)], ids)
     # One audit record per batch: which check-ins this worker opened, on which channel.
     await ledger.append(
         AuditEvent, kind="checkins_opened", actor="bot", subject_type="checkin",

@@ -143,18 +143,30 @@ class Step:
     events: tuple[Event, ...]
 
 
-class _Keep(dict[str, str]):
-    """format_map helper: unknown placeholders stay as written instead of raising."""
+class _Fill:
+    """format_map's mapping: ``extra``, then the context's values (read, not copied: a
+    batch of check-ins renders thousands of texts); unknown placeholders stay as written."""
 
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+    __slots__ = ("_extra", "_values")
+
+    def __init__(self, values: Mapping[str, str], extra: dict[str, str]) -> None:
+        self._values = values
+        self._extra = extra
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._extra:
+            return self._extra[key]
+        try:
+            return self._values[key]
+        except KeyError:
+            return "{" + key + "}"
 
 
 def render(template: str, ctx: Context, **extra: object) -> str:
     """Fill ``{placeholders}`` from the context (and ``extra``)."""
-    values = _Keep(ctx.values)
-    values.update({k: str(v) for k, v in extra.items()})
-    return template.format_map(values)
+    if "{" not in template and "}" not in template:
+        return template  # nothing to fill (and no "{{"/"}}" to unescape)
+    return template.format_map(_Fill(ctx.values, {k: str(v) for k, v in extra.items()}))
 
 
 # --- helpers --------------------------------------------------------------------------------

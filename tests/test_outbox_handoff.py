@@ -13,7 +13,7 @@ from bot import importer, outbox, planner
 from bot.channels.base import Outgoing, SendResult
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from models import Contact, Message, MessageStatus
+from models import CheckIn, CheckinStatus, Contact, Message, MessageStatus
 from tests.conftest import make_settings
 
 SHANGHAI_10AM_NEXT_DAY = datetime.fromisoformat("2026-11-17T11:00:00+08:00")
@@ -117,3 +117,20 @@ async def test_a_worker_shutting_down_gives_back_what_it_had_not_taken(
     assert not a.outbox_handoff
     assert await outbox.send_due(b) == 1  # at once, not after the lease
     assert [c.message_id for c in calls(b)] == [msg.id] and calls(a) == []
+
+
+async def test_the_opened_checkin_reads_back_as_the_orm_would_write_it(
+        workers: tuple[Runtime, Runtime], clock: FrozenClock) -> None:
+    a, _ = workers
+    msg = await opened_by(a, clock)
+    c = await CheckIn.get()
+    now = clock.now()
+    hours = a.settings.checkin.reply_window_hours
+    assert (c.status, c.channel, c.attempts, c.lease_owner, c.lease_until) == (
+        CheckinStatus.OPENED, "sms", 1, None, None)
+    assert c.opened_at == now and c.last_attempt_at == now
+    assert c.expires_at == now + timedelta(hours=hours)
+    assert c.opened_at is not None and c.opened_at.utcoffset() is not None
+    # and the ORM's own filters find it by those values
+    assert await CheckIn.filter(opened_at=now, expires_at__gt=now).count() == 1
+    assert msg.conversation_id is not None
