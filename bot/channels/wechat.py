@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import hmac
 import io
@@ -285,11 +286,20 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
         return template
 
 
+_SPACES_RE = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=256)
+def _field_kind(keyword: str) -> tuple[str, int | None]:
+    """A template keyword's type and its length limit (``thing3`` → ("thing", 20))."""
+    kind = keyword.rstrip("0123456789")
+    return kind, FIELD_LIMITS.get(kind)
+
+
 def fit_field(keyword: str, value: str) -> str:
     """Cut a template value to WeChat's limit for the keyword's type (``thing3`` → 20)."""
-    kind = re.sub(r"\d+$", "", keyword)
-    limit = FIELD_LIMITS.get(kind)
-    value = re.sub(r"\s+", " ", value).strip()
+    kind, limit = _field_kind(keyword)
+    value = _SPACES_RE.sub(" ", value).strip()
     if limit is None or len(value) <= limit:
         return value
     return value[: limit - 1] + "…" if kind == "thing" else value[:limit]
