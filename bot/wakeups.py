@@ -48,9 +48,12 @@ class Wakeups:
 
         # The ORM's own connection settings; a connection of its own, since a pooled one
         # would be handed to other queries between notifications.
+        extra = {k: v for k, v in (client.extra or {}).items()
+                 if k in ("ssl", "direct_tls", "timeout")}  # the URL's ?ssl=… and the like
         self._conn = await asyncpg.connect(
             host=client.host, port=client.port, user=client.user, password=client.password,
-            database=client.database, server_settings=dict(client.server_settings or {}))
+            database=client.database, server_settings=dict(client.server_settings or {}),
+            **extra)
         self._pid = self._conn.get_server_pid()
         await self._conn.add_listener(CHANNEL, self._heard)
         for name, waker in self._wakers.items():
