@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import islice
 from operator import attrgetter
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import ahocorasick_rs
 
@@ -1601,6 +1601,78 @@ class _Scan(Generic[_V]):
         return self._rs.find_matches_as_indexes(norm)[:_MAX_HITS]
 
 
+def _literal_starts(rx: re.Pattern[str]) -> frozenset[str] | None:
+    """Literal strings one of which every match of ``rx`` starts with, or None if unknown.
+
+    Read off ``rx``'s parse: the literal characters up to the first class, repeat or
+    assertion, and across the groups of a factored alternation.  None when some match may
+    start with no literal at all (the caller must then always search).
+    """
+    if sre_parse is None or rx.flags & re.IGNORECASE:  # pragma: no cover
+        return None
+    parsed = sre_parse.parse(rx.pattern)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+
+    def starts(items: Iterable[tuple[Any, Any]]) -> set[str]:
+        acc = ""
+        for op, av in items:
+            if op is sre_parse.LITERAL:
+                acc += chr(av)
+                continue
+            if op is sre_parse.SUBPATTERN and not av[1] and not av[2]:
+                sub = starts(av[3])
+            elif op is sre_parse.BRANCH:
+                sub = set().union(*(starts(b) for b in av[1]))
+            else:
+                return {acc}
+            if "" in sub or len(sub) > 4096:
+                return {acc}
+            return {acc + x for x in sub}
+        return {acc}
+
+    out = starts(parsed)
+    if "" in out:
+        return None
+    # a start containing a shorter start finds nothing more
+    return frozenset(x for x in out if not any(y != x and y in x for y in out))
+
+
+class _Gates:
+    """Which of several regexes could match a text, from one Aho-Corasick pass.
+
+    A regex whose every match starts with one of a few literals (:func:`_literal_starts`)
+    cannot match a text holding none of them, so its search is skipped: most replies hold
+    the first characters of few rules.  ``bits(norm)`` sets bit ``i`` for regex ``i`` when
+    it must be searched.
+    """
+
+    __slots__ = ("_always", "_masks", "_rs")
+
+    def __init__(self, rxs: Iterable[re.Pattern[str]]) -> None:
+        masks: dict[str, int] = {}
+        self._always = 0
+        for i, rx in enumerate(rxs):
+            found = _literal_starts(rx)
+            if found is None:
+                self._always |= 1 << i
+                continue
+            for x in found:
+                masks[x] = masks.get(x, 0) | 1 << i
+        self._masks = tuple(masks.values())
+        # overlapping: a start hidden inside another one's match must still count
+        self._rs = ahocorasick_rs.AhoCorasick(list(masks)) if masks else None
+
+    def bits(self, norm: str) -> int:
+        """Bit ``i`` set when regex ``i`` may match ``norm``."""
+        out = self._always
+        if self._rs is not None:
+            masks = self._masks
+            for i, _, _ in self._rs.find_matches_as_indexes(norm, overlapping=True):
+                out |= masks[i]
+        return out
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """A regex matching any of ``words``, leftmost-longest, factored as a trie.
 
@@ -1644,9 +1716,9 @@ class _Cand:
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
-    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_lex_ac", "_lex_kind",
-                 "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re", "_pat_head_re",
-                 "_recall")
+    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_gates", "_lex_ac",
+                 "_lex_kind", "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re",
+                 "_pat_head_re", "_recall")
 
     def __init__(self, lexicon: Lexicon | None = None,
                  recall: RecallModel | bool | None = True) -> None:
@@ -1689,6 +1761,10 @@ class ReplyParser:
         with contextlib.suppress(ValueError):  # an entry starting with a metacharacter:
             gate = _factor(gate)                # keep it unfactored
         self._pat_gate_re = re.compile(gate)
+        # the searches _rules makes on every reply: bit i of _gates.bits() is the i-th here
+        self._gates = _Gates((self._pat_gate_re, *_RF_PARTS, _OPT_COMPOSED_RE, _Q_COMPOSED_RE,
+                              *_CMP_PARTS, _RFB_RE, _OPB_STOP_RE, _UNSURE_STOP_RE,
+                              _FAREWELL_GATE_RE))
         self._pat_by_head: dict[str, list[tuple[re.Pattern[str], str, bool]]] = {
             h: [(rx, k, mild) for ph, rx, k, mild in patterns if h.startswith(ph)]
             for h in heads
@@ -1768,6 +1844,7 @@ class ReplyParser:
         core = _word_chars(norm)
         core_stripped = core.rstrip(_PARTICLES) or core
         n = len(norm)
+        may = self._gates.bits(norm)  # which of the usual searches can match at all
 
         # 1. numbers, stars, thumbs, emoji codes
         fullwidth: bool | None = None  # looked up on the first number: most replies have none
@@ -1866,8 +1943,8 @@ class ReplyParser:
                 continue
             for kind, mild in kinds:
                 lex_hits.append((kind, mild, s, e))
-        for hm in (_scan(self._pat_head_re, norm) if self._pat_gate_re.search(norm) is not None
-                   else ()):
+        for hm in (_scan(self._pat_head_re, norm) if may & 1 and
+                   self._pat_gate_re.search(norm) is not None else ()):
             hs = hm.start()
             for rx, kind, mild in self._pat_by_head[hm.group(1)]:
                 pm = rx.match(norm, hs)
@@ -1875,19 +1952,21 @@ class ReplyParser:
                     lex_hits.append((kind, mild, hs, pm.end()))
         # (searched inline: most replies match none of these, and a call costs as much)
         # (the parts first: see _parts)
-        if _RF_PART_A.search(norm) is not None or _RF_PART_B.search(norm) is not None or \
-                _RF_PART_C.search(norm) is not None:
+        if (may & 2 and _RF_PART_A.search(norm) is not None) or \
+                (may & 4 and _RF_PART_B.search(norm) is not None) or \
+                (may & 8 and _RF_PART_C.search(norm) is not None):
             for tm in _finditer_parts(_RF_PARTS, norm):
                 lex_hits.append(("red_flag", False, tm.start(), tm.end()))
-        first = _OPT_COMPOSED_RE.search(norm)
+        first = _OPT_COMPOSED_RE.search(norm) if may & 16 else None
         if first is not None:
             for tm in islice(_OPT_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("opt_out", False, tm.start(), tm.end()))
-        first = _Q_COMPOSED_RE.search(norm)
+        first = _Q_COMPOSED_RE.search(norm) if may & 32 else None
         if first is not None:
             for tm in islice(_Q_COMPOSED_RE.finditer(norm, first.start()), _MAX_HITS):
                 lex_hits.append(("question", False, tm.start(), tm.end()))
-        if _CMP_PART_A.search(norm) is not None or _CMP_PART_B.search(norm) is not None:
+        if (may & 64 and _CMP_PART_A.search(norm) is not None) or \
+                (may & 128 and _CMP_PART_B.search(norm) is not None):
             for tm in _finditer_parts(_CMP_PARTS, norm):
                 lex_hits.append(("complaint", norm[tm.start()] in _CMP_MILD_HEADS,
                                  tm.start(), tm.end()))
@@ -2002,7 +2081,8 @@ class ReplyParser:
             # first-character prefilter and costs several times more.)
             rf_hits: list[tuple[int, int, str | None]] = [
                 (s, e, "c") for _, s, e in self._change_ac.scan(norm)]
-            rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_RE, norm)]
+            if may & 256:
+                rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_RE, norm)]
             if _ASCII_LETTER_RE.search(norm) is not None:  # the English scan has no prefilter
                 rf_hits += [(m.start(), m.end(), None) for m in _scan(_RFB_EN_RE, norm)]
             for s, e, group in rf_hits:
@@ -2024,12 +2104,13 @@ class ReplyParser:
                 flags_hit["red_flag"] = True
                 ev.append(_ev("red_flag", (s, e), text, None, "symptom mention"))
                 break
-        if "red_flag" not in flags_hit and _FAREWELL_GATE_RE.search(norm) is not None:
+        if "red_flag" not in flags_hit and may & 2048 and \
+                _FAREWELL_GATE_RE.search(norm) is not None:
             span = _farewell(norm)
             if span is not None:
                 flags_hit["red_flag"] = True
                 ev.append(_ev("red_flag", span, norm[span[0]:span[1]], None, "farewell"))
-        if "opt_out" not in flags_hit and _OPB_STOP_RE.search(norm) is not None:
+        if "opt_out" not in flags_hit and may & 512 and _OPB_STOP_RE.search(norm) is not None:
             span = _opb_hit(norm)
             if span is not None:
                 flags_hit["opt_out"] = True
@@ -2043,7 +2124,8 @@ class ReplyParser:
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
                               "quit, and the messages go on"))
         opt_out_unsure = False
-        if "opt_out" not in flags_hit and _UNSURE_STOP_RE.search(norm) is not None and \
+        if "opt_out" not in flags_hit and may & 1024 and \
+                _UNSURE_STOP_RE.search(norm) is not None and \
                 not any(x.rule == "opt_out_denied" for x in ev):
             span = _unsure_opt_out(norm)
             if span is not None:
