@@ -127,7 +127,11 @@ async def client_factory() -> AsyncIterator[Callable[..., Awaitable[TestClient[A
 
     async def make(settings: Settings, clock: FrozenClock, **kw: Any) -> TestClient[Any, Any]:
         app = create_app(settings, clock=clock, migrate=False, **kw)
-        client = TestClient(TestServer(app))
+        server = TestServer(app)
+        # At teardown the assertions are done: no minute-long drain of in-flight requests
+        # (aiohttp's default), which under load could run into the test timeout.
+        await server.start_server(shutdown_timeout=5)
+        client = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

@@ -162,7 +162,8 @@ class FakeWechat:
     async def start(self) -> FakeWechat:
         """Listen on a free loopback port."""
         self.server = TestServer(self.app(), host="127.0.0.1")
-        await self.server.start_server()
+        # a test double need not drain for a minute (aiohttp's default) when it closes
+        await self.server.start_server(shutdown_timeout=0.5)
         return self
 
     async def close(self) -> None:

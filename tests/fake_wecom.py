@@ -59,7 +59,8 @@ class FakeWecom:
         app = web.Application()
         app.router.add_post("/cgi-bin/webhook/send", self._send)
         self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
+        # a test double need not drain for a minute (aiohttp's default) when it closes
+        await self.server.start_server(shutdown_timeout=0.5)
         return str(self.server.make_url("")).rstrip("/")
 
     async def close(self) -> None:
