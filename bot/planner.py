@@ -269,11 +269,13 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
 
         await _apply_decisions(conn, updates, now, cfg.busy_defer_minutes)
         handed: list[outbox.Queued] = []
+        lease_until = now + timedelta(seconds=rt.settings.worker.lease_seconds)
         if opened:
-            handed = await _open_many(rt, conn, opened, episodes, contacts, guardians, now)
+            handed = await _open_many(rt, conn, opened, episodes, contacts, guardians, now,
+                                      lease_until)
     # Committed: the first messages, leased to this process, go straight to its sender.
     if handed:
-        outbox.hand_off(rt, handed, now + timedelta(seconds=rt.settings.worker.lease_seconds))
+        outbox.hand_off(rt, handed, lease_until)
     return len(opened)
 
 
@@ -323,11 +325,12 @@ async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]
 
 async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_Due, str]],
                      episodes: dict[int, _Episode], contacts: dict[int, ContactFacts],
-                     guardians: set[tuple[int, int]], now: datetime) -> list[outbox.Queued]:
-    """Open the batch; returns its first messages, written already leased to this worker."""
+                     guardians: set[tuple[int, int]], now: datetime,
+                     lease_until: datetime) -> list[outbox.Queued]:
+    """Open the batch; returns its first messages, written already leased to this worker
+    until ``lease_until``."""
     cfg = rt.settings.checkin
-    lease = {"lease_owner": f"{rt.worker_id}#opened",
-             "lease_until": now + timedelta(seconds=rt.settings.worker.lease_seconds)}
+    lease = {"lease_owner": f"{rt.worker_id}#opened", "lease_until": lease_until}
     expires = now + timedelta(hours=cfg.reply_window_hours)
     # The link stays valid through every attempt and the last reply window.
     link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
@@ -383,11 +386,10 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         recorded_at=now,
     )
     # In id order: one person's messages leave in the order they were written.
-    return sorted((outbox.Queued(
-        id=msg_ids[m["dedupe_key"]], contact_id=m["contact_id"], channel=m["channel"],
-        dedupe_key=m["dedupe_key"], sender=m["sender"], kind=m["kind"], params=m["params"],
-        body=m["body"], attempts=0, conversation_id=m["conversation_id"])
-        for m in messages), key=lambda q: q.id)
+    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts")]
+    return sorted((outbox.Queued(id=msg_ids[m["dedupe_key"]], attempts=0,
+                                 **{f: m[f] for f in copied})
+                   for m in messages), key=lambda q: q.id)
 
 
 async def follow_up_unanswered(rt: Runtime) -> int:
