@@ -129,11 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """Interpret replies: one TEXT with reasons, or --jsonl from standard input."""
-    from surveys.parser import Lexicon, ReplyParser
-
     settings = _settings(args)
-    parser = ReplyParser(Lexicon.default().extended(**settings.lexicon.words()),
-                         recall=settings.lexicon.recall())
+    parser = settings.lexicon.parser()
     if args.jsonl:
         out = sys.stdout
         for n, line in enumerate(sys.stdin, start=1):

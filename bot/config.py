@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from surveys.definition import SurveyDef, default_surveys
+from surveys.parser import Lexicon, ReplyParser
 from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
 
@@ -454,13 +463,15 @@ class LexiconConfig(_Section):
     # the rules said no; "" is the shipped model, else a file from bench/train_recall.py
     recall_tier: bool = True
     recall_model: str = ""
+    # the file's model, read once by the check below and handed to every parser
+    _loaded: RecallModel | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _recall_model_loads(self) -> LexiconConfig:
         # a broken file must stop start-up with what to do, not the first reply's parse
         if self.recall_tier and self.recall_model:
             try:
-                RecallModel.load(self.recall_model)
+                self._loaded = RecallModel.load(self.recall_model)
             except RecallModelError as e:
                 raise ValueError(str(e)) from e
         return self
@@ -473,7 +484,15 @@ class LexiconConfig(_Section):
         """The ``recall=`` argument of ``ReplyParser``: off, the shipped model or the file's."""
         if not self.recall_tier:
             return False
-        return RecallModel.load(self.recall_model) if self.recall_model else True
+        if not self.recall_model:
+            return True
+        if self._loaded is None:
+            self._loaded = RecallModel.load(self.recall_model)
+        return self._loaded
+
+    def parser(self) -> ReplyParser:
+        """The reply parser these settings describe: extended lexicon, recall tier or not."""
+        return ReplyParser(Lexicon.default().extended(**self.words()), recall=self.recall())
 
 
 class SurveyRoute(_Section):

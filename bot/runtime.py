@@ -17,7 +17,7 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
 from bot.workdays import WorkCalendar
-from surveys.parser import Lexicon, ReplyParser
+from surveys.parser import ReplyParser
 from surveys.window import SendWindow
 
 
@@ -69,8 +69,7 @@ class Runtime:
     calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
-        lex = self.settings.lexicon
-        self.parser = ReplyParser(Lexicon.default().extended(**lex.words()), recall=lex.recall())
+        self.parser = self.settings.lexicon.parser()
         cal = self.settings.calendar
         self.calendar = WorkCalendar(cal.holidays, cal.workdays)
 
