@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 N = 60
 
 
-def worker_config(tmp_path: Path, db_url: str, latency_ms: int = 0, lease: int = 5) -> Path:
+def worker_config(tmp_path: Path, db_url: str, latency_ms: int = 0, lease: int = 5,
+                  batch: int = 10) -> Path:
     cfg = tmp_path / f"worker-{latency_ms}.toml"
     cfg.write_text(
         f'[database]\nurl = "{db_url}"\n'
-        f"[worker]\npoll_interval_seconds = 0.1\nlease_seconds = {lease}\nbatch_size = 10\n"
+        f"[worker]\npoll_interval_seconds = 0.1\nlease_seconds = {lease}\nbatch_size = {batch}\n"
         f"[simulator]\nenabled = true\nlatency_ms = {latency_ms}\n"
         # Real time here: never let the time of day (quiet hours) decide the test.
         '[send_window]\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
@@ -95,7 +96,9 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 async def test_three_workers_send_every_checkin_exactly_once(db_url: str, tmp_path: Path,
                                                              orm: None) -> None:
-    cfg = worker_config(tmp_path, db_url, latency_ms=5)
+    # Small batches: one worker opens a batch in milliseconds and would otherwise take
+    # them all before the others' next poll (0.1 s), leaving nothing to share.
+    cfg = worker_config(tmp_path, db_url, latency_ms=5, batch=2)
     procs = [start_worker(cfg) for _ in range(3)]
     try:
         # All three are up and polling before the work arrives, so they compete for it.
