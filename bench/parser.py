@@ -56,6 +56,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -64,6 +66,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from surveys import native  # noqa: E402
 from surveys.parser import ReplyParser  # noqa: E402
 
 FLAGS = ("opt_out", "complaint", "red_flag", "question")
@@ -153,12 +156,18 @@ def main() -> None:
                     help="CPU seconds per throughput figure (default 2)")
     ap.add_argument("--no-tier", action="store_true",
                     help="accuracy of the rules alone, without the learned recall tier")
+    ap.add_argument("--rate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     paths = args.data or sorted((ROOT / "tests/data").glob("*.jsonl"))
     if not paths:
         raise SystemExit("no data files; pass JSONL paths or add tests/data/*.jsonl")
     parser = ReplyParser(recall=not args.no_tier)
     rules = ReplyParser(recall=False)
+    if args.rate_only:  # (the source figure of a compiled run, measured in a child process)
+        texts = [str(r["text"]) for path in paths for r in load(path)]
+        print(json.dumps([throughput(texts, parser.parse, args.seconds),
+                          throughput(texts, rules.parse, args.seconds)]))
+        return
 
     def ours(text: str) -> Labels:
         r = parser.parse(text)
@@ -175,7 +184,10 @@ def main() -> None:
     texts = [str(r["text"]) for r in every]
     # Replies that miss the fast path of common replies take the full path every time.
     uncommon = [t for t in texts if t not in parser._canned]
-    print(f"throughput (one core, CPU time, ~{args.seconds:g} s each):")
+    how = "compiled with mypyc" if native.compiled() else (
+        "source (SURVEYBOT_NATIVE=0)" if os.environ.get("SURVEYBOT_NATIVE") == "0" else
+        f"source, not compiled: {native.toolchain_missing() or 'run `make native`'}")
+    print(f"throughput (one core, CPU time, ~{args.seconds:g} s each; parser {how}):")
     for name, fn, data in (
         (f"parser, whole set ({len(texts)})", parser.parse, texts),
         (f"parser, missing the fast path ({len(uncommon)})", parser.parse, uncommon),
@@ -185,6 +197,16 @@ def main() -> None:
     ):
         rate = throughput(data, fn, args.seconds)
         print(f"  {name:<40} {rate:>12,.0f} replies/s")
+    if native.compiled():
+        # the same parser run from its source, in a child process, for comparison
+        child = subprocess.run(
+            [sys.executable, __file__, "--rate-only", "--seconds", str(args.seconds),
+             *(["--no-tier"] if args.no_tier else []), *map(str, paths)],
+            env={**os.environ, "SURVEYBOT_NATIVE": "0"}, capture_output=True, text=True,
+            check=True)
+        tier_rate, rules_rate = json.loads(child.stdout)
+        print(f"  {'parser from source, whole set':<40} {tier_rate:>12,.0f} replies/s")
+        print(f"  {'rules alone from source, whole set':<40} {rules_rate:>12,.0f} replies/s")
 
 
 if __name__ == "__main__":

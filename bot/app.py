@@ -19,6 +19,7 @@ from bot.keys import RUNTIME
 from bot.loops import start_loops, stop_loops
 from bot.runtime import Runtime
 from bot.wakeups import Wakeups
+from surveys import native
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ def create_app(
             log.warning("could not release this worker's untaken messages; their leases "
                         "expire and another worker sends them", exc_info=True)
 
+    if not native.compiled():
+        log.info("reply parser: running from source (%s); `make native` compiles it, about "
+                 "1.5 times as fast", native.toolchain_missing() or "not compiled")
     for warning in rt.calendar.warnings(rt.local(rt.now()).date()):
         log.warning("%s", warning)
     if not any(name in rt.channels for name in settings.channels.order):

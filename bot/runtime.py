@@ -17,6 +17,7 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
 from bot.workdays import WorkCalendar
+from surveys import native
 from surveys.parser import ReplyParser
 from surveys.window import SendWindow
 
@@ -107,4 +108,5 @@ class Runtime:
 
     def describe(self) -> dict[str, Any]:
         """Safe summary for /healthz (nothing secret)."""
-        return {"worker": self.worker_id, "channels": sorted(self.channels)}
+        return {"worker": self.worker_id, "channels": sorted(self.channels),
+                "parser": "compiled" if native.compiled() else "source"}

@@ -1530,30 +1530,73 @@ _INTERPRETATION_FIELDS: Final = (
 assert tuple(f.name for f in fields(Interpretation)) == _INTERPRETATION_FIELDS
 
 
-def _new_interpretation(values: tuple[object, ...]) -> Interpretation:
-    """``Interpretation(*values)`` without the per-field ``object.__setattr__`` calls."""
-    obj: Interpretation = object.__new__(Interpretation)
+# Compiled by mypyc (surveys/native.py), the dataclasses are native classes that refuse
+# object.__new__, and their generated __init__ stays interpreted (ten times dearer than a
+# native one); compiled code instead writes the native fields directly, which bypasses the
+# frozen __setattr__ exactly as the setters below do.
+_COMPILED: Final = not __file__.endswith(".py")
+
+
+def _new_interpretation(
+        score: int | None,
+        opt_out: bool,
+        complaint: bool,
+        red_flag: bool,
+        question: bool,
+        confidence: float,
+        needs_confirmation: bool,
+        candidate: int | None,
+        out_of_range: int | None,
+        wrong_number: bool,
+        deceased: bool,
+        opt_out_unsure: bool,
+        affirmative: bool,
+        negative: bool,
+        comment: str,
+        evidence: tuple[Evidence, ...],
+        normalized: str) -> Interpretation:
+    """``Interpretation(...)`` without its per-field ``object.__setattr__`` calls."""
+    if _COMPILED:
+        obj = Interpretation.__new__(Interpretation)
+        obj.score = score  # type: ignore[misc]
+        obj.opt_out = opt_out  # type: ignore[misc]
+        obj.complaint = complaint  # type: ignore[misc]
+        obj.red_flag = red_flag  # type: ignore[misc]
+        obj.question = question  # type: ignore[misc]
+        obj.confidence = confidence  # type: ignore[misc]
+        obj.needs_confirmation = needs_confirmation  # type: ignore[misc]
+        obj.candidate = candidate  # type: ignore[misc]
+        obj.out_of_range = out_of_range  # type: ignore[misc]
+        obj.wrong_number = wrong_number  # type: ignore[misc]
+        obj.deceased = deceased  # type: ignore[misc]
+        obj.opt_out_unsure = opt_out_unsure  # type: ignore[misc]
+        obj.affirmative = affirmative  # type: ignore[misc]
+        obj.negative = negative  # type: ignore[misc]
+        obj.comment = comment  # type: ignore[misc]
+        obj.evidence = evidence  # type: ignore[misc]
+        obj.normalized = normalized  # type: ignore[misc]
+        return obj
+    obj = object.__new__(Interpretation)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14,
      s15, s16) = _INTERPRETATION_SETTERS
-    (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16) = values
     # unrolled: a zip loop over 17 fields costs a measurable share of a whole parse
-    s0(obj, v0)
-    s1(obj, v1)
-    s2(obj, v2)
-    s3(obj, v3)
-    s4(obj, v4)
-    s5(obj, v5)
-    s6(obj, v6)
-    s7(obj, v7)
-    s8(obj, v8)
-    s9(obj, v9)
-    s10(obj, v10)
-    s11(obj, v11)
-    s12(obj, v12)
-    s13(obj, v13)
-    s14(obj, v14)
-    s15(obj, v15)
-    s16(obj, v16)
+    s0(obj, score)
+    s1(obj, opt_out)
+    s2(obj, complaint)
+    s3(obj, red_flag)
+    s4(obj, question)
+    s5(obj, confidence)
+    s6(obj, needs_confirmation)
+    s7(obj, candidate)
+    s8(obj, out_of_range)
+    s9(obj, wrong_number)
+    s10(obj, deceased)
+    s11(obj, opt_out_unsure)
+    s12(obj, affirmative)
+    s13(obj, negative)
+    s14(obj, comment)
+    s15(obj, evidence)
+    s16(obj, normalized)
     return obj
 
 
@@ -1564,6 +1607,14 @@ assert tuple(f.name for f in fields(Evidence)) == ("rule", "span", "text", "valu
 def _ev(rule: str, span: tuple[int, int], text: str, value: int | None = None,
         note: str = "") -> Evidence:
     """``Evidence(...)`` built through the slot descriptors (see _new_interpretation)."""
+    if _COMPILED:
+        ev = Evidence.__new__(Evidence)
+        ev.rule = rule  # type: ignore[misc]
+        ev.span = span  # type: ignore[misc]
+        ev.text = text  # type: ignore[misc]
+        ev.value = value  # type: ignore[misc]
+        ev.note = note  # type: ignore[misc]
+        return ev
     obj: Evidence = object.__new__(Evidence)
     s_rule, s_span, s_text, s_value, s_note = _EVIDENCE_SETTERS
     s_rule(obj, rule)
@@ -1703,14 +1754,17 @@ def _pattern_regex(entry: str) -> str:
     return r"[^,，。.!?！？；;\s]{0,4}".join(re.escape(p) for p in entry.split("*"))
 
 
-@dataclass(slots=True)
 class _Cand:
     """A score candidate collected while scanning (internal, mutable for speed)."""
 
-    value: int
-    conf: float
-    tier: int        # 1 number, 2 Likert word, 3 word about one aspect, 4 emoji
-    explicit: bool
+    # (a plain class: compiled, a dataclass keeps an interpreted __init__ ten times dearer)
+    __slots__ = ("conf", "explicit", "tier", "value")
+
+    def __init__(self, value: int, conf: float, tier: int, explicit: bool) -> None:
+        self.value = value
+        self.conf = conf
+        self.tier = tier  # 1 number, 2 Likert word, 3 word about one aspect, 4 emoji
+        self.explicit = explicit
 
 
 class ReplyParser:
@@ -2239,13 +2293,13 @@ class ReplyParser:
         if len(ev) > 1:
             ev.sort(key=_SPAN)
         # positional, in the field order of Interpretation (checked at import)
-        return _new_interpretation((
+        return _new_interpretation(
             score, flags_hit.get("opt_out", False) or deceased or wrong_number, complaint,
             flags_hit.get("red_flag", False),
             question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
             wrong_number, deceased, opt_out_unsure and not (deceased or wrong_number),
             affirmative, negative, comment, tuple(ev), norm,
-        ))
+        )
 
     def _body_change(self, norm: str, s: int, e: int, ev: list[Evidence],
                      cues: str) -> tuple[int, int] | None:

@@ -23,7 +23,10 @@ from typing import Any, Final
 
 import ahocorasick_rs
 
-MODEL_PATH: Final = Path(__file__).with_name("recall_model.json")
+from surveys.native import PACKAGE_DIR
+
+# (beside the source, also when this module runs compiled from build/native: surveys.native)
+MODEL_PATH: Final = PACKAGE_DIR / "recall_model.json"
 LABELS: Final = ("red_flag", "opt_out")
 FORMAT: Final = 2  # bump when the file layout changes; older files are refused clearly
 _RETRAIN: Final = ("retrain it with `python bench/train_recall.py --out PATH`, point "

@@ -11,6 +11,7 @@ from bot import ledger
 from bot.clock import FrozenClock
 from bot.config import Settings
 from models import Answer, CheckIn, Escalation, Message
+from surveys import native
 from tests.conftest import eventually
 from tests.staff_helpers import make_staff, sign_in
 
@@ -34,7 +35,9 @@ async def tally_row(client: Any) -> dict[str, str]:
 async def test_visit_to_record_escalation_and_tally(settings: Settings, clock: FrozenClock,
                                                     client_factory: Any) -> None:
     client = await client_factory(settings, clock)
-    assert (await (await client.get("/healthz")).json())["status"] == "ok"
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "ok"
+    assert health["parser"] == ("compiled" if native.compiled() else "source")
     await make_staff("head", "head", depts=["dental"])  # staff pages need a signed-in member
     await sign_in(client, "head")
 
