@@ -187,7 +187,7 @@ _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|�
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
-    + _FEN + r"|颗星|个星(?!期)|星(?!期)))"
+    + _FEN + r"|颗星|个星(?!期)|星(?!期)|[⭐★🌟](?![⭐★🌟])))"
     r"|(?P<star>[⭐★🌟✨]+)"
     r"|(?P<up>👍+)|(?P<down>👎+)"
     r"|(?P<wx>\[[^\[\]\s]{1,6}\]|/:[a-z]{2,8})"
@@ -199,6 +199,7 @@ _UNIT_RE: Final = re.compile(
     r"|(?P<duration>个多?月|个?多?小时|个?钟头|个钟|分钟|min|秒|天|周(?!岁)|星期|礼拜|年|h\b)"
     r"|(?P<date>月|日|号)"
     r"|(?P<time>点|:\d)"
+    r"|(?P<weight>公斤|千克|斤|kg\b|磅)"
     r"|(?P<dose>mg|ml|毫升|毫克|克|g\b|片|粒|针|支|瓶|盒|袋|包)"
     r"|(?P<count>次|遍|回|趟|下|个|位|人|颗|条|张|本|节|首|期|届|组|排|门|科)"
     r"|(?P<money>元|块|毛|角|w\b|万|千|百)"
@@ -228,6 +229,7 @@ _PRE_SCORE_RE: Final = re.compile(
 _HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
+_STAR_AFTER_COUNT_RE: Final = re.compile(r"\s?(?:颗星|个星|星)?\s?[⭐★🌟]+")
 _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
@@ -258,8 +260,9 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
      "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
-    (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points"),
-    (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars"),
+    (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points "
+     "wu_xing wuxing wu_xing_hao_ping wuxinghaoping"),
+    (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars si_xing sixing"),
     (3, 0.97, _NUMERIC, "san_fen sanfen three_stars 3_stars"),
     (2, 0.97, _NUMERIC, "er_fen liang_fen liangfen two_stars 2_stars"),
     (1, 0.97, _NUMERIC, "yi_fen yifen one_star 1_star"),
@@ -294,6 +297,10 @@ _NEGATOR_RE: Final = re.compile(
 )
 # A negative Likert word denied: "不是不满意", "也没有不满意的地方" rate nothing.
 _DOUBLE_NEG_RE: Final = re.compile(r"(?:不是|没有|并非|谈不上|说不上)(?:说|很|太|特别|有)?$")
+# A word that a deduction names: "扣的那一分给停车场", "少一分是因为" (not 至少, 多少).
+_DEDUCT_RE: Final = re.compile(r"(?:扣|减|(?<![至多不])少|差)(?:了|的|掉)?(?:那|这)?$")
+# What before a Likert word makes it something else: "现在来要好评" asks for praise.
+_LIKERT_SKIP_BEFORE: Final = {"好评": re.compile(r"(?:要|求|刷|讨|骗)$")}
 _LIKERT_SKIP_AFTER: Final = {
     "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
     # "还差三节课": short of, not bad
@@ -306,7 +313,8 @@ _LIKERT_SKIP_AFTER: Final = {
     "不满意": re.compile(
         r"(?:的地方|之处)[^,，。!?]{0,4}(?:没有|没|无)|我|[那这]?是?不(?:可能|存在)"),
     "满分": re.compile(r"\s?(?:\d|是|为|十|一百|的话|制|\d?分制)"),
-    "还好": re.compile(r"吗|吧\?|有|意思"),  # "还好意思发…": the nerve of it
+    # "还好意思发…": the nerve of it; "还好扶住了", "还好没事": luckily
+    "还好": re.compile(r"吗|吧\?|有|意思|扶|没(?!什么)|及时|来得及|赶上|发现|只是|不是|当时"),
     # "还可以在你们那建档吗": still allowed to, not a rating
     "还可以": re.compile(r"\s?(?:在|去|用|再|报|办|挂|约|继续|选|换|退|吗|么|不可以)"),
     "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
@@ -318,7 +326,7 @@ _HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|�
 # The patient's state right before the word: "脸色很差", "睡眠不太好" describe health.
 _HEALTH_SUBJECT_RE: Final = re.compile(
     r"(?:脸色|面色|气色|精神|胃口|食欲|睡眠|身体|视力|听力|记性|记忆力|体力|血色|嘴唇|大便|小便|"
-    r"伤口|刀口|牙龈)\s?(?:也|都|还|就|一直|有点|有些|越来越)?\s?$")
+    r"伤口|刀口|牙龈|心情|情绪|睡得|睡觉|耳朵|眼睛|腿脚|膝盖|关节|肠胃|腰)\s?(?:也|都|还|就|一直|有点|有些|越来越)?\s?$")
 # A staff member or one aspect named before the word: praise of one nurse ranks below an
 # overall verdict, and "医生5 护士3"-style mixed verdicts are asked about.
 _ASPECT_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|环境|停车|设备|主任|助理|工作人员|"
@@ -757,11 +765,11 @@ _CMP_PART_A, _CMP_PART_B = _CMP_PARTS
 # modal, and English yes/no openers.
 _Q_GRAMMAR: Final = "|".join((
     r"不(?<!不[\u4e00-\u9fff]不)(?<=(?P<anb>[\u4e00-\u9fff])不)(?<![动烦]不)(?P=anb)",
-    r"没(?<=(?P<anm>[\u4e00-\u9fff])没)(?P=anm)",
+    r"没(?<=(?P<anm>[\u4e00-\u9fff])没)(?<!有完没)(?P=anm)",  # (not 有完没完: fed up)
     r"不(?=$|[\s,.!?~。，、…])(?<=[\u4e00-\u9fff]{2}不)(?<![也都并我还就才可要他她你绝决本点从]不)",
     _each("来 完 好 到 过 出", r"没有?(?<!从来没)(?<!从来没有)(?=$|[\s,.!?~。，、…])"),
     "真的假的",
-    r"啥(?<!没啥)(?!都|也)",
+    r"啥(?<!没啥)(?<!个啥)(?!都|也)",  # (not 满意个啥: scorn)
     _each("需要 要 该 应该 用 选 买 去 挂 交 带",
           _IN + "{0,8}还是(?![很挺有不没太那比会是要得都也])"),
 ))
@@ -776,7 +784,7 @@ _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
 _OPT_FALSE_AFTER_RE: Final = re.compile(
-    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗|石膏")
+    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火]|点滴|吊瓶|疫苗|石膏")
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
@@ -785,9 +793,10 @@ _FAMILY_RE: Final = re.compile(
     r"|替他|替她|帮他|帮她|代他|代她"
 )
 # A question mark or particle: 吗 always, 么 unless it ends 什么/怎么..., 呢 at a clause end
-# unless 说呢.  One character class first, then conditions (first-character filter).
+# unless 说呢 or 着呢 (记着呢, 好着呢: an assurance).  One character class first, then
+# conditions (first-character filter).
 _QUESTION_TAIL_RE: Final = re.compile(
-    r"[?吗么呢](?<![什怎那这多]么)(?<!说呢)(?:(?<!呢)|(?=$|[\s,.!~。，、…]))"
+    r"[?吗么呢](?<![什怎那这多]么)(?<!说呢)(?<!着呢)(?:(?<!呢)|(?=$|[\s,.!~。，、…]))"
 )
 # Bound the evidence per rule family: a reply repeating "很好" 150 times says nothing more
 # after the first few, and the cost per reply must stay bounded.
@@ -891,7 +900,8 @@ _SWITCH_GUARD_RE: Final = re.compile(
     r"|上次|原来|先前")
 # Built-in question cues that need a guard a plain lexicon entry cannot express.
 _Q_PHRASES: Final = (
-    r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都)"        # 怎么开 (not 不怎么, 怎么也)
+    # 怎么开 (not 不怎么, 怎么也, and not 怎么按都按不住: no matter how)
+    r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都|[\u4e00-\u9fff]{1,3}[都也][\u4e00-\u9fff]{0,3}[不没])"
     r"|多(?<!或多)少(?!有点|有些|会|还是|也)"              # 电话多少 (not 多少有点疼)
     r"|咋(?<!不咋)样|"                                    # 咋样 (not 不咋样)
     + "|".join(re.escape(v[0]) + f"(?<![没不]{v[0]})" + re.escape(v[1:])
@@ -900,6 +910,12 @@ _Q_PHRASES: Final = (
                for v in ("挂", "带", "吃", "喝", "用", "拿", "买", "做", "准备", "注意", "需要",
                          "要", "是", "有"))
     + r"|了没有?(?=$|[\s,.!?~。，])"                          # 报告出来了没
+    # 想咨询一下 (not 心理咨询师, 咨询还行: the service)
+    r"|咨(?<!心理咨)询(?!师|室|中心|费|服务|效果|过程|[还挺很也都就]|的)"
+    # 是饭前还是饭后啊: two options, then a question particle
+    r"|是(?![不没])[\u4e00-\u9fff]{1,4}?还是[\u4e00-\u9fff]{1,5}?(?=[啊呀呢吗?])"
+    # 保修期是几年 (not 都是几年前的事了)
+    r"|是几(?:年|天|个|次|周|月|岁|级|遍|颗|片|粒)(?!前|后|了)"
     # 饭前吃还是饭后吃: the same verb on both sides of 还是
     r"|还(?<=([\u4e00-\u9fff])还)是[\u4e00-\u9fff]{1,4}?\1(?![\u4e00-\u9fff]?了)"
 )
@@ -1079,7 +1095,8 @@ _CHRONIC_RE: Final = re.compile(
 _PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很久以前|小时候|好几年|年前")
 _JOKE_RE: Final = re.compile(r"开玩笑|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
-_FEELING_RE: Final = re.compile(r"(?:心里|心情|看到|看着|听到|想到|想起|看见)[^,，。!?；;]{0,4}$")
+_FEELING_RE: Final = re.compile(
+    r"(?:心里|心情|看到|看着|听到|听着|听了|想到|想起|看见)[^,，。!?；;]{0,4}$")
 # Stroke-like signs stay red flags even when they passed ("突然说不出话, 过了几分钟又好了"):
 # a transient attack is a warning of the next one.
 _NO_RESOLVE_RE: Final = re.compile(
@@ -1227,12 +1244,62 @@ def _rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
     return _rf_context_exclusion(norm, cs, ss, s, e, cues)
 
 
-def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str) -> str:
-    """During the treatment (and not later), long ago, long-standing, or said in jest.
+# Mentions that something else explains (see _other_cause).
+_UNCHANGED_WORDS: Final = frozenset(("歪", "斜", "看不清", "看不到", "听不清", "模糊"))
+_NEAR_MISS_RE: Final = re.compile(r"(?:差点|差一点|差点儿|险些|差些)(?:就|要)?[^,，。!?；;]{0,2}$")
+_FALL_RE: Final = re.compile(r"摔|跌|滑倒|栽|掉下")
+_CORRECTED_RE: Final = re.compile(
+    r"(?:原来|其实|结果|后来发现|才发现|才知道|一看)(?:是|只是|就是|不是)")
+_SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|朋友家")
+_NOISE_RE: Final = re.compile(r"吵|噪音|隔音|声音太大|太响|信号|电话里|听筒|麦克风")
+_ONCE_BEFORE_RE: Final = re.compile(r"之前|以前|曾经|上次|先前|以往|早先")
+_ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
+# A fever or bleeding said to be over later in the reply, however far after: "之前发烧到三十八度多
+# ……现在已经好几天没烧了" (a new mention after it is judged on its own).
+_FEVER_OVER_RE: Final = re.compile(
+    r"(?:没|不|没再|没有再)(?:发)?烧了|退烧了|烧退了|烧已经退|烧早就退|烧也退|体温正常|没再烧|没有再烧")
+_BLEED_OVER_RE: Final = re.compile(
+    r"血[^,，。!?；;]{0,3}止住|不(?:出|流)血了|没再(?:出|流)血|没有再(?:出|流)血|血已经止|血早就止")
 
-    ``cues`` (from :func:`_cues`) says which of these the reply mentions at all, so most
-    mentions are cleared without a single search.
+
+def _other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
+    """Why the mention at ``norm[s:e]`` is not the patient's sign now ("" if nothing says so).
+
+    A fall that nearly happened ("差点摔倒，还好扶住了"), a fear corrected ("还以为出血了，
+    原来是吃了火龙果"), someone else ("我邻居拔牙后出血不止"), noise rather than hearing
+    ("隔音太差…孩子根本听不清"), a single episode before ("之前晕过一次"), or a fever or
+    bleeding said to be over later in the reply.
     """
+    word = norm[s:e]
+    if _FALL_RE.search(word) is not None and \
+            _NEAR_MISS_RE.search(norm, max(cs, s - 6), s) is not None:
+        return "a near miss"
+    if "以为" in norm[cs:s] and _CORRECTED_RE.search(norm, e, e + 24) is not None:
+        return "a fear corrected"
+    if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
+        return "about someone else"
+    if "听不" in word and _NOISE_RE.search(norm, ss, e + 20) is not None:
+        return "noise, not hearing"
+    if _ONCE_RE.match(norm, e) is not None and _ONCE_BEFORE_RE.search(norm, cs, s) is not None:
+        return "once, before"
+    if ("烧" in word or "热" in word or "度" in word) and \
+            _FEVER_OVER_RE.search(norm, e) is not None:
+        return "resolved later in the reply"
+    if "血" in word and _BLEED_OVER_RE.search(norm, e) is not None:
+        return "resolved later in the reply"
+    return ""
+
+
+def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str) -> str:
+    """During the treatment (and not later), long ago, long-standing, said in jest, or
+    another cause (:func:`_other_cause`).
+
+    ``cues`` (from :func:`_cues`) says which of the first ones the reply mentions at all, so
+    most mentions are cleared without a single search.
+    """
+    why = _other_cause(norm, cs, ss, s, e)
+    if why:
+        return why
     if "p" in cues:
         pm = _RFB_PROCEDURE_RE.search(norm, ss, s)
         if pm is not None and _NOW_RE.search(norm, pm.end(), s) is None:
@@ -1300,7 +1367,8 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
     "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
-    "消停", "烦死", "好烦", "太烦", "很烦", "烦不烦", "烦(?<!麻烦)(?<!其烦)(?![躁恼琐请你您劳])",
+    "消停", "烦死", "好烦", "太烦", "很烦", "烦不烦",
+    "烦(?<!麻烦)(?<!其烦)(?<!耐烦)(?![躁恼琐请你您劳])",
     "天天问", "天天发", "老是问", "每次都问", r"退(?=$|[,，。!?！？~\s吧啦])",
     "take me off", "no more", "don't want", "do not want", "don't text", "don't message",
     "don't call", "don't email", "don't contact", "do not text", "do not message",
@@ -1312,7 +1380,7 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
 _OPB_MESSAGE_RE: Final = re.compile(
     r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
     r"联络|营销|广告|优惠|推销|"
-    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|问我|问了|"
+    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭脾火])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
     r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
 _OPB_BARE_RE: Final = re.compile(
@@ -1322,7 +1390,8 @@ _OPB_BARE_RE: Final = re.compile(
     r"|(?:我|那|就|直接|干脆)*退(?:了算了|出|吧|啦)?")
 _OPB_OBJECT_RE: Final = re.compile(
     r"预约|复查|复诊|挂号|手术|换药|打针|吃药|药|治疗|检查|来医院|回来|拆线|订单|课|交费|缴费|"
-    r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦")
+    r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦|惦记|挂念|牵挂"
+    r"|记挂|操心|费心")
 _OPB_QUESTION_RE: Final = re.compile(
     r"吗|吧[?？]|么[?？]|[?？]|要不要|用不用|需不需要|能不能|可不可以")
 
@@ -1338,7 +1407,7 @@ _OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏
 # "怎么又发，烦死", "发这么多干嘛，烦" (not "每天都疼，烦死了": nothing is sent there).
 _FREQ_SEND_RE: Final = re.compile(
     r"(?:又|老|总|一直|天天|每天|成天|整天|一天到晚|三天两头|这么多|那么多|频繁)"
-    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火])|问"
+    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火])|问"
     r"|打电话|打来|推|短信|消息|信息)"
     r"|发(?:这么|那么)多|[一每]天[^,，。!?]{0,3}[条遍回]|发了?[两三四五六七八九十几好多\d]+[条遍次回]"
     r"|[两三四五六七八九十几好\d]+条")
@@ -1369,7 +1438,9 @@ _OPT_NEG_INTENT_RE: Final = re.compile(
 
 
 def _negated_intent(norm: str, s: int) -> bool:
-    """The stop word at ``s`` follows a denial of the intent: "我没说要退订"."""
+    """The stop word at ``s`` follows a denial of the intent: "我没说要退订", "不退订"."""
+    if norm[s - 1] == "不" and not norm.startswith("要不", s - 2):
+        return True  # "不退订，继续发吧", "流个不停" (but "要不退订算了": let's)
     return _OPT_NEG_INTENT_RE.search(norm, max(0, s - 9), s) is not None
 
 
@@ -1475,19 +1546,19 @@ _UNSURE_STOP_RE: Final = re.compile(
     r"别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动)"
     r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付)|甭"
     r"|莫(?<!阿莫)(?!名|西|非)|勿|停(?!车|药|留|电|水)|够了"
-    r"|烦(?<!麻烦)(?<!其烦)|消停|有完没完|没完没了|还发|还打|还在发|骚扰|拉黑|不麻烦|放过"
+    r"|烦(?<!麻烦)(?<!其烦)(?<!耐烦)|消停|有完没完|没完没了|还发|还打|还在发|骚扰|拉黑|不麻烦|放过"
     r"|轰炸|太频繁|受不了|不参与|不参加|算了|少发|少打|饶了|不需要|无需|用不着|不想再|不想收"
-    r"|不想接|不想回|不再|别再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)"
+    r"|不想接|不想回|不再|别再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)(?!我)"
     r"|no more\b(?<!\wno more)|stop\b(?<!\wstop)|enough\b(?<!\wenough)")
 _UNSURE_MSG_RE: Final = re.compile(
     r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|手机"
-    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病脾火])|打(?:来|给|过来|我)|找我|你们|您们"
+    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭脾火])|打(?:来|给|过来|我)|找我|你们|您们"
     r"|\b(?:msgs?|texts?|calls?|messages?|sms|survey|you)\b")
 # what follows a cue that makes it about something other than our messages
 _UNSURE_OTHER_AFTER_RE: Final = re.compile(
-    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病针脾火]|点滴|吊瓶|疫苗"
+    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火]|点滴|吊瓶|疫苗"
     r"|石膏|吃|喝|碰|沾|刷|运动|抽烟|喝酒|熬夜|着急|紧张|害怕|哭|疼|痛|来医院|来复查|复查"
-    r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕)")
+    r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕|惦记|挂念|牵挂|记挂|操心|费心)")
 # a preference of time or medium, not a refusal ("白天打就行", "微信联系我")
 _UNSURE_PREF_RE: Final = re.compile(
     r"(?:微信|短信|文字|打字)(?:联系|沟通|说|发|通知)"
@@ -1929,8 +2000,9 @@ class ReplyParser:
                                        "two scores; confirm the lower"))
                     continue
                 value = _cn_value(tok)
-                if s and norm[s - 1] in "扣减":
-                    ev.append(_ev("not_a_score:deduct", (s, e), tok))  # "扣一分"
+                if s and _DEDUCT_RE.search(norm, max(0, s - 4), s) is not None:
+                    # "扣一分", "扣的那一分给停车场", "少一分是因为停车"
+                    ev.append(_ev("not_a_score:deduct", (s, e), tok))
                     continue
                 if value is not None and 1 <= value < 5 and norm.startswith("分半", e):
                     ambiguous.append(value)  # "四分半": confirm the lower
@@ -1947,6 +2019,10 @@ class ReplyParser:
                 if 1 <= value <= 5:
                     cands.append(_Cand(value, 0.96, 1, True))
                     ev.append(_ev("chinese_numeral", (fs, fe), norm[fs:fe], value))
+                    # star emoji right after the count ("五⭐", "五颗星⭐") decorate it
+                    um = _STAR_AFTER_COUNT_RE.match(norm, e)
+                    if um is not None:
+                        consumed = um.end()
                 else:
                     out_of_range = value if out_of_range is None else out_of_range
                     ev.append(_ev("out_of_range", (fs, fe), norm[fs:fe], None,
@@ -2178,7 +2254,8 @@ class ReplyParser:
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
                               "quit, and the messages go on"))
         opt_out_unsure = False
-        if "opt_out" not in flags_hit and may & 1024 and \
+        # (an unsure stop beside a red flag is a reading of the emergency: "血一直没停过")
+        if "opt_out" not in flags_hit and "red_flag" not in flags_hit and may & 1024 and \
                 _UNSURE_STOP_RE.search(norm) is not None and \
                 not any(x.rule == "opt_out_denied" for x in ev):
             span = _unsure_opt_out(norm)
@@ -2198,6 +2275,9 @@ class ReplyParser:
                 continue
             skip = _LIKERT_SKIP_AFTER.get(word)
             if skip is not None and skip.match(norm, e):
+                continue
+            skip = _LIKERT_SKIP_BEFORE.get(word)
+            if skip is not None and skip.search(norm, max(0, s - 2), s):
                 continue
             if word == "满分" and cands and any(
                     x.rule == "not_a_score:scale" and x.span[0] <= s < x.span[1] for x in ev):
@@ -2333,6 +2413,13 @@ class ReplyParser:
         if _BODY_DENY_RE.search(between) is not None:
             ev.append(_ev("red_flag_denied", (bs, e), norm[bs:e], None, "denied"))
             return None
+        # "牙还是歪的", "做完激光还是看不清": unchanged, not a change (but numbness that is
+        # "还是木的" has not worn off: still a red flag)
+        if "还是" in between and word in _UNCHANGED_WORDS:
+            ev.append(_ev("red_flag_denied", (bs, e), norm[bs:e], None, "unchanged"))
+            return None
+        if word == "斜" and norm.startswith("视", e):
+            return None  # 斜视: the squint being treated
         if "s" in cues and _staff_subject(norm, cs, bs):
             return None
         why = _rfb_exclusion(norm, bs, e, norm[bs:e], cues)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -83,8 +84,16 @@ def test_precise_opt_out_acts_at_once() -> None:
 
 def test_red_flag_outranks_an_unsure_opt_out() -> None:
     text = UNSURE + "，孩子抽搐了"
-    assert parse(text).opt_out_unsure and parse(text).red_flag
+    # the parser keeps the emergency and drops the unsure stop cue beside it
+    assert parse(text).red_flag and not parse(text).opt_out
     (step,) = talk(text)
+    assert "escalation_raised" in names(step) and step.state["status"] == "staff"
+    assert TEXTS["confirm_opt_out"] not in step.outbound
+    # and the engine alone ranks them so, whatever a parser says
+    both = replace(parse(text), opt_out=True, opt_out_unsure=True)
+    state: dict[str, Any] = {"survey": "general", "index": 0, "answers": {}, "failed": 0,
+                             "confirm": None, "status": "asking"}
+    step = engine.reply(SURVEY, TEXTS, CTX, state, both, text)
     assert "escalation_raised" in names(step) and step.state["status"] == "staff"
 
 
