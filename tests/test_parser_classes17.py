@@ -156,3 +156,37 @@ def test_not_scores_say_why(text: str, evidence: str) -> None:
 ])
 def test_not_ratings(text: str, score: int | None) -> None:
     assert P.parse(text).score == score, text
+
+
+@pytest.mark.parametrize(("text", "complaint"), [
+    # complaints told as stories, with no complaint word
+    ("一节课说好45分钟，实际只上了30分钟", True),
+    ("学费一年涨一次，涨得太快了", True),
+    ("乐器考级报名费涨了也不提前说，太不地道了", True),
+    ("做完根管还是疼，感觉白做了", True),
+    ("眼睛做完激光还是看不清，感觉没什么效果", True),
+    ("开了一堆没用的检查，就是为了赚钱", True),
+    ("约好的时间又被改了，这都第三次了", True),
+    ("换了三个老师了，孩子都不知道该听谁的", True),
+    ("我爸住院期间护工根本不管他，尿湿了一晚上没人换", True),
+    ("住院押金退了一个多月还没到账", True),
+    ("精神科的病房管得太死了，家属送点东西都不让", True),
+    ("不太满意，做完牙冠咬东西总觉得高了一点，去了两次也没调好", True),
+    ("等了40分钟医生才来", True),
+    # controls
+    ("吃了药根本不管用", False),           # the medicine, not the staff
+    ("吃了两片芬必得都不管用", False),
+    ("等了5分钟就看上了", False),
+    ("这药有没有效果", False),
+    ("不涨价吧", False),
+])
+def test_story_complaints(text: str, complaint: bool) -> None:
+    r = RULES.parse(text)
+    assert r.complaint is complaint, (text, [(e.rule, e.text) for e in r.evidence])
+
+
+def test_a_wait_beside_a_good_score_stays_a_comment() -> None:
+    """Mild grievances under a score of 4 or 5 are kept as the comment, not escalated."""
+    r = RULES.parse("等了40分钟医生才来，不过医生很好，5分")
+    assert r.score == 5 and not r.complaint
+    assert any(e.rule == "complaint_mild" for e in r.evidence)
