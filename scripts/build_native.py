@@ -91,7 +91,7 @@ def build() -> None:
         target.mkdir(parents=True)
         for so in (out / "surveys").iterdir():
             shutil.copy2(so, target / so.name)
-    write_stamp(ROOT)
+        write_stamp(ROOT, compiled=src)
 
 
 def main() -> None:

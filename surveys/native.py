@@ -53,10 +53,14 @@ def stamp_of(root: Path = _SOURCE_ROOT) -> dict[str, str] | None:
     return stamp if stamp == want else None
 
 
-def write_stamp(root: Path = _SOURCE_ROOT) -> None:
-    """Record the sources just compiled (called by scripts/build_native.py)."""
-    (root / NATIVE_DIR / STAMP).write_text(json.dumps(_wanted(root), indent=1) + "\n",
-                                           encoding="utf-8")
+def write_stamp(root: Path = _SOURCE_ROOT, compiled: Path | None = None) -> None:
+    """Record the sources compiled (called by scripts/build_native.py).
+
+    ``compiled``: the root of the copy that was compiled, so that a source edited during the
+    build is not recorded as built.
+    """
+    (root / NATIVE_DIR / STAMP).write_text(
+        json.dumps(_wanted(compiled or root), indent=1) + "\n", encoding="utf-8")
 
 
 def activate(package_path: MutableSequence[str], root: Path = _SOURCE_ROOT) -> bool:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _tree(tmp_path: Path) -> Path:
     """A source package with a build of it, as scripts/build_native.py leaves them."""
-    (tmp_path / "surveys").mkdir()
+    (tmp_path / "surveys").mkdir(parents=True)
     for m in native.MODULES:
         (tmp_path / "surveys" / f"{m}.py").write_text(f"NAME = {m!r}\n", encoding="utf-8")
     (tmp_path / native.NATIVE_DIR).mkdir(parents=True)
@@ -89,6 +89,19 @@ def test_stamp_names_every_compiled_module_and_the_python(tmp_path):
     assert stamp is not None
     assert set(stamp) == {*native.MODULES, "python"}
     assert stamp["python"] == sys.implementation.cache_tag
+
+
+def test_a_source_edited_during_the_build_is_not_recorded_as_built(tmp_path):
+    root = _tree(tmp_path / "repo")
+    copy = tmp_path / "copy"
+    (copy / "surveys").mkdir(parents=True)
+    for m in native.MODULES:  # what the build compiled ...
+        (copy / "surveys" / f"{m}.py").write_bytes((root / "surveys" / f"{m}.py").read_bytes())
+    _edit_source(root)        # ... while someone saved an edit
+    native.write_stamp(root, compiled=copy)
+    assert native.stamp_of(root) is None
+    native.write_stamp(root)
+    assert native.stamp_of(root) is not None
 
 
 def test_this_process_runs_the_parser_it_should():
