@@ -36,8 +36,8 @@ Across the seven fresh sets of 2026-11-22 (heldout8-14), each measured before tu
 red-flag recall read 91, 96, 89, 95, 88, 94, 93 % and opt-out recall 77, 90, 88, 92, 89,
 85, 87 %: each round of rules fixed the set it saw and barely moved the next one.
 
-The learned recall tier (``surveys/recall.py``) is trained on every set up to heldout14, so
-its figures there are in-sample; ``--no-tier`` prints the rules alone.  The honest figures of the
+The learned recall tier (``surveys/recall.py``) is trained on every set, so its figures here
+are in-sample; ``--no-tier`` prints the rules alone.  The honest figures of the
 tier are leave-one-file-out: ``python bench/train_recall.py --lofo`` (each fresh set against
 the rules before it was tuned on, the model trained and its thresholds chosen without it).
 

@@ -23,7 +23,7 @@ RULES = ReplyParser(recall=False)
 TIER_POSITIVES = [
     ("red_flag", "我妈出院后老说有人在门口盯着她，晚上拿着剪刀不睡觉"),
     ("red_flag", "孩子从昨天到现在就尿了一回，嘴唇干得起皮"),
-    ("opt_out", "我早就不在那边看病了"),
+    ("opt_out", "能不能别每周都来问一遍，我真不需要"),
     ("opt_out", "我没空弄这些，以后别算我"),
     ("opt_out", "这个号码的主人已经不用了"),
     ("opt_out", "老是发这个干嘛"),
