@@ -765,11 +765,14 @@ _CMP_PART_A, _CMP_PART_B = _CMP_PARTS
 # modal, and English yes/no openers.
 _Q_GRAMMAR: Final = "|".join((
     r"不(?<!不[\u4e00-\u9fff]不)(?<=(?P<anb>[\u4e00-\u9fff])不)(?<![动烦]不)(?P=anb)",
-    r"没(?<=(?P<anm>[\u4e00-\u9fff])没)(?<!有完没)(?P=anm)",  # (not 有完没完: fed up)
+    # (not 有完没完: fed up; not 没事没事: said twice)
+    r"没(?<=(?P<anm>[\u4e00-\u9fff])没)(?<!有完没)(?<!没[\u4e00-\u9fff]没)(?P=anm)",
     r"不(?=$|[\s,.!?~。，、…])(?<=[\u4e00-\u9fff]{2}不)(?<![也都并我还就才可要他她你绝决本点从]不)",
     _each("来 完 好 到 过 出", r"没有?(?<!从来没)(?<!从来没有)(?=$|[\s,.!?~。，、…])"),
     "真的假的",
-    r"啥(?<!没啥)(?<!个啥)(?!都|也)",  # (not 满意个啥: scorn)
+    # (not 满意个啥: scorn; not 吃啥吐啥: whatever)
+    r"啥(?<!没啥)(?<!个啥)(?<!啥[\u4e00-\u9fff])(?<!啥[\u4e00-\u9fff]{2})(?!都|也"
+    r"|[\u4e00-\u9fff]{1,2}啥)",
     _each("需要 要 该 应该 用 选 买 去 挂 交 带",
           _IN + "{0,8}还是(?![很挺有不没太那比会是要得都也])"),
 ))
@@ -795,6 +798,11 @@ _FAMILY_RE: Final = re.compile(
 # A question mark or particle: 吗 always, 么 unless it ends 什么/怎么..., 呢 at a clause end
 # unless 说呢 or 着呢 (记着呢, 好着呢: an assurance).  One character class first, then
 # conditions (first-character filter).
+_RHETORICAL_RE: Final = re.compile(r"(?:好|行|可以|成|有意思|有用|懂|明白|听懂)吗$")
+# A question mark answered at once: "满意？当然满意啦", "不满意？没有的事" echo us.
+_ECHO_ANSWER_RE: Final = re.compile(r"\s?(?:当然|没有|那倒|不至于|哪有|是啊|对啊|没的事|才不)")
+# "在小区里散步呢", "我在家按时吃药呢": 在 ... 呢 says what is going on, asking nothing
+_PROGRESSIVE_RE: Final = re.compile(r"在(?![哪那这])[^,，。!?；;哪谁啥么]{1,10}$")
 _QUESTION_TAIL_RE: Final = re.compile(
     r"[?吗么呢](?<![什怎那这多]么)(?<!说呢)(?<!着呢)(?:(?<!呢)|(?=$|[\s,.!~。，、…]))"
 )
@@ -901,7 +909,9 @@ _SWITCH_GUARD_RE: Final = re.compile(
 # Built-in question cues that need a guard a plain lexicon entry cannot express.
 _Q_PHRASES: Final = (
     # 怎么开 (not 不怎么, 怎么也, and not 怎么按都按不住: no matter how)
-    r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都|[\u4e00-\u9fff]{1,3}[都也][\u4e00-\u9fff]{0,3}[不没])"
+    # (and not 怎么还发: a reproach to us for writing)
+    r"怎(?<![不没]怎)么(?!说呢|说吧|也|都|着|样都|[\u4e00-\u9fff]{1,3}[都也][\u4e00-\u9fff]{0,3}[不没]"
+    r"|还在?(?:发|打|问))"
     r"|多(?<!或多)少(?!有点|有些|会|还是|也)"              # 电话多少 (not 多少有点疼)
     r"|咋(?<!不咋)样|"                                    # 咋样 (not 不咋样)
     + "|".join(re.escape(v[0]) + f"(?<![没不]{v[0]})" + re.escape(v[1:])
@@ -938,6 +948,8 @@ _NEGATIVE: Final = frozenset(
     [
         "不是", "不对", "no", "n", "nope", "错了", "不是的", "否", "不", "没有", "不用", "不要",
         "不行", "不对的", "不正确", "没", "都不是",
+        # said twice, as people do: "不用不用，继续吧"
+        "不是不是", "不用不用", "不要不要", "没有没有", "不对不对", "不行不行",
     ]
 )
 _SCORE_RULES: Final = frozenset(
@@ -1435,6 +1447,34 @@ _OPT_NEG_INTENT_RE: Final = re.compile(
     r"(?:没说|没有说|没讲|(?<![这那岂])不是说|并不是|(?<![这那岂要])不是|没有要|没要|并没有?"
     r"|谁说|哪有说|哪里说)"
     r"(?:过|我|们|你们|要|想|真的|是|说|就)*$")
+
+
+# Before a question word, what makes it no question: "没多久就…" (soon after), "也没跟我说为什么"
+# (reported), "你问我满不满意" (quoted).
+_NOT_ASKED_BEFORE_RE: Final = re.compile(
+    r"(?:没(?:跟我|和我|给我)?(?:说|讲|告诉我?|解释)|问我?|说不上|说不好)$")
+# after it: "满不满意无所谓"
+_NOT_ASKED_AFTER_RE: Final = re.compile(r"[\u4e00-\u9fff]{0,2}(?:无所谓|都行|都可以|都一样|不重要)")
+
+
+def _not_asked(norm: str, s: int, e: int, text: str) -> bool:
+    """A lexicon question cue at ``norm[s:e]`` that asks nothing (see _NOT_ASKED_BEFORE_RE).
+
+    Also "一天拉了十几次" (十几: a dozen-odd, not "how many") and "不会不会" (a denial
+    said twice, not "会不会").
+    """
+    # (an A-not-A match starts at its 不: "满不满意" is found as "不满")
+    start = s - 1 if len(text) == 2 and text[0] in "不没" and s else s
+    if _NOT_ASKED_BEFORE_RE.search(norm, max(0, start - 4), start) is not None or \
+            _NOT_ASKED_AFTER_RE.match(norm, e) is not None:
+        return True
+    if text.startswith("多") and norm[s - 1:s] == "没":
+        return True  # "没多久就…": soon after
+    i = text.find("几")
+    if i >= 0 and ((i and text[i - 1] in "十百千") or (not i and s and norm[s - 1] in "十百千")):
+        return True
+    return len(text) == 3 and text[1] in "不没" and text[0] == text[2] and s > 0 and \
+        norm[s - 1] == text[1]
 
 
 def _negated_intent(norm: str, s: int) -> bool:
@@ -2158,6 +2198,8 @@ class ReplyParser:
                     mild_complaint = True
                     ev.append(_ev("complaint_mild", (s, e), text))
                     continue
+            elif kind == "question" and _not_asked(norm, s, e, text):
+                continue
             elif kind == "wrong_number" and "号" in text and \
                     _OPB_QUESTION_RE.search(norm, _clause_start(norm, s)) is not None:
                 continue  # "他的号码不对吗": asked
@@ -2326,7 +2368,11 @@ class ReplyParser:
                 ev = [x for x in ev if x.rule != "question"]
         if not question:
             qm = _QUESTION_TAIL_RE.search(norm)
-            if qm is not None:
+            if qm is not None and _ECHO_ANSWER_RE.match(norm, qm.end()) is None and not (
+                    # a stop's "别再发了好吗", "有意思吗" is a reproach
+                    opt_spans and _RHETORICAL_RE.search(norm, 0, qm.end()) is not None) and not (
+                    qm.group() == "呢" and _PROGRESSIVE_RE.search(
+                        norm, _clause_start(norm, qm.start()), qm.start()) is not None):
                 question = True
                 ev.append(_ev("question", qm.span(), qm.group(), None,
                                    "question mark/particle"))

@@ -190,3 +190,52 @@ def test_a_wait_beside_a_good_score_stays_a_comment() -> None:
     r = RULES.parse("等了40分钟医生才来，不过医生很好，5分")
     assert r.score == 5 and not r.complaint
     assert any(e.rule == "complaint_mild" for e in r.evidence)
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    # soon after, a dozen-odd, a denial said twice, reduplication: nothing asked
+    ("打完麻药没多久就心慌手抖", False),
+    ("多久能好", True),
+    ("孩子拉肚子一天十几次", False),
+    ("一天吃几次", True),
+    ("不会不会 挺好的", False),
+    ("会不会留疤", True),
+    ("没事没事，就是有点累", False),
+    ("吃啥吐啥，三天了", False),
+    ("吃啥好", True),
+    # reported or quoted questions
+    ("也没跟我说为什么", False),
+    ("为什么要空腹", True),
+    ("你问我满不满意，我等了一上午", False),
+    ("满不满意无所谓", False),
+    ("您觉得满不满意", True),
+    # echoes answered at once
+    ("满意度？当然满意啦", False),
+    ("不满意？没有的事，很满意", False),
+    ("满意吗？", True),
+    # 在 ... 呢 says what is going on
+    ("刚吃完饭 在小区里散步呢", False),
+    ("报告在哪呢", True),
+    # reproaches beside a stop
+    ("别烦我了行吗", False),
+    ("早就说过不要回访了，怎么还发", False),
+    ("怎么退订？", True),
+    ("你们这个推送怎么关？不想要了", True),
+    ("复查结果怎么还没出来", True),
+])
+def test_more_question_look_alikes(text: str, question: bool) -> None:
+    assert P.parse(text).question is question, (text, [(e.rule, e.text) for e in
+                                                         P.parse(text).evidence])
+
+
+@pytest.mark.parametrize(("text", "negative"), [
+    ("不用不用，继续吧", True),   # "no" said twice (once read as the question 用不用)
+    ("不是不是", True),
+    ("不用", True),
+    ("用不用再去复查", False),
+])
+def test_doubled_no(text: str, negative: bool) -> None:
+    r = P.parse(text)
+    assert r.negative is negative and not r.opt_out, text
+    if negative:
+        assert not r.question
