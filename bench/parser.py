@@ -52,10 +52,10 @@ core), so a busy machine slows the wall clock but not the figure; it is printed 
 set and for the replies that miss the fast path of common replies (the honest worst case).
 Figures are printed, nothing is asserted.  When the parser runs compiled (``make native``,
 surveys/native.py), the same parser from its source is measured too, in a child process.  On
-the shared two-core development machine (three runs, 2026-11-22, d4649b9), compiled:
-``replies.jsonl`` 93.5-95.2k replies/s with the tier, rules alone 107.8-108.2k; every set
-together 62.6k, rules alone 72.5-72.9k; from source in the same runs 55.1-55.6k and 41.4-41.7k
-(46.6-47.9k and 35.0-35.3k at the start of the day).
+the shared two-core development machine (2026-11-22, c29b3db), compiled: ``replies.jsonl``
+92-96k replies/s with the tier, rules alone 101-107k; every set together (5,745) 59.5-62k,
+rules alone 71k; from source in the same runs 55-57k and 40-40.4k (46.6-47.9k and 35.0-35.3k
+on the sets of the time, at the start of the day).
 """
 
 from __future__ import annotations
