@@ -12,9 +12,11 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
-   唔好再 -> 不要再; 冇使再 -> 不用再), "给五份" / "打4粉" -> 分.  Each is guarded by a
-   character that rarely occurs otherwise, so the common reply pays one
+   唔好再 -> 不要再; 冇使再 -> 不用再; 使唔使 -> 用不用), "给五份" / "打4粉" -> 分.  Each is
+   guarded by a character that rarely occurs otherwise, so the common reply pays one
    ``str.translate``-speed scan.
+7. two or more circled numbers number a list: "①5分 ②没有" -> "1、 5分 2、 没有" (one alone is a
+   digit, "⑤" -> 5).
 """
 
 from __future__ import annotations
@@ -91,10 +93,10 @@ _REPAIRS: dict[str, str] = {
     "满以": "满意", "满易": "满意", "满宜": "满意", "满义": "满意", "慢意": "满意",
     "瞒意": "满意", "蛮意": "满意", "唔该": "谢谢", "唔好再": "不要再", "唔好发": "不要发",
     "咪再": "别再", "咪发": "别发", "咪打": "别打",
-    "唔好打": "不要打", "唔使": "不用", "唔系": "不是", "没使": "不用",
+    "唔好打": "不要打", "唔使": "不用", "唔系": "不是", "没使": "不用", "使唔使": "用不用",
 }
 _REPAIR_RE = re.compile(
-    r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|唔使|唔系"
+    r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|使唔使|唔使|唔系"
     # Cantonese 冇使 ("no need", read 没使 after the table) before 再/发/打
     r"|没使(?=再|发|打)"
     r"|咪(?:再|发|打)"
@@ -116,6 +118,16 @@ _WIDE: dict[int, int] = {
     c: ord(unicodedata.normalize("NFKD", chr(c))) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
 assert all(0 < v < 128 for v in _WIDE.values())
 _WIDE_GATE_RE = re.compile("[\uff01-\uff5e\u3000]")
+# Circled numbers: one alone is a digit ("⑤"), two or more number a list ("①5分 ②没有"), whose
+# numbers NFKC would glue to what follows ("15分"): they become "1、".
+_CIRCLED_RE = re.compile("[\u2460-\u2473\u2776-\u2793]")
+
+
+def _circled_list(text: str) -> str:
+    """"①5分 ②没有" -> "1、 5分 2、 没有"; a single circled number is left to NFKC."""
+    if len(_CIRCLED_RE.findall(text)) < 2:
+        return text
+    return _CIRCLED_RE.sub(lambda m: f" {int(unicodedata.numeric(m.group()))}、 ", text)
 _TABLE_GATE_RE = re.compile("[" + re.escape("".join(chr(c) for c in sorted(_TABLE))) + "]")
 
 
@@ -147,6 +159,8 @@ def normalize(text: str) -> str:
             text = text.replace("，", ",").replace("！", "!").replace("？", "?")
             if _WIDE_GATE_RE.search(text) is not None:
                 text = text.translate(_WIDE)
+        if _CIRCLED_RE.search(text) is not None:
+            text = _circled_list(text)
         text = unicodedata.normalize("NFKC", text)
         if _TABLE_GATE_RE.search(text) is not None:
             text = text.translate(_TABLE)

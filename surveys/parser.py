@@ -222,6 +222,7 @@ _PRE_BLOCK_RE: Final = re.compile(
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
+_LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(
     r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度|评价"
@@ -378,7 +379,7 @@ _RF_DENY_BEFORE_RE: Final = re.compile(
     r"[^,，。.!?；;]{0,3}$"
 )
 _RF_RESOLVED_AFTER_RE: Final = re.compile(
-    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|消了|消肿了|"
+    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|好很多|消了|消肿了|"
     r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|没有了|没了|"
     r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽])下去了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
@@ -771,7 +772,8 @@ _Q_GRAMMAR: Final = "|".join((
     _each("来 完 好 到 过 出", r"没有?(?<!从来没)(?<!从来没有)(?=$|[\s,.!?~。，、…])"),
     "真的假的",
     # (not 满意个啥: scorn; not 吃啥吐啥: whatever)
-    r"啥(?<!没啥)(?<!个啥)(?<!啥[\u4e00-\u9fff])(?<!啥[\u4e00-\u9fff]{2})(?!都|也"
+    r"啥(?<!没啥)(?<!个啥)(?<!啥[\u4e00-\u9fff])(?<!啥[\u4e00-\u9fff]{2})"
+    r"(?<!没[\u4e00-\u9fff]啥)(?<!没[\u4e00-\u9fff]{2}啥)(?!都|也"
     r"|[\u4e00-\u9fff]{1,2}啥)",
     _each("需要 要 该 应该 用 选 买 去 挂 交 带",
           _IN + "{0,8}还是(?![很挺有不没太那比会是要得都也])"),
@@ -787,7 +789,7 @@ _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
 _OPT_FALSE_AFTER_RE: Final = re.compile(
-    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火]|点滴|吊瓶|疫苗|石膏")
+    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火]|点滴|吊瓶|疫苗|石膏")
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
@@ -798,13 +800,17 @@ _FAMILY_RE: Final = re.compile(
 # A question mark or particle: 吗 always, 么 unless it ends 什么/怎么..., 呢 at a clause end
 # unless 说呢 or 着呢 (记着呢, 好着呢: an assurance).  One character class first, then
 # conditions (first-character filter).
-_RHETORICAL_RE: Final = re.compile(r"(?:好|行|可以|成|有意思|有用|懂|明白|听懂)吗$")
+_RHETORICAL_RE: Final = re.compile(r"(?:好|行|可以|成|有意思|有用|懂|明白|听懂)[吗伐]$")
+# "这也叫服务？": scorn, not a question
+_SCORN_Q_RE: Final = re.compile(r"这也叫|这就叫|这也算|也配叫")
 # A question mark answered at once: "满意？当然满意啦", "不满意？没有的事" echo us.
 _ECHO_ANSWER_RE: Final = re.compile(r"\s?(?:当然|没有|那倒|不至于|哪有|是啊|对啊|没的事|才不)")
 # "在小区里散步呢", "我在家按时吃药呢": 在 ... 呢 says what is going on, asking nothing
 _PROGRESSIVE_RE: Final = re.compile(r"在(?![哪那这])[^,，。!?；;哪谁啥么]{1,10}$")
 _QUESTION_TAIL_RE: Final = re.compile(
     r"[?吗么呢](?<![什怎那这多]么)(?<!说呢)(?<!着呢)(?:(?<!呢)|(?=$|[\s,.!~。，、…]))"
+    # Shanghainese 伐 ("要预约伐"), and a tag asking to be told yes: "不用再来了是吧"
+    r"|伐(?<![步采征讨砍杀般]伐)(?=$|[\s,.!~。，、…])|是吧(?=$|[\s,.!~。，、…?])"
 )
 # Bound the evidence per rule family: a reply repeating "很好" 150 times says nothing more
 # after the first few, and the cost per reply must stay bounded.
@@ -851,11 +857,13 @@ _OPT_COMPOSED_RE: Final = re.compile(_factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
 # "他走了吗".  (A free gap of any four characters read those as deaths.)
 _DEC_PERSONS: Final = (
     "人 老人 他 她 爸 妈 父亲 母亲 爷爷 奶奶 外公 外婆 姥姥 姥爷 老伴 老公 老婆 丈夫 妻子 爱人 "
-    "病人 患者 老太太 老爷子 老头 婆婆 公公 岳父 岳母 家父 家母")
+    "病人 患者 老太太 老爷子 老头 婆婆 公公 岳父 岳母 家父 家母 宝宝 孩子 儿子 女儿 胎儿")
 _DEC_GAP: Final = (r"(?:家|子|亲|儿)?[已经早就都也在于去今前上下个月份周礼拜星期天日号初底中旬年"
                    r"\d零一二三四五六七八九十两几半刚才\s]{0,8}")
 _DEC_END: Final = (r"(?:走了|没了|不在了|死了)"
-                   r"(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛了的哈还])")
+                   r"(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛了的哈还]"
+                   # "他走了三个月了" (months or years: "走了三天" may be a journey)
+                   r"|[快有都]?[\d一二两三四五六七八九十几半]+个?多?(?:月|年))")
 # "我爸前天夜里在家走的": 走的 is a death only after a time of day or a place of dying (not
 # "他是走着来的"), and not in a reply about travel (see _DEC_TRAVEL_RE).
 _DEC_WHEN: Final = (
@@ -901,6 +909,7 @@ _RAW_OPT_OUT: Final = frozenset(("N",))
 # Someone other than us after a stop word: "不用再问医生了吧", "别再找那个护士".
 _OPT_OBJECT_AFTER_RE: Final = re.compile(
     r"[再也都]{0,2}(?:问|找|麻烦|联系)?(?:一下)?(?:医生|大夫|护士|老师|别人|主任|药)")
+_OWN_SLIP_RE: Final = re.compile(r"了?(?:群|地方|窗口|对话)")
 _NEW_CONTACT_RE: Final = re.compile(
     r"(?:联系|打|发|新号|号码是|号是|换成|改成|改为)[^。!?；;]{0,8}1[3-9]\d{9}(?!\d)")
 _SWITCH_GUARD_RE: Final = re.compile(
@@ -921,7 +930,7 @@ _Q_PHRASES: Final = (
                          "要", "是", "有"))
     + r"|了没有?(?=$|[\s,.!?~。，])"                          # 报告出来了没
     # 想咨询一下 (not 心理咨询师, 咨询还行: the service)
-    r"|咨(?<!心理咨)询(?!师|室|中心|费|服务|效果|过程|[还挺很也都就]|的)"
+    r"|咨(?<!心理咨)询(?!师|室|中心|费|服务|效果|过程|[还挺很也都就了完]|的|以后|之后)"
     # 是饭前还是饭后啊: two options, then a question particle
     r"|是(?![不没])[\u4e00-\u9fff]{1,4}?还是[\u4e00-\u9fff]{1,5}?(?=[啊呀呢吗?])"
     # 保修期是几年 (not 都是几年前的事了)
@@ -1046,7 +1055,7 @@ _RFB_SOFT_BEFORE_RE: Final = re.compile(
     r"[^,，。!?；;]{0,3}$")
 _RFB_SOFT_AFTER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,4}?(?:是有一点|还是有一点|有一点|有点|一点点|一点)(?![^,，。!?；;]{0,3}"
-    r"(?:厉害|严重|大|多))|[^。!?；;]{0,14}?(?:正常(?![吗吧么]|不)|能忍|可以忍|可以接受|"
+    r"(?:厉害|严重|大|多))|[^。!?；;]{0,14}?(?:正常(?!的?[吗吧么]|不)|能忍|可以忍|可以接受|"
     r"能接受|不要紧|没关系|没大碍|不碍事)")
 _RFB_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不(?![过停断止到行知了好见])|未|无(?![力法])|不再|并没有?|从没有?|"
@@ -1064,7 +1073,7 @@ _SYM: Final = r"(?:疼|痛|肿|烧|吐|晕|咳|痒|麻|胀|酸|出血|流血|渗
 # Every alternative starts with a literal so that re's first-character filter applies: a search
 # over the window is several times cheaper than a lazy ".{0,22}?" before the alternation.
 _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
-    "好多了", "好些了", "好点了", "好一些",
+    "好多了", "好些了", "好点了", "好一些", "好很多", "又好好的",
     # "歇着也不缓解" is no relief
     "减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)",
     "缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)",
@@ -1072,7 +1081,7 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
-    "止血了", "正常(?![吗吧么])", "没事(?![吗吧么])", "没什么事",
+    "止血了", "正常(?!的?[吗吧么])", "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
     r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
@@ -1108,7 +1117,7 @@ _PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|�
 _JOKE_RE: Final = re.compile(r"开玩笑|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
 _FEELING_RE: Final = re.compile(
-    r"(?:心里|心情|看到|看着|听到|听着|听了|想到|想起|看见)[^,，。!?；;]{0,4}$")
+    r"(?:心里|心情|看到|看着|听到|听着|听了|想到|想起|看见|看一次|一想到)[^,，。!?；;]{0,4}$")
 # Stroke-like signs stay red flags even when they passed ("突然说不出话, 过了几分钟又好了"):
 # a transient attack is a warning of the next one.
 _NO_RESOLVE_RE: Final = re.compile(
@@ -1262,7 +1271,12 @@ _NEAR_MISS_RE: Final = re.compile(r"(?:差点|差一点|差点儿|险些|差些)
 _FALL_RE: Final = re.compile(r"摔|跌|滑倒|栽|掉下")
 _CORRECTED_RE: Final = re.compile(
     r"(?:原来|其实|结果|后来发现|才发现|才知道|一看)(?:是|只是|就是|不是)")
-_SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|朋友家")
+_SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)朋友")
+# a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
+_NAMED_AFTER_RE: Final = re.compile(r"的?(?:药|药膏|药水|药片|软膏)|压|糖|脂|常规|小板|型|检|氧")
+# already treated: "去急诊处理了", "急诊看过了"
+_SEEN_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,2}(?:处理|看|缝|包扎|止血|输液)(?:了|过|好)")
+_WEATHER_RE: Final = re.compile(r"高温|气温|天气|室温|水温|热死了")
 _NOISE_RE: Final = re.compile(r"吵|噪音|隔音|声音太大|太响|信号|电话里|听筒|麦克风")
 _ONCE_BEFORE_RE: Final = re.compile(r"之前|以前|曾经|上次|先前|以往|早先")
 _ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
@@ -1271,7 +1285,8 @@ _ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
 _FEVER_OVER_RE: Final = re.compile(
     r"(?:没|不|没再|没有再)(?:发)?烧了|退烧了|烧退了|烧已经退|烧早就退|烧也退|体温正常|没再烧|没有再烧")
 _BLEED_OVER_RE: Final = re.compile(
-    r"血[^,，。!?；;]{0,3}止住|不(?:出|流)血了|没再(?:出|流)血|没有再(?:出|流)血|血已经止|血早就止")
+    r"血[^,，。!?；;]{0,3}止住|不(?:出|流)血了|没再(?:出|流)血|没有再(?:出|流)血|血已经止|血早就止"
+    r"|(?:现在|已经)不(?:出|流)了")
 
 
 def _other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
@@ -1290,6 +1305,14 @@ def _other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a fear corrected"
     if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
         return "about someone else"
+    if _NAMED_AFTER_RE.match(norm, e) is not None and word[-1] in "疹血烧热痛疼咳喘":
+        return "a medicine or a measurement"
+    if "急诊" in word and _SEEN_AFTER_RE.match(norm, e) is not None:
+        return "already treated"
+    if word[-1] == "度" and _WEATHER_RE.search(norm, cs, e + 6) is not None:
+        return "the weather"
+    if word[0] in "疼痛" and norm[s - 1:s] == "心":
+        return "a feeling, not the body"  # 心疼: heartache for someone
     if "听不" in word and _NOISE_RE.search(norm, ss, e + 20) is not None:
         return "noise, not hearing"
     if _ONCE_RE.match(norm, e) is not None and _ONCE_BEFORE_RE.search(norm, cs, s) is not None:
@@ -1375,7 +1398,7 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
 _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "不需要", "不想要", "不想再", "不想收", "不想接", "不想答", "不想填", "不想参加", "不想被",
     "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "用不着", "不必", "无需",
-    "别(?!人|的|处|说|客气|急|担心|忘)",
+    "别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘)",
     "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
     "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
@@ -1390,9 +1413,9 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
     "do not bother", "stop", "never (?:text|messag|call|contact)",
 ))))
 _OPB_MESSAGE_RE: Final = re.compile(
-    r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|手机|提醒|订阅|服务|名单|"
+    r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|(?<!玩)手机|提醒|订阅|服务|名单|"
     r"联络|营销|广告|优惠|推销|"
-    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭脾火])|问我|问了|"
+    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花脾火])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
     r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
 _OPB_BARE_RE: Final = re.compile(
@@ -1403,6 +1426,7 @@ _OPB_BARE_RE: Final = re.compile(
 _OPB_OBJECT_RE: Final = re.compile(
     r"预约|复查|复诊|挂号|手术|换药|打针|吃药|药|治疗|检查|来医院|回来|拆线|订单|课|交费|缴费|"
     r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦|惦记|挂念|牵挂"
+    r"|玩|写作业|看电视|打游戏|给孩子买|买零食"
     r"|记挂|操心|费心")
 _OPB_QUESTION_RE: Final = re.compile(
     r"吗|吧[?？]|么[?？]|[?？]|要不要|用不用|需不需要|能不能|可不可以")
@@ -1419,7 +1443,7 @@ _OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏
 # "怎么又发，烦死", "发这么多干嘛，烦" (not "每天都疼，烦死了": nothing is sent there).
 _FREQ_SEND_RE: Final = re.compile(
     r"(?:又|老|总|一直|天天|每天|成天|整天|一天到晚|三天两头|这么多|那么多|频繁)"
-    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火])|问"
+    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火])|问"
     r"|打电话|打来|推|短信|消息|信息)"
     r"|发(?:这么|那么)多|[一每]天[^,，。!?]{0,3}[条遍回]|发了?[两三四五六七八九十几好多\d]+[条遍次回]"
     r"|[两三四五六七八九十几好\d]+条")
@@ -1430,15 +1454,22 @@ _FREQ_SEND_RE: Final = re.compile(
 _PREF_TIME_RE: Final = re.compile(
     r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课|开会|睡觉|[\d一二三四五六七八九十]+点)"
     r"[^,，。!?；;]{0,4}$")
+# ... or right after it: "别太早发", "不要半夜打"
+_PREF_WHEN_AFTER_RE: Final = re.compile(
+    r"[再]?(?:太早|太晚|那么早|那么晚|这么早|这么晚|大清早|一大早|半夜|晚上|早上|上班时间)")
 _PREF_MEDIUM_RE: Final = re.compile(r"[再给我]{0,3}(?:发|打)?(?:语音|视频|长语音)")
 # a change of medium: "能不能帮我把回访改成微信，不要打电话"
 _PREF_CHANGE_RE: Final = re.compile(
     r"(?:改成|换成|改用|改为|改到|换到|转到)(?:发|打)?(?:微信|短信|邮件|企业微信|文字|打字|电话)")
 _PREF_OTHER_RE: Final = re.compile(
+    r"加(?:我|一下)?(?:的)?(?:微信|企业微信|qq)|"
     r"(?:打字|发短信|发微信|发消息|发信息|短信|微信|文字|白天|晚上|上午|下午|周末|工作日)"
     r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
 
 
+# An unsubscribe asked not to be done: "别给我退订啊", "我不想取消", "不用帮我退订".
+_STOP_ACTIONS: Final = frozenset(("退订", "取消", "拉黑", "屏蔽", "退掉", "取消订阅", "注销"))
+_DONT_BEFORE_RE: Final = re.compile(r"(?:别|不要|不想|不用|不必|千万别)(?:给我|帮我|把我)?$")
 # Negated intent: "我没说要退订啊", "我不是不想回访，是信号不好", "并不是要取消提醒".  A wrong
 # opt-out silences a patient, so a stop word right after "I did not say / it is not that" is
 # no stop.  The gap admits only words that keep the negation on the intent (要, 想, 说...);
@@ -1452,7 +1483,7 @@ _OPT_NEG_INTENT_RE: Final = re.compile(
 # Before a question word, what makes it no question: "没多久就…" (soon after), "也没跟我说为什么"
 # (reported), "你问我满不满意" (quoted).
 _NOT_ASKED_BEFORE_RE: Final = re.compile(
-    r"(?:没(?:跟我|和我|给我)?(?:说|讲|告诉我?|解释)|问我?|说不上|说不好)$")
+    r"(?:没(?:跟我|和我|给我)?(?:说|讲|告诉我?|解释)|问我?|说不上|说不好|教(?:我们|我|他|她)?)$")
 # after it: "满不满意无所谓"
 _NOT_ASKED_AFTER_RE: Final = re.compile(r"[\u4e00-\u9fff]{0,2}(?:无所谓|都行|都可以|都一样|不重要)")
 
@@ -1477,16 +1508,19 @@ def _not_asked(norm: str, s: int, e: int, text: str) -> bool:
         norm[s - 1] == text[1]
 
 
-def _negated_intent(norm: str, s: int) -> bool:
+def _negated_intent(norm: str, s: int, word: str = "") -> bool:
     """The stop word at ``s`` follows a denial of the intent: "我没说要退订", "不退订"."""
     if norm[s - 1] == "不" and not norm.startswith("要不", s - 2):
         return True  # "不退订，继续发吧", "流个不停" (but "要不退订算了": let's)
+    if word in _STOP_ACTIONS and _DONT_BEFORE_RE.search(norm, max(0, s - 6), s) is not None:
+        return True  # "别给我退订啊", "我不要退订"
     return _OPT_NEG_INTENT_RE.search(norm, max(0, s - 9), s) is not None
 
 
 def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
+            or _PREF_WHEN_AFTER_RE.match(norm, e) is not None
             or _PREF_MEDIUM_RE.match(norm, e) is not None
             or _PREF_OTHER_RE.search(norm) is not None
             or _PREF_CHANGE_RE.search(norm) is not None)
@@ -1539,7 +1573,7 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
                 return s, e  # (not "护士又问了一遍，烦": a staff member asked)
         if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
             continue  # "不用再问医生了吧": someone else is asked, not us
-        if s and _negated_intent(norm, s):
+        if s and _negated_intent(norm, s, m.group()):
             continue  # "我没说要退订": the intent is denied
         cm = _last(_CLAUSE_TAIL_RE, norm, s)
         cs = cm.start() + 1 if cm else 0
@@ -1591,14 +1625,15 @@ _UNSURE_STOP_RE: Final = re.compile(
     r"|不想接|不想回|不再|别再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)(?!我)"
     r"|no more\b(?<!\wno more)|stop\b(?<!\wstop)|enough\b(?<!\wenough)")
 _UNSURE_MSG_RE: Final = re.compile(
-    r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|手机"
-    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭脾火])|打(?:来|给|过来|我)|找我|你们|您们"
+    r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|(?<!玩)手机"
+    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花脾火])|打(?:来|给|过来|我)|找我|你们|您们"
     r"|\b(?:msgs?|texts?|calls?|messages?|sms|survey|you)\b")
 # what follows a cue that makes it about something other than our messages
 _UNSURE_OTHER_AFTER_RE: Final = re.compile(
-    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭针脾火]|点滴|吊瓶|疫苗"
+    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火]|点滴|吊瓶|疫苗"
     r"|石膏|吃|喝|碰|沾|刷|运动|抽烟|喝酒|熬夜|着急|紧张|害怕|哭|疼|痛|来医院|来复查|复查"
-    r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕|惦记|挂念|牵挂|记挂|操心|费心)")
+    r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕|惦记|挂念|牵挂|记挂|操心|费心|玩"
+    r"|给孩子|买)")
 # a preference of time or medium, not a refusal ("白天打就行", "微信联系我")
 _UNSURE_PREF_RE: Final = re.compile(
     r"(?:微信|短信|文字|打字)(?:联系|沟通|说|发|通知)"
@@ -1617,7 +1652,7 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
         cs = _clause_start(norm, s)
         if m.group() == "拉黑" and _THIRD_PARTY_CALL_RE.search(norm, cs, s) is not None:
             continue
-        if s and _negated_intent(norm, s):
+        if s and _negated_intent(norm, s, m.group()):
             continue
         if _preference(norm, cs, s, e):
             continue
@@ -2068,6 +2103,8 @@ class ReplyParser:
                     ev.append(_ev("out_of_range", (fs, fe), norm[fs:fe], None,
                                        f"{value} is outside 1-5"))
             elif kind == "star":
+                if not tok.strip("✨"):
+                    continue  # sparkles decorate ("皮肤嫩嫩的✨"); they rate nothing
                 count = min(5, len(tok))
                 cands.append(_Cand(count, 0.9, 1, True))
                 ev.append(_ev("star_emoji", (s, e), tok, count, f"{len(tok)} stars"))
@@ -2200,6 +2237,9 @@ class ReplyParser:
                     continue
             elif kind == "question" and _not_asked(norm, s, e, text):
                 continue
+            elif kind == "wrong_number" and text == "发错" and \
+                    _OWN_SLIP_RE.match(norm, e) is not None:
+                continue  # "发错群了不好意思": the sender posted in the wrong place
             elif kind == "wrong_number" and "号" in text and \
                     _OPB_QUESTION_RE.search(norm, _clause_start(norm, s)) is not None:
                 continue  # "他的号码不对吗": asked
@@ -2239,7 +2279,7 @@ class ReplyParser:
                 if _preference(norm, _clause_start(norm, s), s, e):
                     ev.append(_ev("opt_out_denied", (s, e), text, None, "a preference"))
                     continue
-                if s and _negated_intent(norm, s):
+                if s and _negated_intent(norm, s, text):
                     ev.append(_ev("opt_out_denied", (s, e), text, None, "intent denied"))
                     continue
                 opt_spans.append((s, e))
@@ -2319,7 +2359,7 @@ class ReplyParser:
             if skip is not None and skip.match(norm, e):
                 continue
             skip = _LIKERT_SKIP_BEFORE.get(word)
-            if skip is not None and skip.search(norm, max(0, s - 2), s):
+            if skip is not None and skip.search(norm, max(0, s - 3), s):
                 continue
             if word == "满分" and cands and any(
                     x.rule == "not_a_score:scale" and x.span[0] <= s < x.span[1] for x in ev):
@@ -2370,7 +2410,9 @@ class ReplyParser:
             qm = _QUESTION_TAIL_RE.search(norm)
             if qm is not None and _ECHO_ANSWER_RE.match(norm, qm.end()) is None and not (
                     # a stop's "别再发了好吗", "有意思吗" is a reproach
-                    opt_spans and _RHETORICAL_RE.search(norm, 0, qm.end()) is not None) and not (
+                    opt_spans and _RHETORICAL_RE.search(norm, 0, qm.end()) is not None) and \
+                    _SCORN_Q_RE.search(norm, _clause_start(norm, qm.start()), qm.start()) is None \
+                    and not (
                     qm.group() == "呢" and _PROGRESSIVE_RE.search(
                         norm, _clause_start(norm, qm.start()), qm.start()) is not None):
                 question = True
@@ -2394,6 +2436,13 @@ class ReplyParser:
             confidence = 0.4
         elif cands:
             score, confidence, needs_confirmation, candidate = _decide(cands)
+            if score is not None and len(cands) > 1 and \
+                    any(x.rule == "not_a_score:list" for x in ev) and \
+                    len({c.value for c in cands}) > 1:
+                # a numbered answer to several questions that differ ("1.满意 2.还行"):
+                # confirm the lower, as any multi-item answer
+                score, confidence, needs_confirmation, candidate = \
+                    None, 0.4, True, min(c.value for c in cands)
         if needs_confirmation:
             score = None
         elif score is not None:
@@ -2494,6 +2543,12 @@ class ReplyParser:
         # glued to letters or digits: model numbers, ids ("iphone5", "a3")
         if s > 0 and (norm[s - 1].isdigit() or norm[s - 1] == "."):
             return None, e
+        # "1.满意 2.还行 3.无", "1、5分 2、没有": the numbers of a list, not scores
+        if e < len(norm) and e - s <= 2 and (s == 0 or norm[s - 1] in " ,;") and \
+                (norm[e] in "、)" or (norm[e] == "." and not norm[e + 1:e + 2].isdigit())) and \
+                len(_LIST_MARK_RE.findall(norm)) >= 2:
+            ev.append(_ev("not_a_score:list", (s, e + 1), norm[s:e + 1]))
+            return None, e + 1
         # ranges and alternatives: "3-4", "3或4", "4/5"
         rng = _RANGE_RE.match(norm, e)
         end = e
