@@ -72,6 +72,7 @@ def test_deaths(text: str, opt_out: bool, deceased: bool) -> None:
     ("别再发了", True),                                     # controls
     ("退订", True),
     ("你们发错了，我不是病人", True),
+    ("你们找的人不是我", True),                             # a wrong number
 ])
 def test_opt_out_look_alikes(text: str, opt_out: bool) -> None:
     r = RULES.parse(text)
