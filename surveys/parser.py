@@ -187,7 +187,7 @@ _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|�
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
-    + _FEN + r"|颗星|个星(?!期)|星(?!期)|[⭐★🌟](?![⭐★🌟])))"
+    + _FEN + r"|颗星|粒星|个星(?!期)|星(?!期)|[⭐★🌟](?![⭐★🌟])))"
     r"|(?P<star>[⭐★🌟✨]+)"
     r"|(?P<up>👍+)|(?P<down>👎+)"
     r"|(?P<wx>\[[^\[\]\s]{1,6}\]|/:[a-z]{2,8})"
@@ -222,6 +222,7 @@ _PRE_BLOCK_RE: Final = re.compile(
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
+_ASCII_LEAD_RE: Final = re.compile(r"(?:^|\s)(?:ok|okay|gei|da|ping|pingfen|fen)\s$")
 _LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(
@@ -252,7 +253,7 @@ _POSITIVE_NEG: Final = 4  # a negator in front flips it to 2
 
 _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
     (5, 0.92, _POSITIVE_NEG, "非常满意 很满意 特别满意 十分满意 超级满意 超满意 相当满意 太满意 "
-     "极其满意 非常非常满意 百分百满意 100%满意 完全满意 万分满意 无比满意 满意满意 好满意 "
+     "极其满意 非常非常满意 百分百满意 100%满意 完全满意 万分满意 无比满意 满意满意满意 好满意 "
      "非常非常好 非常好 特别好 太好了 好极了 超好 很棒 太棒 真棒 超棒 棒棒 棒极了 非常棒 "
      "完美 优秀 极好 特别棒 好棒 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
      "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
@@ -262,7 +263,7 @@ _LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
      "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
     (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
     (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points "
-     "wu_xing wuxing wu_xing_hao_ping wuxinghaoping"),
+     "wu_xing wuxing wu_xing_hao_ping wuxinghaoping wu分"),
     (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars si_xing sixing"),
     (3, 0.97, _NUMERIC, "san_fen sanfen three_stars 3_stars"),
     (2, 0.97, _NUMERIC, "er_fen liang_fen liangfen two_stars 2_stars"),
@@ -374,7 +375,8 @@ _FAREWELL_GATE_RE: Final = re.compile(r"麻烦|打扰|拖累|好了|一直以来
                                       r"|撑不住|联系我|找我|作伴|陪他|陪她")
 _CLAUSE_END: Final = ",，。.!?！？；;~\n"
 _RF_DENY_BEFORE_RE: Final = re.compile(
-    r"(?:没有?|不|未|无|不再|不怎么|没那么|不太|不是|并没有?|也没有?|都没有?|已经不|已不|"
+    r"(?:没有?|不(?![开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
+    r"|都没有?|已经不|已不|"
     r"如果|要是|万一|假如|会不会|是否|怕|担心|预防|防止|避免|以免|注意|有没有|如有|若|会)"
     r"[^,，。.!?；;]{0,3}$"
 )
@@ -599,7 +601,10 @@ _OTHERS_MEDICINE: Final = (
     r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
     + _IN + "{0,4}药")
 _OBJECTS: Final = "(?:电池|纽扣|磁铁|磁珠|硬币|图钉|别针|钉子)"
-_SWALLOWED_RE: Final = re.compile(_OBJECTS + "|" + _OTHERS_MEDICINE)
+_SWALLOWED_RE: Final = re.compile(
+    _OBJECTS + "|" + _OTHERS_MEDICINE
+    # a dialysis fistula that has gone quiet: its "没了" is the sign, not a recovery
+    + "|震颤|瘘")
 # the unborn (or newborn) baby, for movements not felt
 _FETUS_HEADS: Final = ("宝宝", "胎儿", "小家伙", "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝))")
 _FETUS: Final = _alt(_FETUS_HEADS)
@@ -873,7 +878,10 @@ _DEC_WHEN: Final = (
 _DEC_WENT: Final = _DEC_WHEN + r"走的(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧嘛])"
 _DEC_TRAVEL_RE: Final = re.compile(r"出院|到家|回家|坐|开车|车|飞机|高铁|航班|动车|火车|旅游|出差")
 _DEC_COMPOSED_RE: Final = re.compile(_factor(
-    _each(_DEC_PERSONS, _DEC_GAP + _DEC_END) + "|" + _each(_DEC_PERSONS, _DEC_GAP + _DEC_WENT)))
+    _each(_DEC_PERSONS, _DEC_GAP + _DEC_END) + "|" + _each(_DEC_PERSONS, _DEC_GAP + _DEC_WENT)
+    # "(化疗…)上个星期还是走了": in the end, at a clause end
+    # (not "我们还是走了": we left)
+    + r"|还(?<!我们还)(?<!我还)(?<!咱们还)是走了(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛嗯])"))
 # Change of care: "换医院了", "我已经去别的医院治了", "转到别的琴行了" -- they will not be
 # back, so the follow-up stops (unless asked, advised or wished: see _SWITCH_GUARD_RE).
 _CARE_PLACES: Final = r"(?:医院|诊所|机构|琴行|学校|地方|科室|家医院|家诊所|家)"
@@ -1058,8 +1066,9 @@ _RFB_SOFT_AFTER_RE: Final = re.compile(
     r"(?:厉害|严重|大|多))|[^。!?；;]{0,14}?(?:正常(?!的?[吗吧么]|不)|能忍|可以忍|可以接受|"
     r"能接受|不要紧|没关系|没大碍|不碍事)")
 _RFB_DENY_BEFORE_RE: Final = re.compile(
-    r"(?:没有?|不(?![过停断止到行知了好见])|未|无(?![力法])|不再|并没有?|从没有?|"
-    r"从来没有?|毫无|no|not|never|without|n't)[^,，。.!?；;]{0,4}$|(?:消|止|退)$"
+    r"(?:没有?|不(?![过停断止到行知了好见开住起动清下来上是])|(?<!是)不是|未|无(?![力法])|不再|并没有?"
+    r"|从没有?|"
+    r"从来没有?|毫无|no more|no|not|never|without|n't)[^,，。.!?；;]{0,4}$|(?:消|止|退)$"
     r"|(?:没有?|无|未|不)(?:[^,，。.!?；;]{1,4}[、和或及与跟/])+[^,，。.!?；;]{0,2}$")
 _RFB_DENY_AFTER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,6}?(?:这些|等)?(?:都|也)?(?:没有?|没出现过?|没出过?|没再出现|不再)"
@@ -1101,7 +1110,8 @@ _RFB_HYPO_CLAUSE_RE: Final = re.compile(
 _RFB_HYPO_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,6}?的话")
 _RFB_PROCEDURE_RE: Final = re.compile(
     r"(?:打针|扎针|麻药|拔牙?|抽血|拆线|缝针|缝合|洗牙|补牙|刮|钻|上药|换药|注射|做|治疗|检查|种|"
-    r"打|扎|拆|拔完|做完|打完|弄)[^,，。!?；;]{0,4}(?:的时候|那会儿?|那一下|那阵子?|时候|当时|时)"
+    r"打|扎|拆|拔完|做完|打完|弄)[^,，。!?；;]{0,4}(?:的时候|那会儿?|那一下|那阵子?|时候|当时"
+    r"|时(?<!小时))"
     r"|当时|治疗中|术中|during")
 _RFB_ANAESTHESIA_RE: Final = re.compile(r"麻药|麻醉|打麻|anaesthe|anesthe|numbing")
 _RFB_NOT_ABOUT_ME_RE: Final = re.compile(r"不舒服|难受")
@@ -1277,6 +1287,12 @@ _NAMED_AFTER_RE: Final = re.compile(r"的?(?:药|药膏|药水|药片|软膏)|�
 # already treated: "去急诊处理了", "急诊看过了"
 _SEEN_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,2}(?:处理|看|缝|包扎|止血|输液)(?:了|过|好)")
 _WEATHER_RE: Final = re.compile(r"高温|气温|天气|室温|水温|热死了")
+# a fracture in rehabilitation or healing: the condition treated, not a new one
+_TREATED_RE: Final = re.compile(
+    r"康复|恢复|拆了?石膏|钢板|长的|长得|长好|以后的|后的|做完手术|复位")
+_AGAIN_RE: Final = re.compile(r"又|再次|新的?|怀疑")
+_KNOWN_ALLERGY_RE: Final = re.compile(r"对[^,，。!?；;]{1,6}$")
+_COLD_RE: Final = re.compile(r"冻得|冷得|冻的|冷的")
 _NOISE_RE: Final = re.compile(r"吵|噪音|隔音|声音太大|太响|信号|电话里|听筒|麦克风")
 _ONCE_BEFORE_RE: Final = re.compile(r"之前|以前|曾经|上次|先前|以往|早先")
 _ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
@@ -1313,6 +1329,18 @@ def _other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "the weather"
     if word[0] in "疼痛" and norm[s - 1:s] == "心":
         return "a feeling, not the body"  # 心疼: heartache for someone
+    if "骨折" in word and _TREATED_RE.search(norm, ss, e + 24) is not None and \
+            _AGAIN_RE.search(norm, max(ss, s - 4), s) is None:
+        return "the condition being treated"  # "骨折以后的康复训练做了十次了"
+    if word == "消毒水" and norm.startswith("味", e):
+        return "a smell"
+    if "过敏" in word and (norm.startswith("史", e) or (_KNOWN_ALLERGY_RE.search(
+            norm, max(ss, s - 8), s) is not None and not norm.startswith("了", e))):
+        return "a known allergy"  # "过敏史", "对哪个胶布过敏"
+    if "看不清" in word and norm.startswith("字", e):
+        return "small print"
+    if _COLD_RE.search(norm, max(ss, s - 6), s) is not None and word[-1] in "白紫青":
+        return "the cold"  # "冻得嘴唇发白"
     if "听不" in word and _NOISE_RE.search(norm, ss, e + 20) is not None:
         return "noise, not hearing"
     if _ONCE_RE.match(norm, e) is not None and _ONCE_BEFORE_RE.search(norm, cs, s) is not None:
@@ -1452,7 +1480,8 @@ _FREQ_SEND_RE: Final = re.compile(
 # A preference about how or when we write, not a refusal: "晚上别打电话", "别发语音，打字就行",
 # "上班时间不要打来".  A time or a medium narrows the stop word, or another way is offered.
 _PREF_TIME_RE: Final = re.compile(
-    r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课|开会|睡觉|[\d一二三四五六七八九十]+点)"
+    r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课(?!通知|提醒)|开会|睡觉"
+    r"|[\d一二三四五六七八九十]+点)"
     r"[^,，。!?；;]{0,4}$")
 # ... or right after it: "别太早发", "不要半夜打"
 _PREF_WHEN_AFTER_RE: Final = re.compile(
@@ -2079,7 +2108,7 @@ class ReplyParser:
                     # "扣一分", "扣的那一分给停车场", "少一分是因为停车"
                     ev.append(_ev("not_a_score:deduct", (s, e), tok))
                     continue
-                if value is not None and 1 <= value < 5 and norm.startswith("分半", e):
+                if value is not None and 1 <= value < 5 and norm.startswith(("分半", "星半"), e):
                     ambiguous.append(value)  # "四分半": confirm the lower
                     ev.append(_ev("ambiguous", (s, e + 2), norm[s:e + 2], value,
                                   "half score; confirm the lower"))
@@ -2600,6 +2629,9 @@ class ReplyParser:
         if block is not None and prescore is not None and (
                 block.lastgroup == "code" or block.group().strip() == ":"):
             block = None  # "评分:4", "i'd give it a 4": the label, not a clock or a code
+        elif block is not None and block.lastgroup == "code" and \
+                _ASCII_LEAD_RE.search(norm, max(0, s - 8), s) is not None:
+            block = None  # "ok 5", "gei 5 fen": a word, then the score
         if (block is not None and unit != "score") or (
                 block is not None and block.lastgroup in _HARD_BLOCKS):
             kind = block.lastgroup if block is not None else "number"
