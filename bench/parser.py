@@ -60,10 +60,11 @@ core), so a busy machine slows the wall clock but not the figure; it is printed 
 set and for the replies that miss the fast path of common replies (the honest worst case).
 Figures are printed, nothing is asserted.  When the parser runs compiled (``make native``,
 surveys/native.py), the same parser from its source is measured too, in a child process.  On
-the shared two-core development machine (2026-11-22, d9fdc84), compiled: ``replies.jsonl``
-84-92k replies/s with the tier, rules alone 100-101k; every set together (6,640) 55-58k, rules
-alone 66-68k; from source in the same runs 51-54k and 37-38k (46.6-47.9k and 35.0-35.3k on
-the sets of the time, at the start of the day).
+the shared two-core development machine (2026-11-22, 5a665b0), compiled: ``replies.jsonl``
+92-94k replies/s with the tier, rules alone 103-107k; every set together (7,550) 57.6-59.2k,
+rules alone 66-68k; ``heldout21.jsonl`` (voice-to-text run-ons) alone 36k; from source in the
+same runs 54-55k, 37-38k and 26k (46.6-47.9k and 35.0-35.3k on the sets of the time, at the
+start of the day).
 """
 
 from __future__ import annotations
