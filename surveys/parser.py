@@ -2459,7 +2459,13 @@ class ReplyParser:
             cands = []
             ambiguous = []
             out_of_range = None
-        if ambiguous:
+        # a score corrected in the same reply: "四分不对五分", "四星半吧 就给4"
+        settled = _settled(norm, ev) if (ambiguous or len(cands) > 1) else None
+        if settled is not None:
+            score = candidate = settled
+            confidence = 0.85
+            ev.append(_ev("corrected", (0, n), norm, settled, "the last number after a correction"))
+        elif ambiguous:
             needs_confirmation = True
             candidate = min(ambiguous)
             confidence = 0.4
@@ -2687,6 +2693,25 @@ class ReplyParser:
                                f"{value} is outside 1-5"))
             return value, end
         return None, end
+
+
+# A correction, then the score meant: "四分不对五分", "4.5吧 算了就给4", "说错了，是3分".
+_CORRECTION_RE: Final = re.compile(r"不对|说错了|写错了|算了|就给|改成|改为|还是给|更正一下")
+_NUMBER_RULES: Final = frozenset(("digit", "fullwidth_digit", "chinese_numeral"))
+
+
+def _settled(norm: str, ev: list[Evidence]) -> int | None:
+    """The one score given after the last correction cue, if the reply corrects itself."""
+    cue = -1
+    for m in _CORRECTION_RE.finditer(norm):
+        cue = m.end()
+    if cue < 0:
+        return None
+    values = {x.value for x in ev if x.rule in _NUMBER_RULES and x.span[1] > cue}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    return value if value is not None and 1 <= value <= 5 else None
 
 
 def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:

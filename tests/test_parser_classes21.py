@@ -83,3 +83,22 @@ def test_stops(text: str, opt_out: bool, deceased: bool) -> None:
 def test_scores(text: str, score: int | None) -> None:
     r = P.parse(text)
     assert r.score == score, (text, [(e.rule, e.text, e.value) for e in r.evidence])
+
+
+@pytest.mark.parametrize(("text", "score", "confirm"), [
+    # a reply that corrects itself: the number after the last correction
+    ("给你们打个四分不对五分五分", 5, None),
+    ("四星半吧哈哈 就给4", 4, None),
+    ("4.5分吧，算了就给4分", 4, None),
+    ("五分，说错了，四分", 4, None),
+    ("本来想打1分的，后来想想还是给5分吧", 5, None),
+    # controls: no correction, two aspects, an unsure score
+    ("医生5分护士3分", None, 3),
+    ("4.5分", None, 4),
+    ("三星半", None, 3),
+])
+def test_self_corrections(text: str, score: int | None, confirm: int | None) -> None:
+    r = P.parse(text)
+    assert r.score == score, (text, [(e.rule, e.text, e.value) for e in r.evidence])
+    if confirm is not None:
+        assert r.needs_confirmation and r.candidate == confirm
