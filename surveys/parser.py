@@ -793,8 +793,11 @@ _RF_PART_A, _RF_PART_B, _RF_PART_C = _RF_PARTS
 _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
+# What follows 发 (or a stop word) when it is the body or a treatment, not a message: "发烧",
+# "发炎", "还发臭", "眼睛发花", "不要再发胖"; with 针 after a stop word ("不用再打针").
+_BODY_AFTER: Final = "烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花脾火"
 _OPT_FALSE_AFTER_RE: Final = re.compile(
-    r"[烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火]|点滴|吊瓶|疫苗|石膏")
+    "[" + _BODY_AFTER + "针]" + r"|点滴|吊瓶|疫苗|石膏")
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
@@ -1443,7 +1446,7 @@ _OPB_STOP_RE: Final = re.compile(_factor("|".join((
 _OPB_MESSAGE_RE: Final = re.compile(
     r"再管|跟进|跟踪|关心|问候|消息|信息|短信|通知|推送|推了|推给|问卷|调查|回访|随访|电话|来电|(?<!玩)手机|提醒|订阅|服务|名单|"
     r"联络|营销|广告|优惠|推销|"
-    r"机器人|满意度|打扰|联系|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花脾火])|问我|问了|"
+    r"机器人|满意度|打扰|联系|发(?![" + _BODY_AFTER + r"])|问我|问了|"
     r"再问|找我|烦我|骚扰|打来|打我|收到|接收|评价|打分|这种|这些|这类|此类|任何|list|text|"
     r"message|sms|call|email|these|this|survey|contact|number|send|texting|bother|管我")
 _OPB_BARE_RE: Final = re.compile(
@@ -1471,7 +1474,7 @@ _OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏
 # "怎么又发，烦死", "发这么多干嘛，烦" (not "每天都疼，烦死了": nothing is sent there).
 _FREQ_SEND_RE: Final = re.compile(
     r"(?:又|老|总|一直|天天|每天|成天|整天|一天到晚|三天两头|这么多|那么多|频繁)"
-    r"[^,，。!?]{0,3}(?:发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火])|问"
+    r"[^,，。!?]{0,3}(?:发(?![" + _BODY_AFTER + r"针])|问"
     r"|打电话|打来|推|短信|消息|信息)"
     r"|发(?:这么|那么)多|[一每]天[^,，。!?]{0,3}[条遍回]|发了?[两三四五六七八九十几好多\d]+[条遍次回]"
     r"|[两三四五六七八九十几好\d]+条")
@@ -1655,11 +1658,11 @@ _UNSURE_STOP_RE: Final = re.compile(
     r"|no more\b(?<!\wno more)|stop\b(?<!\wstop)|enough\b(?<!\wenough)")
 _UNSURE_MSG_RE: Final = re.compile(
     r"短信|消息|信息|电话|来电|回访|随访|推送|通知|问卷|调查|满意度|群|提醒|打扰|联系|(?<!玩)手机"
-    r"|发(?![烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花脾火])|打(?:来|给|过来|我)|找我|你们|您们"
+    r"|发(?![" + _BODY_AFTER + r"])|打(?:来|给|过来|我)|找我|你们|您们"
     r"|\b(?:msgs?|texts?|calls?|messages?|sms|survey|you)\b")
 # what follows a cue that makes it about something other than our messages
 _UNSURE_OTHER_AFTER_RE: Final = re.compile(
-    r"[再也都了]{0,2}(?:[低高烧热炎脓抖冷麻胖育现生票表芽烫痒红紫黑白肿作病臭花针脾火]|点滴|吊瓶|疫苗"
+    r"[再也都了]{0,2}(?:[低高" + _BODY_AFTER + r"针]|点滴|吊瓶|疫苗"
     r"|石膏|吃|喝|碰|沾|刷|运动|抽烟|喝酒|熬夜|着急|紧张|害怕|哭|疼|痛|来医院|来复查|复查"
     r"|复诊|换药|拆线|手术|治疗|检查|挂号|排队|付|交钱|担心|怕|惦记|挂念|牵挂|记挂|操心|费心|玩"
     r"|给孩子|买)")
