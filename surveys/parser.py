@@ -184,17 +184,19 @@ def _cn_value(s: str) -> int | None:
 # Score marks after a number.  分 is excluded when it starts another word (分钟, 三分之一,
 # 一分钱, 分院 ...).
 _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成)"
+# A count of stars in words: "五颗星", Cantonese "五粒星", "5星" (not 星期).
+_STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)"
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
-    + _FEN + r"|颗星|粒星|个星(?!期)|星(?!期)|[⭐★🌟](?![⭐★🌟])))"
+    + _FEN + "|" + _STAR_UNIT + r"|[⭐★🌟](?![⭐★🌟])))"
     r"|(?P<star>[⭐★🌟✨]+)"
     r"|(?P<up>👍+)|(?P<down>👎+)"
     r"|(?P<wx>\[[^\[\]\s]{1,6}\]|/:[a-z]{2,8})"
 )
 _UNIT_RE: Final = re.compile(
     r"\s?(?:(?P<scale>分制|分的话|分满分|分为满分)|(?P<score>" + _FEN
-    + r"|颗星|个星(?!期)|星(?!期)|stars?\b|points?\b|[⭐★🌟](?![⭐★🌟]))"
+    + "|" + _STAR_UNIT + r"|stars?\b|points?\b|[⭐★🌟](?![⭐★🌟]))"
     r"|(?P<age>周岁|岁)"
     r"|(?P<duration>个多?月|个?多?小时|个?钟头|个钟|分钟|min|秒|天|周(?!岁)|星期|礼拜|年|h\b)"
     r"|(?P<date>月|日|号)"
@@ -231,7 +233,7 @@ _PRE_SCORE_RE: Final = re.compile(
 _HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
-_STAR_AFTER_COUNT_RE: Final = re.compile(r"\s?(?:颗星|个星|星)?\s?[⭐★🌟]+")
+_STAR_AFTER_COUNT_RE: Final = re.compile(r"\s?(?:" + _STAR_UNIT + r")?\s?[⭐★🌟]+")
 _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")

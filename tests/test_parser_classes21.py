@@ -73,6 +73,9 @@ def test_stops(text: str, opt_out: bool, deceased: bool) -> None:
     ("满意满意", 4),              # every outside writer: said twice is still 满意
     ("满意满意满意", 5),
     ("嗯蛮好的 俾五粒星", 5),     # Cantonese 粒 for 颗
+    ("俾5粒星啦", 5),             # ... after a digit too (not 5 pills)
+    ("五粒星⭐", 5),              # ... and a star after it decorates
+    ("食5粒药", None),            # control: pills
     ("透析中心还行吧 三星半", None),
     ("ok 5", 5),
     ("ＯＫ ４", 4),
