@@ -1542,6 +1542,23 @@ def _not_asked(norm: str, s: int, e: int, text: str) -> bool:
         norm[s - 1] == text[1]
 
 
+def _tail_asks(norm: str, qm: re.Match[str], stop: bool) -> bool:
+    """Whether the question mark or particle ``qm`` asks anything.
+
+    Not an echo answered at once ("满意？当然满意啦"), a reproach beside a stop ("别再发了
+    好吗", "有意思吗"), scorn ("这也叫服务？"), nor 在…呢 saying what is going on.
+    """
+    q = qm.start()
+    if _ECHO_ANSWER_RE.match(norm, qm.end()) is not None:
+        return False
+    if stop and _RHETORICAL_RE.search(norm, 0, qm.end()) is not None:
+        return False
+    cs = _clause_start(norm, q)
+    if _SCORN_Q_RE.search(norm, cs, q) is not None:
+        return False
+    return not (qm.group() == "呢" and _PROGRESSIVE_RE.search(norm, cs, q) is not None)
+
+
 def _negated_intent(norm: str, s: int, word: str = "") -> bool:
     """The stop word at ``s`` follows a denial of the intent: "我没说要退订", "不退订"."""
     if norm[s - 1] == "不" and not norm.startswith("要不", s - 2):
@@ -2442,13 +2459,7 @@ class ReplyParser:
                 ev = [x for x in ev if x.rule != "question"]
         if not question:
             qm = _QUESTION_TAIL_RE.search(norm)
-            if qm is not None and _ECHO_ANSWER_RE.match(norm, qm.end()) is None and not (
-                    # a stop's "别再发了好吗", "有意思吗" is a reproach
-                    opt_spans and _RHETORICAL_RE.search(norm, 0, qm.end()) is not None) and \
-                    _SCORN_Q_RE.search(norm, _clause_start(norm, qm.start()), qm.start()) is None \
-                    and not (
-                    qm.group() == "呢" and _PROGRESSIVE_RE.search(
-                        norm, _clause_start(norm, qm.start()), qm.start()) is not None):
+            if qm is not None and _tail_asks(norm, qm, bool(opt_spans)):
                 question = True
                 ev.append(_ev("question", qm.span(), qm.group(), None,
                                    "question mark/particle"))
