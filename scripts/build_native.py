@@ -58,6 +58,7 @@ def build() -> None:
         saved = os.dup(1), os.dup(2)
         sys.stdout.flush()
         sys.stderr.flush()
+        failure: BaseException | None = None
         with log.open("wb") as sink:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
@@ -74,18 +75,17 @@ def build() -> None:
                 dist.parse_command_line()
                 dist.run_commands()
             except (Exception, SystemExit) as e:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-                raise RuntimeError(f"{e}\n" + "\n".join(tail)) from e
+                failure = e
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
+                for fd, kept in zip((1, 2), saved, strict=True):
+                    os.dup2(kept, fd)
+                    os.close(kept)
                 os.chdir(cwd)
+        if failure is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+            raise RuntimeError(f"{failure}\n" + "\n".join(tail)) from failure
         target = ROOT / NATIVE_DIR
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
