@@ -536,7 +536,7 @@ def _default_routes() -> list[SurveyRoute]:
 
 
 def _default_care() -> dict[str, CareText]:
-    # Distilled from the dental clinic's follow-up notes (../shared/seeds/001).
+    # Distilled from a dental clinic's written follow-up notes (docs/domain.md).
     return {
         "拔牙": CareText(
             guidance="拔牙后24小时内不要漱口、刷牙，不要用舌头舔伤口；当天吃温凉软食，"
@@ -563,7 +563,7 @@ def _default_care() -> dict[str, CareText]:
 
 
 def _default_schedules() -> dict[str, list[str]]:
-    # ../shared/DOMAIN.md (dental table, inpatient discharge); "default" covers anything else.
+    # docs/domain.md (dental table, inpatient discharge); "default" covers anything else.
     return {
         "default": ["1d"],
         "拔牙": ["3h", "1d", "90d"],

@@ -26,7 +26,7 @@ def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
 
 
-# The dental clinic's table (../shared/DOMAIN.md), row by row, for a treatment on
+# The dental clinic's table (docs/domain.md), row by row, for a treatment on
 # Monday 2026-03-02 at 15:00.
 T0 = at(2026, 3, 2, 15)
 DENTAL = [

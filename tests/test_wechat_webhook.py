@@ -29,10 +29,9 @@ from tests.fake_wechat import (
     wechat_section,
 )
 
-# ../shared/vectors/wechat.json beside the checkout (CI clones main with shared/ beside it).
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[2] / "shared" / "vectors" / "wechat.json").read_text()
-)
+# Tencent's published test vectors (WXBizMsgCrypt's Python sample and the message-encryption
+# documentation's worked example): a webhook that accepts these accepts real WeChat traffic.
+VECTORS = json.loads((Path(__file__).parent / "data" / "wechat_vectors.json").read_text())
 OPENID = "oFAKEopenid000000000000000001"
 
 
