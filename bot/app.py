@@ -69,6 +69,13 @@ def create_app(
             await db.migrate(url)
             await db.close_db()
         await db.init_db(url)
+        if not do_migrate:
+            pending = await db.pending_migrations(url)
+            if pending:
+                await db.close_db()
+                raise db.DatabaseNotReady(
+                    f"the database {db.describe_url(url)} is not migrated ({len(pending)} "
+                    f"pending: {', '.join(pending)}): run `survey-bot migrate` first")
         yield
         await db.close_db()
 

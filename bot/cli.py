@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,16 +16,29 @@ from aiohttp import web
 from bot import db, ledger
 from bot.app import create_app
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import (
+    DEMO_DATABASE_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+    resolve_settings,
+)
 from bot.runtime import Runtime
 
 log = logging.getLogger("survey-bot")
 
-DEMO_DB = "sqlite://survey-bot-demo.sqlite3"
-
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    """The settings every command resolves the same way, announced on standard error.
+
+    ``--config``, else ``$SURVEYBOT_CONFIG``, else the built-in demo settings (whose database
+    is the demo's, so ``survey-bot import`` lands in the demo ``make run`` serves). The first
+    line names the database, so nobody wonders where their import went.
+    """
+    settings, source = resolve_settings(args.config)
+    print(f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
+          f"({source})", file=sys.stderr, flush=True)
+    return settings
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -99,19 +111,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot import demo
 
     settings = _settings(args)
-    if not args.config and "SURVEYBOT_DATABASE__URL" not in os.environ:
-        settings = settings.model_copy(
-            update={"database": settings.database.model_copy(update={"url": DEMO_DB})}
-        )
     if not settings.simulator.enabled:  # the demo is answered in the simulator
         settings = settings.model_copy(
             update={"simulator": settings.simulator.model_copy(update={"enabled": True})})
-    if args.fresh and settings.database.url == DEMO_DB:
+    if args.fresh and settings.database.url == DEMO_DATABASE_URL:
+        # Only ever the demo's own file: a configured database is never deleted.
+        demo_file = DEMO_DATABASE_URL.removeprefix("sqlite://")
         for suffix in ("", "-wal", "-shm"):
-            Path(f"survey-bot-demo.sqlite3{suffix}").unlink(missing_ok=True)
+            Path(f"{demo_file}{suffix}").unlink(missing_ok=True)
 
     async def seed() -> None:
-        async with db.database(settings.database.url, apply_migrations=True):
+        async with db.database(settings.database.url):
             result = await demo.seed(_runtime(settings))
             print(f"demo data: {result.created} visits created, {result.checkins_planned} "
                   "check-ins planned", flush=True)
@@ -129,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """Interpret replies: one TEXT with reasons, or --jsonl from standard input."""
-    settings = _settings(args)
+    settings = load_settings(args.config)  # no database: nothing to announce
     parser = settings.lexicon.parser()
     if args.jsonl:
         out = sys.stdout
@@ -192,8 +202,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         sampling = Sampling(args.sample / 100, frozenset(args.sample_kind or ()), args.seed)
 
     async def run() -> int:
-        async with db.database(settings.database.url,
-                               apply_migrations=settings.database.url.startswith("sqlite")):
+        async with db.database(settings.database.url):
             result = await import_file(_runtime(settings), path, source=args.source,
                                        sampling=sampling, progress=_progress_bar)
         sampled = f", {result.sampled_out} not sampled" if sampling else ""
@@ -325,8 +334,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     departments = [c.strip() for c in (args.departments or "").split(",") if c.strip()]
 
     async def run() -> int:
-        async with db.database(settings.database.url,
-                               apply_migrations=settings.database.url.startswith("sqlite")):
+        async with db.database(settings.database.url):
             try:
                 if departments and args.create_departments:
                     from models import Department
@@ -361,8 +369,7 @@ def cmd_wechat_qr(args: argparse.Namespace) -> int:
         rt = _runtime(settings)
         ch = rt.channels["wechat"]
         assert isinstance(ch, wechat.WechatChannel)
-        async with db.database(settings.database.url,
-                               apply_migrations=settings.database.url.startswith("sqlite")):
+        async with db.database(settings.database.url):
             try:
                 episode = await wechat.find_episode(args.external_id, args.source)
                 qr = await wechat.episode_qr(rt, ch, episode)
@@ -461,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except ConfigError as e:
+    except (ConfigError, db.DatabaseNotReady) as e:
         print(str(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -34,6 +34,9 @@ from surveys.schedule import parse_offset
 
 ENV_PREFIX = "SURVEYBOT_"
 CONFIG_ENV = "SURVEYBOT_CONFIG"
+# Without a configuration file every command (demo, serve, import, report, staff…) uses the
+# built-in demo settings and this database, so what is imported shows in the running demo.
+DEMO_DATABASE_URL = "sqlite://survey-bot-demo.sqlite3"
 
 
 class ConfigError(Exception):
@@ -700,12 +703,20 @@ def _describe(err: ValidationError, source: str) -> str:
 def load_settings(path: str | os.PathLike[str] | None = None,
                   env: Mapping[str, str] | None = None) -> Settings:
     """Load settings from ``path`` (or ``$SURVEYBOT_CONFIG``), else the built-in demo ones."""
+    return resolve_settings(path, env)[0]
+
+
+def resolve_settings(path: str | os.PathLike[str] | None = None,
+                     env: Mapping[str, str] | None = None) -> tuple[Settings, str]:
+    """:func:`load_settings`, and where the settings came from (for messages)."""
     env = os.environ if env is None else env
     if path is None:
         path = env.get(CONFIG_ENV) or None
-    # The built-in demo settings: every default, plus the patient-phone simulator.
-    data: dict[str, Any] = {"simulator": {"enabled": True}}
-    source = "built-in defaults"
+    # The built-in demo settings: every default, plus the patient-phone simulator and the demo
+    # database.
+    data: dict[str, Any] = {"simulator": {"enabled": True},
+                            "database": {"url": DEMO_DATABASE_URL}}
+    source = "built-in demo settings"
     if path is not None:
         p = Path(path)
         source = str(p)
@@ -721,7 +732,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         source += " + SURVEYBOT_* environment variables"
         _merge(data, overrides)
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data), source
     except ValidationError as e:
         raise ConfigError(_describe(e, source)) from None
 

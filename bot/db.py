@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as _migrate
+from tortoise.migrations.executor import MigrationExecutor
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,27 @@ def normalise_url(url: str) -> str:
     if url.startswith("sqlite://") and "synchronous=" not in url:
         url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return url
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot be used as it is; the message says why and what to do."""
+
+
+def describe_url(url: str) -> str:
+    """The URL as it may be printed: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def is_sqlite_url(url: str) -> bool:
+    """True for the embedded database (migrated by every command before use)."""
+    return url.startswith("sqlite://")
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -70,14 +93,50 @@ async def migrate(url: str) -> None:
     await _migrate(config=tortoise_config(url))
 
 
+async def ping() -> None:
+    """One round trip on the default connection (tortoise connects lazily)."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def pending_migrations(url: str) -> list[str]:
+    """Names of the migrations not yet applied to the open default connection."""
+    executor = MigrationExecutor(connections.get("default"), tortoise_config(url)["apps"])
+    return [step.migration.name for step in await executor.plan(None) if not step.backward]
+
+
 @asynccontextmanager
-async def database(url: str, *, apply_migrations: bool = False) -> AsyncIterator[None]:
-    """Open the ORM for a CLI command; optionally migrate first."""
-    if apply_migrations:
-        await migrate(url)
-        await close_db()
-    await init_db(url)
+async def database(url: str, *, apply_migrations: bool | None = None) -> AsyncIterator[None]:
+    """Open the ORM for a CLI command, ready to use or not at all.
+
+    SQLite (embedded, one process) is migrated first, as the server does at start.
+    PostgreSQL is migrated only by ``survey-bot migrate`` (several processes share it, and an
+    upgrade is an operator's decision): a database it cannot reach, or one with migrations
+    pending, raises :class:`DatabaseNotReady` saying what to do, before any query fails.
+    """
+    if apply_migrations is None:
+        apply_migrations = is_sqlite_url(url)
+    shown = describe_url(url)
     try:
+        if apply_migrations:
+            await migrate(url)
+            await close_db()
+        await init_db(url)
+        await ping()
+    except DatabaseNotReady:
+        raise
+    except Exception as e:  # the drivers raise many kinds; all mean "cannot open it"
+        await close_db()
+        raise DatabaseNotReady(f"cannot open the database {shown}: {e}") from e
+    try:
+        if not apply_migrations:
+            try:
+                pending = await pending_migrations(url)
+            except Exception as e:
+                raise DatabaseNotReady(f"cannot reach the database {shown}: {e}") from e
+            if pending:
+                raise DatabaseNotReady(
+                    f"the database {shown} is not migrated ({len(pending)} pending: "
+                    f"{', '.join(pending)}): run `survey-bot migrate` first")
         yield
     finally:
         await close_db()
