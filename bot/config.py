@@ -148,6 +148,7 @@ class QuietHours(_Section):
 class SendWindowConfig(_Section):
     """When messages may reach people: never in their rest hours."""
 
+    enabled: bool = True  # false: any time, any day (a drill or a test of the set-up)
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 30)
     spread_minutes: int = Field(60, ge=0, le=24 * 60)

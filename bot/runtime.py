@@ -10,7 +10,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from bot.channels.base import Channel
@@ -45,6 +45,10 @@ class Waker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
         self._event.clear()
+
+
+# ``[send_window] enabled = false``: no quiet hours, no blocked days, no spreading.
+ALWAYS_OPEN = SendWindow(quiet_start=time(0), quiet_end=time(0), spread_minutes=0)
 
 
 def _worker_id() -> str:
@@ -94,6 +98,8 @@ class Runtime:
     def send_window(self, department_code: str | None = None) -> SendWindow:
         """The send window for a department (its own quiet hours, if configured)."""
         w = self.settings.send_window
+        if not w.enabled:
+            return ALWAYS_OPEN
         own = w.departments.get(department_code or "")
         return SendWindow(
             quiet_start=own.quiet_start if own else w.quiet_start,
