@@ -65,6 +65,7 @@ def create_app(
     loops = settings.server.role in ("worker", "all") if run_loops is None else run_loops
 
     async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
+        db.check_sqlite_folder(url)
         if do_migrate:
             await db.migrate(url)
             await db.close_db()

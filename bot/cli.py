@@ -235,6 +235,40 @@ def cmd_sms_resume(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the configuration against reality; exit 1 when a message would be lost or late."""
+    from bot import doctor
+
+    settings = _settings(args)
+
+    async def run() -> list[doctor.Finding]:
+        try:
+            async with db.database(settings.database.url):
+                rt = _runtime(settings)
+                try:
+                    return await doctor.run(rt)
+                finally:
+                    for ch in rt.channels.values():
+                        close = getattr(ch, "close", None)
+                        if close is not None:
+                            await close()
+        except db.DatabaseNotReady as e:
+            # Everything else needs the database: say so in the same table.
+            return [doctor.fail("database", str(e), "fix [database] url, or run "
+                                "`survey-bot migrate`")]
+
+    findings = asyncio.run(run())
+    if args.json:
+        print(json.dumps(doctor.summary(findings, SystemClock().now()), ensure_ascii=False,
+                         indent=2))
+    else:
+        print(doctor.table(findings))
+        bad = sum(f.status is doctor.Status.FAIL for f in findings)
+        print(f"\n{bad} problem(s) would lose or delay messages" if bad
+              else "\nnothing would lose or delay a message")
+    return 1 if doctor.failed(findings) else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The monthly per-department report as JSON, CSV or XLSX."""
     from bot import reports
@@ -430,6 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers "
                    "(after a restore, or answers written by an older version during an "
                    "upgrade)").set_defaults(func=cmd_rebuild_tallies)
+    dr = sub.add_parser("doctor", help="check the configuration against reality (exit 1 "
+                        "when a message would be lost or delayed)")
+    dr.add_argument("--json", action="store_true", help="findings as JSON")
+    dr.set_defaults(func=cmd_doctor)
     rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
     rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
                     "(default: last month)")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +54,26 @@ def describe_url(url: str) -> str:
 def is_sqlite_url(url: str) -> bool:
     """True for the embedded database (migrated by every command before use)."""
     return url.startswith("sqlite://")
+
+
+def check_sqlite_folder(url: str) -> None:
+    """Refuse an SQLite file whose folder does not exist or cannot be written.
+
+    aiosqlite never completes the connection in that case (the command would hang), so the
+    folder is looked at before anything connects.
+    """
+    if not is_sqlite_url(url):
+        return
+    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise DatabaseNotReady(f"cannot open the database {url}: the folder {folder} does not "
+                               "exist (create it, or fix [database] url)")
+    if not os.access(folder, os.W_OK):
+        raise DatabaseNotReady(f"cannot open the database {url}: the folder {folder} is not "
+                               "writable by this user")
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -116,6 +138,7 @@ async def database(url: str, *, apply_migrations: bool | None = None) -> AsyncIt
     if apply_migrations is None:
         apply_migrations = is_sqlite_url(url)
     shown = describe_url(url)
+    check_sqlite_folder(url)
     try:
         if apply_migrations:
             await migrate(url)

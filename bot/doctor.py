@@ -1,0 +1,201 @@
+"""``survey-bot doctor``: the configuration checked against reality, with what to do.
+
+Each check is a small coroutine that returns findings; a check that raises becomes a failed
+finding naming the exception, never a traceback. A *failure* is anything that would lose or
+delay a message or leave an escalation unseen (the exit status is 1 then); a *warning* is
+worth fixing but loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import aiohttp
+
+from bot import db
+from bot.runtime import Runtime
+
+
+class Status(StrEnum):
+    """How a check came out."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the doctor's table."""
+
+    check: str
+    status: Status
+    detail: str
+    todo: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """For ``--json``."""
+        return {k: str(v) for k, v in asdict(self).items()}
+
+
+Check = Callable[[Runtime], Awaitable[list[Finding]]]
+
+
+def ok(check: str, detail: str) -> Finding:
+    """A passed check."""
+    return Finding(check, Status.OK, detail)
+
+
+def warn(check: str, detail: str, todo: str) -> Finding:
+    """Worth fixing; loses nothing."""
+    return Finding(check, Status.WARN, detail, todo)
+
+
+def fail(check: str, detail: str, todo: str) -> Finding:
+    """Would lose or delay a message, or leave an escalation unseen."""
+    return Finding(check, Status.FAIL, detail, todo)
+
+
+# --- the checks --------------------------------------------------------------------------
+
+
+async def check_database(rt: Runtime) -> list[Finding]:
+    """Reachable, and every migration applied (SQLite was migrated when it was opened)."""
+    url = rt.settings.database.url
+    pending = await db.pending_migrations(url)
+    if pending:
+        return [fail("database", f"{db.describe_url(url)}: {len(pending)} migrations pending "
+                     f"({', '.join(pending)})", "run `survey-bot migrate`")]
+    return [ok("database", f"{db.describe_url(url)}: reachable, migrated")]
+
+
+async def check_channels(rt: Runtime) -> list[Finding]:
+    """Some channel of ``[channels] order`` is configured (else no check-in can leave)."""
+    order = rt.settings.channels.order
+    usable = [name for name in order if name in rt.channels]
+    if not usable:
+        return [fail("channels", f"none of [channels] order ({', '.join(order)}) is configured",
+                     "configure [wechat] or [sms] (or [simulator] for a demo)")]
+    return [ok("channels", f"sending by {', '.join(usable)}")]
+
+
+async def check_calendar(rt: Runtime) -> list[Finding]:
+    """Working days are known for this year and the next (schedules reach into both)."""
+    today = rt.local(rt.now()).date()
+    out = []
+    for year in (today.year, today.year + 1):
+        if rt.calendar.knows(year):
+            out.append(ok(f"calendar {year}", "holidays and make-up working days known"))
+        else:
+            out.append(fail(
+                f"calendar {year}", "holidays unknown: working-day schedules and deadlines "
+                "would count Monday–Friday", f"add {year}'s holidays and make-up working days "
+                "to [calendar] holidays / workdays (the State Council's notice)"))
+    return out
+
+
+async def check_cover(rt: Runtime) -> list[Finding]:
+    """Every department with episodes has an active staff member and a head; someone leads."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict(
+        "SELECT d.code AS code, "
+        " (SELECT COUNT(*) FROM staff_department sd JOIN staff s ON s.id = sd.staff_id "
+        "  WHERE sd.department_id = d.id AND s.is_active) AS staff, "
+        " (SELECT COUNT(*) FROM staff_department sd JOIN staff s ON s.id = sd.staff_id "
+        "  WHERE sd.department_id = d.id AND s.is_active AND s.role = 'head') AS heads "
+        "FROM department d WHERE EXISTS (SELECT 1 FROM episode e WHERE e.department_id = d.id) "
+        "ORDER BY d.code")
+    leads = await conn.execute_query_dict(
+        "SELECT COUNT(*) AS n FROM staff WHERE is_active AND role IN ('manager', 'admin')")
+    out = []
+    if not int(leads[0]["n"]):
+        out.append(fail("managers", "no active manager or admin: escalations of departments "
+                        "without staff reach nobody", "`survey-bot staff add NAME --role "
+                        "manager` (or admin)"))
+    for row in rows:
+        code, staff, heads = str(row["code"]), int(row["staff"]), int(row["heads"])
+        if not staff:
+            out.append(fail(f"department {code}", "has episodes but no active staff member: "
+                            "its escalations wait for the managers",
+                            f"/staff/admin: give someone department {code}"))
+        elif not heads:
+            out.append(fail(f"department {code}", f"{staff} active staff, no head: red flags "
+                            "must reach a department head at once",
+                            f"/staff/admin: make someone head of {code}"))
+        else:
+            out.append(ok(f"department {code}", f"{staff} active staff, {heads} head(s)"))
+    if not rows:
+        out.append(ok("departments", "no episodes yet"))
+    return out
+
+
+async def check_public_url(rt: Runtime) -> list[Finding]:
+    """``[server] public_url`` answers its own /healthz (SMS links and templates point there)."""
+    server = rt.settings.server
+    if not server.public_url:
+        return [warn("public url", f"not set: links in messages use {server.base_url()}",
+                     "set [server] public_url to the address patients and staff reach")]
+    url = f"{server.base_url()}/healthz"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http, \
+                http.get(url) as resp:
+            if resp.status == 200:
+                return [ok("public url", f"{url} answers")]
+            detail = f"{url} answered HTTP {resp.status}"
+    except (aiohttp.ClientError, TimeoutError) as e:
+        detail = f"{url} unreachable ({type(e).__name__})"
+    return [fail("public url", detail + ": survey links and WeChat pushes would not arrive",
+                 "start the server, or fix [server] public_url / the proxy in front of it")]
+
+
+async def check_robot(rt: Runtime) -> list[Finding]:
+    """A WeCom group robot hears about escalations (else only the in-app notifications)."""
+    if rt.settings.wecom.robot_key:
+        return [ok("wecom robot", "default robot configured")]
+    return [warn("wecom robot", "no robot: staff hear of escalations only in the app",
+                 "set [wecom] robot_key (the group robot's webhook key)")]
+
+
+CHECKS: list[Check] = [check_database, check_channels, check_calendar, check_cover,
+                       check_public_url, check_robot]
+
+
+async def run(rt: Runtime, checks: list[Check] | None = None) -> list[Finding]:
+    """Every check in turn (the ORM open); a check that raises is a failed finding."""
+    findings: list[Finding] = []
+    for check in checks or CHECKS:
+        try:
+            findings.extend(await asyncio.wait_for(check(rt), timeout=30))
+        except Exception as e:  # a broken check must not hide the others
+            findings.append(fail(check.__name__.removeprefix("check_"),
+                                 f"could not check ({type(e).__name__}: {e})"[:300],
+                                 "fix what the detail names, then run doctor again"))
+    return findings
+
+
+def table(findings: list[Finding]) -> str:
+    """The findings as an aligned text table."""
+    rows = [("CHECK", "STATUS", "DETAIL", "WHAT TO DO")] + [
+        (f.check, f.status.value, f.detail, f.todo) for f in findings]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r)).rstrip()
+        for r in rows)
+
+
+def failed(findings: list[Finding]) -> bool:
+    """True when anything would lose or delay a message."""
+    return any(f.status is Status.FAIL for f in findings)
+
+
+def summary(findings: list[Finding], when: datetime) -> dict[str, Any]:
+    """The machine-readable form (``--json``)."""
+    return {"checked_at": when.isoformat(), "ok": not failed(findings),
+            "findings": [f.as_dict() for f in findings]}
