@@ -193,3 +193,23 @@ async def test_sampling_is_stable_and_limited_to_a_kind(orm: None, runtime: Runt
     again = await importer.import_rows(runtime, rows, "his", sampling=sampling)
     assert (again.created, again.unchanged, again.sampled_out) == (
         0, first.created, first.sampled_out)
+
+
+@pytest.mark.parametrize("twice", [False, True])  # chunked, and row by row (an episode twice)
+async def test_a_department_named_not_coded_lands_in_that_department(
+        orm: None, runtime: Runtime, twice: bool) -> None:
+    from models import Department
+
+    dental = await Department.create(code="dental", name="口腔科")
+    await Department.create(code="ent1", name="耳鼻喉科")
+    await Department.create(code="ent2", name="耳鼻喉科")  # ambiguous: a name, not a match
+    rows = [{"external_id": f"N{i}", "person_name": "张三", "contact_phone": "13800001111",
+             "occurred_at": "2026-11-16", "department": dept}
+            for i, dept in enumerate(["口腔科", "dental", "耳鼻喉科", "新科室"])]
+    if twice:
+        rows.append(rows[0])
+    result = await importer.import_rows(runtime, list(enumerate(rows, start=2)), "t")
+    assert not result.errors and result.created == 4
+    depts = dict(await Episode.all().values_list("external_id", "department__code"))
+    assert depts == {"N0": "dental", "N1": "dental", "N2": "耳鼻喉科", "N3": "新科室"}
+    assert (await Department.get(code="dental")).id == dental.id
