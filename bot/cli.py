@@ -175,8 +175,8 @@ def _progress_bar(done: int, total: int) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """Import visits from CSV or XLSX; bad rows are reported, good rows kept.
 
-    It speaks the operator's language: ``--lang``, else the locale (Chinese unless English
-    or another non-Chinese locale is set).
+    It speaks the operator's language: ``--lang``, else Chinese, or English when the locale
+    is a non-Chinese one.
     """
     from bot.importer import Sampling, fix_hint, import_file, language
 
@@ -427,8 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sample only episodes of this kind (repeatable); others all kept")
     im.add_argument("--seed", default="", help="sampling seed (same seed, same choice)")
     im.add_argument("--lang", choices=["zh", "en"],
-                    help="language of the summary and errors (default: from the locale, "
-                    "Chinese unless it is English or another language)")
+                    help="language of the summary and errors (default: Chinese, or English "
+                    "when LANGUAGE/LC_ALL/LC_MESSAGES/LANG name a non-Chinese locale)")
     im.set_defaults(func=cmd_import)
     sub.add_parser("sms-resume", help="lift the SMS pause (no balance / service off)"
                    ).set_defaults(func=cmd_sms_resume)
