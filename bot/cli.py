@@ -183,21 +183,35 @@ def _progress_bar(done: int, total: int) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import visits from CSV or XLSX; bad rows are reported, good rows kept."""
-    from bot.importer import Sampling, import_file
+    """Import visits from CSV or XLSX; bad rows are reported, good rows kept.
 
+    It speaks the operator's language: ``--lang``, else Chinese, or English when the locale
+    is a non-Chinese one.
+    """
+    from bot.importer import Sampling, fix_hint, import_file, language
+
+    lang = args.lang or language(os.environ)
+    zh = lang == "zh"
     settings = _settings(args)
     path = Path(args.file)
     if not path.exists():
-        print(f"{path}: no such file", file=sys.stderr)
+        print(f"{path}：文件不存在" if zh else f"{path}: no such file", file=sys.stderr)
         return 2
-    if path.suffix.lower() not in (".csv", ".txt", ".xlsx"):
-        print(f"{path}: use a .csv (UTF-8) or .xlsx file", file=sys.stderr)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".txt", ".tsv", ".xlsx"):
+        xls = suffix == ".xls"
+        print(f"{path}：请使用 .csv/.txt（UTF-8、GBK/GB18030 或 UTF-16）或 .xlsx 文件"
+              + ("（.xls 请在 Excel 中另存为 .xlsx）" if xls else "") if zh else
+              f"{path}: use a .csv/.txt file (UTF-8, GBK/GB18030 or UTF-16) or an .xlsx "
+              "workbook" + (" (save an .xls as .xlsx in Excel)" if xls else ""),
+              file=sys.stderr)
         return 2
     sampling = None
     if args.sample is not None:
         if not 0 < args.sample <= 100:
-            print("--sample is a percentage between 0 and 100, e.g. --sample 10", file=sys.stderr)
+            print("--sample 是 0 到 100 之间的百分比，例如 --sample 10" if zh else
+                  "--sample is a percentage between 0 and 100, e.g. --sample 10",
+                  file=sys.stderr)
             return 2
         sampling = Sampling(args.sample / 100, frozenset(args.sample_kind or ()), args.seed)
 
@@ -205,15 +219,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         async with db.database(settings.database.url):
             result = await import_file(_runtime(settings), path, source=args.source,
                                        sampling=sampling, progress=_progress_bar)
-        sampled = f", {result.sampled_out} not sampled" if sampling else ""
-        print(f"{path}: {result.created} created, {result.updated} updated, "
-              f"{result.unchanged} unchanged, {result.checkins_planned} check-ins planned, "
-              f"{len(result.errors)} rows refused{sampled}")
+        for line in result.summary(str(path), lang, sampled=sampling is not None):
+            print(line)
         for e in result.errors:
-            print(f"  {path}:{e}", file=sys.stderr)
+            print(f"  {path}:{e.describe(lang)}", file=sys.stderr)
         if result.errors:
-            print("Fix the refused rows and import the file again: rows already imported are "
-                  "recognised by external_id and not duplicated.", file=sys.stderr)
+            print(fix_hint(lang, result.file_refused), file=sys.stderr)
         return 1 if result.errors else 0
 
     return asyncio.run(run())
@@ -446,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--jsonl", action="store_true", help="read {\"text\": ...} lines on stdin")
     pa.add_argument("text", nargs="*", help="a reply to explain")
     pa.set_defaults(func=cmd_parse)
-    im = sub.add_parser("import", help="import visits from CSV or XLSX (columns in README)")
+    im = sub.add_parser("import", help="import visits from CSV (UTF-8, GBK/GB18030, UTF-16) or "
+                        "XLSX; Chinese or English headers (columns in README)")
     im.add_argument("file")
     im.add_argument("--source", default="csv", help="name of the system the ids come from")
     im.add_argument("--sample", type=float, metavar="PERCENT",
@@ -455,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["visit", "discharge", "treatment", "lesson_term"],
                     help="sample only episodes of this kind (repeatable); others all kept")
     im.add_argument("--seed", default="", help="sampling seed (same seed, same choice)")
+    im.add_argument("--lang", choices=["zh", "en"],
+                    help="language of the summary and errors (default: Chinese, or English "
+                    "when LANGUAGE/LC_ALL/LC_MESSAGES/LANG name a non-Chinese locale)")
     im.set_defaults(func=cmd_import)
     sub.add_parser("sms-resume", help="lift the SMS pause (no balance / service off)"
                    ).set_defaults(func=cmd_sms_resume)

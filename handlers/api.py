@@ -23,7 +23,12 @@ def _authorised(request: web.Request) -> bool:
 
 
 async def post_episodes(request: web.Request) -> web.Response:
-    """``{"source": "his", "episodes": [{...CSV columns...}]}`` → per-row outcome."""
+    """``{"source": "his", "episodes": [{...CSV columns...}]}`` → per-row outcome.
+
+    Keys and values follow the same rules as an imported file (Chinese or English column
+    names, 门诊/住院/母亲…); every problem of an episode is listed, in English (``message``)
+    and Chinese (``message_zh``), and keys that name no column in ``ignored_columns``.
+    """
     if not _authorised(request):
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "send 'Authorization: Bearer <key>' with a key from "
@@ -50,7 +55,7 @@ async def post_episodes(request: web.Request) -> web.Response:
         if isinstance(item, dict):
             rows.append((i, item))
         else:
-            bad.append(RowError(i, "", "each episode must be a JSON object"))
+            bad.append(RowError.of(i, "", "not_object"))
     result = await import_rows(request.app[RUNTIME], rows, source, bad)
     status = 200 if not result.errors else 207
     return web.json_response(result.as_dict(), status=status)

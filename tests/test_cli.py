@@ -68,11 +68,11 @@ def test_import_verify_and_tamper(db_url: str, tmp_path: Path) -> None:
         "A3,王五,13800003333,2026-11-16,dental\n",
         encoding="utf-8",
     )
-    out = cli("import", str(csv), db_url=db_url)
+    out = cli("import", str(csv), "--lang", "en", db_url=db_url)
     assert out.returncode == 1, out.stderr  # some rows refused: say so in the exit code
-    assert "2 created" in out.stdout and "1 rows refused" in out.stdout
+    assert "2 created" in out.stdout and "1 row refused" in out.stdout
     assert "visits.csv:line 3 [contact_phone]" in out.stderr
-    again = cli("import", str(csv), db_url=db_url)
+    again = cli("import", str(csv), "--lang", "en", db_url=db_url)
     assert "0 created" in again.stdout and "2 unchanged" in again.stdout
 
     out = cli("verify", db_url=db_url)
