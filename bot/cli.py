@@ -231,17 +231,51 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def cmd_sms_resume(args: argparse.Namespace) -> int:
-    """Lift the organisation-wide SMS pause (after topping up the Aliyun account)."""
-    from bot.channels import sms_aliyun
+def cmd_channels(args: argparse.Namespace) -> int:
+    """Show or lift channel pauses (a provider said our credentials or set-up are wrong)."""
+    from tortoise import connections
+    from tortoise.exceptions import OperationalError
+
+    from bot.channels import pause
+    from bot.wakeups import CHANNEL as WAKE
 
     settings = _settings(args)
+    url = settings.database.url
+    resume = getattr(args, "channels_command", "resume") == "resume"
+    only = getattr(args, "channel", None)
 
     async def run() -> int:
-        async with db.database(settings.database.url):
-            resumed = await sms_aliyun.resume(SystemClock().now(), actor="cli")
-        print("SMS resumed: waiting messages go out on their next look" if resumed
-              else "SMS was not paused")
+        now = SystemClock().now()
+        async with db.database(url, apply_migrations=url.startswith("sqlite")):
+            try:
+                found = (await pause.resume(only, now, actor="cli") if resume
+                         else await pause.active(now))
+            except OperationalError as e:
+                if "no such table" not in str(e) and "does not exist" not in str(e):
+                    raise
+                # A PostgreSQL database nobody has migrated yet: nothing can be paused there.
+                print("nothing is paused: the database has no tables yet; run "
+                      "`survey-bot migrate` first", file=sys.stderr)
+                return 0
+            if resume and found and db.is_postgres():
+                # Workers listening on PostgreSQL send the waiting messages at once.
+                await connections.get("default").execute_query(
+                    f"SELECT pg_notify('{WAKE}', 'outbox')")
+        if not found:
+            print(("no channel was paused" if only is None else f"{only} was not paused")
+                  if resume else "no channel is paused")
+            return 0
+        for p in found:
+            scope = f" ({', '.join(sorted(p.kinds))} messages)" if p.kinds else ""
+            since = f" since {p.since.astimezone(settings.tz):%Y-%m-%d %H:%M}" if p.since else ""
+            until = (f", ends by itself at {p.until.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+                     if p.until else "")
+            print(f"{p.channel}{scope} {'resumed; was paused' if resume else 'paused'}{since}: "
+                  f"{p.en} ({p.code}){until}")
+        if resume:
+            print("waiting messages go out on the workers' next look")
+        else:
+            print("messages wait; fix the set-up, then run `survey-bot channels resume CHANNEL`")
         return 0
 
     return asyncio.run(run())
@@ -279,6 +313,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"\n{bad} problem(s) would lose or delay messages" if bad
               else "\nnothing would lose or delay a message")
     return 1 if doctor.failed(findings) else 0
+
+
+def cmd_sms_resume(args: argparse.Namespace) -> int:
+    """The old spelling of ``channels resume sms``."""
+    args.channels_command, args.channel = "resume", "sms"
+    return cmd_channels(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -472,7 +512,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="language of the summary and errors (default: Chinese, or English "
                     "when LANGUAGE/LC_ALL/LC_MESSAGES/LANG name a non-Chinese locale)")
     im.set_defaults(func=cmd_import)
-    sub.add_parser("sms-resume", help="lift the SMS pause (no balance / service off)"
+    ch = sub.add_parser("channels", help="paused channels: status, resume after the fix")
+    ch_sub = ch.add_subparsers(dest="channels_command", required=True)
+    ch_sub.add_parser("status", help="which channels are paused, since when and why"
+                      ).set_defaults(func=cmd_channels)
+    cr = ch_sub.add_parser("resume", help="lift a pause once the credentials or set-up are "
+                           "fixed; waiting messages go out")
+    cr.add_argument("channel", nargs="?", choices=["wechat", "sms"],
+                    help="the channel to resume (default: every paused channel)")
+    cr.set_defaults(func=cmd_channels)
+    sub.add_parser("sms-resume", help="the same as `channels resume sms`"
                    ).set_defaults(func=cmd_sms_resume)
     sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
         func=cmd_verify

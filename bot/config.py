@@ -291,6 +291,8 @@ class SmsConfig(_Section):
     org_daily_cap: int = Field(10_000, ge=1)
     limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
     receipt_wait_seconds: float = Field(300.0, ge=1, le=86_400)
+    # No longer used (paused messages wait unleased until resumed); accepted so that older
+    # configuration files still load.
     pause_recheck_seconds: float = Field(300.0, ge=1, le=86_400)
     templates: dict[str, SmsTemplate] = Field(default_factory=_default_sms_templates)
 

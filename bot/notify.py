@@ -213,15 +213,21 @@ async def send_due(rt: Runtime, http: aiohttp.ClientSession) -> int:
         lines: list[str] = []
         size = 0
         for r in rows:
-            line = f"> {r.text} [查看]({rt.settings.server.base_url()}/staff/escalations/" \
-                   f"{r.escalation_id})"
+            # Escalations link to their page; operational notes (a paused channel) say it all.
+            line = f"> {r.text}" + (
+                f" [查看]({rt.settings.server.base_url()}/staff/escalations/{r.escalation_id})"
+                if r.escalation_id is not None else "")
             if take and size + len(line.encode()) > MARKDOWN_LIMIT:
                 break
             take.append(r)
             lines.append(line)
             size += len(line.encode()) + 1
-        heading = f"**回访机器人：{len(take)} 条升级需要关注**" if len(take) > 1 \
-            else "**回访机器人：升级需要关注**"
+        if any(r.escalation_id is None for r in take):
+            heading = f"**回访机器人：{len(take)} 条通知**" if len(take) > 1 \
+                else "**回访机器人：运行通知**"
+        else:
+            heading = f"**回访机器人：{len(take)} 条升级需要关注**" if len(take) > 1 \
+                else "**回访机器人：升级需要关注**"
         content = "\n".join([heading, *lines])
         taken = [r.id for r in take]
         rest = [i for i in ids if i not in taken]

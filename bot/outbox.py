@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.bulk import execute_in, update_each
+from bot.channels import pause
 from bot.channels.base import ChannelError, Outgoing, PreparingChannel
 from bot.leases import lease, release, release_many
 from bot.runtime import Runtime
@@ -162,11 +163,13 @@ async def release_handoff(rt: Runtime) -> int:
     return len(ids)
 
 
-async def _take_handed(rt: Runtime, now: datetime, limit: int) -> list[Queued]:
+async def _take_handed(rt: Runtime, now: datetime, limit: int,
+                       pauses: list[pause.Pause]) -> list[Queued]:
     """Up to ``limit`` handed-off messages whose lease still has at least half its time.
 
     A message whose lease is running out is released instead, so that it waits for no
-    expiry: sending it now could overlap another worker's lease of it.
+    expiry: sending it now could overlap another worker's lease of it. So is a message on a
+    paused channel: it waits in the table like every other paused message.
     """
     queue = rt.outbox_handoff
     margin = timedelta(seconds=rt.settings.worker.lease_seconds / 2)
@@ -174,7 +177,7 @@ async def _take_handed(rt: Runtime, now: datetime, limit: int) -> list[Queued]:
     stale: list[int] = []
     while queue and len(out) < limit:
         msg, until = queue.popleft()
-        if until - now >= margin:
+        if until - now >= margin and pause.covered(pauses, msg.channel, msg.kind) is None:
             out.append(msg)
         else:
             stale.append(msg.id)
@@ -192,9 +195,14 @@ async def send_due(rt: Runtime) -> int:
     """
     now = rt.now()
     w = rt.settings.worker
-    batch = await _take_handed(rt, now, w.batch_size)
+    # Paused channels (our own set-up is wrong): their messages stay queued, unleased.
+    pauses = await pause.active(now)
+    batch = await _take_handed(rt, now, w.batch_size, pauses)
     if not batch:
         due = Q(direction=Direction.OUT, status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+        held = pause.exclusion(pauses)
+        if held is not None:
+            due &= held
         batch = [Queued(**r) for r in await lease(
             Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
             limit=w.batch_size, fields=Queued.FIELDS)]
@@ -210,21 +218,27 @@ async def send_due(rt: Runtime) -> int:
         batch = [replace(m, created_at=written[m.id]) if m.id in written else m
                  for m in batch]
     # Keep each person's messages in order: a message waits while an earlier one of the
-    # same person is still queued outside this batch (another worker, or a retry).
+    # same person is still queued outside this batch (another worker, a retry, a pause).
     first: dict[int | None, int] = {}
     for m in batch:
         first.setdefault(m.contact_id, m.id)
-    waiting = {r["contact_id"] for r in await Message.filter(
+    waiting: dict[int | None, datetime] = {}
+    for r in await Message.filter(
         direction=Direction.OUT, status=MessageStatus.QUEUED, contact_id__in=list(first),
         id__lt=max(first.values()),
-    ).exclude(id__in=[m.id for m in batch]).values("contact_id", "id")
-        if r["id"] < first[r["contact_id"]]}
+    ).exclude(id__in=[m.id for m in batch]).values(
+            "contact_id", "id", "channel", "kind", "next_attempt_at"):
+        if r["id"] < first[r["contact_id"]]:
+            until = _wait_behind(rt, now, r, pauses)
+            waiting[r["contact_id"]] = max(waiting.get(r["contact_id"], until), until)
     groups: dict[int | None, list[Queued]] = {}
     for m in batch:
         if m.contact_id not in waiting:
             groups.setdefault(m.contact_id, []).append(m)
-    if waiting:
-        await release_many(Message, [m.id for m in batch if m.contact_id in waiting])
+    for cid, until in waiting.items():
+        # Not before the earlier message can go: leasing them again at once would spin.
+        await Message.filter(id__in=[m.id for m in batch if m.contact_id == cid]).update(
+            lease_owner=None, lease_until=None, next_attempt_at=until)
     outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
     # People are served concurrently (providers answer in milliseconds, not microseconds);
     # one person's messages go one after the other, and stop at the first failure. A channel
@@ -239,7 +253,8 @@ async def send_due(rt: Runtime) -> int:
     async def serve(msgs: list[Queued]) -> None:
         async with sems.get(msgs[0].channel, fallback):
             for i, m in enumerate(msgs):
-                if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent):
+                if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent,
+                                       pauses):
                     await release_many(Message, [rest.id for rest in msgs[i + 1:]])
                     return
 
@@ -248,6 +263,22 @@ async def send_due(rt: Runtime) -> int:
     finally:
         await sent.flush()
     return len(batch)
+
+
+# How long a message waits behind an earlier one of the same person that is on a paused
+# channel (re-checked this often; a resume lets the earlier one go at once).
+PAUSED_RECHECK = timedelta(seconds=30)
+# ... and behind one that is due but not sent yet (in flight at another worker).
+IN_FLIGHT_RECHECK = timedelta(seconds=1)
+
+
+def _wait_behind(rt: Runtime, now: datetime, earlier: dict[str, Any],
+                 pauses: list[pause.Pause]) -> datetime:
+    """When a message queued behind ``earlier`` (a row of the same person) may look again."""
+    if pause.covered(pauses, earlier["channel"], earlier["kind"]) is not None:
+        return now + PAUSED_RECHECK
+    at = earlier["next_attempt_at"]
+    return at if at is not None and at > now else now + IN_FLIGHT_RECHECK
 
 
 def _outgoing(msg: Queued, contact: ContactFacts) -> Outgoing:
@@ -392,13 +423,20 @@ async def _fall_back(rt: Runtime, msg: Queued, contact: ContactFacts, name: str)
 
 
 async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoing,
-                    sent: _SentLog) -> bool:
-    """Send one message and record the outcome; True when it went out."""
+                    sent: _SentLog, pauses: list[pause.Pause]) -> bool:
+    """Send one message and record the outcome; True when it went out.
+
+    ``pauses`` are those in force; a fault met here adds its pause, so that the rest of the
+    batch waits without asking the provider again.
+    """
     now = rt.now()
     attempts = msg.attempts + 1
     withdrawn = _withdrawn(msg, contact)
     if withdrawn:
         await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
+        return False
+    if pause.covered(pauses, msg.channel, msg.kind) is not None:
+        await release(Message, msg.id)  # paused meanwhile: waits, unattempted
         return False
     try:
         channel = rt.channel(msg.channel)
@@ -409,6 +447,19 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         log.error("message %s: channel %s is not configured", msg.id, msg.channel)
         return False
     except ChannelError as e:
+        if e.fault is not None:
+            # Our own set-up is wrong: pause (once, for every process), keep the message
+            # queued as it was (no attempt used, no fallback), and let the admins know.
+            fault = e.fault
+            pauses.append(pause.Pause(
+                key=pause.key_for(msg.channel, fault.kinds), channel=msg.channel,
+                kinds=fault.kinds, code=fault.code, zh=fault.zh, en=fault.en, since=now,
+                until=fault.until))
+            try:
+                await pause.pause(msg.channel, fault, now)
+            finally:
+                await release(Message, msg.id, error=f"paused: {fault.code} {fault.en}"[:255])
+            return False
         if e.defer:
             # Not an attempt (cap full, channel paused): wait, keep every attempt for later.
             await release(

@@ -22,10 +22,12 @@ from models import (
     Contact,
     Conversation,
     ConversationStatus,
+    Direction,
     Episode,
     EpisodeKind,
     EpisodeStatus,
     Message,
+    MessageStatus,
     PersonContact,
     Relation,
     SurveyLink,
@@ -421,6 +423,27 @@ async def follow_up_unanswered(rt: Runtime) -> int:
     return handled
 
 
+async def _round_not_over(conn: BaseDBAsyncClient, checkin: CheckIn, now: datetime,
+                          window_hours: int) -> datetime | None:
+    """When this attempt's reply window really ends, if not yet; None when it is over.
+
+    The window counts from when the attempt's messages went out, not from when they were
+    written: a message that waited (a paused channel, a cap, a retry) still gives the person
+    the whole window, and one still waiting is never followed by a reminder or a "lost to
+    follow-up" it never had a chance to answer.
+    """
+    name = "open" if checkin.attempts <= 1 else f"attempt{checkin.attempts}"
+    rows = await Message.filter(
+        contact_id=checkin.contact_id, direction=Direction.OUT,
+        dedupe_key__startswith=f"checkin:{checkin.id}:{name}:",
+    ).using_db(conn).values_list("status", "sent_at")
+    window = timedelta(hours=window_hours)
+    if any(status == MessageStatus.QUEUED for status, _ in rows):
+        return now + window  # looked at again then; by then it is sent or failed
+    last = max((at for _, at in rows if at is not None), default=None)
+    return last + window if last is not None and last + window > now else None
+
+
 async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
     now = rt.now()
     cfg = rt.settings.checkin
@@ -434,6 +457,10 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             return 0  # answered meanwhile, or another worker did it
         conv = await Conversation.filter(checkin_id=checkin.id).using_db(conn).order_by(
             "-id").first()
+        later = await _round_not_over(conn, fresh, now, cfg.reply_window_hours)
+        if later is not None:
+            await CheckIn.filter(id=checkin.id).using_db(conn).update(expires_at=later)
+            return 0
         stopped = contact.opted_out_at or contact.stopped_reason
         channel = pick_channel(rt, contact)
         if fresh.attempts >= cfg.max_attempts or stopped or channel is None or conv is None \

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from bot import notify, sla
 from bot import staff as svc
+from bot.channels import pause
 from bot.keys import RUNTIME
 from bot.privacy import mask_name, mask_phone
 from handlers.auth import (
@@ -73,8 +75,15 @@ async def page(request: web.Request, template: str, *, status: int = 200,
                **context: Any) -> web.Response:
     """Render a staff page with the member, the unread count and the CSRF token."""
     me = await current_staff(request)
+    # Admins and managers see a paused channel in the header on every page: messages wait
+    # until someone fixes the set-up and resumes it.
+    rt = request.app[RUNTIME]
+    pauses = [replace(p, until=rt.local(p.until) if p.until else None)
+              for p in await pause.active(rt.now())
+              ] if me is not None and me.role in (Role.ADMIN, Role.MANAGER) else []
     resp = render(request, template, me=me, csrf=await csrf_token(request),
-                  unread=await notify.unread_count(me.id) if me else 0, **context)
+                  unread=await notify.unread_count(me.id) if me else 0, pauses=pauses,
+                  **context)
     resp.set_status(status)
     return resp
 

@@ -5,9 +5,13 @@ minus ``Signature`` are sorted, percent-encoded (RFC 3986: space → %20, ``*`` 
 kept), joined with ``&``; StringToSign = ``METHOD&%2F&`` + percentEncode(that string); the
 signature is base64(HMAC-SHA1(secret + "&", StringToSign)). Nonces cannot be reused.
 
-Tests steer it: ``codes`` (Codes to answer next, e.g. ``isv.AMOUNT_NOT_ENOUGH``), ``stall``
-(next sends hang; ``accept_then_stall`` records the SMS first, as when Aliyun took it but the
-answer was lost), and ``push_report`` / ``push_up`` to send receipts and replies back.
+Tests steer it: ``codes`` (Codes to answer next, e.g. ``isv.AMOUNT_NOT_ENOUGH``), ``refuse``
+(a Code answered to every request until cleared: an account fault that lasts until fixed),
+``sign_names`` / ``template_codes`` (when set, only these are approved: others get
+``isv.SMS_SIGNATURE_ILLEGAL`` / ``isv.SMS_TEMPLATE_ILLEGAL``), ``stall`` (next sends hang;
+``accept_then_stall`` records the SMS first, as when Aliyun took it but the answer was lost),
+and ``push_report`` / ``push_up`` to send receipts and replies back. Gateway codes (a wrong
+AccessKey, signature or permission) come with the HTTP status the gateway uses.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ from aiohttp import web
 
 VERSION = "2017-05-25"
 _ids = itertools.count(1)
+# Codes the API gateway answers before the SMS service sees the request, with their status.
+GATEWAY_STATUS = {"InvalidAccessKeyId.NotFound": 404, "InvalidAccessKeyId.Inactive": 400,
+                  "SignatureDoesNotMatch": 400, "IncompleteSignature": 400,
+                  "InvalidTimeStamp.Expired": 400, "Forbidden.RAM": 403,
+                  "Forbidden.NoPermission": 403}
 
 
 def percent_encode(value: str) -> str:
@@ -70,6 +79,9 @@ class FakeAliyunSms:
     access_key_id: str = "test-ak"
     access_key_secret: str = "test-secret"
     codes: deque[str] = field(default_factory=deque)
+    refuse: str | None = None
+    sign_names: set[str] | None = None
+    template_codes: set[str] | None = None
     stall: int = 0
     accept_then_stall: int = 0
     sent: list[SentSms] = field(default_factory=list)
@@ -116,6 +128,13 @@ class FakeAliyunSms:
             self.rejected.append(err[1])
             return web.json_response({"Code": err[1], "Message": err[2],
                                       "RequestId": _rid()}, status=err[0])
+        if self.refuse is not None:
+            self.rejected.append(self.refuse)
+            text = f"fake account fault {self.refuse}"
+            if self.refuse == "SignatureDoesNotMatch":  # the gateway's wording (SDKs parse it)
+                text = ("Specified signature is not matched with our calculation. server "
+                        f"string to sign is:{string_to_sign(request.method, params)}")
+            return _code(self.refuse, text)
         self.requests.append(params)
         action = params.get("Action")
         if action == "SendSms":
@@ -152,6 +171,10 @@ class FakeAliyunSms:
         for key in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not p.get(key):
                 return _code("isv.MISSING_PARAMETER", f"{key} is required")
+        if self.sign_names is not None and p["SignName"] not in self.sign_names:
+            return _code("isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
+        if self.template_codes is not None and p["TemplateCode"] not in self.template_codes:
+            return _code("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
         try:
             values = json.loads(p.get("TemplateParam") or "{}")
         except ValueError:
@@ -233,8 +256,10 @@ class FakeAliyunSms:
 
 
 def _code(code: str, message: str) -> web.Response:
-    # Business errors are HTTP 200 with Code != "OK", as Aliyun answers them.
-    return web.json_response({"Code": code, "Message": message, "RequestId": _rid()})
+    # Business errors are HTTP 200 with Code != "OK", as Aliyun answers them; the gateway's
+    # own refusals come with their HTTP status.
+    return web.json_response({"Code": code, "Message": message, "RequestId": _rid()},
+                             status=GATEWAY_STATUS.get(code, 200))
 
 
 def _rid() -> str:

@@ -3,6 +3,9 @@ codes) and the webhook caller (signed, AES-encrypted XML), both speaking the rea
 
 The API checks ``access_token`` like WeChat (40001 unknown, 42001 expired) and can be
 scripted per path: answer any errcode, answer HTTP 5xx, stall, or drop the connection.
+Account faults last until fixed: ``refuse`` (path, or "*" for every API, → errcode answered
+to every call: 40164 IP not whitelisted, 48001 unauthorised), ``template_ids`` (when set,
+only these exist: others get 40037), a ``secret`` other than the caller's (40125).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class FakeWechat:
     sent: list[dict[str, Any]] = field(default_factory=list)  # every accepted send
     calls: list[str] = field(default_factory=list)  # every path called
     script: dict[str, list[Scripted]] = field(default_factory=dict)
+    refuse: dict[str, int] = field(default_factory=dict)  # path or "*" → errcode, until cleared
+    template_ids: set[str] | None = None
     token_fetches: int = 0
     forced_refreshes: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
@@ -81,6 +86,9 @@ class FakeWechat:
 
     # ---- the server
     async def _scripted(self, path: str) -> web.Response | None:
+        refused = self.refuse.get(path, self.refuse.get("*"))
+        if refused is not None:
+            return web.json_response({"errcode": refused, "errmsg": f"refused {refused}"})
         queue = self.script.get(path)
         if not queue:
             return None
@@ -111,7 +119,9 @@ class FakeWechat:
         body = await request.json()
         if body.get("grant_type") != "client_credential":
             return web.json_response({"errcode": 40002, "errmsg": "invalid grant_type"})
-        if body.get("appid") != self.app_id or body.get("secret") != self.secret:
+        if body.get("appid") != self.app_id:
+            return web.json_response({"errcode": 40013, "errmsg": "invalid appid"})
+        if body.get("secret") != self.secret:
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         self.token_fetches += 1
         if body.get("force_refresh"):
@@ -133,6 +143,9 @@ class FakeWechat:
         body = json.loads(await request.text())
         if not body.get("touser", "x"):
             return web.json_response({"errcode": 40003, "errmsg": "invalid openid"})
+        if (kind in ("template", "subscribe") and self.template_ids is not None
+                and body.get("template_id") not in self.template_ids):
+            return web.json_response({"errcode": 40037, "errmsg": "invalid template_id"})
         self.sent.append({"kind": kind, "body": body})
         out: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if kind == "template":

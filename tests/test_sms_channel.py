@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,12 +11,12 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from bot import outbox
-from bot.channels import sms_aliyun
+from bot.channels import pause, sms_aliyun
 from bot.channels.base import ChannelError
 from bot.channels.sms_aliyun import AliyunSmsChannel, template_value
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from models import AuditEvent, Contact, KeyValue, Message
+from models import AuditEvent, Contact, KeyValue, Message, Notification
 from tests.conftest import make_settings
 from tests.fake_aliyun import FakeAliyunSms, sms_section
 
@@ -52,9 +53,8 @@ async def _queue(rt: Runtime, phone: str = "13812345678", kind: str = "reply",
 @pytest.mark.parametrize(("code", "status", "attempts", "defer_s", "unreachable"), [
     ("isv.BUSINESS_LIMIT_CONTROL", "queued", 0, 3600, False),
     ("isv.MOBILE_NUMBER_ILLEGAL", "failed", 1, None, True),
-    ("isv.TEMPLATE_MISSING_PARAMETERS", "failed", 1, None, False),
-    ("isv.AMOUNT_NOT_ENOUGH", "queued", 0, 300, False),
-    ("isv.OUT_OF_SERVICE", "queued", 0, 300, False),
+    ("isv.BLACK_KEY_CONTROL_LIMIT", "failed", 1, None, False),
+    ("isv.SMS_CONTENT_ILLEGAL", "failed", 1, None, False),
 ])
 async def test_business_codes(orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms,
                               code: str, status: str, attempts: int, defer_s: int | None,
@@ -75,28 +75,95 @@ async def test_business_codes(orm: None, db_url: str, clock: FrozenClock, fake: 
     await channel.close()
 
 
-async def test_pause_alerts_once_holds_everything_and_resumes(
-        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+# Every answer that means our own set-up is wrong, and what it holds: all SMS, or only the
+# kinds sharing the template of the message that met it (checkin has its own template here).
+@pytest.mark.parametrize(("code", "whole"), [
+    ("isv.AMOUNT_NOT_ENOUGH", True), ("isv.OUT_OF_SERVICE", True),
+    ("InvalidAccessKeyId.NotFound", True), ("InvalidAccessKeyId.Inactive", True),
+    ("SignatureDoesNotMatch", True), ("Forbidden.RAM", True), ("isp.RAM_PERMISSION_DENY", True),
+    ("isv.SMS_SIGNATURE_ILLEGAL", True), ("isv.ACCOUNT_ABNORMAL", True),
+    ("isv.ACCOUNT_NOT_EXISTS", True), ("isv.PRODUCT_UN_SUBSCRIPT", True),
+    ("isv.DAY_LIMIT_CONTROL", True),
+    ("isv.SMS_TEMPLATE_ILLEGAL", False), ("isv.TEMPLATE_MISSING_PARAMETERS", False),
+])
+async def test_our_faults_pause_and_keep_every_message(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms, code: str,
+        whole: bool) -> None:
     rt, channel = await _runtime(db_url, clock, fake)
-    fake.codes.append("isv.AMOUNT_NOT_ENOUGH")
-    [first] = await _queue(rt)
+    fake.refuse = code
+    [checkin] = await _queue(rt, kind="checkin")
     await outbox.send_due(rt)
-    assert await sms_aliyun.is_paused()
-    alerts = await AuditEvent.filter(kind=sms_aliyun.ADMIN_ALERT_EVENT)
-    assert len(alerts) == 1 and alerts[0].data["code"] == "isv.AMOUNT_NOT_ENOUGH"
-    # Another number: nothing reaches Aliyun while paused, nothing is lost.
-    [second] = await _queue(rt, phone="13900001111")
-    asked = len(fake.sends())
+    row = await Message.get(id=checkin.id)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("queued", 0, clock.now())
+    assert code in (row.error or "")
+    [held] = await pause.active(clock.now())
+    assert held.code == code and held.kinds == (None if whole else frozenset({"checkin"}))
+    # Another number, same kind: never asked while paused. Another template: goes when
+    # only the template is paused.
+    [same] = await _queue(rt, phone="13900001111", kind="checkin")
+    [other] = await _queue(rt, phone="13900002222", kind="reply")
+    asked = len(fake.rejected) + len(fake.requests)
+    fake.refuse = None
     clock.advance(timedelta(minutes=10))
     await outbox.send_due(rt)
-    assert len(fake.sends()) == asked
-    assert {m.status for m in await Message.filter(id__in=[first.id, second.id])} == {"queued"}
-    assert await AuditEvent.filter(kind=sms_aliyun.ADMIN_ALERT_EVENT).count() == 1
-    assert await sms_aliyun.resume(clock.now())
-    clock.advance(timedelta(minutes=10))
+    assert len(fake.rejected) + len(fake.requests) == asked + (0 if whole else 1)
+    assert (await Message.get(id=other.id)).status == ("queued" if whole else "sent")
+    assert {m.status for m in await Message.filter(id__in=[checkin.id, same.id])} == {"queued"}
+    assert await AuditEvent.filter(kind=pause.PAUSED_EVENT).count() == 1
+    assert [p.channel for p in await pause.resume("sms", clock.now())] == ["sms"]
     await outbox.send_due(rt)
-    assert {m.status for m in await Message.filter(id__in=[first.id, second.id])} == {"sent"}
+    assert {m.status for m in await Message.filter(id__in=[checkin.id, same.id, other.id])} \
+        == {"sent"}
+    assert sorted(s.out_id for s in fake.sent) == sorted(
+        str(i) for i in (checkin.id, same.id, other.id))
     await channel.close()
+
+
+async def test_daily_limit_pause_ends_by_itself(orm: None, db_url: str, clock: FrozenClock,
+                                                fake: FakeAliyunSms) -> None:
+    rt, channel = await _runtime(db_url, clock, fake)
+    fake.codes.append("isv.DAY_LIMIT_CONTROL")
+    [msg] = await _queue(rt)
+    await outbox.send_due(rt)
+    [held] = await pause.active(clock.now())
+    assert held.until == clock.now().replace(hour=0, minute=0) + timedelta(days=1)
+    clock.advance(timedelta(hours=14, minutes=59))  # 23:59 in Shanghai: still held
+    await outbox.send_due(rt)
+    assert (await Message.get(id=msg.id)).status == "queued" and fake.sent == []
+    clock.advance(timedelta(minutes=2))
+    await outbox.send_due(rt)
+    assert (await Message.get(id=msg.id)).status == "sent"
+    # The next day's fault pauses (and alerts) again.
+    fake.codes.append("isv.DAY_LIMIT_CONTROL")
+    await _queue(rt)
+    await outbox.send_due(rt)
+    assert await AuditEvent.filter(kind=pause.PAUSED_EVENT).count() == 2
+    await channel.close()
+
+
+async def test_two_processes_meeting_the_fault_alert_once(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    rt1, ch1 = await _runtime(db_url, clock, fake)
+    rt2, ch2 = await _runtime(db_url, clock, fake)
+    fake.refuse = "isv.AMOUNT_NOT_ENOUGH"
+    msgs = await _queue(rt1, n=1) + await _queue(rt1, phone="13900003333")
+    # Each process has one of them in hand when the fault comes back.
+    outbox.hand_off(rt1, [await _queued(msgs[0].id, rt1)], clock.now() + timedelta(minutes=1))
+    outbox.hand_off(rt2, [await _queued(msgs[1].id, rt2)], clock.now() + timedelta(minutes=1))
+    await asyncio.gather(outbox.send_due(rt1), outbox.send_due(rt2))
+    assert await AuditEvent.filter(kind=pause.PAUSED_EVENT).count() == 1
+    assert await Notification.filter(event=pause.PAUSED_EVENT).count() == 1  # the robot row
+    assert {m.status for m in await Message.all()} == {"queued"}
+    await ch1.close()
+    await ch2.close()
+
+
+async def _queued(message_id: int, rt: Runtime) -> outbox.Queued:
+    """A queued row as the sender holds it, leased to ``rt``'s worker."""
+    row = await Message.get(id=message_id)
+    await Message.filter(id=message_id).update(lease_owner=rt.worker_id,
+                                               lease_until=rt.now() + timedelta(minutes=1))
+    return outbox.Queued(**{f: getattr(row, f) for f in outbox.Queued.FIELDS})
 
 
 async def test_timeout_after_accept_is_never_sent_twice(
@@ -190,14 +257,26 @@ async def test_org_daily_cap(orm: None, db_url: str, clock: FrozenClock,
     await channel.close()
 
 
-async def test_bad_signature_fails_with_the_code(orm: None, db_url: str, clock: FrozenClock,
-                                                 fake: FakeAliyunSms) -> None:
-    rt, channel = await _runtime(db_url, clock, fake, access_key_secret="wrong")
-    [msg] = await _queue(rt)
+async def test_wrong_secret_pauses_and_the_unsure_query_waits_too(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    rt, channel = await _runtime(db_url, clock, fake)
+    fake.accept_then_stall = 1
+    [unsure] = await _queue(rt)
+    await outbox.send_due(rt)  # taken by Aliyun, answer lost: unsure
+    fake.access_key_secret = "rotated"  # the secret changed under us
+    [msg] = await _queue(rt, phone="13900004444")
+    clock.advance(timedelta(seconds=301))
     await outbox.send_due(rt)
-    row = await Message.get(id=msg.id)
-    assert row.status == "failed" and "SignatureDoesNotMatch" in (row.error or "")
-    assert fake.rejected == ["SignatureDoesNotMatch"] and fake.sent == []
+    rows = {m.id: m for m in await Message.filter(id__in=[unsure.id, msg.id])}
+    assert {(m.status, m.attempts) for m in rows.values()} == {("queued", 0), ("queued", 1)}
+    assert [p.code for p in await pause.active(clock.now())] == ["SignatureDoesNotMatch"]
+    assert "SignatureDoesNotMatch" in fake.rejected and len(fake.sent) == 1
+    fake.access_key_secret = "test-secret"  # fixed
+    await pause.resume(None, clock.now())
+    await outbox.send_due(rt)
+    assert {m.status for m in await Message.filter(id__in=[unsure.id, msg.id])} == {
+        "sent", "delivered"}
+    assert sorted(s.out_id for s in fake.sent) == sorted([str(unsure.id), str(msg.id)])
     await channel.close()
 
 

@@ -290,9 +290,9 @@ async def test_other_errors_fail_with_the_code(client_factory: Any, db_url: str,
                                                clock: FrozenClock, fake: FakeWechat) -> None:
     client = await start(client_factory, db_url, clock, fake)
     cid = await _bound_contact(client, clock)
-    fake.fail(CUSTOM, 40037)
+    fake.fail(CUSTOM, 45002)  # content size out of limit: this message's own problem
     m = await settled(await queue_out(client, cid, "x"))
-    assert m.status == "failed" and (m.error or "").startswith("40037")
+    assert m.status == "failed" and (m.error or "").startswith("45002")
 
 
 # ---------------------------------------------------------------- tokens
@@ -328,13 +328,16 @@ async def test_token_is_shared_through_the_database(client_factory: Any, db_url:
         await b.close()
 
 
-async def test_bad_secret_is_reported(client_factory: Any, db_url: str, clock: FrozenClock,
-                                      fake: FakeWechat) -> None:
+async def test_bad_secret_pauses_and_keeps_the_message(client_factory: Any, db_url: str,
+                                                       clock: FrozenClock,
+                                                       fake: FakeWechat) -> None:
     fake.secret = "something else"
     client = await start(client_factory, db_url, clock, fake)
     cid = await _bound_contact(client, clock)
     m = await settled(await queue_out(client, cid, "x"))
-    assert m.status == "failed" and (m.error or "").startswith("40125")
+    assert (m.status, m.attempts) == ("queued", 0) and "40125" in (m.error or "")
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "degraded" and health["paused"][0]["code"] == "40125"
 
 
 def test_template_fields_are_cut_to_wechat_limits() -> None:

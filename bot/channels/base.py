@@ -41,6 +41,23 @@ class SendResult:
     delivered: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A provider answer that means our own set-up is wrong (credentials, signature, template,
+    permission, balance): the channel pauses instead of failing the message.
+
+    ``zh`` and ``en`` say what is wrong in words staff read (never the provider's own text,
+    which can echo the request). ``kinds``: only these kinds of message pause (a template
+    fault); None: the whole channel. ``until``: the pause ends by itself then (a daily limit).
+    """
+
+    code: str
+    zh: str
+    en: str
+    kinds: frozenset[str] | None = None
+    until: datetime | None = None
+
+
 class ChannelError(Exception):
     """A send failed.
 
@@ -51,11 +68,14 @@ class ChannelError(Exception):
     ``retry_after`` seconds and does not use up one of its attempts.
     ``fallback``: when this failure is final, the outbox sends the message again through the
     named channel if it is configured and can reach the contact (WeChat → SMS).
+    ``fault``: our own set-up is wrong; the outbox pauses the channel (:mod:`bot.channels.pause`)
+    and the message waits, unattempted, until the pause is lifted.
     """
 
     def __init__(self, message: str, *, code: str = "", retryable: bool = True,
                  unreachable: bool = False, retry_after: float | None = None,
-                 defer: bool = False, fallback: str | None = None) -> None:
+                 defer: bool = False, fallback: str | None = None,
+                 fault: Fault | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable and not unreachable
@@ -63,6 +83,7 @@ class ChannelError(Exception):
         self.retry_after = retry_after
         self.defer = defer and self.retryable
         self.fallback = fallback
+        self.fault = fault
 
 
 @runtime_checkable

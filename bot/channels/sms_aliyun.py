@@ -11,9 +11,10 @@ Business errors come back as HTTP 200 with ``Code != "OK"``:
 
 * ``isv.BUSINESS_LIMIT_CONTROL``: deferred (not an attempt) for ``limit_backoff_seconds``;
 * ``isv.MOBILE_NUMBER_ILLEGAL``: the contact is unreachable by SMS, with the reason;
-* ``isv.AMOUNT_NOT_ENOUGH`` / ``isv.OUT_OF_SERVICE``: SMS is paused for every process
-  (``KeyValue`` ``sms:paused``), admins are alerted (audit event ``sms_paused`` + error log)
-  and every SMS waits until ``survey-bot sms-resume``;
+* a code that means our own set-up is wrong (:data:`FAULTS`: AccessKey, secret, signature,
+  template, RAM permission, balance, account): SMS pauses for every process — only the kinds
+  sharing the template, for a template fault — and every message waits until
+  ``survey-bot channels resume sms`` (:mod:`bot.channels.pause`);
 * anything else: the message fails with the code.
 
 Caps are counted from the message table: at most ``per_number_template_cap`` messages per
@@ -30,38 +31,77 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot import ledger
-from bot.channels.base import ChannelError, Outgoing, SendResult
+from bot.channels import pause
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SmsConfig, SmsTemplate
 from bot.privacy import mask_phone, normalise_phone
-from models import AuditEvent, Contact, Direction, KeyValue, Message, MessageStatus
+from models import Contact, Direction, KeyValue, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2017-05-25"
 CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
-PAUSE_KEY = "sms:paused"
 UNSURE_PREFIX = "sms:unsure:"
-# Hook for admin alerts: the staff workspace can list AuditEvent rows of this kind, and
-# callables appended to ALERT_HOOKS are awaited with (event kind, details) when SMS pauses.
-ADMIN_ALERT_EVENT = "sms_paused"
-ALERT_HOOKS: list[Callable[[str, dict[str, Any]], Any]] = []
 
 LIMIT_CONTROL = "isv.BUSINESS_LIMIT_CONTROL"
 NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
-PAUSE_CODES = frozenset({"isv.AMOUNT_NOT_ENOUGH", "isv.OUT_OF_SERVICE"})
+# Answers that mean our own set-up is wrong (Aliyun's API error codes): SMS pauses instead of
+# failing the message. code → (scope, what is wrong in Chinese, in English). Scope "channel":
+# all SMS; "template": the kinds that use the message's template code (the others still go:
+# a wrong code for notices must not hold a complainant's answer); "day"/"month": all SMS
+# until Aliyun's own counter resets (the limit set in its console).
+FAULTS: dict[str, tuple[str, str, str]] = {
+    "InvalidAccessKeyId.NotFound": ("channel", "AccessKey ID 不存在",
+                                    "the AccessKey ID does not exist"),
+    "InvalidAccessKeyId.Inactive": ("channel", "AccessKey 已停用", "the AccessKey is disabled"),
+    "SignatureDoesNotMatch": ("channel", "AccessKey Secret 不正确（请求签名不匹配）",
+                              "the AccessKey secret is wrong (request signature mismatch)"),
+    "IncompleteSignature": ("channel", "AccessKey Secret 不正确（请求签名不完整）",
+                            "the AccessKey secret is wrong (incomplete signature)"),
+    "InvalidTimeStamp.Expired": ("channel", "服务器时钟与阿里云相差过大",
+                                 "this server's clock is too far from Aliyun's"),
+    "isp.RAM_PERMISSION_DENY": ("channel", "RAM 用户没有短信权限（AliyunDysmsFullAccess）",
+                                "the RAM user may not send SMS (AliyunDysmsFullAccess)"),
+    "isv.SMS_SIGNATURE_ILLEGAL": ("channel", "短信签名不存在或未通过审核",
+                                  "the SMS signature is unknown or not approved"),
+    "isv.SMS_SIGN_ILLEGAL": ("channel", "短信签名被禁止使用", "the SMS signature is banned"),
+    "isv.SIGN_STATE_ILLEGAL": ("channel", "短信签名状态不可用", "the SMS signature is unusable"),
+    "isv.DENY_IP_RANGE": ("channel", "服务器IP所在地区被禁止发送",
+                          "this server's IP region may not send"),
+    "isv.AMOUNT_NOT_ENOUGH": ("channel", "账户余额不足", "the account balance is too low"),
+    "isv.OUT_OF_SERVICE": ("channel", "业务停机（余额不足）",
+                           "the service is stopped (balance too low)"),
+    "isv.PRODUCT_UN_SUBSCRIPT": ("channel", "账号未开通短信服务",
+                                 "the account has not activated SMS"),
+    "isv.PRODUCT_UNSUBSCRIBE": ("channel", "账号未开通短信服务",
+                                "the account has not activated SMS"),
+    "isv.ACCOUNT_NOT_EXISTS": ("channel", "阿里云账户不存在", "the Aliyun account does not exist"),
+    "isv.ACCOUNT_ABNORMAL": ("channel", "阿里云账户异常", "the Aliyun account is abnormal"),
+    "isv.SMS_TEMPLATE_ILLEGAL": ("template", "短信模板不存在或未通过审核",
+                                 "the SMS template is unknown or not approved"),
+    "isv.SMS_SIGNATURE_SCENE_ILLEGAL": ("template", "签名类型与模板类型不匹配",
+                                        "the signature's type does not fit the template"),
+    "isv.TEMPLATE_MISSING_PARAMETERS": ("template", "模板变量与 [sms.templates] 的 params 不一致",
+                                        "the template's variables differ from its params"),
+    "isv.DAY_LIMIT_CONTROL": ("day", "已达阿里云控制台设置的日发送上限",
+                              "the daily limit set in the Aliyun console is reached"),
+    "isv.MONTH_LIMIT_CONTROL": ("month", "已达阿里云控制台设置的月发送上限",
+                                "the monthly limit set in the Aliyun console is reached"),
+}
+# Gateway codes named by family (Forbidden.RAM, Forbidden.AccessKeyDisabled, NoPermission...).
+_FAULT_FAMILIES = (("Forbidden", "没有调用短信接口的权限", "not permitted to call the SMS API"),
+                   ("NoPermission", "没有调用短信接口的权限", "not permitted to call the SMS API"))
 # Transport errors that prove the request never reached Aliyun (safe to send again).
 _NOT_SENT = ("NewConnectionError", "ConnectTimeout", "Connection refused",
              "Name or service not known", "Failed to resolve", "No route to host")
@@ -180,11 +220,7 @@ class AliyunSmsChannel:
         if phone is None:
             raise ChannelError("not a mainland mobile number", code="sms.not_mobile",
                                unreachable=True)
-        if await is_paused():
-            raise ChannelError("SMS is paused (see the sms_paused audit event)",
-                               code="sms.paused", defer=True,
-                               retry_after=self.cfg.pause_recheck_seconds)
-        earlier = await self._resolve_unsure(msg, phone, now)
+        earlier = await self._resolve_unsure(msg, phone, now, template)
         if earlier is not None:
             return earlier
         await self._check_caps(msg, template, phone, now)
@@ -204,11 +240,34 @@ class AliyunSmsChannel:
             raise ChannelError(
                 f"no answer from Aliyun ({e}); waiting for the receipt before sending again",
                 code="sms.timeout", retry_after=self.cfg.receipt_wait_seconds) from None
-        return await self._outcome(reply, msg, phone)
+        return await self._outcome(reply, msg, phone, template)
 
     # --- outcomes ---------------------------------------------------------------------------
 
-    async def _outcome(self, reply: _Reply, msg: Outgoing, phone: str) -> SendResult:
+    def fault(self, code: str, template: SmsTemplate) -> Fault | None:
+        """The pause an answer calls for (see :data:`FAULTS`), or None."""
+        entry = FAULTS.get(code) or next(
+            (("channel", zh, en) for family, zh, en in _FAULT_FAMILIES
+             if code == family or code.startswith(f"{family}.")), None)
+        if entry is None:
+            return None
+        scope, zh, en = entry
+        kinds = None
+        until = None
+        if scope == "template":
+            kinds = frozenset(k for k, t in self.cfg.templates.items() if t.code == template.code)
+            zh, en = f"{zh}（{template.code}）", f"{en} ({template.code})"
+        elif scope in ("day", "month"):
+            local = self.clock.now().astimezone(CHINA)
+            start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            if scope == "day":
+                until = start + timedelta(days=1)
+            else:
+                until = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return Fault(code=code, zh=zh, en=en, kinds=kinds, until=until)
+
+    async def _outcome(self, reply: _Reply, msg: Outgoing, phone: str,
+                       template: SmsTemplate) -> SendResult:
         code = str(reply.body.get("Code", ""))
         text = str(reply.body.get("Message", ""))[:200]
         if reply.status == 200 and code == "OK":
@@ -220,17 +279,18 @@ class AliyunSmsChannel:
         if code == NUMBER_ILLEGAL:
             raise ChannelError(f"Aliyun says the number is not valid: {text}", code=code,
                                unreachable=True)
-        if code in PAUSE_CODES:
-            await pause(code, text, self.clock.now())
-            raise ChannelError(f"SMS paused: {text}", code=code, defer=True,
-                               retry_after=self.cfg.pause_recheck_seconds)
+        fault = self.fault(code, template)
+        if fault is not None:
+            # The provider's text is left out: it can echo the request (numbers, values).
+            raise ChannelError(f"SMS paused: {fault.en}", code=code, fault=fault)
         if reply.status >= 500 or code.startswith("Throttling") or code == "ServiceUnavailable":
             raise ChannelError(f"Aliyun is busy: {code} {text}", code=code or "sms.http")
         log.error("SMS %s to %s refused: %s %s", msg.message_id, mask_phone(phone), code, text)
         raise ChannelError(f"Aliyun refused the message: {text}", code=code or "sms.error",
                            retryable=False)
 
-    async def _resolve_unsure(self, msg: Outgoing, phone: str, now: datetime) -> SendResult | None:
+    async def _resolve_unsure(self, msg: Outgoing, phone: str, now: datetime,
+                              template: SmsTemplate) -> SendResult | None:
         """After a timed-out send: did Aliyun take it? Returns its result, or None to send."""
         row = await KeyValue.get_or_none(key=f"{UNSURE_PREFIX}{msg.message_id}")
         if row is None:
@@ -242,7 +302,7 @@ class AliyunSmsChannel:
             raise ChannelError("waiting for the receipt of a timed-out send", code="sms.unsure",
                                defer=True, retry_after=(wait_until - now).total_seconds())
         try:
-            found = await self._query(phone, data["date"], str(msg.message_id))
+            found = await self._query(phone, data["date"], str(msg.message_id), template)
         except _Unsure as e:
             raise ChannelError(f"could not ask Aliyun about an earlier send: {e}",
                                code="sms.query",
@@ -259,12 +319,18 @@ class AliyunSmsChannel:
         return SendResult(provider_msg_id=str(found.get("BizId") or f"out:{msg.message_id}"),
                           delivered=status == 3)
 
-    async def _query(self, phone: str, date: str, out_id: str) -> dict[str, Any] | None:
+    async def _query(self, phone: str, date: str, out_id: str,
+                     template: SmsTemplate) -> dict[str, Any] | None:
         for page in range(1, 11):
             reply = await self._call("QuerySendDetails", {
                 "PhoneNumber": phone, "SendDate": date, "PageSize": "50",
                 "CurrentPage": str(page)})
-            if reply.body.get("Code") != "OK":
+            code = str(reply.body.get("Code", ""))
+            fault = self.fault(code, template) if code != "OK" else None
+            if fault is not None:
+                # Same credentials as sending: the unsure message waits with everything else.
+                raise ChannelError(f"SMS paused: {fault.en}", code=code, fault=fault)
+            if code != "OK":
                 raise _Unsure(f"QuerySendDetails answered {reply.body.get('Code')}")
             rows = (reply.body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
             for r in rows:
@@ -323,7 +389,13 @@ class AliyunSmsChannel:
         for k, v in params.items():
             req.add_query_param(k, v)
         try:
-            body = self._client.do_action_with_exception(req)
+            try:
+                body = self._client.do_action_with_exception(req)
+            except (ServerException, ClientException):
+                raise
+            except Exception as e:
+                # The SDK choked on an answer it did not expect: the request did go out.
+                raise _Unsure(f"the SDK could not read the answer ({type(e).__name__})") from e
         except ServerException as e:
             return _Reply(e.get_http_status() or 400,
                           {"Code": e.get_error_code(), "Message": e.get_error_msg()})
@@ -344,44 +416,7 @@ class _Unsure(Exception):
     """The request may or may not have reached Aliyun (timeout, dropped connection)."""
 
 
-# --- shared state: pause and unsure sends (KeyValue, seen by every process) --------------------
-
-
-async def is_paused() -> bool:
-    """True while SMS is paused organisation-wide."""
-    return await KeyValue.filter(key=PAUSE_KEY).exists()
-
-
-async def pause(code: str, reason: str, now: datetime) -> bool:
-    """Pause SMS for every process and alert admins once; False if it was already paused."""
-    try:
-        await KeyValue.create(key=PAUSE_KEY, value=json.dumps(
-            {"code": code, "reason": reason, "since": now.isoformat()}, ensure_ascii=False))
-    except IntegrityError:
-        return False
-    details = {"code": code, "reason": reason}
-    log.error("SMS PAUSED for the whole organisation: %s %s. Fix the Aliyun account, then run "
-              "`survey-bot sms-resume`.", code, reason)
-    await ledger.append(AuditEvent, kind=ADMIN_ALERT_EVENT, actor="bot", subject_type="channel",
-                        subject_id="sms", data=details, recorded_at=now)
-    for hook in ALERT_HOOKS:
-        try:
-            result = hook(ADMIN_ALERT_EVENT, details)
-            if asyncio.iscoroutine(result):
-                await result
-        except Exception:
-            log.exception("SMS pause alert hook failed")
-    return True
-
-
-async def resume(now: datetime, actor: str = "admin") -> bool:
-    """Lift the pause; waiting messages go out on their next look. False if not paused."""
-    deleted = await KeyValue.filter(key=PAUSE_KEY).delete()
-    if deleted:
-        await ledger.append(AuditEvent, kind="sms_resumed", actor=actor, subject_type="channel",
-                            subject_id="sms", data={}, recorded_at=now)
-        log.warning("SMS resumed by %s", actor)
-    return bool(deleted)
+# --- unsure sends (KeyValue, seen by every process) -----------------------------------------
 
 
 async def _mark_unsure(message_id: int, phone: str, now: datetime) -> None:
@@ -411,6 +446,9 @@ async def send_otp(settings: Settings, channels: Mapping[str, Any], phone: str, 
     if number is None:
         raise ChannelError(f"{mask_phone(phone)} is not a mainland mobile number",
                            code="sms.not_mobile", retryable=False)
+    held = pause.covered(await pause.active(now), "sms", "otp")
+    if held is not None:
+        raise ChannelError(f"SMS is paused: {held.en}", code=held.code, retryable=False)
     contact = await Contact.get_or_none(phone=number)
     row = await Message.create(
         direction=Direction.OUT, channel="sms", contact_id=contact.id if contact else None,
@@ -424,6 +462,8 @@ async def send_otp(settings: Settings, channels: Mapping[str, Any], phone: str, 
             contact_id=contact.id if contact else 0, phone=number, openid=None,
             text="", kind="otp", params={"code": code}))
     except ChannelError as e:
+        if e.fault is not None:
+            await pause.pause("sms", e.fault, now)
         await KeyValue.filter(key=f"{UNSURE_PREFIX}{row.id}").delete()  # never resent
         await Message.filter(id=row.id).update(status=MessageStatus.FAILED, attempts=1,
                                                 error=f"{e.code}: {e}"[:255])

@@ -43,7 +43,7 @@ from wechatpy.replies import TextReply
 from yarl import URL
 
 from bot import bulk, dispatcher, escalations, ledger, links, outbox
-from bot.channels.base import ChannelError, Outgoing, SendResult
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
 from bot.privacy import normalise_phone
@@ -75,6 +75,22 @@ UNREACHABLE = {
     43101: "the person has not accepted this kind of message",
     40003: "the openid is not valid for this account",
 }
+# Answers that mean our own set-up is wrong: WeChat pauses instead of failing the message.
+# errcode → (scope, what is wrong in Chinese, in English). "template": check-ins (and the kind
+# of message that met it) wait, customer-service texts inside the 48-hour window still go.
+FAULTS: dict[int, tuple[str, str, str]] = {
+    40013: ("channel", "AppID 不正确", "the AppID is wrong"),
+    40125: ("channel", "AppSecret 不正确", "the AppSecret is wrong"),
+    41002: ("channel", "未配置 AppID", "the AppID is missing"),
+    41004: ("channel", "未配置 AppSecret", "the AppSecret is missing"),
+    40164: ("channel", "本服务器的IP不在公众号的IP白名单中",
+            "this server's IP address is not in the account's IP whitelist"),
+    48001: ("channel", "公众号没有该接口的权限（未认证或未开通）",
+            "the account is not authorised for this API"),
+    48004: ("channel", "接口已被微信封禁", "WeChat has banned this API for the account"),
+    40037: ("template", "模板ID不正确（template_id）", "the template id is wrong"),
+    40036: ("template", "模板ID长度不正确（template_id）", "the template id has a wrong length"),
+}
 # Template and subscribe message keyword types → WeChat's length limits (characters).
 FIELD_LIMITS = {
     "thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5,
@@ -97,11 +113,13 @@ OTP_MAX_TRIES = 5
 class WechatApiError(Exception):
     """WeChat answered with a non-zero errcode (or not at all: errcode -1, ``transient``)."""
 
-    def __init__(self, errcode: int, errmsg: str, *, transient: bool = False) -> None:
+    def __init__(self, errcode: int, errmsg: str, *, transient: bool = False,
+                 token: bool = False) -> None:
         super().__init__(f"{errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self.transient = transient
+        self.token = token  # the token endpoint refused our AppID/AppSecret
 
 
 # One header mapping for every API call (built per request, it was a measurable cost).
@@ -183,7 +201,7 @@ class WechatApi:
         code = int(data.get("errcode") or 0)
         if code or not data.get("access_token"):
             raise WechatApiError(code or -1, str(data.get("errmsg", "no access_token")),
-                                 transient=code == -1)
+                                 transient=code == -1, token=code not in (0, -1, 45009))
         return str(data["access_token"]), int(data.get("expires_in") or 7200)
 
     async def access_token(self, *, stale: str | None = None) -> str:
@@ -478,9 +496,25 @@ class WechatChannel:
         except WechatApiError as e:
             raise self._error(e, msg) from e
 
+    def fault(self, e: WechatApiError, kind: str) -> Fault | None:
+        """The pause an answer calls for (see :data:`FAULTS`), or None."""
+        entry = FAULTS.get(e.errcode)
+        if entry is None and e.token:
+            # Any other refusal of the token endpoint (40001: "AppSecret wrong", 40002 ...).
+            entry = ("channel", "无法获取 access_token（AppID/AppSecret 配置有误）",
+                     "no access token: the AppID or AppSecret is wrong")
+        if entry is None:
+            return None
+        scope, zh, en = entry
+        kinds = frozenset({"checkin", kind}) if scope == "template" else None
+        return Fault(code=str(e.errcode), zh=zh, en=en, kinds=kinds)
+
     def _error(self, e: WechatApiError, msg: Outgoing) -> ChannelError:
         """WeChat's errcode → what the outbox should do."""
         code = str(e.errcode)
+        fault = self.fault(e, msg.kind)
+        if fault is not None:
+            return ChannelError(f"WeChat paused: {fault.en}", code=code, fault=fault)
         if e.errcode in UNREACHABLE:
             return ChannelError(f"{UNREACHABLE[e.errcode]} ({e.errmsg})", code=code,
                                 unreachable=True, fallback=self._fallback(msg))
