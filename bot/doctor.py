@@ -163,8 +163,115 @@ async def check_robot(rt: Runtime) -> list[Finding]:
                  "set [wecom] robot_key (the group robot's webhook key)")]
 
 
-CHECKS: list[Check] = [check_database, check_channels, check_calendar, check_cover,
-                       check_public_url, check_robot]
+async def check_pauses(rt: Runtime) -> list[Finding]:
+    """No channel is paused (our credentials or set-up were wrong; messages wait)."""
+    from bot.channels import pause
+
+    out = []
+    for p in await pause.active(rt.now()):
+        scope = f" ({', '.join(sorted(p.kinds))})" if p.kinds else ""
+        since = f" since {rt.local(p.since):%Y-%m-%d %H:%M}" if p.since else ""
+        until = f", until {rt.local(p.until):%Y-%m-%d %H:%M}" if p.until else ""
+        out.append(fail(f"{p.channel} paused", f"{p.en} ({p.code}){scope}{since}{until}: "
+                        "its messages wait", f"fix it, then `survey-bot channels resume "
+                        f"{p.channel}`"))
+    return out or [ok("pauses", "no channel is paused")]
+
+
+async def check_wechat(rt: Runtime) -> list[Finding]:
+    """WeChat gives us a token, and the check-in template exists in the account."""
+    from bot.channels.wechat import WechatApiError, WechatChannel
+
+    ch = rt.channels.get("wechat")
+    if not isinstance(ch, WechatChannel):
+        return []
+    try:
+        await ch.api.check_credentials()
+    except WechatApiError as e:
+        fault = ch.fault(e, "checkin")
+        what = f"{fault.en} ({e.errcode})" if fault else f"stable_token answered {e}"
+        return [fail("wechat token", what + ": nothing can be sent by WeChat",
+                     "fix [wechat] app_id / SURVEYBOT_WECHAT__APP_SECRET, or add this "
+                     "server's IP to the account's whitelist (公众号 → 基本配置)")]
+    out = [ok("wechat token", "stable_token gives a token")]
+    cfg = rt.settings.wechat
+    if cfg.reopen_with != "template":
+        return out
+    if not cfg.template_id:
+        return [*out, fail("wechat template", "no [wechat] template_id: check-ins outside "
+                           "the 48-hour window cannot be sent", "add the template (模板消息) "
+                           "and set [wechat] template_id")]
+    try:
+        known = await ch.api.private_templates()
+    except WechatApiError as e:
+        return [*out, warn("wechat template", f"could not list the templates ({e})",
+                           "check [wechat] template_id in the WeChat console")]
+    if cfg.template_id in known:
+        return [*out, ok("wechat template", f"{cfg.template_id} exists")]
+    return [*out, fail("wechat template", f"{cfg.template_id} is not among the account's "
+                       f"{len(known)} templates: check-ins outside 48 hours would wait",
+                       "fix [wechat] template_id (公众号 → 模板消息 → 我的模板)")]
+
+
+def _sms_kinds(rt: Runtime) -> list[str]:
+    """The kinds of message this set-up may send by SMS."""
+    kinds = ["checkin", "reply", "staff", "notice"]
+    if "wechat" in rt.channels:
+        kinds.append("otp")  # binding a WeChat account by a code sent to the phone
+    return kinds
+
+
+async def check_sms(rt: Runtime) -> list[Finding]:
+    """Aliyun accepts our AccessKey; every kind in use has an approved template; the signature."""
+    from bot.channels.sms_aliyun import FAULTS, AliyunSmsChannel
+
+    ch = rt.channels.get("sms")
+    if not isinstance(ch, AliyunSmsChannel):
+        return []
+    cfg = rt.settings.sms
+    answer = await ch.account_query("QuerySmsTemplateList",
+                                    {"PageIndex": "1", "PageSize": "50"})
+    code = str(answer.get("Code", ""))
+    if code != "OK":
+        known_fault = FAULTS.get(code)
+        what = known_fault[2] if known_fault else str(answer.get("Message", ""))[:120]
+        return [fail("sms credentials", f"Aliyun answered {code}: {what}",
+                     "fix [sms] access_key_id / SURVEYBOT_SMS__ACCESS_KEY_SECRET (the RAM user "
+                     "needs AliyunDysmsFullAccess or read access to templates)")]
+    out = [ok("sms credentials", "Aliyun accepts the AccessKey")]
+    states = {str(t.get("TemplateCode")): str(t.get("AuditStatus"))
+              for t in answer.get("SmsTemplateList") or []}
+    for kind in _sms_kinds(rt):
+        tpl = cfg.templates.get(kind)
+        name = f"sms template {kind}"
+        if tpl is None or not tpl.code:
+            out.append(fail(name, "no template code: these messages cannot go by SMS",
+                            f"submit a template for approval, then set [sms.templates.{kind}] "
+                            "code"))
+        elif states.get(tpl.code) == "AUDIT_STATE_PASS":
+            out.append(ok(name, f"{tpl.code} approved"))
+        elif tpl.code in states:
+            out.append(fail(name, f"{tpl.code} is {states[tpl.code]} (not approved)",
+                            "wait for the review, or fix the template in the Aliyun console"))
+        else:
+            out.append(fail(name, f"{tpl.code} is not a template of this account",
+                            f"fix [sms.templates.{kind}] code"))
+    signs = await ch.account_query("QuerySmsSignList", {"PageIndex": "1", "PageSize": "50"})
+    approved = {str(s.get("SignName")) for s in signs.get("SmsSignList") or []
+                if s.get("AuditStatus") == "AUDIT_STATE_PASS"}
+    if signs.get("Code") != "OK":
+        out.append(warn("sms signature", f"could not list signatures ({signs.get('Code')})",
+                        "check [sms] sign_name in the Aliyun console"))
+    elif cfg.sign_name in approved:
+        out.append(ok("sms signature", f"{cfg.sign_name} approved"))
+    else:
+        out.append(fail("sms signature", f"{cfg.sign_name} is not an approved signature",
+                        "fix [sms] sign_name (短信服务 → 签名管理)"))
+    return out
+
+
+CHECKS: list[Check] = [check_database, check_channels, check_pauses, check_wechat, check_sms,
+                       check_calendar, check_cover, check_public_url, check_robot]
 
 
 async def run(rt: Runtime, checks: list[Check] | None = None) -> list[Finding]:

@@ -82,6 +82,9 @@ class FakeAliyunSms:
     refuse: str | None = None
     sign_names: set[str] | None = None
     template_codes: set[str] | None = None
+    # Review state of a template code in the account's list (QuerySmsTemplateList), default
+    # AUDIT_STATE_PASS; e.g. {"SMS_1001": "AUDIT_STATE_INIT"} while it is under review.
+    template_states: dict[str, str] = field(default_factory=dict)
     stall: int = 0
     accept_then_stall: int = 0
     sent: list[SentSms] = field(default_factory=list)
@@ -141,6 +144,17 @@ class FakeAliyunSms:
             return await self._send(params)
         if action == "QuerySendDetails":
             return self._query(params)
+        if action == "QuerySmsTemplateList":
+            return web.json_response({"Code": "OK", "Message": "OK", "RequestId": _rid(),
+                                      "SmsTemplateList": [
+                {"TemplateCode": c, "TemplateName": c, "OuterTemplateType": 1,
+                 "AuditStatus": self.template_states.get(c, "AUDIT_STATE_PASS")}
+                for c in sorted(self.template_codes or ())]})
+        if action == "QuerySmsSignList":
+            return web.json_response({"Code": "OK", "Message": "OK", "RequestId": _rid(),
+                                      "SmsSignList": [
+                {"SignName": n, "AuditStatus": "AUDIT_STATE_PASS", "BusinessType": "验证码"}
+                for n in sorted(self.sign_names or ())]})
         return web.json_response({"Code": "InvalidAction.NotFound",
                                   "Message": f"unknown action {action}"}, status=404)
 

@@ -156,10 +156,24 @@ class FakeWechat:
                    "url": f"http://weixin.qq.com/q/{ticket}"}
         return web.json_response(out)
 
+    async def private_templates(self, request: web.Request) -> web.Response:
+        """GET /cgi-bin/template/get_all_private_template: the account's templates."""
+        self.calls.append(request.path)
+        scripted = await self._scripted(request.path)
+        if scripted is not None:
+            return scripted
+        bad = self._check_token(request)
+        if bad is not None:
+            return bad
+        ids = sorted(self.template_ids or ())
+        return web.json_response({"template_list": [
+            {"template_id": t, "title": "回访提醒", "content": "{{thing1.DATA}}"} for t in ids]})
+
     def app(self) -> web.Application:
         """The aiohttp application of the fake API."""
         app = web.Application()
         app.router.add_post("/cgi-bin/stable_token", self.stable_token)
+        app.router.add_get("/cgi-bin/template/get_all_private_template", self.private_templates)
         for path, kind in (("/cgi-bin/message/custom/send", "custom"),
                            ("/cgi-bin/message/template/send", "template"),
                            ("/cgi-bin/message/subscribe/bizsend", "subscribe"),

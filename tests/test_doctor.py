@@ -177,3 +177,128 @@ async def test_an_unmigrated_postgres_is_found(tmp_path: Path, _template: Any,  
         assert "not migrated" in f["detail"] and "survey-bot migrate" in f["detail"]
     finally:
         _template.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- the providers: credentials, templates, signatures, pauses --------------------------------
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _section(name: str, values: dict[str, Any]) -> str:
+    return f"[{name}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[tuple[Any, Any]]:
+    from tests.fake_aliyun import FakeAliyunSms
+    from tests.fake_wechat import FakeWechat
+
+    wechat, sms = FakeWechat(template_ids={"TPL_CHECKIN"}), FakeAliyunSms(
+        sign_names={"示例医院"}, template_codes={"SMS_1001", "SMS_1002", "SMS_1003",
+                                                "SMS_1004", "SMS_1005"})
+    await wechat.start()
+    await sms.start()
+    yield wechat, sms
+    await sms.close()
+    await wechat.close()
+
+
+def provider_config(tmp_path: Path, public_url: str, fake_wechat: Any, fake_sms: Any,
+                    **changes: Any) -> Path:
+    from tests.fake_aliyun import TEMPLATES, sms_section
+    from tests.fake_wechat import wechat_section
+
+    templates = {**TEMPLATES, "notice": {"code": "SMS_1004", "params": {"content": "{text}"}}}
+    sms_values = {**sms_section(fake_sms, templates=templates), **changes.get("sms", {})}
+    wechat_values = {**wechat_section(fake_wechat.base_url, template_id="TPL_CHECKIN"),
+                     **changes.get("wechat", {})}
+    return write_config(tmp_path, public_url, "[channels]\norder = [\"wechat\", \"sms\"]\n"
+                        + _section("wechat", wechat_values) + _section("sms", sms_values))
+
+
+async def test_healthy_providers_pass(tmp_path: Path, db_url: str, public_url: str,
+                                      providers: tuple[Any, Any]) -> None:
+    await healthy(tmp_path, db_url, public_url)
+    config = provider_config(tmp_path, public_url, *providers)
+    code, out, _ = await cli("doctor", "--json", config=config, db_url=db_url)
+    found = findings(out)
+    assert code == 0, found
+    for name in ("wechat token", "wechat template", "sms credentials", "sms signature",
+                 "sms template checkin", "sms template otp", "pauses"):
+        assert found[name]["status"] == "ok", found[name]
+    wechat, sms = providers
+    # Read-only questions: nothing was sent, no template message, no SMS.
+    assert not wechat.sent and not sms.sent
+
+
+async def test_wrong_secrets_and_templates_are_found(tmp_path: Path, db_url: str,
+                                                     public_url: str,
+                                                     providers: tuple[Any, Any]) -> None:
+    await healthy(tmp_path, db_url, public_url)
+    wechat, sms = providers
+    sms.template_states["SMS_1002"] = "AUDIT_STATE_INIT"  # submitted, not yet approved
+    config = provider_config(
+        tmp_path, public_url, wechat, sms,
+        wechat={"template_id": "TPL_TYPO"},
+        sms={"sign_name": "别的医院",
+             "templates": {"checkin": {"code": "SMS_1001", "params": {"code": "{link_token}"}},
+                           "reply": {"code": "SMS_1002", "params": {}},
+                           "staff": {"code": "SMS_9999", "params": {}}}})
+    code, out, _ = await cli("doctor", "--json", config=config, db_url=db_url)
+    found = findings(out)
+    assert code == 1
+    assert found["wechat template"]["status"] == "FAIL"
+    assert "TPL_TYPO" in found["wechat template"]["detail"]
+    assert found["sms template checkin"]["status"] == "ok"
+    assert "AUDIT_STATE_INIT" in found["sms template reply"]["detail"]
+    assert "not a template of this account" in found["sms template staff"]["detail"]
+    assert "no template code" in found["sms template notice"]["detail"]
+    assert "no template code" in found["sms template otp"]["detail"]  # WeChat binding
+    assert found["sms signature"]["status"] == "FAIL"
+
+    wrong = provider_config(tmp_path, public_url, wechat, sms,
+                            wechat={"app_secret": "not-the-secret"},
+                            sms={"access_key_secret": "not-the-secret"})
+    code, out, _ = await cli("doctor", "--json", config=wrong, db_url=db_url)
+    found = findings(out)
+    assert code == 1
+    assert "AppSecret is wrong (40125)" in found["wechat token"]["detail"]
+    assert "SignatureDoesNotMatch" in found["sms credentials"]["detail"]
+    assert "wechat template" not in found  # nothing more can be asked without a token
+    assert not [n for n in found if n.startswith("sms template")]
+
+
+async def test_a_paused_channel_is_found(tmp_path: Path, db_url: str, public_url: str,
+                                         providers: tuple[Any, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from bot import db
+    from bot.channels import pause
+    from bot.channels.base import Fault
+
+    await healthy(tmp_path, db_url, public_url)
+    config = provider_config(tmp_path, public_url, *providers)
+    await db.init_db(db_url)
+    try:
+        await pause.pause("sms", Fault(code="isv.AMOUNT_NOT_ENOUGH", zh="账户余额不足",
+                                       en="the account balance is too low"),
+                          datetime.now(UTC))
+    finally:
+        await db.close_db()
+    code, out, _ = await cli("doctor", "--json", config=config, db_url=db_url)
+    found = findings(out)
+    assert code == 1
+    assert "balance is too low" in found["sms paused"]["detail"]
+    assert "channels resume sms" in found["sms paused"]["todo"]
+    code, _, err = await cli("channels", "resume", "sms", config=config, db_url=db_url)
+    assert code == 0, err
+    code, out, _ = await cli("doctor", "--json", config=config, db_url=db_url)
+    assert code == 0 and findings(out)["pauses"]["status"] == "ok"

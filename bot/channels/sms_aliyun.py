@@ -365,6 +365,16 @@ class AliyunSmsChannel:
 
     # --- the SDK, off the event loop -------------------------------------------------------
 
+    async def account_query(self, action: str, params: dict[str, str]) -> dict[str, Any]:
+        """A read-only query of the account (``survey-bot doctor``): Aliyun's answer.
+
+        Transport trouble comes back as ``{"Code": "sms.no_answer", "Message": ...}``.
+        """
+        try:
+            return dict((await self._call(action, params)).body)
+        except (_Unsure, ChannelError) as e:
+            return {"Code": "sms.no_answer", "Message": str(e)}
+
     async def _call(self, action: str, params: dict[str, str]) -> _Reply:
         pool = self._ensure()
         loop = asyncio.get_running_loop()

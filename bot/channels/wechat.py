@@ -204,6 +204,29 @@ class WechatApi:
                                  transient=code == -1, token=code not in (0, -1, 45009))
         return str(data["access_token"]), int(data.get("expires_in") or 7200)
 
+    async def check_credentials(self) -> None:
+        """Ask ``stable_token`` itself, never a stored token (``survey-bot doctor``).
+
+        Raises :class:`WechatApiError` with WeChat's errcode when it refuses.
+        """
+        await self._fetch_token(force=False)
+
+    async def private_templates(self) -> set[str]:
+        """The template ids the account has (``get_all_private_template``)."""
+        await self.start()
+        assert self._session is not None
+        url = self._url("/cgi-bin/template/get_all_private_template", await self.access_token())
+        try:
+            async with self._session.get(url) as resp:
+                data = json.loads(await resp.read())
+        except (TimeoutError, aiohttp.ClientError, ValueError) as e:
+            raise WechatApiError(-1, f"no usable answer ({type(e).__name__})",
+                                 transient=True) from e
+        code = int(data.get("errcode") or 0) if isinstance(data, dict) else -1
+        if code:
+            raise WechatApiError(code, str(data.get("errmsg", "")))
+        return {str(t.get("template_id")) for t in data.get("template_list") or []}
+
     async def access_token(self, *, stale: str | None = None) -> str:
         """A valid token: from memory, the shared table, or ``stable_token``.
 
