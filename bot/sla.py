@@ -1,9 +1,9 @@
 """Service-level deadlines of escalations, and the ladder a breach climbs.
 
-From the follow-up policies (docs/domain.md): complaints get a first response within 24 h, are closed within 5
-working days and the complainant has an answer within 7 days; red flags get a response within
-minutes (default 30), around the clock. Anything else gets a first response within
-``other_response_hours``. A "response" is the first staff message to the person (claiming is
+From the follow-up policies (docs/domain.md): complaints get a first response within 24 h, are
+closed within 5 working days and the complainant has an answer within 7 days; red flags get a
+response within minutes (default 30), around the clock. Anything else gets a first response
+within ``other_response_hours``. A "response" is the first staff message to the person (claiming is
 not a response); resolving also meets it.
 
 Deadlines are derived from the escalation (kinds, opened_at, first_response_at, resolved_at),
@@ -57,10 +57,12 @@ def deadlines(rt: Runtime, esc: Escalation) -> list[Deadline]:
     """The deadlines that apply to ``esc`` (earliest response rule wins)."""
     cfg = rt.settings.staff
     kinds = set(esc.kinds or [esc.kind.value])
+    if "dispute" in kinds:
+        kinds.add("complaint")  # a dispute is a complaint too, with its deadlines
     start = esc.opened_at
     responded = esc.first_response_at or esc.resolved_at
     responses = [start + timedelta(hours=cfg.other_response_hours)]
-    if "red_flag" in kinds or esc.priority.value == "urgent":
+    if kinds & {"red_flag", "dispute"} or esc.priority.value == "urgent":
         responses.append(start + timedelta(minutes=cfg.red_flag_response_minutes))
     if "complaint" in kinds:
         responses.append(start + timedelta(hours=cfg.complaint_response_hours))
