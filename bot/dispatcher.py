@@ -335,7 +335,9 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
 
         await _apply_events(rt, conn, contact, conv, fresh, survey_id, step.events, now)
         if held is not None:
-            await notify.for_escalation(conn, held, "replied", now)
+            if kinds <= set(held.kinds or []):
+                # (a new kind already told the assignee: one notification per event)
+                await notify.for_escalation(conn, held, "replied", now)
             await Escalation.filter(id=held.id).using_db(conn).update(updated_at=now)
         conv.state = step.state
         conv.last_activity_at = now

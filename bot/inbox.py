@@ -85,6 +85,24 @@ async def masker_for(contact: Contact) -> Callable[[str], str]:
     return masker(names, [contact.phone])
 
 
+async def masker_for_audit(events: Iterable[AuditEvent]) -> Callable[[str], str]:
+    """One masker for the audit events on a page: the names of the people they concern."""
+    contacts: set[int] = set()
+    escalations: set[int] = set()
+    for ev in events:
+        if ev.subject_id.isdigit():
+            if ev.subject_type == "contact":
+                contacts.add(int(ev.subject_id))
+            elif ev.subject_type == "escalation":
+                escalations.add(int(ev.subject_id))
+    if escalations:
+        contacts |= {int(c) for c in await Escalation.filter(id__in=sorted(escalations))
+                     .values_list("conversation__contact_id", flat=True)}
+    names = [n for ns in (await names_of(contacts)).values() for n in ns]
+    phones = await Contact.filter(id__in=sorted(contacts)).values_list("phone", flat=True)
+    return masker(names, phones)
+
+
 # --- queue rows ---
 
 
