@@ -38,6 +38,7 @@ from models import (
     EscalationStatus,
     Message,
     Staff,
+    StaffRead,
 )
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,10 @@ async def _queue_digest(me: Staff) -> str:
     changed = await q.order_by("-updated_at").first().values_list("updated_at", flat=True)
     wrote = await Message.filter(direction=Direction.IN).order_by("-id").first().values_list(
         "id", flat=True)
-    return f"{count}:{changed}:{wrote}"
+    # read in another tab: the unread marks change (marks only move to newer messages)
+    reads = StaffRead.filter(staff_id=me.id)
+    read = await reads.order_by("-message_id").first().values_list("message_id", flat=True)
+    return f"{count}:{changed}:{wrote}:{await reads.count()}:{read}"
 
 
 async def snapshot(request: web.Request, me: Staff, esc_id: int | None,
