@@ -35,10 +35,11 @@ class Coverage:
 async def uncovered_departments() -> Coverage:
     """Which departments lack cover (``survey-bot doctor`` and the staff admin page)."""
     escalations: dict[int, int] = {}
-    for dept_id in await Escalation.filter(
+    for row in await Escalation.filter(
             status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED],
-            department_id__isnull=False).values_list("department_id", flat=True):
-        escalations[int(dept_id)] = escalations.get(int(dept_id), 0) + 1
+            department_id__isnull=False).values("department_id"):
+        dept_id = int(row["department_id"])
+        escalations[dept_id] = escalations.get(dept_id, 0) + 1
     episodes: dict[int, set[int]] = {}
     for dept_id, episode_id in await CheckIn.filter(
             status__in=[CheckinStatus.PLANNED, CheckinStatus.OPENED]).values_list(

@@ -96,10 +96,11 @@ async def masker_for_audit(events: Iterable[AuditEvent]) -> Callable[[str], str]
             elif ev.subject_type == "escalation":
                 escalations.add(int(ev.subject_id))
     if escalations:
-        contacts |= {int(c) for c in await Escalation.filter(id__in=sorted(escalations))
-                     .values_list("conversation__contact_id", flat=True)}
+        contacts |= {int(r["conversation__contact_id"]) for r in await Escalation.filter(
+            id__in=sorted(escalations)).values("conversation__contact_id")}
     names = [n for ns in (await names_of(contacts)).values() for n in ns]
-    phones = await Contact.filter(id__in=sorted(contacts)).values_list("phone", flat=True)
+    phones = [str(r["phone"]) for r in await Contact.filter(id__in=sorted(contacts)).values(
+        "phone") if r["phone"]]
     return masker(names, phones)
 
 

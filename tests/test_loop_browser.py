@@ -1,13 +1,12 @@
 """The inbox in real headless Chromium: what the person writes during a takeover appears at
 once on the assignee's open conversation page (server-sent events) and marks the queue row
 unread; urgent escalations raise a banner, a sound and a browser notification on any page
-until claimed; the keys; the queue on a phone. Screenshots feed README's staff workspace."""
+until claimed; the keys; the queue on a phone. Its screenshots (tests/artifacts/inbox-*.png)
+are the ones README's staff workspace shows, copied to docs/screenshots/."""
 
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, expect
@@ -31,7 +30,6 @@ from tests.staff_helpers import make_staff, sign_in_page
 UNREAD = re.compile(r"(^|\s)unread(\s|$)")
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-DOCS = Path(__file__).parent.parent / "docs" / "screenshots"
 # Records the browser notifications the page raises, and lets the real API show them.
 SPY_NOTIFICATIONS = """
 window.__notes = [];
@@ -52,12 +50,6 @@ async def _page(browser: Browser, base: str, username: str, viewport: dict[str, 
     page = await context.new_page()
     await sign_in_page(page, base, username)
     return page
-
-
-def _keep(name: str) -> None:
-    """Copy a screenshot where README shows it."""
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(screenshot_path(name), DOCS / f"{name}.png")
 
 
 async def test_a_takeover_streams_the_persons_words_and_marks_the_queue_unread(
@@ -133,8 +125,6 @@ async def test_a_takeover_streams_the_persons_words_and_marks_the_queue_unread(
         "e => e.getBoundingClientRect().width")
     assert width > 300, width  # no squeezed, one-character columns
     await phone.screenshot(path=screenshot_path("inbox-phone"), full_page=True)
-    for name in ("inbox-desktop", "inbox-phone", "inbox-conversation"):
-        _keep(name)
 
 
 async def test_an_urgent_escalation_alerts_on_any_page_until_claimed(
@@ -161,7 +151,6 @@ async def test_an_urgent_escalation_alerts_on_any_page_until_claimed(
     notes = await page.evaluate("window.__notes")
     assert len(notes) == 1 and f"#{esc.id}" in notes[0] and "耳鼻喉科" in notes[0]
     await page.screenshot(path=screenshot_path("inbox-alert"))
-    _keep("inbox-alert")
 
     # On every page, until someone claims it; without permission, the page offers to ask.
     other = await _page(browser, base, "boss", PHONE)
