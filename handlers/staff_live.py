@@ -223,7 +223,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         await resp.write(f"event: {event}\ndata: {body}\n\n".encode())
 
-    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+    with contextlib.suppress(ConnectionResetError):  # the page went away
         await resp.write(b"retry: 3000\n\n")
         while loop.time() < until:
             snap = await snapshot(request, me, esc_id, after)
