@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from surveys.definition import SurveyDef, default_surveys
+from surveys.definition import RECOVERY, SurveyDef, default_surveys, recovery_survey
 from surveys.parser import Lexicon, ReplyParser
 from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
@@ -205,6 +205,12 @@ class StaffConfig(_Section):
     outcomes: list[str] = Field(default_factory=lambda: [
         "已沟通解决", "已转科室处理", "已安排复诊", "患者无需进一步处理", "无法联系", "其他",
     ])
+    # after a complaint or a low score is resolved: one question, "satisfied with how we
+    # handled it? 1-5" ([texts] recovery_question), this many hours later; 0: never
+    recovery_survey_hours: int = Field(24, ge=0, le=24 * 30)
+    # "follow up later" when resolving (the default after a red flag is to close): the bot
+    # asks again, from the start of the survey, this many hours later
+    follow_up_later_hours: int = Field(24, ge=1, le=24 * 30)
 
 
 class WecomConfig(_Section):
@@ -439,8 +445,12 @@ class TextsConfig(_Section):
     confirm_opt_out: str = "您是希望以后不再收到我们的回访消息吗？回复“是”停止接收，回复“否”继续。"
     red_flag_advice: str = (
         "您说的情况需要尽快处理：请尽快回院就诊，或拨打{org_name}电话{org_phone}；"
-        "情况紧急请立即拨打120。我们已通知医生尽快联系您。"
+        "情况紧急请立即拨打120。我们已通知{told}尽快联系您。"
     )
+    # {told} in red_flag_advice: who really heard (the department's staff, or, when nobody
+    # works that department, the hospital's managers)
+    told_department: str = "{department}的工作人员"
+    told_hospital: str = "医院的值班管理人员"
     complaint_ack: str = (
         "非常抱歉给您带来不好的体验。您的意见已转交{department}负责人，"
         "我们会在24小时内与您联系。"
@@ -449,6 +459,11 @@ class TextsConfig(_Section):
     handed_to_staff: str = "我们已请工作人员与您联系，请稍候。"
     reminder: str = "{contact_name}您好，打扰一下，之前的回访消息您可能还没看到。"
     no_open_survey: str = "感谢您的留言，工作人员看到后会尽快回复您。"
+    # the bot picks a survey up again after staff resolved its escalation
+    resume: str = "接着刚才关于{subject}{visit_date}在{department}就诊的回访："
+    # recovery satisfaction: one question after a complaint or low score was resolved
+    recovery_question: str = "您对我们的处理结果满意吗？请回复1-5（5分非常满意，1分非常不满意）。"
+    recovery_thanks: str = "感谢您的反馈，祝您健康！"
     wrong_number: str = "抱歉打扰了，我们不会再给这个号码发送消息。"
     deceased: str = "非常抱歉打扰您，请节哀。我们不会再发送回访消息，工作人员会与您联系。"
 
@@ -641,6 +656,18 @@ class Settings(_Section):
             r.departments or r.treatment_types or r.kinds for r in self.survey_routes[-1:]
         ):
             raise ValueError("the last entry of survey_routes must match everything (no filters)")
+        return self
+
+    @model_validator(mode="after")
+    def _recovery_survey(self) -> Settings:
+        # The one-question recovery survey (bot.recovery) exists unless configured by hand.
+        own = self.surveys.get(RECOVERY)
+        if own is None:
+            self.surveys[RECOVERY] = recovery_survey(self.texts.recovery_question,
+                                                     self.texts.recovery_thanks)
+        elif not any(q.id == RECOVERY and q.kind == "score" for q in own.questions):
+            raise ValueError(f"surveys.{RECOVERY} must have a score question with id "
+                             f"{RECOVERY!r} (recovery satisfaction is tallied by it)")
         return self
 
     @property

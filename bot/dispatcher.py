@@ -9,9 +9,10 @@ and outbound messages in one transaction. Sending happens after commit (the outb
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakValueDictionary
 
@@ -21,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, escalations, ledger, outbox
+from bot import bulk, escalations, ledger, notify, outbox
 from bot.leases import lease, release
 from bot.planner import engine_context
 from bot.runtime import Runtime
@@ -35,6 +36,7 @@ from models import (
     ConversationStatus,
     Direction,
     Episode,
+    Escalation,
     Message,
     MessageStatus,
 )
@@ -271,6 +273,11 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         if fresh.status != MessageStatus.RECEIVED:
             return False  # another worker got here first
         conv = await _current_conversation(cid, conn)
+        # A member of staff holds this person's conversation: whatever they write goes there
+        # (the assignee reads it), and the bot says nothing on any path.
+        held = await escalations.claimed_for(conn, cid)
+        if held is not None:
+            conv = await Conversation.get(id=held.conversation_id, using_db=conn)
         if fresh.conversation_id is not None:
             pinned = await Conversation.get_or_none(id=fresh.conversation_id, contact_id=cid,
                                                     using_db=conn)
@@ -281,7 +288,7 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
             conv = await (
                 Conversation.filter(contact_id=cid).using_db(conn).order_by("-id").first()
             )
-        parsed = rt.parser.parse(msg.body)
+        parsed = _understand(rt, fresh)
         if conv is None:
             conv = await Conversation.create(
                 using_db=conn, contact_id=cid, channel=msg.channel, last_activity_at=now,
@@ -299,27 +306,39 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
             **conv.state, "status": engine.DONE}
         if conv.status == ConversationStatus.STAFF:
             state = {**state, "status": engine.STAFF}
-        if contact.opted_out_at or contact.stopped_reason:
+        stopped_before = bool(contact.opted_out_at or contact.stopped_reason)
+        if stopped_before:
             # The contact said stop (in this or another conversation): never re-open.
             state = {**state, "status": engine.STOPPED,
                      "stop_reason": contact.stopped_reason or "opted_out"}
         ctx = await _context(rt, conv, conn)
-        step = engine.reply(survey, rt.texts, ctx, state, parsed, msg.body)
+        if parsed.red_flag:
+            ctx = await _with_told(rt, conn, conv, ctx)
+        step = engine.reply(survey, rt.texts, ctx, state, parsed, fresh.body)
         outbound = list(step.outbound)
         kinds = {e.kind for e in step.events if isinstance(e, engine.EscalationRaised)}
+        stops = any(isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events)
         window = timedelta(hours=rt.settings.checkin.reply_window_hours)
         recent = conv.last_activity_at >= now - window
-        if not had_conversation and not recent and not late_answer and not kinds and not any(
-            isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events
-        ):
+        if not had_conversation and not recent and not late_answer and not kinds \
+                and not stops:
             # Nobody asked this person anything: a person should read it, and they hear so.
             step = engine.Step(step.state, step.outbound, (
                 *step.events,
                 engine.EscalationRaised("other", "normal", "message outside a survey"),
             ))
             outbound.append(engine.render(rt.texts["no_open_survey"], ctx))
+        if held is not None or stopped_before:
+            # Silent: staff own the conversation, or the person has already been told that
+            # nothing more comes (the one confirmation went with the stop).
+            outbound = []
 
-        await _apply_events(rt, conn, contact, conv, msg, survey_id, step.events)
+        await _apply_events(rt, conn, contact, conv, fresh, survey_id, step.events, now)
+        if held is not None:
+            if kinds <= set(held.kinds or []):
+                # (a new kind already told the assignee: one notification per event)
+                await notify.for_escalation(conn, held, "replied", now)
+            await Escalation.filter(id=held.id).using_db(conn).update(updated_at=now)
         conv.state = step.state
         conv.last_activity_at = now
         conv.version += 1
@@ -334,16 +353,55 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         if msg.channel not in PAGE_CHANNELS:
             conv.channel = msg.channel  # answer on the channel the person used
         await conv.save(using_db=conn)
+        # The confirmation of a stop is the last message this person gets: marked, so the
+        # outbox sends it although the stop is stamped before it goes (bot.outbox._withdrawn).
+        params = {"final": True} if stops else None
         for i, text in enumerate(outbound):
             await outbox.queue(
                 conn, key=f"reply:{msg.id}:{i}", channel=msg.channel, contact_id=cid,
-                conversation_id=conv.id, body=text, now=now,
+                conversation_id=conv.id, body=text, now=now, params=params,
             )
         await Message.filter(id=msg.id).using_db(conn).update(
             status=MessageStatus.PROCESSED, processed_at=now, conversation_id=conv.id,
             lease_owner=None, lease_until=None,
         )
+    rt.live.wake()  # open staff pages show it (server-sent events)
     return bool(outbound)
+
+
+def _understand(rt: Runtime, msg: Message) -> engine.Reply:
+    """The parsed reply; a score tapped on the H5 page comes with its comment, read apart."""
+    page = h5_answer(msg)
+    if page is None:
+        return rt.parser.parse(msg.body)
+    score, comment = page
+    return engine.Tapped(score, comment, rt.parser.parse(comment))
+
+
+def h5_answer(msg: Message) -> tuple[int, str] | None:
+    """The (score, comment) of an H5 page answer stored by ``handlers.h5``, else None."""
+    if msg.channel not in PAGE_CHANNELS or not msg.raw_payload:
+        return None
+    try:
+        data = json.loads(msg.raw_payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("score"), int):
+        return None
+    return int(data["score"]), str(data.get("comment") or "")
+
+
+async def _with_told(rt: Runtime, conn: BaseDBAsyncClient, conv: Conversation,
+                     ctx: engine.Context) -> engine.Context:
+    """``{told}`` for the red-flag advice: who was really told (bot.notify.audience)."""
+    dept_id = None
+    if conv.checkin_id is not None:
+        checkin = await CheckIn.get(id=conv.checkin_id, using_db=conn)
+        dept_id = (await Episode.get(id=checkin.episode_id, using_db=conn)).department_id
+    texts = rt.texts
+    covered = dept_id is not None and bool(await notify.department_staff(conn, dept_id))
+    told = texts["told_department"] if covered else texts["told_hospital"]
+    return replace(ctx, values={**ctx.values, "told": engine.render(told, ctx)})
 
 
 def _conversation_status(current: ConversationStatus, state: dict[str, Any]) -> ConversationStatus:
@@ -370,14 +428,20 @@ async def _context(rt: Runtime, conv: Conversation, conn: BaseDBAsyncClient) -> 
 
 async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                         conv: Conversation, msg: Message, survey_id: str,
-                        events: tuple[engine.Event, ...]) -> None:
-    now = rt.now()
+                        events: tuple[engine.Event, ...], now: datetime) -> None:
     checkin = (
         await CheckIn.get(id=conv.checkin_id, using_db=conn) if conv.checkin_id else None
     )
     episode = (
         await Episode.get(id=checkin.episode_id, using_db=conn) if checkin is not None else None
     )
+    raised = [escalations.Raised(e.kind, e.priority, e.reason) for e in events
+              if isinstance(e, engine.EscalationRaised)]
+    if raised:
+        # everything one reply raised is one event (one notification per person)
+        await escalations.raise_many(
+            conn, conversation=conv, department_id=episode.department_id if episode else None,
+            raised=raised, now=now)
     for ev in events:
         if isinstance(ev, engine.AnswerRecorded):
             await ledger.append(
@@ -395,11 +459,6 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                                                           CheckinStatus.EXPIRED):
                 checkin.status, checkin.answered_at = CheckinStatus.ANSWERED, now
                 await checkin.save(using_db=conn, update_fields=["status", "answered_at"])
-        elif isinstance(ev, engine.EscalationRaised):
-            await escalations.raise_for(
-                conn, conversation=conv, department_id=episode.department_id if episode else None,
-                kind=ev.kind, priority=ev.priority, reason=ev.reason, now=now,
-            )
         elif isinstance(ev, engine.OptedOut | engine.ContactStopped):
             reason = "opted_out" if isinstance(ev, engine.OptedOut) else ev.reason
             if isinstance(ev, engine.OptedOut):

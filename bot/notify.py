@@ -36,42 +36,64 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-KIND_ZH = {"red_flag": "临床警示", "complaint": "投诉", "low_score": "低分", "question": "咨询",
-           "deceased": "患者去世", "wrong_number": "号码错误", "other": "其他"}
+KIND_ZH = {"red_flag": "临床警示", "dispute": "纠纷", "complaint": "投诉", "low_score": "低分",
+           "question": "咨询", "deceased": "患者去世", "wrong_number": "号码错误", "other": "其他"}
 PRIORITY_ZH = {"urgent": "紧急", "high": "高", "normal": "普通"}
 EVENT_ZH = {"opened": "新的待处理", "updated": "有新情况", "assigned": "已分派",
             "released": "重新待认领", "breach1": "超时，已通知科室负责人",
-            "breach2": "严重超时，已通知管理者"}
-# Events a group robot hears about; claims and releases stay in the app.
+            "breach2": "严重超时，已通知管理层", "replied": "患者发来新消息"}
+# Events a group robot hears about; claims, releases and the person's messages stay in the app.
 ROBOT_EVENTS = {"opened", "updated", "breach1", "breach2"}
 MARKDOWN_LIMIT = 4000  # WeCom allows 4096 bytes of markdown; leave room for the heading
+WORKERS = (Role.AGENT, Role.HEAD)
+LEADERS = (Role.MANAGER, Role.ADMIN)
 
 
-async def _eligible(conn: BaseDBAsyncClient, esc: Escalation) -> list[int]:
-    """Everyone who works the escalation's department; managers when nobody does."""
-    q = Q(is_active=True, role__in=[Role.AGENT, Role.HEAD])
-    if esc.department_id is not None:
-        q &= Q(departments__id=esc.department_id)
-    ids = sorted({int(r["id"]) for r in await Staff.filter(q).using_db(conn).values("id")})
+async def _ids(conn: BaseDBAsyncClient | None, q: Q) -> set[int]:
+    return {int(r["id"]) for r in await Staff.filter(q).using_db(conn).values("id")}
+
+
+async def department_staff(conn: BaseDBAsyncClient | None, department_id: int | None) -> set[int]:
+    """Active agents and heads working a department (any department when it has none)."""
+    q = Q(is_active=True, role__in=list(WORKERS))
+    if department_id is not None:
+        q &= Q(departments__id=department_id)
+    return await _ids(conn, q)
+
+
+async def heads(conn: BaseDBAsyncClient | None, department_id: int | None) -> set[int]:
+    """The department's active heads (every head when the escalation has no department)."""
+    q = Q(is_active=True, role=Role.HEAD)
+    if department_id is not None:
+        q &= Q(departments__id=department_id)
+    return await _ids(conn, q)
+
+
+async def leaders(conn: BaseDBAsyncClient | None) -> set[int]:
+    """Active managers and admins: they see every department."""
+    return await _ids(conn, Q(is_active=True, role__in=list(LEADERS)))
+
+
+async def audience(conn: BaseDBAsyncClient | None, esc: Escalation) -> set[int]:
+    """Who hears about an unassigned escalation: everyone working its department; managers
+    and admins when nobody does (an uncovered department); everyone active as a last resort."""
+    ids = await department_staff(conn, esc.department_id)
     if not ids:
-        ids = [int(r["id"]) for r in await Staff.filter(
-            is_active=True, role=Role.MANAGER).using_db(conn).values("id")]
+        ids = await leaders(conn)
+    if not ids:
+        ids = await _ids(conn, Q(is_active=True))
     return ids
 
 
-async def _ladder(conn: BaseDBAsyncClient, esc: Escalation, level: int) -> list[int]:
+async def _ladder(conn: BaseDBAsyncClient, esc: Escalation, level: int) -> set[int]:
     """Who hears about a breach: the assignee, the department's heads, then managers."""
-    ids: set[int] = set()
-    if esc.assignee_id:
-        ids.add(esc.assignee_id)
-    heads = Staff.filter(is_active=True, role=Role.HEAD)
-    if esc.department_id is not None:
-        heads = heads.filter(departments__id=esc.department_id)
-    ids |= {int(r["id"]) for r in await heads.using_db(conn).values("id")}
+    ids: set[int] = {esc.assignee_id} if esc.assignee_id else set()
+    ids |= await heads(conn, esc.department_id)
     if level >= 2 or not ids:
-        ids |= {int(r["id"]) for r in await Staff.filter(
-            is_active=True, role=Role.MANAGER).using_db(conn).values("id")}
-    return sorted(ids)
+        ids |= await leaders(conn)
+    if not ids:
+        ids = await audience(conn, esc)
+    return ids
 
 
 async def robot_line(conn: BaseDBAsyncClient | None, esc: Escalation, event: str) -> str:
@@ -88,23 +110,40 @@ async def robot_line(conn: BaseDBAsyncClient | None, esc: Escalation, event: str
 
 
 async def for_escalation(conn: BaseDBAsyncClient, esc: Escalation, event: str, now: datetime,
-                         *, level: int = 0) -> int:
-    """Queue the notifications one escalation event deserves; returns how many rows."""
+                         *, level: int = 0, new_kinds: list[str] | None = None) -> int:
+    """Queue the notifications one escalation event deserves; returns how many rows.
+
+    One row per person per event. An unassigned escalation: its department's staff (managers
+    and admins when nobody works it); an assigned one: its assignee. A dispute also reaches
+    the department's heads and the managers at once, an urgent kind the heads; a breach climbs
+    the ladder.
+    """
+    claimed = esc.status == EscalationStatus.CLAIMED and esc.assignee_id
+    recipients: set[int] = set()
     if event in ("opened", "updated", "released"):
-        recipients = [esc.assignee_id] if (
-            esc.status == EscalationStatus.CLAIMED and esc.assignee_id
-        ) else await _eligible(conn, esc)
+        recipients = {esc.assignee_id} if claimed and esc.assignee_id \
+            else await audience(conn, esc)
+        fresh = set(esc.kinds or [esc.kind.value]) if event == "opened" else set(new_kinds or ())
+        if fresh & {"red_flag", "dispute"}:
+            recipients |= await heads(conn, esc.department_id)
+        if "dispute" in fresh:
+            recipients |= await leaders(conn)
     elif event == "assigned":
-        recipients = [esc.assignee_id] if esc.assignee_id else []
+        recipients = {esc.assignee_id} if esc.assignee_id else set()
     elif event.startswith("breach"):
         recipients = await _ladder(conn, esc, level)
-    else:
-        recipients = []
+    elif event == "replied":
+        recipients = {esc.assignee_id} if esc.assignee_id else set()
+        if recipients and await Notification.filter(
+                channel=NotificationChannel.APP, staff_id=esc.assignee_id,
+                escalation_id=esc.id, event="replied", read_at__isnull=True,
+        ).using_db(conn).exists():
+            return 0  # one unread "the person wrote" per conversation is enough
     text = await robot_line(conn, esc, event)
     rows = [
         Notification(channel=NotificationChannel.APP, staff_id=sid, escalation_id=esc.id,
                      event=event, text=text, created_at=now)
-        for sid in dict.fromkeys(r for r in recipients if r)
+        for sid in sorted(r for r in recipients if r)
     ]
     if event in ROBOT_EVENTS:
         code = ""
@@ -226,8 +265,8 @@ async def send_due(rt: Runtime, http: aiohttp.ClientSession) -> int:
             heading = f"**回访机器人：{len(take)} 条通知**" if len(take) > 1 \
                 else "**回访机器人：运行通知**"
         else:
-            heading = f"**回访机器人：{len(take)} 条升级需要关注**" if len(take) > 1 \
-                else "**回访机器人：升级需要关注**"
+            heading = f"**回访机器人：{len(take)} 条待处理事项需要关注**" if len(take) > 1 \
+                else "**回访机器人：待处理事项需要关注**"
         content = "\n".join([heading, *lines])
         taken = [r.id for r in take]
         rest = [i for i in ids if i not in taken]

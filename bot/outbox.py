@@ -369,13 +369,16 @@ async def _mark_unreachable(contact: ContactFacts, channel: str, reason: str) ->
 def _withdrawn(msg: Queued, contact: ContactFacts) -> str | None:
     """Why a queued message must no longer go out, if it must not.
 
-    Messages written before the contact opted out, or before we learnt of a wrong number or a
-    death, are withdrawn; the confirmation written in the same step (same instant) still goes.
+    A person who opted out (or whose number is wrong, or who has died) gets exactly one more
+    message: the confirmation written in the step that stopped them, marked ``final`` by the
+    dispatcher. Everything else still queued for them is withdrawn, whenever it was written:
+    the stop is stamped in the same transaction as the confirmation, and a timestamp race
+    must never cost the person their goodbye, nor send them anything after it.
     """
     for stop, why in ((contact.opted_out_at, "contact opted out"),
                       (contact.stopped_at, f"contact stopped: {contact.stopped_reason}")):
-        if stop is not None and msg.created_at is not None and msg.created_at < stop:
-            return why
+        if stop is not None:
+            return None if (msg.params or {}).get("final") else why
     return None
 
 

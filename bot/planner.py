@@ -11,7 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, ledger, links, outbox
+from bot import bulk, escalations, ledger, links, outbox, recovery
 from bot.leases import lease
 from bot.outbox import ContactFacts, pick_channel
 from bot.runtime import Runtime
@@ -26,6 +26,8 @@ from models import (
     Episode,
     EpisodeKind,
     EpisodeStatus,
+    Escalation,
+    EscalationStatus,
     Message,
     MessageStatus,
     PersonContact,
@@ -33,6 +35,7 @@ from models import (
     SurveyLink,
 )
 from surveys import engine
+from surveys.definition import RECOVERY
 from surveys.schedule import due_at, parse_offset
 from surveys.window import next_send_time
 
@@ -103,9 +106,10 @@ async def plan_episode(rt: Runtime, episode: Episode, conn: BaseDBAsyncClient) -
         elif row.status in (CheckinStatus.PLANNED, CheckinStatus.CANCELLED):
             row.update_from_dict({**plan, "status": CheckinStatus.PLANNED, "lost_reason": None})
             await row.save(using_db=conn)
-    # Offsets no longer in the schedule: drop the pending ones (never a ghost).
+    # Offsets no longer in the schedule: drop the pending ones (never a ghost). Check-ins
+    # staff planned (recovery question, follow up later) are not the schedule's to drop.
     for row in existing.values():
-        if row.status == CheckinStatus.PLANNED:
+        if row.status == CheckinStatus.PLANNED and not recovery.is_special(row.offset):
             row.status = CheckinStatus.CANCELLED
             await row.save(using_db=conn)
     return created
@@ -243,14 +247,18 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
         busy: set[int] = {int(r["contact_id"]) for r in await Conversation.filter(
             contact_id__in=contact_ids, status=ConversationStatus.OPEN
         ).using_db(conn).values("contact_id")}
+        # Staff hold one of their conversations: the bot starts nothing meanwhile.
+        busy |= {int(r["conversation__contact_id"]) for r in await Escalation.filter(
+            status=EscalationStatus.CLAIMED, conversation__contact_id__in=contact_ids,
+        ).using_db(conn).values("conversation__contact_id")}
         # Per contact: (importance, episode, person) of the surveys opened lately.
         recent: dict[int, list[tuple[int, int, int]]] = {}
         if cfg.fatigue_days:
             for r in await CheckIn.filter(
                 contact_id__in=contact_ids,
                 opened_at__gte=now - timedelta(days=cfg.fatigue_days),
-            ).using_db(conn).values("contact_id", "importance", "episode_id",
-                                    "episode__person_id"):
+            ).exclude(survey_id=RECOVERY).using_db(conn).values(
+                    "contact_id", "importance", "episode_id", "episode__person_id"):
                 recent.setdefault(r["contact_id"], []).append(
                     (r["importance"], r["episode_id"], r["episode__person_id"]))
 
@@ -292,8 +300,10 @@ def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: ContactFacts, now
         return f"skip:{contact.stopped_reason}"
     # Fatigue counts surveys about the same person: a parent is still asked about each child
     # (every message names the child), and one episode's own schedule is never cut short.
-    if any(imp >= checkin.importance and eid != ep.id and pid == ep.person_id
-           for imp, eid, pid in recent.get(contact.id, ())):
+    # The recovery question answers what the person raised: fatigue never blocks it.
+    if checkin.survey_id != RECOVERY and any(
+            imp >= checkin.importance and eid != ep.id and pid == ep.person_id
+            for imp, eid, pid in recent.get(contact.id, ())):
         return "skip:fatigue"
     if pick_channel(rt, contact) is None:
         return "skip:unreachable"
@@ -463,7 +473,9 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             return 0
         stopped = contact.opted_out_at or contact.stopped_reason
         channel = pick_channel(rt, contact)
-        if fresh.attempts >= cfg.max_attempts or stopped or channel is None or conv is None \
+        # The recovery question is asked once: no reminders.
+        attempts = 1 if recovery.is_recovery(fresh.offset) else cfg.max_attempts
+        if fresh.attempts >= attempts or stopped or channel is None or conv is None \
                 or conv.status != ConversationStatus.OPEN:
             reason = ("opted_out" if contact.opted_out_at else contact.stopped_reason
                       or ("unreachable" if channel is None else "no_answer"))
@@ -478,6 +490,9 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             return 1
         window = rt.send_window(fresh.episode.department.code)
         allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
+        if allowed <= now and await escalations.claimed_for(conn, contact.id) is not None:
+            # Staff hold one of this person's conversations: no reminder meanwhile.
+            allowed = now + timedelta(minutes=cfg.busy_defer_minutes)
         if allowed > now:
             await CheckIn.filter(id=checkin.id).using_db(conn).update(expires_at=allowed)
             return 0

@@ -51,6 +51,35 @@ class Waker:
 ALWAYS_OPEN = SendWindow(quiet_start=time(0), quiet_end=time(0), spread_minutes=0)
 
 
+class Broadcast:
+    """Like :class:`Waker`, but every waiter wakes (open staff pages, not one loop).
+
+    Woken after something staff see has changed (a message stored, an escalation raised or
+    claimed); on PostgreSQL the other processes hear it too (bot.wakeups).
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.on_wake: Callable[[], None] | None = None
+
+    def wake(self) -> None:
+        """Wake everyone waiting here, and in the other processes where they listen."""
+        self.wake_local()
+        if self.on_wake is not None:
+            self.on_wake()
+
+    def wake_local(self) -> None:
+        """Wake everyone waiting in this process."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Sleep until woken or ``timeout`` seconds pass."""
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -68,6 +97,7 @@ class Runtime:
     inbox_waker: Waker = field(default_factory=Waker)
     planner_waker: Waker = field(default_factory=Waker)
     staff_waker: Waker = field(default_factory=Waker)  # SLA checks and notifications
+    live: Broadcast = field(default_factory=Broadcast)  # open staff pages (server-sent events)
     # Messages the planner wrote already leased to this process: (outbox.Queued, lease end).
     outbox_handoff: deque[tuple[Any, datetime]] = field(default_factory=deque)
 

@@ -57,10 +57,12 @@ def deadlines(rt: Runtime, esc: Escalation) -> list[Deadline]:
     """The deadlines that apply to ``esc`` (earliest response rule wins)."""
     cfg = rt.settings.staff
     kinds = set(esc.kinds or [esc.kind.value])
+    if "dispute" in kinds:
+        kinds.add("complaint")  # a dispute is a complaint too, with its deadlines
     start = esc.opened_at
     responded = esc.first_response_at or esc.resolved_at
     responses = [start + timedelta(hours=cfg.other_response_hours)]
-    if "red_flag" in kinds or esc.priority.value == "urgent":
+    if kinds & {"red_flag", "dispute"} or esc.priority.value == "urgent":
         responses.append(start + timedelta(minutes=cfg.red_flag_response_minutes))
     if "complaint" in kinds:
         responses.append(start + timedelta(hours=cfg.complaint_response_hours))

@@ -23,7 +23,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import ledger, notify, outbox
+from bot import ledger, notify, outbox, recovery
+from bot.coverage import Coverage, Uncovered, uncovered_departments  # noqa: F401 (re-exported)
 from bot.planner import engine_context
 from bot.privacy import mask_name, mask_phone
 from bot.runtime import Runtime
@@ -34,10 +35,12 @@ from models import (
     Conversation,
     ConversationStatus,
     Department,
+    Direction,
     Escalation,
     EscalationStatus,
     KeyValue,
     Message,
+    MessageStatus,
     Role,
     Staff,
     StaffSession,
@@ -332,8 +335,21 @@ async def claim(rt: Runtime, staff: Staff, esc_id: int) -> ClaimResult:
             conv.status = ConversationStatus.STAFF
             await conv.save(using_db=conn, update_fields=["status"])
         await Escalation.filter(id=esc.id).using_db(conn).update(status_before_claim=before)
+        await _hush(conn, conv.contact_id)
         await _audit("escalation_claimed", staff, esc, now, conversation=conv.id)
+    rt.live.wake()
     return ClaimResult(True, staff.display_name)
+
+
+async def _hush(conn: BaseDBAsyncClient, contact_id: int) -> int:
+    """Withdraw what the bot still had queued for this person: staff hold the conversation.
+
+    (A message a sender is handing to its provider at this very moment may still go.)
+    """
+    return await Message.filter(
+        contact_id=contact_id, direction=Direction.OUT, sender="bot",
+        status=MessageStatus.QUEUED, lease_until__isnull=True,
+    ).using_db(conn).update(status=MessageStatus.FAILED, error="withdrawn: staff took over")
 
 
 def _require_holder(staff: Staff, esc: Escalation) -> None:
@@ -372,8 +388,10 @@ async def release(rt: Runtime, staff: Staff, esc_id: int) -> None:
             raise StaffError("it is not claimed", 409)
         await _restore(rt, conn, conv, esc.status_before_claim)
         await _audit("escalation_released", staff, esc, now)
+        esc.status, esc.assignee_id = EscalationStatus.OPEN, None
         await notify.for_escalation(conn, esc, "released", now)
     rt.staff_waker.wake()
+    rt.live.wake()
 
 
 async def reassign(rt: Runtime, staff: Staff, esc_id: int, to_id: int) -> Staff:
@@ -400,12 +418,14 @@ async def reassign(rt: Runtime, staff: Staff, esc_id: int, to_id: int) -> Staff:
         if conv.status != ConversationStatus.STAFF:
             conv.status = ConversationStatus.STAFF
             await conv.save(using_db=conn, update_fields=["status"])
+        await _hush(conn, conv.contact_id)
         await _audit("escalation_reassigned", staff, esc, now, to=target.username,
                      previous=esc.assignee.username if esc.assignee else None)
         esc.assignee_id = target.id
         esc.status = EscalationStatus.CLAIMED
         await notify.for_escalation(conn, esc, "assigned", now)
     rt.staff_waker.wake()
+    rt.live.wake()
     return target
 
 
@@ -425,6 +445,10 @@ async def reply(rt: Runtime, staff: Staff, esc_id: int, text: str) -> Message:
         raise StaffError("a reply is at most 1000 characters; split it into two")
     esc = await get_visible(staff, esc_id)
     _require_holder(staff, esc)
+    stopped = stop_reason(esc.conversation.contact)
+    if stopped:
+        raise StaffError(f"this person asked for no more messages ({stopped}): phone them if "
+                         "you must", 409)
     now = rt.now()
     async with in_transaction() as conn:
         conv = await _lock_conversation(conn, esc.conversation_id)
@@ -441,7 +465,15 @@ async def reply(rt: Runtime, staff: Staff, esc_id: int, text: str) -> Message:
         await Escalation.filter(id=esc.id).using_db(conn).update(updated_at=now)
         await _audit("staff_replied", staff, esc, now, message=msg.id)
     rt.outbox_waker.wake()
+    rt.live.wake()
     return msg
+
+
+def stop_reason(contact: Contact) -> str:
+    """Why nothing may be sent to this contact any more ("" when messages may go)."""
+    if contact.opted_out_at is not None:
+        return "opted_out"
+    return contact.stopped_reason or ""
 
 
 def fill_canned(rt: Runtime, staff: Staff, esc: Escalation, template: str) -> str:
@@ -467,28 +499,44 @@ async def _resume_plan(rt: Runtime, conn: BaseDBAsyncClient,
             and survey.questions[idx].id not in (state.get("answers") or {})):
         state["status"] = engine.ASKING
         ctx, _ = await engine_context(rt, checkin, conn)
-        return ConversationStatus.OPEN, state, engine.render(survey.questions[idx].text, ctx)
+        # Say which survey this is (a parent may have several children being asked about).
+        question = engine.render(rt.texts["resume"], ctx) + engine.render(
+            survey.questions[idx].text, ctx)
+        return ConversationStatus.OPEN, state, question
     state["status"] = engine.DONE
     return ConversationStatus.CLOSED, state, None
 
 
+AFTER = ("resume", "close", "later")
+
+
+def default_after(esc: Escalation) -> str:
+    """What the resolve form proposes: close after a clinical worry (never a satisfaction
+    question to a bleeding patient), otherwise resume the survey."""
+    return "close" if "red_flag" in (esc.kinds or [esc.kind.value]) else "resume"
+
+
 async def resolve(rt: Runtime, staff: Staff, esc_id: int, *, outcome: str, note: str,
                   after: str = "close") -> Escalation:
-    """Close the escalation with an outcome and a note; the bot resumes or closes the survey."""
+    """Close the escalation with an outcome and a note; then the bot resumes the survey,
+    closes it, or follows up later (``after``). A resolved complaint or low score plans the
+    recovery question (bot.recovery)."""
     outcome = outcome.strip()
     if outcome not in rt.settings.staff.outcomes:
         raise StaffError("pick an outcome from the list")
-    if after not in ("resume", "close"):
-        raise StaffError("after resolving, the survey either resumes or closes")
+    if after not in AFTER:
+        raise StaffError("after resolving, the survey either resumes, closes or is followed "
+                         "up later")
     esc = await get_visible(staff, esc_id)
     _require_holder(staff, esc)
+    note = note.strip()[:4000]
     now = rt.now()
     async with in_transaction() as conn:
         conv = await _lock_conversation(conn, esc.conversation_id)
         n = await Escalation.filter(
             id=esc.id, status=EscalationStatus.CLAIMED, assignee_id=staff.id
         ).using_db(conn).update(status=EscalationStatus.RESOLVED, resolved_at=now,
-                                outcome=outcome, note=note.strip()[:4000], updated_at=now)
+                                outcome=outcome, note=note, updated_at=now)
         if not n:
             raise StaffError("it changed hands meanwhile; reload the page", 409)
         if after == "resume":
@@ -498,13 +546,17 @@ async def resolve(rt: Runtime, staff: Staff, esc_id: int, *, outcome: str, note:
                 **(conv.state or {}), "status": engine.DONE}, None
         conv.status, conv.state, conv.last_activity_at = status, state, now
         await conv.save(using_db=conn, update_fields=["status", "state", "last_activity_at"])
-        if question:
+        if question and not stop_reason(await Contact.get(id=conv.contact_id, using_db=conn)):
             await outbox.queue(conn, key=f"resume:{esc.id}", channel=conv.channel,
                                contact_id=conv.contact_id, conversation_id=conv.id,
                                body=question, now=now)
-        await _audit("escalation_resolved", staff, esc, now, outcome=outcome,
-                     after="resumed" if question else "closed")
+        planned = await recovery.after_resolve(rt, conn, esc, conv,
+                                               follow_up_later=after == "later")
+        await _audit("escalation_resolved", staff, esc, now, outcome=outcome, note=note,
+                     after="resumed" if question else after, planned=planned)
     rt.outbox_waker.wake()
+    rt.planner_waker.wake()
+    rt.live.wake()
     return await Escalation.get(id=esc.id)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from tortoise import connections
 
-from bot.runtime import Runtime, Waker
+from bot.runtime import Broadcast, Runtime, Waker
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ class Wakeups:
     """One dedicated connection that LISTENs, and NOTIFYs for this process's wakers."""
 
     def __init__(self, rt: Runtime) -> None:
-        self._wakers: dict[str, Waker] = {
+        self._wakers: dict[str, Waker | Broadcast] = {
             "inbox": rt.inbox_waker, "outbox": rt.outbox_waker,
-            "planner": rt.planner_waker, "staff": rt.staff_waker}
+            "planner": rt.planner_waker, "staff": rt.staff_waker, "live": rt.live}
         self._conn: Any = None
         self._pid = 0
         self._pending: set[str] = set()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, h5, pages, simulator, sms, staff, wechat
+from handlers import api, dashboard, h5, pages, simulator, sms, staff, staff_live, wechat
 
 STATIC = Path(__file__).parent / "static"
 
@@ -18,6 +18,7 @@ def setup_routes(app: web.Application) -> None:
     dashboard.setup(app)  # /tallies, drill-down, exports, monthly report
     app.router.add_post("/api/episodes", api.post_episodes)
     simulator.setup(app)
+    staff_live.setup(app)  # before staff: its error pages wrap the CSRF check too
     staff.setup(app)
     wechat.setup(app)
     sms.setup(app)

@@ -10,6 +10,7 @@ and tallies are therefore the ones a chat reply makes, and the page shows the bo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -136,13 +137,23 @@ async def submit(request: web.Request) -> web.Response:
     rt, contact_id = page.rt, page.conv.contact_id
     sent: list[int] = []
     answered: list[int] = []
+    # The comment box belongs to the last score on the form: stored with that answer (its
+    # text, and the engine's comment or follow-up answer), as "4 李医生很耐心" would be in chat.
+    scored = [q.id for q in shown if q.kind == "score"]
+    with_comment = scored[-1] if scored else None
     for _ in range(len(page.survey.questions) + 1):
         conv = await Conversation.get(id=page.conv.id)
         if conv.status != ConversationStatus.OPEN or conv.state.get("status") != engine.ASKING:
             break
         q = page.survey.questions[int(conv.state.get("index", 0))]
+        raw = None
         if q.kind == "score":
             answer = values.get(f"q_{q.id}", "")
+            if answer and comment and q.id == with_comment:
+                raw = json.dumps({"score": int(answer), "comment": comment},
+                                 ensure_ascii=False)
+                answer = f"{answer} {comment}".strip()
+                comment = ""
         else:
             answer = values.get(f"q_{q.id}", "") or comment
             if answer == comment:
@@ -151,7 +162,7 @@ async def submit(request: web.Request) -> web.Response:
             break  # a question the form did not show: the page asks it next
         received = await dispatcher.receive(
             rt, channel="h5", contact_id=contact_id, text=answer,
-            provider_id=f"{token}:{q.id}", conversation_id=conv.id)
+            provider_id=f"{token}:{q.id}", conversation_id=conv.id, raw=raw)
         await dispatcher.process_contact_now(rt, contact_id)
         sent.append(received.message_id)
         answered.append(received.message_id)

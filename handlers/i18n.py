@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -19,6 +21,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bot": {"zh": "机器人", "en": "Bot"},
     "staff": {"zh": "工作人员", "en": "Staff"},
     "person": {"zh": "患者", "en": "Patient"},
+    "wechat": {"zh": "微信事件", "en": "WeChat event"},
+    "ch.simulator": {"zh": "模拟器", "en": "simulator"},
+    "ch.wechat": {"zh": "微信", "en": "WeChat"},
+    "ch.sms": {"zh": "短信", "en": "SMS"},
+    "ch.h5": {"zh": "H5问卷页", "en": "H5 survey page"},
     "no_messages": {"zh": "还没有消息。回访到期后，机器人的消息会出现在这里。",
                     "en": "No messages yet. The bot's check-in appears here when it is due."},
     "kind": {"zh": "类型", "en": "Kind"},
@@ -39,8 +46,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                 "en": "Means are hidden below 5 answers: too few to be fair, and they expose "
                       "individuals."},
     "no_answers": {"zh": "还没有评分。", "en": "No scores yet."},
-    "open_escalations": {"zh": "待处理升级", "en": "Open escalations"},
+    "open_escalations": {"zh": "待处理事项", "en": "Open escalations"},
     "kind.red_flag": {"zh": "临床警示", "en": "Red flag"},
+    "kind.dispute": {"zh": "纠纷", "en": "Dispute"},
     "kind.complaint": {"zh": "投诉", "en": "Complaint"},
     "kind.low_score": {"zh": "低分", "en": "Low score"},
     "kind.question": {"zh": "咨询", "en": "Question"},
@@ -100,16 +108,39 @@ REASONS: dict[str, dict[str, str]] = {
 }
 
 
-def reason_text(reason: str, lang: str) -> str:
-    """An escalation's reasons in the page language ("overall=2" style parts stay as they are)."""
+def question_titles(settings: Any) -> dict[str, str]:
+    """Question id → what staff and managers read for it: score questions first (an
+    escalation's reason names a scored question), then the rest; the first survey wins."""
+    titles: dict[str, str] = {"comment": "补充意见"}
+    questions = [q for survey in settings.surveys.values() for q in survey.questions]
+    for q in sorted(questions, key=lambda q: q.kind != "score"):
+        if q.id != "comment":
+            titles.setdefault(q.id, q.label)
+    return titles
+
+
+def question_title(settings: Any, survey_id: str, question_id: str) -> str:
+    """One answer's question as staff read it (its survey's title for it)."""
+    survey = settings.surveys.get(survey_id)
+    if survey is not None:
+        for q in survey.questions:
+            if q.id == question_id:
+                return str(q.label)
+    return question_titles(settings).get(question_id, question_id)
+
+
+def reason_text(reason: str, lang: str, titles: dict[str, str] | None = None) -> str:
+    """An escalation's reasons in the page language; "overall=2" reads "总体满意度 2分"."""
+    titles = titles or {}
     parts = []
     for part in reason.split("; "):
         entry = REASONS.get(part)
         if entry is None and part.startswith("no usable answer after"):
             n = part.split("after ", 1)[1].split(" ", 1)[0]
             entry = {"zh": f"连续{n}次无法识别回复"}
-        if entry is None and "=" in part and lang == "zh":
+        if entry is None and "=" in part:
             q, _, score = part.partition("=")
-            entry = {"zh": f"{q} 评{score}分"}
+            title = titles.get(q, q)
+            entry = {"zh": f"{title} {score}分", "en": f"{title}: {score}"}
         parts.append(entry.get(lang, part) if entry else part)
     return "；".join(parts) if lang == "zh" else "; ".join(parts)

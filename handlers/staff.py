@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from bot import notify, sla
+from bot import inbox, notify, sla
 from bot import staff as svc
 from bot.channels import pause
 from bot.keys import RUNTIME
@@ -26,11 +27,15 @@ from handlers.auth import (
     set_login_csrf,
     signed_in,
 )
-from handlers.i18n import language
+from handlers.i18n import language, question_title
 from handlers.render import render
+from handlers.staff_live import history_item
 from handlers.staff_messages import ERRORS_ZH
 from models import (
+    Answer,
     AuditEvent,
+    CheckIn,
+    Contact,
     Conversation,
     Department,
     Escalation,
@@ -56,7 +61,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/staff/queue", queue_page)
     r.add_get("/staff/queue/rows", queue_rows)
     r.add_get("/staff/escalations/{id:\\d+}", escalation_page)
-    for action in ("claim", "release", "reassign", "reply", "resolve", "reveal"):
+    for action in ("claim", "release", "reassign", "reply", "resolve", "reveal", "note"):
         r.add_post(f"/staff/escalations/{{id:\\d+}}/{action}", _ACTIONS[action])
     r.add_get("/staff/conversations/{id:\\d+}", conversation_page)
     r.add_get("/staff/notifications", notifications_page)
@@ -127,7 +132,8 @@ def _timers(request: web.Request, esc: Escalation, now: datetime) -> list[dict[s
     return out
 
 
-def _item(request: web.Request, esc: Escalation, now: datetime) -> dict[str, Any]:
+def _item(request: web.Request, esc: Escalation, now: datetime,
+          facts: inbox.RowFacts | None = None) -> dict[str, Any]:
     rt = request.app[RUNTIME]
     timers = _timers(request, esc, now)
     # The queue shows the most pressing running clock (or the worst breach).
@@ -143,6 +149,11 @@ def _item(request: web.Request, esc: Escalation, now: datetime) -> dict[str, Any
         "assignee": esc.assignee.display_name if esc.assignee else "",
         "opened_at": rt.local(esc.opened_at).strftime("%m-%d %H:%M"),
         "timer": pressing, "level": esc.sla_level, "outcome": esc.outcome or "",
+        "preview": facts.preview if facts else "",
+        "preview_sender": facts.preview_sender if facts else "",
+        "last_at": rt.local(facts.last_at).strftime("%m-%d %H:%M")
+        if facts and facts.last_at else "",
+        "unread": bool(facts and facts.unread), "replied": bool(facts and facts.replied),
     }
 
 
@@ -158,7 +169,9 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     now = request.app[RUNTIME].now()
     depts = await svc.department_ids(me)
     dq = Department.all() if depts is None else Department.filter(id__in=list(depts))
-    return {"items": [_item(request, e, now) for e in rows], "view": view, "filters": filters,
+    facts = await inbox.row_facts(me, rows)
+    return {"items": [_item(request, e, now, facts.get(e.id)) for e in rows], "view": view,
+            "filters": filters, "counts": await inbox.view_counts(me),
             "departments": await dq.order_by("name"), "query": request.query_string}
 
 
@@ -186,14 +199,44 @@ def _channel_hint(conv: Conversation, now: datetime) -> str:
     return conv.channel
 
 
-async def _history(request: web.Request, contact_id: int) -> list[dict[str, Any]]:
+async def _history(request: web.Request, contact: Contact, mask: Callable[[str], str],
+                   escalation_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The person's whole history (bot, person, staff), masked unless revealed, with the
+    internal notes of ``escalation_ids`` in their place."""
     rt = request.app[RUNTIME]
-    msgs = await Message.filter(contact_id=contact_id).order_by("-id").limit(500)
-    return [
-        {"direction": m.direction.value, "sender_key": m.sender, "body": m.body,
-         "status": m.status.value, "at": rt.local(m.created_at).strftime("%m-%d %H:%M")}
-        for m in reversed(msgs)
-    ]
+    msgs = list(reversed(await Message.filter(contact_id=contact.id).order_by("-id").limit(500)))
+    items = [{**history_item(rt, m, mask), "kind": "message", "ts": m.created_at}
+             for m in msgs]
+    for esc_id in escalation_ids or []:
+        for n in await inbox.notes(esc_id):
+            items.append({"kind": "note", "body": mask(n.body), "ts": n.created_at,
+                          "who": n.staff.display_name if n.staff else "?",
+                          "at": rt.local(n.created_at).strftime("%m-%d %H:%M")})
+    return sorted(items, key=lambda i: (i["ts"], i["kind"] == "note"))
+
+
+async def _sidebar(request: web.Request, esc: Escalation, conv: Conversation,
+                   contact: Contact) -> dict[str, Any]:
+    """The visit and this contact's earlier answers and escalations."""
+    rt = request.app[RUNTIME]
+    visit: dict[str, Any] = {"channel": conv.channel}
+    if conv.checkin_id is not None:
+        checkin = await CheckIn.get(id=conv.checkin_id).prefetch_related("episode__department")
+        ep = checkin.episode
+        visit.update(department=ep.department.name, clinician=ep.clinician_name or "—",
+                     treatment=ep.treatment_type or "—",
+                     date=rt.local(ep.occurred_at).strftime("%Y-%m-%d"))
+    conv_ids = [c for c in await Conversation.filter(contact_id=contact.id).values_list(
+        "id", flat=True)]
+    answers = [{"question": question_title(rt.settings, a.survey_id, a.question_id),
+                "score": a.score, "day": a.local_day or "", "channel": a.channel}
+               for a in await Answer.filter(conversation_id__in=conv_ids, score__isnull=False)
+               .order_by("-id").limit(20)]
+    earlier = [{"id": e.id, "kinds": e.kinds or [e.kind.value], "status": e.status.value,
+                "outcome": e.outcome or "", "opened_at": rt.local(e.opened_at).strftime("%Y-%m-%d")}
+               for e in await Escalation.filter(conversation_id__in=conv_ids).exclude(id=esc.id)
+               .order_by("-id").limit(20)]
+    return {"visit": visit, "answers": answers, "earlier": earlier}
 
 
 async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, status: int = 200,
@@ -202,6 +245,7 @@ async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, stat
     rt = request.app[RUNTIME]
     esc = await svc.get_visible(me, esc_id)
     conv = await Conversation.get(id=esc.conversation_id).prefetch_related("contact")
+    contact = conv.contact
     now = rt.now()
     holder = esc.status == EscalationStatus.CLAIMED and esc.assignee_id == me.id
     colleagues: list[Staff] = []
@@ -210,12 +254,20 @@ async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, stat
             if await svc.can_see(s, esc):
                 colleagues.append(s)
     canned = [svc.fill_canned(rt, me, esc, c) for c in rt.settings.staff.canned_replies]
+    mask = (lambda text: text) if revealed else await inbox.masker_for(contact)
+    messages = await _history(request, contact, mask, [esc.id])
+    last_id = max((m["id"] for m in messages if m["kind"] == "message"), default=0)
+    await inbox.mark_read(rt, me, esc, contact.id)
     return await page(
         request, "escalation.html", status=status, e=_item(request, esc, now), esc=esc,
-        timers=_timers(request, esc, now), messages=await _history(request, conv.contact_id),
+        timers=_timers(request, esc, now), messages=messages, last_id=last_id,
+        note=mask(esc.note or ""), side=await _sidebar(request, esc, conv, contact),
         holder=holder, colleagues=colleagues, canned=canned,
         outcomes=rt.settings.staff.outcomes, channel_hint=_channel_hint(conv, now),
         revealed=revealed, error=error, notice=notice, is_lead=me.role in svc.LEADS,
+        after_default=svc.default_after(esc), red_flag="red_flag" in (esc.kinds or []),
+        later_hours=rt.settings.staff.follow_up_later_hours,
+        stopped=bool(svc.stop_reason(contact)),
     )
 
 
@@ -257,6 +309,8 @@ async def _act(request: web.Request, action: str) -> web.Response:
             await svc.resolve(rt, me, esc_id, outcome=str(form.get("outcome", "")),
                               note=str(form.get("note", "")),
                               after=str(form.get("after", "close")))
+        elif action == "note":
+            await inbox.add_note(rt, me, esc_id, str(form.get("text", "")))
         elif action == "reveal":
             revealed = await svc.reveal(rt, me, esc_id, str(form.get("why", "")))
             resp = await _escalation_view(request, me, esc_id, revealed=revealed)
@@ -281,7 +335,7 @@ def _action(name: str) -> Any:
 
 
 _ACTIONS = {name: _action(name) for name in
-            ("claim", "release", "reassign", "reply", "resolve", "reveal")}
+            ("claim", "release", "reassign", "reply", "resolve", "reveal", "note")}
 
 
 async def conversation_page(request: web.Request) -> web.Response:
@@ -295,8 +349,12 @@ async def conversation_page(request: web.Request) -> web.Response:
             if await svc.can_see(me, e)]
     if not escs and await svc.department_ids(me) is not None:
         raise web.HTTPNotFound(text="no such conversation in your departments")
-    return await page(request, "conversation.html",
-                      messages=await _history(request, conv.contact_id),
+    messages = await _history(request, conv.contact, await inbox.masker_for(conv.contact),
+                              [e.id for e in escs])
+    return await page(request, "conversation.html", messages=messages,
+                      last_id=max((m["id"] for m in messages if m["kind"] == "message"),
+                                  default=0),
+                      live_escalation=escs[0].id if escs else 0,
                       contact=mask_name(conv.contact.name), phone=mask_phone(conv.contact.phone),
                       escalations=escs)
 
@@ -371,6 +429,7 @@ async def _admin_view(request: web.Request, *, error: str = "", notice: str = ""
     members = await Staff.all().order_by("username").prefetch_related("departments")
     return await page(request, "staff_admin.html", status=status, members=members,
                       departments=await Department.all().order_by("code"),
+                      coverage=await svc.uncovered_departments(),
                       roles=[r.value for r in Role], error=error, notice=notice)
 
 
@@ -444,8 +503,9 @@ async def audit_page(request: web.Request) -> web.Response:
     if actor:
         q = q.filter(actor=actor)
     rows = await q.order_by("-id").limit(300)
+    mask = await inbox.masker_for_audit(rows)  # a reason or a note may name the person
     items = [{"id": a.id, "kind": a.kind, "actor": a.actor,
               "subject": f"{a.subject_type} {a.subject_id}",
-              "data": json.dumps(a.data, ensure_ascii=False, sort_keys=True),
+              "data": mask(json.dumps(a.data, ensure_ascii=False, sort_keys=True)),
               "at": rt.local(a.recorded_at).strftime("%Y-%m-%d %H:%M:%S")} for a in rows]
     return await page(request, "audit.html", items=items, kind=kind, actor=actor)

@@ -13,6 +13,7 @@ from models.entities import (
     EpisodeStatus,
     Escalation,
     EscalationKind,
+    EscalationNote,
     EscalationStatus,
     Message,
     MessageStatus,
@@ -25,6 +26,7 @@ from models.entities import (
     Relation,
     Role,
     Staff,
+    StaffRead,
     StaffSession,
     SurveyLink,
 )
@@ -34,8 +36,9 @@ __all__ = [
     "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
-    "Escalation", "EscalationKind", "EscalationStatus", "KeyValue", "Message", "MessageStatus",
+    "Escalation", "EscalationKind", "EscalationNote", "EscalationStatus", "KeyValue", "Message",
+    "MessageStatus",
     "Notification", "NotificationChannel",
     "Person", "PersonContact", "PersonKind", "Priority", "Relation", "Role", "Staff",
-    "StaffSession", "SurveyLink",
+    "StaffRead", "StaffSession", "SurveyLink",
 ]

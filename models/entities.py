@@ -94,6 +94,9 @@ class EscalationKind(StrEnum):
     """Why a person must look."""
 
     RED_FLAG = "red_flag"
+    # a threat of legal action, a complaint to the authorities, the media, a demand to meet
+    # leadership, a refusal to pay: urgent, and also a complaint
+    DISPUTE = "dispute"
     COMPLAINT = "complaint"
     LOW_SCORE = "low_score"
     QUESTION = "question"
@@ -405,6 +408,50 @@ class Escalation(Model):
     class Meta:
         table = "escalation"
         indexes = (("status", "priority"), ("department_id", "status"))
+
+
+class EscalationNote(Model):
+    """An internal note on an escalation: staff only, never sent to the person (audited)."""
+
+    id = fields.IntField(primary_key=True)
+    escalation_id: int
+    escalation: fields.ForeignKeyRelation[Escalation] = fields.ForeignKeyField(
+        "models.Escalation", related_name="notes", on_delete=fields.CASCADE
+    )
+    staff_id: int | None
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="notes", null=True, on_delete=fields.SET_NULL
+    )
+    body = fields.TextField()
+    created_at = UTCDatetimeField()
+
+    class Meta:
+        table = "escalation_note"
+        indexes = (("escalation_id", "id"),)
+
+
+class StaffRead(Model):
+    """How far a member has read an escalation's conversation: the queue's unread marks.
+
+    ``message_id`` is the newest message of the person that this member has seen there; a
+    later one makes the row unread for them.
+    """
+
+    id = fields.IntField(primary_key=True)
+    staff_id: int
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="reads", on_delete=fields.CASCADE
+    )
+    escalation_id: int
+    escalation: fields.ForeignKeyRelation[Escalation] = fields.ForeignKeyField(
+        "models.Escalation", related_name="reads", on_delete=fields.CASCADE
+    )
+    message_id = fields.BigIntField(default=0)
+    read_at = UTCDatetimeField()
+
+    class Meta:
+        table = "staff_read"
+        unique_together = (("staff", "escalation"),)
 
 
 class StaffSession(Model):

@@ -29,11 +29,15 @@ from typing import Any, Final, Literal, Protocol
 from surveys.definition import QuestionDef, SurveyDef
 
 Kind = Literal[
-    "red_flag", "complaint", "low_score", "question", "deceased", "wrong_number", "other"
+    "red_flag", "dispute", "complaint", "low_score", "question", "deceased", "wrong_number",
+    "other",
 ]
 Priority = Literal["urgent", "high", "normal"]
 
 ASKING, DONE, STAFF, STOPPED = "asking", "done", "staff", "stopped"
+# The answer row of a comment that came with a score and answered no question of its own
+# ("5 李医生很耐心", or the comment box of the H5 page): staff, exports and praise read it.
+COMMENT = "comment"
 
 
 class Reply(Protocol):
@@ -67,6 +71,73 @@ class Reply(Protocol):
     def negative(self) -> bool: ...
     @property
     def comment(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tapped:
+    """A score tapped on the H5 page, with the page's comment: a :class:`Reply`.
+
+    The score is what the person chose, never in doubt; the flags (red flag, complaint,
+    question, stop) are what the parser read in the comment (``about``, its parse).
+    """
+
+    score: int | None
+    comment: str
+    about: Reply
+
+    @property
+    def opt_out(self) -> bool:
+        return self.about.opt_out
+
+    @property
+    def opt_out_unsure(self) -> bool:
+        return self.about.opt_out_unsure
+
+    @property
+    def complaint(self) -> bool:
+        return self.about.complaint
+
+    @property
+    def red_flag(self) -> bool:
+        return self.about.red_flag
+
+    @property
+    def question(self) -> bool:
+        return self.about.question
+
+    @property
+    def wrong_number(self) -> bool:
+        return self.about.wrong_number
+
+    @property
+    def deceased(self) -> bool:
+        return self.about.deceased
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return False  # a tap is never in doubt
+
+    @property
+    def candidate(self) -> int | None:
+        return None
+
+    @property
+    def out_of_range(self) -> int | None:
+        return None
+
+    @property
+    def affirmative(self) -> bool:
+        return False
+
+    @property
+    def negative(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        # labels a newer parser adds (e.g. "dispute") are read in the comment
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "about"), name)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -229,8 +300,11 @@ class _Builder:
         """The person already said why ("2 护士态度不好"): that answers the follow-up.
 
         Only a free-text question whose ``ask_if`` depends on the score just given counts,
-        never a recovery question or a general comment question.
+        never a recovery question or a general comment question. A comment that answers no
+        such question is recorded as the score's :data:`COMMENT`, so that it stays with the
+        answer (staff, exports and praise read it).
         """
+        comment = comment.strip()
         if not comment:
             return
         answers = self.state["answers"]
@@ -240,6 +314,7 @@ class _Builder:
                     and cond.question == scored.id and cond.holds(answers.get(scored.id))):
                 self.record(q, None, comment)
                 return
+        self.events.append(AnswerRecorded(COMMENT, None, comment))
 
     def advance(self) -> None:
         """Move to the next applicable question, or thank and finish."""
@@ -346,6 +421,8 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
             q = survey.questions[b.state["index"]]
             if q.kind == "score" and parsed.score is not None:
                 b.record(q, parsed.score, text)
+                if parsed.comment.strip():
+                    b.events.append(AnswerRecorded(COMMENT, None, parsed.comment.strip()))
             # A clinical worry outranks the survey: a person takes over from here.
             b.state["status"] = STAFF
         return b.step()

@@ -80,8 +80,10 @@ async def test_red_flag_comment_shows_what_to_do_now(settings: Settings, clock: 
     r = await client.post(await link_of("李四"), data={"q_overall": "4",
                                                       "comment": "拔牙后一直出血"})
     html = await r.text()
+    # nobody works 口腔科 here: the advice says truthfully that the hospital's managers heard
     advice = settings.texts.red_flag_advice.format(org_name=settings.org.name,
-                                                   org_phone=settings.org.phone)
+                                                   org_phone=settings.org.phone,
+                                                   told=settings.texts.told_hospital)
     assert advice in html
     esc = await Escalation.get()
     assert esc.kind == "red_flag" and esc.priority == "urgent"

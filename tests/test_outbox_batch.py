@@ -140,17 +140,21 @@ async def test_opening_template_once_per_conversation_inside_one_batch(
     assert len(fake.sent_to("oNEW", "template")) == 3
 
 
-@pytest.mark.parametrize(("stop", "queued_minutes_after_stop", "expected"), [
-    # (how the person was stopped, when the message was queued relative to it) → outcome
-    (None, -10, ("sent", "")),
-    ("opted_out_at", -10, ("failed", "contact opted out")),
-    ("opted_out_at", 0, ("sent", "")),  # the confirmation written in the same step still goes
-    ("stopped_at", -10, ("failed", "contact stopped: wrong number")),
-    ("stopped_at", 5, ("sent", "")),
+@pytest.mark.parametrize(("stop", "queued_minutes_after_stop", "final", "expected"), [
+    # (how the person was stopped, when the message was queued relative to it, whether it is
+    # the stop's confirmation) → outcome
+    (None, -10, False, ("sent", "")),
+    ("opted_out_at", -10, False, ("failed", "contact opted out")),
+    ("opted_out_at", 0, True, ("sent", "")),  # the confirmation written with the stop goes
+    ("opted_out_at", -1, True, ("sent", "")),  # ...even stamped a moment before the stop
+    ("opted_out_at", 5, False, ("failed", "contact opted out")),  # nothing after it
+    ("stopped_at", -10, False, ("failed", "contact stopped: wrong number")),
+    ("stopped_at", 5, False, ("failed", "contact stopped: wrong number")),
+    ("stopped_at", 0, True, ("sent", "")),
 ])
-async def test_messages_written_before_a_stop_are_withdrawn(
+async def test_after_a_stop_only_its_confirmation_goes(
         rt: Runtime, fake: FakeWechat, stop: str | None, queued_minutes_after_stop: int,
-        expected: tuple[str, str]) -> None:
+        final: bool, expected: tuple[str, str]) -> None:
     c = await contact(rt, "oSTOP", 0.5)
     other = await contact(rt, "oGOING", 0.5)
     stop_at = rt.now() - timedelta(hours=1)
@@ -158,7 +162,7 @@ async def test_messages_written_before_a_stop_are_withdrawn(
         msg = await outbox.queue(conn, key=f"t:{next(_keys)}", channel="wechat",
                                  contact_id=c.id, conversation_id=None, body="还好吗",
                                  now=stop_at + timedelta(minutes=queued_minutes_after_stop),
-                                 kind="reply")
+                                 kind="reply", params={"final": True} if final else None)
     await Message.filter(id=msg.id).update(next_attempt_at=rt.now())
     other_ids = await queue(rt, other, 1)
     if stop is not None:

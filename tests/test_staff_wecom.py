@@ -49,7 +49,8 @@ async def test_new_escalations_are_merged_into_one_markdown_message(
     msg = wecom.received[0]
     assert msg["msgtype"] == "markdown" and msg["key"] == "robot-key"
     content = msg["markdown"]["content"]
-    assert "3 条升级" in content and content.count("/staff/escalations/") == 3
+    assert "3 条待处理事项" in content and "升级" not in content  # 待处理, never "upgrade"
+    assert content.count("/staff/escalations/") == 3
     assert "临床警示" in content and "口腔科" in content
     for secret in ("张三", "李四", "13812345670", "138****5670", "出血"):
         assert secret not in content  # an id and a link, nothing that identifies or diagnoses

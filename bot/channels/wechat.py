@@ -42,7 +42,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from yarl import URL
 
-from bot import bulk, dispatcher, escalations, ledger, links, outbox
+from bot import bulk, dispatcher, escalations, ledger, links, notify, outbox
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
@@ -947,6 +947,16 @@ async def _hand_to_staff(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int,
     return conv
 
 
+async def _held(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int) -> int | None:
+    """While staff hold one of this person's conversations the bot sends nothing, passive
+    replies included: what the person sent is stored there and the assignee hears of it."""
+    esc = await escalations.claimed_for(conn, contact_id)
+    if esc is None:
+        return None
+    await notify.for_escalation(conn, esc, "replied", rt.now())
+    return esc.conversation_id
+
+
 async def _on_media(rt: Runtime, inbound: Inbound, contact: Contact | None, mtype: str,
                     pid: str) -> str | None:
     """Image, location, link, video, unrecognised voice: stored; staff look during a survey.
@@ -962,6 +972,9 @@ async def _on_media(rt: Runtime, inbound: Inbound, contact: Contact | None, mtyp
     async def act(conn: BaseDBAsyncClient, row: Message) -> tuple[str | None, int | None]:
         if contact is None:
             return fill(wc.text_bind_prompt, _values(rt)), None
+        held = await _held(rt, conn, contact.id)
+        if held is not None:
+            return None, held  # staff hold the conversation: theirs to read, no bot reply
         conv = await _current_conversation(conn, contact.id, [ConversationStatus.OPEN])
         if mtype == "voice" and conv is not None:
             earlier = await Message.filter(  # contact_id: the indexed way to the rows
@@ -1013,6 +1026,9 @@ async def _on_event(rt: Runtime, ch: WechatChannel, inbound: Inbound,
         if event == "click":
             if contact is None:
                 return fill(wc.text_bind_prompt, _values(rt)), None
+            held = await _held(rt, conn, contact.id)
+            if held is not None:
+                return None, held  # staff hold the conversation: no bot reply
             return await _menu_click(rt, conn, contact, key)
         return None, None
 
