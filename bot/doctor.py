@@ -100,39 +100,32 @@ async def check_calendar(rt: Runtime) -> list[Finding]:
 
 
 async def check_cover(rt: Runtime) -> list[Finding]:
-    """Every department with episodes has an active staff member and a head; someone leads."""
-    from tortoise import connections
+    """Every department with work waiting has an active staff member and a head; someone
+    leads (the same rule as the staff admin page: :func:`bot.coverage.uncovered_departments`)."""
+    from bot.coverage import uncovered_departments
+    from models import Role, Staff
 
-    conn = connections.get("default")
-    rows = await conn.execute_query_dict(
-        "SELECT d.code AS code, "
-        " (SELECT COUNT(*) FROM staff_department sd JOIN staff s ON s.id = sd.staff_id "
-        "  WHERE sd.department_id = d.id AND s.is_active) AS staff, "
-        " (SELECT COUNT(*) FROM staff_department sd JOIN staff s ON s.id = sd.staff_id "
-        "  WHERE sd.department_id = d.id AND s.is_active AND s.role = 'head') AS heads "
-        "FROM department d WHERE EXISTS (SELECT 1 FROM episode e WHERE e.department_id = d.id) "
-        "ORDER BY d.code")
-    leads = await conn.execute_query_dict(
-        "SELECT COUNT(*) AS n FROM staff WHERE is_active AND role IN ('manager', 'admin')")
     out = []
-    if not int(leads[0]["n"]):
+    if not await Staff.filter(is_active=True, role__in=[Role.MANAGER, Role.ADMIN]).exists():
         out.append(fail("managers", "no active manager or admin: escalations of departments "
                         "without staff reach nobody", "`survey-bot staff add NAME --role "
                         "manager` (or admin)"))
-    for row in rows:
-        code, staff, heads = str(row["code"]), int(row["staff"]), int(row["heads"])
-        if not staff:
-            out.append(fail(f"department {code}", "has episodes but no active staff member: "
-                            "its escalations wait for the managers",
-                            f"/staff/admin: give someone department {code}"))
-        elif not heads:
-            out.append(fail(f"department {code}", f"{staff} active staff, no head: red flags "
-                            "must reach a department head at once",
-                            f"/staff/admin: make someone head of {code}"))
-        else:
-            out.append(ok(f"department {code}", f"{staff} active staff, {heads} head(s)"))
-    if not rows:
-        out.append(ok("departments", "no episodes yet"))
+    cover = await uncovered_departments()
+    for row in cover.no_staff:
+        code = row.department.code
+        out.append(fail(f"department {code}", f"{row.active_episodes} visits being followed "
+                        f"up and {row.open_escalations} open escalations, but no active staff "
+                        "member: they wait for the managers",
+                        f"/staff/admin: give someone department {code}"))
+    staffless = {r.department.id for r in cover.no_staff}
+    for row in cover.no_head:
+        if row.department.id in staffless:
+            continue
+        code = row.department.code
+        out.append(fail(f"department {code}", "staff but no head: red flags must reach a "
+                        "department head at once", f"/staff/admin: make someone head of {code}"))
+    if not cover.no_staff and not cover.no_head:
+        out.append(ok("departments", "every department with work waiting has staff and a head"))
     return out
 
 
