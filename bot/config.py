@@ -187,6 +187,8 @@ class StaffConfig(_Section):
 
     session_hours: int = Field(12, ge=1, le=24 * 30)
     login_max_failures: int = Field(5, ge=1, le=100)
+    login_max_failures_per_account: int = Field(50, ge=1, le=10_000)
+    login_max_failures_per_address: int = Field(50, ge=1, le=10_000)
     login_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     red_flag_response_minutes: int = Field(30, ge=1, le=24 * 60)
     complaint_response_hours: int = Field(24, ge=1, le=24 * 30)
@@ -317,6 +319,7 @@ class H5Config(_Section):
     comment_placeholder: str = "例如：哪里做得好，哪里需要改进"
     choose_all: str = "请为每个问题选择一个分数后再提交。"
     comment_too_long: str = "补充说明最多500字，请精简后再提交。"
+    invalid_text: str = "内容中有无法识别的字符，请修改后再提交。"
     used: str = "您已经完成了这次评价，感谢您的反馈！"
     expired: str = "这个链接已过期。感谢您的关注，如有需要请致电{org_phone}。"
     closed: str = "这次回访已经结束，感谢您的反馈！如有需要请致电{org_phone}。"

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -139,13 +140,37 @@ def _parse_when(value: str, tz: ZoneInfo) -> datetime:
     raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DD HH:MM")
 
 
+# The longest value each column may hold (the database column's size).
+LIMITS: dict[str, int] = {
+    "external_id": 128, "person_name": 128, "contact_phone": 32, "occurred_at": 32,
+    "department": 64, "department_name": 128, "treatment_type": 64, "kind": 16,
+    "clinician": 128, "person_external_id": 128, "person_kind": 16, "birth_date": 10,
+    "contact_name": 128, "relation": 16, "contact_openid": 64, "status": 16,
+}
+# Controls other than tab, newline and carriage return, and surrogates (a JSON "\ud800"):
+# no database stores them as text.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+YEARS = (1900, 2100)  # plausible dates; schedules add up to a year or two to them
+
+
 def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeRow | RowError:
     """Check one row; return the clean row or the first problem found."""
-    r = {str(k).strip().lower(): ("" if v is None else str(v).strip()) for k, v in raw.items()
-         if k is not None}
-    unknown = sorted(set(r) - set(COLUMNS))
-    if unknown:
-        return RowError(line, unknown[0], f"unknown column (known: {', '.join(COLUMNS)})")
+    r: dict[str, str] = {}
+    for k, v in raw.items():
+        if k is None:
+            continue
+        name = str(k).strip().lower()
+        if name not in COLUMNS:
+            return RowError(line, name[:40],
+                            f"unknown column (known: {', '.join(COLUMNS)})")
+        if v is not None and not isinstance(v, str | int | float):
+            return RowError(line, name, "must be text or a number, not a list or object")
+        value = "" if v is None else str(v).strip()
+        if len(value) > LIMITS[name]:
+            return RowError(line, name, f"longer than {LIMITS[name]} characters")
+        if _UNSTORABLE.search(value):
+            return RowError(line, name, "contains control characters or invalid Unicode")
+        r[name] = value
     for col in REQUIRED:
         if not r.get(col):
             return RowError(line, col, f"missing value ({COLUMNS[col]})")
@@ -173,10 +198,9 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         status = _enum(r.get("status", ""), EpisodeStatus, EpisodeStatus.ACTIVE, col)
     except ValueError as e:
         return RowError(line, col, str(e))
-    for col, limit in (("external_id", 128), ("person_name", 128), ("department", 64),
-                       ("treatment_type", 64), ("clinician", 128), ("contact_name", 128)):
-        if len(r.get(col, "")) > limit:
-            return RowError(line, col, f"longer than {limit} characters")
+    for col, when in (("occurred_at", occurred), ("birth_date", birth)):
+        if when is not None and not YEARS[0] <= when.year <= YEARS[1]:
+            return RowError(line, col, f"the year must be between {YEARS[0]} and {YEARS[1]}")
     return EpisodeRow(
         line=line, external_id=r["external_id"], person_name=r["person_name"],
         contact_phone=phone, contact_openid=r.get("contact_openid") or None,
@@ -188,6 +212,17 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         contact_name=r.get("contact_name") or r["person_name"],
         relation=rel, status=status,  # type: ignore[arg-type]
     )
+
+
+def person_key_of(row: EpisodeRow, contact_id: int) -> str:
+    """The person's key: their external id, else contact + name (a digest when that would
+    not fit the 128-character column)."""
+    if row.person_external_id:
+        return row.person_external_id
+    key = f"{contact_id}:{row.person_name}"
+    if len(key) > 128:
+        key = f"{contact_id}:#{hashlib.sha256(row.person_name.encode()).hexdigest()}"
+    return key
 
 
 def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
@@ -377,7 +412,7 @@ async def _store(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int]:
                 using_db=conn, name=row.contact_name, phone=row.contact_phone,
                 wechat_openid=row.contact_openid,
             )
-        person_key = row.person_external_id or f"{contact.id}:{row.person_name}"
+        person_key = person_key_of(row, contact.id)
         person, _ = await Person.get_or_create(
             source=source, external_id=person_key,
             defaults={"name": row.person_name, "kind": row.person_kind,
@@ -474,8 +509,7 @@ async def _store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[
             c.id = int(back["id"])
         contact_ids = [c if isinstance(c, int) else c.id for c in found]
 
-        keys = [r.person_external_id or f"{cid}:{r.person_name}"
-                for r, cid in zip(rows, contact_ids, strict=True)]
+        keys = [person_key_of(r, cid) for r, cid in zip(rows, contact_ids, strict=True)]
         people = dict(await Person.filter(source=source, external_id__in=list(set(keys))).using_db(
             conn).values_list("external_id", "id"))
         new_people: dict[str, dict[str, object]] = {}

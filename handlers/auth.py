@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot import staff as staff_service
 from bot.keys import RUNTIME
+from handlers.validate import read_form
 from models import Role, Staff, StaffSession
 
 SESSION_COOKIE = "sb_session"
@@ -94,8 +95,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a POST under /staff/ whose form lacks the session's CSRF token."""
     if request.method == "POST" and request.path.startswith("/staff/"):
-        form = await request.post()
-        given = str(form.get("csrf", ""))
+        form = await read_form(request)
+        given = form.get("csrf", "")
         if request.path == "/staff/login":
             expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         else:
