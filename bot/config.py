@@ -205,6 +205,46 @@ class StaffConfig(_Section):
     ])
 
 
+class LedgerConfig(_Section):
+    """Keys of the hash chains (answers, audit events): secrets, from the environment.
+
+    With ``chain_key`` set each new row is linked by HMAC-SHA256 under it, so someone who can
+    write the database but not read the application's environment cannot re-hash an edited
+    chain into one that verifies. ``previous_chain_keys`` (newest first; comma-separated from
+    the environment) only verify rows written before a rotation.
+    """
+
+    chain_key: str = Field("", description="HMAC key for new chain links; empty: unkeyed")
+    previous_chain_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("previous_chain_keys", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):  # SURVEYBOT_LEDGER__PREVIOUS_CHAIN_KEYS=new-old,older
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("previous_chain_keys")
+    @classmethod
+    def _long_enough(cls, v: list[str]) -> list[str]:
+        for k in v:
+            _check_chain_key(k)
+        return v
+
+    @field_validator("chain_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if v:
+            _check_chain_key(v)
+        return v
+
+
+def _check_chain_key(key: str) -> None:
+    if len(key) < 32 or "," in key:
+        raise ValueError("a chain key is at least 32 characters without commas, e.g. the "
+                         "output of `python -c 'import secrets; print(secrets.token_hex(32))'`")
+
+
 class WecomConfig(_Section):
     """WeCom (企业微信) group robots that hear about escalations: an id and a link only."""
 
@@ -597,6 +637,7 @@ class Settings(_Section):
     api: ApiConfig = ApiConfig()
     web: WebConfig = WebConfig()
     staff: StaffConfig = StaffConfig()
+    ledger: LedgerConfig = LedgerConfig()
     wecom: WecomConfig = WecomConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     sms: SmsConfig = SmsConfig()
