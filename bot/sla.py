@@ -1,7 +1,8 @@
 """Service-level deadlines of escalations, and the ladder a breach climbs.
 
-From the follow-up policies (docs/domain.md): complaints get a first response within 24 h, are closed within 5
-working days and the complainant has an answer within 7 days; red flags get a response within
+From the follow-up policies (docs/domain.md): complaints get a first response within 24 h,
+are closed within 5 working days and the complainant has an answer within 7 days; red flags
+get a response within
 minutes (default 30), around the clock. Anything else gets a first response within
 ``other_response_hours``. A "response" is the first staff message to the person (claiming is
 not a response); resolving also meets it.
