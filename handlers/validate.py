@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -211,6 +212,10 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     400, never a traceback. File parts are refused where text is expected (422).
     """
     try:
+        if request.content_type == "application/x-www-form-urlencoded":
+            # aiohttp decodes invalid UTF-8 in percent-escapes to U+FFFD: refuse it instead.
+            raw = await request.read()
+            unquote_to_bytes(raw.replace(b"+", b" ")).decode(request.charset or "utf-8")
         form = await request.post()
     except web.HTTPException:
         raise

@@ -329,7 +329,7 @@ def wechat_message(draw: st.DrawFn, h: Harness) -> Req:
     if not re.fullmatch(r"[!-~]{1,64}", openid):
         good = False if openid == "" or len(openid) > 64 else good
     create = draw(st.just(str(now)) | numberish(14))
-    if not _ascii_int(create, 12):
+    if not _ascii_int(create.strip(), 12):  # element text is read stripped, as XML parsers do
         good = False
     fields = [("ToUserName", OFFICIAL_ID), ("FromUserName", openid), ("CreateTime", create),
               ("MsgType", mtype)]
@@ -346,7 +346,7 @@ def wechat_message(draw: st.DrawFn, h: Harness) -> Req:
                 good = False
     else:
         mid = draw(st.integers(1, 10**19).map(str) | numberish(40))
-        if not _ascii_int(mid, 20) or int(mid) >= 2**64:
+        if not _ascii_int(mid.strip(), 20) or int(mid) >= 2**64:
             good = False
         content = draw(hostile_text(300))
         fields += [("Content", content), ("MsgId", mid)]
@@ -425,8 +425,8 @@ def _up_item(draw: st.DrawFn, h: Harness) -> tuple[dict[str, Any], bool]:
     item: dict[str, Any] = {"phone_number": phone, "content": content,
                             "send_time": draw(st.just("2026-11-16 09:00:00") | hostile_text(30)),
                             "dest_code": "1", "sequence_id": seq}
-    bad = (isinstance(seq, str) and not _ascii_int(seq, 18)) or not content.strip() \
-        or not phone.strip()
+    bad = (isinstance(seq, str) and seq.strip() != "" and not _ascii_int(seq.strip(), 18)) \
+        or not content.strip() or not phone.strip()
     return item, bad
 
 
