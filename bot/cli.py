@@ -39,6 +39,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings, source = resolve_settings(args.config)
     print(f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
           f"({source})", file=sys.stderr, flush=True)
+    # Every command that appends to the hash chains signs with the configured key.
+    ledger.configure(settings.ledger.chain_key, settings.ledger.previous_chain_keys)
     return settings
 
 
@@ -369,20 +371,46 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Check the hash chains of answers and audit events."""
+    """Check the hash chains of answers and audit events (and the anchor file, if given)."""
     settings = _settings(args)
+    anchor = Path(args.anchor) if args.anchor else None
 
     async def run() -> int:
         async with db.database(settings.database.url):
             reports = await ledger.verify_all()
+            anchors = await ledger.check_anchors(anchor) if anchor else None
+        ring = ledger.keyring()
         bad = 0
         for r in reports:
-            if r.ok:
-                print(f"{r.table}: {r.rows} rows, chain intact")
-            else:
+            if not r.ok:
                 bad += 1
                 print(f"{r.table}: row id {r.first_bad_id} does not fit: {r.problem}")
-        return 1 if bad else 0
+                continue
+            signed = ", ".join(f"{n} by key {k}" for k, n in sorted(r.by_key.items()))
+            print(f"{r.table}: {r.rows} rows, chain intact"
+                  + (f" ({signed})" if signed else ""))
+            if r.unkeyed and ring.current:
+                print(f"  {r.unkeyed} rows up to id {r.last_unkeyed_id} are linked without a "
+                      "key (written before the chain key was set); the first keyed row seals "
+                      "them. Anchor the chain (--anchor FILE) to pin them.")
+            elif r.rows and not ring.keys:
+                print("  no chain key is set: anyone who can write the database can re-hash "
+                      "this chain (see README, Security)")
+        if anchors is not None and anchor is not None:
+            for problem in anchors.problems:
+                bad += 1
+                print(f"anchor: {problem}")
+            if anchors.ok:
+                note = f", {anchors.unsigned} unsigned" if anchors.unsigned else ""
+                print(f"anchor: {anchors.checkpoints} checkpoints in {anchor} hold{note}")
+        if bad:
+            return 1
+        if anchor is not None:
+            ledger.write_anchor(anchor, ledger.checkpoint(reports, SystemClock().now()))
+            how = (f"signed with key {ledger.KeyRing.fingerprint(ring.current)}"
+                   if ring.current else "unsigned: no chain key is set")
+            print(f"anchor: checkpoint of the chain heads appended to {anchor} ({how})")
+        return 0
 
     return asyncio.run(run())
 
@@ -523,9 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
     cr.set_defaults(func=cmd_channels)
     sub.add_parser("sms-resume", help="the same as `channels resume sms`"
                    ).set_defaults(func=cmd_sms_resume)
-    sub.add_parser("verify", help="check the answer and audit hash chains").set_defaults(
-        func=cmd_verify
-    )
+    ve = sub.add_parser("verify", help="check the answer and audit hash chains")
+    ve.add_argument("--anchor", metavar="FILE",
+                    help="also check the signed checkpoints in FILE, then append one for the "
+                         "current chain heads (keep FILE away from the database host)")
+    ve.set_defaults(func=cmd_verify)
     sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers "
                    "(after a restore, or answers written by an older version during an "
                    "upgrade)").set_defaults(func=cmd_rebuild_tallies)

@@ -191,6 +191,8 @@ class StaffConfig(_Section):
 
     session_hours: int = Field(12, ge=1, le=24 * 30)
     login_max_failures: int = Field(5, ge=1, le=100)
+    login_max_failures_per_account: int = Field(50, ge=1, le=10_000)
+    login_max_failures_per_address: int = Field(50, ge=1, le=10_000)
     login_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     red_flag_response_minutes: int = Field(30, ge=1, le=24 * 60)
     complaint_response_hours: int = Field(24, ge=1, le=24 * 30)
@@ -211,6 +213,46 @@ class StaffConfig(_Section):
     # "follow up later" when resolving (the default after a red flag is to close): the bot
     # asks again, from the start of the survey, this many hours later
     follow_up_later_hours: int = Field(24, ge=1, le=24 * 30)
+
+
+class LedgerConfig(_Section):
+    """Keys of the hash chains (answers, audit events): secrets, from the environment.
+
+    With ``chain_key`` set each new row is linked by HMAC-SHA256 under it, so someone who can
+    write the database but not read the application's environment cannot re-hash an edited
+    chain into one that verifies. ``previous_chain_keys`` (newest first; comma-separated from
+    the environment) only verify rows written before a rotation.
+    """
+
+    chain_key: str = Field("", description="HMAC key for new chain links; empty: unkeyed")
+    previous_chain_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("previous_chain_keys", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):  # SURVEYBOT_LEDGER__PREVIOUS_CHAIN_KEYS=new-old,older
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("previous_chain_keys")
+    @classmethod
+    def _long_enough(cls, v: list[str]) -> list[str]:
+        for k in v:
+            _check_chain_key(k)
+        return v
+
+    @field_validator("chain_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if v:
+            _check_chain_key(v)
+        return v
+
+
+def _check_chain_key(key: str) -> None:
+    if len(key) < 32 or "," in key:
+        raise ValueError("a chain key is at least 32 characters without commas, e.g. the "
+                         "output of `python -c 'import secrets; print(secrets.token_hex(32))'`")
 
 
 class WecomConfig(_Section):
@@ -329,6 +371,7 @@ class H5Config(_Section):
     comment_placeholder: str = "例如：哪里做得好，哪里需要改进"
     choose_all: str = "请为每个问题选择一个分数后再提交。"
     comment_too_long: str = "补充说明最多500字，请精简后再提交。"
+    invalid_text: str = "内容中有无法识别的字符，请修改后再提交。"
     used: str = "您已经完成了这次评价，感谢您的反馈！"
     expired: str = "这个链接已过期。感谢您的关注，如有需要请致电{org_phone}。"
     closed: str = "这次回访已经结束，感谢您的反馈！如有需要请致电{org_phone}。"
@@ -615,6 +658,7 @@ class Settings(_Section):
     api: ApiConfig = ApiConfig()
     web: WebConfig = WebConfig()
     staff: StaffConfig = StaffConfig()
+    ledger: LedgerConfig = LedgerConfig()
     wecom: WecomConfig = WecomConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     sms: SmsConfig = SmsConfig()

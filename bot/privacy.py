@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_DIGITS = re.compile(r"\D")
+_DIGITS = re.compile(r"[^0-9]")  # ASCII: "\D" would keep "٣" or "²" as digits
+# Full-width digits (typed with a Chinese input method) are the ASCII ones.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def mask_name(name: str | None) -> str:
@@ -29,13 +31,13 @@ def mask_phone(phone: str | None) -> str:
 
 def normalise_phone(raw: str) -> str | None:
     """Mainland numbers to 11 digits (drops +86 / 0086 / spaces / dashes); None if not a number."""
-    digits = _DIGITS.sub("", raw or "")
+    digits = _DIGITS.sub("", (raw or "").translate(_FULL_WIDTH))
     if digits.startswith("0086"):
         digits = digits[4:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if re.fullmatch(r"1[3-9]\d{9}", digits):
+    if re.fullmatch(r"1[3-9][0-9]{9}", digits):
         return digits
-    if re.fullmatch(r"0\d{9,11}", digits):  # landline with area code
+    if re.fullmatch(r"0[0-9]{9,11}", digits):  # landline with area code
         return digits
     return None

@@ -53,7 +53,7 @@ async def monthly_report(settings: Settings, now: datetime, req: ReportRequest,
     clin = await tallies.score_tallies(by="clinician", scope=q_scope,
                                        min_answers=cfg.min_answers)
     clin_dept = await _clinician_departments(scope)
-    names = await tallies.department_names()
+    names = await tallies.department_names(req.departments)
     rows = []
     for name in sorted(set(by_dept) | set(ops)):
         t = by_dept.get(name) or Tally("department", name, question_id,
@@ -252,7 +252,7 @@ RECORD_COLUMNS = ["id", "day", "department", "clinician", "treatment_type", "cha
 
 async def records_table(scope: Scope, limit: int = 200_000) -> tuple[list[str], list[list[Any]]]:
     """Answer records in scope, without anything that names who answered."""
-    names = await tallies.department_names()
+    names = await tallies.department_names(scope.departments)
     q = Answer.all()
     if scope.start:
         q = q.filter(local_day__gte=scope.start.isoformat())

@@ -104,6 +104,9 @@ class Runtime:
     calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
+        from bot import ledger  # the chain keys are process-wide: ledger.append has no runtime
+
+        ledger.configure(self.settings.ledger.chain_key, self.settings.ledger.previous_chain_keys)
         self.parser = self.settings.lexicon.parser()
         cal = self.settings.calendar
         self.calendar = WorkCalendar(cal.holidays, cal.workdays)

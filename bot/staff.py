@@ -8,9 +8,8 @@ first, in the same order as the dispatcher, so a claim and an inbound reply neve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -73,6 +73,13 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def check_password_rules(password: str) -> None:
     """Refuse passwords too short to be worth hashing."""
     if len(password) < MIN_PASSWORD:
@@ -103,7 +110,8 @@ async def create_staff(*, username: str, display_name: str, role: Role | str, pa
         raise StaffError(f"the username {username!r} is taken", status=409)
     depts = await _departments(departments or [])
     staff = await Staff.create(username=username, display_name=display_name or username,
-                               role=role, password_hash=hash_password(password))
+                               role=role,
+                               password_hash=await asyncio.to_thread(hash_password, password))
     if depts:
         await staff.departments.add(*depts)
     return staff
@@ -124,7 +132,7 @@ async def update_staff(staff: Staff, *, role: Role | str | None = None,
         staff.is_active = active
     if password:
         check_password_rules(password)
-        staff.password_hash = hash_password(password)
+        staff.password_hash = await asyncio.to_thread(hash_password, password)
     await staff.save()
     if departments is not None:
         depts = await _departments(departments)
@@ -151,44 +159,92 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _throttle_key(username: str, ip: str) -> str:
-    return f"login:{username.strip().lower()}:{ip}"
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def throttle_keys(username: str, ip: str) -> dict[str, str]:
+    """The three sign-in counters of an attempt, as ``key_value`` keys of a fixed length.
+
+    The pair (username + address) locks after ``login_max_failures``; the account from any
+    address and the address over any username after their own, larger limits. Digests keep
+    any username or address within the key column.
+    """
+    account = username.strip().lower()
+    return {"pair": f"login:pair:{_digest(account + chr(10) + ip)}",
+            "account": f"login:account:{_digest(account)}",
+            "address": f"login:address:{_digest(ip)}"}
+
+
+def _limits(rt: Runtime) -> dict[str, int]:
+    cfg = rt.settings.staff
+    return {"pair": cfg.login_max_failures, "account": cfg.login_max_failures_per_account,
+            "address": cfg.login_max_failures_per_address}
+
+
+# One statement counts an attempt and reads the count: the decision cannot be raced. The
+# count restarts once the previous window has expired; every attempt moves the window's end
+# to now + the lockout (a lockout ends that long after the last try).
+_COUNT = ("INSERT INTO key_value (key, value, expires_at) VALUES ({k}, '1', {until}) "
+          "ON CONFLICT (key) DO UPDATE SET value = CASE "
+          "WHEN key_value.expires_at IS NULL OR key_value.expires_at <= {now} THEN '1' "
+          "ELSE CAST(CAST(key_value.value AS INTEGER) + 1 AS TEXT) END, expires_at = {until} "
+          "RETURNING value")
+_UNCOUNT = ("UPDATE key_value SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT) "
+            "WHERE key = {k} AND CAST(value AS INTEGER) > 0")
+
+
+async def _count_attempt(key: str, now: datetime, until: datetime) -> int:
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    field = KeyValue._meta.fields_map["expires_at"]
+    # Numbered placeholders: ``until`` appears twice in the statement.
+    marks = ("$1", "$2", "$3") if pg else ("?1", "?2", "?3")
+    sql = _COUNT.format(k=marks[0], until=marks[1], now=marks[2])
+    rows = await conn.execute_query_dict(
+        sql, [key, field.to_db_value(until, KeyValue), field.to_db_value(now, KeyValue)])
+    return int(rows[0]["value"])
+
+
+async def _uncount(key: str) -> None:
+    conn = connections.get("default")
+    mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
+    await conn.execute_query(_UNCOUNT.format(k=mark), [key])
 
 
 async def login(rt: Runtime, username: str, password: str, ip: str) -> SignedIn:
     """Check a password and open a session.
 
-    Failures are counted per username + address in the database (KeyValue), so every process
-    sees the same count; after ``login_max_failures`` the pair is locked out for
-    ``login_lockout_minutes`` even with the right password.
+    Every attempt is counted before the password is checked, atomically, in the database
+    (so every process and every parallel request sees the same count): per username +
+    address, per username and per address (see :func:`throttle_keys`). An attempt over a
+    limit is refused (429) without checking the password, even the right one, until the
+    window (``login_lockout_minutes`` after the last attempt) has passed. A successful
+    sign-in clears the pair's count and takes itself off the other two.
     """
     now = rt.now()
     cfg = rt.settings.staff
-    key = _throttle_key(username, ip)
-    kv = await KeyValue.get_or_none(key=key)
-    failures = 0
-    if kv is not None and kv.expires_at is not None and kv.expires_at > now:
-        failures = int(json.loads(kv.value).get("failures", 0))
-        if failures >= cfg.login_max_failures:
-            minutes = max(1, math.ceil((kv.expires_at - now).total_seconds() / 60))
-            raise StaffError(f"too many failed sign-ins: try again in {minutes} min", 429)
-    staff = await Staff.get_or_none(username=username.strip(), is_active=True)
-    ok = False
-    try:
-        ok = _hasher.verify(staff.password_hash if staff and staff.password_hash
-                            else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    until = now + timedelta(minutes=cfg.login_lockout_minutes)
+    keys = throttle_keys(username, ip)
+    limits = _limits(rt)
+    counts = {name: await _count_attempt(key, now, until) for name, key in keys.items()}
+    if any(counts[name] > limits[name] for name in keys):
+        raise StaffError(f"too many failed sign-ins: try again in "
+                         f"{cfg.login_lockout_minutes} min", 429)
+    name = username.strip()
+    # A name no account can have (see USERNAME) is not looked up, but costs the same time.
+    staff = await Staff.get_or_none(username=name, is_active=True) \
+        if USERNAME.fullmatch(name) else None
+    # argon2 takes tens of milliseconds of CPU: in a thread, so the event loop keeps serving.
+    ok = await asyncio.to_thread(_verify, staff.password_hash if staff and staff.password_hash
+                                 else _DUMMY_HASH, password)
     if not ok or staff is None:
-        failures += 1
-        until = now + timedelta(minutes=cfg.login_lockout_minutes)
-        await KeyValue.update_or_create(
-            key=key, defaults={"value": json.dumps({"failures": failures}), "expires_at": until}
-        )
         raise StaffError("wrong username or password", 401)
-    await KeyValue.filter(key=key).delete()
+    await KeyValue.filter(key=keys["pair"]).delete()
+    for name in ("account", "address"):
+        await _uncount(keys[name])
     if staff.password_hash and _hasher.check_needs_rehash(staff.password_hash):
-        staff.password_hash = hash_password(password)
+        staff.password_hash = await asyncio.to_thread(hash_password, password)
         await staff.save(update_fields=["password_hash"])
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)

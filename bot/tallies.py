@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -361,9 +361,12 @@ def _conn() -> Any:
     return connections.get("default")
 
 
-async def department_names() -> dict[int, str]:
-    """Department id → name."""
-    return {d["id"]: d["name"] for d in await Department.all().values("id", "name")}
+async def department_names(departments: Collection[int] | None = None) -> dict[int, str]:
+    """Department id → name, of ``departments`` only when given (a head's scope: the names
+    of other departments are theirs too, not only their rows)."""
+    q = Department.all() if departments is None else Department.filter(
+        id__in=list(departments))
+    return {d["id"]: d["name"] for d in await q.values("id", "name")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -626,7 +629,7 @@ async def score_tallies(since: datetime | None = None, until: datetime | None = 
             question_id=scope.question_id,
         )
     rows = await score_rows(by, period, scope)
-    names = await department_names() if by == "department" else {}
+    names = await department_names(scope.departments) if by == "department" else {}
     out: dict[tuple[Any, str, str], Tally] = {}
     for g, per, qid, score, n in rows:
         if not 1 <= score <= 5:
@@ -843,7 +846,7 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     lo_q = lo - timedelta(days=1) if lo else None
     hi_q = hi + timedelta(days=1) if hi else None
     ids = scope.dept_ids()
-    names = await department_names() if by == "department" else {}
+    names = await department_names(scope.departments) if by == "department" else {}
     groups: dict[tuple[Any, str], Operations] = {}
 
     def grp(g: Any, day: date) -> Operations:

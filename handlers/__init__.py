@@ -6,13 +6,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, h5, pages, simulator, sms, staff, staff_live, wechat
+from handlers import api, dashboard, h5, pages, simulator, sms, staff, staff_live, validate, wechat
 
 STATIC = Path(__file__).parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register every route of the application."""
+    """Register every route of the application (and the last-resort error middleware)."""
+    app.middlewares.insert(0, validate.edge_middleware)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/", pages.index)
     dashboard.setup(app)  # /tallies, drill-down, exports, monthly report

@@ -9,8 +9,10 @@ from aiohttp import web
 
 from bot.importer import RowError, import_rows
 from bot.keys import RUNTIME
+from handlers import validate
 
 MAX_BATCH = 5000
+MAX_BODY = 2 * 1024 * 1024  # the application's client_max_size
 
 
 def _authorised(request: web.Request) -> bool:
@@ -35,11 +37,8 @@ async def post_episodes(request: web.Request) -> web.Response:
                                       "[api] keys"}),
             content_type="application/json",
         )
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {e}"}),
-                                 content_type="application/json") from e
+    # {"episodes": [{...}]} is depth 3; a nested value refuses its row, not the batch.
+    body = await validate.read_json(request, limit=MAX_BODY, max_depth=8)
     if not isinstance(body, dict) or not isinstance(body.get("episodes"), list):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": 'expected {"source": "...", "episodes": [ {...}, ... ]}'}),
@@ -48,7 +47,12 @@ async def post_episodes(request: web.Request) -> web.Response:
     episodes = body["episodes"]
     if len(episodes) > MAX_BATCH:
         raise web.HTTPRequestEntityTooLarge(MAX_BATCH, len(episodes))
-    source = str(body.get("source") or "api")[:64]
+    source = body.get("source") or "api"
+    if not isinstance(source, str) or validate.text_problem(source, max_len=64,
+                                                            single_line=True):
+        raise web.HTTPUnprocessableEntity(
+            text=json.dumps({"error": "source must be text of at most 64 characters"}),
+            content_type="application/json")
     rows: list[tuple[int, dict[str, object]]] = []
     bad: list[RowError] = []
     for i, item in enumerate(episodes, start=1):

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot import staff as staff_service
 from bot.keys import RUNTIME
+from handlers.validate import read_form
 from models import Role, Staff, StaffSession
 
 SESSION_COOKIE = "sb_session"
@@ -51,7 +52,11 @@ async def require_staff(request: web.Request, roles: Iterable[Role] | None = Non
     staff = await current_staff(request)
     if staff is None:
         if request.method == "GET" and "json" not in request.headers.get("Accept", ""):
-            raise web.HTTPSeeOther(f"/staff/login?next={quote(request.path_qs, safe='')}")
+            # Back here after signing in; a very long address (a hostile query string) is
+            # not carried along: the redirect's header would outgrow what clients read.
+            back = request.path_qs if len(request.path_qs) <= 1000 else request.path
+            nxt = quote(back, safe="") if len(back) <= 1000 else ""
+            raise web.HTTPSeeOther(f"/staff/login?next={nxt}" if nxt else "/staff/login")
         raise web.HTTPUnauthorized(text="sign in first: /staff/login")
     if roles is not None and staff.role not in set(roles):
         raise web.HTTPForbidden(text="your role may not open this page; ask an admin")
@@ -94,8 +99,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a POST under /staff/ whose form lacks the session's CSRF token."""
     if request.method == "POST" and request.path.startswith("/staff/"):
-        form = await request.post()
-        given = str(form.get("csrf", ""))
+        form = await read_form(request)
+        given = form.get("csrf", "")
         if request.path == "/staff/login":
             expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         else:

@@ -7,6 +7,7 @@ groups under ``[tallies] min_answers`` answers cannot be drilled into.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from markupsafe import Markup
 from bot import charts, reports, tallies
 from bot.keys import RUNTIME
 from bot.tallies import Scope, TallyError
+from handlers import validate
 from handlers.auth import require_staff
 from handlers.i18n import MESSAGES, language
 from handlers.render import render
@@ -113,20 +115,42 @@ async def _viewer_departments(staff: Staff | None) -> frozenset[int] | None:
 def _int(v: str | None, name: str) -> int | None:
     if not v:
         return None
-    try:
-        return int(v)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be a number, got {v!r}") from None
+    return validate.ascii_int(v, name, hi=validate.INT32_MAX)
+
+
+YEARS = (1900, 2100)  # dates outside are typos, and would overflow the time-zone arithmetic
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _day(v: str | None, name: str) -> date | None:
     if not v:
         return None
     try:
-        return date.fromisoformat(v)
+        d = date.fromisoformat(v) if _ISO_DAY.fullmatch(v) else None
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be a date like 2026-10-01, got {v!r}") \
-            from None
+        d = None
+    if d is None:
+        raise web.HTTPBadRequest(text=f"{name} must be a date like 2026-10-01")
+    _in_years(d, name)
+    return d
+
+
+def _in_years(d: date, name: str) -> None:
+    if not YEARS[0] <= d.year <= YEARS[1]:
+        raise web.HTTPUnprocessableEntity(
+            text=f"{name} must be between {YEARS[0]} and {YEARS[1]}")
+
+
+def _range(text: str, name: str) -> tuple[date, date]:
+    """A typed period (see ``tallies.parse_range``) within :data:`YEARS`, else 400/422."""
+    validate.clean_text(text, name, max_len=64, single_line=True)
+    try:
+        first, last = tallies.parse_range(text)
+    except TallyError as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    _in_years(first, name)
+    _in_years(last, name)
+    return first, last
 
 
 async def _params(request: web.Request) -> tuple[dict[str, Any], Scope]:
@@ -141,20 +165,19 @@ async def _params(request: web.Request) -> tuple[dict[str, Any], Scope]:
         raise web.HTTPBadRequest(text=f"period must be one of {', '.join(tallies.PERIODS)}")
     start, end = _day(q.get("from"), "from"), _day(q.get("to"), "to")
     if q.get("range"):
-        try:
-            start, end = tallies.parse_range(q["range"])
-        except TallyError as e:
-            raise web.HTTPBadRequest(text=str(e)) from e
+        start, end = _range(q["range"], "range")
+    text = {name: validate.query_text(request, name, max_len=limit)
+            for name, limit in (("clinician", 128), ("treatment", 64), ("channel", 16),
+                                ("question", 64))}
     if start and end and end < start:
         raise web.HTTPBadRequest(text="'to' is before 'from': swap the dates")
     scope = Scope(start=start, end=end, departments=await _viewer_departments(staff),
                   department_id=_int(q.get("department"), "department"),
-                  clinician=q.get("clinician") or None, treatment=q.get("treatment") or None,
-                  channel=q.get("channel") or None, question_id=q.get("question") or None)
+                  clinician=text["clinician"] or None, treatment=text["treatment"] or None,
+                  channel=text["channel"] or None, question_id=text["question"] or None)
     params = {"by": by, "period": period, "from": start.isoformat() if start else "",
               "to": end.isoformat() if end else "", "department": q.get("department", ""),
-              "question": q.get("question", ""), "clinician": q.get("clinician", ""),
-              "treatment": q.get("treatment", ""), "channel": q.get("channel", "")}
+              **text}
     return params, scope
 
 
@@ -205,9 +228,7 @@ async def dashboard(request: web.Request) -> web.Response:
     trend_svg = Markup(charts.line_chart(dict(list(series.items())[:8]),
                                          title=f"{title_trend} · {chart_q}")) if series else ""
     bars_svg = Markup(charts.bar_chart(bars, title=f"{title_cmp} · {chart_q}")) if bars else ""
-    names = await tallies.department_names()
-    if scope.departments is not None:
-        names = {k: v for k, v in names.items() if k in scope.departments}
+    names = await tallies.department_names(scope.departments)
     questions = sorted({tl.question_id for tl in rows})
     table = [
         {"t": tl,
@@ -228,21 +249,28 @@ async def answers(request: web.Request) -> web.Response:
     """Drill-down: the masked answers behind one tally."""
     params, scope = await _params(request)
     cfg = request.app[RUNTIME].settings.tallies
-    q = request.query
     by = params["by"]
-    key: Any = q.get("key", "")
+    key: Any = validate.query_text(request, "key", max_len=128)
+    question = validate.query_text(request, "q", max_len=64)
+    pkey = validate.query_text(request, "pkey", max_len=64)
+    if not question:
+        raise web.HTTPBadRequest(text="q (the question id) is required")
+    if pkey and params["period"] in ("day", "week"):
+        _day(pkey, "pkey")
+    elif pkey and params["period"] != "all":
+        _range(pkey, "pkey")
+    label = key
     if by == "department":
         key = _int(key, "key")
-    if not q.get("q"):
-        raise web.HTTPBadRequest(text="q (the question id) is required")
-    rows = await tallies.drill_down(scope, by=by, key=key, question_id=q["q"],
-                                    period=params["period"], period_key=q.get("pkey", ""),
+        # The heading names the department only within the viewer's scope (another
+        # department's rows are out of scope too: the page shows none).
+        names = await tallies.department_names(scope.departments)
+        label = names.get(key, "—") if key is not None else "—"
+    rows = await tallies.drill_down(scope, by=by, key=key, question_id=question,
+                                    period=params["period"], period_key=pkey,
                                     min_answers=cfg.min_answers)
-    label = key
-    if by == "department" and isinstance(key, int):
-        label = (await tallies.department_names()).get(key, "—")
     return render(request, "dashboard_answers.html", rows=rows, label=label,
-                  question=q["q"], period_key=q.get("pkey", ""), back=_qs(params))
+                  question=question, period_key=pkey, back=_qs(params))
 
 
 async def export_tallies(request: web.Request) -> web.Response:
@@ -279,6 +307,7 @@ async def _report(request: web.Request) -> dict[str, Any]:
     rt = request.app[RUNTIME]
     period = request.query.get("period") or reports.default_period(
         reports.local_today(rt.now(), rt.settings.tz))
+    _range(period, "period")
     try:
         return await reports.monthly_report(
             rt.settings, rt.now(),

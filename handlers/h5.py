@@ -11,6 +11,7 @@ and tallies are therefore the ones a chat reply makes, and the page shows the bo
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -20,11 +21,13 @@ from bot.keys import RUNTIME
 from bot.planner import engine_context
 from bot.runtime import Runtime
 from handlers.render import render
+from handlers.validate import read_form, text_problem
 from models import CheckIn, Conversation, ConversationStatus, Message, SurveyLink
 from surveys import engine
 from surveys.definition import QuestionDef, SurveyDef
 
 MAX_COMMENT = 500
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @dataclass
@@ -53,7 +56,8 @@ async def _open(request: web.Request) -> _Page | web.Response:
     """The link's page state, or a polite page saying why it cannot be used."""
     rt = request.app[RUNTIME]
     token = request.match_info["token"]
-    link = await SurveyLink.get_or_none(token=token) if len(token) <= 32 else None
+    # Tokens are URL-safe base64 (bot.links): anything else names no link.
+    link = await SurveyLink.get_or_none(token=token) if _TOKEN.fullmatch(token) else None
     if link is None:
         return _notice(request, "not_found", 404)
     if link.used_at is not None:
@@ -122,12 +126,20 @@ async def submit(request: web.Request) -> web.Response:
     page = await _open(request)
     if isinstance(page, web.Response):
         return page
-    form = await request.post()
-    values = {k: str(v).strip() for k, v in form.items()}
+    form = await read_form(request)
+    h5 = page.rt.settings.h5
+    # Only the fields this page knows are read, each bounded: the comment and the questions.
+    wanted = {"comment", *(f"q_{q.id}" for q in page.survey.questions)}
+    values = {k: v.strip() for k, v in form.items() if k in wanted}
+    for v in values.values():
+        problem = text_problem(v, max_len=MAX_COMMENT)
+        if problem:
+            shown_values = {k: v for k, v in values.items() if not text_problem(
+                v, max_len=MAX_COMMENT)}
+            return _form(request, page, values=shown_values, status=422,
+                         error=h5.comment_too_long if problem.startswith("longer")
+                         else h5.invalid_text)
     comment = values.get("comment", "")
-    if len(comment) > MAX_COMMENT:
-        return _form(request, page, values=values, error=page.rt.settings.h5.comment_too_long,
-                     status=400)
     shown = _remaining(page)
     if any(q.kind == "score" and values.get(f"q_{q.id}") not in {"1", "2", "3", "4", "5"}
            for q in shown):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from aiohttp import web
@@ -10,11 +11,13 @@ from tortoise.expressions import Q
 from bot import dispatcher
 from bot.channels.simulator import SimulatorChannel
 from bot.keys import RUNTIME
+from handlers import validate
 from handlers.i18n import language, translator
 from handlers.render import render
 from models import Contact, Direction, Message, MessageStatus
 
 MAX_TEXT = 2000
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 SENDER_KEY = {"bot": "bot", "staff": "staff", "person": "person"}
 
 
@@ -26,7 +29,7 @@ def _channel(request: web.Request) -> SimulatorChannel:
 
 
 async def _contact(request: web.Request) -> Contact:
-    contact = await Contact.get_or_none(id=int(request.match_info["id"]))
+    contact = await Contact.get_or_none(id=validate.route_id(request))
     if contact is None:
         raise web.HTTPNotFound(text="no such contact")
     return contact
@@ -64,13 +67,15 @@ async def send(request: web.Request) -> web.Response:
     """The contact types a reply: stored first (deduplicated by the form's nonce), then acted on."""
     _channel(request)
     contact = await _contact(request)
-    form = await request.post()
-    text = str(form.get("text", "")).strip()
-    nonce = str(form.get("nonce", "")) or secrets.token_hex(8)
+    form = await validate.read_form(request)
+    text = form.get("text", "").strip()
+    nonce = validate.form_text(form, "nonce", max_len=64, single_line=True) \
+        or secrets.token_hex(8)
     if not text:
         raise web.HTTPBadRequest(text="empty reply: type something to send")
     if len(text) > MAX_TEXT:
         raise web.HTTPBadRequest(text=f"reply too long: at most {MAX_TEXT} characters")
+    validate.clean_text(text, "text", max_len=MAX_TEXT)
     received = await dispatcher.receive(
         request.app[RUNTIME], channel="simulator", contact_id=contact.id, text=text,
         provider_id=f"{contact.id}:{nonce}",
@@ -87,11 +92,11 @@ async def messages(request: web.Request) -> web.Response:
     """Messages after ``after``; with ``wait`` seconds, wait for one (long polling)."""
     channel = _channel(request)
     contact = await _contact(request)
-    try:
-        after = int(request.query.get("after", "0"))
-        wait = min(max(float(request.query.get("wait", "0")), 0.0), 30.0)
-    except ValueError as e:
-        raise web.HTTPBadRequest(text="after and wait must be numbers") from e
+    after = validate.query_int(request, "after", hi=validate.INT64_MAX, default=0) or 0
+    raw_wait = request.query.get("wait", "0")
+    if not _SECONDS.fullmatch(raw_wait):
+        raise web.HTTPBadRequest(text="wait must be a number of seconds like 10 or 2.5")
+    wait = min(float(raw_wait), 30.0)
     rows = await _visible(contact.id).filter(id__gt=after).order_by("id")
     if not rows and wait:
         await channel.wait(contact.id, wait)
@@ -108,6 +113,6 @@ async def messages(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     """Register the simulator routes."""
     app.router.add_get("/simulator", contacts)
-    app.router.add_get("/simulator/contacts/{id:\\d+}", chat)
-    app.router.add_post("/simulator/contacts/{id:\\d+}/send", send)
-    app.router.add_get("/simulator/api/contacts/{id:\\d+}/messages", messages)
+    app.router.add_get("/simulator/contacts/" + validate.ID_PART, chat)
+    app.router.add_post("/simulator/contacts/" + validate.ID_PART + "/send", send)
+    app.router.add_get("/simulator/api/contacts/" + validate.ID_PART + "/messages", messages)

@@ -20,11 +20,13 @@ from bot import dispatcher
 from bot.channels import sms_aliyun
 from bot.keys import RUNTIME
 from bot.privacy import mask_phone
+from handlers import validate
 
 log = logging.getLogger(__name__)
 
 OK = {"code": 0, "msg": "接收成功"}
 MAX_ITEMS = 1000
+MAX_BODY = 2 * 1024 * 1024  # a push of MAX_ITEMS replies of Aliyun's longest length fits
 T = TypeVar("T")
 
 
@@ -35,14 +37,13 @@ def _check_token(request: web.Request) -> None:
         raise web.HTTPNotFound()
 
 
+def _error(reason: str) -> dict[str, Any]:
+    return {"code": 1, "msg": reason}
+
+
 async def _items(request: web.Request, parse: Callable[[Any], T]) -> list[T]:
     """The pushed array, parsed; bad items are logged and skipped (retrying cannot fix them)."""
-    try:
-        data = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"code": 1, "msg": f"body is not JSON: {e}"}, ensure_ascii=False),
-            content_type="application/json") from e
+    data = await validate.read_json(request, limit=MAX_BODY, max_depth=4, error=_error)
     if isinstance(data, dict):
         data = [data]  # be lenient: one object instead of an array of one
     if not isinstance(data, list) or len(data) > MAX_ITEMS:

@@ -31,6 +31,16 @@ from handlers.i18n import language, question_title
 from handlers.render import render
 from handlers.staff_live import history_item
 from handlers.staff_messages import ERRORS_ZH
+from handlers.validate import (
+    ID_PART,
+    ascii_int,
+    choice,
+    clean_text,
+    form_text,
+    query_text,
+    read_form,
+    route_id,
+)
 from models import (
     Answer,
     AuditEvent,
@@ -60,14 +70,14 @@ def setup(app: web.Application) -> None:
     r.add_post("/staff/logout", logout_post)
     r.add_get("/staff/queue", queue_page)
     r.add_get("/staff/queue/rows", queue_rows)
-    r.add_get("/staff/escalations/{id:\\d+}", escalation_page)
+    r.add_get("/staff/escalations/" + ID_PART, escalation_page)
     for action in ("claim", "release", "reassign", "reply", "resolve", "reveal", "note"):
-        r.add_post(f"/staff/escalations/{{id:\\d+}}/{action}", _ACTIONS[action])
-    r.add_get("/staff/conversations/{id:\\d+}", conversation_page)
+        r.add_post(f"/staff/escalations/{ID_PART}/{action}", _ACTIONS[action])
+    r.add_get("/staff/conversations/" + ID_PART, conversation_page)
     r.add_get("/staff/notifications", notifications_page)
     r.add_get("/staff/admin", admin_page)
     r.add_post("/staff/admin/staff", admin_create)
-    r.add_post("/staff/admin/staff/{id:\\d+}", admin_update)
+    r.add_post("/staff/admin/staff/" + ID_PART, admin_update)
     r.add_get("/staff/audit", audit_page)
 
 
@@ -163,7 +173,9 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     view = q.get("view", "unassigned")
     if view not in svc.VIEWS:
         view = "unassigned"
-    filters = {k: q.get(k, "") for k in ("kind", "priority", "department")}
+    filters = {k: query_text(request, k, max_len=64) for k in ("kind", "priority", "department")}
+    if filters["priority"]:
+        choice(filters["priority"], "priority", svc.PRIORITY_RANK)
     rows = await svc.queue(me, view=view, kind=filters["kind"], priority=filters["priority"],
                            department=filters["department"])
     now = request.app[RUNTIME].now()
@@ -275,8 +287,9 @@ async def escalation_page(request: web.Request) -> web.Response:
     """An escalation: the whole conversation, its clocks and what this member may do."""
     me = await signed_in(request)
     try:
-        return await _escalation_view(request, me, int(request.match_info["id"]),
-                                      notice=request.query.get("done", ""))
+        done = request.query.get("done", "")
+        return await _escalation_view(request, me, route_id(request),
+                                      notice=done if done in _ACTIONS else "")
     except svc.StaffError as e:
         raise web.HTTPNotFound(text=str(e)) from e
 
@@ -288,8 +301,8 @@ def _done(esc_id: int, what: str) -> web.HTTPSeeOther:
 async def _act(request: web.Request, action: str) -> web.Response:
     me = await signed_in(request)
     rt = request.app[RUNTIME]
-    esc_id = int(request.match_info["id"])
-    form = await request.post()
+    esc_id = route_id(request)
+    form = await read_form(request)
     try:
         if action == "claim":
             result = await svc.claim(rt, me, esc_id)
@@ -299,28 +312,33 @@ async def _act(request: web.Request, action: str) -> web.Response:
         elif action == "release":
             await svc.release(rt, me, esc_id)
         elif action == "reassign":
-            to = str(form.get("to", ""))
-            if not to.isdigit():
+            to = form.get("to", "")
+            if not to:
                 raise svc.StaffError("pick who takes it over")
-            await svc.reassign(rt, me, esc_id, int(to))
+            await svc.reassign(rt, me, esc_id, ascii_int(to, "to", hi=2**31 - 1))
         elif action == "reply":
-            await svc.reply(rt, me, esc_id, str(form.get("text", "")))
+            await svc.reply(rt, me, esc_id, form_text(form, "text", max_len=4000))
         elif action == "resolve":
-            await svc.resolve(rt, me, esc_id, outcome=str(form.get("outcome", "")),
-                              note=str(form.get("note", "")),
-                              after=str(form.get("after", "close")))
+            await svc.resolve(rt, me, esc_id,
+                              outcome=form_text(form, "outcome", max_len=64, single_line=True),
+                              note=form_text(form, "note", max_len=4000),
+                              after=form_text(form, "after", max_len=16, default="close"))
         elif action == "note":
-            await inbox.add_note(rt, me, esc_id, str(form.get("text", "")))
+            await inbox.add_note(rt, me, esc_id, form_text(form, "text", max_len=4000))
         elif action == "reveal":
-            revealed = await svc.reveal(rt, me, esc_id, str(form.get("why", "")))
+            revealed = await svc.reveal(rt, me, esc_id, form_text(form, "why", max_len=500))
             resp = await _escalation_view(request, me, esc_id, revealed=revealed)
             resp.headers["Cache-Control"] = "no-store"  # revealed details stay off disk
             return resp
     except svc.StaffError as e:
         if e.status == 404:
             raise web.HTTPNotFound(text=str(e)) from e
-        return await _escalation_view(request, me, esc_id, status=e.status,
-                                      error=say(request, str(e)))
+        try:
+            return await _escalation_view(request, me, esc_id, status=e.status,
+                                          error=say(request, str(e)))
+        except svc.StaffError:
+            # Not this member's to see (another department's): the refusal, without the page.
+            raise web.HTTPForbidden(text=say(request, str(e))) from e
     if action == "resolve":
         raise web.HTTPSeeOther("/staff/queue?view=mine")
     raise _done(esc_id, action)
@@ -341,7 +359,7 @@ _ACTIONS = {name: _action(name) for name in
 async def conversation_page(request: web.Request) -> web.Response:
     """A conversation's whole history (masked), with links to its escalations."""
     me = await signed_in(request)
-    conv = await Conversation.get_or_none(id=int(request.match_info["id"])).prefetch_related(
+    conv = await Conversation.get_or_none(id=route_id(request)).prefetch_related(
         "contact")
     if conv is None:
         raise web.HTTPNotFound(text="no such conversation")
@@ -362,8 +380,14 @@ async def conversation_page(request: web.Request) -> web.Response:
 # --- sign-in ---
 
 
+# A path on this site: "/" then printable ASCII, never "//" or "/\\" (browsers read both as
+# another host), no spaces or controls (they cannot go in a Location header).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-~]{0,1999}")
+
+
 def _safe_next(value: str) -> str:
-    return value if value.startswith("/") and not value.startswith("//") else "/staff/queue"
+    ok = _LOCAL_PATH.fullmatch(value) is not None and "\\" not in value
+    return value if ok else "/staff/queue"
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -374,7 +398,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def _login_form(request: web.Request, error: str, status: int) -> web.Response:
-    nxt = _safe_next(request.query.get("next", "") or str((await request.post()).get("next", "")))
+    nxt = _safe_next(request.query.get("next", "") or (await read_form(request)).get("next", ""))
     token = login_csrf(request)
     resp = render(request, "login.html", me=None, csrf="", unread=0, error=error, next=nxt,
                   login_csrf=token)
@@ -386,14 +410,17 @@ async def _login_form(request: web.Request, error: str, status: int) -> web.Resp
 async def login_post(request: web.Request) -> web.Response:
     """Check the password (throttled per username and address) and start a session."""
     rt = request.app[RUNTIME]
-    form = await request.post()
+    form = await read_form(request)
     ip = request.remote or ""
     try:
-        signed = await svc.login(rt, str(form.get("username", "")),
-                                 str(form.get("password", "")), ip)
+        username = form.get("username", "")
+        password = form.get("password", "")
+        if len(username) > 64 or len(password) > 1024:
+            raise svc.StaffError("a username is at most 64 characters, a password 1024", 422)
+        signed = await svc.login(rt, username, password, ip)
     except svc.StaffError as e:
         return await _login_form(request, say(request, str(e)), e.status)
-    resp = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    resp = web.HTTPSeeOther(_safe_next(form.get("next", "")))
     resp.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Lax", path="/",
                     secure=rt.settings.server.base_url().startswith("https://"),
                     max_age=rt.settings.staff.session_hours * 3600)
@@ -436,22 +463,26 @@ async def _admin_view(request: web.Request, *, error: str = "", notice: str = ""
 async def admin_page(request: web.Request) -> web.Response:
     """Admins manage staff accounts, roles and departments."""
     await signed_in(request, roles={Role.ADMIN})
-    return await _admin_view(request, notice=request.query.get("done", ""))
+    done = request.query.get("done", "")
+    return await _admin_view(request, notice=done if done in ("created", "updated") else "")
 
 
 def _codes(form: Any) -> list[str]:
-    return [str(c) for c in form.getall("departments", [])]
+    return [clean_text(c, "departments", max_len=64, single_line=True)
+            for c in form.getall("departments", [])][:200]
 
 
 async def admin_create(request: web.Request) -> web.Response:
     """Create a staff account."""
     me = await signed_in(request, roles={Role.ADMIN})
-    form = await request.post()
+    form = await read_form(request)
     try:
         s = await svc.create_staff(
-            username=str(form.get("username", "")).strip(),
-            display_name=str(form.get("display_name", "")).strip(),
-            role=str(form.get("role", "agent")), password=str(form.get("password", "")),
+            username=form_text(form, "username", max_len=64, single_line=True).strip(),
+            display_name=form_text(form, "display_name", max_len=128,
+                                   single_line=True).strip(),
+            role=form_text(form, "role", max_len=16, default="agent"),
+            password=form_text(form, "password", max_len=1024),
             departments=_codes(form),
         )
     except svc.StaffError as e:
@@ -463,18 +494,19 @@ async def admin_create(request: web.Request) -> web.Response:
 async def admin_update(request: web.Request) -> web.Response:
     """Change a member's role, departments, active flag or password."""
     me = await signed_in(request, roles={Role.ADMIN})
-    target = await Staff.get_or_none(id=int(request.match_info["id"]))
+    target = await Staff.get_or_none(id=route_id(request))
     if target is None:
         raise web.HTTPNotFound(text="no such staff member")
-    form = await request.post()
+    form = await read_form(request)
     active = form.get("active") == "on"
     if target.id == me.id and (not active or form.get("role") != Role.ADMIN.value):
         return await _admin_view(request, status=400,
                                  error=say(request, "you cannot demote or deactivate yourself"))
     try:
-        await svc.update_staff(target, role=str(form.get("role", target.role.value)),
+        await svc.update_staff(target, role=form_text(form, "role", max_len=16,
+                                                      default=target.role.value),
                                departments=_codes(form), active=active,
-                               password=str(form.get("password", "")) or None)
+                               password=form_text(form, "password", max_len=1024) or None)
     except svc.StaffError as e:
         return await _admin_view(request, error=say(request, str(e)), status=e.status)
     await _audit_admin(request, me, "staff_updated", target)
@@ -497,7 +529,8 @@ async def audit_page(request: web.Request) -> web.Response:
     await signed_in(request, roles={Role.ADMIN})
     rt = request.app[RUNTIME]
     q = AuditEvent.all()
-    kind, actor = request.query.get("kind", ""), request.query.get("actor", "")
+    kind, actor = query_text(request, "kind", max_len=64), query_text(request, "actor",
+                                                                        max_len=64)
     if kind:
         q = q.filter(kind=kind)
     if actor:

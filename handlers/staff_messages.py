@@ -149,6 +149,7 @@ STAFF_MESSAGES: dict[str, dict[str, str]] = {
 ERRORS_ZH: list[tuple[str, str]] = [
     (r"a reply is at most 1000 characters.*", "回复最多1000字，请分两条发送。"),
     (r"a username is 2–64 .*", "用户名为2–64个字母、数字或 . _ -。"),
+    (r"a username is at most 64 characters.*", "用户名最多64个字符，密码最多1024个字符。"),
     (r"after resolving, .*", "请选择结案后继续回访、结束回访或稍后再回访。"),
     (r"it changed hands meanwhile.*", "该待处理事项已被他人处理，请刷新页面。"),
     (r"it is not claimed", "该待处理事项尚未被认领。"),

@@ -13,6 +13,7 @@ from bot.channels import wechat
 from bot.keys import RUNTIME
 from bot.privacy import mask_name
 from bot.staff import department_ids
+from handlers import validate
 from handlers.auth import require_staff
 from handlers.i18n import language
 
@@ -86,9 +87,13 @@ async def qr_page(request: web.Request) -> web.Response:
     ch = _channel(request)
     rt = request.app[RUNTIME]
     lang = language(request, rt.settings.web.default_language)
+    external_id = request.match_info["external_id"]
+    source = request.query.get("source") or None
+    if validate.text_problem(external_id, max_len=128, single_line=True) or (
+            source and validate.text_problem(source, max_len=64, single_line=True)):
+        raise web.HTTPNotFound(text="no episode with that external id")
     try:
-        episode = await wechat.find_episode(request.match_info["external_id"],
-                                            request.query.get("source") or None)
+        episode = await wechat.find_episode(external_id, source)
     except LookupError as e:
         raise web.HTTPNotFound(text=str(e)) from e
     depts = await department_ids(staff) if staff is not None else None

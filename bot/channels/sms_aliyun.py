@@ -509,9 +509,30 @@ class SmsUp:
     raw: str
 
 
+# Bounds of the pushed fields (Aliyun's own sizes, within our columns): a field past them makes
+# its item invalid; the other items of the push are kept.
+_FIELD_MAX = {"phone_number": 32, "out_id": 18, "biz_id": 128, "err_code": 64, "err_msg": 255,
+              "content": 2000, "send_time": 32, "report_time": 32, "sign_name": 64,
+              "dest_code": 64, "sequence_id": 18}
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+# Controls other than tab and newline, and surrogates: no database stores them as text.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(item: Mapping[str, Any], key: str) -> str:
+    """A pushed field as bounded text; numbers become their digits; anything else is refused."""
     v = item.get(key)
-    return "" if v is None else str(v).strip()
+    if v is None:
+        return ""
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        raise ValueError(f"'{key}' must be text")
+    text = str(v).strip()
+    limit = _FIELD_MAX.get(key, 255)
+    if len(text) > limit:
+        raise ValueError(f"'{key}' is longer than {limit} characters")
+    if _UNSTORABLE.search(text):
+        raise ValueError(f"'{key}' contains control characters or invalid Unicode")
+    return text
 
 
 def _china_time(text: str) -> datetime | None:
@@ -530,10 +551,13 @@ def parse_report(item: Any) -> SmsReport:
         success = success.lower() == "true"
     if not isinstance(success, bool):
         raise ValueError("'success' must be true or false")
-    if not _text(item, "out_id") and not _text(item, "biz_id"):
+    out_id, biz_id = _text(item, "out_id"), _text(item, "biz_id")
+    if not out_id and not biz_id:
         raise ValueError("'out_id' or 'biz_id' is required")
+    if out_id and not _ASCII_DIGITS.fullmatch(out_id):  # our message id, as we sent it
+        raise ValueError("'out_id' must be 1 to 18 digits 0-9")
     return SmsReport(phone=_text(item, "phone_number"), success=success,
-                     out_id=_text(item, "out_id"), biz_id=_text(item, "biz_id"),
+                     out_id=out_id, biz_id=biz_id,
                      err_code=_text(item, "err_code"), err_msg=_text(item, "err_msg"))
 
 
@@ -549,9 +573,14 @@ def parse_up(item: Any) -> SmsUp:
     seq = item.get("sequence_id")
     if (seq is not None and not isinstance(seq, str | int)) or isinstance(seq, bool):
         raise ValueError("'sequence_id' must be a string or a number")
+    sequence_id = _text(item, "sequence_id")
+    if sequence_id and not _ASCII_DIGITS.fullmatch(sequence_id):
+        raise ValueError("'sequence_id' must be 1 to 18 digits 0-9")
     raw = json.dumps(dict(item), ensure_ascii=False, sort_keys=True)
+    if _UNSTORABLE.search(raw):
+        raise ValueError("the reply contains control characters or invalid Unicode")
     return SmsUp(phone=phone, content=content, send_time=_china_time(_text(item, "send_time")),
-                 sequence_id="" if seq is None else str(seq), raw=raw)
+                 sequence_id=sequence_id, raw=raw)
 
 
 async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
@@ -559,7 +588,7 @@ async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
     applied = 0
     for r in reports:
         msg = None
-        if r.out_id.isdigit():
+        if r.out_id and int(r.out_id) < 2**63:  # parse_report: ASCII digits only
             msg = await Message.get_or_none(id=int(r.out_id), direction=Direction.OUT,
                                             channel="sms")
         if msg is None and r.biz_id:
@@ -600,7 +629,7 @@ def reply_provider_id(up: SmsUp) -> str:
 def order_replies(replies: list[SmsUp]) -> list[SmsUp]:
     """Replies in the order they were written (pushes may batch them out of order)."""
     def key(u: SmsUp) -> tuple[datetime, int, str]:
-        seq = int(u.sequence_id) if u.sequence_id.isdigit() else 0
+        seq = int(u.sequence_id) if u.sequence_id else 0  # parse_up: ASCII digits only
         return (u.send_time or datetime.min.replace(tzinfo=CHINA), seq, u.sequence_id)
     return sorted(replies, key=key)
 

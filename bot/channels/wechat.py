@@ -594,10 +594,21 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+# Numbers WeChat sends are ASCII digits: ``str.isdigit`` (and ``int``) would also take "²",
+# "①", "٣" or "１". MsgId is an unsigned 64-bit number (at most 20 digits).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_MSG_ID = re.compile(r"[0-9]{1,20}")
+MSG_ID_MAX = 2**64 - 1
+# Characters XML 1.0 forbids (the flat reader below must not accept what the XML parser would
+# refuse): C0 controls other than tab, newline and carriage return, surrogates, U+FFFE/FFFF.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_DTD = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
 def check_query(cfg: WechatConfig, query: Mapping[str, str], now: datetime) -> None:
     """Timestamp within the skew bound and, when given, a valid ``signature`` (else 403)."""
     ts, nonce = query.get("timestamp", ""), query.get("nonce", "")
-    if not ts.isdigit() or len(ts) > 12 or not nonce or len(nonce) > 64:
+    if not _TIMESTAMP.fullmatch(ts) or not nonce or len(nonce) > 64:
         raise WebhookRejected(403, "timestamp and nonce are required")
     if abs(now.timestamp() - int(ts)) > cfg.max_clock_skew_seconds:
         raise WebhookRejected(403, "timestamp too far from our clock (replay or clock skew)")
@@ -621,6 +632,8 @@ _FLAT_CLOSE = re.compile(r"\s*</xml>\s*")
 
 
 def _flat_fields(text: str) -> dict[str, str] | None:
+    if _XML_ILLEGAL.search(text):
+        return None  # the XML parser refuses it, with its reason
     m = _FLAT_OPEN.match(text)
     if m is None:
         return None
@@ -645,8 +658,8 @@ def parse_xml(text: str) -> dict[str, str]:
     fast = _flat_fields(text)
     if fast is not None:
         return fast
-    head = text[:4096].upper()
-    if "<!DOCTYPE" in head or "<!ENTITY" in text.upper():
+    # The whole body: a declaration after any amount of padding is still one.
+    if _DTD.search(text):
         raise WebhookRejected(400, "XML with a document type or entities is refused")
     try:
         doc = xmltodict.parse(text, disable_entities=True)
@@ -665,17 +678,34 @@ def parse_xml(text: str) -> dict[str, str]:
     return fields
 
 
+def _msg_id_ok(value: str) -> bool:
+    return _MSG_ID.fullmatch(value) is not None and int(value) <= MSG_ID_MAX
+
+
 def _require(fields: Mapping[str, str]) -> None:
+    """The fields every message needs, each bounded: refused (400) before anything is stored."""
     for name in ("FromUserName", "MsgType", "CreateTime"):
         if not fields.get(name):
             raise WebhookRejected(400, f"field {name} is missing")
-    if not fields["CreateTime"].isdigit() or len(fields["FromUserName"]) > 64:
-        raise WebhookRejected(400, "field CreateTime or FromUserName is malformed")
+    if not _TIMESTAMP.fullmatch(fields["CreateTime"]):
+        raise WebhookRejected(400, "field CreateTime must be 1 to 12 digits 0-9")
+    sender = fields["FromUserName"]
+    if len(sender) > 64 or any(c.isspace() or ord(c) < 32 for c in sender):
+        raise WebhookRejected(400, "field FromUserName is malformed")
+    if len(fields["MsgType"]) > 32:
+        raise WebhookRejected(400, "field MsgType is malformed")
     if fields["MsgType"].lower() == "event":
         if not fields.get("Event"):
             raise WebhookRejected(400, "field Event is missing")
-    elif not fields.get("MsgId", "").isdigit():
+        if len(fields["Event"]) > 64:
+            raise WebhookRejected(400, "field Event is malformed")
+        for name in ("MsgID", "MsgId"):  # TEMPLATESENDJOBFINISH spells it MsgID
+            if fields.get(name) and not _msg_id_ok(fields[name]):
+                raise WebhookRejected(400, f"field {name} must be 1 to 20 digits 0-9")
+    elif not fields.get("MsgId"):
         raise WebhookRejected(400, "field MsgId is missing")
+    elif not _msg_id_ok(fields["MsgId"]):
+        raise WebhookRejected(400, "field MsgId must be 1 to 20 digits 0-9 (a 64-bit number)")
 
 
 def read_message(ch: WechatChannel, query: Mapping[str, str], body: bytes,
@@ -1072,8 +1102,9 @@ async def _bind_by_scene(rt: Runtime, conn: BaseDBAsyncClient, openid: str, scen
                          row: Message) -> str:
     wc = rt.settings.wechat
     ident = scene.removeprefix(SCENE_PREFIX)
-    episode = await Episode.get_or_none(id=int(ident), using_db=conn) if ident.isdigit() \
-        else None
+    # ASCII digits within the id column's range; anything else is a code we never made.
+    valid = re.fullmatch(r"[0-9]{1,10}", ident) is not None and int(ident) < 2**31
+    episode = await Episode.get_or_none(id=int(ident), using_db=conn) if valid else None
     if episode is None:
         return fill(wc.text_qr_invalid, _values(rt))
     await bind(rt, conn, episode.contact_id, openid, "qr", ref=str(episode.id))

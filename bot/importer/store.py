@@ -3,6 +3,7 @@ meets anything unusual. Importing is idempotent by (source, external_id)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -15,6 +16,17 @@ from bot.runtime import Runtime
 from models import CheckIn, Contact, Department, Episode, EpisodeStatus, Person, PersonContact
 
 log = logging.getLogger("bot.importer")
+
+
+def person_key_of(row: EpisodeRow, contact_id: int) -> str:
+    """The person's key: their external id, else contact + name (a digest when that would
+    not fit the 128-character column)."""
+    if row.person_external_id:
+        return row.person_external_id
+    key = f"{contact_id}:{row.person_name}"
+    if len(key) > 128:
+        key = f"{contact_id}:#{hashlib.sha256(row.person_name.encode()).hexdigest()}"
+    return key
 
 
 async def _departments_by_name(conn: BaseDBAsyncClient, values: list[str]) -> dict[str, int]:
@@ -54,7 +66,7 @@ async def store_one(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int
                 using_db=conn, name=row.contact_name, phone=row.contact_phone,
                 wechat_openid=row.contact_openid,
             )
-        person_key = row.person_external_id or f"{contact.id}:{row.person_name}"
+        person_key = person_key_of(row, contact.id)
         person, _ = await Person.get_or_create(
             source=source, external_id=person_key,
             defaults={"name": row.person_name, "kind": row.person_kind,
@@ -152,8 +164,7 @@ async def store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[t
             c.id = int(back["id"])
         contact_ids = [c if isinstance(c, int) else c.id for c in found]
 
-        keys = [r.person_external_id or f"{cid}:{r.person_name}"
-                for r, cid in zip(rows, contact_ids, strict=True)]
+        keys = [person_key_of(r, cid) for r, cid in zip(rows, contact_ids, strict=True)]
         people = dict(await Person.filter(source=source, external_id__in=list(set(keys))).using_db(
             conn).values_list("external_id", "id"))
         new_people: dict[str, dict[str, object]] = {}

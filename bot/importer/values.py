@@ -18,6 +18,10 @@ from models import EpisodeKind, EpisodeStatus, PersonKind, Relation
 LIMITS = {"external_id": 128, "person_name": 128, "department": 64, "department_name": 128,
           "treatment_type": 64, "clinician": 128, "contact_name": 128,
           "person_external_id": 128, "contact_openid": 64}
+# Controls other than tab, newline and carriage return, and lone surrogates (a JSON
+# "\ud800"): no database stores them as text.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+YEARS = (1900, 2100)  # plausible dates; schedules add up to a year or two to them
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +150,15 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
                     names=" / ".join(n.strip() for n in names), field_zh=LABELS_ZH[col])
         for col, names in km.duplicates.items()]
     cells = {col: items[name] for col, name in km.names.items()}
+    for col, v in list(cells.items()):
+        if v is not None and not isinstance(v, str | int | float | date):
+            errors.append(RowError.of(line, km.names[col].strip(), "not_scalar", field=col))
+            del cells[col]
     t = {col: text(v) for col, v in cells.items()}
+    for col, value in list(t.items()):
+        if _UNSTORABLE.search(value):
+            errors.append(RowError.of(line, km.names[col].strip(), "unstorable", field=col))
+            t[col] = ""
     if not t.get("department") and t.get("department_name"):
         t["department"] = t["department_name"]  # a file with the department's name only
 
@@ -173,6 +185,9 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
             when, timed = parse_when(cells[col], tz)
         except DateProblem as e:
             err(col, e.code, value=t[col])
+            continue
+        if not YEARS[0] <= when.year <= YEARS[1]:
+            err(col, "bad_year", low=YEARS[0], high=YEARS[1])
             continue
         if col == "birth_date":
             birth = when.date()
