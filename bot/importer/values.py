@@ -150,15 +150,18 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
                     names=" / ".join(n.strip() for n in names), field_zh=LABELS_ZH[col])
         for col, names in km.duplicates.items()]
     cells = {col: items[name] for col, name in km.names.items()}
+    unusable = set()  # cells already refused: not reported again as missing or malformed
     for col, v in list(cells.items()):
         if v is not None and not isinstance(v, str | int | float | date):
             errors.append(RowError.of(line, km.names[col].strip(), "not_scalar", field=col))
+            unusable.add(col)
             del cells[col]
     t = {col: text(v) for col, v in cells.items()}
     for col, value in list(t.items()):
         if _UNSTORABLE.search(value):
             errors.append(RowError.of(line, km.names[col].strip(), "unstorable", field=col))
-            t[col] = ""
+            unusable.add(col)
+            del t[col]
     if not t.get("department") and t.get("department_name"):
         t["department"] = t["department_name"]  # a file with the department's name only
 
@@ -167,14 +170,14 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
                                tuple((k, str(v)) for k, v in params.items()), col))
 
     for col in REQUIRED:
-        if not t.get(col):
+        if not t.get(col) and col not in unusable:
             err(col, "missing_value")
     phone = None
     if t.get("contact_phone"):
         phone, code = parse_phone(t["contact_phone"])
         if phone is None:
             err("contact_phone", code, value=t["contact_phone"])
-    elif not t.get("contact_openid"):
+    elif not t.get("contact_openid") and not unusable & {"contact_phone", "contact_openid"}:
         err("contact_phone", "missing_contact")
 
     occurred = birth = None
