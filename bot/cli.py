@@ -228,8 +228,8 @@ def cmd_sms_resume(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The monthly per-department report as JSON, CSV or XLSX."""
-    from bot import reports
-    from bot.tallies import TallyError
+    from bot.analytics import reports
+    from bot.analytics.tallies import TallyError
 
     settings = _settings(args)
     now = SystemClock().now()
@@ -297,7 +297,7 @@ def cmd_rebuild_tallies(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> int:
-        from bot import tallies
+        from bot.analytics import tallies
 
         async with db.database(settings.database.url):
             counts = await tallies.rebuild_rollup()

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from markupsafe import Markup
 
-from bot import charts, reports, tallies
+from bot.analytics import charts, reports, tallies
 from bot.keys import RUNTIME
-from bot.tallies import Scope, TallyError
+from bot.analytics.tallies import Scope, TallyError
 from handlers.auth import require_staff
 from handlers.i18n import MESSAGES, language
 from handlers.render import render
