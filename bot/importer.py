@@ -46,6 +46,7 @@ COLUMNS: dict[str, str] = {
     "treatment_type": "optional: e.g. 拔牙, 补牙, 出院; picks the schedule and survey",
     "kind": "optional: visit | discharge | treatment | lesson_term (default visit)",
     "clinician": "optional: doctor or teacher name",
+    "clinician_id": "optional: the clinician's id in your system (tells apart namesakes)",
     "person_external_id": "optional: the person's id in your system",
     "person_kind": "optional: patient | student (default patient)",
     "birth_date": "optional: YYYY-MM-DD",
@@ -93,6 +94,7 @@ class EpisodeRow:
     contact_name: str
     relation: Relation
     status: EpisodeStatus
+    clinician_code: str = ""
 
 
 @dataclass
@@ -174,7 +176,8 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
     except ValueError as e:
         return RowError(line, col, str(e))
     for col, limit in (("external_id", 128), ("person_name", 128), ("department", 64),
-                       ("treatment_type", 64), ("clinician", 128), ("contact_name", 128)):
+                       ("treatment_type", 64), ("clinician", 128), ("contact_name", 128),
+                       ("clinician_id", 64)):
         if len(r.get(col, "")) > limit:
             return RowError(line, col, f"longer than {limit} characters")
     return EpisodeRow(
@@ -187,6 +190,7 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         person_kind=pkind, birth_date=birth,  # type: ignore[arg-type]
         contact_name=r.get("contact_name") or r["person_name"],
         relation=rel, status=status,  # type: ignore[arg-type]
+        clinician_code=r.get("clinician_id", ""),
     )
 
 
@@ -391,7 +395,8 @@ async def _store(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int]:
         fields = {
             "kind": row.kind, "status": row.status, "person_id": person.id,
             "contact_id": contact.id, "department_id": dept.id,
-            "clinician_name": row.clinician, "treatment_type": row.treatment_type,
+            "clinician_name": row.clinician, "clinician_code": row.clinician_code,
+            "treatment_type": row.treatment_type,
             "occurred_at": row.occurred_at,
         }
         ep = await Episode.filter(source=source, external_id=row.external_id).using_db(
@@ -504,6 +509,7 @@ async def _store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[
             fields: dict[str, object] = {
                 "kind": r.kind, "status": r.status, "person_id": pid, "contact_id": cid,
                 "department_id": depts[r.department], "clinician_name": r.clinician,
+                "clinician_code": r.clinician_code,
                 "treatment_type": r.treatment_type, "occurred_at": r.occurred_at,
             }
             ep = existing.get(r.external_id)

@@ -43,7 +43,10 @@ def _chain_fields(model: type[Answer] | type[AuditEvent]) -> tuple[str, ...]:
 
 
 def _content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
-    return {f: values.get(f) for f in _chain_fields(model)}
+    # Fields added to a chain later are hashed only when set, so older rows still verify.
+    optional: frozenset[str] = getattr(model, "OPTIONAL_CHAIN_FIELDS", frozenset())
+    return {f: values.get(f) for f in _chain_fields(model)
+            if f not in optional or values.get(f) is not None}
 
 
 async def append(model: type[R], **values: Any) -> R:
@@ -67,8 +70,8 @@ async def append(model: type[R], **values: Any) -> R:
 # The rollups the tallies read (models.AnswerTally per month, models.AnswerDay per day); NULLs
 # become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
 # would not find them.
-_TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id",
-               "score", "local_month", "nulls")
+_TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type", "channel",
+               "question_id", "score", "local_month", "nulls")
 _DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
 
 
@@ -77,8 +80,8 @@ def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
     dept, clin, treat, day = (values.get("department_id"), values.get("clinician"),
                               values.get("treatment_type"), values.get("local_day"))
     nulls = (dept is None) | (clin is None) << 1 | (treat is None) << 2 | (day is None) << 3
-    return (dept or 0, clin or "", treat or "", values["channel"], values["question_id"],
-            values["score"], (day or "")[:7], nulls)
+    return (dept or 0, clin or "", values.get("clinician_code") or "", treat or "",
+            values["channel"], values["question_id"], values["score"], (day or "")[:7], nulls)
 
 
 def day_key(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -136,7 +139,7 @@ async def verify(model: type[R], batch: int = 5000) -> ChainReport:
                 return ChainReport(table, count, row["id"],
                                    "prev_hash does not match the previous row (row removed or "
                                    "reordered)")
-            if row_hash(prev, {f: row[f] for f in chain}) != row["hash"]:
+            if row_hash(prev, _content(model, row)) != row["hash"]:
                 return ChainReport(table, count, row["id"],
                                    "content does not match its hash (row edited)")
             prev = row["hash"]
@@ -149,3 +152,14 @@ async def verify_all() -> list[ChainReport]:
     return [await verify(Answer), await verify(AuditEvent)]
 
 
+
+
+async def head_hash(model: type[R], until: datetime | None = None) -> str:
+    """The chain's head at ``until``: the hash of the last row recorded before it (GENESIS
+    when there is none). Reports print it, so a later `survey-bot verify` shows the records
+    they were computed from are still there, unchanged."""
+    q = model.all()
+    if until is not None:
+        q = q.filter(recorded_at__lt=until)
+    last = await q.order_by("-id").first().values("hash")
+    return str(last["hash"]) if last else GENESIS

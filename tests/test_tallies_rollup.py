@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 from tortoise.migrations.api import migrate as migrate_api
 
 from bot import db, ledger, tallies
@@ -192,16 +193,22 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         # answers as the 0001 code wrote them (answer_day does not exist yet)
         rnd = random.Random(3)
         base = datetime(2026, 9, 20, 2, tzinfo=UTC)
-        await Answer.bulk_create([Answer(
-            conversation_id=i, department_id=rnd.choice([1, 2, None]),
-            channel=rnd.choice(["wechat", "sms"]), survey_id="general",
-            question_id=rnd.choice(["overall", "attitude"]),
-            score=rnd.choice([1, 2, 3, 4, 5, None]), text="",
-            clinician=rnd.choice(["李医生", None]), treatment_type="拔牙",
-            local_day=rnd.choice([(date(2026, 9, 20) + timedelta(days=i % 70)).isoformat(),
-                                  None]),
-            recorded_at=base + timedelta(hours=i), prev_hash="0" * 64, hash=f"{i:064x}")
-            for i in range(300)])
+        # (raw SQL: the model has columns 0001 did not)
+        cols = ("conversation_id", "department_id", "channel", "survey_id", "question_id",
+                "score", "text", "clinician", "treatment_type", "local_day", "recorded_at",
+                "prev_hash", "hash")
+        pg = db.is_postgres()
+        marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(cols)))
+        conn = connections.get("default")
+        for i in range(300):
+            when = base + timedelta(hours=i)
+            await conn.execute_query(
+                f"INSERT INTO answer ({', '.join(cols)}) VALUES ({marks})",
+                [i, rnd.choice([1, 2, None]), rnd.choice(["wechat", "sms"]), "general",
+                 rnd.choice(["overall", "attitude"]), rnd.choice([1, 2, 3, 4, 5, None]), "",
+                 rnd.choice(["李医生", None]), "拔牙",
+                 rnd.choice([(date(2026, 9, 20) + timedelta(days=i % 70)).isoformat(), None]),
+                 when if pg else when.isoformat(sep=" "), "0" * 64, f"{i:064x}"])
     finally:
         await db.close_db()
 

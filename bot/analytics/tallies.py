@@ -524,11 +524,12 @@ async def rebuild_rollup() -> dict[str, int]:
     async with in_transaction() as tx:
         await tx.execute_query("DELETE FROM answer_tally")
         await tx.execute_query(
-            "INSERT INTO answer_tally (department_id, clinician, treatment_type, channel, "
-            "question_id, score, local_month, nulls, n) "
+            "INSERT INTO answer_tally (department_id, clinician, clinician_code, treatment_type, "
+            "channel, question_id, score, local_month, nulls, n) "
             "SELECT COALESCE(department_id, 0), COALESCE(clinician, ''), "
+            "COALESCE(clinician_code, ''), "
             f"COALESCE(treatment_type, ''), channel, question_id, score, {month}, {nulls}, "
-            "COUNT(*) FROM answer WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+            "COUNT(*) FROM answer WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9")
         await tx.execute_query("DELETE FROM answer_day")
         await tx.execute_query(
             "INSERT INTO answer_day (department_id, question_id, score, nulls, local_day, "
