@@ -227,19 +227,28 @@ def cmd_sms_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The monthly per-department report as JSON, CSV or XLSX."""
-    from bot.analytics import reports
+    """The monthly or quarterly report as JSON, CSV or XLSX; or deliver the due ones."""
+    from bot.analytics import delivery, exports, reports
     from bot.analytics.tallies import TallyError
 
     settings = _settings(args)
     now = SystemClock().now()
+    if args.schedule:
+        async def deliver() -> int:
+            async with db.database(settings.database.url):
+                return await delivery.deliver_due(_runtime(settings), kinds=args.schedule)
+
+        sent = asyncio.run(deliver())
+        print(f"{sent} report(s) delivered" if sent else "nothing due (or already delivered)",
+              file=sys.stderr)
+        return 0
     period = args.period or reports.default_period(reports.local_today(now, settings.tz))
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         print("XLSX is binary: give --output FILE.xlsx (or redirect standard output)",
               file=sys.stderr)
         return 2
 
-    async def run() -> dict[str, object]:
+    async def run() -> reports.Report:
         async with db.database(settings.database.url):
             depts = None
             if args.department:
@@ -250,8 +259,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if missing:
                     raise TallyError(f"unknown department code(s): {', '.join(sorted(missing))}")
                 depts = frozenset(int(d["id"]) for d in found)
-            return await reports.monthly_report(settings, now,
-                                                reports.ReportRequest(period, depts))
+            return await reports.build_report(settings, now,
+                                              reports.ReportRequest(period, depts))
 
     try:
         rep = asyncio.run(run())
@@ -259,11 +268,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(str(e), file=sys.stderr)
         return 2
     if args.format == "json":
-        data = (json.dumps(rep, ensure_ascii=False, indent=2) + "\n").encode()
+        data = (exports.json_text(rep.as_dict()) + "\n").encode()
     elif args.format == "csv":
-        data = reports.report_csv(rep).encode("utf-8")
+        data = exports.csv_text(rep.sheets()).encode("utf-8")
     else:
-        data = reports.report_xlsx(rep)
+        data = exports.xlsx_bytes(rep.sheets())
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -423,9 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers "
                    "(after a restore, or answers written by an older version during an "
                    "upgrade)").set_defaults(func=cmd_rebuild_tallies)
-    rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
+    rp = sub.add_parser("report", help="monthly or quarterly report (JSON, CSV, XLSX), or "
+                        "deliver the due ones to the managers' WeCom robot")
     rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
                     "(default: last month)")
+    rp.add_argument("--schedule", action="append", choices=["monthly", "quarterly"],
+                    help="deliver the last month's (quarter's) report to [reports] robot_key if "
+                    "it is due and not yet delivered; run it daily from cron, or leave it to "
+                    "the worker, which does the same")
     rp.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     rp.add_argument("--output", "-o", help="write to this file instead of standard output")
     rp.add_argument("--department", action="append", metavar="CODE",

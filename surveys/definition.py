@@ -55,6 +55,9 @@ class QuestionDef(BaseModel):
     text: str = Field(min_length=1)
     ask_if: str = ""
     labels: dict[int, str] = Field(default_factory=dict)
+    # what managers read in reports for this question (a few words); default: a short form
+    # of ``text``
+    title: str = ""
 
     @field_validator("ask_if")
     @classmethod
@@ -70,6 +73,14 @@ class QuestionDef(BaseModel):
         if bad:
             raise ValueError(f"label keys must be scores 1-5, got {bad}")
         return v
+
+    @property
+    def short_title(self) -> str:
+        """The report title: ``title``, else ``text`` up to its first question mark."""
+        if self.title:
+            return self.title
+        head = re.split(r"[？?。]", self.text, maxsplit=1)[0]
+        return head[:24] or self.id
 
     @property
     def condition(self) -> Condition | None:
@@ -127,7 +138,8 @@ def default_surveys() -> dict[str, SurveyDef]:
             title="就诊满意度回访",
             intro="{subject}{visit_date}在我院{department}就诊，想了解一下您的感受。",
             questions=[
-                QuestionDef(id="overall", text="请问您对这次就诊总体满意吗？" + _SCALE,
+                QuestionDef(id="overall", title="总体满意度",
+                            text="请问您对这次就诊总体满意吗？" + _SCALE,
                             labels=_LABELS),
                 _IMPROVE,
             ],
@@ -139,7 +151,8 @@ def default_surveys() -> dict[str, SurveyDef]:
             questions=[
                 QuestionDef(id="recovery", kind="recovery",
                             text="现在感觉怎么样？有没有持续出血、明显肿痛或发烧？"),
-                QuestionDef(id="overall", text="请问您对这次治疗和服务满意吗？" + _SCALE,
+                QuestionDef(id="overall", title="总体满意度",
+                            text="请问您对这次治疗和服务满意吗？" + _SCALE,
                             labels=_LABELS),
                 _IMPROVE,
             ],
@@ -153,14 +166,19 @@ def default_surveys() -> dict[str, SurveyDef]:
                             text="出院后恢复得怎么样？伤口、疼痛、体温、饮食睡眠都还好吗？"),
                 QuestionDef(id="medication", kind="recovery",
                             text="出院带的药是否按医嘱在吃？用药和注意事项还有不清楚的地方吗？"),
-                QuestionDef(id="overall", text="您对这次住院总体满意吗？" + _SCALE,
+                QuestionDef(id="overall", title="总体满意度",
+                            text="您对这次住院总体满意吗？" + _SCALE,
                             labels=_LABELS),
-                QuestionDef(id="doctor", text="对主管医生的诊疗和沟通打几分？1-5分。",
+                QuestionDef(id="doctor", title="医生诊疗与沟通",
+                            text="对主管医生的诊疗和沟通打几分？1-5分。",
                             labels=_LABELS),
-                QuestionDef(id="nurse", text="对护士的护理服务打几分？1-5分。", labels=_LABELS),
-                QuestionDef(id="environment", text="对病房环境和设施打几分？1-5分。",
+                QuestionDef(id="nurse", title="护理服务",
+                            text="对护士的护理服务打几分？1-5分。", labels=_LABELS),
+                QuestionDef(id="environment", title="病房环境与设施",
+                            text="对病房环境和设施打几分？1-5分。",
                             labels=_LABELS),
-                QuestionDef(id="fees", text="对收费是否清楚合理打几分？1-5分。", labels=_LABELS),
+                QuestionDef(id="fees", title="收费清楚合理",
+                            text="对收费是否清楚合理打几分？1-5分。", labels=_LABELS),
                 _IMPROVE,
                 QuestionDef(id="comment", kind="text",
                             text="还有什么意见或想表扬的医护人员吗？没有请回复“无”。"),
@@ -171,12 +189,16 @@ def default_surveys() -> dict[str, SurveyDef]:
             title="课程满意度回访",
             intro="{subject}这学期在{department}跟{clinician}上课，想听听您的评价。",
             questions=[
-                QuestionDef(id="attitude", text="老师的教学态度打几分？" + _SCALE,
+                QuestionDef(id="attitude", title="教学态度",
+                            text="老师的教学态度打几分？" + _SCALE,
                             labels=_LABELS),
-                QuestionDef(id="method", text="老师的教学方法打几分？1-5分。", labels=_LABELS),
-                QuestionDef(id="communication", text="老师与您和孩子的沟通打几分？1-5分。",
+                QuestionDef(id="method", title="教学方法",
+                            text="老师的教学方法打几分？1-5分。", labels=_LABELS),
+                QuestionDef(id="communication", title="沟通",
+                            text="老师与您和孩子的沟通打几分？1-5分。",
                             labels=_LABELS),
-                QuestionDef(id="mastery", text="孩子对课程内容的掌握情况打几分？1-5分。",
+                QuestionDef(id="mastery", title="课程掌握",
+                            text="孩子对课程内容的掌握情况打几分？1-5分。",
                             labels=_LABELS),
                 QuestionDef(id="comment", kind="text",
                             text="还有什么建议吗？没有请回复“无”。"),

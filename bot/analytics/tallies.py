@@ -32,34 +32,35 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate, rnd, t95
-from bot.config import TalliesConfig
 from models import (
     Answer,
-    CheckIn,
-    CheckinStatus,
-    Contact,
     Department,
-    Episode,
-    EpisodeStatus,
-    Escalation,
-    EscalationStatus,
-    Staff,
 )
 
 PERIODS = ("all", "day", "week", "month", "quarter")
 DIMENSIONS = ("department", "clinician", "treatment", "channel", "question")
-# dimension → answer column ("question" groups by question only)
+# dimension → the answer columns it groups by ("question" groups by question only). A
+# clinician is told apart within their department: by the system's id when given, else name.
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "department": ("department_id",),
+    "clinician": ("department_id", "clinician_code", "clinician"),
+    "treatment": ("treatment_type",), "channel": ("channel",), "question": ()}
+# kept for callers that name one column per dimension
 _COLUMN = {"department": "department_id", "clinician": "clinician",
            "treatment": "treatment_type", "channel": "channel", "question": None}
+# Recovery satisfaction ("您对我们的处理结果满意吗？") is asked after a complaint or a low score
+# was handled; it is reported with complaint handling, never as an ordinary question.
+RECOVERY = "recovery"
 
 
 class TallyError(ValueError):
@@ -70,17 +71,42 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return rnd(x, nd)
 
 
-@dataclass
+HUNDRED_POINT = {
+    # 非常满意 100, 满意 80, 一般 60, 不满意 40, 非常不满意 20: the mean × 20
+    "times20": (20.0, 0.0),
+    # 5 → 100, 1 → 0: (mean − 1) × 25
+    "linear": (25.0, -25.0),
+}
+
+
+def to_hundred(x: float | None, scale: str = "times20") -> float | None:
+    """A 1–5 mean on the 100-point scale (``[tallies] hundred_point``)."""
+    if x is None:
+        return None
+    mul, add = HUNDRED_POINT[scale]
+    return x * mul + add
+
+
+@dataclass(eq=False)
 class Tally:
-    """Scores of one group (e.g. a department) for one question and period."""
+    """Scores of one group (e.g. a department) for one question and period.
+
+    ``hidden`` is decided by :func:`bot.analytics.suppression.suppress` (a small group, or one
+    hidden with it so that it cannot be worked out from a total); before that, a group is
+    shown from ``min_answers`` answers on. A hidden group shows its answer count only.
+    """
 
     dimension: str
     key: str  # what the group is called on screen (department name, clinician, "wechat")
     question_id: str
     period: str = ""  # "" for the whole range, else "2026-10", "2026-Q4", "2026-11-16", ...
-    key_id: Any = None  # department id for the department dimension
+    key_id: Any = None  # department id (department), (department id, clinician key) (clinician)
     distribution: dict[int, int] = field(default_factory=lambda: dict.fromkeys(range(1, 6), 0))
     min_answers: int = MIN_ANSWERS_FOR_MEAN
+    hidden: bool | None = None
+    reason: str = ""  # why hidden: "small" (under min_answers) or "complement"
+    scale: str = "times20"
+    parent: str = ""  # the department a clinician belongs to (its name)
 
     @property
     def department(self) -> str:
@@ -94,16 +120,23 @@ class Tally:
 
     @property
     def shown(self) -> bool:
-        """Enough answers to show means and rates."""
-        return self.answers >= self.min_answers
+        """Whether its figures are published (suppression decides; else min_answers)."""
+        n = self.answers
+        if self.hidden is not None:
+            return not self.hidden and n > 0
+        return n >= self.min_answers and n > 0
+
+    @property
+    def shown_distribution(self) -> list[int] | None:
+        """The 1–5 counts, or None when hidden."""
+        return [self.distribution[s] for s in range(1, 6)] if self.shown else None
 
     @property
     def mean(self) -> float | None:
-        """Mean score, or None when too few answers to show one."""
-        n = self.answers
-        if not self.shown or n == 0:
+        """Mean score, or None when hidden."""
+        if not self.shown:
             return None
-        return sum(k * v for k, v in self.distribution.items()) / n
+        return sum(k * v for k, v in self.distribution.items()) / self.answers
 
     @property
     def sd(self) -> float | None:
@@ -124,36 +157,62 @@ class Tally:
         return max(1.0, m - half), min(5.0, m + half)
 
     @property
+    def score100(self) -> float | None:
+        """The mean on the 100-point scale (None when hidden)."""
+        return to_hundred(self.mean, self.scale)
+
+    @property
+    def score100_ci(self) -> tuple[float, float] | None:
+        """The mean's interval on the 100-point scale."""
+        ci = self.mean_ci
+        if ci is None:
+            return None
+        lo, hi = to_hundred(ci[0], self.scale), to_hundred(ci[1], self.scale)
+        return (lo, hi) if lo is not None and hi is not None else None
+
+    @property
     def top_box(self) -> float | None:
-        """Share of 5s, or None when too few answers."""
+        """Share of 5s, or None when hidden."""
         return self.top_box_rate.value
 
     @property
     def top_two_box(self) -> float | None:
-        """Share of 4s and 5s, or None when too few answers."""
+        """Share of 4s and 5s, or None when hidden."""
         return self.top_two_rate.value
 
     @property
     def top_box_rate(self) -> Rate:
         """Share of 5s with its interval."""
-        return Rate(self.distribution[5], self.answers, self.min_answers)
+        return Rate(self.distribution[5], self.answers, self.min_answers, not self.shown)
 
     @property
     def top_two_rate(self) -> Rate:
         """Share of 4s and 5s with its interval."""
-        return Rate(self.distribution[4] + self.distribution[5], self.answers, self.min_answers)
+        return Rate(self.distribution[4] + self.distribution[5], self.answers, self.min_answers,
+                    not self.shown)
+
+    def figures(self) -> dict[str, Any]:
+        """Every published figure, rounded once for every format (None when hidden)."""
+        ci, sci = self.mean_ci, self.score100_ci
+        tb, t2 = self.top_box_rate, self.top_two_rate
+        tbc, t2c = tb.ci, t2.ci
+        return {
+            "answers": self.answers, "distribution": self.shown_distribution,
+            "mean": _r(self.mean, 2), "mean_lo": _r(ci[0], 2) if ci else None,
+            "mean_hi": _r(ci[1], 2) if ci else None,
+            "score100": _r(self.score100, 1), "score100_lo": _r(sci[0], 1) if sci else None,
+            "score100_hi": _r(sci[1], 1) if sci else None,
+            "top_box": _r(tb.value, 3), "top_box_lo": _r(tbc[0], 3) if tbc else None,
+            "top_box_hi": _r(tbc[1], 3) if tbc else None,
+            "top_two_box": _r(t2.value, 3), "top_two_lo": _r(t2c[0], 3) if t2c else None,
+            "top_two_hi": _r(t2c[1], 3) if t2c else None,
+            "hidden": not self.shown, "reason": self.reason if not self.shown else "",
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form; hidden figures are null."""
-        ci = self.mean_ci
-        return {
-            "dimension": self.dimension, "key": self.key, "question": self.question_id,
-            "period": self.period, "answers": self.answers,
-            "distribution": {str(k): v for k, v in self.distribution.items()},
-            "mean": _r(self.mean), "mean_ci": [_r(ci[0]), _r(ci[1])] if ci else None,
-            "top_box": self.top_box_rate.as_dict(), "top_two_box": self.top_two_rate.as_dict(),
-            "shown": self.shown,
-        }
+        return {"dimension": self.dimension, "key": self.key, "department": self.parent,
+                "question": self.question_id, "period": self.period, **self.figures()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +289,7 @@ class Scope:
     treatment: str | None = None
     channel: str | None = None
     question_id: str | None = None
+    clinician_code: str | None = None
 
     def dept_ids(self) -> list[int] | None:
         """The department filter as a list (None: all departments)."""
@@ -276,6 +336,8 @@ def _answer_where(sql: _Sql, scope: Scope) -> str:
                      ("channel", scope.channel), ("question_id", scope.question_id)):
         if val is not None:
             conds.append(f"{col} = {sql.p(val)}")
+    if scope.clinician_code is not None:
+        conds.append(f"COALESCE(clinician_code, '') = {sql.p(scope.clinician_code)}")
     return " AND ".join(conds)
 
 
@@ -311,10 +373,21 @@ async def department_names() -> dict[int, str]:
 # ---------------------------------------------------------------------------------------------
 # score tallies
 
+def _group_value(vals: Sequence[Any], by: str) -> Any:
+    """One group's value as score_rows returns it: a scalar, or for clinicians
+    (department id, clinician id or "", name)."""
+    if by == "question":
+        return ""
+    if by == "clinician":
+        dept, code, name = vals
+        return (dept, code or "", name)
+    return vals[0]
+
+
 async def score_rows(by: str = "department", period: str = "all",
                      scope: Scope | None = None) -> list[tuple[Any, str, str, int, int]]:
     """Raw grouped counts: (group value, period, question, score, n). One query."""
-    if by not in _COLUMN:
+    if by not in GROUP_COLUMNS:
         raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
     if period not in PERIODS:
         raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
@@ -328,16 +401,15 @@ async def score_rows(by: str = "department", period: str = "all",
         return await _rollup_rows(conn, pg, by, period, scope)
     sql = _Sql(pg)
     where = _answer_where(sql, scope)
-    col = _COLUMN[by]
-    lead = [col] if col else []
+    lead = list(GROUP_COLUMNS[by])
     keys = [*lead, "question_id", "score"]
     cols = ", ".join(keys)
+    pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
     if period == "all":
         q = f"SELECT {cols}, COUNT(*) FROM answer WHERE {where} GROUP BY {cols}"
     elif pg or by == "clinician":
         # PostgreSQL hashes groups in parallel: one GROUP BY over the period expression is
         # fastest there. Clinicians are too many for per-day rows to pay off on SQLite too.
-        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
         q = (f"SELECT {cols}, {_period_sql(period, pg)}, COUNT(*) FROM answer "
              f"WHERE {where} GROUP BY {pos}")
     else:
@@ -345,7 +417,6 @@ async def score_rows(by: str = "department", period: str = "all",
         # in index order without sorting; the outer query folds the (far fewer) day rows into
         # weeks, months or quarters. One GROUP BY over the period expression would sort every
         # answer.
-        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
         q = (f"SELECT {cols}, {_period_sql(period, pg, 'd')}, SUM(n) FROM "
              f"(SELECT {cols}, local_day AS d, COUNT(*) AS n FROM answer WHERE {where} "
              f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
@@ -353,11 +424,12 @@ async def score_rows(by: str = "department", period: str = "all",
     off = len(lead)
     out: list[tuple[Any, str, str, int, int]] = []
     for r in rows:
+        g = _group_value(r[:off], by)
         if period == "all":
-            out.append((r[0] if lead else "", "", r[off], int(r[off + 1]), int(r[off + 2])))
+            out.append((g, "", r[off], int(r[off + 1]), int(r[off + 2])))
         else:
-            out.append((r[0] if lead else "", _period_label(r[off + 2]), r[off],
-                        int(r[off + 1]), int(r[off + 3])))
+            out.append((g, _period_label(r[off + 2]), r[off], int(r[off + 1]),
+                        int(r[off + 3])))
     return out
 
 
@@ -413,35 +485,39 @@ async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
     if ids is not None:
         conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
     for name, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
-                      ("channel", scope.channel), ("question_id", scope.question_id)):
+                      ("channel", scope.channel), ("question_id", scope.question_id),
+                      ("clinician_code", scope.clinician_code)):
         if val is not None:
             bit = _NULL_BIT.get(name)
             conds.append(f"{name} = {sql.p(val)}" + (f" AND (nulls & {bit}) = 0" if bit else ""))
-    col = _COLUMN[by]
-    mask = (_NULL_BIT.get(col or "", 0)) | (8 if period != "all" else 0)
-    keys = [*([col] if col else []), *(["local_month"] if period != "all" else []),
+    lead = list(GROUP_COLUMNS[by])
+    mask = 8 if period != "all" else 0
+    for c in lead:
+        mask |= _NULL_BIT.get(c, 0)
+    keys = [*lead, *(["local_month"] if period != "all" else []),
             "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
     pos = ", ".join(str(i + 1) for i in range(len(keys)))
     q = (f"SELECT {', '.join(keys)}, SUM(n) FROM answer_tally WHERE {' AND '.join(conds)} "
          f"GROUP BY {pos}")
     raw = await _fetch(conn, pg, q, sql.values)
     folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
-    lead_bit = _NULL_BIT.get(col or "", 0)
     for r in raw:
         v = list(r.values()) if isinstance(r, dict) else list(r)
-        g = v.pop(0) if col else ""
+        gvals = v[:len(lead)]
+        v = v[len(lead):]
         month = v.pop(0) if period != "all" else ""
         qid, score, bits, n = v
         bits = int(bits) & mask
-        if lead_bit and bits & lead_bit:
-            g = None
+        # a NULL stored as 0 / '' with its bit: give back the NULL
+        gvals = [None if bits & _NULL_BIT.get(c, 0) else g for c, g in zip(lead, gvals,
+                                                                             strict=True)]
         if period == "all":
             per = ""
         elif bits & 8:
             per = "None"  # as the answer-table query labels a missing day
         else:
             per = month if period == "month" else bucket(f"{month}-01", "quarter")
-        folded[(g if col else "", per, qid, int(score))] += int(n)
+        folded[(_group_value(gvals, by), per, qid, int(score))] += int(n)
     return [(*k, n) for k, n in folded.items()]
 
 
@@ -465,9 +541,9 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     for name, val in (("channel", scope.channel), ("question_id", scope.question_id)):
         if val is not None:
             conds.append(f"{name} = {sql.p(val)}")
-    col = _COLUMN[by]
+    lead = list(GROUP_COLUMNS[by])
+    col = lead[0] if lead else None
     where = " AND ".join(conds)
-    lead = [col] if col else []
     keys = [*lead, "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
     cols = ", ".join(keys)
     if period == "all":
@@ -547,40 +623,65 @@ async def rebuild_rollup() -> dict[str, int]:
     return out
 
 
+def clinician_key(code: str | None, name: str | None) -> str:
+    """How a clinician is told apart within their department: the system's id, else the name."""
+    return f"id:{code}" if code else f"name:{name or ''}"
+
+
 async def score_tallies(since: datetime | None = None, until: datetime | None = None, *,
                         by: str = "department", period: str = "all",
                         scope: Scope | None = None,
                         min_answers: int = MIN_ANSWERS_FOR_MEAN,
-                        tz: ZoneInfo | None = None) -> list[Tally]:
+                        tz: ZoneInfo | None = None, scale: str = "times20") -> list[Tally]:
     """Tallies per group (``by``), question and period, sorted by group, period, question.
 
-    ``since``/``until`` (aware datetimes) are turned into local days in ``tz``; prefer
-    ``scope.start``/``scope.end``.
+    Clinicians are grouped per department (``key_id`` = (department id, clinician key), the
+    department's name in ``parent``). Recovery satisfaction is left out (complaint handling
+    reports it). ``since``/``until`` (aware datetimes) are turned into local days in ``tz``;
+    prefer ``scope.start``/``scope.end``.
     """
     scope = scope or Scope()
     if since is not None or until is not None:
         zone = tz or ZoneInfo("Asia/Shanghai")
-        scope = Scope(
-            start=since.astimezone(zone).date() if since else scope.start,
+        scope = replace(
+            scope, start=since.astimezone(zone).date() if since else scope.start,
             end=(until - timedelta(microseconds=1)).astimezone(zone).date() if until
-            else scope.end,
-            departments=scope.departments, department_id=scope.department_id,
-            clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel,
-            question_id=scope.question_id,
-        )
+            else scope.end)
     rows = await score_rows(by, period, scope)
-    names = await department_names() if by == "department" else {}
+    names = await department_names() if by in ("department", "clinician") else {}
+    return build_tallies(rows, by, names, min_answers=min_answers, scale=scale)
+
+
+def build_tallies(rows: Iterable[tuple[Any, str, str, int, int]], by: str,
+                  names: dict[int, str], *, min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                  scale: str = "times20") -> list[Tally]:
+    """Tally objects from score_rows' rows (recovery answers left out)."""
     out: dict[tuple[Any, str, str], Tally] = {}
+    # a clinician id may come with several spellings of the name: the commonest is shown
+    spellings: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for g, per, qid, score, n in rows:
-        if not 1 <= score <= 5:
+        if not 1 <= score <= 5 or qid == RECOVERY:
             continue
-        k = (g, per, qid)
+        if by == "clinician":
+            dept, code, name = g
+            gid: Any = (dept, clinician_key(code, name))
+            spellings[gid][name or ""] += n
+        else:
+            gid = g
+        k = (gid, per, qid)
         t = out.get(k)
         if t is None:
-            label = _label(by, g, names)
-            t = out[k] = Tally(by, label, qid, per, key_id=g, min_answers=min_answers)
+            t = out[k] = Tally(by, _label(by, g, names), qid, per, key_id=gid,
+                               min_answers=min_answers, scale=scale)
+            if by == "clinician":
+                t.parent = names.get(g[0], "—") if g[0] is not None else "—"
         t.distribution[score] += n
-    return sorted(out.values(), key=lambda t: (t.key, t.period, t.question_id))
+    if by == "clinician":
+        for t in out.values():
+            best = max(spellings[t.key_id].items(), key=lambda kv: (kv[1], kv[0]))[0]
+            t.key = best or "—"
+    return sorted(out.values(), key=lambda t: (t.parent, t.key, str(t.key_id), t.period,
+                                               t.question_id))
 
 
 def _label(by: str, g: Any, names: dict[int, str]) -> str:
@@ -588,6 +689,8 @@ def _label(by: str, g: Any, names: dict[int, str]) -> str:
         return names.get(g, "—") if g is not None else "—"
     if by == "question":
         return ""
+    if by == "clinician":
+        return str(g[2]) if g[2] else "—"
     return str(g) if g else "—"
 
 
@@ -611,13 +714,11 @@ async def drill_down(scope: Scope, *, by: str, key: Any, question_id: str,
     Rows carry the local day, channel, score and any comment of the same conversation. They
     are ordered by score and day, never by id, so order does not hint at the person either.
     """
-    col = _COLUMN.get(by, "x")
-    if col == "x":
+    if by not in GROUP_COLUMNS:
         raise TallyError(f"unknown dimension {by!r}")
     q = Answer.filter(score__isnull=False, question_id=question_id)
     q = _orm_scope(q, scope)
-    if col:
-        q = q.filter(**{col: key})
+    q = filter_group(q, by, key)
     if period != "all" and period_key:
         first, last = _period_bounds(period, period_key)
         q = q.filter(local_day__gte=first.isoformat(), local_day__lte=last.isoformat())
@@ -637,6 +738,20 @@ async def drill_down(scope: Scope, *, by: str, key: Any, question_id: str,
              "comment": " / ".join(comments.get(r["conversation_id"], []))} for r in rows]
 
 
+def filter_group(q: Any, by: str, key: Any) -> Any:
+    """An ORM query narrowed to one group (``key`` as ``Tally.key_id`` holds it)."""
+    if by == "clinician":
+        dept, ident = key
+        q = q.filter(department_id=dept)
+        kind, _, value = str(ident).partition(":")
+        if kind == "id":
+            return q.filter(clinician_code=value)
+        return q.filter(clinician=value).filter(
+            Q(clinician_code__isnull=True) | Q(clinician_code=""))
+    col = _COLUMN[by]
+    return q.filter(**{col: key}) if col else q
+
+
 def _orm_scope(q: Any, scope: Scope) -> Any:
     if scope.start is not None:
         q = q.filter(local_day__gte=scope.start.isoformat())
@@ -649,6 +764,8 @@ def _orm_scope(q: Any, scope: Scope) -> Any:
                      ("channel", scope.channel)):
         if val is not None:
             q = q.filter(**{col: val})
+    if scope.clinician_code:
+        q = q.filter(clinician_code=scope.clinician_code)
     return q
 
 
@@ -660,306 +777,3 @@ def _period_bounds(period: str, key: str) -> tuple[date, date]:
         d = date.fromisoformat(key)
         return d, d + timedelta(days=6)
     return parse_range(key)
-
-
-# ---------------------------------------------------------------------------------------------
-# operations: response, coverage, on-time, lost to follow-up, escalations, SLA, praise
-
-SENT = (CheckinStatus.OPENED, CheckinStatus.ANSWERED, CheckinStatus.EXPIRED)
-# CheckIn.lost_reason as the reach work records it, plus what is inferred for older rows
-LOST_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased", "unreachable",
-                "fatigue", "skipped", "cancelled")
-
-
-@dataclass
-class Operations:
-    """Operational figures of one group and period."""
-
-    key: str
-    period: str = ""
-    key_id: Any = None
-    min_n: int = MIN_ANSWERS_FOR_MEAN
-    sent: int = 0
-    answered: int = 0
-    on_time: int = 0
-    eligible: int = 0
-    covered: int = 0
-    lost: dict[str, int] = field(default_factory=dict)
-    escalations: dict[str, int] = field(default_factory=dict)
-    sla_met: int = 0
-    sla_due: int = 0
-    praise: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def response(self) -> Rate:
-        """Answered / sent check-ins."""
-        return Rate(self.answered, self.sent, self.min_n)
-
-    @property
-    def coverage(self) -> Rate:
-        """Eligible episodes with at least one completed follow-up."""
-        return Rate(self.covered, self.eligible, self.min_n)
-
-    @property
-    def on_time_rate(self) -> Rate:
-        """Check-ins sent inside the on-time window."""
-        return Rate(self.on_time, self.sent, self.min_n)
-
-    @property
-    def sla(self) -> Rate:
-        """Escalations claimed within their priority's target (decided ones only)."""
-        return Rate(self.sla_met, self.sla_due, self.min_n)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "key": self.key, "period": self.period, "sent": self.sent,
-            "answered": self.answered, "response_rate": self.response.as_dict(),
-            "eligible": self.eligible, "covered": self.covered,
-            "coverage": self.coverage.as_dict(), "on_time": self.on_time_rate.as_dict(),
-            "lost": dict(self.lost), "escalations": dict(self.escalations),
-            "sla": self.sla.as_dict(), "praise": dict(self.praise),
-        }
-
-
-def _group_value(by: str, dept: int | None, clinician: str | None, treatment: str | None,
-                 channel: str | None) -> Any:
-    if by == "department":
-        return dept
-    if by == "clinician":
-        return clinician or ""
-    if by == "treatment":
-        return treatment or ""
-    if by == "channel":
-        return channel or ""
-    return ""
-
-
-def lost_reason(status: str, contact: dict[str, Any], recorded: str | None = None) -> str:
-    """Why an episode was lost to follow-up: the check-in's recorded ``lost_reason``, else
-    what the contact row records, else no answer (expired) or skipped."""
-    if recorded:
-        return recorded
-    if contact.get("opted_out_at") is not None:
-        return "opted_out"
-    stopped = contact.get("stopped_reason")
-    if stopped:
-        return str(stopped) if stopped in LOST_REASONS else "skipped"
-    if contact.get("unreachable"):
-        return "unreachable"
-    if status == CheckinStatus.EXPIRED:
-        return "no_answer"
-    if status == CheckinStatus.CANCELLED:
-        return "cancelled"
-    return "skipped"
-
-
-def _inside(day: date, scope: Scope) -> bool:
-    return ((scope.start is None or day >= scope.start)
-            and (scope.end is None or day <= scope.end))
-
-
-async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
-                     by: str = "department", period: str = "all",
-                     scope: Scope | None = None, on_time_hours: int = 24) -> list[Operations]:
-    """Operational figures per group and period (see the module docstring for definitions).
-
-    - response: check-ins sent (opened, answered or expired) whose due day is in range;
-      answered ones over them.
-    - on time: sent check-ins first sent (``opened_at``) by ``window_end_at`` (the schedule's
-      due time + [checkin] on_time_hours, as the planner records it; rows without one use
-      due_at + ``on_time_hours``).
-    - coverage: active episodes that occurred in range and have at least one check-in;
-      covered when one is answered.
-    - lost: eligible episodes with no answer and nothing planned or open any more, by the
-      last check-in's ``lost_reason`` (else the contact's opt-out / stop / unreachable record,
-      else no answer).
-    - escalations by kind and SLA: escalations opened in range; met when claimed within the
-      priority's target; unclaimed ones count once their deadline has passed.
-    - praise: comments in range that name a clinician or staff member and hold a praise word.
-    """
-    if by not in _COLUMN:
-        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
-    scope = scope or Scope()
-    lo, hi = scope.utc_bounds(tz)
-    # The range is widened by a day each side in SQL and cut exactly on local days here.
-    lo_q = lo - timedelta(days=1) if lo else None
-    hi_q = hi + timedelta(days=1) if hi else None
-    ids = scope.dept_ids()
-    names = await department_names() if by == "department" else {}
-    groups: dict[tuple[Any, str], Operations] = {}
-
-    def grp(g: Any, day: date) -> Operations:
-        per = bucket(day.isoformat(), period)
-        k = (g, per)
-        o = groups.get(k)
-        if o is None:
-            o = groups[k] = Operations(_label(by, g, names), per, g, cfg.min_answers)
-        return o
-
-    def ep_ok(dept: int | None, clin: str, treat: str) -> bool:
-        return ((ids is None or dept in ids)
-                and (scope.clinician is None or clin == scope.clinician)
-                and (scope.treatment is None or treat == scope.treatment))
-
-    # check-ins → response and on-time
-    cq = CheckIn.filter(status__in=list(SENT))
-    if lo_q:
-        cq = cq.filter(due_at__gte=lo_q)
-    if hi_q:
-        cq = cq.filter(due_at__lt=hi_q)
-    if scope.channel is not None:
-        cq = cq.filter(channel=scope.channel)
-    window = timedelta(hours=on_time_hours)
-    for c in await cq.values("status", "due_at", "opened_at", "channel", "window_end_at",
-                             "episode__department_id", "episode__clinician_name",
-                             "episode__treatment_type"):
-        day = c["due_at"].astimezone(tz).date()
-        dept, clin, treat = (c["episode__department_id"], c["episode__clinician_name"],
-                             c["episode__treatment_type"])
-        if not _inside(day, scope) or not ep_ok(dept, clin, treat):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, c["channel"]), day)
-        o.sent += 1
-        o.answered += c["status"] == CheckinStatus.ANSWERED
-        opened = c["opened_at"]
-        end = c["window_end_at"] or c["due_at"] + window
-        if opened is not None and opened <= end:
-            o.on_time += 1
-
-    # episodes → coverage and lost to follow-up (channel: the first sent check-in's)
-    eq = Episode.filter(status=EpisodeStatus.ACTIVE)
-    if lo_q:
-        eq = eq.filter(occurred_at__gte=lo_q)
-    if hi_q:
-        eq = eq.filter(occurred_at__lt=hi_q)
-    if ids is not None:
-        eq = eq.filter(department_id__in=ids)
-    eps = await eq.values("id", "department_id", "clinician_name", "treatment_type",
-                          "occurred_at", "contact_id")
-    by_ep: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    ep_ids = [e["id"] for e in eps]
-    for i in range(0, len(ep_ids), 1000):
-        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).order_by("id").values(
-                "episode_id", "status", "channel", "lost_reason"):
-            by_ep[c["episode_id"]].append(c)
-    contact_ids = list({e["contact_id"] for e in eps})
-    contacts: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(contact_ids), 1000):
-        for ct in await Contact.filter(id__in=contact_ids[i:i + 1000]).values(
-                "id", "opted_out_at", "stopped_reason", "unreachable"):
-            contacts[ct["id"]] = ct
-    for e in eps:
-        day = e["occurred_at"].astimezone(tz).date()
-        cis = by_ep.get(e["id"], [])
-        if not cis or not _inside(day, scope):
-            continue
-        if not ep_ok(e["department_id"], e["clinician_name"], e["treatment_type"]):
-            continue
-        chan = next((c["channel"] for c in cis if c["channel"]), None)
-        if scope.channel is not None and chan != scope.channel:
-            continue
-        o = grp(_group_value(by, e["department_id"], e["clinician_name"],
-                             e["treatment_type"], chan), day)
-        o.eligible += 1
-        statuses = [c["status"] for c in cis]
-        if CheckinStatus.ANSWERED in statuses:
-            o.covered += 1
-        elif not any(s in (CheckinStatus.PLANNED, CheckinStatus.OPENED) for s in statuses):
-            last = next((c for c in reversed(cis)
-                         if c["status"] in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)),
-                        cis[-1])
-            reason = lost_reason(last["status"], contacts.get(e["contact_id"], {}),
-                                 last["lost_reason"])
-            o.lost[reason] = o.lost.get(reason, 0) + 1
-
-    # escalations → counts by kind and SLA
-    targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
-               "normal": cfg.sla_normal_minutes}
-    xq = Escalation.all()
-    if lo_q:
-        xq = xq.filter(opened_at__gte=lo_q)
-    if hi_q:
-        xq = xq.filter(opened_at__lt=hi_q)
-    if ids is not None:
-        xq = xq.filter(department_id__in=ids)
-    for x in await xq.values("kind", "priority", "status", "opened_at", "claimed_at",
-                             "resolved_at", "department_id",
-                             "conversation__channel",
-                             "conversation__checkin__episode__clinician_name",
-                             "conversation__checkin__episode__treatment_type"):
-        day = x["opened_at"].astimezone(tz).date()
-        clin = x["conversation__checkin__episode__clinician_name"] or ""
-        treat = x["conversation__checkin__episode__treatment_type"] or ""
-        chan = x["conversation__channel"]
-        if not _inside(day, scope) or not ep_ok(x["department_id"], clin, treat):
-            continue
-        if scope.channel is not None and chan != scope.channel:
-            continue
-        o = grp(_group_value(by, x["department_id"], clin, treat, chan), day)
-        kind = str(getattr(x["kind"], "value", x["kind"]))
-        o.escalations[kind] = o.escalations.get(kind, 0) + 1
-        deadline = x["opened_at"] + timedelta(
-            minutes=targets.get(str(getattr(x["priority"], "value", x["priority"])),
-                                cfg.sla_normal_minutes))
-        # first response = claimed, or resolved without a claim
-        first = x["claimed_at"] or x["resolved_at"]
-        if first is not None:
-            o.sla_due += 1
-            o.sla_met += first <= deadline
-        elif now > deadline:
-            o.sla_due += 1
-
-    # praise of named staff
-    for (g, day), who in await _praise(cfg, scope, by):
-        o = grp(g, day)
-        o.praise[who] = o.praise.get(who, 0) + 1
-
-    return sorted(groups.values(), key=lambda o: (o.key, o.period))
-
-
-def _name_forms(name: str) -> set[str]:
-    """A staff name and its bare form ("李明医生" → also "李明"); one-character stems are too
-    ambiguous to count."""
-    forms = {name} if len(name) >= 2 else set()
-    bare = re.sub(r"(医生|大夫|老师|护士|主任|院长)$", "", name)
-    if len(bare) >= 2:
-        forms.add(bare)
-    return forms
-
-
-async def _praise(cfg: TalliesConfig, scope: Scope,
-                  by: str) -> list[tuple[tuple[Any, date], str]]:
-    q = _orm_scope(Answer.filter(score__isnull=True).exclude(text=""), scope)
-    rows = await q.values("text", "department_id", "clinician", "treatment_type", "channel",
-                          "local_day")
-    if not rows:
-        return []
-    known: set[str] = {str(n) for n in await Episode.all().distinct().values_list(
-        "clinician_name", flat=True) if n}
-    known |= {str(n) for n in await Staff.all().values_list("display_name", flat=True) if n}
-    forms = sorted(((f, n) for n in known for f in _name_forms(n)), key=lambda x: -len(x[0]))
-    words = [w for w in cfg.praise_words if w]
-    out: list[tuple[tuple[Any, date], str]] = []
-    for r in rows:
-        text = r["text"]
-        if not r["local_day"] or not any(w in text for w in words):
-            continue
-        named = {n for f, n in forms if f in text}
-        g = _group_value(by, r["department_id"], r["clinician"], r["treatment_type"],
-                         r["channel"])
-        day = date.fromisoformat(r["local_day"])
-        out.extend(((g, day), n) for n in sorted(named))
-    return out
-
-
-async def open_escalations_by_kind(departments: Sequence[int] | None = None) -> dict[str, int]:
-    """How many escalations wait in the queues, per kind."""
-    q = Escalation.filter(status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
-    if departments is not None:
-        q = q.filter(department_id__in=list(departments))
-    counts: dict[str, int] = {}
-    for k in await q.values_list("kind", flat=True):
-        key = str(getattr(k, "value", k))
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items()))
