@@ -74,7 +74,10 @@ def expected(rows: list[dict[str, Any]], by: str, period: str,
                 ("channel", scope.channel), ("question_id", scope.question_id))):
             continue
         col = COLUMN[by]
-        g = r[col] if col else ""
+        if by == "clinician":  # within the department, with the clinician's id
+            g: Any = (r["department_id"], r["clinician_code"] or "", r["clinician"])
+        else:
+            g = r[col] if col else ""
         per = "" if period == "all" else (tallies.bucket(day, period) if day else "None")
         out[(g, per, r["question_id"], r["score"])] += 1
     return out
@@ -94,7 +97,7 @@ async def rollups() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 async def check_all() -> None:
     rows = await Answer.filter(score__isnull=False).values(
         "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-        "local_day")
+        "local_day", "clinician_code")
     pg = db.is_postgres()
     sources = set()
     for by in DIMENSIONS:
@@ -146,6 +149,7 @@ async def test_rollup_matches_answers_after_random_appends(orm: None, seed_value
             question_id=rnd.choice(["overall", "attitude"]),
             score=rnd.choice([1, 2, 3, 4, 5, None]), text="",
             clinician=rnd.choice(["李医生", "王医生", "", None]),
+            clinician_code=rnd.choice(["D1", "", None]),
             treatment_type=rnd.choice(["拔牙", "补牙", "", None]),
             local_day=rnd.choice([day, day, day, None]),
             recorded_at=base + timedelta(hours=i))
@@ -230,7 +234,7 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
             recorded_at=base + timedelta(days=40))
         rows = await Answer.filter(score__isnull=False).values(
             "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-            "local_day")
+            "local_day", "clinician_code")
         for by in ("department", "channel", "question"):
             for period in PERIODS:
                 for scope in SCOPES:

@@ -422,15 +422,15 @@ async def score_rows(by: str = "department", period: str = "all",
              f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
     rows = await _fetch(conn, pg, q, sql.values)
     off = len(lead)
-    out: list[tuple[Any, str, str, int, int]] = []
+    # a missing clinician id (NULL, older rows) and an empty one are the same group
+    out: dict[tuple[Any, str, str, int], int] = defaultdict(int)
     for r in rows:
         g = _group_value(r[:off], by)
         if period == "all":
-            out.append((g, "", r[off], int(r[off + 1]), int(r[off + 2])))
+            out[(g, "", r[off], int(r[off + 1]))] += int(r[off + 2])
         else:
-            out.append((g, _period_label(r[off + 2]), r[off], int(r[off + 1]),
-                        int(r[off + 3])))
-    return out
+            out[(g, _period_label(r[off + 2]), r[off], int(r[off + 1]))] += int(r[off + 3])
+    return [(*k, n) for k, n in out.items()]
 
 
 async def _fetch(conn: Any, pg: bool, q: str, values: list[Any]) -> list[Any]:
