@@ -112,7 +112,9 @@ def test_inert_never_starts_a_formula(text: str) -> None:
 def test_writers_share_the_rule(value: str) -> None:
     sheet = Sheet("t", ["h"], [[value], [3], [-2.5], [None]])
     rows = list(csv.reader(io.StringIO(csv_text([sheet]).lstrip("\ufeff"), newline="")))
-    assert rows[1] == ["'" + value] and rows[2] == ["3"] and rows[3] == ["-2.5"]
+    # (the csv reader hands a quoted carriage return back as a newline)
+    assert rows[1][0] in ("'" + value, "'" + value.replace("\r", "\n"))
+    assert rows[2] == ["3"] and rows[3] == ["-2.5"]
     assert rows[4] == ["—"]
     ws = load_workbook(io.BytesIO(xlsx_bytes([sheet]))).active
     assert ws["A2"].value == "'" + value and ws["A2"].data_type == "s"
