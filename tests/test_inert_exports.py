@@ -117,5 +117,6 @@ def test_writers_share_the_rule(value: str) -> None:
     assert rows[2] == ["3"] and rows[3] == ["-2.5"]
     assert rows[4] == ["—"]
     ws = load_workbook(io.BytesIO(xlsx_bytes([sheet]))).active
-    assert ws["A2"].value == "'" + value and ws["A2"].data_type == "s"
+    assert ws["A2"].value in ("'" + value, "'" + value.replace("\r", "\n"))
+    assert ws["A2"].data_type == "s"
     assert ws["A3"].value == 3 and ws["A4"].value == -2.5  # numbers stay numbers
