@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot import db
 from bot.analytics import delivery
 from bot.cli import main
 from bot.clock import FrozenClock
@@ -124,17 +123,11 @@ async def test_report_goes_to_the_managers_robot_once(db_url: str,
         await fake.close()
 
 
-async def _seed_db(url: str) -> None:
-    from tests.report_data import visits  # noqa: F401  (the same data, through the ORM)
-
-    await db.init_db(url)
-    await db.close_db()
-
-
 @pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
 async def test_cli_report(db_url: str, client_factory: Any, tmp_path: Path,
                           monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
-    await seeded(db_url, client_factory)
+    client = await seeded(db_url, client_factory)
+    await client.close()  # the command opens the database on its own
     monkeypatch.setenv("SURVEYBOT_DATABASE__URL", db_url)
     out = tmp_path / f"r.{fmt}"
     code = await asyncio.to_thread(main, ["report", "--period", "2026-10", "--format", fmt,
