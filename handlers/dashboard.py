@@ -122,7 +122,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     "dash.followed": ("已随访", "Followed up"),
     "dash.definitions": (
         "应随访：本期就诊/出院且已安排回访的病例。已随访：其中有回复的。"
-        "随访率 = 已随访 ÷ 应随访（按病例）。消息应答率 = 已答复的回访消息 ÷ 已发送的回访消息（按消息）。"
+        "随访率 = 已随访 ÷ 应随访（按病例）。"
+        "消息应答率 = 已答复的回访消息 ÷ 已发送的回访消息（按消息）。"
         "及时率 = 按时发出的回访 ÷ 已发送。失访：没有回复且不再回访的病例，按原因统计。",
         "Due: episodes of the period with follow-up planned. Followed up: those with a reply. "
         "Follow-up rate = followed up ÷ due (per episode). Message reply rate = answered "

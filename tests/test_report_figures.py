@@ -19,8 +19,7 @@ from openpyxl import load_workbook
 
 from bot.clock import FrozenClock
 from models import Answer
-from tests.report_data import NOW, PLAN, RECOVERY, START, report_settings, \
-    seed_through_the_product
+from tests.report_data import NOW, PLAN, RECOVERY, START, report_settings, seed_through_the_product
 from tests.staff_helpers import make_staff, sign_in
 
 OCT = "from=2026-10-01&to=2026-10-31"

@@ -16,8 +16,8 @@ from tortoise import fields
 
 from bot import ledger
 from bot.analytics import operations, tallies
-from bot.config import TalliesConfig
 from bot.analytics.tallies import Scope, Tally
+from bot.config import TalliesConfig
 from models import (
     Answer,
     CheckIn,

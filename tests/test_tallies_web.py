@@ -17,6 +17,7 @@ from bot.analytics import delivery
 from bot.cli import main
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.keys import RUNTIME
 from bot.runtime import Runtime
 from tests.fake_wecom import FakeWecom
 from tests.report_data import NOW, SH, START, report_settings, seed_through_the_product
@@ -94,10 +95,7 @@ async def test_report_goes_to_the_managers_robot_once(db_url: str,
         client = await seeded(db_url, client_factory,
                               reports={"robot_key": "managers", "schedule": ["monthly"]},
                               wecom={"base_url": base})
-        rt: Runtime = client.app["runtime"] if "runtime" in client.app else None
-        from bot.keys import RUNTIME
-
-        rt = client.app[RUNTIME]
+        rt: Runtime = client.app[RUNTIME]
         clock = client.clock
         clock.set(datetime(2026, 11, 1, 8, 0, tzinfo=SH))
         assert await delivery.deliver_due(rt) == 0  # before 09:00 on the 1st
