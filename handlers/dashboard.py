@@ -265,6 +265,12 @@ async def _view(request: web.Request) -> tuple[dict[str, Any], views.TallyView]:
     return params, view
 
 
+def _point(label: str, tl: tallies.Tally) -> charts.Point:
+    ci = tl.mean_ci
+    return charts.Point(label, tl.mean, ci[0] if ci else None, ci[1] if ci else None,
+                        tl.answers)
+
+
 async def dashboard(request: web.Request) -> web.Response:
     """Satisfaction: the table (paginated), trend and comparison charts, comment themes.
     One score query per request; every figure comes from the same view."""
@@ -277,12 +283,10 @@ async def dashboard(request: web.Request) -> web.Response:
                                      else (view.questions[0] if view.questions else "overall"))
     title_q = view.title(chart_q)
     series = {
-        name: [charts.Point(tl.period, tl.mean, *(tl.mean_ci or (None, None)), tl.answers)
-               for tl in ts]
+        name: [_point(tl.period, tl) for tl in ts]
         for name, ts in view.trend(chart_q).items()
     }
-    bars = [charts.Point(view._name(tl), tl.mean, *(tl.mean_ci or (None, None)), tl.answers)
-            for tl in view.bars(chart_q)]
+    bars = [_point(view._name(tl), tl) for tl in view.bars(chart_q)]
     trend_svg = Markup(charts.line_chart(series, title=f"{t['dash.trend'][lang]} · {title_q}")
                        ) if series else ""
     bars_svg = Markup(charts.bar_chart(bars, title=f"{t['dash.compare'][lang]} · {title_q}")

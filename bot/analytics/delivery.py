@@ -48,7 +48,8 @@ async def deliver_due(rt: Runtime, *, http: aiohttp.ClientSession | None = None,
         return 0
     now = rt.now()
     db = rt.settings.database.url
-    periods = [p for p in due_periods(rt.local(now), cfg.send_time, kinds or cfg.schedule)
+    wanted: list[str] = list(kinds or cfg.schedule)
+    periods = [p for p in due_periods(rt.local(now), cfg.send_time, wanted)
                if f"{db}|{p}" not in _done]
     if not periods:
         return 0

@@ -154,7 +154,7 @@ class Report:
 
     def ranking(self) -> list[tuple[int, Any, Tally]]:
         """Departments by the 100-point score of the lead question (hidden ones unranked)."""
-        q = self.lead_question
+        q = self.lead_question or ""
         rows = [(d, self.sat[(d, q)]) for d in self.departments
                 if d is not None and (d, q) in self.sat and self.sat[(d, q)].shown]
         rows.sort(key=lambda dt: (-(dt[1].score100 or 0), self.departments[dt[0]]))
@@ -269,22 +269,22 @@ class Report:
             widths={0: 14, 2: 18})
         for d in order:
             for q in self.questions:
-                t = self.sat.get((d, q))
-                if t is None:
+                st = self.sat.get((d, q))
+                if st is None:
                     continue
-                sat.rows.append([dname(d), q, self.questions[q], *figs(t),
+                sat.rows.append([dname(d), q, self.questions[q], *figs(st),
                                  *mark(self.prev.get((d, q))), *mark(self.year.get((d, q))),
-                                 _hidden(t)])
+                                 _hidden(st)])
         kinds = Sheet("门诊住院 Outpatient-Inpatient", [
             "科室 department", "类别 kind", "问题 question", "题目 title", *fig_h,
             "隐藏 hidden"])
         for d in order:
             for k in KIND_LABEL:
                 for q in self.questions:
-                    t = self.kinds.get((d, k, q))
-                    if t is not None:
+                    kt = self.kinds.get((d, k, q))
+                    if kt is not None:
                         kinds.rows.append([dname(d), KIND_LABEL[k], q, self.questions[q],
-                                           *figs(t), _hidden(t)])
+                                           *figs(kt), _hidden(kt)])
         rank = Sheet("排名 Ranking", ["名次 rank", "科室 department", "题目 title",
                                       "百分制 score100", "平均分 mean", "回答数 answers"])
         for i, d, t in self.ranking():
@@ -312,13 +312,13 @@ class Report:
             "未结案 open", "处理结果 outcomes", "处理满意度回答数 recovery answers",
             "处理满意度均分 recovery mean", "隐藏 hidden"])
         for d in order:
-            c = self.complaints.get(d)
-            if c is None:
+            cp = self.complaints.get(d)
+            if cp is None:
                 continue
             rec = self.recovery.get(d)
-            comp.rows.append([dname(d), c["received"], c["responded_in_time"],
-                              c["response_rate"], c["closed_in_time"], c["closure_rate"],
-                              c["open"], _kv(c["outcomes"]), rec.answers if rec else 0,
+            comp.rows.append([dname(d), cp["received"], cp["responded_in_time"],
+                              cp["response_rate"], cp["closed_in_time"], cp["closure_rate"],
+                              cp["open"], _kv(cp["outcomes"]), rec.answers if rec else 0,
                               rec.figures()["mean"] if rec else None,
                               _hidden(rec) if rec else ""])
         praise = Sheet("表扬 Praise", ["科室 department", "工作人员 staff", "表扬次数 comments"])

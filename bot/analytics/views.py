@@ -182,10 +182,10 @@ def build(rows: Iterable[tuple[Any, str, str, int, int]], by: str, period: str,
     else:
         tops = list(view.departments.values()) if by == "clinician" else every_group
         for t in tops:
-            k = (t.period, t.question_id)
-            p = view.period_totals.get(k)
+            pk = (t.period, t.question_id)
+            p = view.period_totals.get(pk)
             if p is None:
-                p = view.period_totals[k] = new(by, ALL, t.question_id, t.period, None)
+                p = view.period_totals[pk] = new(by, ALL, t.question_id, t.period, None)
             line(p, t, "groups")
         if period != "all":
             for (per, q), p in view.period_totals.items():
