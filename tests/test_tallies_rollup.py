@@ -104,9 +104,14 @@ async def check_all() -> None:
         for period in PERIODS:
             for scope in SCOPES:
                 sources.add(tallies.rollup_source(by, period, scope, pg))
-                got = Counter({(g, p, q, s): n
-                               for g, p, q, s, n in await tallies.score_rows(by, period, scope)})
+                raw = await tallies.score_rows(by, period, scope)
+                got = Counter({(g, p, q, s): n for g, p, q, s, n in raw})
                 assert got == expected(rows, by, period, scope), (by, period, scope)
+                # the five-count form the pages read says the same
+                counts = {(g, p, q): c for g, p, q, c in await tallies.score_counts(
+                    by, period, scope)}
+                assert counts == {(g, p, q): c for g, p, q, c in tallies.counts_of(raw)}, (
+                    by, period, scope)
     assert sources == {"answer_day", "answer_tally", "answer"}  # every path was compared
     # and the incrementally kept rollups equal ones rebuilt from scratch
     kept = await rollups()

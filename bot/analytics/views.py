@@ -129,7 +129,7 @@ class TallyView:
         return None
 
 
-def build(rows: Iterable[tuple[Any, str, str, int, int]], by: str, period: str,
+def build(rows: Iterable[tuple[Any, ...]], by: str, period: str,
           scope: Scope, names: dict[int, str], titles: dict[str, str], *, min_answers: int,
           scale: str = "times20") -> TallyView:
     """Fold score_rows' rows into a view and decide what it hides."""
@@ -142,8 +142,12 @@ def build(rows: Iterable[tuple[Any, str, str, int, int]], by: str, period: str,
                      parent=parent)
 
     def add(t: Tally, src: Tally) -> None:
-        for s, n in src.distribution.items():
-            t.distribution[s] += n
+        a, b = t.distribution, src.distribution
+        a[1] += b[1]
+        a[2] += b[2]
+        a[3] += b[3]
+        a[4] += b[4]
+        a[5] += b[5]
 
     # each total with the groups that add up to it, one line per way of adding it up
     parts: dict[tuple[int, str], tuple[Tally, list[Tally]]] = {}
@@ -201,7 +205,7 @@ def build(rows: Iterable[tuple[Any, str, str, int, int]], by: str, period: str,
 async def compute(settings: Settings, *, by: str, period: str, scope: Scope) -> TallyView:
     """The view for one /tallies request: one query, then everything in memory."""
     cfg = settings.tallies
-    rows = await tallies.score_rows(by, period, scope)
+    rows = await tallies.score_counts(by, period, scope)
     names = await tallies.department_names() if by in ("department", "clinician") else {}
     return build(rows, by, period, scope, names, question_titles(settings),
                  min_answers=cfg.min_answers, scale=cfg.hundred_point)
