@@ -296,9 +296,10 @@ async def dashboard(request: web.Request) -> web.Response:
     size = cfg.page_rows
     first = (page - 1) * size
     shown = table[first:first + size]
+    drillable = {id(tl) for tl in view.rows}
     rows = [{"t": tl, "title": view.title(tl.question_id),
              "drill": _qs(params, key=_key_param(tl.key_id), q=tl.question_id,
-                          pkey=tl.period) if tl.shown and tl in view.rows else ""}
+                          pkey=tl.period) if tl.shown and id(tl) in drillable else ""}
             for tl in shown]
     names = await tallies.department_names()
     if view.scope.departments is not None:

@@ -13,7 +13,15 @@ from collections import defaultdict
 from typing import Any
 
 from bot.analytics import exports, themes
-from bot.analytics.tallies import RECOVERY, Tally, _orm_scope, bucket, clinician_key
+from bot.analytics.tallies import (
+    RECOVERY,
+    Tally,
+    _orm_scope,
+    _period_bounds,
+    bucket,
+    clinician_key,
+    filter_group,
+)
 from bot.analytics.views import TallyView
 from models import Answer, Conversation
 
@@ -33,12 +41,18 @@ def _group_of(view: TallyView, r: dict[str, Any]) -> Any:
     return ""
 
 
-async def _scored(view: TallyView, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+async def _scored(view: TallyView, extra: dict[str, Any] | None = None,
+                  cell: Tally | None = None) -> list[dict[str, Any]]:
     q = _orm_scope(Answer.filter(score__isnull=False), view.scope)
     if view.scope.question_id:
         q = q.filter(question_id=view.scope.question_id)
     if extra:
         q = q.filter(**extra)
+    if cell is not None:  # one group (and period): narrowed in SQL
+        q = filter_group(q, view.by, cell.key_id)
+        if cell.period and view.period not in ("all",):
+            first, last = _period_bounds(view.period, cell.period)
+            q = q.filter(local_day__gte=first.isoformat(), local_day__lte=last.isoformat())
     return list(await q.exclude(question_id=RECOVERY).order_by("score", "id").limit(
         LIMIT).values("department_id", "clinician", "clinician_code", "treatment_type",
                       "channel", "question_id", "score", "local_day", "conversation_id"))
@@ -64,7 +78,7 @@ async def _comments(conversation_ids: list[int]) -> dict[int, str]:
 async def behind(view: TallyView, cell: Tally) -> list[dict[str, Any]]:
     """Score and comment of each answer behind one shown row of the view."""
     extra: dict[str, Any] = {"question_id": cell.question_id}
-    rows = [r for r in await _scored(view, extra)
+    rows = [r for r in await _scored(view, extra, cell)
             if _group_of(view, r) == cell.key_id
             and (not cell.period or bucket(r["local_day"] or "", view.period) == cell.period)]
     comments = await _comments(sorted({r["conversation_id"] for r in rows}))
