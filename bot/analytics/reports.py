@@ -384,8 +384,8 @@ def _ops_dict(o: Operations) -> dict[str, Any]:
 
 async def _report_rows(first: date, last: date,
                        departments: list[int] | None) -> list[tuple[Any, ...]]:
-    """(department, clinician id, clinician, episode kind, question, score, n) for the range:
-    one query (the kind comes from the episode)."""
+    """(month, department, clinician id, clinician, episode kind, question, score, n) for the
+    range: one query (the kind comes from the episode)."""
     conn = connections.get("default")
     pg = conn.capabilities.dialect == "postgres"
     sql = tallies._Sql(pg)
@@ -393,10 +393,10 @@ async def _report_rows(first: date, last: date,
              f"a.local_day <= {sql.p(last.isoformat())}"]
     if departments is not None:
         conds.append(sql.in_("a.department_id", departments))
-    q = ("SELECT a.department_id, COALESCE(a.clinician_code, ''), a.clinician, "
-         "COALESCE(e.kind, ''), a.question_id, a.score, COUNT(*) FROM answer a "
+    q = ("SELECT substr(a.local_day, 1, 7), a.department_id, COALESCE(a.clinician_code, ''), "
+         "a.clinician, COALESCE(e.kind, ''), a.question_id, a.score, COUNT(*) FROM answer a "
          "LEFT JOIN episode e ON e.id = a.episode_id "
-         f"WHERE {' AND '.join(conds)} GROUP BY 1, 2, 3, 4, 5, 6")
+         f"WHERE {' AND '.join(conds)} GROUP BY 1, 2, 3, 4, 5, 6, 7")
     return [tuple(r) for r in await tallies._fetch(conn, pg, q, sql.values)]
 
 
@@ -426,6 +426,101 @@ async def _department_tallies(first: date, last: date, departments: list[int] | 
     return out
 
 
+class _Family:
+    """The score figures of one report (or of one month of a quarter's), and its lines."""
+
+    def __init__(self, departments: dict[Any, str], min_answers: int, scale: str) -> None:
+        self.departments = departments
+        self.min_answers, self.scale = min_answers, scale
+        self.sat: dict[tuple[Any, str], Tally] = {}
+        self.kinds: dict[tuple[Any, str, str], Tally] = {}
+        self.clinicians: dict[tuple[Any, str, str], Tally] = {}
+        self.recovery: dict[Any, Tally] = {}
+        self.parts: dict[tuple[Any, ...], list[Tally]] = {}
+
+    def _new(self, dim: str, key: str, q: str, key_id: Any = None, parent: str = "") -> Tally:
+        return Tally(dim, key, q, "", key_id=key_id, min_answers=self.min_answers,
+                     scale=self.scale, parent=parent)
+
+    def cells(self) -> list[tuple[tuple[Any, ...], Tally]]:
+        """Every figure with a key that names it in any period."""
+        return [*((("sat", *k), t) for k, t in self.sat.items()),
+                *((("kind", *k), t) for k, t in self.kinds.items()),
+                *((("clin", *k), t) for k, t in self.clinicians.items()),
+                *((("rec", k), t) for k, t in self.recovery.items())]
+
+    def get(self, key: tuple[Any, ...]) -> Tally | None:
+        """The figure of a key from :meth:`cells`."""
+        kind, rest = key[0], key[1:]
+        if kind == "rec":
+            return self.recovery.get(rest[0])
+        if kind == "sat":
+            return self.sat.get(rest)
+        if kind == "kind":
+            return self.kinds.get(rest)
+        return self.clinicians.get(rest)
+
+    def fill(self, rows: list[tuple[Any, ...]], names: dict[int, str]) -> None:
+        """Count the report query's rows into the figures."""
+        spell: dict[tuple[Any, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _m, dept, code, name, kind, q, score, n in rows:
+            n, score = int(n), int(score)
+            if not 1 <= score <= 5 or (dept is not None and dept not in self.departments):
+                continue
+            if q == RECOVERY:
+                for d in (dept, None):
+                    t = self.recovery.get(d)
+                    if t is None:
+                        t = self.recovery[d] = self._new(
+                            "recovery", self.departments.get(d, "—"), RECOVERY, d)
+                    t.distribution[score] += n
+                continue
+            dname = names.get(dept, "—") if dept is not None else "—"
+            k = KIND_OF.get(str(kind), "other")
+            for d in (dept, None):
+                t = self.sat.get((d, q))
+                if t is None:
+                    t = self.sat[(d, q)] = self._new("department", ORG if d is None else dname,
+                                                     q, d)
+                t.distribution[score] += n
+                t = self.kinds.get((d, k, q))
+                if t is None:
+                    t = self.kinds[(d, k, q)] = self._new("kind", KIND_LABEL[k], q, (d, k),
+                                                          ORG if d is None else dname)
+                t.distribution[score] += n
+            ck = clinician_key(code, name)
+            spell[(dept, ck)][name or ""] += n
+            t = self.clinicians.get((dept, ck, q))
+            if t is None:
+                t = self.clinicians[(dept, ck, q)] = self._new("clinician", name or "—", q,
+                                                               (dept, ck), dname)
+            t.distribution[score] += n
+        for (d, ck, _q), t in self.clinicians.items():
+            t.key = max(spell[(d, ck)].items(), key=lambda kv: (kv[1], kv[0]))[0] or "—"
+
+    def decide(self, titles: dict[str, str], forced: list[Tally] | None = None) -> None:
+        """Suppression over the whole family: every total with what adds up to it."""
+        lines: list[tuple[object, list[Tally]]] = []
+        for q in titles:
+            lines.append((self.sat.get((None, q)),
+                          [t for (d, qq), t in self.sat.items() if d is not None and qq == q]))
+            for k in KIND_LABEL:
+                lines.append((self.kinds.get((None, k, q)), [
+                    t for (d, kk, qq), t in self.kinds.items() if d is not None and kk == k
+                    and qq == q]))
+            for d in self.departments:
+                lines.append((self.sat.get((d, q)), [
+                    t for (dd, _k, qq), t in self.kinds.items() if dd == d and qq == q]))
+                if d is not None:
+                    lines.append((self.sat.get((d, q)), [
+                        t for (dd, _c, qq), t in self.clinicians.items()
+                        if dd == d and qq == q]))
+        lines.append((self.recovery.get(None),
+                      [t for d, t in self.recovery.items() if d is not None]))
+        every = [t for _, t in self.cells()]
+        suppression.suppress(every, lines, self.min_answers, forced=forced or [])
+
+
 async def build_report(settings: Settings, now: datetime, req: ReportRequest,
                        rt: Runtime | None = None) -> Report:
     """The report for one month, quarter or range."""
@@ -435,12 +530,12 @@ async def build_report(settings: Settings, now: datetime, req: ReportRequest,
     depts = None if req.departments is None else sorted(req.departments)
     all_titles = question_titles(settings)
     rows = await _report_rows(first, last, depts)
-    asked = {r[4] for r in rows if r[4] != RECOVERY}
+    asked = {r[5] for r in rows if r[5] != RECOVERY}
     titles = {q: all_titles.get(q, q) for q in sorted(
         asked, key=lambda q: (q != "overall", list(all_titles).index(q) if q in all_titles
                               else 999, q))}
     names = await tallies.department_names()
-    present = sorted({r[0] for r in rows} | set(depts or []),
+    present = sorted({r[1] for r in rows} | set(depts or []),
                      key=lambda d: (d is None, names.get(d, "—") if d is not None else ""))
     if depts is not None:
         present = [d for d in present if d in depts]
@@ -454,62 +549,31 @@ async def build_report(settings: Settings, now: datetime, req: ReportRequest,
         departments={**{d: names.get(d, "—") for d in present if d is not None}, None: ORG},
         prev_period=prev_p, year_period=year_p)
 
-    def new(dim: str, key: str, q: str, key_id: Any = None, parent: str = "") -> Tally:
-        return Tally(dim, key, q, "", key_id=key_id, min_answers=cfg.min_answers,
-                     scale=cfg.hundred_point, parent=parent)
-
-    spell: dict[tuple[Any, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for dept, code, name, kind, q, score, n in rows:
-        n, score = int(n), int(score)
-        if not 1 <= score <= 5:
-            continue
-        if q == RECOVERY:
-            for d in (dept, None):
-                t = rep.recovery.get(d)
-                if t is None:
-                    t = rep.recovery[d] = new("recovery", rep.departments.get(d, "—"),
-                                              RECOVERY, d)
-                t.distribution[score] += n
-            continue
-        dname = names.get(dept, "—") if dept is not None else "—"
-        k = KIND_OF.get(str(kind), "other")
-        for d in (dept, None):
-            t = rep.sat.get((d, q))
-            if t is None:
-                t = rep.sat[(d, q)] = new("department", ORG if d is None else dname, q, d)
-            t.distribution[score] += n
-            t = rep.kinds.get((d, k, q))
-            if t is None:
-                t = rep.kinds[(d, k, q)] = new("kind", KIND_LABEL[k], q, (d, k),
-                                               ORG if d is None else dname)
-            t.distribution[score] += n
-        ck = clinician_key(code, name)
-        spell[(dept, ck)][name or ""] += n
-        t = rep.clinicians.get((dept, ck, q))
-        if t is None:
-            t = rep.clinicians[(dept, ck, q)] = new("clinician", name or "—", q, (dept, ck),
-                                                    dname)
-        t.distribution[score] += n
-    for (d, ck, _q), t in rep.clinicians.items():
-        t.key = max(spell[(d, ck)].items(), key=lambda kv: (kv[1], kv[0]))[0] or "—"
-
-    # suppression over the whole report: every total with what adds up to it
-    lines: list[tuple[object, list[Tally]]] = []
-    for q in titles:
-        lines.append((rep.sat.get((None, q)),
-                      [t for (d, qq), t in rep.sat.items() if d is not None and qq == q]))
-        for k in KIND_LABEL:
-            lines.append((rep.kinds.get((None, k, q)), [
-                t for (d, kk, qq), t in rep.kinds.items() if d is not None and kk == k
-                and qq == q]))
-        for d in rep.departments:
-            lines.append((rep.sat.get((d, q)), [
-                t for (dd, _k, qq), t in rep.kinds.items() if dd == d and qq == q]))
-            if d is not None:
-                lines.append((rep.sat.get((d, q)), [
-                    t for (dd, _c, qq), t in rep.clinicians.items() if dd == d and qq == q]))
-    lines.append((rep.recovery.get(None), [t for d, t in rep.recovery.items() if d is not None]))
-    suppression.suppress(rep.every_tally(), lines, cfg.min_answers)
+    # The range's figures; when it spans several months (a quarter), each month's too, as the
+    # monthly reports published them: a quarter's figure is hidden when subtracting the
+    # published months from it would give away a hidden month.
+    months = sorted({r[0] for r in rows if r[0]})
+    whole = _Family(rep.departments, cfg.min_answers, cfg.hundred_point)
+    whole.fill(rows, names)
+    forced: list[Tally] = []
+    if len(months) > 1:
+        for m in months:
+            fam = _Family(rep.departments, cfg.min_answers, cfg.hundred_point)
+            fam.fill([r for r in rows if r[0] == m], names)
+            fam.decide(titles)
+            for key, _t in whole.cells():
+                part = fam.get(key)
+                if part is not None:
+                    whole.parts.setdefault(key, []).append(part)
+        for key, t in whole.cells():
+            parts = whole.parts.get(key, [])
+            hid = [p for p in parts if not p.shown]
+            if hid and len(hid) < len(parts) and not suppression.line_is_safe(
+                    hid, cfg.min_answers):
+                forced.append(t)
+    whole.decide(titles, forced)
+    rep.sat, rep.kinds, rep.clinicians, rep.recovery = (whole.sat, whole.kinds,
+                                                         whole.clinicians, whole.recovery)
 
     # the same figures for the last period and a year before (their own reports' choices)
     for label, store in ((prev_p, rep.prev), (year_p, rep.year)):

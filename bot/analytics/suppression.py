@@ -62,41 +62,53 @@ def line_is_safe(hidden: Sequence[Cell], min_answers: int) -> bool:
             and sum(1 for n in u.values() if n) >= 2)
 
 
-def suppress(cells: Iterable[Cell], lines: Iterable[Line], min_answers: int) -> int:
+def suppress(cells: Iterable[Cell], lines: Iterable[Line], min_answers: int, *,
+             forced: Iterable[Cell] = ()) -> int:
     """Decide ``hidden`` (and ``reason``) for every cell; returns how many are hidden.
 
     ``cells`` are every group a page publishes (totals included); ``lines`` the totals and
-    the groups that add up to them. Deterministic: the same data gives the same choice.
+    the groups that add up to them; ``forced`` groups are hidden from the start (figures
+    published elsewhere would give them away). Deterministic: the same data gives the same
+    choice (ties go to the group listed first). A worklist: a line is looked at again only
+    when one of its groups was hidden since.
     """
     cells = list(cells)
+    order = {id(c): i for i, c in enumerate(cells)}
     for c in cells:
         small = 0 < c.answers < min_answers
         c.hidden, c.reason = small, ("small" if small else "")
-    lines = [(total, [m for m in members if m.answers > 0]) for total, members in lines]
-    changed = True
-    while changed:
-        changed = False
-        for _total, members in lines:
-            hidden = [m for m in members if m.hidden]
-            if not hidden or line_is_safe(hidden, min_answers):
-                continue
-            shown = [m for m in members if not m.hidden]
-            if not shown:
-                continue  # the union is the total itself: nothing is subtracted
-            u = _union(hidden)
-            only = [s for s, n in u.items() if n]
-            pool = shown
-            if len(only) == 1:
-                # a unanimous union: a group with another score makes it say less
-                differ = [m for m in shown if any(n for s, n in m.distribution.items()
-                                                  if s != only[0])]
-                pool = differ or shown
-            pick = min(pool, key=lambda m: (m.answers, _order(m)))
-            pick.hidden, pick.reason = True, "complement"
-            changed = True
+    for c in forced:
+        if not c.hidden and c.answers > 0:
+            c.hidden, c.reason = True, "complement"
+    todo = [[m for m in members if m.answers > 0] for _total, members in lines]
+    todo = [ms for ms in todo if len(ms) > 1]
+    lines_of: dict[int, list[int]] = {}
+    for i, ms in enumerate(todo):
+        for m in ms:
+            lines_of.setdefault(id(m), []).append(i)
+    queue = list(range(len(todo) - 1, -1, -1))  # popped from the end: first line first
+    queued = set(queue)
+    while queue:
+        i = queue.pop()
+        queued.discard(i)
+        members = todo[i]
+        hidden = [m for m in members if m.hidden]
+        if not hidden or line_is_safe(hidden, min_answers):
+            continue
+        shown = [m for m in members if not m.hidden]
+        if not shown:
+            continue  # the union is the total itself: nothing is subtracted
+        only = [s for s, n in _union(hidden).items() if n]
+        pool = shown
+        if len(only) == 1:
+            # a unanimous union: a group with another score makes it say less
+            differ = [m for m in shown if any(n for s, n in m.distribution.items()
+                                              if s != only[0])]
+            pool = differ or shown
+        pick = min(pool, key=lambda m: (m.answers, order.get(id(m), 0)))
+        pick.hidden, pick.reason = True, "complement"
+        for j in [i, *lines_of.get(id(pick), [])]:
+            if j not in queued:
+                queued.add(j)
+                queue.append(j)
     return sum(1 for c in cells if c.hidden)
-
-
-def _order(c: Cell) -> str:
-    # a stable tie-break: the group's own description
-    return "|".join(str(getattr(c, a, "")) for a in ("parent", "key", "period", "question_id"))
