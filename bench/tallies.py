@@ -395,8 +395,15 @@ def main() -> None:
     print(f"generated {len(rows):,} synthetic answers in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
         asyncio.run(run_sqlite(rows, args.runs))
-    if args.backend in ("postgres", "both"):
+    if args.backend == "postgres":
         asyncio.run(run_postgres(rows, args.runs))
+    elif args.backend == "both":
+        # tortoise keeps one SQL dialect per process (its insert queries are built once):
+        # PostgreSQL runs in a process of its own
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "--backend", "postgres", "--answers",
+                        str(args.answers), "--runs", str(args.runs)], check=True)
 
 
 if __name__ == "__main__":
