@@ -248,7 +248,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         now = SystemClock().now()
-        async with db.database(url, apply_migrations=url.startswith("sqlite")):
+        async with db.database(url):
             try:
                 found = (await pause.resume(only, now, actor="cli") if resume
                          else await pause.active(now))
@@ -324,19 +324,28 @@ def cmd_sms_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The monthly per-department report as JSON, CSV or XLSX."""
-    from bot import reports
-    from bot.tallies import TallyError
+    """The monthly or quarterly report as JSON, CSV or XLSX; or deliver the due ones."""
+    from bot.analytics import delivery, exports, reports
+    from bot.analytics.tallies import TallyError
 
     settings = _settings(args)
     now = SystemClock().now()
+    if args.schedule:
+        async def deliver() -> int:
+            async with db.database(settings.database.url):
+                return await delivery.deliver_due(_runtime(settings), kinds=args.schedule)
+
+        sent = asyncio.run(deliver())
+        print(f"{sent} report(s) delivered" if sent else "nothing due (or already delivered)",
+              file=sys.stderr)
+        return 0
     period = args.period or reports.default_period(reports.local_today(now, settings.tz))
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         print("XLSX is binary: give --output FILE.xlsx (or redirect standard output)",
               file=sys.stderr)
         return 2
 
-    async def run() -> dict[str, object]:
+    async def run() -> reports.Report:
         async with db.database(settings.database.url):
             depts = None
             if args.department:
@@ -347,8 +356,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if missing:
                     raise TallyError(f"unknown department code(s): {', '.join(sorted(missing))}")
                 depts = frozenset(int(d["id"]) for d in found)
-            return await reports.monthly_report(settings, now,
-                                                reports.ReportRequest(period, depts))
+            return await reports.build_report(settings, now,
+                                              reports.ReportRequest(period, depts))
 
     try:
         rep = asyncio.run(run())
@@ -356,11 +365,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(str(e), file=sys.stderr)
         return 2
     if args.format == "json":
-        data = (json.dumps(rep, ensure_ascii=False, indent=2) + "\n").encode()
+        data = (exports.json_text(rep.as_dict()) + "\n").encode()
     elif args.format == "csv":
-        data = reports.report_csv(rep).encode("utf-8")
+        data = exports.csv_text(rep.sheets()).encode("utf-8")
     else:
-        data = reports.report_xlsx(rep)
+        data = exports.xlsx_bytes(rep.sheets())
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -420,7 +429,7 @@ def cmd_rebuild_tallies(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> int:
-        from bot import tallies
+        from bot.analytics import tallies
 
         async with db.database(settings.database.url):
             counts = await tallies.rebuild_rollup()
@@ -563,9 +572,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "when a message would be lost or delayed)")
     dr.add_argument("--json", action="store_true", help="findings as JSON")
     dr.set_defaults(func=cmd_doctor)
-    rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
+    rp = sub.add_parser("report", help="monthly or quarterly report (JSON, CSV, XLSX), or "
+                        "deliver the due ones to the managers' WeCom robot")
     rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
                     "(default: last month)")
+    rp.add_argument("--schedule", action="append", choices=["monthly", "quarterly"],
+                    help="deliver the last month's (quarter's) report to [reports] robot_key if "
+                    "it is due and not yet delivered; run it daily from cron, or leave it to "
+                    "the worker, which does the same")
     rp.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     rp.add_argument("--output", "-o", help="write to this file instead of standard output")
     rp.add_argument("--department", action="append", metavar="CODE",

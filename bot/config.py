@@ -277,6 +277,33 @@ class TalliesConfig(_Section):
         "谢谢", "感谢", "表扬", "耐心", "细心", "认真", "负责", "专业", "热情", "辛苦",
         "温柔", "好医生", "好老师",
     ])
+    # the 100-point score: "times20" = mean × 20 (非常满意 100 … 非常不满意 20, as the national
+    # satisfaction surveys weight the five answers), "linear" = (mean − 1) × 25 (5 → 100, 1 → 0)
+    hundred_point: Literal["times20", "linear"] = "times20"
+    page_rows: int = Field(200, ge=10, le=5000)  # table rows per /tallies page (exports: all)
+
+
+class ThemeConfig(_Section):
+    """A comment theme: words added to a built-in one (or replacing them), or a new theme."""
+
+    zh: str = ""
+    en: str = ""
+    words: list[str] = Field(default_factory=list)
+    replace: bool = False  # true: these words instead of the built-in ones
+    disabled: bool = False  # true: leave a built-in theme out
+
+
+class ReportsConfig(_Section):
+    """Delivering the monthly and quarterly reports to the managers' WeCom group robot."""
+
+    # webhook key of the managers' group robot (secret: SURVEYBOT_REPORTS__ROBOT_KEY); empty:
+    # reports are not delivered (they are still on /reports/monthly)
+    robot_key: str = ""
+    schedule: list[Literal["monthly", "quarterly"]] = Field(
+        default_factory=lambda: ["monthly", "quarterly"])  # type: ignore[arg-type]
+    send_time: time = time(9, 0)  # local time on the 1st when the report goes out
+
+    _send_time = field_validator("send_time", mode="before")(_hhmm)
 
 
 class SimulatorConfig(_Section):
@@ -665,6 +692,8 @@ class Settings(_Section):
     wechat: WechatConfig = WechatConfig()
     h5: H5Config = H5Config()
     tallies: TalliesConfig = TalliesConfig()
+    reports: ReportsConfig = ReportsConfig()
+    themes: dict[str, ThemeConfig] = Field(default_factory=dict)
     channels: ChannelsConfig = ChannelsConfig()
     texts: TextsConfig = TextsConfig()
     lexicon: LexiconConfig = LexiconConfig()

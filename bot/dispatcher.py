@@ -452,6 +452,7 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                 score=ev.score, text=ev.text, message_id=msg.id, recorded_at=now,
                 # denormalised for the manager tallies (bot/tallies.py)
                 clinician=episode.clinician_name if episode else "",
+                clinician_code=episode.clinician_code if episode else "",
                 treatment_type=episode.treatment_type if episode else "",
                 local_day=rt.local(now).date().isoformat(),
             )

@@ -233,6 +233,8 @@ class Episode(Model):
         "models.Staff", related_name="episodes", null=True, on_delete=fields.SET_NULL
     )
     clinician_name = fields.CharField(max_length=128, default="")
+    # the clinician's id in the hospital system (import column clinician_id), "" when not given
+    clinician_code = fields.CharField(max_length=64, default="")
     treatment_type = fields.CharField(max_length=64, default="")
     occurred_at = UTCDatetimeField()
     created_at = UTCDatetimeField(auto_now_add=True)

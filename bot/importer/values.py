@@ -17,7 +17,7 @@ from models import EpisodeKind, EpisodeStatus, PersonKind, Relation
 # Longest value each text column holds (the database's column sizes).
 LIMITS = {"external_id": 128, "person_name": 128, "department": 64, "department_name": 128,
           "treatment_type": 64, "clinician": 128, "contact_name": 128,
-          "person_external_id": 128, "contact_openid": 64}
+          "person_external_id": 128, "contact_openid": 64, "clinician_id": 64}
 # Controls other than tab, newline and carriage return, and lone surrogates (a JSON
 # "\ud800"): no database stores them as text.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -45,6 +45,7 @@ class EpisodeRow:
     contact_name: str
     relation: Relation
     status: EpisodeStatus
+    clinician_code: str = ""  # the import column clinician_id
 
 
 def text(value: object) -> str:
@@ -222,7 +223,8 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         occurred_at=occurred, department=t["department"],
         department_name=t.get("department_name") or t["department"],
         treatment_type=t.get("treatment_type", ""), kind=EpisodeKind(kind),
-        clinician=t.get("clinician", ""), person_external_id=t.get("person_external_id", ""),
+        clinician=t.get("clinician", ""), clinician_code=t.get("clinician_id", ""),
+        person_external_id=t.get("person_external_id", ""),
         person_kind=PersonKind(pkind), birth_date=birth,
         contact_name=t.get("contact_name") or t["person_name"],
         relation=Relation(relation), status=EpisodeStatus(status),
