@@ -84,8 +84,10 @@ sys.path.insert(0, str(ROOT))
 from surveys import native  # noqa: E402
 from surveys.parser import ReplyParser  # noqa: E402
 
-FLAGS = ("opt_out", "complaint", "red_flag", "question")
+FLAGS = ("opt_out", "complaint", "dispute", "red_flag", "question")
 LABELS = ("score", *FLAGS)
+# every set has these; ``dispute`` came later (docs/labels.md): a set without it has none
+REQUIRED = ("text", "score", "opt_out", "complaint", "red_flag", "question")
 Labels = dict[str, object]
 
 
@@ -106,15 +108,31 @@ def load(path: Path) -> list[Labels]:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise SystemExit(f"{path}:{no}: not JSON ({e}); fix or remove the line") from e
-            missing = [k for k in ("text", *LABELS) if k not in row]
+            missing = [k for k in REQUIRED if k not in row]
             if missing:
                 raise SystemExit(f"{path}:{no}: missing keys {missing}; every line needs "
-                                 f"text, {', '.join(LABELS)}")
+                                 f"{', '.join(REQUIRED)} (and dispute, else false)")
+            row.setdefault("dispute", False)
+            if row["dispute"]:
+                row["complaint"] = True  # a dispute is always also a complaint
             note = str(row.get("note") or "")
             if "wrong number" in note or "deceased" in note:
                 row["opt_out"] = True  # see the label convention in the module docstring
             rows.append(row)
     return rows
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """JSONL files as given, and every ``*.jsonl`` under a directory given (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(p.rglob("*.jsonl"))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise SystemExit(f"{p}: no such file or directory")
+    return out
 
 
 def evaluate(rows: list[Labels], predict: Callable[[str], Labels]) -> dict[str, str]:
@@ -166,14 +184,15 @@ def main() -> None:
     """Print the comparison tables and the throughput figures."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("data", nargs="*", type=Path,
-                    help="JSONL sets (default: every tests/data/*.jsonl)")
+                    help="JSONL sets or directories of them (default: every "
+                         "tests/data/**/*.jsonl)")
     ap.add_argument("--seconds", type=float, default=2.0,
                     help="CPU seconds per throughput figure (default 2)")
     ap.add_argument("--no-tier", action="store_true",
                     help="accuracy of the rules alone, without the learned recall tier")
     ap.add_argument("--rate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    paths = args.data or sorted((ROOT / "tests/data").glob("*.jsonl"))
+    paths = expand(args.data) if args.data else sorted((ROOT / "tests/data").rglob("*.jsonl"))
     if not paths:
         raise SystemExit("no data files; pass JSONL paths or add tests/data/*.jsonl")
     parser = ReplyParser(recall=not args.no_tier)

@@ -144,7 +144,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
                     raise TypeError("text is not a string")
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 out.write(json.dumps({"error": f"line {n}: {e}", "score": None, "opt_out": False,
-                                      "complaint": False, "red_flag": False,
+                                      "complaint": False, "dispute": False,
+                                      "red_flag": False,
                                       "question": False}, ensure_ascii=False) + "\n")
                 continue
             out.write(json.dumps(parser.parse(text).to_dict(), ensure_ascii=False) + "\n")

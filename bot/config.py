@@ -459,6 +459,8 @@ class LexiconConfig(_Section):
     # composed red flags: a change after a body part in one clause ("半边脸没知觉")
     red_flag_body: list[str] = Field(default_factory=list)
     red_flag_change: list[str] = Field(default_factory=list)
+    # threats to take it further, added to surveys/understanding/dispute.toml's cues
+    dispute: list[str] = Field(default_factory=list)
     # the learned recall tier (surveys/recall.py): adds unsure opt-outs and red flags where
     # the rules said no; "" is the shipped model, else a file from bench/train_recall.py
     recall_tier: bool = True

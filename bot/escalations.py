@@ -18,7 +18,8 @@ from models import (
 
 # Most severe first: decides the kind shown in the queue when several apply.
 SEVERITY = [
-    EscalationKind.RED_FLAG, EscalationKind.DECEASED, EscalationKind.COMPLAINT,
+    EscalationKind.RED_FLAG, EscalationKind.DISPUTE, EscalationKind.DECEASED,
+    EscalationKind.COMPLAINT,
     EscalationKind.LOW_SCORE, EscalationKind.QUESTION, EscalationKind.WRONG_NUMBER,
     EscalationKind.OTHER,
 ]

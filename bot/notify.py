@@ -36,8 +36,8 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-KIND_ZH = {"red_flag": "临床警示", "complaint": "投诉", "low_score": "低分", "question": "咨询",
-           "deceased": "患者去世", "wrong_number": "号码错误", "other": "其他"}
+KIND_ZH = {"red_flag": "临床警示", "dispute": "纠纷", "complaint": "投诉", "low_score": "低分",
+           "question": "咨询", "deceased": "患者去世", "wrong_number": "号码错误", "other": "其他"}
 PRIORITY_ZH = {"urgent": "紧急", "high": "高", "normal": "普通"}
 EVENT_ZH = {"opened": "新的待处理", "updated": "有新情况", "assigned": "已分派",
             "released": "重新待认领", "breach1": "超时，已通知科室负责人",

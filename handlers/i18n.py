@@ -42,6 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "open_escalations": {"zh": "待处理升级", "en": "Open escalations"},
     "kind.red_flag": {"zh": "临床警示", "en": "Red flag"},
     "kind.complaint": {"zh": "投诉", "en": "Complaint"},
+    "kind.dispute": {"zh": "纠纷", "en": "Dispute"},
     "kind.low_score": {"zh": "低分", "en": "Low score"},
     "kind.question": {"zh": "咨询", "en": "Question"},
     "kind.deceased": {"zh": "患者去世", "en": "Deceased"},

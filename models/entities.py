@@ -94,6 +94,7 @@ class EscalationKind(StrEnum):
     """Why a person must look."""
 
     RED_FLAG = "red_flag"
+    DISPUTE = "dispute"  # a complaint that threatens to go further: lawyer, 12345, media
     COMPLAINT = "complaint"
     LOW_SCORE = "low_score"
     QUESTION = "question"

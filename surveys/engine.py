@@ -29,7 +29,8 @@ from typing import Any, Final, Literal, Protocol
 from surveys.definition import QuestionDef, SurveyDef
 
 Kind = Literal[
-    "red_flag", "complaint", "low_score", "question", "deceased", "wrong_number", "other"
+    "red_flag", "dispute", "complaint", "low_score", "question", "deceased", "wrong_number",
+    "other"
 ]
 Priority = Literal["urgent", "high", "normal"]
 
@@ -45,6 +46,8 @@ class Reply(Protocol):
     def opt_out(self) -> bool: ...
     @property
     def complaint(self) -> bool: ...
+    @property
+    def dispute(self) -> bool: ...
     @property
     def red_flag(self) -> bool: ...
     @property
@@ -306,6 +309,10 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
                 b.escalate("wrong_number", "normal", "says this is a wrong number")
             b.say(stop)
         return b.step()
+    if parsed.dispute:
+        # a budding dispute (a lawyer, 12345, the media...) reaches the department head and
+        # the managers at once, whatever else the reply does (a stop, a red flag)
+        b.escalate("dispute", "urgent", "threatens to take it further")
     confirm = b.state["confirm"]
     asked_stop = bool(confirm) and bool(confirm.get("opt_out"))
     if asked_stop:

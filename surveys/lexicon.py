@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 _LISTS = ("complaint", "red_flag", "opt_out", "question", "wrong_number", "deceased",
-          "red_flag_body", "red_flag_change")
+          "red_flag_body", "red_flag_change", "dispute")
 
 _COMPLAINT = (
     # explicit intent
@@ -362,6 +362,8 @@ class Lexicon:
     deceased: tuple[str, ...]
     red_flag_body: tuple[str, ...]
     red_flag_change: tuple[str, ...]
+    # added to the built-in dispute cues of surveys/understanding/dispute.toml
+    dispute: tuple[str, ...] = ()
 
     @classmethod
     def default(cls) -> Lexicon:

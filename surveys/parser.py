@@ -52,6 +52,7 @@ import ahocorasick_rs
 from surveys.lexicon import Lexicon
 from surveys.normalize import normalize
 from surveys.recall import RecallModel, open_fields
+from surveys.understanding.dispute import DisputeRules
 
 try:  # the regex parser re itself uses (private): only to size search windows below
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -89,6 +90,7 @@ class Interpretation:
     score: int | None
     opt_out: bool
     complaint: bool
+    dispute: bool  # threatens to take it further (surveys.understanding.dispute); a complaint
     red_flag: bool
     question: bool
     confidence: float
@@ -105,11 +107,12 @@ class Interpretation:
     normalized: str
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict; the five contract keys come first."""
+        """JSON-ready dict; the six contract keys come first."""
         return {
             "score": self.score,
             "opt_out": self.opt_out,
             "complaint": self.complaint,
+            "dispute": self.dispute,
             "red_flag": self.red_flag,
             "question": self.question,
             "confidence": self.confidence,
@@ -138,7 +141,7 @@ class Interpretation:
             lines.append(f"score: none; {self.out_of_range} is outside 1-5")
         else:
             lines.append("score: none")
-        flags = [name for name in ("opt_out", "complaint", "red_flag", "question",
+        flags = [name for name in ("opt_out", "complaint", "dispute", "red_flag", "question",
                                    "wrong_number", "deceased", "opt_out_unsure", "affirmative",
                                    "negative")
                  if getattr(self, name)]
@@ -1714,13 +1717,13 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
 _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 _SPAN: Final = attrgetter("span")
 _RULE: Final = attrgetter("rule")
-# A frozen dataclass's generated __init__ sets each of the 17 fields through
+# A frozen dataclass's generated __init__ sets each of the 18 fields through
 # object.__setattr__, which is a tenth of the cost of a whole parse.  Setting the slots
 # through their descriptors gives the same immutable object about twice as fast.
 _INTERPRETATION_SETTERS: Final = tuple(
     getattr(Interpretation, f.name).__set__ for f in fields(Interpretation))
 _INTERPRETATION_FIELDS: Final = (
-    "score", "opt_out", "complaint", "red_flag", "question", "confidence",
+    "score", "opt_out", "complaint", "dispute", "red_flag", "question", "confidence",
     "needs_confirmation", "candidate", "out_of_range", "wrong_number", "deceased",
     "opt_out_unsure",
     "affirmative", "negative", "comment", "evidence", "normalized")
@@ -1738,6 +1741,7 @@ def _new_interpretation(
         score: int | None,
         opt_out: bool,
         complaint: bool,
+        dispute: bool,
         red_flag: bool,
         question: bool,
         confidence: float,
@@ -1758,6 +1762,7 @@ def _new_interpretation(
         obj.score = score  # type: ignore[misc]
         obj.opt_out = opt_out  # type: ignore[misc]
         obj.complaint = complaint  # type: ignore[misc]
+        obj.dispute = dispute  # type: ignore[misc]
         obj.red_flag = red_flag  # type: ignore[misc]
         obj.question = question  # type: ignore[misc]
         obj.confidence = confidence  # type: ignore[misc]
@@ -1775,25 +1780,26 @@ def _new_interpretation(
         return obj
     obj = object.__new__(Interpretation)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14,
-     s15, s16) = _INTERPRETATION_SETTERS
-    # unrolled: a zip loop over 17 fields costs a measurable share of a whole parse
+     s15, s16, s17) = _INTERPRETATION_SETTERS
+    # unrolled: a zip loop over 18 fields costs a measurable share of a whole parse
     s0(obj, score)
     s1(obj, opt_out)
     s2(obj, complaint)
-    s3(obj, red_flag)
-    s4(obj, question)
-    s5(obj, confidence)
-    s6(obj, needs_confirmation)
-    s7(obj, candidate)
-    s8(obj, out_of_range)
-    s9(obj, wrong_number)
-    s10(obj, deceased)
-    s11(obj, opt_out_unsure)
-    s12(obj, affirmative)
-    s13(obj, negative)
-    s14(obj, comment)
-    s15(obj, evidence)
-    s16(obj, normalized)
+    s3(obj, dispute)
+    s4(obj, red_flag)
+    s5(obj, question)
+    s6(obj, confidence)
+    s7(obj, needs_confirmation)
+    s8(obj, candidate)
+    s9(obj, out_of_range)
+    s10(obj, wrong_number)
+    s11(obj, deceased)
+    s12(obj, opt_out_unsure)
+    s13(obj, affirmative)
+    s14(obj, negative)
+    s15(obj, comment)
+    s16(obj, evidence)
+    s17(obj, normalized)
     return obj
 
 
@@ -1967,7 +1973,8 @@ class _Cand:
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
-    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_gates", "_lex_ac",
+    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_dispute", "_gates",
+                 "_lex_ac",
                  "_lex_kind", "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re",
                  "_pat_head_re", "_recall")
 
@@ -1978,6 +1985,7 @@ class ReplyParser:
         self._recall: RecallModel | None = (
             RecallModel.load() if recall is True else recall or None)
         lex = lexicon or Lexicon.default()
+        self._dispute = DisputeRules(lex.dispute)
         # literal entries -> one trie regex; "A*B" entries -> one regex with a group each;
         # "^x$" entries -> a set compared with the whole reply.
         self._lex_kind: dict[str, list[tuple[str, bool]]] = {}
@@ -2515,13 +2523,19 @@ class ReplyParser:
 
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
+        dispute = False
+        hit_d = self._dispute.find(norm)
+        if hit_d is not None:
+            (ds, de), dkind = hit_d
+            dispute = complaint = True  # a dispute is always also a complaint
+            ev.append(_ev("dispute", (ds, de), norm[ds:de], None, dkind))
         comment = _comment(norm, core, ev)
         if len(ev) > 1:
             ev.sort(key=_SPAN)
         # positional, in the field order of Interpretation (checked at import)
         return _new_interpretation(
             score, flags_hit.get("opt_out", False) or deceased or wrong_number, complaint,
-            flags_hit.get("red_flag", False),
+            dispute, flags_hit.get("red_flag", False),
             question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
             wrong_number, deceased, opt_out_unsure and not (deceased or wrong_number),
             affirmative, negative, comment, tuple(ev), norm,

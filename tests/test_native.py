@@ -77,7 +77,7 @@ def test_build_is_used_only_when_it_matches_the_sources(
         monkeypatch.setenv("SURVEYBOT_NATIVE", env)
     path = [str(root / "surveys")]
     with caplog.at_level(logging.WARNING, logger="surveys.native"):
-        assert native.activate(path, root) is used, case
+        assert native.activate(path, root=root) is used, case
     assert path[0] == (str(root / native.NATIVE_DIR) if used else str(root / "surveys"))
     assert len(path) == (2 if used else 1)
     assert any("make native" in r.getMessage() for r in caplog.records) is warned, case

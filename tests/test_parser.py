@@ -437,7 +437,7 @@ def test_lexicon_anchored_entry() -> None:
 
 def test_to_dict_key_order_and_json() -> None:
     d = parse("2 护士态度不好").to_dict()
-    assert list(d)[:5] == ["score", "opt_out", "complaint", "red_flag", "question"]
+    assert list(d)[:6] == ["score", "opt_out", "complaint", "dispute", "red_flag", "question"]
     assert d["score"] == 2
     assert d["complaint"] is True
     back = json.loads(json.dumps(d, ensure_ascii=False))
