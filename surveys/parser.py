@@ -1106,9 +1106,22 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "all good", "went down", "improv", "easing", "eased"))))
 
 
+# A resolution said not to have happened: "没止住", "还没消下去", "一点没好转", "烧到现在也没退",
+# "止不住", "退不下去", "流个不停".  It outweighs any resolution word in the same sentence
+# (the resolution word is inside it): the symptom goes on, which is itself the warning.
+_NEG_RESOLUTION_RE: Final = re.compile(
+    r"(?:没有?|未|还没有?|一直没有?|也没有?|都没有?|并没有?|一点没|一点都没|一点也没|丝毫没|毫无"
+    r"|不见|无法|不)[^,，。!?；;]{0,2}?(?:止住|止血|止|退|消|好转|缓解|减轻|好|停|降|改善|恢复"
+    r"|下去|见好|变小|收口|愈合)"
+    r"|(?:止|退|消|降|压|好|停|下|收)不(?:住|下|了|去|来)")
+
+
 def _better_after(norm: str, e: int, se: int) -> bool:
-    """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``."""
-    return _RFB_BETTER_RE.search(norm, e, min(se, e + 30)) is not None
+    """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``
+    (a negated one is none: see _NEG_RESOLUTION_RE)."""
+    end = min(se, e + 30)
+    return _RFB_BETTER_RE.search(norm, e, end) is not None and \
+        _NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is None
 _RFB_HYPO_SENT_RE: Final = re.compile(
     r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
     r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
@@ -1410,7 +1423,8 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             return "denied"
         if _FEELING_RE.search(norm, cs, s) is not None:
             return "a feeling, not the body"
-    if (_better_after(norm, e, se) or _RF_RESOLVED_AFTER_RE.match(norm, e, se)) \
+    if (_better_after(norm, e, se) or (_RF_RESOLVED_AFTER_RE.match(norm, e, se) and
+                                        _NEG_RESOLUTION_RE.search(norm, e, se) is None)) \
             and ("n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
     if ("h" in cues and _RFB_HYPO_SENT_RE.search(sentence)) or \
@@ -2281,7 +2295,8 @@ class ReplyParser:
                     # a swallowed battery or magnet is urgent however well the child looks
                     _SWALLOWED_RE.search(text) is not None) else (
                     "resolved or improving" if _RF_RESOLVED_AFTER_RE.match(norm, e) is not None
-                    and "n" not in cues else
+                    and "n" not in cues and _NEG_RESOLUTION_RE.search(
+                        norm, e, _sent_end(norm, e)) is None else
                     _rf_precise_exclusion(norm, clause_start, s, e, cues))
                 if why:
                     ev.append(_ev("red_flag_denied", (s, e), text, None, why))
