@@ -380,7 +380,7 @@ _FAREWELL_GATE_RE: Final = re.compile(r"麻烦|打扰|拖累|好了|一直以来
                                       r"|撑不住|联系我|找我|作伴|陪他|陪她")
 _CLAUSE_END: Final = ",，。.!?！？；;~\n"
 _RF_DENY_BEFORE_RE: Final = re.compile(
-    r"(?:没有?|不(?![开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
+    r"(?:没有?|不(?![过管仅但开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
     r"|都没有?|已经不|已不|"
     r"如果|要是|万一|假如|会不会|是否|怕|担心|预防|防止|避免|以免|注意|有没有|如有|若|会)"
     r"[^,，。.!?；;]{0,3}$"
@@ -1043,7 +1043,9 @@ _RFB_EN_RE: Final = re.compile(
     r"\b(?:fever|temp(?:erature)?\b\D{0,12}(?:3[89]|4[0-2])|bleed|blood|pain|hurt|sore\b|swell"
     r"|swollen|vomit|throw(?:ing)? up|threw up|puk|diarrh|cough|breath|dizz|faint|passed out"
     r"|collapse|confus|numb\b|weak\b|rash|itch|hives|allerg|leak|pus\b|smell|seiz|chest"
-    r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills)")
+    r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills"
+    # a newborn's danger signs
+    r"|not feeding|won'?t feed|not eating|very sleepy|hard to wake|jaundice|yellow (?:skin|eyes))")
 _ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
 # Entries that count only with a body, wound or excreta word in the same sentence.
 _RFB_NEEDS_CONTEXT: Final = frozenset(
@@ -1098,7 +1100,7 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
-    "止血了", "正常(?!的?[吗吧么])", "没事(?![吗吧么])", "没什么事",
+    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])", "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
     r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
