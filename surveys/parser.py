@@ -188,7 +188,7 @@ def _cn_value(s: str) -> int | None:
 # 一分钱, 分院 ...).
 _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成)"
 # A count of stars in words: "五颗星", Cantonese "五粒星", "5星" (not 星期).
-_STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)"
+_STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)|[颗粒个](?=[⭐★🌟])"
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
@@ -2512,18 +2512,29 @@ class ReplyParser:
             confidence = 0.4
         elif cands:
             score, confidence, needs_confirmation, candidate = _decide(cands)
-            if score is not None and len(cands) > 1 and \
-                    any(x.rule == "not_a_score:list" for x in ev) and \
-                    len({c.value for c in cands}) > 1:
-                # a numbered answer to several questions that differ ("1.满意 2.还行"):
-                # confirm the lower, as any multi-item answer
-                score, confidence, needs_confirmation, candidate = \
-                    None, 0.4, True, min(c.value for c in cands)
+            if len(cands) > 1 and (needs_confirmation or any(
+                    x.rule == "not_a_score:list" for x in ev)) and \
+                    len({c.value for c in cands if c.tier == 1}) > 1:
+                # ratings of several things ("医生5分，护士4分", "1.满意 2.还行"): the overall
+                # one if stated, else the lower (docs/labels.md; never inflate satisfaction)
+                item = _overall_or_lowest(norm, ev)
+                if item is not None:
+                    value, span, why = item
+                    score = candidate = value
+                    confidence, needs_confirmation = 0.8, False
+                    ev.append(_ev("per_item", span, norm[span[0]:span[1]], value, why))
         if needs_confirmation:
             score = None
         elif score is not None:
             candidate = score
             out_of_range = None  # "10分制给5分"
+        elif out_of_range is not None:
+            top = _top_of_scale(norm, out_of_range)
+            if top is not None:
+                score = candidate = top
+                confidence = 0.8
+                ev.append(_ev("scaled", (0, n), norm, top, f"{out_of_range} on a larger scale"))
+                out_of_range = None
 
         # 5. affirmative / negative (whole reply or its first clause)
         if core is norm:  # all word characters, no separator: the whole reply leads
@@ -2759,6 +2770,37 @@ def _settled(norm: str, ev: list[Evidence]) -> int | None:
         return None
     value = values.pop()
     return value if value is not None and 1 <= value <= 5 else None
+
+
+_OVERALL_RE: Final = re.compile(
+    r"(?:总体|整体|总的|综合|总分|总评|总的来说|整体来说|总体来说|总体上|整体上|总之|overall"
+    r"|all in all|in total)[^,，。;；!?！？]{0,6}$")
+
+
+def _overall_or_lowest(norm: str, ev: list[Evidence]) -> tuple[int, tuple[int, int], str] | None:
+    """Of several item ratings: the one said to be overall, else the lowest (with its span)."""
+    items = [x for x in ev if x.rule in _NUMBER_RULES or x.rule == "star_emoji"
+             if x.value is not None and 1 <= x.value <= 5]
+    if len(items) < 2:
+        return None
+    for x in items:
+        if _OVERALL_RE.search(norm, max(0, x.span[0] - 10), x.span[0]) is not None:
+            return x.value or 0, x.span, "the overall rating"
+    low = min(items, key=lambda x: x.value or 0)
+    return low.value or 0, low.span, "ratings of several things: the lowest"
+
+
+# The top of a common larger scale ("10分", "100分！！"), or a score on a stated 10-point
+# scale ("10分制的话我打9分"): read on the 1-5 scale.
+_TEN_SCALE_RE: Final = re.compile(r"10分制|十分制|满分10|满分是10|满分十|10分满分|out of 10|/10")
+
+
+def _top_of_scale(norm: str, value: int) -> int | None:
+    if value in (10, 100):
+        return 5
+    if 6 <= value <= 9 and _TEN_SCALE_RE.search(norm) is not None:
+        return (value + 1) // 2
+    return None
 
 
 def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:

@@ -154,8 +154,6 @@ def test_numbers_that_are_not_scores(text: str, rule: str) -> None:
         ("三四分", 3),
         ("三到四分", 3),
         ("555", 5),  # also slang for crying: ask
-        ("医生5 护士3", 3),
-        ("医生5分，护士3分", 3),
         ("医生非常满意，前台一般", 3),
         ("非常满意，1分", 1),  # contradiction: some think 1 is best; confirm the number
         ("3、4分吧", 3),
@@ -171,12 +169,34 @@ def test_needs_confirmation(text: str, candidate: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("6分", 6), ("10", 10), ("0分", 0), ("100分", 100), ("一百分", 100), ("7", 7),
-     ("满分10分的话给9分", 9)],
+    [("6分", 6), ("0分", 0), ("7", 7), ("99分", 99)],
 )
 def test_out_of_range(text: str, value: int) -> None:
     r = parse(text)
     assert (r.score, r.out_of_range, r.needs_confirmation) == (None, value, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("10", 5), ("100分", 5), ("一百分", 5), ("10分！", 5), ("满分10分的话给9分", 5),
+     ("10分制打8分", 4), ("十分制的话6分吧", 3)],
+)
+def test_the_top_of_a_larger_scale_is_read_on_five(text: str, score: int) -> None:
+    r = parse(text)
+    assert (r.score, r.out_of_range, r.needs_confirmation) == (score, None, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("医生5 护士3", 3), ("医生5分，护士3分", 3), ("5 3 5 4", 3),
+     ("整体3分，医生5分，挂号流程1分", 3), ("医生服务5分，护士4分，总体5分", 5),
+     ("老师态度5分 教学4分 沟通4分 孩子进步3分，总体4分吧", 4),
+     ("态度⭐⭐⭐⭐⭐ 教学⭐⭐⭐⭐ 沟通⭐⭐⭐", 3)],
+)
+def test_ratings_of_several_things_give_the_overall_else_the_lowest(text: str,
+                                                                     score: int) -> None:
+    r = parse(text)
+    assert (r.score, r.needs_confirmation) == (score, False)
 
 
 # flags: o=opt_out c=complaint r=red_flag q=question w=wrong_number d=deceased

@@ -96,7 +96,7 @@ def test_scores(text: str, score: int | None) -> None:
     ("五分，说错了，四分", 4, None),
     ("本来想打1分的，后来想想还是给5分吧", 5, None),
     # controls: no correction, two aspects, an unsure score
-    ("医生5分护士3分", None, 3),
+    ("医生5分护士3分", 3, None),  # two aspects: the lower (docs/labels.md)
     ("4.5分", None, 4),
     ("三星半", None, 3),
 ])
