@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import islice
@@ -50,6 +51,7 @@ from typing import Any, Final, Generic, TypeVar
 import ahocorasick_rs
 
 from surveys.lexicon import Lexicon
+from surveys.native import PACKAGE_DIR
 from surveys.normalize import normalize
 from surveys.recall import RecallModel, open_fields
 from surveys.understanding.dispute import DisputeRules
@@ -2054,6 +2056,9 @@ class ReplyParser:
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
                 self._likert[w.replace("_", " ")] = (value, conf, flags)
+        for value, words in _extra_ratings().items():
+            for w in words:
+                self._likert.setdefault(w, (value, 0.85, 0))
         self._likert_ac = _Scan({w: (w, *v) for w, v in self._likert.items()})
         # Fast path: the replies people send most often, parsed once by the full path.
         self._canned: dict[str, Interpretation] = {}
@@ -2772,6 +2777,14 @@ def _settled(norm: str, ev: list[Evidence]) -> int | None:
     return value if value is not None and 1 <= value <= 5 else None
 
 
+def _extra_ratings() -> dict[int, list[str]]:
+    """The rating words of ``surveys/understanding/ratings.toml`` (dialect, slang, English)."""
+    with (PACKAGE_DIR / "understanding" / "ratings.toml").open("rb") as f:
+        data = tomllib.load(f)
+    return {int(k): [normalize(w).replace("_", " ") for w in v if normalize(w)]
+            for k, v in data.items()}
+
+
 _OVERALL_RE: Final = re.compile(
     r"(?:总体|整体|总的|综合|总分|总评|总的来说|整体来说|总体来说|总体上|整体上|总之|overall"
     r"|all in all|in total)[^,，。;；!?！？]{0,6}$")
@@ -2798,6 +2811,8 @@ _TEN_SCALE_RE: Final = re.compile(r"10分制|十分制|满分10|满分是10|满�
 def _top_of_scale(norm: str, value: int) -> int | None:
     if value in (10, 100):
         return 5
+    if value == 0:  # "0分", "零分": the worst there is
+        return 1
     if 6 <= value <= 9 and _TEN_SCALE_RE.search(norm) is not None:
         return (value + 1) // 2
     return None

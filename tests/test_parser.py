@@ -169,7 +169,7 @@ def test_needs_confirmation(text: str, candidate: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("6分", 6), ("0分", 0), ("7", 7), ("99分", 99)],
+    [("6分", 6), ("7", 7), ("99分", 99)],
 )
 def test_out_of_range(text: str, value: int) -> None:
     r = parse(text)
@@ -179,7 +179,7 @@ def test_out_of_range(text: str, value: int) -> None:
 @pytest.mark.parametrize(
     ("text", "score"),
     [("10", 5), ("100分", 5), ("一百分", 5), ("10分！", 5), ("满分10分的话给9分", 5),
-     ("10分制打8分", 4), ("十分制的话6分吧", 3)],
+     ("10分制打8分", 4), ("十分制的话6分吧", 3), ("0分", 1), ("零分", 1), ("负分", 1)],
 )
 def test_the_top_of_a_larger_scale_is_read_on_five(text: str, score: int) -> None:
     r = parse(text)
