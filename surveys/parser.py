@@ -2474,6 +2474,8 @@ class ReplyParser:
             rule = "likert"
             if flags & _POSITIVE_NEG and before and _NEGATOR_RE.search(before[-6:]):
                 value, rule = 2, "likert_negated"
+            elif value >= 4 and n > e - s + 6 and _quoted(norm, s, e):
+                value, rule = 1, "likert_sarcasm"  # 真是太'满意'了: praise in scare quotes
             tier = 1 if flags & _NUMERIC else (3 if aspect else 2)
             cands.append(_Cand(value, conf, tier, bool(flags & _NUMERIC)))
             ev.append(_ev(rule, (s, e), word, value,
@@ -2775,6 +2777,15 @@ def _settled(norm: str, ev: list[Evidence]) -> int | None:
         return None
     value = values.pop()
     return value if value is not None and 1 <= value <= 5 else None
+
+
+_QUOTES: Final = "'\"“”‘’「」『』"
+
+
+def _quoted(norm: str, s: int, e: int) -> bool:
+    """The word at ``s:e`` stands in quotes (within a character of each side)."""
+    return any(c in _QUOTES for c in norm[max(0, s - 2):s]) and \
+        any(c in _QUOTES for c in norm[e:e + 2])
 
 
 def _extra_ratings() -> dict[int, list[str]]:
