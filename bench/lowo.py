@@ -54,10 +54,12 @@ def main() -> None:
     ap.add_argument("--c-flags", type=float, default=Config.c_flags)
     ap.add_argument("--c-score", type=float, default=Config.c_score)
     ap.add_argument("--min-df", type=int, default=Config.min_df)
+    ap.add_argument("--prune", type=float, default=Config.prune)
     ap.add_argument("--new-weight", type=float, default=1.0,
                     help="weight of the writers' replies against the older sets'")
     args = ap.parse_args()
-    cfg = Config(c_flags=args.c_flags, c_score=args.c_score, min_df=args.min_df)
+    cfg = Config(c_flags=args.c_flags, c_score=args.c_score, min_df=args.min_df,
+                 prune=args.prune)
     rules = ReplyParser(recall=False)
     held = expand(args.heldout)
     held_set = {p.resolve() for p in held}

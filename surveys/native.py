@@ -24,8 +24,10 @@ from typing import Final
 
 log = logging.getLogger(__name__)
 
-# the parser and the two modules it calls on every reply (scripts/build_native.py)
-MODULES: Final = ("normalize", "recall", "parser")
+# the parser and the modules it calls on every reply (scripts/build_native.py); a path
+# under surveys/ ("understanding/model": surveys/understanding/model.py)
+MODULES: Final = ("normalize", "parser", "understanding/safety", "understanding/dispute",
+                  "understanding/model", "understanding/decide")
 NATIVE_DIR: Final = "build/native/surveys"
 STAMP: Final = "stamp.json"
 

@@ -18,7 +18,8 @@ alternatives ("3-4", "3或4"), several different scores ("医生5 护士3") and 
 contradicts the words by 2 or more ("非常满意 1分": some people think 1 is best).
 ``candidate`` is then the *lower* value -- we never inflate satisfaction; the engine asks
 "您是打4分吗?" and the respondent corrects us if needed.  A number clearly given as a score
-but outside 1-5 ("6分", "10", "100分") is reported in ``out_of_range`` and ``score`` is None.
+but outside 1-5 ("6分", "99") is reported in ``out_of_range`` and ``score`` is None; the top of
+a larger scale ("10分", "100分") is a 5, a stated 10-point rating is halved.
 
 Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decisions:
 
@@ -35,6 +36,10 @@ Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decision
 
 Very long replies are cut to a head and a tail before matching (see ``surveys.normalize``),
 so the cost per reply is bounded.
+
+Then the learned model (``surveys.understanding``: docs/understanding.md) settles every label
+from the rules' evidence and the reply's n-grams, within what the rules hold exact; the
+meaning of each label is docs/labels.md.
 """
 
 from __future__ import annotations
@@ -53,8 +58,10 @@ import ahocorasick_rs
 from surveys.lexicon import Lexicon
 from surveys.native import PACKAGE_DIR
 from surveys.normalize import normalize
-from surveys.recall import RecallModel, open_fields
+from surveys.understanding.decide import combine, features_of
 from surveys.understanding.dispute import DisputeRules
+from surveys.understanding.model import Model
+from surveys.understanding.safety import NEG_RESOLUTION_RE
 
 try:  # the regex parser re itself uses (private): only to size search windows below
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -101,7 +108,7 @@ class Interpretation:
     out_of_range: int | None
     wrong_number: bool
     deceased: bool
-    opt_out_unsure: bool  # opt_out only by the recall-first tier: the engine asks first
+    opt_out_unsure: bool  # a stop only the unsure rules or the model see: the engine asks first
     affirmative: bool
     negative: bool
     comment: str
@@ -1023,7 +1030,7 @@ _RFB_WORDS: Final = (
     "叫他半天", "叫她半天", "叫半天", "没反应", "反应慢",
     "一直哭", "哭个不停", "哭闹不止", "哄不好", "停不下来", "哭到现在",
     "脸色", "煞白", "惨白", "苍白", "发白", "发紫", "发青", "发绀", "发黄", "发黑", "发冷",
-    "哆嗦", "打颤", "发抖", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
+    "哆嗦", "打颤", "发抖(?!音)", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
     # eating, drinking, passing water
     "尿不出", "尿不下", "解不出", "一滴尿", "没尿(?!血|痛|频)", "尿少", "黑便", "柏油",
     "尿" + r"[^,，。!?；;]{0,3}(?:红|血|茶|酱油|黑|浓)",
@@ -1102,7 +1109,9 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
-    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])", "没事(?![吗吧么])", "没什么事",
+    "已经停", "停了",
+    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
+    "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
     r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
@@ -1110,14 +1119,8 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "all good", "went down", "improv", "easing", "eased"))))
 
 
-# A resolution said not to have happened: "没止住", "还没消下去", "一点没好转", "烧到现在也没退",
-# "止不住", "退不下去", "流个不停".  It outweighs any resolution word in the same sentence
-# (the resolution word is inside it): the symptom goes on, which is itself the warning.
-_NEG_RESOLUTION_RE: Final = re.compile(
-    r"(?:没有?|未|还没有?|一直没有?|也没有?|都没有?|并没有?|一点没|一点都没|一点也没|丝毫没|毫无"
-    r"|不见|无法|不)[^,，。!?；;]{0,2}?(?:止住|止血|止|退|消|好转|缓解|减轻|好|停|降|改善|恢复"
-    r"|下去|见好|变小|收口|愈合)"
-    r"|(?:止|退|消|降|压|好|停|下|收)不(?:住|下|了|去|来)")
+# A negated resolution is none (surveys.understanding.safety)
+_NEG_RESOLUTION_RE: Final = NEG_RESOLUTION_RE
 
 
 def _better_after(norm: str, e: int, se: int) -> bool:
@@ -1436,7 +1439,8 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             _RFB_HYPO_AFTER_RE.match(norm, e, se):
         return "hypothetical or asked in general"
     if word[0] in _RFB_MINOR and (_RFB_SOFT_BEFORE_RE.search(before) or
-                                  _RFB_SOFT_AFTER_RE.match(norm, e, se)):
+                                  _RFB_SOFT_AFTER_RE.match(norm, e, se)) and \
+            _NEG_RESOLUTION_RE.search(norm, e, se) is None:  # "疼一点没减轻" is not mild
         return "mild"
     why = _rf_context_exclusion(norm, cs, ss, s, e, cues)
     if why:
@@ -1508,7 +1512,7 @@ _FREQ_SEND_RE: Final = re.compile(
 _PREF_TIME_RE: Final = re.compile(
     r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课(?!通知|提醒)|开会|睡觉"
     r"|[\d一二三四五六七八九十]+点)"
-    r"[^,，。!?；;]{0,4}$")
+    r"[^,，。!?；;\s]{0,4}$")
 # ... or right after it: "别太早发", "不要半夜打"
 _PREF_WHEN_AFTER_RE: Final = re.compile(
     r"[再]?(?:太早|太晚|那么早|那么晚|这么早|这么晚|大清早|一大早|半夜|晚上|早上|上班时间)")
@@ -1997,11 +2001,11 @@ class ReplyParser:
                  "_pat_head_re", "_recall")
 
     def __init__(self, lexicon: Lexicon | None = None,
-                 recall: RecallModel | bool | None = True) -> None:
-        """``recall``: the learned recall tier (True: the shipped model; False/None: rules only;
-        or a :class:`surveys.recall.RecallModel`, e.g. an organisation's retrained one)."""
-        self._recall: RecallModel | None = (
-            RecallModel.load() if recall is True else recall or None)
+                 recall: Model | bool | None = True) -> None:
+        """``recall``: the learned model (True: the shipped one; False/None: the rules alone;
+        or a :class:`surveys.understanding.model.Model`, e.g. an organisation's retrained
+        one; see surveys/understanding/decide.py for how it settles each label)."""
+        self._recall: Model | None = Model.load() if recall is True else recall or None
         lex = lexicon or Lexicon.default()
         self._dispute = DisputeRules(lex.dispute)
         # literal entries -> one trie regex; "A*B" entries -> one regex with a group each;
@@ -2056,8 +2060,8 @@ class ReplyParser:
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
                 self._likert[w.replace("_", " ")] = (value, conf, flags)
-        for value, words in _extra_ratings().items():
-            for w in words:
+        for value, extra in _extra_ratings().items():
+            for w in extra:
                 self._likert.setdefault(w, (value, 0.85, 0))
         self._likert_ac = _Scan({w: (w, *v) for w, v in self._likert.items()})
         # Fast path: the replies people send most often, parsed once by the full path.
@@ -2090,31 +2094,60 @@ class ReplyParser:
     # -- the full path ---------------------------------------------------------------------
 
     def _parse(self, raw: str, norm: str) -> Interpretation:
-        """The rules, then the learned recall tier where they said no (surveys.recall)."""
+        """The rules, then the learned model settles each label (surveys.understanding)."""
         interp = self._rules(raw, norm)
         model = self._recall
-        red_flag = interp.red_flag
-        if model is None or (red_flag and interp.opt_out):
+        if model is None:
             return interp
-        may_rf, may_oo = open_fields(norm, interp.score, interp.comment, red_flag,
-                                     interp.opt_out, map(_RULE, interp.evidence))
-        if not (may_rf or may_oo):
-            return interp  # (most replies: no call, no scan)
-        rf, oo = model.adds(norm, may_rf, may_oo)
-        if rf is None and oo is None:
+        d = combine(interp, model, interp.normalized, features_of(interp))
+        if not d.changed:
             return interp
         ev = list(interp.evidence)
         span = (0, len(interp.normalized))
-        if rf is not None:
-            ev.append(_ev("red_flag_learned", span, interp.normalized, None,
-                          f"learned tier, log-odds {rf:.1f}: no rule matched; check it"))
-        if oo is not None:
-            ev.append(_ev("opt_out_unsure", span, interp.normalized, None,
-                          f"learned tier, log-odds {oo:.1f}: confirm before stopping"))
-        return replace(interp, red_flag=interp.red_flag or rf is not None,
-                       opt_out=interp.opt_out or oo is not None,
-                       opt_out_unsure=interp.opt_out_unsure or oo is not None,
+        for label in d.changed:
+            if label == "score":
+                p = d.p_score.get(d.score if d.score is not None else d.candidate, 0.0)
+                shown = d.score if d.score is not None else d.candidate
+                ev.append(_ev("model", span, label, shown,
+                              f"score {'unsure, confirm' if d.needs_confirmation else 'is'} "
+                              f"{shown}: p {p:.2f}"))
+            else:
+                now = getattr(d, label)
+                ev.append(_ev("model", span, label, None,
+                              f"{label} {'set' if now else 'cleared'}: p {d.p_flags[label]:.2f}"
+                              + ("; confirm before stopping" if label == "opt_out" and now
+                                 else "")))
+        return replace(interp, score=d.score, needs_confirmation=d.needs_confirmation,
+                       candidate=d.candidate,
+                       confidence=interp.confidence if "score" not in d.changed else 0.5,
+                       opt_out=d.opt_out or interp.deceased or interp.wrong_number,
+                       opt_out_unsure=d.opt_out_unsure, complaint=d.complaint,
+                       dispute=d.dispute, red_flag=d.red_flag, question=d.question,
                        evidence=tuple(ev))
+
+    def explain(self, text: str) -> str:
+        """:meth:`Interpretation.explain` of ``text`` with the model's view of every label."""
+        interp = self.parse(text)
+        lines = [interp.explain()]
+        model = self._recall
+        if model is None:
+            lines.append("model: off (the rules alone)")
+            return "\n".join(lines)
+        rules = self._rules(text, normalize(text))
+        feats = features_of(rules)
+        d = combine(rules, model, rules.normalized, feats)
+        t = model.thresholds
+        lines.append("model (probabilities; threshold; what weighs most):")
+        for label in ("opt_out", "complaint", "dispute", "red_flag", "question"):
+            top = ", ".join(f"{g!r} {w:+.1f}" for g, w in
+                            model.contributions(rules.normalized, feats, label, 4))
+            lines.append(f"  {label:<9} p {d.p_flags[label]:.2f} (>= {t.get(label, 0.5):.2f}; "
+                         f"rules: {'yes' if getattr(rules, label) else 'no'})  {top}")
+        best = max(d.p_score, key=d.p_score.__getitem__)
+        lines.append(f"  score     {best if best is not None else 'none'} p "
+                     f"{d.p_score[best]:.2f} (>= {t.get('score', 0.5):.2f}; kept from the rules "
+                     "when they read an explicit number)")
+        return "\n".join(lines)
 
     def _rules(self, raw: str, norm: str) -> Interpretation:
         ev: list[Evidence] = []
@@ -2416,6 +2449,23 @@ class ReplyParser:
                 opt_spans.append(span)
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
                               "quit, and the messages go on"))
+        if "opt_out" not in flags_hit and ("td" in norm or "T" in raw):
+            # the carriers' stop keyword as a word of its own, anywhere: "5分 TD", "TD，谢谢"
+            km = _TD_TOKEN_RE.search(norm)
+            tspan = km.span() if km is not None else (
+                (0, n) if _T_TOKEN_RE.search(raw) is not None else None)
+            if tspan is not None:
+                flags_hit["opt_out"] = True
+                opt_spans.append(tspan)
+                ev.append(_ev("opt_out", tspan, norm[tspan[0]:tspan[1]], None, "stop keyword"))
+        if flags_hit.get("opt_out") and _ASKED_STOP_RE.search(norm) is not None:
+            # "怎么退订", "回复TD是退订吗": asking how (or what it means) is no stop
+            am = _ASKED_STOP_RE.search(norm)
+            assert am is not None
+            flags_hit["opt_out"] = False
+            opt_spans = []
+            ev = [x for x in ev if x.rule != "opt_out"]
+            ev.append(_ev("opt_out_denied", am.span(), am.group(), None, "asked about"))
         opt_out_unsure = False
         # (an unsure stop beside a red flag is a reading of the emergency: "血一直没停过")
         if "opt_out" not in flags_hit and "red_flag" not in flags_hit and may & 1024 and \
@@ -2559,11 +2609,14 @@ class ReplyParser:
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
         dispute = False
-        hit_d = self._dispute.find(norm)
+        hit_d, denied_d = self._dispute.read(norm)
         if hit_d is not None:
             (ds, de), dkind = hit_d
             dispute = complaint = True  # a dispute is always also a complaint
             ev.append(_ev("dispute", (ds, de), norm[ds:de], None, dkind))
+        elif denied_d is not None:
+            (ds, de), why_d = denied_d
+            ev.append(_ev("dispute_denied", (ds, de), norm[ds:de], None, why_d))
         comment = _comment(norm, core, ev)
         if len(ev) > 1:
             ev.sort(key=_SPAN)
@@ -2779,6 +2832,16 @@ def _settled(norm: str, ev: list[Evidence]) -> int | None:
     return value if value is not None and 1 <= value <= 5 else None
 
 
+# The carriers' stop keyword standing alone: "TD" in any case, a capital "T" (raw text).
+_TD_TOKEN_RE: Final = re.compile(r"(?<![a-z0-9])td(?![a-z0-9])")
+_T_TOKEN_RE: Final = re.compile(r"(?:^|(?<=[\s,，。.!！~、]))T(?=$|[\s,，。.!！~、])")
+# Asking about stopping rather than stopping: how, what it means, what follows.
+_STOP_WORD: Final = r"(?:退订|td|回t|取消(?:订阅|推送|提醒|短信)?|不收|不再收|停止接收|unsubscribe)"
+_ASKED_STOP_RE: Final = re.compile(
+    r"(?:怎么|如何|怎样|咋|怎么样|要怎么|该怎么|怎么才能|how (?:do|can|to))[^,，。!！\n]{0,8}?"
+    + _STOP_WORD +
+    r"|" + _STOP_WORD + r"[^,，。!！\s]{0,8}?(?:怎么|如何|怎样|咋弄|回复什么|回什么|是什么|什么意思"
+    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|以后还|的话回复|要回复|回复啥)")
 _QUOTES: Final = "'\"“”‘’「」『』"
 
 

@@ -25,13 +25,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from surveys.understanding.model import FLAGS, Model, rule_features
+from surveys.understanding.model import FLAGS, Model
+from surveys.understanding.safety import resolution_negated
 
 # score evidence that is exact: the rules' number, not a model's guess
 EXACT_SCORE_RULES: Final = frozenset({
     "digit", "chinese_numeral", "fullwidth_digit", "star_emoji", "fraction", "corrected",
-    "ambiguous", "out_of_range"})
+    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied"})
 _NOTE_OK: Final = re.compile(r"[^0-9]{1,40}")
+MILD_BAR: Final = 0.9
 _NOTE_SKIP: Final = ("learned tier",)
 
 
@@ -60,6 +62,8 @@ class _Interp(Protocol):
     @property
     def needs_confirmation(self) -> bool: ...
     @property
+    def candidate(self) -> int | None: ...
+    @property
     def out_of_range(self) -> int | None: ...
     @property
     def wrong_number(self) -> bool: ...
@@ -73,19 +77,36 @@ class _Interp(Protocol):
 
 def features_of(interp: _Interp) -> list[str]:
     """The rules' reading of a reply as model features (see ``model.rule_features``)."""
-    rules: list[str] = []
+    rules: set[str] = set()
     for e in interp.evidence:
-        rules.append(e.rule)
+        rules.add("R:" + e.rule)
         note = e.note
-        if note and _NOTE_OK.fullmatch(note) and not note.startswith(_NOTE_SKIP):
-            rules.append(f"{e.rule}:{note}")
-    labels = [f for f in FLAGS if getattr(interp, f)]
-    labels += [x for x in ("needs_confirmation", "wrong_number", "deceased", "opt_out_unsure")
-               if getattr(interp, x)]
-    if interp.out_of_range is not None:
-        labels.append("out_of_range")
-    labels.append(f"score={interp.score if interp.score is not None else 'none'}")
-    return rule_features(sorted(set(rules)), labels)
+        if note:
+            ok = _NOTE_CACHE.get(note)
+            if ok is None:
+                ok = _NOTE_OK.fullmatch(note) is not None and not note.startswith(_NOTE_SKIP)
+                if len(_NOTE_CACHE) < 4096:
+                    _NOTE_CACHE[note] = ok
+            if ok:
+                rules.add(f"R:{e.rule}:{note}")
+    out = sorted(rules)
+    # (attributes read directly: the order is FLAGS', then the other labels')
+    for name, on in (("opt_out", interp.opt_out), ("complaint", interp.complaint),
+                     ("dispute", interp.dispute), ("red_flag", interp.red_flag),
+                     ("question", interp.question),
+                     ("needs_confirmation", interp.needs_confirmation),
+                     ("wrong_number", interp.wrong_number), ("deceased", interp.deceased),
+                     ("opt_out_unsure", interp.opt_out_unsure),
+                     ("out_of_range", interp.out_of_range is not None)):
+        if on:
+            out.append("O:" + name)
+    score = interp.score
+    out.append("O:score=none" if score is None else f"O:score={score}")
+    return out
+
+
+_NOTE_CACHE: dict[str, bool] = {}
+assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +134,16 @@ def combine(interp: _Interp, model: Model, norm: str, features: list[str] | None
     p, ps = model.probabilities(norm, feats)
     t = model.thresholds
     rules = {e.rule for e in interp.evidence}
-    notes = {(e.rule, e.note) for e in interp.evidence}
     changed: list[str] = []
 
     # score
     score, confirm = interp.score, interp.needs_confirmation
-    candidate = getattr(interp, "candidate", None)
-    exact = bool(rules & EXACT_SCORE_RULES) or interp.wrong_number or interp.deceased
+    candidate = interp.candidate
+    # exact: a number the rules read (or judged no rating: "等了2个小时", "iphone 5"), a
+    # correction, a scale, an unsure form they will confirm, a death or a wrong number
+    exact = bool(rules & EXACT_SCORE_RULES) or interp.needs_confirmation or \
+        interp.wrong_number or interp.deceased or \
+        any(r.startswith("not_a_score") for r in rules)
     if not exact:
         best = max(ps, key=ps.__getitem__)
         if ps[best] >= t.get("score", 0.5):
@@ -137,8 +161,14 @@ def combine(interp: _Interp, model: Model, norm: str, features: list[str] | None
     red_flag = interp.red_flag
     denied = "red_flag_denied" in rules
     if red_flag:
-        broad_only = all(n == "symptom mention" for r, n in notes if r == "red_flag")
-        if broad_only and p["red_flag"] < t.get("red_flag_drop", 0.0):
+        # the model may clear a red flag only when it is all but sure (chosen out of fold for
+        # recall first), the broad "symptom mention" sooner than a precise rule, and never one
+        # whose resolution is negated
+        broad_only = all(e.note == "symptom mention" for e in interp.evidence
+                         if e.rule == "red_flag")
+        bar = max(t.get("red_flag_drop", 0.0) if broad_only else 0.0,
+                  t.get("red_flag_drop_any", 0.0))
+        if p["red_flag"] < bar and not resolution_negated(norm):
             red_flag = False
             changed.append("red_flag")
     elif not denied and p["red_flag"] >= t.get("red_flag", 0.5):
@@ -155,12 +185,22 @@ def combine(interp: _Interp, model: Model, norm: str, features: list[str] | None
         opt_out = unsure = True
         changed.append("opt_out")
 
-    dispute = interp.dispute or p["dispute"] >= t.get("dispute", 0.5)
-    complaint = dispute or p["complaint"] >= t.get("complaint", 0.5)
+    # (a cue the rules explained away -- denied, taken back, praise -- stays away)
+    dispute = interp.dispute or ("dispute_denied" not in rules and
+                                 p["dispute"] >= t.get("dispute", 0.5))
+    # a mild remark beside a good score is no complaint (docs/labels.md): only a model very
+    # sure of one overrides that
+    mild_only = "complaint_mild" in rules and "complaint" not in rules
+    bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
+        score >= 4 else t.get("complaint", 0.5)
+    complaint = dispute or p["complaint"] >= bar
     question = p["question"] >= t.get("question", 0.5)
-    for name, new in (("dispute", dispute), ("complaint", complaint), ("question", question)):
-        if new != getattr(interp, name):
-            changed.append(name)
+    if dispute != interp.dispute:
+        changed.append("dispute")
+    if complaint != interp.complaint:
+        changed.append("complaint")
+    if question != interp.question:
+        changed.append("question")
     return Decision(score, confirm, candidate if confirm or score is not None else None,
                     opt_out, unsure, complaint, dispute, red_flag, question, p, ps,
                     tuple(changed))

@@ -31,7 +31,10 @@ from typing import Any, Final
 
 import ahocorasick_rs
 
-MODEL_PATH: Final = Path(__file__).resolve().parent / "model.json"
+from surveys.native import PACKAGE_DIR
+
+# (beside the source, also when this module runs compiled from build/native: surveys.native)
+MODEL_PATH: Final = PACKAGE_DIR / "understanding" / "model.json"
 FORMAT: Final = 1
 FLAGS: Final = ("opt_out", "complaint", "dispute", "red_flag", "question")
 SCORE_CLASSES: Final = ("none", "1", "2", "3", "4", "5")
@@ -53,10 +56,16 @@ class ModelError(ValueError):
     """The model file is missing, unreadable or not a model of this format."""
 
 
-def ngrams(norm: str, lo: int = NGRAM[0], hi: int = NGRAM[1]) -> set[str]:
-    """The distinct character ``lo``-``hi`` grams of a normalised reply (spaces kept)."""
+def ngrams(norm: str, lo: int = NGRAM[0], hi: int = NGRAM[1]) -> dict[str, int]:
+    """Every character ``lo``-``hi`` gram of a normalised reply (spaces kept), with its count
+    (as the model counts them: one Aho-Corasick match per occurrence)."""
     n = len(norm)
-    return {norm[i:i + k] for k in range(lo, hi + 1) for i in range(n - k + 1)}
+    out: dict[str, int] = {}
+    for k in range(lo, hi + 1):
+        for i in range(n - k + 1):
+            g = norm[i:i + k]
+            out[g] = out.get(g, 0) + 1
+    return out
 
 
 def rule_features(rules: Iterable[str], labels: Iterable[str]) -> list[str]:
@@ -92,6 +101,9 @@ def sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-z))
     ez = math.exp(z)
     return ez / (1.0 + ez)
+
+
+_LOADED: dict[tuple[str, int, int], Model] = {}
 
 
 class Model:
@@ -139,28 +151,61 @@ class Model:
     def load(cls, path: Path | str = MODEL_PATH) -> Model:
         """Read the shipped (or an organisation's retrained) model file.
 
-        Raises :class:`ModelError` saying what is wrong and what to do.
+        A model is immutable once built, so each file is read once per process (again only
+        when it changes).  Raises :class:`ModelError` saying what is wrong and what to do.
         """
         try:
+            st = Path(path).stat()
+            key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+            cached = _LOADED.get(key)
+            if cached is not None:
+                return cached
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("the top level is not an object")
-            return cls(data)
+            model = cls(data)
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot use the reply model {path}: {e}; {_RETRAIN}") from e
+        _LOADED[key] = model
+        return model
 
-    def grams_of(self, norm: str) -> set[str]:
-        """The model's n-grams that occur in ``norm`` (each once)."""
+    def grams_of(self, norm: str) -> list[str]:
+        """The model's n-grams in ``norm``, once per occurrence."""
         if self._ac is None:
-            return set()
-        return set(self._ac.find_matches_as_strings(norm, overlapping=True))
+            return []
+        return self._ac.find_matches_as_strings(norm, overlapping=True)
 
     def logits(self, norm: str, features: Iterable[str]) -> list[float]:
-        """The 11 raw outputs (log-odds for the flags, class scores for the score)."""
-        grams = self.grams_of(norm)
-        known = [self._rule[f] for f in features if f in self._rule]
-        terms = len(grams) + len(known)
-        total = sum(map(self._gram.__getitem__, grams), sum(known))
+        """The 11 raw outputs (log-odds for the flags, class scores for the score).
+
+        Every 1-3 gram of the reply is looked up (compiled, a slice and a dict probe each):
+        no automaton whose tables would crowd the rules' out of the CPU cache.
+        """
+        gram = self._gram
+        rule = self._rule
+        total = 0
+        terms = 0
+        n = len(norm)
+        for i in range(n):
+            w = gram.get(norm[i])
+            if w is not None:
+                total += w
+                terms += 1
+            if i + 2 <= n:
+                w = gram.get(norm[i:i + 2])
+                if w is not None:
+                    total += w
+                    terms += 1
+                if i + 3 <= n:
+                    w = gram.get(norm[i:i + 3])
+                    if w is not None:
+                        total += w
+                        terms += 1
+        for f in features:
+            w = rule.get(f)
+            if w is not None:
+                total += w
+                terms += 1
         sums = unpack(total, terms)
         return [s + b for s, b in zip(sums, self.bias, strict=True)]
 
@@ -183,7 +228,7 @@ class Model:
                       top: int = 5) -> list[tuple[str, float]]:
         """The n-grams and rule features that weigh most for one output (for explanations)."""
         i = OUTPUTS.index(output)
-        items = [(g, self.weights[g][i]) for g in self.grams_of(norm)]
+        items = [(g, self.weights[g][i]) for g in set(self.grams_of(norm))]
         items += [(f, self.weights[f][i]) for f in features if f in self.weights]
         items.sort(key=lambda x: -abs(x[1]))
         return items[:top]
