@@ -98,6 +98,12 @@ _COMPLAINT = (
 )
 
 _RED_FLAG = (
+    # a newborn's or a child's danger signs, as parents tell them
+    "一口奶都没吃", "奶都没吃", "喝奶*不行", "吃奶*不行", "喂着喂着就睡", "翻白眼", "叫了半天才",
+    "特别蔫", "摸着*凉", "黄到手心", "黄到脚心",
+    # an opening into the sinus after an upper extraction; drains and wounds that keep leaking
+    "从鼻子里出来", "鼻子漏气", "钻穿", "流了*天", "红了一大片", "肿*越来越大", "包*越来越大",
+    "块*越来越大", "红*越来越大", "退烧药*不管用", "吃了药*不管用",
     # bleeding
     "出血不止", "一直出血", "一直流血", "一直在出血", "一直在流血", "还在出血", "还在流血",
     "血止不住", "止不住血", "流血不止", "出了很多血", "流了很多血", "大量出血", "出血很多",
