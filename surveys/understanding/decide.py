@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from surveys.understanding.model import FLAGS, Model
+from surveys.understanding.model import FLAGS
 from surveys.understanding.safety import resolution_negated
 
 # score evidence that is exact: the rules' number, not a model's guess
@@ -127,7 +127,16 @@ class Decision:
     changed: tuple[str, ...]  # labels the model set or cleared, against the rules
 
 
-def combine(interp: _Interp, model: Model, norm: str, features: list[str] | None = None
+class Scorer(Protocol):
+    """What :func:`combine` needs of a model (a :class:`Model`, or a stand-in in training)."""
+
+    thresholds: dict[str, float]
+
+    def probabilities(self, norm: str, features: Iterable[str]
+                      ) -> tuple[dict[str, float], dict[int | None, float]]: ...
+
+
+def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None
             ) -> Decision:
     """Settle every label from the rules' reading and the model's probabilities."""
     feats = features if features is not None else features_of(interp)

@@ -317,7 +317,7 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
         fig = Figures()
         added = {f: Tally() for f in FLAGS}
         for ex in examples:
-            d = combine(ex.interp, _Fixed(id(ex)), ex.norm, ex.feats)  # type: ignore[arg-type]
+            d = combine(ex.interp, _Fixed(id(ex)), ex.norm, ex.feats)
             fig.add(d, ex.labels)
             for f in FLAGS:
                 if getattr(d, f) and not getattr(ex.interp, f):
