@@ -168,7 +168,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from surveys.understanding.model import MODEL_PATH, Model, ModelError
 
     settings = _settings(args)
-    shipped = Path(learn.__file__).resolve().parents[2] / "tests" / "data"
+    from surveys.native import PACKAGE_DIR
+
+    shipped = PACKAGE_DIR.parent / "tests" / "data"  # the checkout's labelled replies
     if not args.data and not shipped.is_dir():
         print("no labelled replies found: pass --data DIR (JSONL files as in the README)",
               file=sys.stderr)
