@@ -157,7 +157,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
                     raise TypeError("text is not a string")
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 out.write(json.dumps({"error": f"line {n}: {e}", "score": None, "opt_out": False,
-                                      "complaint": False, "red_flag": False,
+                                      "complaint": False, "dispute": False,
+                                      "red_flag": False,
                                       "question": False}, ensure_ascii=False) + "\n")
                 continue
             out.write(json.dumps(parser.parse(text).to_dict(), ensure_ascii=False) + "\n")
@@ -166,10 +167,95 @@ def cmd_parse(args: argparse.Namespace) -> int:
         print("give a TEXT to parse, or --jsonl to read JSON lines from standard input",
               file=sys.stderr)
         return 2
-    result = parser.parse(" ".join(args.text))
-    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    text = " ".join(args.text)
+    print(json.dumps(parser.parse(text).to_dict(), ensure_ascii=False, indent=2))
     print()
-    print(result.explain())
+    print(parser.explain(text))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Retrain the reply model on the shipped labelled replies plus the staff's corrections."""
+    from surveys.parser import Lexicon, ReplyParser
+    from surveys.understanding import learn
+    from surveys.understanding.model import MODEL_PATH, Model, ModelError
+
+    settings = _settings(args)
+    from surveys.native import PACKAGE_DIR
+
+    shipped = PACKAGE_DIR.parent / "tests" / "data"  # the checkout's labelled replies
+    if not args.data and not shipped.is_dir():
+        print("no labelled replies found: pass --data DIR (JSONL files as in the README)",
+              file=sys.stderr)
+        return 2
+    try:
+        paths = learn.expand(args.data or [shipped])
+        sets = [(p.name, learn.load_rows(p)) for p in paths]
+        own: list[dict[str, object]] = []
+        if args.corrections_file:
+            own = list(learn.load_rows(Path(args.corrections_file)))
+        elif not args.no_corrections:
+            from bot import corrections
+
+            async def fetch() -> list[dict[str, object]]:
+                async with db.database(settings.database.url):
+                    return await corrections.export_rows()
+
+            own = asyncio.run(fetch())
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 2
+    heldout: list[tuple[str, list[dict[str, object]]]] = []
+    weights: dict[str, float] = {}
+    if own:
+        # every fifth correction is held out to show the difference the retraining makes
+        heldout = [("corrections (held out)", own[4::5])]
+        kept = [r for i, r in enumerate(own) if i % 5 != 4]
+        if kept:
+            sets.append(("corrections", kept))
+            weights["corrections"] = args.correction_weight
+    elif not args.no_holdout:
+        heldout = [("every tenth shipped reply (held out)",
+                    [r for _, rows in sets for r in rows[9::10]])]
+        sets = [(n, [r for i, r in enumerate(rows) if i % 10 != 9]) for n, rows in sets]
+    rules = ReplyParser(Lexicon.default().extended(**settings.lexicon.words()), recall=False)
+    before: Model | None = None
+    try:
+        used = settings.lexicon.recall()
+        before = used if isinstance(used, Model) else (
+            Model.load(MODEL_PATH) if used and MODEL_PATH.exists() else None)
+    except ModelError:
+        before = None
+    print(f"training on {sum(len(r) for _, r in sets)} replies from {len(sets)} sets"
+          + (f", {len(own)} of them staff corrections" if own else ""), flush=True)
+    data, report = learn.train(
+        sets, rules, folds=args.folds, heldout=heldout, before=before, weights=weights,
+        meta={"sets": [n for n, _ in sets], "corrections": len(own)})
+    out = Path(args.out)
+    out.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n",
+                   encoding="utf-8")
+    print("\n".join(report))
+    print(f"model written to {out}; use it with [lexicon] recall_model = \"{out}\"")
+    return 0
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    """The staff's label corrections as JSONL (the format of the labelled sets)."""
+    from bot import corrections
+
+    settings = _settings(args)
+
+    async def run() -> list[dict[str, object]]:
+        async with db.database(settings.database.url):
+            return await corrections.export_rows()
+
+    rows = asyncio.run(run())
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} corrected replies written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -535,6 +621,24 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--jsonl", action="store_true", help="read {\"text\": ...} lines on stdin")
     pa.add_argument("text", nargs="*", help="a reply to explain")
     pa.set_defaults(func=cmd_parse)
+    tr = sub.add_parser("train", help="retrain the reply model (shipped data + corrections)")
+    tr.add_argument("--data", type=Path, nargs="*",
+                    help="JSONL files or directories (default: the shipped tests/data)")
+    tr.add_argument("--corrections-file", help="corrections as JSONL instead of the database")
+    tr.add_argument("--no-corrections", action="store_true",
+                    help="the labelled files only, not the staff's corrections")
+    tr.add_argument("--correction-weight", type=float, default=3.0,
+                    help="how much one staff correction counts against one shipped reply")
+    tr.add_argument("--no-holdout", action="store_true",
+                    help="without corrections, train on every shipped reply (no before/after)")
+    tr.add_argument("--folds", type=int, default=5, help="grouped folds for the thresholds")
+    tr.add_argument("--out", default="reply-model.json", help="where to write the model")
+    tr.set_defaults(func=cmd_train)
+    co = sub.add_parser("corrections", help="staff corrections of how replies were read")
+    co_sub = co.add_subparsers(dest="corrections_command", required=True)
+    ce = co_sub.add_parser("export", help="as JSONL, the format of the labelled sets")
+    ce.add_argument("-o", "--output", help="file to write (default: standard output)")
+    ce.set_defaults(func=cmd_corrections_export)
     im = sub.add_parser("import", help="import visits from CSV (UTF-8, GBK/GB18030, UTF-16) or "
                         "XLSX; Chinese or English headers (columns in README)")
     im.add_argument("file")

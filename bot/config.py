@@ -29,8 +29,8 @@ from pydantic import (
 
 from surveys.definition import RECOVERY, SurveyDef, default_surveys, recovery_survey
 from surveys.parser import Lexicon, ReplyParser
-from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
+from surveys.understanding.model import Model, ModelError
 
 ENV_PREFIX = "SURVEYBOT_"
 CONFIG_ENV = "SURVEYBOT_CONFIG"
@@ -550,20 +550,22 @@ class LexiconConfig(_Section):
     # composed red flags: a change after a body part in one clause ("半边脸没知觉")
     red_flag_body: list[str] = Field(default_factory=list)
     red_flag_change: list[str] = Field(default_factory=list)
-    # the learned recall tier (surveys/recall.py): adds unsure opt-outs and red flags where
-    # the rules said no; "" is the shipped model, else a file from bench/train_recall.py
+    # threats to take it further, added to surveys/understanding/dispute.toml's cues
+    dispute: list[str] = Field(default_factory=list)
+    # the learned model (surveys/understanding/model.py) that settles every label with the
+    # rules' evidence; "" is the shipped model, else a file from `survey-bot train`
     recall_tier: bool = True
     recall_model: str = ""
     # the file's model, read once by the check below and handed to every parser
-    _loaded: RecallModel | None = PrivateAttr(default=None)
+    _loaded: Model | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _recall_model_loads(self) -> LexiconConfig:
         # a broken file must stop start-up with what to do, not the first reply's parse
         if self.recall_tier and self.recall_model:
             try:
-                self._loaded = RecallModel.load(self.recall_model)
-            except RecallModelError as e:
+                self._loaded = Model.load(self.recall_model)
+            except ModelError as e:
                 raise ValueError(str(e)) from e
         return self
 
@@ -571,18 +573,18 @@ class LexiconConfig(_Section):
         """The word lists, as ``Lexicon.extended`` takes them."""
         return self.model_dump(exclude={"recall_tier", "recall_model"})
 
-    def recall(self) -> RecallModel | bool:
+    def recall(self) -> Model | bool:
         """The ``recall=`` argument of ``ReplyParser``: off, the shipped model or the file's."""
         if not self.recall_tier:
             return False
         if not self.recall_model:
             return True
         if self._loaded is None:
-            self._loaded = RecallModel.load(self.recall_model)
+            self._loaded = Model.load(self.recall_model)
         return self._loaded
 
     def parser(self) -> ReplyParser:
-        """The reply parser these settings describe: extended lexicon, recall tier or not."""
+        """The reply parser these settings describe: extended lexicon, learned model or not."""
         return ReplyParser(Lexicon.default().extended(**self.words()), recall=self.recall())
 
 

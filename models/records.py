@@ -168,3 +168,27 @@ class KeyValue(Model):
 
     class Meta:
         table = "key_value"
+
+
+class LabelCorrection(Model):
+    """A staff member's correction of how the bot read a reply: training data for
+    ``survey-bot train`` (exported by ``survey-bot corrections export``).
+
+    ``labels`` holds the whole corrected reading (score, opt_out, complaint, dispute,
+    red_flag, question), ``parsed`` what the bot had read, ``text`` the reply.  Rows are
+    never updated: a later correction of the same message supersedes an earlier one.  Each
+    is also an audit event (``labels_corrected``).
+    """
+
+    id = fields.IntField(primary_key=True)
+    escalation_id = fields.IntField(db_index=True)
+    message_id = fields.BigIntField(null=True, db_index=True)
+    staff_id = fields.IntField()
+    text = fields.TextField()
+    labels: dict = fields.JSONField()
+    parsed: dict = fields.JSONField()
+    note = fields.TextField(default="")
+    created_at = UTCDatetimeField()
+
+    class Meta:
+        table = "label_correction"
