@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from bot import db, ledger
+from bot import serve as serving
 from bot.app import create_app
 from bot.clock import SystemClock
 from bot.config import (
@@ -68,28 +68,37 @@ def _print_urls(settings: Settings, demo: bool) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web server and/or the background workers."""
     settings = _settings(args)
-    if args.role:
+    server = {k: v for k, v in (("role", args.role), ("metrics_port", args.metrics_port))
+              if v is not None}
+    if server:
         settings = settings.model_copy(
-            update={"server": settings.server.model_copy(update={"role": args.role})}
-        )
+            update={"server": settings.server.model_copy(update=server)})
+    _configure_logging(settings, args)
     app = create_app(settings)
     if settings.server.role == "worker":
-        print("survey-bot worker running (planner, dispatcher, outbox); Ctrl+C to stop",
-              flush=True)
-        # No HTTP: just the loops, until interrupted.
-        async def worker_only() -> None:
-            runner = web.AppRunner(app)
-            await runner.setup()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await runner.cleanup()
+        def ready(port: int) -> None:
+            print(f"survey-bot worker ready (planner, dispatcher, outbox); health and metrics "
+                  f"on http://{settings.server.host}:{port}/healthz and /metrics; Ctrl+C to "
+                  "stop", flush=True)
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(worker_only())
-        return 0
-    _print_urls(settings, demo=False)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
+        return _run(app, settings, ready)
+    return _run(app, settings, lambda port: _print_urls(settings, demo=False))
+
+
+def _configure_logging(settings: Settings, args: argparse.Namespace) -> None:
+    """The server's logs as ``[logging]`` says (commands keep plain text)."""
+    from bot.observability import configure
+
+    configure(settings.logging.format, settings.logging.level, verbose=args.verbose,
+              tz=settings.tz)
+
+
+def _run(app: web.Application, settings: Settings, on_ready: Callable[[int], None]) -> int:
+    try:
+        serving.run(app, settings, on_ready)
+    except serving.ListenError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -131,10 +140,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"    {role:<8} {username:<6} password {password}", flush=True)
 
     asyncio.run(seed())
+    _configure_logging(settings, args)
     app = create_app(settings)
-    _print_urls(settings, demo=True)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
-    return 0
+    return _run(app, settings, lambda port: _print_urls(settings, demo=True))
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -403,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the server and workers")
     s.add_argument("--role", choices=["web", "worker", "all"], help="override [server] role")
+    s.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="a worker's /healthz and /metrics port (override [server] "
+                        "metrics_port; 0: any free port, named in the ready line)")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     d = sub.add_parser("demo", help="seed sample data and serve the demo (make run)")
@@ -461,11 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``survey-bot`` console script."""
+    from bot.observability import configure
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure("text", "info", verbose=args.verbose)  # serve and demo apply [logging]
     try:
         return int(args.func(args))
     except (ConfigError, db.DatabaseNotReady) as e:

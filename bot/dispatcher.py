@@ -79,6 +79,7 @@ async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: st
     if contact_id is not None:
         await Contact.filter(id=contact_id).update(last_inbound_at=now,
                                                    last_inbound_channel=channel)
+    rt.metrics.received(channel)
     rt.inbox_waker.wake()
     return Received(msg.id, duplicate=False)
 
@@ -154,6 +155,7 @@ async def receive_many(rt: Runtime, items: list[InboundItem], *,
                               provider_id=i.provider_id, raw=i.raw) for i in items]
     if fresh:
         rt.inbox_waker.wake()
+    rt.metrics.received_many(m["channel"] for m in fresh.values())
     out: list[Received] = []
     first: set[str] = set()
     for key in keys:
@@ -281,7 +283,7 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
             conv = await (
                 Conversation.filter(contact_id=cid).using_db(conn).order_by("-id").first()
             )
-        parsed = rt.parser.parse(msg.body)
+        parsed = rt.metrics.parse(rt.parser, msg.body)
         if conv is None:
             conv = await Conversation.create(
                 using_db=conn, contact_id=cid, channel=msg.channel, last_activity_at=now,
@@ -400,6 +402,7 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                 conn, conversation=conv, department_id=episode.department_id if episode else None,
                 kind=ev.kind, priority=ev.priority, reason=ev.reason, now=now,
             )
+            rt.metrics.escalation_raised(ev.kind)
         elif isinstance(ev, engine.OptedOut | engine.ContactStopped):
             reason = "opted_out" if isinstance(ev, engine.OptedOut) else ev.reason
             if isinstance(ev, engine.OptedOut):

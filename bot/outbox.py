@@ -399,6 +399,7 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
     withdrawn = _withdrawn(msg, contact)
     if withdrawn:
         await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
+        rt.metrics.failed(msg.channel, msg.kind, "withdrawn")
         return False
     try:
         channel = rt.channel(msg.channel)
@@ -407,6 +408,7 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         await release(Message, msg.id, status=MessageStatus.FAILED, attempts=attempts,
                       error=f"channel {msg.channel!r} is not configured")
         log.error("message %s: channel %s is not configured", msg.id, msg.channel)
+        rt.metrics.failed(msg.channel, msg.kind, "not_configured")
         return False
     except ChannelError as e:
         if e.defer:
@@ -441,7 +443,9 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         )
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")
+        rt.metrics.send_failed(msg.channel, msg.kind, e, final=final)
         return False
     sent.add(msg.id, MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
              attempts, result.provider_msg_id, now)
+    rt.metrics.sent(msg.channel, msg.kind)
     return True

@@ -16,6 +16,7 @@ from typing import Any
 from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
+from bot.observability.metrics import Metrics
 from bot.workdays import WorkCalendar
 from surveys import native
 from surveys.parser import ReplyParser
@@ -72,9 +73,11 @@ class Runtime:
     outbox_handoff: deque[tuple[Any, datetime]] = field(default_factory=deque)
 
     calendar: WorkCalendar = field(init=False)
+    metrics: Metrics = field(init=False)  # this process's counters (bot.observability)
 
     def __post_init__(self) -> None:
         self.parser = self.settings.lexicon.parser()
+        self.metrics = Metrics(self.channels, self.settings.server.role)
         cal = self.settings.calendar
         self.calendar = WorkCalendar(cal.holidays, cal.workdays)
 
@@ -114,5 +117,6 @@ class Runtime:
 
     def describe(self) -> dict[str, Any]:
         """Safe summary for /healthz (nothing secret)."""
-        return {"worker": self.worker_id, "channels": sorted(self.channels),
+        return {"worker": self.worker_id, "role": self.settings.server.role,
+                "channels": sorted(self.channels),
                 "parser": "compiled" if native.compiled() else "source"}
