@@ -36,8 +36,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     line names the database, so nobody wonders where their import went.
     """
     settings, source = resolve_settings(args.config)
-    print(f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
-          f"({source})", file=sys.stderr, flush=True)
+    line = (f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
+            f"({source})")
+    if args.command in ("serve", "demo") and settings.logging.format == "json":
+        # A server logging JSON writes nothing else to standard error: this line too.
+        _configure_logging(settings, args)
+        log.info("%s", line, extra={"database": db.describe_url(settings.database.url)})
+    else:
+        print(line, file=sys.stderr, flush=True)
     return settings
 
 

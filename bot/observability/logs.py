@@ -41,7 +41,7 @@ SECRET_PARTS = ("token",)
 # driver's line per operation.
 SILENT_BELOW_INFO = ("tortoise.db_client", "aiosqlite")
 
-_worker = ""
+_worker: str | None = None  # until the runtime exists (JSON: null)
 
 
 def set_worker(worker_id: str) -> None:
@@ -136,6 +136,8 @@ def configure(fmt: str = "text", level: str = "info", *, verbose: bool = False,
     handler.addFilter(_Context())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else getattr(logging, level.upper()))
+    if fmt == "json":
+        logging.captureWarnings(True)  # Python's warnings as JSON lines too, not raw text
     logging.getLogger("tortoise").addFilter(_ORM_FILTER)
     for name in SILENT_BELOW_INFO:
         logging.getLogger(name).setLevel(logging.INFO)
