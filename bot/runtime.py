@@ -43,8 +43,11 @@ class Waker:
 
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or ``timeout`` seconds pass."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as its timeout fires, and a loop told to stop would run on forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         self._event.clear()
 
 

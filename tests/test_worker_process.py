@@ -7,12 +7,15 @@ only at DEBUG, and stops cleanly on SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.runtime import Waker
 from tests.serve_process import Server, cli, free_port, get, poll, visits_csv, write_config
 
 VISIT = {"external_id": "W-1", "person_name": "司马光", "contact_phone": "13711112222",
@@ -94,3 +97,16 @@ def test_metrics_port_zero_picks_a_free_one(db_url: str, tmp_path: Path) -> None
         assert json.loads(get(f"http://127.0.0.1:{port}/healthz")[1])["role"] == "worker"
     finally:
         assert worker.stop() == 0
+
+
+async def test_a_loop_woken_as_it_is_stopped_stops() -> None:
+    # A stop (task.cancel) and a wake in the same turn of the event loop: the sleeping loop
+    # must end cancelled. asyncio.wait_for on Python 3.11 returned normally here, and a
+    # worker told to stop ran on forever.
+    waker = Waker()
+    task = asyncio.create_task(waker.wait(10))
+    await asyncio.sleep(0)
+    waker.wake_local()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
