@@ -80,6 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"server": settings.server.model_copy(update=server)})
     _configure_logging(settings, args)
+    if args.metrics_port is not None and settings.server.role != "worker":
+        log.warning("--metrics-port is for workers: role %s serves /healthz and /metrics on "
+                    "port %d", settings.server.role, settings.server.port)
     app = create_app(settings)
     if settings.server.role == "worker":
         def ready(port: int) -> None:

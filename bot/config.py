@@ -70,6 +70,11 @@ class LoggingConfig(_Section):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v  # SURVEYBOT_LOGGING__LEVEL=DEBUG
+
 
 class MetricsConfig(_Section):
     """Who may read /metrics (Prometheus text format; counts only, nothing identifying).

@@ -134,3 +134,13 @@ def test_an_exception_is_inside_its_json_object(capsys: pytest.CaptureFixture[st
 ])
 def test_mobile_numbers_are_masked(text: str, masked: str) -> None:
     assert logs.scrub(text) == masked
+
+
+def test_logging_settings() -> None:
+    from bot.config import ConfigError, settings_from_dict
+
+    # From the environment people write DEBUG as often as debug.
+    assert settings_from_dict({"logging": {"level": "DEBUG", "format": "JSON"}}).logging == (
+        settings_from_dict({"logging": {"level": "debug", "format": "json"}}).logging)
+    with pytest.raises(ConfigError, match=r"logging\.format"):
+        settings_from_dict({"logging": {"format": "xml"}})

@@ -15,6 +15,7 @@ name or a message id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -22,13 +23,13 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
-    GCCollector,
     Histogram,
     Info,
-    PlatformCollector,
-    ProcessCollector,
     disable_created_metrics,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -72,6 +73,7 @@ def bounded(value: object, allowed: Iterable[str]) -> str:
     return v if v in allowed else OTHER
 
 
+@functools.cache
 def _version() -> str:
     try:
         return metadata.version("survey-bot")
@@ -101,9 +103,10 @@ class Metrics:
         self.channels = frozenset(channels)
         self._known_channels = CHANNELS | self.channels
         self.registry = r = CollectorRegistry()
-        ProcessCollector(registry=r)  # CPU, memory, open files, start time (Linux)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)
+        # The process's CPU, memory, open files, start time (Linux), Python and GC figures:
+        # the library's collectors, one per process, read at each scrape.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         Info("surveybot", "This process: version, role and reply parser build",
              registry=r).info({"version": _version(), "role": role,
                                "parser": _parser_build()})
