@@ -86,9 +86,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     if settings.server.role == "worker":
         def ready(port: int) -> None:
-            print(f"survey-bot worker ready (planner, dispatcher, outbox); health and metrics "
-                  f"on http://{settings.server.host}:{port}/healthz and /metrics; Ctrl+C to "
-                  "stop", flush=True)
+            print(f"survey-bot worker running (planner, dispatcher, outbox); health and "
+                  f"metrics on http://{settings.server.host}:{port}/healthz and /metrics; "
+                  "Ctrl+C to stop", flush=True)
 
         return _run(app, settings, ready)
     return _run(app, settings, lambda port: _print_urls(settings, demo=False))

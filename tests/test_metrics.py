@@ -81,12 +81,14 @@ async def test_a_sent_checkin_a_reply_and_an_escalation_show_in_metrics(
     clock.advance(timedelta(days=1, hours=1))  # Tue 10:00 Shanghai: due
 
     async def sent() -> Samples | None:
-        # The counter moves when the provider accepts; the outbox row is written a moment
-        # later (in a group with others).
+        # A scrape is no snapshot: the gauges are read first, the counters after, and the
+        # loops run meanwhile; the outbox row is written a moment after the provider accepts.
+        # Wait for a scrape that saw it all settled.
         m = await scrape(client)
         return m if value(m, "surveybot_messages_sent_total", channel="simulator",
                           kind="checkin") == 1 and value(
-            m, "surveybot_outbox_queued", channel="simulator") == 0 else None
+            m, "surveybot_outbox_queued", channel="simulator") == 0 and value(
+            m, "surveybot_checkins_due") == 0 else None
 
     m = await eventually(sent)
     assert value(m, "surveybot_checkins_sent_total", channel="simulator", attempt="first") == 1
@@ -185,13 +187,13 @@ async def test_failures_and_a_paused_channel_show(db_url: str, clock: FrozenCloc
     clock.advance(timedelta(days=1, hours=1))
 
     async def failed_once() -> Samples | None:
-        m = await scrape(client)
+        m = await scrape(client)  # settled: counted, and the row written back (backing off)
         return m if value(m, "surveybot_messages_failed_total", channel="sms", kind="checkin",
-                          reason="retrying") == 1 else None
+                          reason="retrying") == 1 and value(
+            m, "surveybot_outbox_due", channel="sms") == 0 else None
 
     m = await eventually(failed_once)
     assert value(m, "surveybot_outbox_queued", channel="sms") == 1
-    assert value(m, "surveybot_outbox_due", channel="sms") == 0  # backing off
     clock.advance(timedelta(seconds=5))  # the retry: Aliyun says the balance ran out
 
     async def paused() -> Samples | None:
