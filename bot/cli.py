@@ -23,6 +23,7 @@ from bot.config import (
     load_settings,
     resolve_settings,
 )
+from bot.observability import configure as configure_logging
 from bot.runtime import Runtime
 
 log = logging.getLogger("survey-bot")
@@ -96,10 +97,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _configure_logging(settings: Settings, args: argparse.Namespace) -> None:
     """The server's logs as ``[logging]`` says (commands keep plain text)."""
-    from bot.observability import configure
+    configure_logging(settings.logging.format, settings.logging.level, verbose=args.verbose,
+                      tz=settings.tz)
 
-    configure(settings.logging.format, settings.logging.level, verbose=args.verbose,
-              tz=settings.tz)
+
+def _port(text: str) -> int:
+    """A TCP port number for argparse (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
 
 
 def _run(app: web.Application, settings: Settings, on_ready: Callable[[int], None]) -> int:
@@ -420,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the server and workers")
     s.add_argument("--role", choices=["web", "worker", "all"], help="override [server] role")
-    s.add_argument("--metrics-port", type=int, metavar="PORT",
+    s.add_argument("--metrics-port", type=_port, metavar="PORT",
                    help="a worker's /healthz and /metrics port (override [server] "
                         "metrics_port; 0: any free port, named in the ready line)")
     s.set_defaults(func=cmd_serve)
@@ -481,10 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``survey-bot`` console script."""
-    from bot.observability import configure
-
     args = build_parser().parse_args(argv)
-    configure("text", "info", verbose=args.verbose)  # serve and demo apply [logging]
+    configure_logging("text", "info", verbose=args.verbose)  # serve, demo: [logging]
     try:
         return int(args.func(args))
     except (ConfigError, db.DatabaseNotReady) as e:

@@ -110,3 +110,10 @@ async def test_a_loop_woken_as_it_is_stopped_stops() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_a_bad_metrics_port_is_refused_plainly(tmp_path: Path) -> None:
+    out = cli("serve", "--role", "worker", "--metrics-port", "70000", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "'70000' is not a port number (0-65535)" in out.stderr
+    assert "Traceback" not in out.stderr
