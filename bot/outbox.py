@@ -437,6 +437,7 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
     withdrawn = _withdrawn(msg, contact)
     if withdrawn:
         await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
+        rt.metrics.failed(msg.channel, msg.kind, "withdrawn")
         return False
     if pause.covered(pauses, msg.channel, msg.kind) is not None:
         await release(Message, msg.id)  # paused meanwhile: waits, unattempted
@@ -448,6 +449,7 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         await release(Message, msg.id, status=MessageStatus.FAILED, attempts=attempts,
                       error=f"channel {msg.channel!r} is not configured")
         log.error("message %s: channel %s is not configured", msg.id, msg.channel)
+        rt.metrics.failed(msg.channel, msg.kind, "not_configured")
         return False
     except ChannelError as e:
         if e.fault is not None:
@@ -495,7 +497,9 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         )
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")
+        rt.metrics.send_failed(msg.channel, msg.kind, e, final=final)
         return False
     sent.add(msg.id, MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
              attempts, result.provider_msg_id, now)
+    rt.metrics.sent(msg.channel, msg.kind)
     return True

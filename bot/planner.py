@@ -286,6 +286,7 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
     # Committed: the first messages, leased to this process, go straight to its sender.
     if handed:
         outbox.hand_off(rt, handed, lease_until)
+    rt.metrics.checkins_planned(opened, updates)
     return len(opened)
 
 
@@ -487,6 +488,7 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             await ledger.append(
                 AuditEvent, kind="lost_to_follow_up", actor="bot", subject_type="checkin",
                 subject_id=str(checkin.id), data={"reason": reason}, recorded_at=now)
+            rt.metrics.checkin_lost(reason)
             return 1
         window = rt.send_window(fresh.episode.department.code)
         allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
@@ -515,4 +517,5 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
         await CheckIn.filter(id=checkin.id).using_db(conn).update(
             attempts=attempt, last_attempt_at=now, channel=channel,
             expires_at=now + timedelta(hours=cfg.reply_window_hours))
+    rt.metrics.checkin_sent(channel, "reminder")
     return 1

@@ -775,6 +775,7 @@ async def _store_then(rt: Runtime, *, contact_id: int | None, body: str, provide
             provider_msg_id=provider_id[:128], sender=sender, body=body, raw_payload=raw,
             status=MessageStatus.FAILED, error="not handled yet", created_at=now,
         )
+        rt.metrics.received(CHANNEL, "other")
     except IntegrityError:
         row = await Message.get(dedupe_key=key)
         if row.status != MessageStatus.FAILED:
@@ -974,6 +975,7 @@ async def _hand_to_staff(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int,
     await escalations.raise_for(conn, conversation=conv,
                                 department_id=await _department_of(conn, conv),
                                 kind="other", priority="normal", reason=reason, now=now)
+    rt.metrics.escalation_raised("other")
     return conv
 
 
