@@ -16,7 +16,7 @@ from bot.channels.base import ChannelError
 from bot.channels.sms_aliyun import AliyunSmsChannel, template_value
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from models import AuditEvent, Contact, KeyValue, Message, Notification
+from models import AuditEvent, Contact, Message, Notification
 from tests.conftest import make_settings
 from tests.fake_aliyun import FakeAliyunSms, sms_section
 
@@ -174,13 +174,13 @@ async def test_timeout_after_accept_is_never_sent_twice(
     await outbox.send_due(rt)
     row = await Message.get(id=msg.id)
     assert row.status == "queued" and (row.error or "").startswith("sms.timeout")
-    assert await KeyValue.exists(key=f"sms:unsure:{msg.id}")
+    assert row.unsure_since == clock.now() and row.attempts == 0
     clock.advance(timedelta(seconds=301))
     await outbox.send_due(rt)
     row = await Message.get(id=msg.id)
     assert row.status == "delivered"  # QuerySendDetails found it by OutId
     assert len(fake.sent) == 1 and len(fake.sends()) == 1
-    assert not await KeyValue.exists(key=f"sms:unsure:{msg.id}")
+    assert row.unsure_since is None
     await channel.close()
 
 
@@ -268,7 +268,8 @@ async def test_wrong_secret_pauses_and_the_unsure_query_waits_too(
     clock.advance(timedelta(seconds=301))
     await outbox.send_due(rt)
     rows = {m.id: m for m in await Message.filter(id__in=[unsure.id, msg.id])}
-    assert {(m.status, m.attempts) for m in rows.values()} == {("queued", 0), ("queued", 1)}
+    assert {(m.status, m.attempts) for m in rows.values()} == {("queued", 0)}
+    assert rows[unsure.id].unsure_since is not None  # still to be settled, after the fix
     assert [p.code for p in await pause.active(clock.now())] == ["SignatureDoesNotMatch"]
     assert "SignatureDoesNotMatch" in fake.rejected and len(fake.sent) == 1
     fake.access_key_secret = "test-secret"  # fixed
