@@ -20,7 +20,13 @@ from tortoise.expressions import Q
 
 from bot.bulk import execute_in, update_each
 from bot.channels import pause
-from bot.channels.base import ChannelError, Outgoing, PreparingChannel, call_seconds
+from bot.channels.base import (
+    DEADLINE,
+    ChannelError,
+    Outgoing,
+    PreparingChannel,
+    call_seconds,
+)
 from bot.leases import lease, release_held, renew
 from bot.runtime import Runtime
 from models import Contact, Conversation, Direction, Message, MessageStatus
@@ -347,6 +353,12 @@ class _Fence:
         until = self.until.get(msg_id)
         return until is not None and until - self.rt.now() >= budget + self.margin
 
+    def deadline(self, msg_id: int) -> datetime | None:
+        """By when every request of this message's send must be over (the lease, less the
+        margin); None when it is not leased through the table."""
+        until = self.until.get(msg_id)
+        return None if until is None else until - self.margin
+
     async def hold(self, msg: Queued, budget: float) -> bool:
         """True when ``msg`` may be sent now (its lease covers the call)."""
         need = timedelta(seconds=budget)
@@ -558,6 +570,7 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         return False
     if not await fence.hold(msg, call_seconds(channel)):
         return False  # another worker holds it now
+    token = DEADLINE.set(fence.deadline(msg.id))
     try:
         result = await channel.send(out)
     except ChannelError as e:
@@ -612,6 +625,8 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")
         return False
+    finally:
+        DEADLINE.reset(token)
     note = ("outcome unknown, taken as sent: the provider has no way to ask and no "
             "idempotency key" if result.unconfirmed else None)
     sent.add(msg.id, MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,

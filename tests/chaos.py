@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -205,6 +206,13 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
         _stop(procs)
         await fake.close()
     per_phone = Counter(s.phone for s in fake.sent)
+    for phone, count in per_phone.items():
+        if count > 1 and len(out.problems) < 8:
+            sends = [s for s in fake.sent if s.phone == phone]
+            out.problems.append("doubled " + " / ".join(
+                f"OutId {s.out_id} signed {s.stamp} taken "
+                f"{time.strftime('%H:%M:%S', time.gmtime(s.accepted))}"
+                f".{int(s.accepted * 1000) % 1000:03d}" for s in sends))
     phones = {f"137{i:08d}" for i in range(n)}
     out.accepted = len(fake.sent)
     out.lost = len(phones - set(per_phone))
@@ -249,11 +257,16 @@ def run_with_cluster(seeds: list[int], n: int, workers: int = 3) -> list[Outcome
 
             async def one(url: str = url, seed: int = seed) -> Outcome:
                 await db.init_db(url)
+                tmp = Path(tempfile.mkdtemp(prefix=f"chaos-{seed}-"))
                 try:
-                    with tempfile.TemporaryDirectory() as tmp:
-                        return await drill(url, Path(tmp), seed, n, workers)
+                    outcome = await drill(url, tmp, seed, n, workers)
                 finally:
                     await db.close_db()
+                if outcome.ok:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    outcome.problems.append(f"the processes' logs are in {tmp}")
+                return outcome
 
             started = time.monotonic()
             outcome = asyncio.run(one())

@@ -28,6 +28,7 @@ import itertools
 import json
 import re
 import socket
+import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class SentSms:
     params: dict[str, str]
     out_id: str
     biz_id: str
+    stamp: str = ""  # the request's Timestamp: when the caller signed it (UTC, seconds)
+    accepted: float = 0.0  # time.time() when the fake took it
 
 
 FAULTS = ("5xx", "stall", "close", "late", "twice")
@@ -275,7 +278,8 @@ class FakeAliyunSms:
             return _code(code, f"fake answer {code}")
         sms = SentSms(phone=p["PhoneNumbers"], sign_name=p["SignName"],
                       template=p["TemplateCode"], params={k: str(v) for k, v in values.items()},
-                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0")
+                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0",
+                      stamp=p.get("Timestamp", ""), accepted=time.time())
         self.sent.append(sms)
         if self.chaos is not None and self.report_url:
             pushes = 2 if fault == "twice" else 1 if self.chaos.receipt() else 0

@@ -330,3 +330,29 @@ async def test_otp(orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunS
         await sms_aliyun.send_otp(rt.settings, rt.channels, "13800009999", "111111", clock.now())
     assert err.value.code == "sms.cap.number"
     await channel.close()
+
+
+async def test_a_batch_that_outlives_its_lease_is_not_sent_twice(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    # Worker 1 sends one at a time and Aliyun is slow; its lease runs out mid-batch and
+    # worker 2 takes the batch. Neither sends a message twice: worker 1 drops what it no
+    # longer holds, worker 2 settles what worker 1 may have sent before sending anything.
+    rt1, ch1 = await _runtime(db_url, clock, fake, threads=1)
+    rt2, ch2 = await _runtime(db_url, clock, fake)
+    msgs = [*await _queue(rt1, phone="13900005551"), *await _queue(rt1, phone="13900005552")]
+    fake.latency = 0.3
+    first = asyncio.create_task(outbox.send_due(rt1))
+    await asyncio.sleep(0.1)  # worker 1 is waiting for Aliyun's answer to the first
+    clock.advance(timedelta(seconds=rt1.settings.worker.lease_seconds + 1))
+    await outbox.send_due(rt2)  # the expired leases: both taken, both unsure, none sent
+    await first
+    assert len(fake.sent) == 1  # worker 1's first send; its second was no longer its own
+    rows = await Message.filter(id__in=[m.id for m in msgs]).order_by("id")
+    assert [r.status for r in rows] == ["sent", "queued"] and rows[1].unsure_since is not None
+    fake.latency = 0
+    clock.advance(timedelta(seconds=301))  # no receipt: the query says it never went
+    await outbox.send_due(rt2)
+    assert sorted(s.out_id for s in fake.sent) == sorted(str(m.id) for m in msgs)
+    assert {r.status for r in await Message.filter(id__in=[m.id for m in msgs])} == {"sent"}
+    await ch1.close()
+    await ch2.close()

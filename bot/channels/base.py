@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -113,6 +114,23 @@ class Channel(Protocol):
     async def send(self, msg: Outgoing) -> SendResult:
         """Deliver ``msg``; raise :class:`ChannelError` on failure."""
         ...
+
+
+# The moment by which every provider request of the send under way must be over: this
+# process's lease on the message, less a margin (set by the outbox around ``send``). A
+# request that could not finish by then is not started — the lease may pass to another
+# worker, and the message must never be in two attempts at once.
+DEADLINE: ContextVar[datetime | None] = ContextVar("send_deadline", default=None)
+
+
+def check_deadline(now: datetime, request_seconds: float) -> None:
+    """Raise (a deferral, not an attempt) when a request of ``request_seconds`` started now
+    could outlast this worker's lease on the message."""
+    deadline = DEADLINE.get()
+    if deadline is not None and now + timedelta(seconds=request_seconds) > deadline:
+        raise ChannelError("this worker's lease on the message ends before the request could "
+                           "finish: not starting it", code="outbox.lease", defer=True,
+                           retry_after=0.1)
 
 
 # How long a provider call may take at most, when a channel does not say (``call_seconds``):

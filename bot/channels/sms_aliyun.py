@@ -50,7 +50,7 @@ from tortoise.transactions import in_transaction
 
 from bot.bulk import marks
 from bot.channels import pause
-from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
 from bot.channels.sms_callbacks import (  # noqa: F401 - the callbacks' home until now
     SmsReport,
     SmsUp,
@@ -543,6 +543,7 @@ class AliyunSmsChannel:
         from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
 
         await self._pace()
+        check_deadline(self.clock.now(), self.cfg.timeout_seconds)  # right before it leaves
         common = {"Action": action, "Version": API_VERSION, "RegionId": self.cfg.region_id}
         path, _ = get_signed_url(common, self.cfg.access_key_id, self.cfg.access_key_secret,
                                  "JSON", "POST", params)

@@ -43,7 +43,7 @@ from wechatpy.replies import TextReply
 from yarl import URL
 
 from bot import bulk, dispatcher, escalations, ledger, links, outbox
-from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
 from bot.privacy import normalise_phone
@@ -183,6 +183,7 @@ class WechatApi:
         """One POST of a JSON ``body``; transport trouble and 5xx become transient errors."""
         await self.start()
         assert self._session is not None
+        check_deadline(self.clock.now(), self.cfg.timeout_seconds)  # right before it leaves
         try:
             async with self._session.post(url, data=body, headers=_JSON_HEADERS) as resp:
                 if resp.status >= 500:
