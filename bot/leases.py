@@ -47,7 +47,7 @@ async def lease(
     async with in_transaction() as conn:
         if conn.capabilities.dialect == "postgres":
             return await _lease_pg(model, due & free, conn, token, until, limit, order_by,
-                                   fields, previous)
+                                   fields, previous, now)
         before: dict[Any, tuple[Any, Any]] = {}
         if previous:
             # SQLite runs one writer at a time: what this transaction reads, it then updates.
@@ -78,8 +78,16 @@ async def lease(
 
 async def _lease_pg(model: type[Model], cond: Q, conn: BaseDBAsyncClient, token: str,
                     until: datetime, limit: int, order_by: tuple[str, ...],
-                    fields: tuple[str, ...], previous: bool = False) -> list[Any]:
-    """The PostgreSQL lease as one statement; rows sorted here (RETURNING has no order)."""
+                    fields: tuple[str, ...], previous: bool = False,
+                    now: datetime | None = None) -> list[Any]:
+    """The PostgreSQL lease as one statement; rows sorted here (RETURNING has no order).
+
+    The candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` (written here: tortoise's
+    ``values_list()`` silently drops ``select_for_update()``, so the lock was never taken and
+    two workers leasing at once both got the same rows — the second waited for the first's
+    row locks, then overwrote its lease), and the UPDATE checks again that each row's lease
+    is free, against the row as it is when locked.
+    """
     meta = model._meta
     owner_col = meta.fields_db_projection["lease_owner"]
     until_col = meta.fields_db_projection["lease_until"]
@@ -89,6 +97,8 @@ async def _lease_pg(model: type[Model], cond: Q, conn: BaseDBAsyncClient, token:
     sub._choose_db_if_not_chosen()
     sub._make_query()
     sub_sql, params = sub.query.get_parameterized_sql()
+    if "FOR UPDATE" not in sub_sql:
+        sub_sql += " FOR UPDATE SKIP LOCKED"
     n = len(params)
     keys = [o.lstrip("-") for o in order_by]
     names = list(fields) + [k for k in keys if k not in fields] if fields else list(
@@ -96,17 +106,22 @@ async def _lease_pg(model: type[Model], cond: Q, conn: BaseDBAsyncClient, token:
     cols = [meta.fields_db_projection[f] if fields else f for f in names]
     dbu = meta.fields_map["lease_until"].to_db_value(until, model)
     pk = meta.db_pk_column
+    dbnow = meta.fields_map["lease_until"].to_db_value(now or until, model)
+    still_free = (f'AND (t."{until_col}" IS NULL OR t."{until_col}" < ${n + 3})' if now
+                  else "")
     if previous:
         # The replaced lease comes back beside the new one: the CTE read it under the lock.
         returning = ",".join(f't."{c}"' for c in cols) + ', s."prev_owner", s."prev_until"'
         sql = (f'WITH s("id", "prev_owner", "prev_until") AS ({sub_sql}) '
                f'UPDATE "{meta.db_table}" AS t SET "{owner_col}"=${n + 1}, '
-               f'"{until_col}"=${n + 2} FROM s WHERE t."{pk}" = s."id" RETURNING {returning}')
+               f'"{until_col}"=${n + 2} FROM s WHERE t."{pk}" = s."id" {still_free} '
+               f'RETURNING {returning}')
     else:
-        returning = ",".join(f'"{c}"' for c in cols)
-        sql = (f'UPDATE "{meta.db_table}" SET "{owner_col}"=${n + 1}, "{until_col}"=${n + 2} '
-               f'WHERE "{pk}" IN ({sub_sql}) RETURNING {returning}')
-    rows = await conn.execute_query_dict(sql, [*params, token, dbu])
+        returning = ",".join(f't."{c}"' for c in cols)
+        sql = (f'UPDATE "{meta.db_table}" AS t SET "{owner_col}"=${n + 1}, '
+               f'"{until_col}"=${n + 2} WHERE t."{pk}" IN ({sub_sql}) {still_free} '
+               f'RETURNING {returning}')
+    rows = await conn.execute_query_dict(sql, [*params, token, dbu, *([dbnow] if now else [])])
     if not rows:
         return []
     if fields:
