@@ -342,7 +342,10 @@ async def test_a_batch_that_outlives_its_lease_is_not_sent_twice(
     msgs = [*await _queue(rt1, phone="13900005551"), *await _queue(rt1, phone="13900005552")]
     fake.latency = 0.3
     first = asyncio.create_task(outbox.send_due(rt1))
-    await asyncio.sleep(0.1)  # worker 1 is waiting for Aliyun's answer to the first
+    for _ in range(200):  # until worker 1 is waiting for Aliyun's answer to the first
+        if fake.sends():
+            break
+        await asyncio.sleep(0.01)
     clock.advance(timedelta(seconds=rt1.settings.worker.lease_seconds + 1))
     await outbox.send_due(rt2)  # the expired leases: both taken, both unsure, none sent
     await first
