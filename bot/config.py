@@ -412,7 +412,8 @@ class SmsConfig(_Section):
     callback_token: str = ""
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    threads: int = Field(4, ge=1, le=64)
+    threads: int = Field(32, ge=1, le=512)  # sends at once per process (async, no threads)
+    max_per_second: float = Field(1000.0, gt=0, le=10_000)  # API calls a second per process
     per_number_template_cap: int = Field(50, ge=1, le=1000)
     org_daily_cap: int = Field(10_000, ge=1)
     limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)

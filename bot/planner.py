@@ -399,7 +399,7 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         recorded_at=now,
     )
     # In id order: one person's messages leave in the order they were written.
-    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts")]
+    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts", "unsure_since")]
     return sorted((outbox.Queued(id=msg_ids[m["dedupe_key"]], attempts=0,
                                  **{f: m[f] for f in copied})
                    for m in messages), key=lambda q: q.id)
