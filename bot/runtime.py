@@ -80,8 +80,10 @@ class Broadcast:
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or ``timeout`` seconds pass."""
         event = self._event
+        # asyncio.timeout, as in Waker.wait: wait_for can swallow a cancellation (3.11).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
 
 def _worker_id() -> str:
