@@ -128,7 +128,7 @@ class SurveyDef(BaseModel):
 
 # Recovery satisfaction (closed-loop feedback): after staff resolved a complaint or a low
 # score, one question about how it was handled. Its answers are tallied by this survey and
-# question id (bot.recovery).
+# question id (bot.escalations.recovery).
 RECOVERY = "recovery"
 
 

@@ -42,10 +42,11 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from yarl import URL
 
-from bot import bulk, dispatcher, escalations, ledger, links, notify, outbox
+from bot import bulk, dispatcher, escalations, ledger, links, outbox
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
+from bot.escalations import notify
 from bot.privacy import normalise_phone
 from bot.runtime import Runtime
 from models import (
