@@ -171,3 +171,20 @@ async def test_words_after_the_last_question_are_a_comment_with_themes_and_prais
     themes = html.split('id="themes"', 1)[1]
     assert 'data-theme="waiting"' in themes
     assert 'data-staff="李医生"' in themes
+
+
+async def test_a_parent_whose_name_the_visit_lacks_is_greeted_plainly(
+        settings: Settings, clock: FrozenClock, client_factory: Any) -> None:
+    """A hospital export with the child and 关系 = 母亲 but no parent's name: the message is to
+    the mother about the child, never "小明您好" to the child."""
+    client = await client_factory(settings, clock)
+    child = {**VISIT, "external_id": "MZ-K1", "person_name": "王小明",
+             "contact_phone": "13800005555", "relation": "母亲"}
+    r = await client.post("/api/episodes", json={"episodes": [child]},
+                          headers={"Authorization": "Bearer test-key"})
+    assert r.status == 200, await r.text()
+    clock.advance(timedelta(days=1, hours=1))
+    msg = await eventually(lambda: Message.filter(direction="out", status="delivered").first())
+    assert msg.body.startswith("您好，这里是示例医院口腔科"), msg.body
+    assert "想了解王小明的情况" in msg.body
+    assert "王小明您好" not in msg.body
