@@ -43,7 +43,6 @@ from tortoise.transactions import in_transaction
 
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate, rnd, t95
 from models import (
-    Answer,
     Department,
 )
 
@@ -791,39 +790,6 @@ def combine(tallies: Iterable[Tally], *, dimension: str = "", key: str = "",
         for s, n in x.distribution.items():
             t.distribution[s] += n
     return t
-
-
-async def drill_down(scope: Scope, *, by: str, key: Any, question_id: str,
-                     period: str = "all", period_key: str = "",
-                     min_answers: int = MIN_ANSWERS_FOR_MEAN,
-                     limit: int = 500) -> list[dict[str, Any]] | None:
-    """The answers behind one number, without who gave them (None: group too small to show).
-
-    Rows carry the local day, channel, score and any comment of the same conversation. They
-    are ordered by score and day, never by id, so order does not hint at the person either.
-    """
-    if by not in GROUP_COLUMNS:
-        raise TallyError(f"unknown dimension {by!r}")
-    q = Answer.filter(score__isnull=False, question_id=question_id)
-    q = _orm_scope(q, scope)
-    q = filter_group(q, by, key)
-    if period != "all" and period_key:
-        first, last = _period_bounds(period, period_key)
-        q = q.filter(local_day__gte=first.isoformat(), local_day__lte=last.isoformat())
-    n = await q.count()
-    if n < min_answers:
-        return None
-    rows = await q.order_by("score", "local_day").limit(limit).values(
-        "conversation_id", "local_day", "channel", "score")
-    comments: dict[int, list[str]] = defaultdict(list)
-    conv_ids = list({r["conversation_id"] for r in rows})
-    for i in range(0, len(conv_ids), 500):
-        for c in await Answer.filter(conversation_id__in=conv_ids[i:i + 500],
-                                     score__isnull=True).exclude(text="").values(
-                "conversation_id", "text"):
-            comments[c["conversation_id"]].append(c["text"])
-    return [{"day": r["local_day"] or "", "channel": r["channel"], "score": r["score"],
-             "comment": " / ".join(comments.get(r["conversation_id"], []))} for r in rows]
 
 
 def filter_group(q: Any, by: str, key: Any) -> Any:
