@@ -1,10 +1,11 @@
 """Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, receipts and replies.
 
-Sending uses the SDK's public ``CommonRequest`` API. The SDK is synchronous, so every call
-runs in a small bounded thread pool and never blocks the event loop. The SDK's own retries
-are off: ``SendSms`` is not idempotent, so after a timeout we do not know whether the SMS went
-out. Such a message is marked *unsure* (a ``KeyValue`` row); it is sent again only after its
-receipt failed to arrive within ``receipt_wait_seconds`` and ``QuerySendDetails`` (matched on
+Sending uses the SDK's public ``CommonRequest`` API through :mod:`bot.channels.aliyun_rpc`
+(shared with the voice channel): every call runs in a small bounded thread pool and never
+blocks the event loop. The SDK's own retries are off: ``SendSms`` is not idempotent, so
+after a timeout we do not know whether the SMS went out. Such a message is marked *unsure* (a
+``KeyValue`` row); it is sent again only after its receipt failed to arrive within
+``receipt_wait_seconds`` and ``QuerySendDetails`` (matched on
 ``OutId`` = our message id) says Aliyun never took it.
 
 Business errors come back as HTTP 200 with ``Code != "OK"``:
@@ -24,7 +25,6 @@ over a cap is deferred to when the cap frees, never dropped.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -32,7 +32,6 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 
 from bot.channels import pause
+from bot.channels.aliyun_rpc import API_VERSION, GATEWAY_FAULTS, AliyunRpc, Reply, Unsure
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SmsConfig, SmsTemplate
@@ -49,7 +49,7 @@ from models import Contact, Direction, KeyValue, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "2017-05-25"
+__all__ = ["API_VERSION"]  # re-exported: the version the SMS API speaks
 CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
 UNSURE_PREFIX = "sms:unsure:"
@@ -62,15 +62,7 @@ NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
 # a wrong code for notices must not hold a complainant's answer); "day"/"month": all SMS
 # until Aliyun's own counter resets (the limit set in its console).
 FAULTS: dict[str, tuple[str, str, str]] = {
-    "InvalidAccessKeyId.NotFound": ("channel", "AccessKey ID 不存在",
-                                    "the AccessKey ID does not exist"),
-    "InvalidAccessKeyId.Inactive": ("channel", "AccessKey 已停用", "the AccessKey is disabled"),
-    "SignatureDoesNotMatch": ("channel", "AccessKey Secret 不正确（请求签名不匹配）",
-                              "the AccessKey secret is wrong (request signature mismatch)"),
-    "IncompleteSignature": ("channel", "AccessKey Secret 不正确（请求签名不完整）",
-                            "the AccessKey secret is wrong (incomplete signature)"),
-    "InvalidTimeStamp.Expired": ("channel", "服务器时钟与阿里云相差过大",
-                                 "this server's clock is too far from Aliyun's"),
+    **GATEWAY_FAULTS,
     "isp.RAM_PERMISSION_DENY": ("channel", "RAM 用户没有短信权限（AliyunDysmsFullAccess）",
                                 "the RAM user may not send SMS (AliyunDysmsFullAccess)"),
     "isv.SMS_SIGNATURE_ILLEGAL": ("channel", "短信签名不存在或未通过审核",
@@ -102,9 +94,6 @@ FAULTS: dict[str, tuple[str, str, str]] = {
 # Gateway codes named by family (Forbidden.RAM, Forbidden.AccessKeyDisabled, NoPermission...).
 _FAULT_FAMILIES = (("Forbidden", "没有调用短信接口的权限", "not permitted to call the SMS API"),
                    ("NoPermission", "没有调用短信接口的权限", "not permitted to call the SMS API"))
-# Transport errors that prove the request never reached Aliyun (safe to send again).
-_NOT_SENT = ("NewConnectionError", "ConnectTimeout", "Connection refused",
-             "Name or service not known", "Failed to resolve", "No route to host")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 # Characters Aliyun refuses or that break the template: brackets of the signature, controls.
 _DROP = set("【】[]")
@@ -151,10 +140,8 @@ def render_params(template: SmsTemplate, values: Mapping[str, Any]) -> dict[str,
     return {name: template_value(spec.format_map(data)) for name, spec in template.params.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    body: dict[str, Any]
+_Reply = Reply  # the answer of one call (kept under its old name)
+_Unsure = Unsure  # the request may or may not have reached Aliyun
 
 
 class AliyunSmsChannel:
@@ -168,38 +155,21 @@ class AliyunSmsChannel:
         self.settings = settings
         self.cfg: SmsConfig = settings.sms
         self.clock = clock or SystemClock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._client: Any = None
-        scheme, _, host = self.cfg.endpoint.partition("://")
-        self._scheme, self._host = scheme, host
+        self._rpc = AliyunRpc(
+            access_key_id=self.cfg.access_key_id, access_key_secret=self.cfg.access_key_secret,
+            region_id=self.cfg.region_id, endpoint=self.cfg.endpoint,
+            timeout=self.cfg.timeout_seconds, connect_timeout=self.cfg.connect_timeout_seconds,
+            threads=self.cfg.threads, label="SMS", code_prefix="sms")
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Create the thread pool and the SDK client."""
-        self._ensure()
+        self._rpc.start()
 
     async def close(self) -> None:
         """Stop the thread pool (running sends finish first: they have timeouts)."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
-
-    def _ensure(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            from aliyunsdkcore.client import AcsClient
-
-            self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="aliyun-sms")
-            # auto_retry off: SendSms must never be repeated behind our back.
-            self._client = AcsClient(
-                self.cfg.access_key_id, self.cfg.access_key_secret, self.cfg.region_id,
-                auto_retry=False, connect_timeout=self.cfg.connect_timeout_seconds,
-                timeout=self.cfg.timeout_seconds, pool_size=self.cfg.threads,
-                # Loopback fakes and private endpoints must not go through a proxy from the
-                # environment; a key that matches nothing makes requests use none.
-                proxy={"no_proxy": "*"},
-            )
-        return self._pool
+        await self._rpc.close()
 
     # --- the Channel protocol ------------------------------------------------------------
 
@@ -376,54 +346,7 @@ class AliyunSmsChannel:
             return {"Code": "sms.no_answer", "Message": str(e)}
 
     async def _call(self, action: str, params: dict[str, str]) -> _Reply:
-        pool = self._ensure()
-        loop = asyncio.get_running_loop()
-        guard = self.cfg.timeout_seconds + self.cfg.connect_timeout_seconds + 5
-        try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(pool, self._call_sync, action, params), guard)
-        except TimeoutError:
-            raise _Unsure("no answer in time") from None
-
-    def _call_sync(self, action: str, params: dict[str, str]) -> _Reply:
-        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
-        from aliyunsdkcore.request import CommonRequest
-
-        req = CommonRequest()
-        req.set_domain(self._host)
-        req.set_protocol_type(self._scheme)
-        req.set_method("POST")
-        req.set_version(API_VERSION)
-        req.set_action_name(action)
-        req.set_accept_format("json")
-        for k, v in params.items():
-            req.add_query_param(k, v)
-        try:
-            try:
-                body = self._client.do_action_with_exception(req)
-            except (ServerException, ClientException):
-                raise
-            except Exception as e:
-                # The SDK choked on an answer it did not expect: the request did go out.
-                raise _Unsure(f"the SDK could not read the answer ({type(e).__name__})") from e
-        except ServerException as e:
-            return _Reply(e.get_http_status() or 400,
-                          {"Code": e.get_error_code(), "Message": e.get_error_msg()})
-        except ClientException as e:
-            text = str(e.get_error_msg())
-            if any(marker in text for marker in _NOT_SENT):
-                raise ChannelError(f"cannot reach the SMS endpoint: {text[:160]}",
-                                   code="sms.connect") from None
-            raise _Unsure(text[:160]) from None
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise _Unsure("the answer was not JSON") from None
-        return _Reply(200, data if isinstance(data, dict) else {})
-
-
-class _Unsure(Exception):
-    """The request may or may not have reached Aliyun (timeout, dropped connection)."""
+        return await self._rpc.call(action, params)
 
 
 # --- unsure sends (KeyValue, seen by every process) -----------------------------------------
