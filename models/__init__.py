@@ -30,10 +30,12 @@ from models.entities import (
     StaffSession,
     SurveyLink,
 )
+from models.calls import Call, CallStatus, CallTask, CallTaskStatus
 from models.records import Answer, AnswerDay, AnswerTally, AuditEvent, KeyValue
 
 __all__ = [
-    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact",
+    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "Call", "CallStatus", "CallTask",
+    "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationNote", "EscalationStatus", "KeyValue", "Message",
