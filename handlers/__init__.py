@@ -6,7 +6,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers import api, dashboard, h5, pages, simulator, sms, staff, staff_live, validate, wechat
+from handlers import (
+    api,
+    calls,
+    dashboard,
+    h5,
+    pages,
+    simulator,
+    sms,
+    staff,
+    staff_live,
+    validate,
+    voice,
+    wechat,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,5 +36,7 @@ def setup_routes(app: web.Application) -> None:
     staff.setup(app)
     wechat.setup(app)
     sms.setup(app)
+    voice.setup(app)
+    calls.setup(app)  # the staff call list (电话回访)
     h5.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
