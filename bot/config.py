@@ -32,6 +32,7 @@ from surveys.definition import RECOVERY, SurveyDef, default_surveys, recovery_su
 from surveys.parser import Lexicon, ReplyParser
 from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
+from surveys.window import SendWindow
 
 ENV_PREFIX = "SURVEYBOT_"
 CONFIG_ENV = "SURVEYBOT_CONFIG"
@@ -873,6 +874,24 @@ class Settings(_Section):
         elif not any(q.id == RECOVERY and q.kind == "score" for q in own.questions):
             raise ValueError(f"surveys.{RECOVERY} must have a score question with id "
                              f"{RECOVERY!r} (recovery satisfaction is tallied by it)")
+        return self
+
+    @model_validator(mode="after")
+    def _call_hours_outside_quiet_hours(self) -> Settings:
+        # A call waits for the call hours outside the quiet hours: if they never meet, no
+        # call (and no staff call) could ever be placed.
+        w = self.send_window
+        if not w.enabled or not self.voice.call_hours:
+            return self
+        windows = [("[send_window]", w.quiet_start, w.quiet_end)] + [
+            (f"[send_window.departments.{code}]", q.quiet_start, q.quiet_end)
+            for code, q in w.departments.items()]
+        for name, start, end in windows:
+            quiet = SendWindow(quiet_start=start, quiet_end=end)
+            if not any(not quiet.is_quiet(time(h, m)) and a <= time(h, m) < b
+                       for a, b in self.voice.hours() for h in range(24) for m in range(0, 60, 5)):
+                raise ValueError(f"[voice] call_hours lie entirely in the quiet hours of {name}: "
+                                 "no call could ever be made")
         return self
 
     @property

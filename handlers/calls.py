@@ -158,8 +158,11 @@ def _when(rt: Any, text: str) -> datetime | None:
     m = _WHEN.fullmatch(text)
     if m is None:
         raise StaffError("reschedule: the time is not a date and time", 422)
+    y, mo, d, hh, mm = (int(g) for g in m.groups())
+    if not 1900 <= y <= 2100:
+        raise StaffError("reschedule: the time is not a date and time", 422)
     try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=rt.settings.tz)
+        return datetime(y, mo, d, hh, mm, tzinfo=rt.settings.tz)
     except ValueError:
         raise StaffError("reschedule: the time is not a date and time", 422) from None
 
@@ -215,8 +218,8 @@ async def coverage_page(request: web.Request) -> web.Response:
     start = query_text(request, "from", max_len=10) or (today - timedelta(days=29)).isoformat()
     end = query_text(request, "to", max_len=10) or today.isoformat()
     for name, value in (("from", start), ("to", end)):
-        if not _DAY.fullmatch(value):
-            refuse(422, f"{name} must be a date, YYYY-MM-DD")
+        if not _DAY.fullmatch(value) or not 1900 <= int(value[:4]) <= 2100:
+            refuse(422, f"{name} must be a date, YYYY-MM-DD, between 1900 and 2100")
     try:
         since = datetime.fromisoformat(start).replace(tzinfo=rt.settings.tz)
         until = datetime.fromisoformat(end).replace(tzinfo=rt.settings.tz) + timedelta(days=1)

@@ -93,6 +93,7 @@ CALLS_ERRORS_ZH: list[tuple[str, str]] = [
     (r"partly: enter at least one answer.*", "“部分完成”至少需要填写一项回答（或选择其他结果）。"),
     (r"reschedule: give a time in the future", "改期：请填写一个将来的时间。"),
     (r"reschedule: choose a time inside the call hours", "改期：请选择可拨打时间内的时间。"),
+    (r"reschedule: within (\d+) days", r"改期：请选择\1天之内的时间。"),
     (r"reschedule: the time is not a date and time", "改期：时间格式不正确。"),
     (r"this call has no survey to fill in", "该电话回访没有可填写的问卷。"),
 ]

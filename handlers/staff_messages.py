@@ -51,6 +51,9 @@ STAFF_MESSAGES: dict[str, dict[str, str]] = {
     "channel.sms": {"zh": "渠道：短信（模板消息，附H5页面链接）。",
                     "en": "Channel: SMS (template with a link to the H5 page)."},
     "channel.simulator": {"zh": "渠道：模拟器。", "en": "Channel: simulator."},
+    "channel.phone": {"zh": "渠道：人工电话（仅电话回访）。无法发送文字，请直接致电。",
+                      "en": "Channel: staff calls (phone only). Nothing can be written: "
+                            "call them."},
     "channel.voice": {"zh": "渠道：语音电话（按键回访）。文字回复改由短信或微信发送；"
                             "仅电话回访的联系人请直接致电。",
                       "en": "Channel: keypad survey calls. A written reply goes by SMS or "

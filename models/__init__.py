@@ -1,5 +1,6 @@
 """The data model (Tortoise ORM). Import models from here; the ORM app label is ``models``."""
 
+from models.calls import Call, CallStatus, CallTask, CallTaskStatus
 from models.entities import (
     CheckIn,
     CheckinStatus,
@@ -30,7 +31,6 @@ from models.entities import (
     StaffSession,
     SurveyLink,
 )
-from models.calls import Call, CallStatus, CallTask, CallTaskStatus
 from models.records import Answer, AnswerDay, AnswerTally, AuditEvent, KeyValue
 
 __all__ = [

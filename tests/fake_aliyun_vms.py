@@ -83,6 +83,9 @@ class FakeAliyunVms(FakeAliyunSms):
         action = params.get("Action")
         if action in ("IvrCall", "SingleCallByTts"):
             return await self._call(action, params)
+        if action == "QueryCallDetailByCallId":  # read-only: nothing for an unknown call
+            return web.json_response({"Code": "OK", "Message": "OK", "Data": "",
+                                      "RequestId": _rid()})
         return web.json_response({"Code": "InvalidAction.NotFound",
                                   "Message": f"unknown action {action}"}, status=404)
 

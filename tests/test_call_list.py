@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
+from bot.keys import RUNTIME
+from bot.phone import calllist
 from models import (
     Answer,
     AuditEvent,
@@ -252,3 +254,18 @@ async def test_a_check_in_answered_elsewhere_leaves_the_list(
     wake(client)
     done = await eventually(lambda: CallTask.filter(status="done").first())
     assert done.outcome == "answered"
+
+
+async def test_a_task_left_uncalled_is_given_up(db_url: str, clock: FrozenClock,
+                                                client_factory: Any) -> None:
+    client = await client_factory(settings_for(db_url), clock)
+    task = await listed(client, clock, elder("C-9", PHONE))
+    clock.set(task.due_at + timedelta(days=6, hours=23))
+    assert await calllist.tick(client.server.app[RUNTIME]) == 0  # not yet
+    assert (await CallTask.get(id=task.id)).status == "open"
+    clock.set(task.due_at + timedelta(days=7))
+    wake(client)
+    lost = await eventually(lambda: CallTask.filter(id=task.id, status="lost").first())
+    assert lost.closed_at == clock.now()
+    checkin = await CheckIn.get()
+    assert (checkin.status, checkin.lost_reason) == ("expired", "no_answer")

@@ -31,6 +31,7 @@ from tests.fake_aliyun_vms import (
     SHOW_NUMBER,
     FakeAliyunVms,
 )
+from tests.loop_helpers import settle
 from tests.phone_helpers import (
     answers,
     at,
@@ -43,7 +44,6 @@ from tests.phone_helpers import (
     task_listed,
     wake,
 )
-from tests.loop_helpers import settle
 from tests.staff_helpers import make_staff, sign_in
 
 OK = {"code": 0, "msg": "接收成功"}

@@ -179,7 +179,7 @@ class AliyunVoiceChannel:
         values = {"org_name": self.settings.org.name, "org_phone": self.settings.org.phone,
                   **msg.params, "text": msg.text}
         params = self._request(plan, phone, msg.message_id, values)
-        fields = {"channel": NAME, "contact_id": msg.contact_id, "phone": phone,
+        fields: dict[str, Any] = {"channel": NAME, "contact_id": msg.contact_id, "phone": phone,
                   "checkin_id": plan.checkin_id, "conversation_id": plan.conversation_id,
                   "department_id": plan.department_id, "question_id": plan.question_id,
                   "status": CallStatus.DIALING, "placed_at": now, "updated_at": now,
@@ -233,7 +233,7 @@ class AliyunVoiceChannel:
                 "episode__department__code", "episode__department_id")
             if rows:
                 where = rows[0]
-        base = {"checkin_id": conv.checkin_id if conv else None,
+        base: dict[str, Any] = {"checkin_id": conv.checkin_id if conv else None,
                 "conversation_id": conv.id if conv else None,
                 "department_code": where.get("episode__department__code"),
                 "department_id": where.get("episode__department_id")}
@@ -281,9 +281,9 @@ class AliyunVoiceChannel:
         """Aliyun's per-number limits, from our own table; over one, wait until it frees."""
         cfg = self.cfg
         day = timedelta(hours=24)
-        recent = sorted(await Call.filter(
-            channel=NAME, phone=phone, placed_at__gt=now - day).exclude(
-            status__in=UNCOUNTED).values_list("placed_at", flat=True), reverse=True)
+        rows = await Call.filter(channel=NAME, phone=phone, placed_at__gt=now - day).exclude(
+            status__in=UNCOUNTED).values_list("placed_at", "id")
+        recent: list[datetime] = sorted((at for at, _ in rows), reverse=True)
         for window, cap in ((timedelta(minutes=1), cfg.per_minute),
                             (timedelta(hours=1), cfg.per_hour), (day, cfg.per_day)):
             inside = [t for t in recent if t > now - window]

@@ -172,8 +172,8 @@ async def store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[t
         for r, c in zip(rows, found, strict=True):
             if r.preferred_channel and isinstance(c, int):
                 preferences.setdefault(r.preferred_channel, set()).add(c)
-        for value, ids in preferences.items():
-            await Contact.filter(id__in=sorted(ids)).using_db(conn).update(
+        for value, owners in preferences.items():
+            await Contact.filter(id__in=sorted(owners)).using_db(conn).update(
                 preferred_channel=value)
 
         keys = [person_key_of(r, cid) for r, cid in zip(rows, contact_ids, strict=True)]

@@ -22,8 +22,8 @@ recorded as a ``phone`` call:
 - 已故 (``deceased``): the contact is stopped; lost ``deceased``;
 - 要求改期 (``reschedule``): back on the list at the time the person asked for.
 
-A task nobody completes within ``[calls] give_up_days`` is lost (``no_answer``); a check-in
-answered meanwhile by another channel leaves the list by itself (:func:`tick`).
+A task left uncalled ``[calls] give_up_days`` after it fell due is lost (``no_answer``); a
+check-in answered meanwhile by another channel leaves the list by itself (:func:`tick`).
 """
 
 from __future__ import annotations
@@ -443,6 +443,8 @@ async def record(rt: Runtime, staff: Staff, task_id: int, out: Outcome) -> CallT
     if out.outcome == "reschedule":
         if out.when is None or out.when <= now:
             raise StaffError("reschedule: give a time in the future", 422)
+        if out.when > now + timedelta(days=rt.settings.calls.give_up_days):
+            raise StaffError(f"reschedule: within {rt.settings.calls.give_up_days} days", 422)
         if not reach.in_call_hours(rt, out.when, view.department_code):
             raise StaffError("reschedule: choose a time inside the call hours", 422)
         when = out.when
@@ -552,8 +554,9 @@ async def _lose(rt: Runtime, conn: BaseDBAsyncClient, task: CallTask, reason: st
 
 
 async def tick(rt: Runtime) -> int:
-    """Tasks whose check-in was answered elsewhere leave the list; tasks older than
-    ``[calls] give_up_days`` (or of a contact who has since stopped) are lost."""
+    """Tasks whose check-in was answered elsewhere leave the list; tasks left uncalled
+    ``[calls] give_up_days`` after they fell due (or of a contact who has since stopped) are
+    lost."""
     now = rt.now()
     handled = 0
     tasks = await CallTask.filter(
@@ -569,7 +572,7 @@ async def tick(rt: Runtime) -> int:
         status, contact = checkins.get(t.checkin_id), stopped.get(t.contact_id, {})
         halted = contact.get("opted_out_at") or contact.get("stopped_reason")
         expired = status != CheckinStatus.OPENED or (
-            t.created_at <= give_up and t.status == CallTaskStatus.OPEN)
+            t.due_at <= give_up and t.status == CallTaskStatus.OPEN)
         if status != CheckinStatus.ANSWERED and not halted and not expired:
             continue  # still waiting for a call: nothing to do
         async with in_transaction() as conn:

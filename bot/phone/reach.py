@@ -153,7 +153,9 @@ def _stage_route(rt: Runtime, contact: ContactLike, stage: str) -> Route:
 def _nowhere(rt: Runtime, contact: ContactLike, why: str) -> Route:
     if calls_possible(rt, contact):
         return Route("calls", reason=why)
-    return Route("lost", reason="wrong_number" if number_wrong(contact) else why)
+    # (a provider's "no such number" makes the contact unreachable, as it always did;
+    # "wrong_number" is what the person or a member of staff said)
+    return Route("lost", reason="unreachable" if number_wrong(contact) else why)
 
 
 def first_route(rt: Runtime, contact: ContactLike, birth: date | None, today: date,
@@ -169,10 +171,12 @@ def next_route(rt: Runtime, contact: ContactLike, birth: date | None, today: dat
                done: dict[str, int], can_call: bool = True) -> Route:
     """The attempt after an unanswered one, given the attempts ``done`` per stage."""
     budget = {"text": rt.settings.checkin.max_attempts, VOICE: rt.settings.voice.attempts}
-    for stage in stages(rt, contact, birth, today, can_call):
+    found = stages(rt, contact, birth, today, can_call)
+    for stage in found:
         if done.get(stage, 0) < budget[stage]:
             return _stage_route(rt, contact, stage)
-    return _nowhere(rt, contact, "no_answer" if any(done.values()) else "unreachable")
+    # every way that still reaches them went unanswered; none left: they are unreachable
+    return _nowhere(rt, contact, "no_answer" if found else "unreachable")
 
 
 async def attempts_by_stage(conn: BaseDBAsyncClient | None, checkin_id: int,
