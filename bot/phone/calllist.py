@@ -559,8 +559,9 @@ async def tick(rt: Runtime) -> int:
     lost."""
     now = rt.now()
     handled = 0
-    tasks = await CallTask.filter(
-        status__in=[CallTaskStatus.OPEN, CallTaskStatus.CLAIMED]).limit(500)
+    # Only tasks nobody holds: a claimed one is a member of staff's, who records how it went
+    # (the answers they enter answer its check-in before the outcome is written).
+    tasks = await CallTask.filter(status=CallTaskStatus.OPEN).order_by("due_at").limit(500)
     if not tasks:
         return 0
     checkins = dict(await CheckIn.filter(id__in=[t.checkin_id for t in tasks]).values_list(
@@ -571,8 +572,7 @@ async def tick(rt: Runtime) -> int:
     for t in tasks:
         status, contact = checkins.get(t.checkin_id), stopped.get(t.contact_id, {})
         halted = contact.get("opted_out_at") or contact.get("stopped_reason")
-        expired = status != CheckinStatus.OPENED or (
-            t.due_at <= give_up and t.status == CallTaskStatus.OPEN)
+        expired = status != CheckinStatus.OPENED or t.due_at <= give_up
         if status != CheckinStatus.ANSWERED and not halted and not expired:
             continue  # still waiting for a call: nothing to do
         async with in_transaction() as conn:
