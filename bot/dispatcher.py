@@ -385,8 +385,9 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
             route = "voice" if ask else reach.text_channel(rt, contact)
             if ask:
                 params = {**ctx.values, "ask": ask}
-        for i, text in enumerate(outbound if route is not None else []):
-            assert route is not None
+        for i, text in enumerate(outbound):
+            if route is None:
+                break  # (a contact marked phone only: the call's own prompt said it)
             await outbox.queue(
                 conn, key=f"reply:{msg.id}:{i}", channel=route, contact_id=cid,
                 conversation_id=conv.id, body=text, now=now, params=params,

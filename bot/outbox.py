@@ -22,7 +22,7 @@ from bot.bulk import execute_in, update_each
 from bot.channels import pause
 from bot.channels.base import ChannelError, Outgoing, PreparingChannel
 from bot.leases import lease, release, release_many
-from bot.phone.reach import text_allowed
+from bot.phone.reach import phone_only, text_allowed
 from bot.runtime import Runtime
 from models import Contact, Conversation, Direction, Message, MessageStatus
 
@@ -391,7 +391,7 @@ def pick_channel(rt: Runtime, contact: Contact | ContactFacts,
     (already tried) are passed over. Only channels that carry text count: calls and a contact
     marked phone only are for ``bot.phone.reach`` to decide.
     """
-    if not text_allowed(contact, ""):
+    if phone_only(contact):
         return None
     for name in (contact.preferred_channel, *rt.settings.channels.order):
         if (name and name in rt.channels and name not in exclude and text_allowed(contact, name)

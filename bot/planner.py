@@ -325,8 +325,9 @@ def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: ContactFacts, now
         return "skip:fatigue"
     if checkin.survey_id == RECOVERY:
         # The recovery question is written (asked once, no call, no call list).
-        route = reach.Route("text", pick_channel(rt, contact)) if pick_channel(rt, contact) \
-            else reach.Route("lost", reason="unreachable")
+        written = pick_channel(rt, contact)
+        route = reach.Route("text", written) if written else reach.Route(
+            "lost", reason="unreachable")
     else:
         survey = rt.settings.surveys[checkin.survey_id]
         can_call = keypad.voice_question(survey, {"status": engine.ASKING}) is not None

@@ -350,3 +350,66 @@ async def test_the_per_number_limits_come_from_our_own_table(
     assert [a.score for a in await answers("overall")] == [5]
     assert len(vms.ivr_calls()) == 2  # two questions asked; the rest are not for the phone
     assert not await CallTask.exists()
+
+
+async def test_a_staff_reply_on_a_call_conversation_goes_by_text(
+        db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
+        client_factory: Any) -> None:
+    from tests.loop_helpers import act, page_csrf
+
+    settings = phone_settings(db_url, vms, sms, reach={"voice_first_age": 75})
+    visit = elder("V-12", "13900001212")
+    del visit["回访方式"]
+    client = await start(client_factory, settings, clock, visit)
+    await make_staff("li", depts=["dental"])
+    call = await _first_call(client, vms, clock)
+    assert await push(client, [vms.voice_report(call, "200000", dtmf="0", duration=5)]) == (
+        200, OK)
+    esc = await eventually(lambda: Escalation.first())
+    await sign_in(client, "li")
+    csrf = await page_csrf(client, f"/staff/escalations/{esc.id}")
+    assert (await act(client, esc.id, "claim", csrf)).status == 200
+    page = await (await client.get(f"/staff/escalations/{esc.id}")).text()
+    assert "文字回复改由短信或微信发送" in page
+    assert (await act(client, esc.id, "reply", csrf, text="王奶奶您好，我是李护士。")).status == 200
+    await settle(client)
+    # A call cannot say it: it went by SMS (the staff template), no second call.
+    assert [s.template for s in sms.sent] == ["SMS_1003"]
+    assert len(vms.ivr_calls()) == 1
+
+
+async def test_a_notice_is_a_plain_call_when_it_has_a_template(
+        db_url: str, clock: FrozenClock, vms: FakeAliyunVms) -> None:
+    from bot import db
+    from bot.channels.base import ChannelError, Outgoing
+    from bot.channels.voice_aliyun import AliyunVoiceChannel
+
+    settings = phone_settings(db_url, vms, voice={"notice": {
+        "code": "TTS_NOTICE", "params": {"content": "{text}"}}})
+    clock.set(at(16, 15))
+    await db.init_db(db_url)
+    channel = AliyunVoiceChannel(settings, clock)
+    try:
+        contact = await Contact.create(name="王奶奶", phone="13900001313")
+        msg = await Message.create(direction="out", channel="voice", contact_id=contact.id,
+                                   dedupe_key="notice:1", kind="notice", status="queued",
+                                   body="明天上午复诊，请带好病历。http://x.example",
+                                   created_at=clock.now())
+        out = Outgoing(message_id=msg.id, idempotency_key=msg.dedupe_key,
+                       contact_id=contact.id, phone=contact.phone, openid=None,
+                       text=msg.body, kind="notice")
+        result = await channel.send(out)
+        placed = vms.calls[-1]
+        assert (placed.action, placed.code, result.provider_msg_id) == (
+            "SingleCallByTts", "TTS_NOTICE", placed.call_id)
+        # the variable is cut and cleaned: no link, no forbidden symbols
+        assert placed.params == {"content": "明天上午复诊，请带好病历。"}
+        reply = Outgoing(message_id=msg.id + 1, idempotency_key="r", contact_id=contact.id,
+                         phone=contact.phone, openid=None, text="谢谢", kind="reply")
+        with pytest.raises(ChannelError) as refused:
+            await channel.send(reply)
+        assert (refused.value.code, refused.value.retryable) == ("voice.text_only", False)
+        assert refused.value.fallback is None  # the outbox sends it by text instead
+    finally:
+        await channel.close()
+        await db.close_db()
