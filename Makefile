@@ -7,7 +7,8 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
-PARSER_TESTS = $(wildcard tests/test_parser*.py tests/test_recall*.py tests/test_normalize*.py \
+PARSER_TESTS = $(wildcard tests/test_parser*.py tests/test_safety*.py tests/test_understanding*.py \
+	tests/test_normalize*.py \
 	tests/test_native*.py)
 
 .PHONY: run test test-sqlite test-postgres test-source lint typecheck bench native system-deps \

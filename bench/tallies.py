@@ -130,10 +130,10 @@ SHAPES: list[Shape] = [
                                  "GROUP BY 1, 2, 3, 4")}),
     Shape("clinician × week, one quarter", "clinician", "week",
           Scope(start=date(2026, 1, 1), end=date(2026, 3, 31)),
-          (f"SELECT clinician, {WEEK_LITE}, question_id, score, COUNT(*) FROM answer "
-           f"{WHERE_Q1} GROUP BY 1, 2, 3, 4",
-           f"SELECT clinician, {WEEK_PG}, question_id, score, COUNT(*) FROM answer "
-           f"{WHERE_Q1} GROUP BY 1, 2, 3, 4")),
+          (f"SELECT department_id, clinician_code, clinician, {WEEK_LITE}, question_id, score, "
+           f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6",
+           f"SELECT department_id, clinician_code, clinician, {WEEK_PG}, question_id, score, "
+           f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6")),
     Shape("channel × month", "channel", "month", Scope(),
           _same(f"SELECT channel, substr(local_day, 1, 7), question_id, score, COUNT(*) "
                 f"FROM answer {WHERE_ALL} GROUP BY 1, 2, 3, 4"),
@@ -253,6 +253,89 @@ async def measure(url: str, runs: int, backend: str) -> list[Result]:
     return out
 
 
+# The pages the issue names, over HTTP (signed in as a manager), beside a hand-written GROUP BY
+# of the same figures in the same run.
+PAGES: list[tuple[str, str, tuple[str, str]]] = [
+    ("dept × month (12 months)", "by=department&period=month&from=2025-11-01&to=2026-10-31",
+     _same("SELECT department_id, substr(local_day, 1, 7), question_id, score, COUNT(*) "
+           "FROM answer WHERE score IS NOT NULL AND local_day >= '2025-11-01' "
+           "AND local_day <= '2026-10-31' GROUP BY 1, 2, 3, 4")),
+    ("clinician × week (a quarter)", "by=clinician&period=week&from=2026-01-01&to=2026-03-31",
+     (f"SELECT department_id, clinician_code, clinician, {WEEK_LITE}, question_id, score, "
+      f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6",
+      f"SELECT department_id, clinician_code, clinician, {WEEK_PG}, question_id, score, "
+      f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6")),
+    ("question × quarter (all)", "by=question&period=quarter&from=2025-11-01&to=2026-10-31",
+     _same(f"SELECT {QUARTER.format(c='local_day')}, question_id, score, COUNT(*) FROM answer "
+           "WHERE score IS NOT NULL AND local_day >= '2025-11-01' "
+           "AND local_day <= '2026-10-31' GROUP BY 1, 2, 3")),
+]
+
+
+async def measure_pages(url: str, runs: int, pg: bool) -> list[tuple[str, float, float, int]]:
+    """Each page's server time (median, ms), the hand GROUP BY's, and the page's bytes."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot import staff as staff_svc
+    from bot.app import create_app
+    from bot.clock import FrozenClock
+    from bot.config import settings_from_dict
+    from bot.keys import RUNTIME
+
+    settings = settings_from_dict({"database": {"url": url}, "server": {"role": "web"}})
+    app = create_app(settings, clock=FrozenClock(datetime(2026, 11, 2, 9, tzinfo=UTC)),
+                     migrate=False, run_loops=False)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    out = []
+    try:
+        await staff_svc.create_staff(username="bench", display_name="bench", role="manager",
+                                     password="bench-password-1", departments=[])
+        page = await (await client.get("/staff/login")).text()
+        import re as _re
+
+        csrf = _re.search(r'name="csrf" value="([^"]+)"', page)
+        await client.post("/staff/login", data={"username": "bench",
+                                                "password": "bench-password-1",
+                                                "csrf": csrf.group(1) if csrf else "",
+                                                "next": "/tallies"})
+        conn = connections.get("default")
+        assert app[RUNTIME] is not None
+        for label, qs, raw in PAGES:
+            size = 0
+
+            async def fetch(qs: str = qs) -> None:
+                nonlocal size
+                r = await client.get(f"/tallies?{qs}")
+                body = await r.read()
+                assert r.status == 200, body[:300]
+                size = len(body)
+
+            async def hand(sql: str = raw[pg]) -> Any:
+                if not pg:
+                    return await conn.execute_query(sql)
+                async with in_transaction() as tx:
+                    await tx.execute_script("SET LOCAL jit = off")
+                    return await tx.execute_query(sql)
+
+            t_page = await median_ms(fetch, runs)
+            t_raw = await median_ms(hand, runs)
+            out.append((label, t_page, t_raw, size))
+    finally:
+        await client.close()
+    return out
+
+
+def report_pages(backend: str, rows: list[tuple[str, float, float, int]]) -> None:
+    print(f"\n{backend}: /tallies pages over HTTP (server and client on this machine), "
+          "median ms")
+    print(f"  {'page':30} {'page':>7} {'raw GB':>7} {'ratio':>6} {'HTML':>8}")
+    for label, t_page, t_raw, size in rows:
+        print(f"  {label:30} {t_page:7.1f} {t_raw:7.1f} {t_page / t_raw:6.2f} "
+              f"{size / 1024:7.0f}K")
+    print("  targets: page < 300 ms and ≤ 1.5 × the raw GROUP BY")
+
+
 def report(backend: str, n: int, fill_s: float, rows: list[Result]) -> None:
     print(f"\n{backend}: {n:,} answers (filled in {fill_s:.1f} s); median of the runs, ms")
     print(f"  {'shape':36} {'groups':>6} {'reads':>12} {'tally':>7} {'raw GB':>7} "
@@ -282,6 +365,7 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int) -> None:
         await fill_postgres(url, rows)
         fill_s = time.perf_counter() - t
         report("PostgreSQL", len(rows), fill_s, await measure(url, runs, "postgres"))
+        report_pages("PostgreSQL", await measure_pages(url, runs, True))
     finally:
         cluster.stop()
 
@@ -296,6 +380,7 @@ async def run_sqlite(rows: list[tuple[Any, ...]], runs: int) -> None:
         fill_sqlite(path, rows)
         fill_s = time.perf_counter() - t
         report("SQLite", len(rows), fill_s, await measure(url, runs, "sqlite"))
+        report_pages("SQLite", await measure_pages(url, runs, False))
 
 
 def main() -> None:
@@ -310,8 +395,15 @@ def main() -> None:
     print(f"generated {len(rows):,} synthetic answers in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
         asyncio.run(run_sqlite(rows, args.runs))
-    if args.backend in ("postgres", "both"):
+    if args.backend == "postgres":
         asyncio.run(run_postgres(rows, args.runs))
+    elif args.backend == "both":
+        # tortoise keeps one SQL dialect per process (its insert queries are built once):
+        # PostgreSQL runs in a process of its own
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "--backend", "postgres", "--answers",
+                        str(args.answers), "--runs", str(args.runs)], check=True)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from bot import db, ledger
+from bot import serve as serving
 from bot.app import create_app
 from bot.clock import SystemClock
 from bot.config import (
@@ -24,6 +24,7 @@ from bot.config import (
     load_settings,
     resolve_settings,
 )
+from bot.observability import configure as configure_logging
 from bot.runtime import Runtime
 
 log = logging.getLogger("survey-bot")
@@ -37,8 +38,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     line names the database, so nobody wonders where their import went.
     """
     settings, source = resolve_settings(args.config)
-    print(f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
-          f"({source})", file=sys.stderr, flush=True)
+    line = (f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
+            f"({source})")
+    if args.command in ("serve", "demo") and settings.logging.format == "json":
+        # A server logging JSON writes nothing else to standard error: this line too.
+        _configure_logging(settings, args)
+        log.info("%s", line, extra={"database": db.describe_url(settings.database.url)})
+    else:
+        print(line, file=sys.stderr, flush=True)
     # Every command that appends to the hash chains signs with the configured key.
     ledger.configure(settings.ledger.chain_key, settings.ledger.previous_chain_keys)
     return settings
@@ -71,28 +78,49 @@ def _print_urls(settings: Settings, demo: bool) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web server and/or the background workers."""
     settings = _settings(args)
-    if args.role:
+    server = {k: v for k, v in (("role", args.role), ("metrics_port", args.metrics_port))
+              if v is not None}
+    if server:
         settings = settings.model_copy(
-            update={"server": settings.server.model_copy(update={"role": args.role})}
-        )
+            update={"server": settings.server.model_copy(update=server)})
+    _configure_logging(settings, args)
+    if args.metrics_port is not None and settings.server.role != "worker":
+        log.warning("--metrics-port is for workers: role %s serves /healthz and /metrics on "
+                    "port %d", settings.server.role, settings.server.port)
     app = create_app(settings)
     if settings.server.role == "worker":
-        print("survey-bot worker running (planner, dispatcher, outbox); Ctrl+C to stop",
-              flush=True)
-        # No HTTP: just the loops, until interrupted.
-        async def worker_only() -> None:
-            runner = web.AppRunner(app)
-            await runner.setup()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await runner.cleanup()
+        def ready(port: int) -> None:
+            print(f"survey-bot worker running (planner, dispatcher, outbox); health and "
+                  f"metrics on http://{settings.server.host}:{port}/healthz and /metrics; "
+                  "Ctrl+C to stop", flush=True)
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(worker_only())
-        return 0
-    _print_urls(settings, demo=False)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
+        return _run(app, settings, ready)
+    return _run(app, settings, lambda port: _print_urls(settings, demo=False))
+
+
+def _configure_logging(settings: Settings, args: argparse.Namespace) -> None:
+    """The server's logs as ``[logging]`` says (commands keep plain text)."""
+    configure_logging(settings.logging.format, settings.logging.level, verbose=args.verbose,
+                      tz=settings.tz)
+
+
+def _port(text: str) -> int:
+    """A TCP port number for argparse (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
+
+
+def _run(app: web.Application, settings: Settings, on_ready: Callable[[int], None]) -> int:
+    try:
+        serving.run(app, settings, on_ready)
+    except serving.ListenError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -134,10 +162,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"    {role:<8} {username:<6} password {password}", flush=True)
 
     asyncio.run(seed())
+    _configure_logging(settings, args)
     app = create_app(settings)
-    _print_urls(settings, demo=True)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
-    return 0
+    return _run(app, settings, lambda port: _print_urls(settings, demo=True))
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -157,7 +184,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
                     raise TypeError("text is not a string")
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 out.write(json.dumps({"error": f"line {n}: {e}", "score": None, "opt_out": False,
-                                      "complaint": False, "red_flag": False,
+                                      "complaint": False, "dispute": False,
+                                      "red_flag": False,
                                       "question": False}, ensure_ascii=False) + "\n")
                 continue
             out.write(json.dumps(parser.parse(text).to_dict(), ensure_ascii=False) + "\n")
@@ -166,10 +194,95 @@ def cmd_parse(args: argparse.Namespace) -> int:
         print("give a TEXT to parse, or --jsonl to read JSON lines from standard input",
               file=sys.stderr)
         return 2
-    result = parser.parse(" ".join(args.text))
-    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    text = " ".join(args.text)
+    print(json.dumps(parser.parse(text).to_dict(), ensure_ascii=False, indent=2))
     print()
-    print(result.explain())
+    print(parser.explain(text))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Retrain the reply model on the shipped labelled replies plus the staff's corrections."""
+    from surveys.parser import Lexicon, ReplyParser
+    from surveys.understanding import learn
+    from surveys.understanding.model import MODEL_PATH, Model, ModelError
+
+    settings = _settings(args)
+    from surveys.native import PACKAGE_DIR
+
+    shipped = PACKAGE_DIR.parent / "tests" / "data"  # the checkout's labelled replies
+    if not args.data and not shipped.is_dir():
+        print("no labelled replies found: pass --data DIR (JSONL files as in the README)",
+              file=sys.stderr)
+        return 2
+    try:
+        paths = learn.expand(args.data or [shipped])
+        sets = [(p.name, learn.load_rows(p)) for p in paths]
+        own: list[dict[str, object]] = []
+        if args.corrections_file:
+            own = list(learn.load_rows(Path(args.corrections_file)))
+        elif not args.no_corrections:
+            from bot import corrections
+
+            async def fetch() -> list[dict[str, object]]:
+                async with db.database(settings.database.url):
+                    return await corrections.export_rows()
+
+            own = asyncio.run(fetch())
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 2
+    heldout: list[tuple[str, list[dict[str, object]]]] = []
+    weights: dict[str, float] = {}
+    if own:
+        # every fifth correction is held out to show the difference the retraining makes
+        heldout = [("corrections (held out)", own[4::5])]
+        kept = [r for i, r in enumerate(own) if i % 5 != 4]
+        if kept:
+            sets.append(("corrections", kept))
+            weights["corrections"] = args.correction_weight
+    elif not args.no_holdout:
+        heldout = [("every tenth shipped reply (held out)",
+                    [r for _, rows in sets for r in rows[9::10]])]
+        sets = [(n, [r for i, r in enumerate(rows) if i % 10 != 9]) for n, rows in sets]
+    rules = ReplyParser(Lexicon.default().extended(**settings.lexicon.words()), recall=False)
+    before: Model | None = None
+    try:
+        used = settings.lexicon.recall()
+        before = used if isinstance(used, Model) else (
+            Model.load(MODEL_PATH) if used and MODEL_PATH.exists() else None)
+    except ModelError:
+        before = None
+    print(f"training on {sum(len(r) for _, r in sets)} replies from {len(sets)} sets"
+          + (f", {len(own)} of them staff corrections" if own else ""), flush=True)
+    data, report = learn.train(
+        sets, rules, folds=args.folds, heldout=heldout, before=before, weights=weights,
+        meta={"sets": [n for n, _ in sets], "corrections": len(own)})
+    out = Path(args.out)
+    out.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n",
+                   encoding="utf-8")
+    print("\n".join(report))
+    print(f"model written to {out}; use it with [lexicon] recall_model = \"{out}\"")
+    return 0
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    """The staff's label corrections as JSONL (the format of the labelled sets)."""
+    from bot import corrections
+
+    settings = _settings(args)
+
+    async def run() -> list[dict[str, object]]:
+        async with db.database(settings.database.url):
+            return await corrections.export_rows()
+
+    rows = asyncio.run(run())
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} corrected replies written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -248,7 +361,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         now = SystemClock().now()
-        async with db.database(url, apply_migrations=url.startswith("sqlite")):
+        async with db.database(url):
             try:
                 found = (await pause.resume(only, now, actor="cli") if resume
                          else await pause.active(now))
@@ -324,19 +437,28 @@ def cmd_sms_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The monthly per-department report as JSON, CSV or XLSX."""
-    from bot import reports
-    from bot.tallies import TallyError
+    """The monthly or quarterly report as JSON, CSV or XLSX; or deliver the due ones."""
+    from bot.analytics import delivery, exports, reports
+    from bot.analytics.tallies import TallyError
 
     settings = _settings(args)
     now = SystemClock().now()
+    if args.schedule:
+        async def deliver() -> int:
+            async with db.database(settings.database.url):
+                return await delivery.deliver_due(_runtime(settings), kinds=args.schedule)
+
+        sent = asyncio.run(deliver())
+        print(f"{sent} report(s) delivered" if sent else "nothing due (or already delivered)",
+              file=sys.stderr)
+        return 0
     period = args.period or reports.default_period(reports.local_today(now, settings.tz))
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         print("XLSX is binary: give --output FILE.xlsx (or redirect standard output)",
               file=sys.stderr)
         return 2
 
-    async def run() -> dict[str, object]:
+    async def run() -> reports.Report:
         async with db.database(settings.database.url):
             depts = None
             if args.department:
@@ -347,8 +469,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if missing:
                     raise TallyError(f"unknown department code(s): {', '.join(sorted(missing))}")
                 depts = frozenset(int(d["id"]) for d in found)
-            return await reports.monthly_report(settings, now,
-                                                reports.ReportRequest(period, depts))
+            return await reports.build_report(settings, now,
+                                              reports.ReportRequest(period, depts))
 
     try:
         rep = asyncio.run(run())
@@ -356,11 +478,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(str(e), file=sys.stderr)
         return 2
     if args.format == "json":
-        data = (json.dumps(rep, ensure_ascii=False, indent=2) + "\n").encode()
+        data = (exports.json_text(rep.as_dict()) + "\n").encode()
     elif args.format == "csv":
-        data = reports.report_csv(rep).encode("utf-8")
+        data = exports.csv_text(rep.sheets()).encode("utf-8")
     else:
-        data = reports.report_xlsx(rep)
+        data = exports.xlsx_bytes(rep.sheets())
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -420,7 +542,7 @@ def cmd_rebuild_tallies(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> int:
-        from bot import tallies
+        from bot.analytics import tallies
 
         async with db.database(settings.database.url):
             counts = await tallies.rebuild_rollup()
@@ -517,6 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the server and workers")
     s.add_argument("--role", choices=["web", "worker", "all"], help="override [server] role")
+    s.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="a worker's /healthz and /metrics port (override [server] "
+                        "metrics_port; 0: any free port, named in the ready line)")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     d = sub.add_parser("demo", help="seed sample data and serve the demo (make run)")
@@ -526,6 +651,24 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--jsonl", action="store_true", help="read {\"text\": ...} lines on stdin")
     pa.add_argument("text", nargs="*", help="a reply to explain")
     pa.set_defaults(func=cmd_parse)
+    tr = sub.add_parser("train", help="retrain the reply model (shipped data + corrections)")
+    tr.add_argument("--data", type=Path, nargs="*",
+                    help="JSONL files or directories (default: the shipped tests/data)")
+    tr.add_argument("--corrections-file", help="corrections as JSONL instead of the database")
+    tr.add_argument("--no-corrections", action="store_true",
+                    help="the labelled files only, not the staff's corrections")
+    tr.add_argument("--correction-weight", type=float, default=3.0,
+                    help="how much one staff correction counts against one shipped reply")
+    tr.add_argument("--no-holdout", action="store_true",
+                    help="without corrections, train on every shipped reply (no before/after)")
+    tr.add_argument("--folds", type=int, default=5, help="grouped folds for the thresholds")
+    tr.add_argument("--out", default="reply-model.json", help="where to write the model")
+    tr.set_defaults(func=cmd_train)
+    co = sub.add_parser("corrections", help="staff corrections of how replies were read")
+    co_sub = co.add_subparsers(dest="corrections_command", required=True)
+    ce = co_sub.add_parser("export", help="as JSONL, the format of the labelled sets")
+    ce.add_argument("-o", "--output", help="file to write (default: standard output)")
+    ce.set_defaults(func=cmd_corrections_export)
     im = sub.add_parser("import", help="import visits from CSV (UTF-8, GBK/GB18030, UTF-16) or "
                         "XLSX; Chinese or English headers (columns in README)")
     im.add_argument("file")
@@ -563,9 +706,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "when a message would be lost or delayed)")
     dr.add_argument("--json", action="store_true", help="findings as JSON")
     dr.set_defaults(func=cmd_doctor)
-    rp = sub.add_parser("report", help="monthly per-department report (JSON, CSV, XLSX)")
+    rp = sub.add_parser("report", help="monthly or quarterly report (JSON, CSV, XLSX), or "
+                        "deliver the due ones to the managers' WeCom robot")
     rp.add_argument("--period", help="2026-10, 2026-Q4 or 2026-10-01..2026-10-31 "
                     "(default: last month)")
+    rp.add_argument("--schedule", action="append", choices=["monthly", "quarterly"],
+                    help="deliver the last month's (quarter's) report to [reports] robot_key if "
+                    "it is due and not yet delivered; run it daily from cron, or leave it to "
+                    "the worker, which does the same")
     rp.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     rp.add_argument("--output", "-o", help="write to this file instead of standard output")
     rp.add_argument("--department", action="append", metavar="CODE",
@@ -595,10 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``survey-bot`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("text", "info", verbose=args.verbose)  # serve, demo: [logging]
     try:
         return int(args.func(args))
     except (ConfigError, db.DatabaseNotReady) as e:

@@ -8,6 +8,7 @@ key, the file and what is allowed. Any scalar may be overridden from the environ
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
 import re
@@ -30,8 +31,8 @@ from pydantic import (
 
 from surveys.definition import RECOVERY, SurveyDef, default_surveys, recovery_survey
 from surveys.parser import Lexicon, ReplyParser
-from surveys.recall import RecallModel, RecallModelError
 from surveys.schedule import parse_offset
+from surveys.understanding.model import Model, ModelError
 from surveys.window import SendWindow
 
 ENV_PREFIX = "SURVEYBOT_"
@@ -56,10 +57,60 @@ class ServerConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = Field("", description="Base URL people and staff reach; default http://host:port")
     role: Literal["web", "worker", "all"] = "all"
+    # A worker's own small HTTP server (/healthz, /metrics) on ``host``; 0: any free port,
+    # named in its "ready" log line (set one per worker to scrape or probe it).
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class LoggingConfig(_Section):
+    """What the server logs, and how: human lines or one JSON object per line."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v  # SURVEYBOT_LOGGING__LEVEL=DEBUG
+
+
+class MetricsConfig(_Section):
+    """Who may read /metrics (Prometheus text format; counts only, nothing identifying).
+
+    Without a token, only direct requests from ``allow`` networks (loopback by default) are
+    served: a request that came through a reverse proxy (``X-Forwarded-For``, ``Forwarded``,
+    ``X-Real-IP``) is not direct, even from 127.0.0.1. With a token, ``Authorization:
+    Bearer <token>`` opens it from anywhere.
+    """
+
+    token: str = ""
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if v and len(v) < 16:
+            raise ValueError("use a random string of at least 16 characters, or \"\" for none")
+        return v
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as e:
+                raise ValueError(f"{net!r} is not an address or network such as "
+                                 "\"10.0.0.0/8\"") from e
+        return v
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The ``allow`` networks, parsed."""
+        return [ipaddress.ip_network(n, strict=False) for n in self.allow]
 
 
 class DatabaseConfig(_Section):
@@ -279,6 +330,33 @@ class TalliesConfig(_Section):
         "谢谢", "感谢", "表扬", "耐心", "细心", "认真", "负责", "专业", "热情", "辛苦",
         "温柔", "好医生", "好老师",
     ])
+    # the 100-point score: "times20" = mean × 20 (非常满意 100 … 非常不满意 20, as the national
+    # satisfaction surveys weight the five answers), "linear" = (mean − 1) × 25 (5 → 100, 1 → 0)
+    hundred_point: Literal["times20", "linear"] = "times20"
+    page_rows: int = Field(200, ge=10, le=5000)  # table rows per /tallies page (exports: all)
+
+
+class ThemeConfig(_Section):
+    """A comment theme: words added to a built-in one (or replacing them), or a new theme."""
+
+    zh: str = ""
+    en: str = ""
+    words: list[str] = Field(default_factory=list)
+    replace: bool = False  # true: these words instead of the built-in ones
+    disabled: bool = False  # true: leave a built-in theme out
+
+
+class ReportsConfig(_Section):
+    """Delivering the monthly and quarterly reports to the managers' WeCom group robot."""
+
+    # webhook key of the managers' group robot (secret: SURVEYBOT_REPORTS__ROBOT_KEY); empty:
+    # reports are not delivered (they are still on /reports/monthly)
+    robot_key: str = ""
+    schedule: list[Literal["monthly", "quarterly"]] = Field(
+        default_factory=lambda: ["monthly", "quarterly"])  # type: ignore[arg-type]
+    send_time: time = time(9, 0)  # local time on the 1st when the report goes out
+
+    _send_time = field_validator("send_time", mode="before")(_hhmm)
 
 
 class SimulatorConfig(_Section):
@@ -336,7 +414,8 @@ class SmsConfig(_Section):
     callback_token: str = ""
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    threads: int = Field(4, ge=1, le=64)
+    threads: int = Field(32, ge=1, le=512)  # sends at once per process (async, no threads)
+    max_per_second: float = Field(1000.0, gt=0, le=10_000)  # API calls a second per process
     per_number_template_cap: int = Field(50, ge=1, le=1000)
     org_daily_cap: int = Field(10_000, ge=1)
     limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
@@ -433,7 +512,7 @@ class VoiceConfig(_Section):
     callback_token: str = ""
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    threads: int = Field(2, ge=1, le=32)
+    threads: int = Field(2, ge=1, le=32)  # requests at once per process (HTTP connections)
     play_times: int = Field(2, ge=1, le=3)
     key_timeout_seconds: int = Field(10, ge=1, le=60)
     attempts: int = Field(2, ge=1, le=5)
@@ -682,20 +761,22 @@ class LexiconConfig(_Section):
     # composed red flags: a change after a body part in one clause ("半边脸没知觉")
     red_flag_body: list[str] = Field(default_factory=list)
     red_flag_change: list[str] = Field(default_factory=list)
-    # the learned recall tier (surveys/recall.py): adds unsure opt-outs and red flags where
-    # the rules said no; "" is the shipped model, else a file from bench/train_recall.py
+    # threats to take it further, added to surveys/understanding/dispute.toml's cues
+    dispute: list[str] = Field(default_factory=list)
+    # the learned model (surveys/understanding/model.py) that settles every label with the
+    # rules' evidence; "" is the shipped model, else a file from `survey-bot train`
     recall_tier: bool = True
     recall_model: str = ""
     # the file's model, read once by the check below and handed to every parser
-    _loaded: RecallModel | None = PrivateAttr(default=None)
+    _loaded: Model | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _recall_model_loads(self) -> LexiconConfig:
         # a broken file must stop start-up with what to do, not the first reply's parse
         if self.recall_tier and self.recall_model:
             try:
-                self._loaded = RecallModel.load(self.recall_model)
-            except RecallModelError as e:
+                self._loaded = Model.load(self.recall_model)
+            except ModelError as e:
                 raise ValueError(str(e)) from e
         return self
 
@@ -703,18 +784,18 @@ class LexiconConfig(_Section):
         """The word lists, as ``Lexicon.extended`` takes them."""
         return self.model_dump(exclude={"recall_tier", "recall_model"})
 
-    def recall(self) -> RecallModel | bool:
+    def recall(self) -> Model | bool:
         """The ``recall=`` argument of ``ReplyParser``: off, the shipped model or the file's."""
         if not self.recall_tier:
             return False
         if not self.recall_model:
             return True
         if self._loaded is None:
-            self._loaded = RecallModel.load(self.recall_model)
+            self._loaded = Model.load(self.recall_model)
         return self._loaded
 
     def parser(self) -> ReplyParser:
-        """The reply parser these settings describe: extended lexicon, recall tier or not."""
+        """The reply parser these settings describe: extended lexicon, learned model or not."""
         return ReplyParser(Lexicon.default().extended(**self.words()), recall=self.recall())
 
 
@@ -808,6 +889,8 @@ class Settings(_Section):
 
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
     org: OrgConfig = OrgConfig()
     worker: WorkerConfig = WorkerConfig()
     escalation: EscalationConfig = EscalationConfig()
@@ -827,6 +910,8 @@ class Settings(_Section):
     wechat: WechatConfig = WechatConfig()
     h5: H5Config = H5Config()
     tallies: TalliesConfig = TalliesConfig()
+    reports: ReportsConfig = ReportsConfig()
+    themes: dict[str, ThemeConfig] = Field(default_factory=dict)
     channels: ChannelsConfig = ChannelsConfig()
     texts: TextsConfig = TextsConfig()
     lexicon: LexiconConfig = LexiconConfig()

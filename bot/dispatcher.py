@@ -90,6 +90,7 @@ async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: st
     if contact_id is not None:
         await Contact.filter(id=contact_id).update(last_inbound_at=now,
                                                    last_inbound_channel=channel)
+    rt.metrics.received(channel)
     rt.inbox_waker.wake()
     return Received(msg.id, duplicate=False)
 
@@ -165,6 +166,7 @@ async def receive_many(rt: Runtime, items: list[InboundItem], *,
                               provider_id=i.provider_id, raw=i.raw) for i in items]
     if fresh:
         rt.inbox_waker.wake()
+    rt.metrics.received_many(m["channel"] for m in fresh.values())
     out: list[Received] = []
     first: set[str] = set()
     for key in keys:
@@ -404,9 +406,9 @@ def _understand(rt: Runtime, msg: Message) -> engine.Reply:
     """The parsed reply; a score tapped on the H5 page comes with its comment, read apart."""
     page = h5_answer(msg)
     if page is None:
-        return rt.parser.parse(msg.body)
+        return rt.metrics.parse(rt.parser, msg.body)
     score, comment = page
-    return engine.Tapped(score, comment, rt.parser.parse(comment))
+    return engine.Tapped(score, comment, rt.metrics.parse(rt.parser, comment))
 
 
 def h5_answer(msg: Message) -> tuple[int, str] | None:
@@ -473,6 +475,8 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
         await escalations.raise_many(
             conn, conversation=conv, department_id=episode.department_id if episode else None,
             raised=raised, now=now)
+        for r in raised:
+            rt.metrics.escalation_raised(r.kind)
     for ev in events:
         if isinstance(ev, engine.AnswerRecorded):
             await ledger.append(
@@ -483,6 +487,7 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
                 score=ev.score, text=ev.text, message_id=msg.id, recorded_at=now,
                 # denormalised for the manager tallies (bot/tallies.py)
                 clinician=episode.clinician_name if episode else "",
+                clinician_code=episode.clinician_code if episode else "",
                 treatment_type=episode.treatment_type if episode else "",
                 local_day=rt.local(now).date().isoformat(),
             )

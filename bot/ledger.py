@@ -98,8 +98,12 @@ def _chain_fields(model: type[Answer] | type[AuditEvent]) -> tuple[str, ...]:
     return model.CHAIN_FIELDS
 
 
-def _content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
-    return {f: values.get(f) for f in _chain_fields(model)}
+def chain_content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
+    """What a row's link covers: its chain fields. A field added to a chain later is hashed
+    only when set, so rows written before it existed still verify."""
+    optional: frozenset[str] = getattr(model, "OPTIONAL_CHAIN_FIELDS", frozenset())
+    return {f: values.get(f) for f in _chain_fields(model)
+            if f not in optional or values.get(f) is not None}
 
 
 async def append(model: type[R], **values: Any) -> R:
@@ -113,7 +117,7 @@ async def append(model: type[R], **values: Any) -> R:
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [_ADVISORY_KEYS[table]])
         last = await model.all().using_db(conn).order_by("-id").first().values("hash")
         prev = last["hash"] if last else GENESIS
-        digest = row_hash(prev, _content(model, values), _ring.current)
+        digest = row_hash(prev, chain_content(model, values), _ring.current)
         row = await model.create(using_db=conn, prev_hash=prev, hash=digest, **values)
         if model is Answer and values.get("score") is not None:
             await _count_answer(conn, values)
@@ -123,8 +127,8 @@ async def append(model: type[R], **values: Any) -> R:
 # The rollups the tallies read (models.AnswerTally per month, models.AnswerDay per day); NULLs
 # become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
 # would not find them.
-_TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id",
-               "score", "local_month", "nulls")
+_TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type", "channel",
+               "question_id", "score", "local_month", "nulls")
 _DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
 
 
@@ -133,8 +137,8 @@ def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
     dept, clin, treat, day = (values.get("department_id"), values.get("clinician"),
                               values.get("treatment_type"), values.get("local_day"))
     nulls = (dept is None) | (clin is None) << 1 | (treat is None) << 2 | (day is None) << 3
-    return (dept or 0, clin or "", treat or "", values["channel"], values["question_id"],
-            values["score"], (day or "")[:7], nulls)
+    return (dept or 0, clin or "", values.get("clinician_code") or "", treat or "",
+            values["channel"], values["question_id"], values["score"], (day or "")[:7], nulls)
 
 
 def day_key(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -215,7 +219,7 @@ async def verify(model: type[R], batch: int = 5000, ring: KeyRing | None = None)
             if row["prev_hash"] != prev:
                 return bad(row["id"], "prev_hash does not match the previous row (row removed "
                                       "or reordered)")
-            data = _payload(prev, {f: row[f] for f in chain})
+            data = _payload(prev, chain_content(model, row))
             found = None
             # The key of the row before is the likeliest; then the others, then no key.
             for i in sorted(range(len(keys) + 1), key=lambda i: i != floor):
@@ -354,3 +358,13 @@ def write_anchor(path: Path, body: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(body, sort_keys=True) + "\n")
+
+async def head_hash(model: type[R], until: datetime | None = None) -> str:
+    """The chain's head at ``until``: the hash of the last row recorded before it (GENESIS
+    when there is none). Reports print it, so a later `survey-bot verify` shows the records
+    they were computed from are still there, unchanged."""
+    q = model.all()
+    if until is not None:
+        q = q.filter(recorded_at__lt=until)
+    last = await q.order_by("-id").first().values("hash")
+    return str(last["hash"]) if last else GENESIS

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bot import dispatcher, notify, outbox, planner, sla
+from bot.analytics import delivery
 from bot.phone import calllist
 from bot.runtime import Runtime, Waker
 
@@ -45,6 +46,8 @@ async def _staff_loop(rt: Runtime, interval: float) -> None:
     async with aiohttp.ClientSession() as http:
 
         async def tick() -> int:
+            # reports: delivered once when due (their work is not counted as "busy")
+            await delivery.deliver_due(rt, http=http)
             return await sla.check(rt) + await notify.send_due(rt, http)
 
         await _loop("staff", tick, rt.staff_waker, interval)

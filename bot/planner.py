@@ -303,6 +303,7 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
     # Committed: the first messages, leased to this process, go straight to its sender.
     if handed:
         outbox.hand_off(rt, handed, lease_until)
+    rt.metrics.checkins_planned(opened, updates)
     return len(opened)
 
 
@@ -440,7 +441,7 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         recorded_at=now,
     )
     # In id order: one person's messages leave in the order they were written.
-    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts")]
+    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts", "unsure_since")]
     return sorted((outbox.Queued(id=msg_ids[m["dedupe_key"]], attempts=0,
                                  **{f: m[f] for f in copied})
                    for m in messages), key=lambda q: q.id)
@@ -529,6 +530,7 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             await ledger.append(
                 AuditEvent, kind="lost_to_follow_up", actor="bot", subject_type="checkin",
                 subject_id=str(checkin.id), data={"reason": reason}, recorded_at=now)
+            rt.metrics.checkin_lost(reason)
             return 1
         if route.stage == "calls":
             # Every way the bot has went unanswered: a member of staff phones.
@@ -571,6 +573,7 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
         await conv.save(using_db=conn, update_fields=["channel"])
         await CheckIn.filter(id=checkin.id).using_db(conn).update(
             attempts=attempt, last_attempt_at=now, channel=channel, expires_at=expires)
+    rt.metrics.checkin_sent(channel, "reminder")
     return 1
 
 

@@ -31,14 +31,22 @@ from models.entities import (
     StaffSession,
     SurveyLink,
 )
-from models.records import Answer, AnswerDay, AnswerTally, AuditEvent, KeyValue
+from models.records import (
+    Answer,
+    AnswerDay,
+    AnswerTally,
+    AuditEvent,
+    KeyValue,
+    LabelCorrection,
+)
 
 __all__ = [
     "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "Call", "CallStatus", "CallTask",
     "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
-    "Escalation", "EscalationKind", "EscalationNote", "EscalationStatus", "KeyValue", "Message",
+    "Escalation", "EscalationKind", "EscalationNote", "EscalationStatus", "KeyValue",
+    "LabelCorrection", "Message",
     "MessageStatus",
     "Notification", "NotificationChannel",
     "Person", "PersonContact", "PersonKind", "Priority", "Relation", "Role", "Staff",

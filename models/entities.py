@@ -235,6 +235,8 @@ class Episode(Model):
         "models.Staff", related_name="episodes", null=True, on_delete=fields.SET_NULL
     )
     clinician_name = fields.CharField(max_length=128, default="")
+    # the clinician's id in the hospital system (import column clinician_id), "" when not given
+    clinician_code = fields.CharField(max_length=64, default="")
     treatment_type = fields.CharField(max_length=64, default="")
     occurred_at = UTCDatetimeField()
     created_at = UTCDatetimeField(auto_now_add=True)
@@ -345,6 +347,10 @@ class Message(Model):
     next_attempt_at = UTCDatetimeField(null=True)
     lease_owner = fields.CharField(max_length=64, null=True)
     lease_until = UTCDatetimeField(null=True)
+    # Outbound: the last attempt's outcome is unknown since then (a timeout after the request
+    # left, a dropped connection, a worker that died holding it). Settled (receipt, the
+    # provider's query or idempotency key) before the message is ever sent again.
+    unsure_since = UTCDatetimeField(null=True)
     error = fields.CharField(max_length=255, null=True)
     created_at = UTCDatetimeField()
     sent_at = UTCDatetimeField(null=True)

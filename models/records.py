@@ -21,8 +21,10 @@ class Answer(Model):
     CHAIN_FIELDS: ClassVar[tuple[str, ...]] = (
         "checkin_id", "conversation_id", "episode_id", "department_id", "channel",
         "question_id", "score", "text", "message_id", "recorded_at",
-        "clinician", "treatment_type", "local_day",
+        "clinician", "treatment_type", "local_day", "clinician_code",
     )
+    # Chained only when set: rows written before the field existed (NULL) hash as they did.
+    OPTIONAL_CHAIN_FIELDS: ClassVar[frozenset[str]] = frozenset({"clinician_code"})
 
     id = fields.BigIntField(primary_key=True)
     checkin_id = fields.IntField(null=True, db_index=True)
@@ -41,6 +43,9 @@ class Answer(Model):
     # Nullable without defaults: a row appended without them hashes None and stores NULL,
     # so the chain still verifies.
     clinician = fields.CharField(max_length=128, null=True)
+    # The clinician's id in the hospital system (import column clinician_id), when given:
+    # clinicians are told apart within their department by it, else by name.
+    clinician_code = fields.CharField(max_length=64, null=True)
     treatment_type = fields.CharField(max_length=64, null=True)
     # recorded_at as a local calendar day, YYYY-MM-DD in the organisation's time zone
     local_day = fields.CharField(max_length=10, null=True)
@@ -54,14 +59,15 @@ class Answer(Model):
         indexes = (
             ("department_id", "recorded_at"),
             ("department_id", "question_id", "score", "local_day"),
-            ("clinician", "question_id", "score", "local_day"),
+            ("department_id", "clinician", "clinician_code", "question_id", "score",
+             "local_day"),
             ("treatment_type", "question_id", "score", "local_day"),
             ("channel", "question_id", "score", "local_day"),
             ("question_id", "score", "local_day"),
             # day ranges of the tallies the rollups cannot serve (clinician, treatment): covers
             # every column they read, so PostgreSQL scans only the range's index entries
-            ("local_day", "clinician", "treatment_type", "department_id", "channel",
-             "question_id", "score"),
+            ("local_day", "department_id", "clinician", "clinician_code", "treatment_type",
+             "channel", "question_id", "score"),
         )
 
 
@@ -79,6 +85,7 @@ class AnswerTally(Model):
     id = fields.BigIntField(primary_key=True)
     department_id = fields.IntField(default=0)
     clinician = fields.CharField(max_length=128, default="")
+    clinician_code = fields.CharField(max_length=64, default="")
     treatment_type = fields.CharField(max_length=64, default="")
     channel = fields.CharField(max_length=16)
     question_id = fields.CharField(max_length=64)
@@ -89,10 +96,11 @@ class AnswerTally(Model):
 
     class Meta:
         table = "answer_tally"
-        unique_together = (("department_id", "clinician", "treatment_type", "channel",
-                            "question_id", "score", "local_month", "nulls"),)
+        unique_together = (("department_id", "clinician", "clinician_code", "treatment_type",
+                            "channel", "question_id", "score", "local_month", "nulls"),)
         # clinician's is covering (nulls, n): SQLite streams it in group order
-        indexes = (("clinician", "question_id", "score", "local_month", "nulls", "n"),
+        indexes = (("department_id", "clinician", "clinician_code", "question_id", "score",
+                    "local_month", "nulls", "n"),
                    ("channel", "question_id", "score", "local_month"),
                    ("treatment_type", "question_id", "score", "local_month"),
                    ("question_id", "score", "local_month"))
@@ -160,3 +168,27 @@ class KeyValue(Model):
 
     class Meta:
         table = "key_value"
+
+
+class LabelCorrection(Model):
+    """A staff member's correction of how the bot read a reply: training data for
+    ``survey-bot train`` (exported by ``survey-bot corrections export``).
+
+    ``labels`` holds the whole corrected reading (score, opt_out, complaint, dispute,
+    red_flag, question), ``parsed`` what the bot had read, ``text`` the reply.  Rows are
+    never updated: a later correction of the same message supersedes an earlier one.  Each
+    is also an audit event (``labels_corrected``).
+    """
+
+    id = fields.IntField(primary_key=True)
+    escalation_id = fields.IntField(db_index=True)
+    message_id = fields.BigIntField(null=True, db_index=True)
+    staff_id = fields.IntField()
+    text = fields.TextField()
+    labels: dict = fields.JSONField()
+    parsed: dict = fields.JSONField()
+    note = fields.TextField(default="")
+    created_at = UTCDatetimeField()
+
+    class Meta:
+        table = "label_correction"

@@ -3,10 +3,12 @@
     python scripts/build_native.py [--force]
 
 The parser is plain, typed Python; mypyc (it ships with mypy) turns ``surveys/parser.py``,
-``surveys/normalize.py`` and ``surveys/recall.py`` into C extensions that run the same code
-about 1.4 times as fast.  Nothing is written beside the sources: the extensions go to
-``build/native/surveys/`` with a stamp of the sources' hashes, and ``surveys/__init__.py``
-puts that directory first on the package path only while the stamp matches the sources
+``surveys/normalize.py`` and the per-reply modules of ``surveys/understanding/`` (the model,
+its decisions, the safety and dispute rules: ``surveys.native.MODULES``) into C extensions
+that run the same code about 1.4 times as fast.  Nothing is written beside the sources: the
+extensions go to ``build/native/surveys/`` with a stamp of the sources' hashes, and
+``surveys/__init__.py`` puts that directory first on the package path only while the stamp
+matches the sources
 (``surveys/native.py``).  An edited parser is therefore never shadowed by a stale build.
 
 Without a C compiler or the Python headers this prints why and exits 0: everything works on
@@ -89,8 +91,10 @@ def build() -> None:
         target = ROOT / NATIVE_DIR
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        for so in (out / "surveys").iterdir():
-            shutil.copy2(so, target / so.name)
+        for so in (out / "surveys").rglob("*.so"):
+            dest = target / so.relative_to(out / "surveys")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(so, dest)
         write_stamp(ROOT, compiled=src)
 
 

@@ -76,11 +76,12 @@ class QuestionDef(BaseModel):
 
     @property
     def label(self) -> str:
-        """The question as staff and managers read it: its title, else its first sentence."""
+        """The question as staff and managers read it (pages, exports, reports): its title,
+        else its first sentence, else its id."""
         if self.title:
             return self.title
         head = re.split(r"(?<=[？?。！!])", self.text, maxsplit=1)[0]
-        return head.removeprefix("请问")[:40]
+        return head.removeprefix("请问")[:40] or self.id
 
     @property
     def condition(self) -> Condition | None:
@@ -187,10 +188,10 @@ def default_surveys() -> dict[str, SurveyDef]:
                             labels=_LABELS),
                 QuestionDef(id="nurse", title="护理服务",
                             text="对护士的护理服务打几分？1-5分。", labels=_LABELS),
-                QuestionDef(id="environment", title="病房环境",
+                QuestionDef(id="environment", title="病房环境与设施",
                             text="对病房环境和设施打几分？1-5分。",
                             labels=_LABELS),
-                QuestionDef(id="fees", title="收费",
+                QuestionDef(id="fees", title="收费清楚合理",
                             text="对收费是否清楚合理打几分？1-5分。", labels=_LABELS),
                 _IMPROVE,
                 QuestionDef(id="comment", kind="text", title="意见与表扬",
@@ -210,7 +211,7 @@ def default_surveys() -> dict[str, SurveyDef]:
                 QuestionDef(id="communication", title="沟通",
                             text="老师与您和孩子的沟通打几分？1-5分。",
                             labels=_LABELS),
-                QuestionDef(id="mastery", title="掌握情况",
+                QuestionDef(id="mastery", title="课程掌握",
                             text="孩子对课程内容的掌握情况打几分？1-5分。",
                             labels=_LABELS),
                 QuestionDef(id="comment", kind="text", title="建议",

@@ -50,6 +50,8 @@ class Reply(Protocol):
     @property
     def complaint(self) -> bool: ...
     @property
+    def dispute(self) -> bool: ...
+    @property
     def red_flag(self) -> bool: ...
     @property
     def question(self) -> bool: ...
@@ -381,6 +383,10 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
                 b.escalate("wrong_number", "normal", "says this is a wrong number")
             b.say(stop)
         return b.step()
+    if parsed.dispute:
+        # a budding dispute (a lawyer, 12345, the media...) reaches the department head and
+        # the managers at once, whatever else the reply does (a stop, a red flag)
+        b.escalate("dispute", "urgent", "threatens to take it further")
     confirm = b.state["confirm"]
     asked_stop = bool(confirm) and bool(confirm.get("opt_out"))
     if asked_stop:

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 _LISTS = ("complaint", "red_flag", "opt_out", "question", "wrong_number", "deceased",
-          "red_flag_body", "red_flag_change")
+          "red_flag_body", "red_flag_change", "dispute")
 
 _COMPLAINT = (
     # explicit intent
@@ -74,7 +74,7 @@ _COMPLAINT = (
     "迟到了*小时", "技术*不行", "技术*差", "技术*不好", "水平*差", "水平*不行", "水平*太低",
     "~水平一般", "~技术一般", "~进步不大", "~没什么进步",
     # a rating below the scale
-    "一分都不想给", "一分也不想给", "零分", "负分",
+    "一分都不想给", "一分也不想给",
     # stories with no complaint word (heldout17/18): results, money, broken promises, neglect
     "白做了", "白治了", "白看了", "钱白花", "冤枉钱", "没什么效果", "没有效果", "没效果",
     "一点效果都没", "效果*很差", "没调好", "没弄好", "没修好", "不地道", "不厚道",
@@ -98,6 +98,12 @@ _COMPLAINT = (
 )
 
 _RED_FLAG = (
+    # a newborn's or a child's danger signs, as parents tell them
+    "一口奶都没吃", "奶都没吃", "喝奶*不行", "吃奶*不行", "喂着喂着就睡", "翻白眼", "叫了半天才",
+    "特别蔫", "摸着*凉", "黄到手心", "黄到脚心",
+    # an opening into the sinus after an upper extraction; drains and wounds that keep leaking
+    "从鼻子里出来", "鼻子漏气", "钻穿", "流了*天", "红了一大片", "肿*越来越大", "包*越来越大",
+    "块*越来越大", "红*越来越大", "退烧药*不管用", "吃了药*不管用",
     # bleeding
     "出血不止", "一直出血", "一直流血", "一直在出血", "一直在流血", "还在出血", "还在流血",
     "血止不住", "止不住血", "流血不止", "出了很多血", "流了很多血", "大量出血", "出血很多",
@@ -362,6 +368,8 @@ class Lexicon:
     deceased: tuple[str, ...]
     red_flag_body: tuple[str, ...]
     red_flag_change: tuple[str, ...]
+    # added to the built-in dispute cues of surveys/understanding/dispute.toml
+    dispute: tuple[str, ...] = ()
 
     @classmethod
     def default(cls) -> Lexicon:

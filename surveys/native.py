@@ -24,8 +24,10 @@ from typing import Final
 
 log = logging.getLogger(__name__)
 
-# the parser and the two modules it calls on every reply (scripts/build_native.py)
-MODULES: Final = ("normalize", "recall", "parser")
+# the parser and the modules it calls on every reply (scripts/build_native.py); a path
+# under surveys/ ("understanding/model": surveys/understanding/model.py)
+MODULES: Final = ("normalize", "parser", "understanding/safety", "understanding/dispute",
+                  "understanding/model", "understanding/decide")
 NATIVE_DIR: Final = "build/native/surveys"
 STAMP: Final = "stamp.json"
 
@@ -63,12 +65,19 @@ def write_stamp(root: Path = _SOURCE_ROOT, compiled: Path | None = None) -> None
         json.dumps(_wanted(compiled or root), indent=1) + "\n", encoding="utf-8")
 
 
-def activate(package_path: MutableSequence[str], root: Path = _SOURCE_ROOT) -> bool:
-    """Put the compiled modules first on ``package_path`` if they match the sources."""
-    native = root / NATIVE_DIR
+def activate(package_path: MutableSequence[str], sub: str = "",
+             root: Path = _SOURCE_ROOT) -> bool:
+    """Put the compiled modules first on ``package_path`` if they match the sources.
+
+    ``sub``: a subpackage of ``surveys`` ("understanding"), whose compiled modules are in the
+    same build, one directory down.
+    """
+    native = root / NATIVE_DIR / sub if sub else root / NATIVE_DIR
     if os.environ.get("SURVEYBOT_NATIVE") == "0" or not native.is_dir():
         return False
     if stamp_of(root) is None:
+        if sub:
+            return False  # (said once, for the package)
         log.warning("the compiled parser in %s is out of date with surveys/*.py; running "
                     "the source (slower) until `make native` rebuilds it", NATIVE_DIR)
         return False

@@ -13,7 +13,8 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
    唔好再 -> 不要再; 冇使再 -> 不用再; 使唔使 -> 用不用), 退定 -> 退订, "给五份" / "打4粉" ->
-   分.  Each is guarded by a character that rarely occurs otherwise, so the common reply pays
+   分, and voice-to-text homophones of warning signs (出雪 -> 出血, 流浓 -> 流脓).  Each is
+   guarded by a character that rarely occurs otherwise, so the common reply pays
    one ``str.translate``-speed scan.
 7. two or more circled numbers number a list: "①5分 ②没有" -> "1、 5分 2、 没有" (one alone is a
    digit, "⑤" -> 5).
@@ -95,6 +96,8 @@ _REPAIRS: dict[str, str] = {
     "咪再": "别再", "咪发": "别发", "咪打": "别打",
     "唔好打": "不要打", "唔使": "不用", "唔系": "不是", "没使": "不用", "使唔使": "用不用",
     "退定": "退订",
+    # voice-to-text homophones of the commonest warning signs: 出雪 -> 出血, 流浓 -> 流脓
+    "出雪": "出血", "流雪": "流血", "渗雪": "渗血", "流浓": "流脓", "化浓": "化脓",
 }
 _REPAIR_RE = re.compile(
     r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|使唔使|唔使|唔系"
@@ -102,11 +105,12 @@ _REPAIR_RE = re.compile(
     r"|没使(?=再|发|打)"
     r"|退定(?!金)"  # a typed 退订 (not 退定金, a deposit refunded)
     r"|咪(?:再|发|打)"
+    r"|[出流渗]雪|[流化]浓"
     r"|唔(?=[\u4e00-\u9fff])"
     r"|(?<=[给打评选])(个|了)?([1-5一二两三四五])(?:份|粉|奋|芬|纷)"
 )
 # A cheap pre-check: only replies holding one of these characters can need a repair.
-_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定")
+_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定雪浓")
 # Pre-checks as character classes: a regex scan of a class is several times cheaper than
 # str.translate with a dict or a set test over every character, and most replies need neither.
 _REPAIR_GATE_RE = re.compile("[" + "".join(sorted(_REPAIR_CHARS)) + "]")

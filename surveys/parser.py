@@ -18,7 +18,8 @@ alternatives ("3-4", "3或4"), several different scores ("医生5 护士3") and 
 contradicts the words by 2 or more ("非常满意 1分": some people think 1 is best).
 ``candidate`` is then the *lower* value -- we never inflate satisfaction; the engine asks
 "您是打4分吗?" and the respondent corrects us if needed.  A number clearly given as a score
-but outside 1-5 ("6分", "10", "100分") is reported in ``out_of_range`` and ``score`` is None.
+but outside 1-5 ("6分", "99") is reported in ``out_of_range`` and ``score`` is None; the top of
+a larger scale ("10分", "100分") is a 5, a stated 10-point rating is halved.
 
 Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decisions:
 
@@ -35,12 +36,17 @@ Flags: see ``surveys.lexicon`` for the lists and their pattern syntax.  Decision
 
 Very long replies are cut to a head and a tail before matching (see ``surveys.normalize``),
 so the cost per reply is bounded.
+
+Then the learned model (``surveys.understanding``: docs/understanding.md) settles every label
+from the rules' evidence and the reply's n-grams, within what the rules hold exact; the
+meaning of each label is docs/labels.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import islice
@@ -50,8 +56,12 @@ from typing import Any, Final, Generic, TypeVar
 import ahocorasick_rs
 
 from surveys.lexicon import Lexicon
+from surveys.native import PACKAGE_DIR
 from surveys.normalize import normalize
-from surveys.recall import RecallModel, open_fields
+from surveys.understanding.decide import combine, features_of
+from surveys.understanding.dispute import DisputeRules
+from surveys.understanding.model import Model
+from surveys.understanding.safety import NEG_RESOLUTION_RE
 
 try:  # the regex parser re itself uses (private): only to size search windows below
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -89,6 +99,7 @@ class Interpretation:
     score: int | None
     opt_out: bool
     complaint: bool
+    dispute: bool  # threatens to take it further (surveys.understanding.dispute); a complaint
     red_flag: bool
     question: bool
     confidence: float
@@ -97,7 +108,7 @@ class Interpretation:
     out_of_range: int | None
     wrong_number: bool
     deceased: bool
-    opt_out_unsure: bool  # opt_out only by the recall-first tier: the engine asks first
+    opt_out_unsure: bool  # a stop only the unsure rules or the model see: the engine asks first
     affirmative: bool
     negative: bool
     comment: str
@@ -105,11 +116,12 @@ class Interpretation:
     normalized: str
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict; the five contract keys come first."""
+        """JSON-ready dict; the six contract keys come first."""
         return {
             "score": self.score,
             "opt_out": self.opt_out,
             "complaint": self.complaint,
+            "dispute": self.dispute,
             "red_flag": self.red_flag,
             "question": self.question,
             "confidence": self.confidence,
@@ -138,7 +150,7 @@ class Interpretation:
             lines.append(f"score: none; {self.out_of_range} is outside 1-5")
         else:
             lines.append("score: none")
-        flags = [name for name in ("opt_out", "complaint", "red_flag", "question",
+        flags = [name for name in ("opt_out", "complaint", "dispute", "red_flag", "question",
                                    "wrong_number", "deceased", "opt_out_unsure", "affirmative",
                                    "negative")
                  if getattr(self, name)]
@@ -185,7 +197,7 @@ def _cn_value(s: str) -> int | None:
 # 一分钱, 分院 ...).
 _FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成)"
 # A count of stars in words: "五颗星", Cantonese "五粒星", "5星" (not 星期).
-_STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)"
+_STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)|[颗粒个](?=[⭐★🌟])"
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
@@ -377,7 +389,7 @@ _FAREWELL_GATE_RE: Final = re.compile(r"麻烦|打扰|拖累|好了|一直以来
                                       r"|撑不住|联系我|找我|作伴|陪他|陪她")
 _CLAUSE_END: Final = ",，。.!?！？；;~\n"
 _RF_DENY_BEFORE_RE: Final = re.compile(
-    r"(?:没有?|不(?![开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
+    r"(?:没有?|不(?![过管仅但开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
     r"|都没有?|已经不|已不|"
     r"如果|要是|万一|假如|会不会|是否|怕|担心|预防|防止|避免|以免|注意|有没有|如有|若|会)"
     r"[^,，。.!?；;]{0,3}$"
@@ -1018,7 +1030,7 @@ _RFB_WORDS: Final = (
     "叫他半天", "叫她半天", "叫半天", "没反应", "反应慢",
     "一直哭", "哭个不停", "哭闹不止", "哄不好", "停不下来", "哭到现在",
     "脸色", "煞白", "惨白", "苍白", "发白", "发紫", "发青", "发绀", "发黄", "发黑", "发冷",
-    "哆嗦", "打颤", "发抖", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
+    "哆嗦", "打颤", "发抖(?!音)", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
     # eating, drinking, passing water
     "尿不出", "尿不下", "解不出", "一滴尿", "没尿(?!血|痛|频)", "尿少", "黑便", "柏油",
     "尿" + r"[^,，。!?；;]{0,3}(?:红|血|茶|酱油|黑|浓)",
@@ -1040,7 +1052,9 @@ _RFB_EN_RE: Final = re.compile(
     r"\b(?:fever|temp(?:erature)?\b\D{0,12}(?:3[89]|4[0-2])|bleed|blood|pain|hurt|sore\b|swell"
     r"|swollen|vomit|throw(?:ing)? up|threw up|puk|diarrh|cough|breath|dizz|faint|passed out"
     r"|collapse|confus|numb\b|weak\b|rash|itch|hives|allerg|leak|pus\b|smell|seiz|chest"
-    r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills)")
+    r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills"
+    # a newborn's danger signs
+    r"|not feeding|won'?t feed|not eating|very sleepy|hard to wake|jaundice|yellow (?:skin|eyes))")
 _ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
 # Entries that count only with a body, wound or excreta word in the same sentence.
 _RFB_NEEDS_CONTEXT: Final = frozenset(
@@ -1095,7 +1109,9 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
-    "止血了", "正常(?!的?[吗吧么])", "没事(?![吗吧么])", "没什么事",
+    "已经停", "停了",
+    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
+    "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
     r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
@@ -1103,9 +1119,16 @@ _RFB_BETTER_RE: Final = re.compile(_factor("|".join((
     "all good", "went down", "improv", "easing", "eased"))))
 
 
+# A negated resolution is none (surveys.understanding.safety)
+_NEG_RESOLUTION_RE: Final = NEG_RESOLUTION_RE
+
+
 def _better_after(norm: str, e: int, se: int) -> bool:
-    """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``."""
-    return _RFB_BETTER_RE.search(norm, e, min(se, e + 30)) is not None
+    """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``
+    (a negated one is none: see _NEG_RESOLUTION_RE)."""
+    end = min(se, e + 30)
+    return _RFB_BETTER_RE.search(norm, e, end) is not None and \
+        _NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is None
 _RFB_HYPO_SENT_RE: Final = re.compile(
     r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
     r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
@@ -1407,7 +1430,8 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             return "denied"
         if _FEELING_RE.search(norm, cs, s) is not None:
             return "a feeling, not the body"
-    if (_better_after(norm, e, se) or _RF_RESOLVED_AFTER_RE.match(norm, e, se)) \
+    if (_better_after(norm, e, se) or (_RF_RESOLVED_AFTER_RE.match(norm, e, se) and
+                                        _NEG_RESOLUTION_RE.search(norm, e, se) is None)) \
             and ("n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
     if ("h" in cues and _RFB_HYPO_SENT_RE.search(sentence)) or \
@@ -1415,7 +1439,8 @@ def _rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             _RFB_HYPO_AFTER_RE.match(norm, e, se):
         return "hypothetical or asked in general"
     if word[0] in _RFB_MINOR and (_RFB_SOFT_BEFORE_RE.search(before) or
-                                  _RFB_SOFT_AFTER_RE.match(norm, e, se)):
+                                  _RFB_SOFT_AFTER_RE.match(norm, e, se)) and \
+            _NEG_RESOLUTION_RE.search(norm, e, se) is None:  # "疼一点没减轻" is not mild
         return "mild"
     why = _rf_context_exclusion(norm, cs, ss, s, e, cues)
     if why:
@@ -1487,7 +1512,7 @@ _FREQ_SEND_RE: Final = re.compile(
 _PREF_TIME_RE: Final = re.compile(
     r"(?:晚上|白天|早上|上午|中午|下午|夜里|半夜|周末|工作日|上班|上课(?!通知|提醒)|开会|睡觉"
     r"|[\d一二三四五六七八九十]+点)"
-    r"[^,，。!?；;]{0,4}$")
+    r"[^,，。!?；;\s]{0,4}$")
 # ... or right after it: "别太早发", "不要半夜打"
 _PREF_WHEN_AFTER_RE: Final = re.compile(
     r"[再]?(?:太早|太晚|那么早|那么晚|这么早|这么晚|大清早|一大早|半夜|晚上|早上|上班时间)")
@@ -1714,13 +1739,13 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
 _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 _SPAN: Final = attrgetter("span")
 _RULE: Final = attrgetter("rule")
-# A frozen dataclass's generated __init__ sets each of the 17 fields through
+# A frozen dataclass's generated __init__ sets each of the 18 fields through
 # object.__setattr__, which is a tenth of the cost of a whole parse.  Setting the slots
 # through their descriptors gives the same immutable object about twice as fast.
 _INTERPRETATION_SETTERS: Final = tuple(
     getattr(Interpretation, f.name).__set__ for f in fields(Interpretation))
 _INTERPRETATION_FIELDS: Final = (
-    "score", "opt_out", "complaint", "red_flag", "question", "confidence",
+    "score", "opt_out", "complaint", "dispute", "red_flag", "question", "confidence",
     "needs_confirmation", "candidate", "out_of_range", "wrong_number", "deceased",
     "opt_out_unsure",
     "affirmative", "negative", "comment", "evidence", "normalized")
@@ -1738,6 +1763,7 @@ def _new_interpretation(
         score: int | None,
         opt_out: bool,
         complaint: bool,
+        dispute: bool,
         red_flag: bool,
         question: bool,
         confidence: float,
@@ -1758,6 +1784,7 @@ def _new_interpretation(
         obj.score = score  # type: ignore[misc]
         obj.opt_out = opt_out  # type: ignore[misc]
         obj.complaint = complaint  # type: ignore[misc]
+        obj.dispute = dispute  # type: ignore[misc]
         obj.red_flag = red_flag  # type: ignore[misc]
         obj.question = question  # type: ignore[misc]
         obj.confidence = confidence  # type: ignore[misc]
@@ -1775,25 +1802,26 @@ def _new_interpretation(
         return obj
     obj = object.__new__(Interpretation)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14,
-     s15, s16) = _INTERPRETATION_SETTERS
-    # unrolled: a zip loop over 17 fields costs a measurable share of a whole parse
+     s15, s16, s17) = _INTERPRETATION_SETTERS
+    # unrolled: a zip loop over 18 fields costs a measurable share of a whole parse
     s0(obj, score)
     s1(obj, opt_out)
     s2(obj, complaint)
-    s3(obj, red_flag)
-    s4(obj, question)
-    s5(obj, confidence)
-    s6(obj, needs_confirmation)
-    s7(obj, candidate)
-    s8(obj, out_of_range)
-    s9(obj, wrong_number)
-    s10(obj, deceased)
-    s11(obj, opt_out_unsure)
-    s12(obj, affirmative)
-    s13(obj, negative)
-    s14(obj, comment)
-    s15(obj, evidence)
-    s16(obj, normalized)
+    s3(obj, dispute)
+    s4(obj, red_flag)
+    s5(obj, question)
+    s6(obj, confidence)
+    s7(obj, needs_confirmation)
+    s8(obj, candidate)
+    s9(obj, out_of_range)
+    s10(obj, wrong_number)
+    s11(obj, deceased)
+    s12(obj, opt_out_unsure)
+    s13(obj, affirmative)
+    s14(obj, negative)
+    s15(obj, comment)
+    s16(obj, evidence)
+    s17(obj, normalized)
     return obj
 
 
@@ -1967,17 +1995,19 @@ class _Cand:
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
-    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_gates", "_lex_ac",
+    __slots__ = ("_anchored", "_body_re", "_canned", "_change_ac", "_dispute", "_gates",
+                 "_lex_ac",
                  "_lex_kind", "_likert", "_likert_ac", "_pat_by_head", "_pat_gate_re",
                  "_pat_head_re", "_recall")
 
     def __init__(self, lexicon: Lexicon | None = None,
-                 recall: RecallModel | bool | None = True) -> None:
-        """``recall``: the learned recall tier (True: the shipped model; False/None: rules only;
-        or a :class:`surveys.recall.RecallModel`, e.g. an organisation's retrained one)."""
-        self._recall: RecallModel | None = (
-            RecallModel.load() if recall is True else recall or None)
+                 recall: Model | bool | None = True) -> None:
+        """``recall``: the learned model (True: the shipped one; False/None: the rules alone;
+        or a :class:`surveys.understanding.model.Model`, e.g. an organisation's retrained
+        one; see surveys/understanding/decide.py for how it settles each label)."""
+        self._recall: Model | None = Model.load() if recall is True else recall or None
         lex = lexicon or Lexicon.default()
+        self._dispute = DisputeRules(lex.dispute)
         # literal entries -> one trie regex; "A*B" entries -> one regex with a group each;
         # "^x$" entries -> a set compared with the whole reply.
         self._lex_kind: dict[str, list[tuple[str, bool]]] = {}
@@ -2030,6 +2060,9 @@ class ReplyParser:
         for value, conf, flags, words in _LIKERT_TABLE:
             for w in words.split():
                 self._likert[w.replace("_", " ")] = (value, conf, flags)
+        for value, extra in _extra_ratings().items():
+            for w in extra:
+                self._likert.setdefault(w, (value, 0.85, 0))
         self._likert_ac = _Scan({w: (w, *v) for w, v in self._likert.items()})
         # Fast path: the replies people send most often, parsed once by the full path.
         self._canned: dict[str, Interpretation] = {}
@@ -2061,31 +2094,60 @@ class ReplyParser:
     # -- the full path ---------------------------------------------------------------------
 
     def _parse(self, raw: str, norm: str) -> Interpretation:
-        """The rules, then the learned recall tier where they said no (surveys.recall)."""
+        """The rules, then the learned model settles each label (surveys.understanding)."""
         interp = self._rules(raw, norm)
         model = self._recall
-        red_flag = interp.red_flag
-        if model is None or (red_flag and interp.opt_out):
+        if model is None:
             return interp
-        may_rf, may_oo = open_fields(norm, interp.score, interp.comment, red_flag,
-                                     interp.opt_out, map(_RULE, interp.evidence))
-        if not (may_rf or may_oo):
-            return interp  # (most replies: no call, no scan)
-        rf, oo = model.adds(norm, may_rf, may_oo)
-        if rf is None and oo is None:
+        d = combine(interp, model, interp.normalized, features_of(interp))
+        if not d.changed:
             return interp
         ev = list(interp.evidence)
         span = (0, len(interp.normalized))
-        if rf is not None:
-            ev.append(_ev("red_flag_learned", span, interp.normalized, None,
-                          f"learned tier, log-odds {rf:.1f}: no rule matched; check it"))
-        if oo is not None:
-            ev.append(_ev("opt_out_unsure", span, interp.normalized, None,
-                          f"learned tier, log-odds {oo:.1f}: confirm before stopping"))
-        return replace(interp, red_flag=interp.red_flag or rf is not None,
-                       opt_out=interp.opt_out or oo is not None,
-                       opt_out_unsure=interp.opt_out_unsure or oo is not None,
+        for label in d.changed:
+            if label == "score":
+                p = d.p_score.get(d.score if d.score is not None else d.candidate, 0.0)
+                shown = d.score if d.score is not None else d.candidate
+                ev.append(_ev("model", span, label, shown,
+                              f"score {'unsure, confirm' if d.needs_confirmation else 'is'} "
+                              f"{shown}: p {p:.2f}"))
+            else:
+                now = getattr(d, label)
+                ev.append(_ev("model", span, label, None,
+                              f"{label} {'set' if now else 'cleared'}: p {d.p_flags[label]:.2f}"
+                              + ("; confirm before stopping" if label == "opt_out" and now
+                                 else "")))
+        return replace(interp, score=d.score, needs_confirmation=d.needs_confirmation,
+                       candidate=d.candidate,
+                       confidence=interp.confidence if "score" not in d.changed else 0.5,
+                       opt_out=d.opt_out or interp.deceased or interp.wrong_number,
+                       opt_out_unsure=d.opt_out_unsure, complaint=d.complaint,
+                       dispute=d.dispute, red_flag=d.red_flag, question=d.question,
                        evidence=tuple(ev))
+
+    def explain(self, text: str) -> str:
+        """:meth:`Interpretation.explain` of ``text`` with the model's view of every label."""
+        interp = self.parse(text)
+        lines = [interp.explain()]
+        model = self._recall
+        if model is None:
+            lines.append("model: off (the rules alone)")
+            return "\n".join(lines)
+        rules = self._rules(text, normalize(text))
+        feats = features_of(rules)
+        d = combine(rules, model, rules.normalized, feats)
+        t = model.thresholds
+        lines.append("model (probabilities; threshold; what weighs most):")
+        for label in ("opt_out", "complaint", "dispute", "red_flag", "question"):
+            top = ", ".join(f"{g!r} {w:+.1f}" for g, w in
+                            model.contributions(rules.normalized, feats, label, 4))
+            lines.append(f"  {label:<9} p {d.p_flags[label]:.2f} (>= {t.get(label, 0.5):.2f}; "
+                         f"rules: {'yes' if getattr(rules, label) else 'no'})  {top}")
+        best = max(d.p_score, key=d.p_score.__getitem__)
+        lines.append(f"  score     {best if best is not None else 'none'} p "
+                     f"{d.p_score[best]:.2f} (>= {t.get('score', 0.5):.2f}; kept from the rules "
+                     "when they read an explicit number)")
+        return "\n".join(lines)
 
     def _rules(self, raw: str, norm: str) -> Interpretation:
         ev: list[Evidence] = []
@@ -2273,7 +2335,8 @@ class ReplyParser:
                     # a swallowed battery or magnet is urgent however well the child looks
                     _SWALLOWED_RE.search(text) is not None) else (
                     "resolved or improving" if _RF_RESOLVED_AFTER_RE.match(norm, e) is not None
-                    and "n" not in cues else
+                    and "n" not in cues and _NEG_RESOLUTION_RE.search(
+                        norm, e, _sent_end(norm, e)) is None else
                     _rf_precise_exclusion(norm, clause_start, s, e, cues))
                 if why:
                     ev.append(_ev("red_flag_denied", (s, e), text, None, why))
@@ -2386,6 +2449,23 @@ class ReplyParser:
                 opt_spans.append(span)
                 ev.append(_ev("opt_out", span, norm[span[0]:span[1]], None,
                               "quit, and the messages go on"))
+        if "opt_out" not in flags_hit and ("td" in norm or "T" in raw):
+            # the carriers' stop keyword as a word of its own, anywhere: "5分 TD", "TD，谢谢"
+            km = _TD_TOKEN_RE.search(norm)
+            tspan = km.span() if km is not None else (
+                (0, n) if _T_TOKEN_RE.search(raw) is not None else None)
+            if tspan is not None:
+                flags_hit["opt_out"] = True
+                opt_spans.append(tspan)
+                ev.append(_ev("opt_out", tspan, norm[tspan[0]:tspan[1]], None, "stop keyword"))
+        if flags_hit.get("opt_out") and _ASKED_STOP_RE.search(norm) is not None:
+            # "怎么退订", "回复TD是退订吗": asking how (or what it means) is no stop
+            am = _ASKED_STOP_RE.search(norm)
+            assert am is not None
+            flags_hit["opt_out"] = False
+            opt_spans = []
+            ev = [x for x in ev if x.rule != "opt_out"]
+            ev.append(_ev("opt_out_denied", am.span(), am.group(), None, "asked about"))
         opt_out_unsure = False
         # (an unsure stop beside a red flag is a reading of the emergency: "血一直没停过")
         if "opt_out" not in flags_hit and "red_flag" not in flags_hit and may & 1024 and \
@@ -2444,6 +2524,8 @@ class ReplyParser:
             rule = "likert"
             if flags & _POSITIVE_NEG and before and _NEGATOR_RE.search(before[-6:]):
                 value, rule = 2, "likert_negated"
+            elif value >= 4 and n > e - s + 6 and _quoted(norm, s, e):
+                value, rule = 1, "likert_sarcasm"  # 真是太'满意'了: praise in scare quotes
             tier = 1 if flags & _NUMERIC else (3 if aspect else 2)
             cands.append(_Cand(value, conf, tier, bool(flags & _NUMERIC)))
             ev.append(_ev(rule, (s, e), word, value,
@@ -2487,18 +2569,29 @@ class ReplyParser:
             confidence = 0.4
         elif cands:
             score, confidence, needs_confirmation, candidate = _decide(cands)
-            if score is not None and len(cands) > 1 and \
-                    any(x.rule == "not_a_score:list" for x in ev) and \
-                    len({c.value for c in cands}) > 1:
-                # a numbered answer to several questions that differ ("1.满意 2.还行"):
-                # confirm the lower, as any multi-item answer
-                score, confidence, needs_confirmation, candidate = \
-                    None, 0.4, True, min(c.value for c in cands)
+            if len(cands) > 1 and (needs_confirmation or any(
+                    x.rule == "not_a_score:list" for x in ev)) and \
+                    len({c.value for c in cands if c.tier == 1}) > 1:
+                # ratings of several things ("医生5分，护士4分", "1.满意 2.还行"): the overall
+                # one if stated, else the lower (docs/labels.md; never inflate satisfaction)
+                item = _overall_or_lowest(norm, ev)
+                if item is not None:
+                    value, span, why = item
+                    score = candidate = value
+                    confidence, needs_confirmation = 0.8, False
+                    ev.append(_ev("per_item", span, norm[span[0]:span[1]], value, why))
         if needs_confirmation:
             score = None
         elif score is not None:
             candidate = score
             out_of_range = None  # "10分制给5分"
+        elif out_of_range is not None:
+            top = _top_of_scale(norm, out_of_range)
+            if top is not None:
+                score = candidate = top
+                confidence = 0.8
+                ev.append(_ev("scaled", (0, n), norm, top, f"{out_of_range} on a larger scale"))
+                out_of_range = None
 
         # 5. affirmative / negative (whole reply or its first clause)
         if core is norm:  # all word characters, no separator: the whole reply leads
@@ -2515,13 +2608,22 @@ class ReplyParser:
 
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
+        dispute = False
+        hit_d, denied_d = self._dispute.read(norm)
+        if hit_d is not None:
+            (ds, de), dkind = hit_d
+            dispute = complaint = True  # a dispute is always also a complaint
+            ev.append(_ev("dispute", (ds, de), norm[ds:de], None, dkind))
+        elif denied_d is not None:
+            (ds, de), why_d = denied_d
+            ev.append(_ev("dispute_denied", (ds, de), norm[ds:de], None, why_d))
         comment = _comment(norm, core, ev)
         if len(ev) > 1:
             ev.sort(key=_SPAN)
         # positional, in the field order of Interpretation (checked at import)
         return _new_interpretation(
             score, flags_hit.get("opt_out", False) or deceased or wrong_number, complaint,
-            flags_hit.get("red_flag", False),
+            dispute, flags_hit.get("red_flag", False),
             question, round(confidence, 2), needs_confirmation, candidate, out_of_range,
             wrong_number, deceased, opt_out_unsure and not (deceased or wrong_number),
             affirmative, negative, comment, tuple(ev), norm,
@@ -2728,6 +2830,66 @@ def _settled(norm: str, ev: list[Evidence]) -> int | None:
         return None
     value = values.pop()
     return value if value is not None and 1 <= value <= 5 else None
+
+
+# The carriers' stop keyword standing alone: "TD" in any case, a capital "T" (raw text).
+_TD_TOKEN_RE: Final = re.compile(r"(?<![a-z0-9])td(?![a-z0-9])")
+_T_TOKEN_RE: Final = re.compile(r"(?:^|(?<=[\s,，。.!！~、]))T(?=$|[\s,，。.!！~、])")
+# Asking about stopping rather than stopping: how, what it means, what follows.
+_STOP_WORD: Final = r"(?:退订|td|回t|取消(?:订阅|推送|提醒|短信)?|不收|不再收|停止接收|unsubscribe)"
+_ASKED_STOP_RE: Final = re.compile(
+    r"(?:怎么|如何|怎样|咋|怎么样|要怎么|该怎么|怎么才能|how (?:do|can|to))[^,，。!！\n]{0,8}?"
+    + _STOP_WORD +
+    r"|" + _STOP_WORD + r"[^,，。!！\s]{0,8}?(?:怎么|如何|怎样|咋弄|回复什么|回什么|是什么|什么意思"
+    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|以后还|的话回复|要回复|回复啥)")
+_QUOTES: Final = "'\"“”‘’「」『』"
+
+
+def _quoted(norm: str, s: int, e: int) -> bool:
+    """The word at ``s:e`` stands in quotes (within a character of each side)."""
+    return any(c in _QUOTES for c in norm[max(0, s - 2):s]) and \
+        any(c in _QUOTES for c in norm[e:e + 2])
+
+
+def _extra_ratings() -> dict[int, list[str]]:
+    """The rating words of ``surveys/understanding/ratings.toml`` (dialect, slang, English)."""
+    with (PACKAGE_DIR / "understanding" / "ratings.toml").open("rb") as f:
+        data = tomllib.load(f)
+    return {int(k): [normalize(w).replace("_", " ") for w in v if normalize(w)]
+            for k, v in data.items()}
+
+
+_OVERALL_RE: Final = re.compile(
+    r"(?:总体|整体|总的|综合|总分|总评|总的来说|整体来说|总体来说|总体上|整体上|总之|overall"
+    r"|all in all|in total)[^,，。;；!?！？]{0,6}$")
+
+
+def _overall_or_lowest(norm: str, ev: list[Evidence]) -> tuple[int, tuple[int, int], str] | None:
+    """Of several item ratings: the one said to be overall, else the lowest (with its span)."""
+    items = [x for x in ev if x.rule in _NUMBER_RULES or x.rule == "star_emoji"
+             if x.value is not None and 1 <= x.value <= 5]
+    if len(items) < 2:
+        return None
+    for x in items:
+        if _OVERALL_RE.search(norm, max(0, x.span[0] - 10), x.span[0]) is not None:
+            return x.value or 0, x.span, "the overall rating"
+    low = min(items, key=lambda x: x.value or 0)
+    return low.value or 0, low.span, "ratings of several things: the lowest"
+
+
+# The top of a common larger scale ("10分", "100分！！"), or a score on a stated 10-point
+# scale ("10分制的话我打9分"): read on the 1-5 scale.
+_TEN_SCALE_RE: Final = re.compile(r"10分制|十分制|满分10|满分是10|满分十|10分满分|out of 10|/10")
+
+
+def _top_of_scale(norm: str, value: int) -> int | None:
+    if value in (10, 100):
+        return 5
+    if value == 0:  # "0分", "零分": the worst there is
+        return 1
+    if 6 <= value <= 9 and _TEN_SCALE_RE.search(norm) is not None:
+        return (value + 1) // 2
+    return None
 
 
 def _decide(cands: list[_Cand]) -> tuple[int | None, float, bool, int | None]:

@@ -224,7 +224,7 @@ async def test_answers_entered_on_the_call_go_through_the_engine_on_channel_phon
     client.session.cookie_jar.clear()
     await sign_in(client, "boss")
     tallies = await (await client.get("/tallies?by=channel")).text()
-    assert re.search(r'data-department="phone" data-question="overall"', tallies)
+    assert re.search(r'<tr data-department="phone"[^>]*data-question="overall"', tallies)
     cov = await (await client.get("/staff/calls/coverage?from=2026-11-16&to=2026-11-16")).text()
     row = re.search(r'<tr data-channel="phone" data-department="total".*?</tr>', cov, re.S)
     assert row and "100.0%" in row.group(0)

@@ -29,18 +29,20 @@ def cli(*args: str, db_url: str | None = None, stdin: str = "",
 
 def test_parse_jsonl_contract() -> None:
     lines = [{"text": "5"}, {"text": "2 护士态度不好"}, {"text": "TD"}, {"text": "拔牙后一直出血"},
-             {"text": "你们是哪个医院?"}]
+             {"text": "你们是哪个医院?"}, {"text": "不给个说法我就去12345投诉你们"}]
     stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n{broken\n"
     out = cli("parse", "--jsonl", stdin=stdin)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(x) for x in out.stdout.splitlines()]
-    assert len(rows) == 6
+    assert len(rows) == 7
     for row in rows:
-        assert {"score", "opt_out", "complaint", "red_flag", "question"} <= set(row)
+        assert {"score", "opt_out", "complaint", "dispute", "red_flag", "question"} <= set(row)
     assert [r["score"] for r in rows[:2]] == [5, 2]
     assert rows[1]["complaint"] and rows[2]["opt_out"] and rows[3]["red_flag"]
     assert rows[4]["question"]
-    assert "line 6" in rows[5]["error"] and rows[5]["score"] is None
+    assert rows[5]["dispute"] and rows[5]["complaint"]
+    assert not any(r["dispute"] for r in rows[:5])
+    assert "line 7" in rows[6]["error"] and rows[6]["score"] is None
 
 
 def test_parse_text_explains() -> None:

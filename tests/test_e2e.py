@@ -23,12 +23,12 @@ VISIT = {
 
 
 async def tally_row(client: Any) -> dict[str, str]:
-    html = await (await client.get("/tallies")).text()
-    m = re.search(r'<tr data-department="口腔科" data-question="overall"[^>]*>(.*?)</tr>', html,
-                  re.S)
+    html = await (await client.get("/tallies?period=all")).text()
+    m = re.search(r'<tr data-department="口腔科"[^>]*data-question="overall"[^>]*>(.*?)</tr>',
+                  html, re.S)
     if not m:
         return {}
-    cells = re.findall(r'<td class="(n|d\d)">(\d+)</td>', m.group(1))
+    cells = re.findall(r'<td class="(n|d\d)">(\d+|—)</td>', m.group(1))
     return dict(cells)
 
 
@@ -97,11 +97,11 @@ async def test_visit_to_record_escalation_and_tally(settings: Settings, clock: F
         f"/simulator/api/contacts/{contact_id}/messages?after=0")).json()
     assert [m["direction"] for m in live["messages"]] == ["out", "in", "out", "out"]
 
-    # 7. The tally shows it.
-    assert await tally_row(client) == {"n": "1", "d1": "0", "d2": "1", "d3": "0", "d4": "0",
-                                       "d5": "0"}
-    tallies = await (await client.get("/tallies")).text()
-    assert 'data-kind="complaint"' in tallies
+    # 7. The tally counts it; one answer shows no distribution (it would be the person's).
+    assert await tally_row(client) == {"n": "1", "d1": "—", "d2": "—", "d3": "—", "d4": "—",
+                                       "d5": "—"}
+    followup = await (await client.get("/tallies/followup")).text()
+    assert 'data-kind="complaint"' in followup
 
 
 async def test_resubmitted_form_is_not_a_second_reply(settings: Settings, clock: FrozenClock,

@@ -24,6 +24,7 @@ class R:
     score: int | None = None
     opt_out: bool = False
     complaint: bool = False
+    dispute: bool = False
     red_flag: bool = False
     question: bool = False
     needs_confirmation: bool = False
@@ -125,6 +126,12 @@ CASES = [
      ["late_reply"], [], None),
     ("late complaint escalates", asking(status="done"), R(complaint=True), "收费太乱", "done",
      ["late_reply", "escalation_raised"], ["complaint"], "非常抱歉"),
+    ("a dispute is urgent before it is a complaint", asking(), R(complaint=True, dispute=True),
+     "再乱收费我就打12345", "asking", ["escalation_raised", "escalation_raised"],
+     ["dispute", "complaint"], "非常抱歉"),
+    ("a dispute with a stop still escalates", asking(), R(opt_out=True, complaint=True,
+     dispute=True), "已经投诉到卫健委了，别再发了", "stopped",
+     ["escalation_raised", "opted_out"], ["dispute"], "不再给您发送"),
     ("bot is silent while staff handle it", asking(status="staff"), R(score=5), "5", "staff",
      ["late_reply"], [], None),
     ("second opt-out is not confirmed twice", asking(status="stopped"), R(opt_out=True), "TD",

@@ -143,3 +143,28 @@ async def test_message_outside_any_survey_goes_to_staff(
     esc = await Escalation.get()
     assert esc.kind in ("question", "other")
     assert "工作人员" in (await bodies(contact))[-1]
+
+
+async def test_dispute_opens_an_urgent_escalation_of_its_own_kind(
+        orm: None, runtime: Runtime, clock: FrozenClock) -> None:
+    await importer.import_rows(runtime, [visit("D1", "李雷", "13800003333")], "t")
+    clock.advance(timedelta(days=1, hours=2))
+    await drain(runtime)
+    contact = await Contact.get(phone="13800003333")
+    await say(runtime, contact, "2分，收费乱七八糟，不给个说法我就打12345投诉你们", 1)
+    esc = await Escalation.get()
+    # the dispute outranks the complaint and the low score it also is
+    assert (esc.kind, esc.priority) == ("dispute", "urgent")
+    assert {"dispute", "complaint", "low_score"} <= set(esc.kinds)
+
+
+async def test_dispute_with_a_stop_is_still_escalated(
+        orm: None, runtime: Runtime, clock: FrozenClock) -> None:
+    await importer.import_rows(runtime, [visit("D2", "韩梅", "13800005555")], "t")
+    clock.advance(timedelta(days=1, hours=2))
+    await drain(runtime)
+    contact = await Contact.get(phone="13800005555")
+    await say(runtime, contact, "已经投诉到卫健委了，别再发了", 1)
+    assert (await Contact.get(id=contact.id)).opted_out_at is not None
+    esc = await Escalation.get()
+    assert (esc.kind, esc.priority) == ("dispute", "urgent")

@@ -25,7 +25,9 @@ def _tree(tmp_path: Path) -> Path:
     """A source package with a build of it, as scripts/build_native.py leaves them."""
     (tmp_path / "surveys").mkdir(parents=True)
     for m in native.MODULES:
-        (tmp_path / "surveys" / f"{m}.py").write_text(f"NAME = {m!r}\n", encoding="utf-8")
+        path = tmp_path / "surveys" / f"{m}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"NAME = {m!r}\n", encoding="utf-8")
     (tmp_path / native.NATIVE_DIR).mkdir(parents=True)
     native.write_stamp(tmp_path)
     return tmp_path
@@ -77,7 +79,7 @@ def test_build_is_used_only_when_it_matches_the_sources(
         monkeypatch.setenv("SURVEYBOT_NATIVE", env)
     path = [str(root / "surveys")]
     with caplog.at_level(logging.WARNING, logger="surveys.native"):
-        assert native.activate(path, root) is used, case
+        assert native.activate(path, root=root) is used, case
     assert path[0] == (str(root / native.NATIVE_DIR) if used else str(root / "surveys"))
     assert len(path) == (2 if used else 1)
     assert any("make native" in r.getMessage() for r in caplog.records) is warned, case
@@ -96,6 +98,7 @@ def test_a_source_edited_during_the_build_is_not_recorded_as_built(tmp_path):
     copy = tmp_path / "copy"
     (copy / "surveys").mkdir(parents=True)
     for m in native.MODULES:  # what the build compiled ...
+        (copy / "surveys" / f"{m}.py").parent.mkdir(parents=True, exist_ok=True)
         (copy / "surveys" / f"{m}.py").write_bytes((root / "surveys" / f"{m}.py").read_bytes())
     _edit_source(root)        # ... while someone saved an edit
     native.write_stamp(root, compiled=copy)
@@ -117,8 +120,9 @@ def test_this_process_runs_the_parser_it_should():
                         "runs `make native` first")
         pytest.skip(f"no up-to-date compiled parser ({why or 'run `make native`'})")
     assert native.compiled()
-    from surveys import normalize, parser, recall
-    for module in (normalize, parser, recall):
+    from surveys import normalize, parser
+    from surveys.understanding import decide, dispute, model, safety
+    for module in (normalize, parser, decide, dispute, model, safety):
         assert str(ROOT / native.NATIVE_DIR) in (module.__file__ or ""), module.__name__
 
 

@@ -49,8 +49,10 @@ async def test_patient_answers_in_the_browser(settings: Settings, clock: FrozenC
     await make_staff("boss", "manager")  # the tallies are for managers and heads
     manager = await (await browser.new_context()).new_page()
     await sign_in_page(manager, base, "boss")
-    await manager.goto(base + "tallies")
-    await expect(manager.locator("tr[data-question=overall] td.d2")).to_have_text("1")
+    await manager.goto(base + "tallies?period=all")
+    row = manager.locator('tr[data-dimension=department][data-question=overall]').first
+    await expect(row.locator("td.n")).to_have_text("1")  # counted; one answer shows no figures
+    await expect(row.locator("td.d2")).to_have_text("—")
     assert contact_id
 
 

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from tortoise import fields
 
-from bot import ledger, tallies
+from bot import ledger
+from bot.analytics import operations, tallies
+from bot.analytics.tallies import Scope, Tally
 from bot.config import TalliesConfig
-from bot.tallies import Scope, Tally
 from models import (
     Answer,
     CheckIn,
@@ -225,7 +226,7 @@ def test_parse_range_refuses_clearly(text: str) -> None:
 async def test_operations_by_department(orm: None) -> None:
     await seed()
     cfg = TalliesConfig(min_answers=1)
-    ops = {o.key: o for o in await tallies.operations(cfg, SH, NOW)}
+    ops = {o.key: o for o in await operations.operations(cfg, SH, NOW)}
     d, o = ops["口腔科"], ops["骨科"]
     # response: sent = opened/answered/expired check-ins; E1 answered, E2 expired
     assert (d.sent, d.answered, d.on_time) == (2, 1, 1)
@@ -247,11 +248,12 @@ async def test_operations_by_department(orm: None) -> None:
 
 async def test_operations_hide_small_groups_and_scope(orm: None) -> None:
     ids = await seed()
-    ops = await tallies.operations(TalliesConfig(), SH, NOW,
+    ops = await operations.operations(TalliesConfig(), SH, NOW,
                                    scope=Scope(departments=frozenset({ids["dental"]})))
     assert [o.key for o in ops] == ["口腔科"]
-    assert ops[0].response.value is None and ops[0].coverage.value is None  # under 5
-    by_clin = {o.key: o for o in await tallies.operations(TalliesConfig(min_answers=1), SH,
+    # follow-up rates are shown at any size, with their interval (the counts are shown anyway)
+    assert ops[0].response.value == pytest.approx(0.5) and ops[0].response.ci is not None
+    by_clin = {o.key: o for o in await operations.operations(TalliesConfig(min_answers=1), SH,
                                                           NOW, by="clinician")}
     assert by_clin["李医生"].praise == {"李医生": 1}
     assert (by_clin["王医生"].eligible, by_clin["王医生"].lost) == (2, {"opted_out": 1})

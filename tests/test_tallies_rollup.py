@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 from tortoise.migrations.api import migrate as migrate_api
 
 from bot import db, ledger, tallies
@@ -73,7 +74,10 @@ def expected(rows: list[dict[str, Any]], by: str, period: str,
                 ("channel", scope.channel), ("question_id", scope.question_id))):
             continue
         col = COLUMN[by]
-        g = r[col] if col else ""
+        if by == "clinician":  # within the department, with the clinician's id
+            g: Any = (r["department_id"], r["clinician_code"] or "", r["clinician"])
+        else:
+            g = r[col] if col else ""
         per = "" if period == "all" else (tallies.bucket(day, period) if day else "None")
         out[(g, per, r["question_id"], r["score"])] += 1
     return out
@@ -93,16 +97,21 @@ async def rollups() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 async def check_all() -> None:
     rows = await Answer.filter(score__isnull=False).values(
         "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-        "local_day")
+        "local_day", "clinician_code")
     pg = db.is_postgres()
     sources = set()
     for by in DIMENSIONS:
         for period in PERIODS:
             for scope in SCOPES:
                 sources.add(tallies.rollup_source(by, period, scope, pg))
-                got = Counter({(g, p, q, s): n
-                               for g, p, q, s, n in await tallies.score_rows(by, period, scope)})
+                raw = await tallies.score_rows(by, period, scope)
+                got = Counter({(g, p, q, s): n for g, p, q, s, n in raw})
                 assert got == expected(rows, by, period, scope), (by, period, scope)
+                # the five-count form the pages read says the same
+                counts = {(g, p, q): c for g, p, q, c in await tallies.score_counts(
+                    by, period, scope)}
+                assert counts == {(g, p, q): c for g, p, q, c in tallies.counts_of(raw)}, (
+                    by, period, scope)
     assert sources == {"answer_day", "answer_tally", "answer"}  # every path was compared
     # and the incrementally kept rollups equal ones rebuilt from scratch
     kept = await rollups()
@@ -145,6 +154,7 @@ async def test_rollup_matches_answers_after_random_appends(orm: None, seed_value
             question_id=rnd.choice(["overall", "attitude"]),
             score=rnd.choice([1, 2, 3, 4, 5, None]), text="",
             clinician=rnd.choice(["李医生", "王医生", "", None]),
+            clinician_code=rnd.choice(["D1", "", None]),
             treatment_type=rnd.choice(["拔牙", "补牙", "", None]),
             local_day=rnd.choice([day, day, day, None]),
             recorded_at=base + timedelta(hours=i))
@@ -192,16 +202,22 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         # answers as the 0001 code wrote them (answer_day does not exist yet)
         rnd = random.Random(3)
         base = datetime(2026, 9, 20, 2, tzinfo=UTC)
-        await Answer.bulk_create([Answer(
-            conversation_id=i, department_id=rnd.choice([1, 2, None]),
-            channel=rnd.choice(["wechat", "sms"]), survey_id="general",
-            question_id=rnd.choice(["overall", "attitude"]),
-            score=rnd.choice([1, 2, 3, 4, 5, None]), text="",
-            clinician=rnd.choice(["李医生", None]), treatment_type="拔牙",
-            local_day=rnd.choice([(date(2026, 9, 20) + timedelta(days=i % 70)).isoformat(),
-                                  None]),
-            recorded_at=base + timedelta(hours=i), prev_hash="0" * 64, hash=f"{i:064x}")
-            for i in range(300)])
+        # (raw SQL: the model has columns 0001 did not)
+        cols = ("conversation_id", "department_id", "channel", "survey_id", "question_id",
+                "score", "text", "clinician", "treatment_type", "local_day", "recorded_at",
+                "prev_hash", "hash")
+        pg = db.is_postgres()
+        marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(cols)))
+        conn = connections.get("default")
+        for i in range(300):
+            when = base + timedelta(hours=i)
+            await conn.execute_query(
+                f"INSERT INTO answer ({', '.join(cols)}) VALUES ({marks})",
+                [i, rnd.choice([1, 2, None]), rnd.choice(["wechat", "sms"]), "general",
+                 rnd.choice(["overall", "attitude"]), rnd.choice([1, 2, 3, 4, 5, None]), "",
+                 rnd.choice(["李医生", None]), "拔牙",
+                 rnd.choice([(date(2026, 9, 20) + timedelta(days=i % 70)).isoformat(), None]),
+                 when if pg else when.isoformat(sep=" "), "0" * 64, f"{i:064x}"])
     finally:
         await db.close_db()
 
@@ -223,7 +239,7 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
             recorded_at=base + timedelta(days=40))
         rows = await Answer.filter(score__isnull=False).values(
             "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
-            "local_day")
+            "local_day", "clinician_code")
         for by in ("department", "channel", "question"):
             for period in PERIODS:
                 for scope in SCOPES:

@@ -267,7 +267,8 @@ async def test_a_call_with_no_answer_from_aliyun_is_never_placed_twice(
     await eventually(lambda: Call.filter(status="unsure").exists())
     assert len(vms.ivr_calls()) == 1
     msg = await Message.get(direction="out", channel="voice")
-    assert msg.status == "queued"
+    # Unsure, as an SMS would be: not an attempt, settled before anything is placed again.
+    assert (msg.status, msg.attempts) == ("queued", 0) and msg.unsure_since is not None
     # Before the receipt wait is over nothing is placed again, however often the outbox looks.
     clock.advance(timedelta(minutes=5))
     wake(client)
@@ -282,7 +283,8 @@ async def test_a_call_with_no_answer_from_aliyun_is_never_placed_twice(
     wake(client)
     await settle(client)
     assert len(vms.ivr_calls()) == 1
-    assert (await Message.get(id=msg.id)).status == "delivered"
+    settled = await Message.get(id=msg.id)
+    assert (settled.status, settled.unsure_since) == ("delivered", None)
 
 
 async def test_an_unsure_call_without_receipt_counts_as_made(
@@ -299,7 +301,9 @@ async def test_an_unsure_call_without_receipt_counts_as_made(
     await eventually(lambda: Call.filter(status="no_receipt").exists())
     await settle(client)
     assert len(vms.ivr_calls()) == 1
-    assert (await Message.get(direction="out", channel="voice")).status == "sent"
+    made = await Message.get(direction="out", channel="voice")
+    assert (made.status, made.unsure_since) == ("sent", None)
+    assert "outcome unknown" in (made.error or "")  # recorded as taken, not as confirmed
 
 
 async def test_an_account_fault_pauses_voice_and_the_call_waits_unattempted(

@@ -1,33 +1,30 @@
-"""Aliyun RPC calls (SMS dysmsapi, Voice dyvmsapi) through the SDK's ``CommonRequest``.
+"""Aliyun RPC calls (SMS dysmsapi, Voice dyvmsapi): signed by the SDK, sent with aiohttp.
 
 Shared by :mod:`bot.channels.sms_aliyun` and :mod:`bot.channels.voice_aliyun`: the same
-signing (the SDK's HMAC-SHA1), timeouts and reading of answers. The SDK is synchronous, so
-every call runs in a small bounded thread pool and never blocks the event loop. The SDK's own
-retries are off: sending an SMS or placing a call is not idempotent, so after a timeout we
-do not know whether it happened. Such a call raises :class:`Unsure`; each channel settles it
-(by the receipt, or a query) before it sends again.
+signing (the SDK's own RPC signer, ``aliyunsdkcore``), timeouts, pacing and reading of
+answers. Nothing is retried behind our back: sending an SMS or placing a call is not
+idempotent. Every call first checks that it can end within this worker's lease on the message
+(:func:`bot.channels.base.check_deadline`).
 
-Business errors come back as HTTP 200 with ``Code != "OK"``; the API gateway's own refusals
-(a wrong AccessKey or signature, a missing permission) with their HTTP status. Both become a
-:class:`Reply`. Only a transport error that proves the request never left is a plain
-:class:`~bot.channels.base.ChannelError` (safe to retry at once).
+Outcomes: a :class:`Reply` (business errors come back as HTTP 200 with ``Code != "OK"``, the
+gateway's own refusals with their HTTP status); :class:`NotSent` when the request provably
+never left (no connection: safe to send again); :class:`Unsure` when it may have reached
+Aliyun without an answer (each channel settles that before it sends again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.base import ChannelError
+import aiohttp
+
+from bot.channels.base import check_deadline
+from bot.clock import Clock
 
 API_VERSION = "2017-05-25"  # dysmsapi and dyvmsapi alike
-
-# Transport errors that prove the request never reached Aliyun (safe to send again).
-NOT_SENT = ("NewConnectionError", "ConnectTimeout", "Connection refused",
-            "Name or service not known", "Failed to resolve", "No route to host")
 
 # Gateway answers that mean our credentials or clock are wrong, whatever the product: the
 # channel pauses. code → (scope, what is wrong in Chinese, in English).
@@ -48,6 +45,10 @@ class Unsure(Exception):
     """The request may or may not have reached Aliyun (timeout, dropped connection)."""
 
 
+class NotSent(Exception):
+    """The request never left (no connection): safe to send again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """Aliyun's answer: the HTTP status and the JSON body."""
@@ -57,90 +58,82 @@ class Reply:
 
 
 class AliyunRpc:
-    """One AccessKey's RPC client for one product endpoint, with its thread pool.
+    """One AccessKey's RPC client for one product endpoint, with its HTTP session.
 
-    ``label`` names the product in errors ("SMS", "voice"); ``code_prefix`` starts the codes of
-    our own errors ("sms.connect").
+    ``connections`` bounds the requests at once in this process; ``max_per_second`` (0: no
+    bound) paces them (Aliyun's API rate for the account, shared out between processes).
     """
 
     def __init__(self, *, access_key_id: str, access_key_secret: str, region_id: str,
-                 endpoint: str, timeout: float, connect_timeout: float, threads: int,
-                 label: str, code_prefix: str) -> None:
+                 endpoint: str, timeout: float, connect_timeout: float, connections: int,
+                 clock: Clock, max_per_second: float = 0.0) -> None:
         self._ak, self._secret, self._region = access_key_id, access_key_secret, region_id
-        scheme, _, host = endpoint.partition("://")
-        self._scheme, self._host = scheme, host
-        self.timeout, self.connect_timeout, self.threads = timeout, connect_timeout, threads
-        self.label, self.code_prefix = label, code_prefix
-        self._pool: ThreadPoolExecutor | None = None
-        self._client: Any = None
+        self._endpoint = endpoint.rstrip("/")
+        self.timeout, self.connect_timeout = timeout, connect_timeout
+        self.connections, self.max_per_second = connections, max_per_second
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._next_slot = 0.0
 
-    def start(self) -> ThreadPoolExecutor:
-        """Create the thread pool and the SDK client (once)."""
-        if self._pool is None:
-            from aliyunsdkcore.client import AcsClient
+    @property
+    def call_seconds(self) -> float:
+        """The longest one request can take."""
+        return self.timeout + self.connect_timeout
 
-            self._pool = ThreadPoolExecutor(self.threads,
-                                            thread_name_prefix=f"aliyun-{self.code_prefix}")
-            # auto_retry off: a send must never be repeated behind our back.
-            self._client = AcsClient(
-                self._ak, self._secret, self._region, auto_retry=False,
-                connect_timeout=self.connect_timeout, timeout=self.timeout,
-                pool_size=self.threads,
-                # Loopback fakes and private endpoints must not go through a proxy from the
-                # environment; a key that matches nothing makes requests use none.
-                proxy={"no_proxy": "*"},
-            )
-        return self._pool
+    def start(self) -> aiohttp.ClientSession:
+        """Open the HTTP session (once)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections),
+                # Loopback fakes and private endpoints: no proxy from the environment.
+                trust_env=False)
+        return self._session
 
     async def close(self) -> None:
-        """Stop the thread pool (running calls finish first: they have timeouts)."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+        """Close the HTTP session (running requests end by their timeouts)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def _pace(self) -> None:
+        """At most ``max_per_second`` calls a second from this process."""
+        rate = self.max_per_second
+        if not rate:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def call(self, action: str, params: dict[str, str]) -> Reply:
-        """Call ``action`` with ``params``; :class:`Unsure` when the answer did not come."""
-        pool = self.start()
-        loop = asyncio.get_running_loop()
-        guard = self.timeout + self.connect_timeout + 5
-        try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(pool, self._call_sync, action, params), guard)
-        except TimeoutError:
-            raise Unsure("no answer in time") from None
+        """Call ``action`` with ``params`` (see the module docstring for the outcomes)."""
+        from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
 
-    def _call_sync(self, action: str, params: dict[str, str]) -> Reply:
-        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
-        from aliyunsdkcore.request import CommonRequest
-
-        req = CommonRequest()
-        req.set_domain(self._host)
-        req.set_protocol_type(self._scheme)
-        req.set_method("POST")
-        req.set_version(API_VERSION)
-        req.set_action_name(action)
-        req.set_accept_format("json")
-        for k, v in params.items():
-            req.add_query_param(k, v)
+        await self._pace()
+        check_deadline(self.clock.now(), self.timeout)  # right before it leaves
+        common = {"Action": action, "Version": API_VERSION, "RegionId": self._region}
+        path, _ = get_signed_url(common, self._ak, self._secret, "JSON", "POST", params)
+        session = self.start()
+        timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout)
         try:
-            try:
-                body = self._client.do_action_with_exception(req)
-            except (ServerException, ClientException):
-                raise
-            except Exception as e:
-                # The SDK choked on an answer it did not expect: the request did go out.
-                raise Unsure(f"the SDK could not read the answer ({type(e).__name__})") from e
-        except ServerException as e:
-            return Reply(e.get_http_status() or 400,
-                         {"Code": e.get_error_code(), "Message": e.get_error_msg()})
-        except ClientException as e:
-            text = str(e.get_error_msg())
-            if any(marker in text for marker in NOT_SENT):
-                raise ChannelError(f"cannot reach the {self.label} endpoint: {text[:160]}",
-                                   code=f"{self.code_prefix}.connect") from None
-            raise Unsure(text[:160]) from None
+            async with session.post(self._endpoint + path, data=params,
+                                    timeout=timeout) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except aiohttp.ClientConnectorError as e:
+            raise NotSent(f"{type(e).__name__}") from None  # no connection: never left
+        except aiohttp.ConnectionTimeoutError as e:
+            raise NotSent(f"{type(e).__name__}") from None
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise Unsure(f"{type(e).__name__}") from None  # it may have left
         try:
-            data = json.loads(body)
+            data = json.loads(raw)
         except ValueError:
-            raise Unsure("the answer was not JSON") from None
-        return Reply(200, data if isinstance(data, dict) else {})
+            if status in (500, 502, 503):
+                return Reply(status, {"Code": "ServiceUnavailable", "Message": f"HTTP {status}"})
+            raise Unsure(f"HTTP {status}, not JSON") from None
+        if status == 504:
+            raise Unsure("HTTP 504 from a gateway")
+        return Reply(status, data if isinstance(data, dict) else {})

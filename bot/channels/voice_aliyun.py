@@ -13,11 +13,14 @@ only).
 
 The same rules as SMS (:mod:`bot.channels.sms_aliyun`, through :mod:`bot.channels.aliyun_rpc`):
 
-* signing, timeouts and the thread pool are the shared RPC helper's; the SDK never retries;
-* a call that got no answer in time is **unsure**: it is never placed again blindly. Its
-  receipt settles it; Aliyun offers no query by ``OutId``, so when no receipt arrived within
-  ``receipt_wait_seconds`` (Aliyun pushes again after 1, 5 and 10 minutes) the call counts as
-  made, outcome unknown, and the check-in's next attempt follows its reach rules;
+* signing, timeouts and pacing are the shared RPC helper's; nothing is retried behind our
+  back, and no request starts unless it can end within this worker's lease on the message;
+* a call that got no answer in time (or whose worker died while placing it) is **unsure**
+  (``message.unsure_since``, and the ``call`` row placed before the request): it is never
+  placed again blindly. Its receipt settles it; Aliyun offers no query by ``OutId``, so when
+  no receipt arrived within ``receipt_wait_seconds`` (Aliyun pushes again after 1, 5 and 10
+  minutes) the call is taken as made, outcome unknown (recorded so), and the check-in's next
+  attempt follows its reach rules;
 * an answer that means our own set-up is wrong (AccessKey, permission, balance, the show
   number, a template) pauses the channel for every process (:mod:`bot.channels.pause`);
 * ``isv.BUSINESS_LIMIT_CONTROL`` waits ``limit_backoff_seconds`` (not an attempt).
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channels.aliyun_rpc import GATEWAY_FAULTS, AliyunRpc, Reply, Unsure
+from bot.channels.aliyun_rpc import GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.channels.sms_aliyun import template_value
 from bot.clock import Clock, SystemClock
@@ -142,14 +145,19 @@ class AliyunVoiceChannel:
             access_key_id=self.cfg.access_key_id, access_key_secret=self.cfg.access_key_secret,
             region_id=self.cfg.region_id, endpoint=self.cfg.endpoint,
             timeout=self.cfg.timeout_seconds, connect_timeout=self.cfg.connect_timeout_seconds,
-            threads=self.cfg.threads, label="voice", code_prefix="voice")
+            connections=self.cfg.threads, clock=self.clock)
+
+    @property
+    def call_seconds(self) -> float:
+        """The longest one send can take (one request; the outbox's lease must outlast it)."""
+        return self._rpc.call_seconds + 1
 
     async def start(self) -> None:
-        """Create the thread pool and the SDK client."""
+        """Open the HTTP session."""
         self._rpc.start()
 
     async def close(self) -> None:
-        """Stop the thread pool."""
+        """Close the HTTP session."""
         await self._rpc.close()
 
     def can_reach(self, phone: str | None, openid: str | None) -> bool:
@@ -167,7 +175,8 @@ class AliyunVoiceChannel:
         plan = await self._plan(msg)
         call = await Call.get_or_none(message_id=msg.message_id)
         if call is not None and call.status in (CallStatus.DIALING, CallStatus.UNSURE):
-            return await self._settle(call, now)
+            # The request may have left (no answer, or the worker placing it stopped).
+            return await self._settle(call, msg.unsure_since, now)
         if call is not None and call.status != CallStatus.REFUSED:
             # Placed already (the answer was recorded after a crash): the same call, not another.
             return SendResult(provider_msg_id=call.provider_call_id or f"call:{call.id}")
@@ -194,9 +203,14 @@ class AliyunVoiceChannel:
             await Call.filter(id=call.id).update(status=CallStatus.UNSURE, updated_at=now)
             raise ChannelError(
                 f"no answer from Aliyun ({e}); waiting for the call's receipt before calling "
-                "again", code="voice.timeout", retry_after=self.cfg.receipt_wait_seconds
-            ) from None
-        except ChannelError:
+                "again", code="voice.timeout", unsure=True,
+                retry_after=self.cfg.receipt_wait_seconds) from None
+        except NotSent as e:
+            # Never left: not a call (it does not count towards the limits); try again soon.
+            await Call.filter(id=call.id).update(status=CallStatus.REFUSED, updated_at=now)
+            raise ChannelError(f"cannot reach the voice endpoint: {e}", code="voice.connect",
+                               retry_after=1.0) from None
+        except ChannelError:  # not started (this worker's lease would end first)
             await Call.filter(id=call.id).update(status=CallStatus.REFUSED, updated_at=now)
             raise
         return await self._outcome(reply, msg, call, phone)
@@ -262,9 +276,11 @@ class AliyunVoiceChannel:
                                code="voice.no_template", retryable=False)
         return _Plan(IVR, prompt, question.id, **base)
 
-    async def _settle(self, call: Call, now: datetime) -> SendResult:
+    async def _settle(self, call: Call, unsure_since: datetime | None,
+                      now: datetime) -> SendResult:
         """A call that may have been placed: wait for its receipt, never call blindly again."""
-        wait_until = call.updated_at + timedelta(seconds=self.cfg.receipt_wait_seconds)
+        since = max(call.updated_at, unsure_since) if unsure_since else call.updated_at
+        wait_until = since + timedelta(seconds=self.cfg.receipt_wait_seconds)
         if now < wait_until:
             raise ChannelError("waiting for the receipt of a call that got no answer",
                                code="voice.unsure", defer=True,
@@ -275,7 +291,7 @@ class AliyunVoiceChannel:
             status=CallStatus.NO_RECEIPT, updated_at=now)
         log.warning("voice call %s: no receipt after %.0f s; counted as made, outcome unknown",
                     call.id, self.cfg.receipt_wait_seconds)
-        return SendResult(provider_msg_id=f"call:{call.id}")
+        return SendResult(provider_msg_id=f"call:{call.id}", unconfirmed=True)
 
     async def _check_limits(self, phone: str, now: datetime) -> None:
         """Aliyun's per-number limits, from our own table; over one, wait until it frees."""
@@ -341,5 +357,5 @@ class AliyunVoiceChannel:
         """A read-only query (``survey-bot doctor``): Aliyun's answer, or ``voice.no_answer``."""
         try:
             return dict((await self._rpc.call(action, params)).body)
-        except (Unsure, ChannelError) as e:
-            return {"Code": "voice.no_answer", "Message": str(e)}
+        except (Unsure, NotSent, ChannelError) as e:
+            return {"Code": "voice.no_answer", "Message": str(e) or type(e).__name__}

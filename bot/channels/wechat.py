@@ -43,7 +43,7 @@ from wechatpy.replies import TextReply
 from yarl import URL
 
 from bot import bulk, dispatcher, escalations, ledger, links, notify, outbox
-from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, WechatConfig
 from bot.privacy import normalise_phone
@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
 WINDOW = timedelta(hours=48)  # customer-service messages only this long after the last message
+# A template message repeated with the same client_msg_id within this is sent once (WeChat's
+# rule is ten minutes; a minute is kept in hand).
+DEDUP_WINDOW = timedelta(minutes=9)
 CS_PER_INBOUND = 5  # and at most this many per message received
 TOKEN_MARGIN = timedelta(minutes=5)  # refresh a little before WeChat says the token expires
 TOKEN_ERRORS = {40001, 42001, 40014}  # invalid / expired / malformed access token
@@ -114,12 +117,15 @@ class WechatApiError(Exception):
     """WeChat answered with a non-zero errcode (or not at all: errcode -1, ``transient``)."""
 
     def __init__(self, errcode: int, errmsg: str, *, transient: bool = False,
-                 token: bool = False) -> None:
+                 token: bool = False, unsure: bool = False) -> None:
         super().__init__(f"{errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self.transient = transient
         self.token = token  # the token endpoint refused our AppID/AppSecret
+        # The request may have been carried out (a timeout after it left, a dropped line):
+        # repeating it is safe only for an idempotent call.
+        self.unsure = unsure
 
 
 # One header mapping for every API call (built per request, it was a measurable cost).
@@ -177,18 +183,26 @@ class WechatApi:
         """One POST of a JSON ``body``; transport trouble and 5xx become transient errors."""
         await self.start()
         assert self._session is not None
+        check_deadline(self.clock.now(), self.cfg.timeout_seconds)  # right before it leaves
         try:
             async with self._session.post(url, data=body, headers=_JSON_HEADERS) as resp:
                 if resp.status >= 500:
-                    raise WechatApiError(-1, f"HTTP {resp.status}", transient=True)
+                    # 500/502/503: not carried out; 504: a gateway gave up waiting for it.
+                    raise WechatApiError(-1, f"HTTP {resp.status}", transient=True,
+                                         unsure=resp.status == 504)
                 if resp.status != 200:
                     raise WechatApiError(-2, f"HTTP {resp.status}")
                 raw = await resp.read()
             data = json.loads(raw)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+            # No connection was made: the request never left.
+            raise WechatApiError(-1, f"no connection ({type(e).__name__})",
+                                 transient=True) from e
         except (TimeoutError, aiohttp.ClientError) as e:
-            raise WechatApiError(-1, f"no answer ({type(e).__name__})", transient=True) from e
+            raise WechatApiError(-1, f"no answer ({type(e).__name__})", transient=True,
+                                 unsure=True) from e
         except ValueError as e:
-            raise WechatApiError(-1, "answer was not JSON", transient=True) from e
+            raise WechatApiError(-1, "answer was not JSON", transient=True, unsure=True) from e
         if not isinstance(data, dict):
             raise WechatApiError(-1, "answer was not a JSON object", transient=True)
         return data
@@ -256,8 +270,14 @@ class WechatApi:
             self._token = (token, expires)
             return token
 
-    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Call an API with the token: refresh once on 40001/42001, back off on -1 and 5xx."""
+    async def call(self, path: str, payload: dict[str, Any], *,
+                   idempotent: bool = True) -> dict[str, Any]:
+        """Call an API with the token: refresh once on 40001/42001, back off on -1 and 5xx.
+
+        A call that is not ``idempotent`` (a customer-service or subscribe message: WeChat
+        takes no key for them) is never repeated after an answer that leaves its outcome
+        unknown (a timeout, a dropped line): the caller settles that instead.
+        """
         refreshed = False
         stale: str | None = None
         attempt = 0
@@ -274,7 +294,8 @@ class WechatApi:
                     raise WechatApiError(code, str(data.get("errmsg", "")), transient=code == -1)
                 return data
             except WechatApiError as e:
-                if not e.transient or attempt >= self.cfg.max_retries:
+                if (not e.transient or attempt >= self.cfg.max_retries
+                        or (e.unsure and not idempotent)):
                     raise
                 attempt += 1
                 await asyncio.sleep(self.cfg.retry_backoff_seconds * 2 ** (attempt - 1))
@@ -283,7 +304,7 @@ class WechatApi:
         """A customer-service text message (inside the 48-hour window)."""
         await self.call("/cgi-bin/message/custom/send", {
             "touser": openid, "msgtype": "text", "text": {"content": text},
-        })
+        }, idempotent=False)
 
     async def send_template(self, openid: str, template_id: str, data: dict[str, Any],
                             url: str | None, client_msg_id: str) -> str:
@@ -301,7 +322,7 @@ class WechatApi:
         payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
         if page:
             payload["page"] = page
-        await self.call("/cgi-bin/message/subscribe/bizsend", payload)
+        await self.call("/cgi-bin/message/subscribe/bizsend", payload, idempotent=False)
 
     async def create_qr(self, scene: str, expire_seconds: int) -> dict[str, Any]:
         """A temporary parametric QR code (``QR_STR_SCENE``): ticket, url, expire_seconds."""
@@ -405,6 +426,39 @@ class WechatChannel:
         """Only contacts bound to an openid."""
         return bool(openid)
 
+    @property
+    def call_seconds(self) -> float:
+        """The longest one send can take: a token fetch, then every try with its back-off."""
+        tries = self.cfg.max_retries + 1
+        backoff = self.cfg.retry_backoff_seconds * (2 ** self.cfg.max_retries - 1)
+        return self.cfg.timeout_seconds * (tries + 1) + backoff + 1
+
+    def _settle(self, msg: Outgoing, facts: SendFacts, now: datetime) -> SendResult | None:
+        """An earlier attempt's outcome is unknown. None: send again, harmlessly; else the
+        message is taken as sent.
+
+        WeChat has no API to ask what became of a message. A template message carries
+        ``client_msg_id`` (our outbox key's digest): WeChat sends at most one message per
+        openid and id within ten minutes, so it is sent again with the same id while that
+        holds. Customer-service and subscribe messages carry no key: "settled" there means
+        taken as sent, unconfirmed — never sent twice; a lost check-in is asked again by the
+        next day's reminder, a lost reply by the person's next message.
+        """
+        assert msg.unsure_since is not None
+        inside = facts.last_in is not None and now - facts.last_in[0] < WINDOW
+        # The unknown attempt started at most a lease (and a call) before it was noticed.
+        age = now - msg.unsure_since + timedelta(
+            seconds=self.settings.worker.lease_seconds + self.call_seconds)
+        by_template = (not inside and bool(self.cfg.template_id)
+                       and self.cfg.reopen_with == "template"
+                       and (msg.kind == "checkin" or self._fallback(msg) is None))
+        if by_template and age < DEDUP_WINDOW:
+            return None
+        log.warning("WeChat message %s: outcome of an earlier attempt unknown; taken as sent "
+                    "(WeChat offers no way to ask)", msg.message_id)
+        return SendResult(provider_msg_id=f"{'cs' if inside else 'unconfirmed'}:"
+                                          f"{msg.message_id}", unconfirmed=True)
+
     def _fallback(self, msg: Outgoing) -> str | None:
         fb = self.cfg.fallback_channel
         return fb if fb and fb in self.peers and msg.phone else None
@@ -418,6 +472,10 @@ class WechatChannel:
         facts = msg.prepared if isinstance(msg.prepared, SendFacts) else None
         if facts is None:
             facts = (await self._load_facts([msg], now))[msg.contact_id]
+        if msg.unsure_since is not None:
+            settled = self._settle(msg, facts, now)
+            if settled is not None:
+                return settled
         if facts.last_in is not None and now - facts.last_in[0] < WINDOW:
             if facts.used >= CS_PER_INBOUND:
                 raise _wait_for_person(facts.last_in[0] + WINDOW - now)
@@ -545,6 +603,9 @@ class WechatChannel:
             return _wait_for_person(WINDOW)
         if e.errcode == 45009:  # daily API quota
             return ChannelError("daily API quota reached", code=code, retry_after=3600)
+        if e.unsure:
+            return ChannelError(f"WeChat's answer was lost ({e.errmsg}): settled before any "
+                                "resend", code="wechat.unsure", unsure=True, retry_after=1.0)
         if e.transient or e.errcode in TOKEN_ERRORS:
             return ChannelError(f"WeChat did not take it: {e.errmsg}", code=code)
         return ChannelError(f"WeChat refused the message: {e.errmsg}", code=code,
@@ -775,6 +836,7 @@ async def _store_then(rt: Runtime, *, contact_id: int | None, body: str, provide
             provider_msg_id=provider_id[:128], sender=sender, body=body, raw_payload=raw,
             status=MessageStatus.FAILED, error="not handled yet", created_at=now,
         )
+        rt.metrics.received(CHANNEL, "other")
     except IntegrityError:
         row = await Message.get(dedupe_key=key)
         if row.status != MessageStatus.FAILED:
@@ -974,6 +1036,7 @@ async def _hand_to_staff(rt: Runtime, conn: BaseDBAsyncClient, contact_id: int,
     await escalations.raise_for(conn, conversation=conv,
                                 department_id=await _department_of(conn, conv),
                                 kind="other", priority="normal", reason=reason, now=now)
+    rt.metrics.escalation_raised("other")
     return conv
 
 

@@ -68,6 +68,10 @@ COLUMN_TABLE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "optional: doctor or teacher name", "医生",
         ("主治医生", "主治医师", "经治医生", "经治医师", "医师", "接诊医生", "就诊医生",
          "责任医生", "老师", "任课老师", "教师", "doctor", "physician", "teacher")),
+    "clinician_id": (
+        "optional: the clinician's id in your system (tells apart namesakes in a department)",
+        "医生工号", ("医生编号", "医师工号", "工号", "医生id", "老师工号", "教师编号", "doctor_id",
+                     "physician_id", "teacher_id", "clinician_code")),
     "person_external_id": (
         "optional: the person's id in your system (kept across their visits)", "病历号",
         ("病案号", "患者编号", "患者id", "患者号", "档案号", "学号", "学生编号",

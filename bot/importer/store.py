@@ -83,7 +83,8 @@ async def store_one(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int
         fields = {
             "kind": row.kind, "status": row.status, "person_id": person.id,
             "contact_id": contact.id, "department_id": dept.id,
-            "clinician_name": row.clinician, "treatment_type": row.treatment_type,
+            "clinician_name": row.clinician, "clinician_code": row.clinician_code,
+            "treatment_type": row.treatment_type,
             "occurred_at": row.occurred_at,
         }
         ep = await Episode.filter(source=source, external_id=row.external_id).using_db(
@@ -205,6 +206,7 @@ async def store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[t
             fields: dict[str, object] = {
                 "kind": r.kind, "status": r.status, "person_id": pid, "contact_id": cid,
                 "department_id": depts[r.department], "clinician_name": r.clinician,
+                "clinician_code": r.clinician_code,
                 "treatment_type": r.treatment_type, "occurred_at": r.occurred_at,
             }
             ep = existing.get(r.external_id)

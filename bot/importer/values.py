@@ -24,7 +24,7 @@ from models import EpisodeKind, EpisodeStatus, PersonKind, Relation
 # Longest value each text column holds (the database's column sizes).
 LIMITS = {"external_id": 128, "person_name": 128, "department": 64, "department_name": 128,
           "treatment_type": 64, "clinician": 128, "contact_name": 128,
-          "person_external_id": 128, "contact_openid": 64}
+          "person_external_id": 128, "contact_openid": 64, "clinician_id": 64}
 # Controls other than tab, newline and carriage return, and lone surrogates (a JSON
 # "\ud800"): no database stores them as text.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -53,6 +53,7 @@ class EpisodeRow:
     relation: Relation
     status: EpisodeStatus
     preferred_channel: str | None = None  # ContactChannel; None: leave as it is
+    clinician_code: str = ""  # the import column clinician_id
 
 
 def text(value: object) -> str:
@@ -158,15 +159,18 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
                     names=" / ".join(n.strip() for n in names), field_zh=LABELS_ZH[col])
         for col, names in km.duplicates.items()]
     cells = {col: items[name] for col, name in km.names.items()}
+    unusable = set()  # cells already refused: not reported again as missing or malformed
     for col, v in list(cells.items()):
         if v is not None and not isinstance(v, str | int | float | date):
             errors.append(RowError.of(line, km.names[col].strip(), "not_scalar", field=col))
+            unusable.add(col)
             del cells[col]
     t = {col: text(v) for col, v in cells.items()}
     for col, value in list(t.items()):
         if _UNSTORABLE.search(value):
             errors.append(RowError.of(line, km.names[col].strip(), "unstorable", field=col))
-            t[col] = ""
+            unusable.add(col)
+            del t[col]
     if not t.get("department") and t.get("department_name"):
         t["department"] = t["department_name"]  # a file with the department's name only
 
@@ -175,14 +179,14 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
                                tuple((k, str(v)) for k, v in params.items()), col))
 
     for col in REQUIRED:
-        if not t.get(col):
+        if not t.get(col) and col not in unusable:
             err(col, "missing_value")
     phone = None
     if t.get("contact_phone"):
         phone, code = parse_phone(t["contact_phone"])
         if phone is None:
             err("contact_phone", code, value=t["contact_phone"])
-    elif not t.get("contact_openid"):
+    elif not t.get("contact_openid") and not unusable & {"contact_phone", "contact_openid"}:
         err("contact_phone", "missing_contact")
 
     occurred = birth = None
@@ -228,7 +232,8 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         occurred_at=occurred, department=t["department"],
         department_name=t.get("department_name") or t["department"],
         treatment_type=t.get("treatment_type", ""), kind=EpisodeKind(kind),
-        clinician=t.get("clinician", ""), person_external_id=t.get("person_external_id", ""),
+        clinician=t.get("clinician", ""), clinician_code=t.get("clinician_id", ""),
+        person_external_id=t.get("person_external_id", ""),
         person_kind=PersonKind(pkind), birth_date=birth,
         contact_name=t.get("contact_name") or t["person_name"],
         relation=Relation(relation), status=EpisodeStatus(status),

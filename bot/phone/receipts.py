@@ -224,7 +224,8 @@ async def _ended(rt: Runtime, call: Call, status: CallStatus, r: VoiceReceipt, *
     """A call's record arrived: settle its message; without a key, the next attempt may go."""
     if call.message_id is not None:
         delivered = status == CallStatus.ANSWERED
-        changes: dict[str, Any] = {"next_attempt_at": None,
+        # The record settles an unsure call: it was placed.
+        changes: dict[str, Any] = {"next_attempt_at": None, "unsure_since": None,
                                    "status": MessageStatus.DELIVERED if delivered
                                    else MessageStatus.FAILED,
                                    "error": None if delivered

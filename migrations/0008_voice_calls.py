@@ -1,6 +1,6 @@
 # Phone follow-up (voice): every call placed (keypad survey or staff) for the per-number limits
 # and coverage figures, the staff call list (电话回访), and the escalation kind "callback"
-# (pressed 0: wants a person). The lead renumbers this at merge if another 0005 lands first.
+# (pressed 0: wants a person). Renumbered from 0005 when main's 0005-0007 landed first.
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from models.calls import CallStatus, CallTaskStatus
@@ -11,7 +11,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_loop_inbox')]
+    dependencies = [('models', '0007_message_unsure_since')]
 
     initial = False
 

@@ -1,0 +1,363 @@
+"""Follow-up operations, escalations, complaint handling and praise, per group and period.
+
+Definitions (the manager pages state them too):
+
+- 应随访 (due): active episodes of the range with at least one check-in.
+- 已随访 (followed up): of those, episodes with an answered check-in.
+- 随访率 (follow-up rate) = 已随访 / 应随访, per episode.
+- 消息应答率 (message reply rate) = answered check-ins / sent check-ins, per message.
+- 及时率 (on-time rate) = check-ins first sent by their on-time window end / sent check-ins.
+- 失访 (lost to follow-up): due episodes with no answer and nothing planned or open, by reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate
+from bot.analytics.tallies import (
+    DIMENSIONS,
+    Scope,
+    TallyError,
+    _label,
+    _orm_scope,
+    bucket,
+    clinician_key,
+    department_names,
+)
+from bot.config import TalliesConfig
+from models import (
+    Answer,
+    CheckIn,
+    CheckinStatus,
+    Contact,
+    Episode,
+    EpisodeStatus,
+    Escalation,
+    EscalationStatus,
+    Staff,
+)
+
+_COLUMN = {d: d for d in DIMENSIONS}
+
+
+# ---------------------------------------------------------------------------------------------
+# operations: response, coverage, on-time, lost to follow-up, escalations, SLA, praise
+
+SENT = (CheckinStatus.OPENED, CheckinStatus.ANSWERED, CheckinStatus.EXPIRED)
+# CheckIn.lost_reason as the reach work records it, plus what is inferred for older rows
+LOST_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased", "unreachable",
+                "fatigue", "skipped", "cancelled")
+
+
+@dataclass
+class Operations:
+    """Operational figures of one group and period."""
+
+    key: str
+    period: str = ""
+    key_id: Any = None
+    min_n: int = MIN_ANSWERS_FOR_MEAN
+    department: str = ""  # a clinician's department
+    sent: int = 0
+    answered: int = 0
+    on_time: int = 0
+    eligible: int = 0
+    covered: int = 0
+    lost: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, int] = field(default_factory=dict)
+    sla_met: int = 0
+    sla_due: int = 0
+    praise: dict[str, int] = field(default_factory=dict)
+
+    # Follow-up rates are shown at any size, with their interval: the counts beside them are
+    # shown anyway, and nobody's answer is in them.
+
+    @property
+    def response(self) -> Rate:
+        """Answered / sent check-ins."""
+        return Rate(self.answered, self.sent, 1)
+
+    @property
+    def coverage(self) -> Rate:
+        """Eligible episodes with at least one completed follow-up."""
+        return Rate(self.covered, self.eligible, 1)
+
+    @property
+    def on_time_rate(self) -> Rate:
+        """Check-ins sent inside the on-time window."""
+        return Rate(self.on_time, self.sent, 1)
+
+    @property
+    def sla(self) -> Rate:
+        """Escalations claimed within their priority's target (decided ones only)."""
+        return Rate(self.sla_met, self.sla_due, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "key": self.key, "period": self.period, "sent": self.sent,
+            "answered": self.answered, "response_rate": self.response.as_dict(),
+            "eligible": self.eligible, "covered": self.covered,
+            "coverage": self.coverage.as_dict(), "on_time": self.on_time_rate.as_dict(),
+            "lost": dict(self.lost), "escalations": dict(self.escalations),
+            "sla": self.sla.as_dict(), "praise": dict(self.praise),
+        }
+
+
+def _group_value(by: str, dept: int | None, clinician: str | None, treatment: str | None,
+                 channel: str | None, code: str | None = None) -> Any:
+    if by == "department":
+        return dept
+    if by == "clinician":
+        # within the department, by the system's id else the name (as the tallies do)
+        return (dept, clinician_key(code, clinician), clinician or "")
+    if by == "treatment":
+        return treatment or ""
+    if by == "channel":
+        return channel or ""
+    return ""
+
+
+def lost_reason(status: str, contact: dict[str, Any], recorded: str | None = None) -> str:
+    """Why an episode was lost to follow-up: the check-in's recorded ``lost_reason``, else
+    what the contact row records, else no answer (expired) or skipped."""
+    if recorded:
+        return recorded
+    if contact.get("opted_out_at") is not None:
+        return "opted_out"
+    stopped = contact.get("stopped_reason")
+    if stopped:
+        return str(stopped) if stopped in LOST_REASONS else "skipped"
+    if contact.get("unreachable"):
+        return "unreachable"
+    if status == CheckinStatus.EXPIRED:
+        return "no_answer"
+    if status == CheckinStatus.CANCELLED:
+        return "cancelled"
+    return "skipped"
+
+
+def _inside(day: date, scope: Scope) -> bool:
+    return ((scope.start is None or day >= scope.start)
+            and (scope.end is None or day <= scope.end))
+
+
+async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
+                     by: str = "department", period: str = "all",
+                     scope: Scope | None = None, on_time_hours: int = 24) -> list[Operations]:
+    """Operational figures per group and period (see the module docstring for definitions).
+
+    - response: check-ins sent (opened, answered or expired) whose due day is in range;
+      answered ones over them.
+    - on time: sent check-ins first sent (``opened_at``) by ``window_end_at`` (the schedule's
+      due time + [checkin] on_time_hours, as the planner records it; rows without one use
+      due_at + ``on_time_hours``).
+    - coverage: active episodes that occurred in range and have at least one check-in;
+      covered when one is answered.
+    - lost: eligible episodes with no answer and nothing planned or open any more, by the
+      last check-in's ``lost_reason`` (else the contact's opt-out / stop / unreachable record,
+      else no answer).
+    - escalations by kind and SLA: escalations opened in range; met when claimed within the
+      priority's target; unclaimed ones count once their deadline has passed.
+    - praise: comments in range that name a clinician or staff member and hold a praise word.
+    """
+    if by not in _COLUMN:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    scope = scope or Scope()
+    lo, hi = scope.utc_bounds(tz)
+    # The range is widened by a day each side in SQL and cut exactly on local days here.
+    lo_q = lo - timedelta(days=1) if lo else None
+    hi_q = hi + timedelta(days=1) if hi else None
+    ids = scope.dept_ids()
+    names = (await department_names(scope.departments) if by in ("department", "clinician")
+             else {})
+    groups: dict[tuple[Any, str], Operations] = {}
+
+    def grp(g: Any, day: date) -> Operations:
+        per = bucket(day.isoformat(), period)
+        k = (g[:2] if by == "clinician" else g, per)
+        o = groups.get(k)
+        if o is None:
+            label = (g[2] or "—") if by == "clinician" else _label(by, g, names)
+            o = groups[k] = Operations(label, per, g[:2] if by == "clinician" else g,
+                                       cfg.min_answers)
+            if by == "clinician":
+                o.department = names.get(g[0], "—") if g[0] is not None else "—"
+        return o
+
+    def ep_ok(dept: int | None, clin: str, treat: str) -> bool:
+        return ((ids is None or dept in ids)
+                and (scope.clinician is None or clin == scope.clinician)
+                and (scope.treatment is None or treat == scope.treatment))
+
+    # check-ins → response and on-time
+    cq = CheckIn.filter(status__in=list(SENT))
+    if lo_q:
+        cq = cq.filter(due_at__gte=lo_q)
+    if hi_q:
+        cq = cq.filter(due_at__lt=hi_q)
+    if scope.channel is not None:
+        cq = cq.filter(channel=scope.channel)
+    window = timedelta(hours=on_time_hours)
+    for c in await cq.values("status", "due_at", "opened_at", "channel", "window_end_at",
+                             "episode__department_id", "episode__clinician_name",
+                             "episode__treatment_type", "episode__clinician_code"):
+        day = c["due_at"].astimezone(tz).date()
+        dept, clin, treat = (c["episode__department_id"], c["episode__clinician_name"],
+                             c["episode__treatment_type"])
+        if not _inside(day, scope) or not ep_ok(dept, clin, treat):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, c["channel"],
+                             c["episode__clinician_code"]), day)
+        o.sent += 1
+        o.answered += c["status"] == CheckinStatus.ANSWERED
+        opened = c["opened_at"]
+        end = c["window_end_at"] or c["due_at"] + window
+        if opened is not None and opened <= end:
+            o.on_time += 1
+
+    # episodes → coverage and lost to follow-up (channel: the first sent check-in's)
+    eq = Episode.filter(status=EpisodeStatus.ACTIVE)
+    if lo_q:
+        eq = eq.filter(occurred_at__gte=lo_q)
+    if hi_q:
+        eq = eq.filter(occurred_at__lt=hi_q)
+    if ids is not None:
+        eq = eq.filter(department_id__in=ids)
+    eps = await eq.values("id", "department_id", "clinician_name", "treatment_type",
+                          "occurred_at", "contact_id", "clinician_code")
+    by_ep: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    ep_ids = [e["id"] for e in eps]
+    for i in range(0, len(ep_ids), 1000):
+        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).order_by("id").values(
+                "episode_id", "status", "channel", "lost_reason"):
+            by_ep[c["episode_id"]].append(c)
+    contact_ids = list({e["contact_id"] for e in eps})
+    contacts: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(contact_ids), 1000):
+        for ct in await Contact.filter(id__in=contact_ids[i:i + 1000]).values(
+                "id", "opted_out_at", "stopped_reason", "unreachable"):
+            contacts[ct["id"]] = ct
+    for e in eps:
+        day = e["occurred_at"].astimezone(tz).date()
+        cis = by_ep.get(e["id"], [])
+        if not cis or not _inside(day, scope):
+            continue
+        if not ep_ok(e["department_id"], e["clinician_name"], e["treatment_type"]):
+            continue
+        chan = next((c["channel"] for c in cis if c["channel"]), None)
+        if scope.channel is not None and chan != scope.channel:
+            continue
+        o = grp(_group_value(by, e["department_id"], e["clinician_name"],
+                             e["treatment_type"], chan, e["clinician_code"]), day)
+        o.eligible += 1
+        statuses = [c["status"] for c in cis]
+        if CheckinStatus.ANSWERED in statuses:
+            o.covered += 1
+        elif not any(s in (CheckinStatus.PLANNED, CheckinStatus.OPENED) for s in statuses):
+            last = next((c for c in reversed(cis)
+                         if c["status"] in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)),
+                        cis[-1])
+            reason = lost_reason(last["status"], contacts.get(e["contact_id"], {}),
+                                 last["lost_reason"])
+            o.lost[reason] = o.lost.get(reason, 0) + 1
+
+    # escalations → counts by kind and SLA
+    targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
+               "normal": cfg.sla_normal_minutes}
+    xq = Escalation.all()
+    if lo_q:
+        xq = xq.filter(opened_at__gte=lo_q)
+    if hi_q:
+        xq = xq.filter(opened_at__lt=hi_q)
+    if ids is not None:
+        xq = xq.filter(department_id__in=ids)
+    for x in await xq.values("kind", "priority", "status", "opened_at", "claimed_at",
+                             "resolved_at", "department_id",
+                             "conversation__channel",
+                             "conversation__checkin__episode__clinician_name",
+                             "conversation__checkin__episode__treatment_type",
+                             "conversation__checkin__episode__clinician_code"):
+        day = x["opened_at"].astimezone(tz).date()
+        clin = x["conversation__checkin__episode__clinician_name"] or ""
+        treat = x["conversation__checkin__episode__treatment_type"] or ""
+        chan = x["conversation__channel"]
+        if not _inside(day, scope) or not ep_ok(x["department_id"], clin, treat):
+            continue
+        if scope.channel is not None and chan != scope.channel:
+            continue
+        o = grp(_group_value(by, x["department_id"], clin, treat, chan,
+                             x["conversation__checkin__episode__clinician_code"]), day)
+        kind = str(getattr(x["kind"], "value", x["kind"]))
+        o.escalations[kind] = o.escalations.get(kind, 0) + 1
+        deadline = x["opened_at"] + timedelta(
+            minutes=targets.get(str(getattr(x["priority"], "value", x["priority"])),
+                                cfg.sla_normal_minutes))
+        # first response = claimed, or resolved without a claim
+        first = x["claimed_at"] or x["resolved_at"]
+        if first is not None:
+            o.sla_due += 1
+            o.sla_met += first <= deadline
+        elif now > deadline:
+            o.sla_due += 1
+
+    # praise of named staff
+    for (g, day), who in await _praise(cfg, scope, by):
+        o = grp(g, day)
+        o.praise[who] = o.praise.get(who, 0) + 1
+
+    return sorted(groups.values(), key=lambda o: (o.key, o.period))
+
+
+def _name_forms(name: str) -> set[str]:
+    """A staff name and its bare form ("李明医生" → also "李明"); one-character stems are too
+    ambiguous to count."""
+    forms = {name} if len(name) >= 2 else set()
+    bare = re.sub(r"(医生|大夫|老师|护士|主任|院长)$", "", name)
+    if len(bare) >= 2:
+        forms.add(bare)
+    return forms
+
+
+async def _praise(cfg: TalliesConfig, scope: Scope,
+                  by: str) -> list[tuple[tuple[Any, date], str]]:
+    q = _orm_scope(Answer.filter(score__isnull=True).exclude(text=""), scope)
+    rows = await q.values("text", "department_id", "clinician", "treatment_type", "channel",
+                          "local_day", "clinician_code")
+    if not rows:
+        return []
+    known: set[str] = {str(n) for n in await Episode.all().distinct().values_list(
+        "clinician_name", flat=True) if n}
+    known |= {str(n) for n in await Staff.all().values_list("display_name", flat=True) if n}
+    forms = sorted(((f, n) for n in known for f in _name_forms(n)), key=lambda x: -len(x[0]))
+    words = [w for w in cfg.praise_words if w]
+    out: list[tuple[tuple[Any, date], str]] = []
+    for r in rows:
+        text = r["text"]
+        if not r["local_day"] or not any(w in text for w in words):
+            continue
+        named = {n for f, n in forms if f in text}
+        g = _group_value(by, r["department_id"], r["clinician"], r["treatment_type"],
+                         r["channel"], r["clinician_code"])
+        day = date.fromisoformat(r["local_day"])
+        out.extend(((g, day), n) for n in sorted(named))
+    return out
+
+
+async def open_escalations_by_kind(departments: Sequence[int] | None = None) -> dict[str, int]:
+    """How many escalations wait in the queues, per kind."""
+    q = Escalation.filter(status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
+    if departments is not None:
+        q = q.filter(department_id__in=list(departments))
+    counts: dict[str, int] = {}
+    for k in await q.values_list("kind", flat=True):
+        key = str(getattr(k, "value", k))
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,867 @@
+"""Manager analytics: score tallies, operational rates, fairness rules.
+
+Score tallies read one of three tables; ``rollup_source`` picks which:
+
+- ``answer_day``, scored answers counted per department, channel, question, score and local
+  day: tallies by department, channel or question with no clinician or treatment filter, for
+  every period and any day range (days sum to weeks, months, quarters and custom ranges).
+- ``answer_tally``, the same counted per local month with clinician and treatment too: the
+  other tallies over whole months (PostgreSQL; SQLite for clinicians by period).
+- ``answer`` itself otherwise. It carries everything the tallies group by (department,
+  clinician, treatment type, channel, question, local day; denormalised at recording time)
+  and each grouping has a covering index that starts with the grouping column and ends with
+  ``local_day``. On SQLite the database streams that index in order to count per day without
+  sorting, and an outer query folds the day rows into weeks, months or quarters; PostgreSQL
+  hash-aggregates the period expression directly (JIT off).
+
+Both rollups are kept by ``bot.ledger.append`` in the same transaction as each scored answer
+and equal counting answers (tests/test_tallies_rollup.py); ``rebuild_rollup`` recounts them.
+One query per tally.
+
+Operational rates (response, coverage, on-time, lost to follow-up, escalations, SLA, praise)
+read check-ins, episodes and escalations of the chosen range; they are far fewer rows.
+
+Fairness: a group with fewer than ``[tallies] min_answers`` answers shows no mean or rate
+("—"); every shown mean and rate carries a 95 % confidence interval. Nothing here returns who
+answered: drill-down rows carry the day, channel, score and text only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate, rnd, t95
+from models import (
+    Answer,
+    Department,
+)
+
+PERIODS = ("all", "day", "week", "month", "quarter")
+DIMENSIONS = ("department", "clinician", "treatment", "channel", "question")
+# dimension → the answer columns it groups by ("question" groups by question only). A
+# clinician is told apart within their department: by the system's id when given, else name.
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "department": ("department_id",),
+    "clinician": ("department_id", "clinician_code", "clinician"),
+    "treatment": ("treatment_type",), "channel": ("channel",), "question": ()}
+# kept for callers that name one column per dimension
+_COLUMN = {"department": "department_id", "clinician": "clinician",
+           "treatment": "treatment_type", "channel": "channel", "question": None}
+# Recovery satisfaction ("您对我们的处理结果满意吗？") is asked after a complaint or a low score
+# was handled; it is reported with complaint handling, never as an ordinary question.
+RECOVERY = "recovery"
+
+
+class TallyError(ValueError):
+    """A tally request that cannot be answered; the message says what to change."""
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return rnd(x, nd)
+
+
+HUNDRED_POINT = {
+    # 非常满意 100, 满意 80, 一般 60, 不满意 40, 非常不满意 20: the mean × 20
+    "times20": (20.0, 0.0),
+    # 5 → 100, 1 → 0: (mean − 1) × 25
+    "linear": (25.0, -25.0),
+}
+
+
+def to_hundred(x: float | None, scale: str = "times20") -> float | None:
+    """A 1–5 mean on the 100-point scale (``[tallies] hundred_point``)."""
+    if x is None:
+        return None
+    mul, add = HUNDRED_POINT[scale]
+    return x * mul + add
+
+
+@dataclass(eq=False)
+class Tally:
+    """Scores of one group (e.g. a department) for one question and period.
+
+    ``hidden`` is decided by :func:`bot.analytics.suppression.suppress` (a small group, or one
+    hidden with it so that it cannot be worked out from a total); before that, a group is
+    shown from ``min_answers`` answers on. A hidden group shows its answer count only.
+    """
+
+    dimension: str
+    key: str  # what the group is called on screen (department name, clinician, "wechat")
+    question_id: str
+    period: str = ""  # "" for the whole range, else "2026-10", "2026-Q4", "2026-11-16", ...
+    key_id: Any = None  # department id (department), (department id, clinician key) (clinician)
+    distribution: dict[int, int] = field(default_factory=lambda: dict.fromkeys(range(1, 6), 0))
+    min_answers: int = MIN_ANSWERS_FOR_MEAN
+    hidden: bool | None = None
+    reason: str = ""  # why hidden: "small" (under min_answers) or "complement"
+    scale: str = "times20"
+    parent: str = ""  # the department a clinician belongs to (its name)
+
+    @property
+    def department(self) -> str:
+        """The group's name (kept for templates written against department tallies)."""
+        return self.key
+
+    @property
+    def answers(self) -> int:
+        """How many scored answers."""
+        return sum(self.distribution.values())
+
+    @property
+    def shown(self) -> bool:
+        """Whether its figures are published (suppression decides; else min_answers)."""
+        n = self.answers
+        if self.hidden is not None:
+            return not self.hidden and n > 0
+        return n >= self.min_answers and n > 0
+
+    @property
+    def shown_distribution(self) -> list[int] | None:
+        """The 1–5 counts, or None when hidden."""
+        return [self.distribution[s] for s in range(1, 6)] if self.shown else None
+
+    @property
+    def mean(self) -> float | None:
+        """Mean score, or None when hidden."""
+        if not self.shown:
+            return None
+        return sum(k * v for k, v in self.distribution.items()) / self.answers
+
+    @property
+    def sd(self) -> float | None:
+        """Sample standard deviation (None when hidden)."""
+        m, n = self.mean, self.answers
+        if m is None or n < 2:
+            return None
+        ss = sum(v * (k - m) ** 2 for k, v in self.distribution.items())
+        return math.sqrt(ss / (n - 1))
+
+    @property
+    def mean_ci(self) -> tuple[float, float] | None:
+        """95 % t interval of the mean, clipped to 1–5 (None when hidden)."""
+        m, s, n = self.mean, self.sd, self.answers
+        if m is None or s is None:
+            return None
+        half = t95(n - 1) * s / math.sqrt(n)
+        return max(1.0, m - half), min(5.0, m + half)
+
+    @property
+    def score100(self) -> float | None:
+        """The mean on the 100-point scale (None when hidden)."""
+        return to_hundred(self.mean, self.scale)
+
+    @property
+    def score100_ci(self) -> tuple[float, float] | None:
+        """The mean's interval on the 100-point scale."""
+        ci = self.mean_ci
+        if ci is None:
+            return None
+        lo, hi = to_hundred(ci[0], self.scale), to_hundred(ci[1], self.scale)
+        return (lo, hi) if lo is not None and hi is not None else None
+
+    @property
+    def top_box(self) -> float | None:
+        """Share of 5s, or None when hidden."""
+        return self.top_box_rate.value
+
+    @property
+    def top_two_box(self) -> float | None:
+        """Share of 4s and 5s, or None when hidden."""
+        return self.top_two_rate.value
+
+    @property
+    def top_box_rate(self) -> Rate:
+        """Share of 5s with its interval."""
+        return Rate(self.distribution[5], self.answers, self.min_answers, not self.shown)
+
+    @property
+    def top_two_rate(self) -> Rate:
+        """Share of 4s and 5s with its interval."""
+        return Rate(self.distribution[4] + self.distribution[5], self.answers, self.min_answers,
+                    not self.shown)
+
+    def figures(self) -> dict[str, Any]:
+        """Every published figure, rounded once for every format (None when hidden)."""
+        ci, sci = self.mean_ci, self.score100_ci
+        tb, t2 = self.top_box_rate, self.top_two_rate
+        tbc, t2c = tb.ci, t2.ci
+        return {
+            "answers": self.answers, "distribution": self.shown_distribution,
+            "mean": _r(self.mean, 2), "mean_lo": _r(ci[0], 2) if ci else None,
+            "mean_hi": _r(ci[1], 2) if ci else None,
+            "score100": _r(self.score100, 1), "score100_lo": _r(sci[0], 1) if sci else None,
+            "score100_hi": _r(sci[1], 1) if sci else None,
+            "top_box": _r(tb.value, 3), "top_box_lo": _r(tbc[0], 3) if tbc else None,
+            "top_box_hi": _r(tbc[1], 3) if tbc else None,
+            "top_two_box": _r(t2.value, 3), "top_two_lo": _r(t2c[0], 3) if t2c else None,
+            "top_two_hi": _r(t2c[1], 3) if t2c else None,
+            "hidden": not self.shown, "reason": self.reason if not self.shown else "",
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form; hidden figures are null."""
+        return {"dimension": self.dimension, "key": self.key, "department": self.parent,
+                "question": self.question_id, "period": self.period, **self.figures()}
+
+
+# ---------------------------------------------------------------------------------------------
+# periods and scope
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def bucket(day: str, period: str) -> str:
+    """The period a local day (YYYY-MM-DD) falls in."""
+    if period == "all":
+        return ""
+    if period == "day":
+        return day
+    if period == "month":
+        return day[:7]
+    if period == "quarter":
+        return f"{day[:4]}-Q{(int(day[5:7]) + 2) // 3}"
+    if period == "week":
+        return week_start(date.fromisoformat(day)).isoformat()
+    raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def parse_range(text: str) -> tuple[date, date]:
+    """A period as typed by a manager → first and last local day (inclusive).
+
+    Accepts ``2026-10`` (a month), ``2026-Q4``, ``2026`` (a year), ``2026-11-16`` (a day) and
+    ``2026-10-01..2026-10-31`` (a custom range).
+    """
+    s = text.strip()
+    try:
+        if ".." in s:
+            a, b = (x.strip() for x in s.split("..", 1))
+            first, last = date.fromisoformat(a), date.fromisoformat(b)
+            if last < first:
+                raise TallyError(f"range {text!r} ends before it starts")
+            return first, last
+        if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", s):
+            y, q = int(m.group(1)), int(m.group(2))
+            first = date(y, 3 * q - 2, 1)
+            return first, _month_end(date(y, 3 * q, 1))
+        if re.fullmatch(r"\d{4}-\d{2}", s):
+            first = date.fromisoformat(s + "-01")
+            return first, _month_end(first)
+        if re.fullmatch(r"\d{4}", s):
+            return date(int(s), 1, 1), date(int(s), 12, 31)
+        d = date.fromisoformat(s)
+        return d, d
+    except ValueError as e:
+        if isinstance(e, TallyError):
+            raise
+        raise TallyError(
+            f"cannot read period {text!r}: use 2026-10 (month), 2026-Q4, 2026, 2026-11-16 or "
+            "2026-10-01..2026-10-31"
+        ) from None
+
+
+def _month_end(first: date) -> date:
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records a tally covers. ``departments`` limits a department head to theirs."""
+
+    start: date | None = None  # first local day, inclusive
+    end: date | None = None  # last local day, inclusive
+    departments: frozenset[int] | None = None
+    department_id: int | None = None
+    clinician: str | None = None
+    treatment: str | None = None
+    channel: str | None = None
+    question_id: str | None = None
+    clinician_code: str | None = None
+
+    def dept_ids(self) -> list[int] | None:
+        """The department filter as a list (None: all departments)."""
+        ids: set[int] | None = None if self.departments is None else set(self.departments)
+        if self.department_id is not None:
+            ids = {self.department_id} if ids is None else ids & {self.department_id}
+        return None if ids is None else sorted(ids)
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """[start of first day, start of the day after the last) as aware datetimes."""
+        lo = datetime.combine(self.start, time(0), tz) if self.start else None
+        hi = (datetime.combine(self.end + timedelta(days=1), time(0), tz)
+              if self.end else None)
+        return lo, hi
+
+
+class _Sql:
+    """Placeholders in the connection's dialect (``?`` on SQLite, ``$n`` on PostgreSQL)."""
+
+    def __init__(self, pg: bool) -> None:
+        self.pg = pg
+        self.values: list[Any] = []
+
+    def p(self, v: Any) -> str:
+        self.values.append(v)
+        return f"${len(self.values)}" if self.pg else "?"
+
+    def in_(self, col: str, vals: Sequence[Any]) -> str:
+        if not vals:
+            return "1 = 0"
+        return f"{col} IN ({', '.join(self.p(v) for v in vals)})"
+
+
+def _answer_where(sql: _Sql, scope: Scope) -> str:
+    conds = ["score IS NOT NULL"]
+    if scope.start is not None:
+        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+    if scope.end is not None:
+        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(sql.in_("department_id", ids))
+    for col, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                     ("channel", scope.channel), ("question_id", scope.question_id)):
+        if val is not None:
+            conds.append(f"{col} = {sql.p(val)}")
+    if scope.clinician_code is not None:
+        conds.append(f"COALESCE(clinician_code, '') = {sql.p(scope.clinician_code)}")
+    return " AND ".join(conds)
+
+
+def _period_sql(period: str, pg: bool, col: str = "local_day") -> str:
+    """SQL for the period label of a YYYY-MM-DD text column (same labels as :func:`bucket`)."""
+    if period == "month":
+        return f"substr({col}, 1, 7)"
+    if period == "quarter":
+        return (f"substr({col}, 1, 4) || '-Q' || "
+                f"CAST((CAST(substr({col}, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
+    if period == "week":
+        if pg:
+            # a timestamp without zone, formatted by _period_label: cheaper than to_char
+            return f"date_trunc('week', CAST({col} AS timestamp))"
+        return f"date({col}, '-6 days', 'weekday 1')"
+    return col
+
+
+def _period_label(v: Any) -> str:
+    """A period value from SQL as :func:`bucket` spells it (PostgreSQL weeks are timestamps)."""
+    return v.date().isoformat() if isinstance(v, datetime) else str(v)
+
+
+def _conn() -> Any:
+    return connections.get("default")
+
+
+async def department_names(departments: Collection[int] | None = None) -> dict[int, str]:
+    """Department id → name, of ``departments`` only when given (a head's scope: the names
+    of other departments are theirs too, not only their rows)."""
+    q = Department.all() if departments is None else Department.filter(
+        id__in=list(departments))
+    return {d["id"]: d["name"] for d in await q.values("id", "name")}
+
+
+# ---------------------------------------------------------------------------------------------
+# score tallies
+
+def _group_value(vals: Sequence[Any], by: str) -> Any:
+    """One group's value as score_rows returns it: a scalar, or for clinicians
+    (department id, clinician id or "", name)."""
+    if by == "question":
+        return ""
+    if by == "clinician":
+        dept, code, name = vals
+        return (dept, code or "", name)
+    return vals[0]
+
+
+async def score_rows(by: str = "department", period: str = "all",
+                     scope: Scope | None = None) -> list[tuple[Any, str, str, int, int]]:
+    """Raw grouped counts: (group value, period, question, score, n). One query."""
+    if by not in GROUP_COLUMNS:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    if period not in PERIODS:
+        raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    scope = scope or Scope()
+    conn = _conn()
+    pg = conn.capabilities.dialect == "postgres"
+    source = rollup_source(by, period, scope, pg)
+    if source == "answer_day":
+        return await _day_rows(conn, pg, by, period, scope)
+    if source == "answer_tally":
+        return await _rollup_rows(conn, pg, by, period, scope)
+    sql = _Sql(pg)
+    where = _answer_where(sql, scope)
+    lead = list(GROUP_COLUMNS[by])
+    keys = [*lead, "question_id", "score"]
+    cols = ", ".join(keys)
+    pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+    if period == "all":
+        q = f"SELECT {cols}, COUNT(*) FROM answer WHERE {where} GROUP BY {cols}"
+    elif pg or by == "clinician":
+        # PostgreSQL hashes groups in parallel: one GROUP BY over the period expression is
+        # fastest there. Clinicians are too many for per-day rows to pay off on SQLite too.
+        q = (f"SELECT {cols}, {_period_sql(period, pg)}, COUNT(*) FROM answer "
+             f"WHERE {where} GROUP BY {pos}")
+    else:
+        # SQLite: the covering index (col, question_id, score, local_day) streams day groups
+        # in index order without sorting; the outer query folds the (far fewer) day rows into
+        # weeks, months or quarters. One GROUP BY over the period expression would sort every
+        # answer.
+        q = (f"SELECT {cols}, {_period_sql(period, pg, 'd')}, SUM(n) FROM "
+             f"(SELECT {cols}, local_day AS d, COUNT(*) AS n FROM answer WHERE {where} "
+             f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
+    rows = await _fetch(conn, pg, q, sql.values)
+    off = len(lead)
+    # a missing clinician id (NULL, older rows) and an empty one are the same group
+    out: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    for r in rows:
+        g = _group_value(r[:off], by)
+        if period == "all":
+            out[(g, "", r[off], int(r[off + 1]))] += int(r[off + 2])
+        else:
+            out[(g, _period_label(r[off + 2]), r[off], int(r[off + 1]))] += int(r[off + 3])
+    return [(*k, n) for k, n in out.items()]
+
+
+async def _fetch(conn: Any, pg: bool, q: str, values: list[Any]) -> list[Any]:
+    if pg:
+        # JIT compilation costs more than it saves on these short aggregate queries.
+        async with in_transaction() as tx:
+            await tx.execute_script("SET LOCAL jit = off")
+            _, rows = await tx.execute_query(q, values)
+    else:
+        _, rows = await conn.execute_query(q, values)
+    return list(rows)
+
+
+def rollup_source(by: str, period: str, scope: Scope, pg: bool) -> str:
+    """The table a score tally reads: ``answer_day``, ``answer_tally`` or ``answer``.
+
+    The day rollup answers any period and day range for department, channel and question
+    tallies that filter on nothing it lacks (clinician, treatment). The month rollup answers
+    the rest over whole months where it beats the answer table's covering indexes: always on
+    PostgreSQL (hash aggregation over every answer otherwise), and on SQLite for clinicians by
+    period (too many groups for per-day rows to pay off). Otherwise the answer table.
+    """
+    if (by in ("department", "channel", "question") and scope.clinician is None
+            and scope.treatment is None):
+        return "answer_day"
+    if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
+        return "answer_tally"
+    return "answer"
+
+
+def _month_grain(period: str, scope: Scope) -> bool:
+    """Whether whole local months answer the request (then the rollup table can)."""
+    return (period in ("all", "month", "quarter")
+            and (scope.start is None or scope.start.day == 1)
+            and (scope.end is None or scope.end == _month_end(scope.end)))
+
+
+# AnswerTally.nulls bits (see models.records.AnswerTally)
+_NULL_BIT = {"department_id": 1, "clinician": 2, "treatment_type": 4, "local_day": 8}
+
+
+async def _rollup_rows(conn: Any, pg: bool, by: str, period: str,
+                       scope: Scope) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows over whole months, from the answer_tally rollup (same figures)."""
+    sql = _Sql(pg)
+    conds = ["1 = 1"]
+    if scope.start is not None:
+        conds.append(f"local_month >= {sql.p(scope.start.isoformat()[:7])} AND (nulls & 8) = 0")
+    if scope.end is not None:
+        conds.append(f"local_month <= {sql.p(scope.end.isoformat()[:7])} AND (nulls & 8) = 0")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    for name, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                      ("channel", scope.channel), ("question_id", scope.question_id),
+                      ("clinician_code", scope.clinician_code)):
+        if val is not None:
+            bit = _NULL_BIT.get(name)
+            conds.append(f"{name} = {sql.p(val)}" + (f" AND (nulls & {bit}) = 0" if bit else ""))
+    lead = list(GROUP_COLUMNS[by])
+    mask = 8 if period != "all" else 0
+    for c in lead:
+        mask |= _NULL_BIT.get(c, 0)
+    keys = [*lead, *(["local_month"] if period != "all" else []),
+            "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
+    pos = ", ".join(str(i + 1) for i in range(len(keys)))
+    q = (f"SELECT {', '.join(keys)}, SUM(n) FROM answer_tally WHERE {' AND '.join(conds)} "
+         f"GROUP BY {pos}")
+    raw = await _fetch(conn, pg, q, sql.values)
+    folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    for r in raw:
+        v = list(r.values()) if isinstance(r, dict) else list(r)
+        gvals = v[:len(lead)]
+        v = v[len(lead):]
+        month = v.pop(0) if period != "all" else ""
+        qid, score, bits, n = v
+        bits = int(bits) & mask
+        # a NULL stored as 0 / '' with its bit: give back the NULL
+        gvals = [None if bits & _NULL_BIT.get(c, 0) else g for c, g in zip(lead, gvals,
+                                                                             strict=True)]
+        if period == "all":
+            per = ""
+        elif bits & 8:
+            per = "None"  # as the answer-table query labels a missing day
+        else:
+            per = month if period == "month" else bucket(f"{month}-01", "quarter")
+        folded[(_group_value(gvals, by), per, qid, int(score))] += int(n)
+    return [(*k, n) for k, n in folded.items()]
+
+
+async def _day_rows(conn: Any, pg: bool, by: str, period: str,
+                   scope: Scope) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows from the answer_day rollup (same figures, any period and day range)."""
+    sql = _Sql(pg)
+    conds = ["1 = 1"]
+    # A missing day is stored as '', before every date: a start bound leaves it out by itself,
+    # an end bound needs "> ''" (a range condition the planners estimate well, unlike a bit).
+    dated = scope.start is not None or scope.end is not None
+    if scope.start is not None:
+        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+    if scope.end is not None:
+        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+        if scope.start is None:
+            conds.append("local_day > ''")
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    for name, val in (("channel", scope.channel), ("question_id", scope.question_id)):
+        if val is not None:
+            conds.append(f"{name} = {sql.p(val)}")
+    lead = list(GROUP_COLUMNS[by])
+    col = lead[0] if lead else None
+    where = " AND ".join(conds)
+    keys = [*lead, "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
+    cols = ", ".join(keys)
+    if period == "all":
+        q = f"SELECT {cols}, SUM(n) FROM answer_day WHERE {where} GROUP BY {cols}"
+    elif period == "day":
+        q = (f"SELECT {cols}, local_day, SUM(n) FROM answer_day WHERE {where} "
+             f"GROUP BY {cols}, local_day")
+    else:
+        # a missing day ('', bit 8; only without a range) gets no period: PostgreSQL cannot
+        # cast ''
+        per = _period_sql(period, pg, "d")
+        if not dated:
+            per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"
+        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+        if pg:
+            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
+                 f"(SELECT {cols}, local_day AS d, n FROM answer_day WHERE {where}) t "
+                 f"GROUP BY {pos}")
+        else:
+            # SQLite streams the covering index in (group, day) order, summing channels per
+            # day without sorting; the outer query folds the days into periods.
+            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
+                 f"(SELECT {cols}, local_day AS d, SUM(n) AS n FROM answer_day WHERE {where} "
+                 f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
+    raw = await _fetch(conn, pg, q, sql.values)
+    # Rows (sqlite3.Row / asyncpg Record) by position: [group], question, score, nulls,
+    # [period], n. Rows that differ only in a nulls bit this tally ignores fold together.
+    lead_bit = _NULL_BIT.get(col or "", 0)
+    off = 1 if col else 0
+    label = _period_label if pg and period == "week" else str
+    folded: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    for r in raw:
+        bits = r[off + 2]
+        g = (None if bits & lead_bit else r[0]) if col else ""
+        if period == "all":
+            per_label = ""
+        elif bits & 8:
+            per_label = "None"  # as the answer-table query labels a missing day
+        else:
+            per_label = label(r[off + 3])
+        folded[(g, per_label, r[off], r[off + 1])] += r[-1]
+    return [(*k, int(n)) for k, n in folded.items()]
+
+
+async def rebuild_rollup() -> dict[str, int]:
+    """Recount both rollups (answer_tally per month, answer_day per day) from the answer table,
+    after bulk loads or restores. Returns how many rows each now holds.
+    """
+    month = "COALESCE(substr(local_day, 1, 7), '')"
+    nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {b} ELSE 0 END"
+                       for c, b in _NULL_BIT.items())
+    day_nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {_NULL_BIT[c]} ELSE 0 END"
+                           for c in ("department_id", "local_day"))
+    async with in_transaction() as tx:
+        await tx.execute_query("DELETE FROM answer_tally")
+        await tx.execute_query(
+            "INSERT INTO answer_tally (department_id, clinician, clinician_code, treatment_type, "
+            "channel, question_id, score, local_month, nulls, n) "
+            "SELECT COALESCE(department_id, 0), COALESCE(clinician, ''), "
+            "COALESCE(clinician_code, ''), "
+            f"COALESCE(treatment_type, ''), channel, question_id, score, {month}, {nulls}, "
+            "COUNT(*) FROM answer WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9")
+        await tx.execute_query("DELETE FROM answer_day")
+        await tx.execute_query(
+            "INSERT INTO answer_day (department_id, question_id, score, nulls, local_day, "
+            "channel, n) "
+            f"SELECT COALESCE(department_id, 0), question_id, score, {day_nulls}, "
+            "COALESCE(local_day, ''), channel, COUNT(*) FROM answer WHERE score IS NOT NULL "
+            "GROUP BY 1, 2, 3, 4, 5, 6")
+        out = {}
+        for table in ("answer_tally", "answer_day"):
+            _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
+            out[table] = int(rows[0][0])
+    for table in out:
+        # fresh statistics: the planners pick index or scan by the rollups' sizes
+        await _conn().execute_script(f"ANALYZE {table}")
+    return out
+
+
+def clinician_key(code: str | None, name: str | None) -> str:
+    """How a clinician is told apart within their department: the system's id, else the name."""
+    return f"id:{code}" if code else f"name:{name or ''}"
+
+
+async def score_tallies(since: datetime | None = None, until: datetime | None = None, *,
+                        by: str = "department", period: str = "all",
+                        scope: Scope | None = None,
+                        min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                        tz: ZoneInfo | None = None, scale: str = "times20") -> list[Tally]:
+    """Tallies per group (``by``), question and period, sorted by group, period, question.
+
+    Clinicians are grouped per department (``key_id`` = (department id, clinician key), the
+    department's name in ``parent``). Recovery satisfaction is left out (complaint handling
+    reports it). ``since``/``until`` (aware datetimes) are turned into local days in ``tz``;
+    prefer ``scope.start``/``scope.end``.
+    """
+    scope = scope or Scope()
+    if since is not None or until is not None:
+        zone = tz or ZoneInfo("Asia/Shanghai")
+        scope = replace(
+            scope, start=since.astimezone(zone).date() if since else scope.start,
+            end=(until - timedelta(microseconds=1)).astimezone(zone).date() if until
+            else scope.end)
+    rows = await score_counts(by, period, scope)
+    names = (await department_names(scope.departments) if by in ("department", "clinician")
+             else {})
+    return build_tallies(rows, by, names, min_answers=min_answers, scale=scale)
+
+
+Counts = tuple[int, int, int, int, int]  # answers scoring 1, 2, 3, 4, 5
+
+
+def counts_of(rows: Iterable[tuple[Any, str, str, int, int]]) -> list[tuple[Any, str, str,
+                                                                        Counts]]:
+    """score_rows' rows (one per score) folded into one row per group, period and question."""
+    out: dict[tuple[Any, str, str], list[int]] = {}
+    for g, per, qid, score, n in rows:
+        if 1 <= score <= 5:
+            c = out.get((g, per, qid))
+            if c is None:
+                c = out[(g, per, qid)] = [0, 0, 0, 0, 0]
+            c[score - 1] += n
+    return [(g, per, q, (c[0], c[1], c[2], c[3], c[4])) for (g, per, q), c in out.items()]
+
+
+async def score_counts(by: str = "department", period: str = "all",
+                       scope: Scope | None = None) -> list[tuple[Any, str, str, Counts]]:
+    """Like :func:`score_rows`, with the five scores' counts in one row: (group value,
+    period, question, counts). Over the answer table the scores are counted in SQL (a fifth
+    of the rows to hand back and fold); the rollups are folded here."""
+    scope = scope or Scope()
+    if by not in GROUP_COLUMNS:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    if period not in PERIODS:
+        raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    conn = _conn()
+    pg = conn.capabilities.dialect == "postgres"
+    if rollup_source(by, period, scope, pg) != "answer":
+        return counts_of(await score_rows(by, period, scope))
+    sql = _Sql(pg)
+    where = _answer_where(sql, scope)
+    lead = list(GROUP_COLUMNS[by])
+    k = len(lead)
+    cols = ", ".join([*lead, "question_id"])
+
+    def pivot(n: str) -> str:
+        return ", ".join(f"SUM(CASE WHEN score = {s} THEN {n} ELSE 0 END)" for s in range(1, 6))
+
+    pos = ", ".join(str(i + 1) for i in range(k + 2))
+    if period == "all":
+        q = (f"SELECT {cols}, '' AS p, {pivot('1')} FROM answer WHERE {where} "
+             f"GROUP BY {cols}")
+    elif pg or by == "clinician":
+        q = (f"SELECT {cols}, {_period_sql(period, pg)}, {pivot('1')} FROM answer "
+             f"WHERE {where} GROUP BY {pos}")
+    else:
+        # SQLite: stream the covering index per day (no sort), fold days into periods
+        q = (f"SELECT {cols}, {_period_sql(period, pg, 'd')}, {pivot('n')} FROM "
+             f"(SELECT {cols}, score, local_day AS d, COUNT(*) AS n FROM answer WHERE {where} "
+             f"GROUP BY {cols}, score, local_day) t GROUP BY {pos}")
+    rows = await _fetch(conn, pg, q, sql.values)
+    out: dict[tuple[Any, str, str], list[int]] = {}
+    clin = by == "clinician"
+    for r in rows:
+        r = tuple(r)
+        if clin:
+            g: Any = (r[0], r[1] or "", r[2])
+        else:
+            g = r[0] if k else ""
+        key = (g, _period_label(r[k + 1]) if period != "all" else "", r[k])
+        c = out.get(key)
+        if c is None:
+            out[key] = [int(x) for x in r[k + 2:k + 7]]
+        else:  # a NULL and an empty clinician id are one group
+            for i in range(5):
+                c[i] += int(r[k + 2 + i])
+    return [(g, per, q, (c[0], c[1], c[2], c[3], c[4])) for (g, per, q), c in out.items()]
+
+
+def build_tallies(rows: Iterable[tuple[Any, ...]], by: str,
+                  names: dict[int, str], *, min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                  scale: str = "times20") -> list[Tally]:
+    """Tally objects from score_rows' rows (one per score) or score_counts' (five counts);
+    recovery answers left out."""
+    out: dict[tuple[Any, str, str], Tally] = {}
+    # a clinician id may come with several spellings of the name: the commonest is shown
+    spellings: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    clin = by == "clinician"
+    for row in rows:
+        if len(row) == 5:
+            g, per, qid, score, n = row
+            if not 1 <= score <= 5:
+                continue
+            counts: tuple[int, ...] = tuple(n if s == score else 0 for s in range(1, 6))
+        else:
+            g, per, qid, counts = row
+        if qid == RECOVERY:
+            continue
+        if clin:
+            dept, code, name = g
+            gid: Any = (dept, clinician_key(code, name))
+            spellings[gid][name or ""] += sum(counts)
+        else:
+            gid = g
+        k = (gid, per, qid)
+        t = out.get(k)
+        if t is None:
+            t = out[k] = Tally(by, _label(by, g, names), qid, per, key_id=gid,
+                               min_answers=min_answers, scale=scale)
+            if clin:
+                t.parent = names.get(g[0], "—") if g[0] is not None else "—"
+        d = t.distribution
+        d[1] += counts[0]
+        d[2] += counts[1]
+        d[3] += counts[2]
+        d[4] += counts[3]
+        d[5] += counts[4]
+    if clin:
+        for t in out.values():
+            best = max(spellings[t.key_id].items(), key=lambda kv: (kv[1], kv[0]))[0]
+            t.key = best or "—"
+    return sorted(out.values(), key=lambda t: (t.parent, t.key, str(t.key_id), t.period,
+                                               t.question_id))
+
+
+def _label(by: str, g: Any, names: dict[int, str]) -> str:
+    if by == "department":
+        return names.get(g, "—") if g is not None else "—"
+    if by == "question":
+        return ""
+    if by == "clinician":
+        return str(g[2]) if g[2] else "—"
+    return str(g) if g else "—"
+
+
+def combine(tallies: Iterable[Tally], *, dimension: str = "", key: str = "",
+            question_id: str = "", period: str = "",
+            min_answers: int = MIN_ANSWERS_FOR_MEAN) -> Tally:
+    """One tally over several (e.g. all departments)."""
+    t = Tally(dimension, key, question_id, period, min_answers=min_answers)
+    for x in tallies:
+        for s, n in x.distribution.items():
+            t.distribution[s] += n
+    return t
+
+
+async def drill_down(scope: Scope, *, by: str, key: Any, question_id: str,
+                     period: str = "all", period_key: str = "",
+                     min_answers: int = MIN_ANSWERS_FOR_MEAN,
+                     limit: int = 500) -> list[dict[str, Any]] | None:
+    """The answers behind one number, without who gave them (None: group too small to show).
+
+    Rows carry the local day, channel, score and any comment of the same conversation. They
+    are ordered by score and day, never by id, so order does not hint at the person either.
+    """
+    if by not in GROUP_COLUMNS:
+        raise TallyError(f"unknown dimension {by!r}")
+    q = Answer.filter(score__isnull=False, question_id=question_id)
+    q = _orm_scope(q, scope)
+    q = filter_group(q, by, key)
+    if period != "all" and period_key:
+        first, last = _period_bounds(period, period_key)
+        q = q.filter(local_day__gte=first.isoformat(), local_day__lte=last.isoformat())
+    n = await q.count()
+    if n < min_answers:
+        return None
+    rows = await q.order_by("score", "local_day").limit(limit).values(
+        "conversation_id", "local_day", "channel", "score")
+    comments: dict[int, list[str]] = defaultdict(list)
+    conv_ids = list({r["conversation_id"] for r in rows})
+    for i in range(0, len(conv_ids), 500):
+        for c in await Answer.filter(conversation_id__in=conv_ids[i:i + 500],
+                                     score__isnull=True).exclude(text="").values(
+                "conversation_id", "text"):
+            comments[c["conversation_id"]].append(c["text"])
+    return [{"day": r["local_day"] or "", "channel": r["channel"], "score": r["score"],
+             "comment": " / ".join(comments.get(r["conversation_id"], []))} for r in rows]
+
+
+def filter_group(q: Any, by: str, key: Any) -> Any:
+    """An ORM query narrowed to one group (``key`` as ``Tally.key_id`` holds it)."""
+    if by == "clinician":
+        dept, ident = key
+        q = q.filter(department_id=dept)
+        kind, _, value = str(ident).partition(":")
+        if kind == "id":
+            return q.filter(clinician_code=value)
+        return q.filter(clinician=value).filter(
+            Q(clinician_code__isnull=True) | Q(clinician_code=""))
+    col = _COLUMN[by]
+    return q.filter(**{col: key}) if col else q
+
+
+def _orm_scope(q: Any, scope: Scope) -> Any:
+    if scope.start is not None:
+        q = q.filter(local_day__gte=scope.start.isoformat())
+    if scope.end is not None:
+        q = q.filter(local_day__lte=scope.end.isoformat())
+    ids = scope.dept_ids()
+    if ids is not None:
+        q = q.filter(department_id__in=ids)
+    for col, val in (("clinician", scope.clinician), ("treatment_type", scope.treatment),
+                     ("channel", scope.channel)):
+        if val is not None:
+            q = q.filter(**{col: val})
+    if scope.clinician_code:
+        q = q.filter(clinician_code=scope.clinician_code)
+    return q
+
+
+def _period_bounds(period: str, key: str) -> tuple[date, date]:
+    if period == "day":
+        d = date.fromisoformat(key)
+        return d, d
+    if period == "week":
+        d = date.fromisoformat(key)
+        return d, d + timedelta(days=6)
+    return parse_range(key)

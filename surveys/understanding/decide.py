@@ -1,0 +1,215 @@
+"""Where the rules stay exact, where the learned model decides, and where it is unsure.
+
+The rules (``surveys.parser``) read a reply first; their evidence becomes features of the
+model (:func:`features_of`), and :func:`combine` then settles each label:
+
+* **score** -- an explicit number, a star count or a corrected score is exact: the rules keep
+  it (units, ranges, "4.5" and out-of-range numbers are theirs too).  Otherwise (words,
+  dialect, sarcasm, litotes, emoji) the model's 6-way class decides when it is confident;
+  when it is not, and it or the rules see a score, the engine confirms the lower one.
+* **red_flag** -- recall first: a red flag of the precise rules stands; the model adds one
+  where its probability reaches the threshold, never over a symptom the rules found denied,
+  resolved or hypothetical (negation scope is exact); it may drop the rules' broadest
+  reading (a bare "symptom mention") only when very sure.
+* **opt_out** -- a stop keyword of the rules stands; the model adds *unsure* opt-outs (the
+  engine asks before stopping) and may drop the rules' unsure ones; a denied stop ("不是要
+  退订") stays denied.
+* **complaint**, **question** -- the model decides, the rules' evidence among its features.
+* **dispute** -- the rules' cue or the model; a dispute is always also a complaint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from surveys.understanding.model import FLAGS
+from surveys.understanding.safety import resolution_negated
+
+# score evidence that is exact: the rules' number, not a model's guess
+EXACT_SCORE_RULES: Final = frozenset({
+    "digit", "chinese_numeral", "fullwidth_digit", "star_emoji", "fraction", "corrected",
+    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied"})
+_NOTE_OK: Final = re.compile(r"[^0-9]{1,40}")
+MILD_BAR: Final = 0.9
+_NOTE_SKIP: Final = ("learned tier",)
+
+
+class _Ev(Protocol):
+    @property
+    def rule(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+
+
+class _Interp(Protocol):
+    """What :func:`features_of` reads of a ``surveys.parser.Interpretation``."""
+
+    @property
+    def score(self) -> int | None: ...
+    @property
+    def opt_out(self) -> bool: ...
+    @property
+    def complaint(self) -> bool: ...
+    @property
+    def dispute(self) -> bool: ...
+    @property
+    def red_flag(self) -> bool: ...
+    @property
+    def question(self) -> bool: ...
+    @property
+    def needs_confirmation(self) -> bool: ...
+    @property
+    def candidate(self) -> int | None: ...
+    @property
+    def out_of_range(self) -> int | None: ...
+    @property
+    def wrong_number(self) -> bool: ...
+    @property
+    def deceased(self) -> bool: ...
+    @property
+    def opt_out_unsure(self) -> bool: ...
+    @property
+    def evidence(self) -> Iterable[_Ev]: ...
+
+
+def features_of(interp: _Interp) -> list[str]:
+    """The rules' reading of a reply as model features (see ``model.rule_features``)."""
+    rules: set[str] = set()
+    for e in interp.evidence:
+        rules.add("R:" + e.rule)
+        note = e.note
+        if note:
+            ok = _NOTE_CACHE.get(note)
+            if ok is None:
+                ok = _NOTE_OK.fullmatch(note) is not None and not note.startswith(_NOTE_SKIP)
+                if len(_NOTE_CACHE) < 4096:
+                    _NOTE_CACHE[note] = ok
+            if ok:
+                rules.add(f"R:{e.rule}:{note}")
+    out = sorted(rules)
+    # (attributes read directly: the order is FLAGS', then the other labels')
+    for name, on in (("opt_out", interp.opt_out), ("complaint", interp.complaint),
+                     ("dispute", interp.dispute), ("red_flag", interp.red_flag),
+                     ("question", interp.question),
+                     ("needs_confirmation", interp.needs_confirmation),
+                     ("wrong_number", interp.wrong_number), ("deceased", interp.deceased),
+                     ("opt_out_unsure", interp.opt_out_unsure),
+                     ("out_of_range", interp.out_of_range is not None)):
+        if on:
+            out.append("O:" + name)
+    score = interp.score
+    out.append("O:score=none" if score is None else f"O:score={score}")
+    return out
+
+
+_NOTE_CACHE: dict[str, bool] = {}
+assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The combined labels and what the model said, for the explanation."""
+
+    score: int | None
+    needs_confirmation: bool
+    candidate: int | None
+    opt_out: bool
+    opt_out_unsure: bool
+    complaint: bool
+    dispute: bool
+    red_flag: bool
+    question: bool
+    p_flags: dict[str, float]
+    p_score: dict[int | None, float]
+    changed: tuple[str, ...]  # labels the model set or cleared, against the rules
+
+
+class Scorer(Protocol):
+    """What :func:`combine` needs of a model (a :class:`Model`, or a stand-in in training)."""
+
+    thresholds: dict[str, float]
+
+    def probabilities(self, norm: str, features: Iterable[str]
+                      ) -> tuple[dict[str, float], dict[int | None, float]]: ...
+
+
+def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None
+            ) -> Decision:
+    """Settle every label from the rules' reading and the model's probabilities."""
+    feats = features if features is not None else features_of(interp)
+    p, ps = model.probabilities(norm, feats)
+    t = model.thresholds
+    rules = {e.rule for e in interp.evidence}
+    changed: list[str] = []
+
+    # score
+    score, confirm = interp.score, interp.needs_confirmation
+    candidate = interp.candidate
+    # exact: a number the rules read (or judged no rating: "等了2个小时", "iphone 5"), a
+    # correction, a scale, an unsure form they will confirm, a death or a wrong number
+    exact = bool(rules & EXACT_SCORE_RULES) or interp.needs_confirmation or \
+        interp.wrong_number or interp.deceased or \
+        any(r.startswith("not_a_score") for r in rules)
+    if not exact:
+        best = max(ps, key=ps.__getitem__)
+        if ps[best] >= t.get("score", 0.5):
+            if best != score or confirm:
+                changed.append("score")
+            score, confirm, candidate = best, False, best
+        elif best is not None or score is not None:
+            # unsure: confirm the lower of the two readings (never inflate satisfaction)
+            seen = [x for x in (best, score) if x is not None]
+            if score is None or (best is not None and best != score):
+                changed.append("score")
+                score, confirm, candidate = None, True, min(seen)
+
+    # red flag (recall first)
+    red_flag = interp.red_flag
+    denied = "red_flag_denied" in rules
+    if red_flag:
+        # the model may clear a red flag only when it is all but sure (chosen out of fold for
+        # recall first), the broad "symptom mention" sooner than a precise rule, and never one
+        # whose resolution is negated
+        broad_only = all(e.note == "symptom mention" for e in interp.evidence
+                         if e.rule == "red_flag")
+        bar = max(t.get("red_flag_drop", 0.0) if broad_only else 0.0,
+                  t.get("red_flag_drop_any", 0.0))
+        if p["red_flag"] < bar and not resolution_negated(norm):
+            red_flag = False
+            changed.append("red_flag")
+    elif not denied and p["red_flag"] >= t.get("red_flag", 0.5):
+        red_flag = True
+        changed.append("red_flag")
+
+    # opt-out: keywords exact, the model's own additions unsure
+    opt_out, unsure = interp.opt_out, interp.opt_out_unsure
+    if opt_out and unsure and p["opt_out"] < t.get("opt_out_drop", 0.0):
+        opt_out = unsure = False
+        changed.append("opt_out")
+    elif not opt_out and "opt_out_denied" not in rules and not red_flag and \
+            p["opt_out"] >= t.get("opt_out", 0.5):
+        opt_out = unsure = True
+        changed.append("opt_out")
+
+    # (a cue the rules explained away -- denied, taken back, praise -- stays away)
+    dispute = interp.dispute or ("dispute_denied" not in rules and
+                                 p["dispute"] >= t.get("dispute", 0.5))
+    # a mild remark beside a good score is no complaint (docs/labels.md): only a model very
+    # sure of one overrides that
+    mild_only = "complaint_mild" in rules and "complaint" not in rules
+    bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
+        score >= 4 else t.get("complaint", 0.5)
+    complaint = dispute or p["complaint"] >= bar
+    question = p["question"] >= t.get("question", 0.5)
+    if dispute != interp.dispute:
+        changed.append("dispute")
+    if complaint != interp.complaint:
+        changed.append("complaint")
+    if question != interp.question:
+        changed.append("question")
+    return Decision(score, confirm, candidate if confirm or score is not None else None,
+                    opt_out, unsure, complaint, dispute, red_flag, question, p, ps,
+                    tuple(changed))
