@@ -223,7 +223,7 @@ async def test_answers_entered_on_the_call_go_through_the_engine_on_channel_phon
     # The tallies count it under channel phone; the coverage figures too.
     client.session.cookie_jar.clear()
     await sign_in(client, "boss")
-    tallies = await (await client.get("/tallies?by=channel")).text()
+    tallies = await (await client.get("/tallies?by=channel&period=all")).text()
     assert re.search(r'<tr data-department="phone"[^>]*data-question="overall"', tallies)
     cov = await (await client.get("/staff/calls/coverage?from=2026-11-16&to=2026-11-16")).text()
     row = re.search(r'<tr data-channel="phone" data-department="total".*?</tr>', cov, re.S)

@@ -95,7 +95,7 @@ async def test_unanswered_calls_reach_the_call_list_and_staff_complete_it_in_the
     # The manager's tallies by channel count it under 人工电话 (phone).
     boss = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
     await sign_in_page(boss, base, "boss")
-    await boss.goto(base + "tallies?by=channel")
+    await boss.goto(base + "tallies?by=channel&period=all")
     phone_row = boss.locator('tr[data-department="phone"][data-question="overall"]')
     await expect(phone_row).to_have_count(1)
     await expect(phone_row).to_contain_text("1")
