@@ -306,6 +306,39 @@ async def test_an_unsure_call_without_receipt_counts_as_made(
     assert "outcome unknown" in (made.error or "")  # recorded as taken, not as confirmed
 
 
+async def test_a_worker_that_stopped_while_placing_a_call_leaves_it_unsure(
+        db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
+        client_factory: Any) -> None:
+    client = await start(client_factory, phone_settings(db_url, vms, sms), clock,
+                         elder("V-14", "13900001414"))
+    call = await _first_call(client, vms, clock)
+    msg = await eventually(lambda: Message.get_or_none(direction="out", channel="voice",
+                                                      status="sent"))
+    # As the database looks when a worker stopped between Aliyun taking the call and writing
+    # down its answer: the call row says dialing, the message is still leased to that worker.
+    await Call.filter(message_id=msg.id).update(status="dialing", provider_call_id=None)
+    await Message.filter(id=msg.id).update(
+        status="queued", attempts=0, provider_msg_id=None, sent_at=None,
+        next_attempt_at=clock.now(),
+        lease_owner="worker-that-stopped", lease_until=clock.now() - timedelta(seconds=1))
+    clock.advance(timedelta(minutes=2))
+    wake(client)
+    held = await eventually(lambda: Message.get_or_none(id=msg.id, unsure_since__isnull=False,
+                                                       lease_owner__isnull=True))
+    assert (held.status, held.attempts) == ("queued", 0)
+    assert len(vms.ivr_calls()) == 1  # never placed again blindly
+    # The call's record settles it.
+    assert await push(client, [vms.voice_report(call, "200000", dtmf="4", duration=9)]) == (
+        200, OK)
+    assert [(a.score, a.channel) for a in await eventually(answers)] == [(4, "voice")]
+    clock.advance(timedelta(minutes=30))
+    wake(client)
+    await settle(client)
+    done = await Message.get(id=msg.id)
+    assert (done.status, done.unsure_since) == ("delivered", None)
+    assert len(vms.ivr_calls()) == 1
+
+
 async def test_an_account_fault_pauses_voice_and_the_call_waits_unattempted(
         db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
         client_factory: Any) -> None:
