@@ -951,7 +951,8 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _recovery_survey(self) -> Settings:
-        # The one-question recovery survey (bot.recovery) exists unless configured by hand.
+        # The one-question recovery survey (bot.escalations.recovery) exists unless
+        # configured by hand.
         own = self.surveys.get(RECOVERY)
         if own is None:
             self.surveys[RECOVERY] = recovery_survey(self.texts.recovery_question,

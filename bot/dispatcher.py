@@ -22,7 +22,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, escalations, ledger, notify, outbox
+from bot import bulk, escalations, ledger, outbox
+from bot.escalations import notify
 from bot.leases import lease, release
 from bot.phone import keypad, reach
 from bot.planner import engine_context
@@ -426,7 +427,7 @@ def h5_answer(msg: Message) -> tuple[int, str] | None:
 
 async def _with_told(rt: Runtime, conn: BaseDBAsyncClient, conv: Conversation,
                      ctx: engine.Context) -> engine.Context:
-    """``{told}`` for the red-flag advice: who was really told (bot.notify.audience)."""
+    """``{told}`` for the red-flag advice: who was really told (bot.escalations.notify.audience)."""
     dept_id = None
     if conv.checkin_id is not None:
         checkin = await CheckIn.get(id=conv.checkin_id, using_db=conn)

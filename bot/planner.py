@@ -11,7 +11,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, escalations, ledger, links, outbox, recovery
+from bot import bulk, escalations, ledger, links, outbox
+from bot.escalations import recovery
 from bot.leases import lease
 from bot.outbox import ContactFacts, pick_channel
 from bot.phone import keypad, reach

@@ -27,6 +27,7 @@ from bot import escalations
 from bot import staff as svc
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.escalations import sla
 from bot.keys import RUNTIME
 from models import (
     Answer,
@@ -200,7 +201,7 @@ async def test_a_dispute_reaches_the_heads_and_managers_at_once_and_alerts(
                     escalations.Raised("complaint", "high", "complaint words in the reply")])
     assert esc.priority == "urgent" and esc.kind == "dispute"
     assert await _app_notes(esc.id) == {"boss": ["opened"], "hu": ["opened"], "li": ["opened"]}
-    clocks = {d.name: d for d in __import__("bot.sla", fromlist=["x"]).deadlines(rt, esc)}
+    clocks = {d.name: d for d in sla.deadlines(rt, esc)}
     assert clocks["response"].window == timedelta(minutes=30)
     assert "close" in clocks  # a dispute is a complaint too: its closing deadline applies
     await as_staff(client, "li")

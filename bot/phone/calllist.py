@@ -39,9 +39,9 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot import dispatcher, ledger
+from bot.escalations.sla import Deadline
 from bot.phone import reach
 from bot.runtime import Runtime
-from bot.sla import Deadline
 from bot.staff import EVERYWHERE, StaffError, department_ids
 from models import (
     Answer,
