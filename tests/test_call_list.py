@@ -240,7 +240,10 @@ async def test_a_check_in_answered_elsewhere_leaves_the_list(
     await import_visits(client, visit)
     clock.set(at(16, 14, 1))
     wake(client)
-    await eventually(lambda: Message.filter(direction="out", channel="simulator").exists())
+    # Sent, not only written: a check-in whose message still waits gets its whole reply window
+    # from when it goes (bot.planner._round_not_over), so the clock moves on only after that.
+    await eventually(lambda: Message.filter(direction="out", channel="simulator",
+                                            sent_at__isnull=False).exists())
     clock.advance(timedelta(hours=25))
     wake(client)
     task = await eventually(lambda: CallTask.first())
