@@ -21,6 +21,7 @@ from bot.staff import StaffError, get_visible
 from models import AuditEvent, Direction, LabelCorrection, Message, Staff
 
 LABELS: Final = ("score", "opt_out", "complaint", "dispute", "red_flag", "question")
+FLAGS: Final = LABELS[1:]  # the yes/no labels
 # phone numbers and other long digit runs are masked in exports (privacy: training data
 # leaves the database)
 _DIGITS_RE: Final = re.compile(r"\d{7,}")
@@ -92,3 +93,21 @@ async def export_rows(mask: bool = True) -> list[dict[str, Any]]:
             item["note"] = row.note
         out.append(item)
     return out
+
+
+async def reading_for(rt: Runtime, esc_id: int, staff: Staff) -> dict[str, Any] | None:
+    """What the escalation page offers to correct: the person's latest reply, the bot's
+    reading of it, and the latest correction already made (None: no reply to correct)."""
+    esc = await get_visible(staff, esc_id)
+    msg = await Message.filter(conversation_id=esc.conversation_id, direction=Direction.IN,
+                               sender="person").order_by("-id").first()
+    if msg is None or not msg.body.strip():
+        return None
+    reading = rt.parser.parse(msg.body).to_dict()
+    last = await LabelCorrection.filter(escalation_id=esc.id, message_id=msg.id).order_by(
+        "-id").first()
+    who = await Staff.get_or_none(id=last.staff_id) if last is not None else None
+    current = dict(last.labels) if last is not None else {k: reading[k] for k in LABELS}
+    return {"text": msg.body, "bot": {k: reading[k] for k in LABELS}, "labels": current,
+            "corrected_by": who.display_name if who is not None else "",
+            "corrected_at": last.created_at if last is not None else None}

@@ -157,6 +157,10 @@ def build_context(rt: Runtime, ep: EpisodeFacts, contact_name: str,
                   guardian: bool) -> tuple[engine.Context, str]:
     """The engine context of a check-in about ``ep`` sent to ``contact_name``."""
     local = rt.local(ep.occurred_at)
+    if guardian and contact_name == ep.person_name:
+        # The visit named no parent, so the import took the child's name for the contact:
+        # "小明您好，……想了解小明的情况" would greet the child. Greet the parent plainly.
+        contact_name = ""
     values = {
         "contact_name": contact_name,
         "person_name": ep.person_name,

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import corrections
 from bot import staff as svc
 from bot.channels import pause
 from bot.escalations import notify, sla
@@ -72,7 +73,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/staff/queue", queue_page)
     r.add_get("/staff/queue/rows", queue_rows)
     r.add_get("/staff/escalations/" + ID_PART, escalation_page)
-    for action in ("claim", "release", "reassign", "reply", "resolve", "reveal", "note"):
+    for action in _ACTIONS:
         r.add_post(f"/staff/escalations/{ID_PART}/{action}", _ACTIONS[action])
     r.add_get("/staff/conversations/" + ID_PART, conversation_page)
     r.add_get("/staff/notifications", notifications_page)
@@ -271,6 +272,9 @@ async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, stat
     messages = await _history(request, contact, mask, [esc.id])
     last_id = max((m["id"] for m in messages if m["kind"] == "message"), default=0)
     await inbox.mark_read(rt, me, esc, contact.id)
+    reading = await corrections.reading_for(rt, esc.id, me)
+    if reading is not None:
+        reading["text"] = mask(reading["text"])
     return await page(
         request, "escalation.html", status=status, e=_item(request, esc, now), esc=esc,
         timers=_timers(request, esc, now), messages=messages, last_id=last_id,
@@ -280,7 +284,8 @@ async def _escalation_view(request: web.Request, me: Staff, esc_id: int, *, stat
         revealed=revealed, error=error, notice=notice, is_lead=me.role in svc.LEADS,
         after_default=svc.default_after(esc), red_flag="red_flag" in (esc.kinds or []),
         later_hours=rt.settings.staff.follow_up_later_hours,
-        stopped=bool(svc.stop_reason(contact)),
+        stopped=bool(svc.stop_reason(contact)), reading=reading,
+        flags=corrections.FLAGS,
     )
 
 
@@ -326,6 +331,13 @@ async def _act(request: web.Request, action: str) -> web.Response:
                               after=form_text(form, "after", max_len=16, default="close"))
         elif action == "note":
             await inbox.add_note(rt, me, esc_id, form_text(form, "text", max_len=4000))
+        elif action == "labels":
+            # Every flag of the form (an unticked box is false) and the score ("": none).
+            labels: dict[str, Any] = {k: form.get(k) == "on" for k in corrections.FLAGS}
+            score = form.get("score", "")
+            labels["score"] = ascii_int(score, "score", lo=1, hi=5) if score else None
+            await corrections.record(rt, me, esc_id, labels,
+                                     note=form_text(form, "why", max_len=500))
         elif action == "reveal":
             revealed = await svc.reveal(rt, me, esc_id, form_text(form, "why", max_len=500))
             resp = await _escalation_view(request, me, esc_id, revealed=revealed)
@@ -354,7 +366,7 @@ def _action(name: str) -> Any:
 
 
 _ACTIONS = {name: _action(name) for name in
-            ("claim", "release", "reassign", "reply", "resolve", "reveal", "note")}
+            ("claim", "release", "reassign", "reply", "resolve", "reveal", "note", "labels")}
 
 
 async def conversation_page(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,74 @@ def test_a_broken_model_file_stops_start_up(tmp_path: Path) -> None:
     out = cli("parse", "5", config=cfg)
     assert out.returncode != 0
     assert "survey-bot train" in out.stderr
+
+
+async def test_staff_correct_a_reading_on_the_escalation_page(
+        db_url: str, clock: FrozenClock, client_factory: Any) -> None:
+    """Through the page as staff use it: the bot's reading is shown (masked), the form
+    corrects it, the page then shows the correction, and the export carries it."""
+    from tests.conftest import eventually, make_settings
+    from tests.staff_helpers import csrf_of, sign_in
+
+    client = await client_factory(make_settings(db_url), clock)
+    visit_row = {"external_id": "C9", "person_name": "周杰", "contact_phone": "13800007777",
+                 "occurred_at": "2026-11-16 09:00", "department": "dental",
+                 "department_name": "口腔科"}
+    r = await client.post("/api/episodes", json={"episodes": [visit_row]},
+                          headers={"Authorization": "Bearer test-key"})
+    assert r.status == 200
+    clock.advance(timedelta(days=1, hours=2))
+    contact = await eventually(lambda: Contact.get_or_none(phone="13800007777"))
+    await eventually(lambda: _has_checkin_message(contact.id))
+    r = await client.post(f"/simulator/contacts/{contact.id}/send",
+                          data={"text": "2分，前台周杰的家属电话13812345678被多收了50",
+                                "nonce": "c9"}, allow_redirects=False)
+    assert r.status == 303
+    esc = await eventually(lambda: Escalation.first())
+    await make_staff("agent1", depts=["dental"])
+    await make_staff("ortho1", depts=["ortho"])
+    await sign_in(client, "agent1")
+
+    html = await (await client.get(f"/staff/escalations/{esc.id}")).text()
+    form = html.split('id="labels"', 1)[1].split("</details>", 1)[0]
+    assert "周*" in form and "周杰" not in form and "13812345678" not in form  # masked
+    assert '<option value="2" selected>' in form
+    assert 'name="complaint" checked' in form and 'name="dispute" checked' not in form
+
+    # the agent says it was a dispute (the person threatened the papers on the phone)
+    r = await client.post(f"/staff/escalations/{esc.id}/labels", allow_redirects=False, data={
+        "csrf": csrf_of(html), "score": "2", "complaint": "on", "dispute": "on",
+        "why": "电话里说要找媒体"})
+    assert r.status == 303 and r.headers["Location"].endswith("?done=labels")
+    html = await (await client.get(r.headers["Location"])).text()
+    form = html.split('id="labels"', 1)[1].split("</details>", 1)[0]
+    assert 'id="labels-corrected"' in form and 'name="dispute" checked' in form
+    assert "识别结果已更正" in html
+    row = await LabelCorrection.get()
+    assert row.labels["dispute"] is True and row.parsed["dispute"] is False
+    event = await AuditEvent.get(kind="labels_corrected")
+    assert event.actor == "agent1" and event.data["changed"] == ["dispute"]
+
+    # a score out of range is refused, and nothing more is stored
+    r = await client.post(f"/staff/escalations/{esc.id}/labels", allow_redirects=False,
+                          data={"csrf": csrf_of(html), "score": "9"})
+    assert r.status == 422
+    # staff of another department cannot see it, let alone correct it
+    await client.post("/staff/logout", data={"csrf": csrf_of(html)})
+    other = await sign_in(client, "ortho1")
+    r = await client.post(f"/staff/escalations/{esc.id}/labels", allow_redirects=False,
+                          data={"csrf": other, "score": "5"})
+    assert r.status in (403, 404)
+    assert await LabelCorrection.all().count() == 1
+
+    out = cli("corrections", "export", db_url=db_url)
+    assert out.returncode == 0, out.stderr
+    exported = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(exported) == 1 and exported[0]["dispute"] is True
+    assert "13812345678" not in exported[0]["text"]
+
+
+async def _has_checkin_message(contact_id: int) -> bool:
+    from models import Message
+
+    return await Message.filter(contact_id=contact_id, direction="out").exists()
