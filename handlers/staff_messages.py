@@ -133,7 +133,7 @@ STAFF_MESSAGES: dict[str, dict[str, str]] = {
     "labels.save": {"zh": "保存更正", "en": "Save correction"},
     "label.opt_out": {"zh": "要求退订／不再回访", "en": "Asks to stop follow-up"},
     "label.complaint": {"zh": "投诉", "en": "Complaint"},
-    "label.dispute": {"zh": "纠纷（投诉升级：律师、12345、媒体等）",
+    "label.dispute": {"zh": "纠纷（扬言追究：律师、12345、媒体等）",
                       "en": "Dispute (lawyer, authorities, media…)"},
     "label.red_flag": {"zh": "临床警示（需医生尽快关注的症状）",
                        "en": "Red flag (a symptom a doctor should hear about)"},
