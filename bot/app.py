@@ -12,6 +12,7 @@ from bot.channels.base import Channel, ManagedChannel
 from bot.channels.h5 import H5PageChannel
 from bot.channels.simulator import SimulatorChannel
 from bot.channels.sms_aliyun import AliyunSmsChannel
+from bot.channels.voice_aliyun import AliyunVoiceChannel
 from bot.channels.wechat import WechatChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -32,6 +33,8 @@ def build_channels(settings: Settings, clock: Clock | None = None) -> dict[str, 
         channels["simulator"] = SimulatorChannel(settings.simulator.latency_ms)
     if settings.sms.access_key_id:
         channels["sms"] = AliyunSmsChannel(settings, clock)
+    if settings.voice.access_key_id:
+        channels["voice"] = AliyunVoiceChannel(settings, clock)
     # Answers given on the H5 survey page are read on that page: always available.
     channels["h5"] = H5PageChannel()
     if settings.wechat.app_id:
@@ -123,7 +126,7 @@ def create_app(
         log.warning("%s", warning)
     if not any(name in rt.channels for name in settings.channels.order):
         log.warning("no channel in [channels] order is configured (%s): check-ins cannot be "
-                    "sent; configure [wechat] or [sms], or enable [simulator] for a demo",
+                    "sent; configure [wechat], [sms] or [voice], or enable [simulator] for a demo",
                     ", ".join(settings.channels.order))
 
     app.cleanup_ctx.append(orm_ctx)

@@ -9,6 +9,7 @@ key, the file and what is allowed. Any scalar may be overridden from the environ
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 import re
 import tomllib
@@ -32,6 +33,7 @@ from surveys.definition import RECOVERY, SurveyDef, default_surveys, recovery_su
 from surveys.parser import Lexicon, ReplyParser
 from surveys.schedule import parse_offset
 from surveys.understanding.model import Model, ModelError
+from surveys.window import SendWindow
 
 ENV_PREFIX = "SURVEYBOT_"
 CONFIG_ENV = "SURVEYBOT_CONFIG"
@@ -442,6 +444,163 @@ class SmsConfig(_Section):
         return self
 
 
+_RESERVED_VARS = {"email", "mobile", "id", "nick", "site"}
+
+
+class VoicePrompt(_Section):
+    """An approved Aliyun text-to-speech template (文本转语音模板) and how to fill it.
+
+    ``params`` maps the template's variable names to text with ``{placeholders}`` (as for SMS:
+    ``{org_name}``, ``{department}``, ``{subject}`` = 您 or the child's name, ``{text}``).
+    Values are cut to ``[voice] var_limit`` characters; links and the characters Aliyun forbids
+    in a voice variable are dropped.
+    """
+
+    code: str = ""
+    params: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+                raise ValueError(f"template variable {name!r}: use letters, digits and _")
+            if name.lower() in _RESERVED_VARS:
+                raise ValueError(f"template variable {name!r}: Aliyun reserves it "
+                                 f"({', '.join(sorted(_RESERVED_VARS))})")
+        return v
+
+
+# Keys of the keypad survey: 1-5 answer, 0 asks for a person, 9 opts out.
+VOICE_KEYS = ("1", "2", "3", "4", "5", "0", "9")
+
+
+def _default_voice_menu() -> dict[str, str]:
+    return {k: "" for k in VOICE_KEYS}
+
+
+def _default_voice_questions() -> dict[str, VoicePrompt]:
+    return {"overall": VoicePrompt(params={"org": "{org_name}", "dept": "{department}",
+                                           "name": "{subject}"})}
+
+
+def _hours_range(text: str) -> tuple[time, time]:
+    m = re.fullmatch(r"([0-9]{1,2}):([0-9]{2}) *- *([0-9]{1,2}):([0-9]{2})", text.strip())
+    if not m:
+        raise ValueError(f"call hours {text!r}: use \"HH:MM-HH:MM\", e.g. \"09:00-12:00\"")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"call hours {text!r}: not a time of day")
+    start, end = time(h1, m1), time(23, 59, 59) if h2 == 24 else time(h2, m2)
+    if start >= end:
+        raise ValueError(f"call hours {text!r}: the start must come before the end")
+    return start, end
+
+
+class VoiceConfig(_Section):
+    """Aliyun Voice Service (dyvmsapi): keypad surveys by phone (IvrCall) and the receipts.
+
+    Off while ``access_key_id`` is empty. Calls go only to the check-ins the reach rules give
+    to ``voice`` (``[channels] order``, ``[reach]``, contacts marked phone only).
+    """
+
+    access_key_id: str = Field("", description="Empty: the voice channel is off")
+    access_key_secret: str = ""
+    endpoint: str = "https://dyvmsapi.aliyuncs.com"
+    region_id: str = "cn-hangzhou"
+    called_show_number: str = ""
+    callback_token: str = ""
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    threads: int = Field(2, ge=1, le=32)  # requests at once per process (HTTP connections)
+    play_times: int = Field(2, ge=1, le=3)
+    key_timeout_seconds: int = Field(10, ge=1, le=60)
+    attempts: int = Field(2, ge=1, le=5)
+    retry_minutes: int = Field(120, ge=1, le=24 * 60)
+    answer_wait_minutes: int = Field(30, ge=1, le=24 * 60)
+    receipt_wait_seconds: float = Field(1800.0, ge=1, le=86_400)
+    limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
+    max_questions: int = Field(1, ge=1, le=10)
+    per_minute: int = Field(1, ge=1, le=100)
+    per_hour: int = Field(5, ge=1, le=1000)
+    per_day: int = Field(20, ge=1, le=10_000)
+    call_hours: list[str] = Field(default_factory=lambda: ["09:00-12:00", "14:00-20:00"])
+    var_limit: int = Field(20, ge=1, le=100)
+    key_hint: str = ("请按1到5键评分，5分非常满意，1分非常不满意；按0转人工服务；"
+                     "按9不再接听回访电话。")
+    menu: dict[str, str] = Field(default_factory=_default_voice_menu)
+    bye_code: str = ""
+    questions: dict[str, VoicePrompt] = Field(default_factory=_default_voice_questions)
+    notice: VoicePrompt = VoicePrompt(params={"content": "{text}"})
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s]+/?", v):
+            raise ValueError("use scheme://host[:port], e.g. https://dyvmsapi.aliyuncs.com")
+        return v.rstrip("/")
+
+    @field_validator("call_hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        ranges = sorted(_hours_range(r) for r in v)
+        for (_, end), (start, _) in itertools.pairwise(ranges):
+            if start < end:
+                raise ValueError("call hours overlap")
+        return v
+
+    @field_validator("menu")
+    @classmethod
+    def _menu(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(VOICE_KEYS))
+        if unknown:
+            raise ValueError(f"keys {unknown}: the keypad survey uses 1-5 (answers), 0 (a "
+                             "person calls back) and 9 (no more follow-up calls)")
+        return {**_default_voice_menu(), **v}
+
+    @model_validator(mode="after")
+    def _complete(self) -> VoiceConfig:
+        if self.access_key_id:
+            missing = [k for k in ("access_key_secret", "called_show_number")
+                       if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"access_key_id is set, so set {', '.join(missing)} too")
+            if len(self.callback_token) < 16:
+                raise ValueError("callback_token must be a random string of at least 16 "
+                                 "characters (it guards the call receipt callback)")
+            keys = [k for k in VOICE_KEYS if not self.menu.get(k)]
+            if keys:
+                raise ValueError(f"access_key_id is set, so give [voice.menu] a template code "
+                                 f"for keys {', '.join(keys)} (played after the key)")
+            if not any(p.code for p in self.questions.values()):
+                raise ValueError("access_key_id is set, so give [voice.questions] an approved "
+                                 "template code for at least one score question")
+        return self
+
+    def hours(self) -> list[tuple[time, time]]:
+        """The call hours as (start, end) local times, earliest first; empty: any time."""
+        return sorted(_hours_range(r) for r in self.call_hours)
+
+
+class ReachConfig(_Section):
+    """Who is called rather than written to (with ``voice`` in ``[channels] order``)."""
+
+    # People at least this old (from the visit's birth_date) are called before anything is
+    # written to them; 0: off.
+    voice_first_age: int = Field(0, ge=0, le=130)
+
+
+class CallsConfig(_Section):
+    """The staff call list (电话回访): check-ins the bot could not complete."""
+
+    enabled: bool = True
+    max_attempts: int = Field(3, ge=1, le=10)
+    retry_hours: int = Field(4, ge=1, le=24 * 7)
+    give_up_days: int = Field(7, ge=1, le=90)
+    call_within_hours: int = Field(24, ge=1, le=24 * 14)
+    tel_links: bool = True
+
+
 class H5Config(_Section):
     """Wording of the mobile survey page at /s/{token} (patients read it)."""
 
@@ -540,7 +699,7 @@ class WechatConfig(_Section):
         return self
 
 
-ChannelName = Literal["simulator", "wechat", "sms"]
+ChannelName = Literal["simulator", "wechat", "sms", "voice"]
 
 
 class ChannelsConfig(_Section):
@@ -745,6 +904,9 @@ class Settings(_Section):
     wecom: WecomConfig = WecomConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     sms: SmsConfig = SmsConfig()
+    voice: VoiceConfig = VoiceConfig()
+    reach: ReachConfig = ReachConfig()
+    calls: CallsConfig = CallsConfig()
     wechat: WechatConfig = WechatConfig()
     h5: H5Config = H5Config()
     tallies: TalliesConfig = TalliesConfig()
@@ -798,6 +960,24 @@ class Settings(_Section):
         elif not any(q.id == RECOVERY and q.kind == "score" for q in own.questions):
             raise ValueError(f"surveys.{RECOVERY} must have a score question with id "
                              f"{RECOVERY!r} (recovery satisfaction is tallied by it)")
+        return self
+
+    @model_validator(mode="after")
+    def _call_hours_outside_quiet_hours(self) -> Settings:
+        # A call waits for the call hours outside the quiet hours: if they never meet, no
+        # call (and no staff call) could ever be placed.
+        w = self.send_window
+        if not w.enabled or not self.voice.call_hours:
+            return self
+        windows = [("[send_window]", w.quiet_start, w.quiet_end)] + [
+            (f"[send_window.departments.{code}]", q.quiet_start, q.quiet_end)
+            for code, q in w.departments.items()]
+        for name, start, end in windows:
+            quiet = SendWindow(quiet_start=start, quiet_end=end)
+            if not any(not quiet.is_quiet(time(h, m)) and a <= time(h, m) < b
+                       for a, b in self.voice.hours() for h in range(24) for m in range(0, 60, 5)):
+                raise ValueError(f"[voice] call_hours lie entirely in the quiet hours of {name}: "
+                                 "no call could ever be made")
         return self
 
     @property

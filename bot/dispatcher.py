@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from bot import bulk, escalations, ledger, outbox
 from bot.escalations import notify
 from bot.leases import lease, release
+from bot.phone import keypad, reach
 from bot.planner import engine_context
 from bot.runtime import Runtime
 from models import (
@@ -46,9 +47,17 @@ from surveys import engine
 log = logging.getLogger(__name__)
 
 MAX_PROCESS_ATTEMPTS = 5
-# Channels whose answers are read on the page that was submitted (the H5 survey page): the
-# conversation keeps its own channel, so later messages still reach the person.
-PAGE_CHANNELS = frozenset({"h5"})
+# Channels whose answers are read on the page that was submitted (the H5 survey page, and the
+# survey form a member of staff fills in during a phone call): the conversation keeps its own
+# channel, so later messages still reach the person.
+PAGE_CHANNELS = frozenset({"h5", "phone"})
+# Answers given on the phone to a member of staff: the person heard everything from them, so
+# the bot sends nothing in reply (escalations, records and stops happen as usual).
+SPOKEN_CHANNELS = frozenset({"phone"})
+# Channels whose answers belong to one conversation whatever has happened to it since (a key
+# pressed in a call answers the question that call asked; staff enter answers into the
+# conversation of the check-in they phoned about): pinned even when it has been closed.
+PINNED_CHANNELS = frozenset({"voice", "phone"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,17 +290,21 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         held = await escalations.claimed_for(conn, cid)
         if held is not None:
             conv = await Conversation.get(id=held.conversation_id, using_db=conn)
+        pinned_closed = False
         if fresh.conversation_id is not None:
             pinned = await Conversation.get_or_none(id=fresh.conversation_id, contact_id=cid,
                                                     using_db=conn)
             if pinned is not None and pinned.status != ConversationStatus.CLOSED:
                 conv = pinned
-        had_conversation = conv is not None
+            elif pinned is not None and fresh.channel in PINNED_CHANNELS and held is None:
+                conv, pinned_closed = pinned, True
+        had_conversation = conv is not None and not pinned_closed
         if conv is None:
             conv = await (
                 Conversation.filter(contact_id=cid).using_db(conn).order_by("-id").first()
             )
-        parsed = _understand(rt, fresh)
+        keyed = keypad.key_of(fresh.channel, fresh.raw_payload)
+        parsed = keyed.reply() if keyed is not None else _understand(rt, fresh)
         if conv is None:
             conv = await Conversation.create(
                 using_db=conn, contact_id=cid, channel=msg.channel, last_activity_at=now,
@@ -302,7 +315,7 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
             rt.settings.survey_routes[-1].survey
         ]
         late_answer = (not had_conversation and conv.state.get("status") == engine.ASKING
-                       and parsed.score is not None)
+                       and (parsed.score is not None or pinned_closed))
         # A score for a check-in that expired unanswered is still a valid answer: take it.
         # Anything else after a survey closed is a late reply (stored, escalated if needed).
         state = conv.state if had_conversation or late_answer else {
@@ -317,23 +330,32 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         ctx = await _context(rt, conv, conn)
         if parsed.red_flag:
             ctx = await _with_told(rt, conn, conv, ctx)
-        step = engine.reply(survey, rt.texts, ctx, state, parsed, fresh.body)
+        ask = None
+        if keyed is not None:
+            # A key pressed in a call: a structured answer, never read as text.
+            kstep = keypad.step(survey, rt.texts, ctx, state, keyed,
+                                max_questions=rt.settings.voice.max_questions,
+                                hint=rt.settings.voice.key_hint)
+            step, ask = kstep.step, kstep.ask
+        else:
+            step = engine.reply(survey, rt.texts, ctx, state, parsed, fresh.body)
         outbound = list(step.outbound)
         kinds = {e.kind for e in step.events if isinstance(e, engine.EscalationRaised)}
         stops = any(isinstance(e, engine.OptedOut | engine.ContactStopped) for e in step.events)
         window = timedelta(hours=rt.settings.checkin.reply_window_hours)
         recent = conv.last_activity_at >= now - window
         if not had_conversation and not recent and not late_answer and not kinds \
-                and not stops:
+                and not stops and keyed is None:
             # Nobody asked this person anything: a person should read it, and they hear so.
             step = engine.Step(step.state, step.outbound, (
                 *step.events,
                 engine.EscalationRaised("other", "normal", "message outside a survey"),
             ))
             outbound.append(engine.render(rt.texts["no_open_survey"], ctx))
-        if held is not None or stopped_before:
-            # Silent: staff own the conversation, or the person has already been told that
-            # nothing more comes (the one confirmation went with the stop).
+        if held is not None or stopped_before or fresh.channel in SPOKEN_CHANNELS:
+            # Silent: staff own the conversation (or are on the phone with the person), or the
+            # person has already been told that nothing more comes (the one confirmation went
+            # with the stop).
             outbound = []
 
         await _apply_events(rt, conn, contact, conv, fresh, survey_id, step.events, now)
@@ -358,10 +380,19 @@ async def _process_one(rt: Runtime, msg: Message) -> bool:
         await conv.save(using_db=conn)
         # The confirmation of a stop is the last message this person gets: marked, so the
         # outbox sends it although the stop is stamped before it goes (bot.outbox._withdrawn).
-        params = {"final": True} if stops else None
+        params: dict[str, Any] | None = {"final": True} if stops else None
+        route: str | None = msg.channel
+        if keyed is not None:
+            # After a key: the next question is another call; anything else (the opt-out's one
+            # confirmation) goes on the channel that carries text, if the person has one.
+            route = "voice" if ask else reach.text_channel(rt, contact)
+            if ask:
+                params = {**ctx.values, "ask": ask}
         for i, text in enumerate(outbound):
+            if route is None:
+                break  # (a contact marked phone only: the call's own prompt said it)
             await outbox.queue(
-                conn, key=f"reply:{msg.id}:{i}", channel=msg.channel, contact_id=cid,
+                conn, key=f"reply:{msg.id}:{i}", channel=route, contact_id=cid,
                 conversation_id=conv.id, body=text, now=now, params=params,
             )
         await Message.filter(id=msg.id).using_db(conn).update(

@@ -263,8 +263,51 @@ async def check_sms(rt: Runtime) -> list[Finding]:
     return out
 
 
+async def check_voice(rt: Runtime) -> list[Finding]:
+    """Aliyun accepts the voice AccessKey (a read-only query) and every survey's first score
+    question has a call template; voice in ``[channels] order`` is configured."""
+    from bot.channels.voice_aliyun import FAULTS, AliyunVoiceChannel
+    from bot.phone.keypad import voice_question
+
+    ch = rt.channels.get("voice")
+    order = rt.settings.channels.order
+    if not isinstance(ch, AliyunVoiceChannel):
+        if "voice" in order:
+            return [warn("voice", "voice is in [channels] order but [voice] access_key_id is "
+                         "empty: nobody is called by the bot (phone-only contacts go to the "
+                         "staff call list)", "set up [voice], or take voice out of the order")]
+        return []
+    answer = await ch.account_query("QueryCallDetailByCallId", {
+        "CallId": "0^0", "ProdId": "11000000300005",
+        "QueryDate": str(int(rt.now().timestamp() * 1000))})
+    code = str(answer.get("Code", ""))
+    known = FAULTS.get(code)
+    if known is not None or code.startswith(("Forbidden", "NoPermission")) \
+            or code == "voice.no_answer":
+        what = known[2] if known else str(answer.get("Message", ""))[:120]
+        return [fail("voice credentials", f"Aliyun answered {code}: {what}",
+                     "fix [voice] access_key_id / SURVEYBOT_VOICE__ACCESS_KEY_SECRET (the RAM "
+                     "user needs AliyunDyvmsFullAccess)")]
+    out = [ok("voice credentials", "Aliyun accepts the AccessKey")]
+    if "voice" not in order:
+        out.append(warn("voice order", "voice is not in [channels] order: only contacts marked "
+                        "phone only are called", 'add "voice" to [channels] order'))
+    for name in sorted({r.survey for r in rt.settings.survey_routes}):
+        q = voice_question(rt.settings.surveys[name], {"status": "asking"})
+        if q is None:
+            continue
+        prompt = rt.settings.voice.questions.get(q.id)
+        if prompt is None or not prompt.code:
+            out.append(warn(f"voice template {q.id}", f"survey {name}: no call template for "
+                            f"{q.id}: it is asked in writing instead of by phone",
+                            f"submit a TTS template, then set [voice.questions] {q.id}"))
+        else:
+            out.append(ok(f"voice template {q.id}", f"{prompt.code} (survey {name})"))
+    return out
+
+
 CHECKS: list[Check] = [check_database, check_channels, check_pauses, check_wechat, check_sms,
-                       check_calendar, check_cover, check_public_url, check_robot]
+                       check_voice, check_calendar, check_cover, check_public_url, check_robot]
 
 
 async def run(rt: Runtime, checks: list[Check] | None = None) -> list[Finding]:

@@ -15,6 +15,7 @@ import aiohttp
 from bot import dispatcher, outbox, planner
 from bot.analytics import delivery
 from bot.escalations import notify, sla
+from bot.phone import calllist
 from bot.runtime import Runtime, Waker
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ async def _loop(name: str, tick: Callable[[], Awaitable[int]], waker: Waker,
 
 async def _planner_tick(rt: Runtime) -> int:
     await planner.follow_up_unanswered(rt)
+    await calllist.tick(rt)  # the staff call list: answered elsewhere, or given up
     return await planner.open_due(rt)
 
 

@@ -28,6 +28,7 @@ from bot.channels.base import (
     call_seconds,
 )
 from bot.leases import lease, release_held, renew
+from bot.phone.reach import phone_only, text_allowed
 from bot.runtime import Runtime
 from models import Contact, Conversation, Direction, Message, MessageStatus
 
@@ -510,10 +511,13 @@ def pick_channel(rt: Runtime, contact: Contact | ContactFacts,
     """The first channel that can reach the contact: their preference, then ``[channels] order``.
 
     Channels not configured here, recorded as unreachable for this contact, or in ``exclude``
-    (already tried) are passed over.
+    (already tried) are passed over. Only channels that carry text count: calls and a contact
+    marked phone only are for ``bot.phone.reach`` to decide.
     """
+    if phone_only(contact):
+        return None
     for name in (contact.preferred_channel, *rt.settings.channels.order):
-        if (name and name in rt.channels and name not in exclude
+        if (name and name in rt.channels and name not in exclude and text_allowed(contact, name)
                 and name not in (contact.unreachable or {})
                 and rt.channels[name].can_reach(contact.phone, contact.wechat_openid)):
             return name

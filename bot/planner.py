@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -15,6 +15,7 @@ from bot import bulk, escalations, ledger, links, outbox
 from bot.escalations import recovery
 from bot.leases import lease
 from bot.outbox import ContactFacts, pick_channel
+from bot.phone import keypad, reach
 from bot.runtime import Runtime
 from models import (
     AuditEvent,
@@ -36,11 +37,19 @@ from models import (
     SurveyLink,
 )
 from surveys import engine
-from surveys.definition import RECOVERY
+from surveys.definition import RECOVERY, SurveyDef
 from surveys.schedule import due_at, parse_offset
 from surveys.window import next_send_time
 
 log = logging.getLogger(__name__)
+
+
+def calllist() -> Any:
+    """The staff call list module (imported late: it builds on the staff rules, which build
+    on this module)."""
+    from bot.phone import calllist as module
+
+    return module
 
 
 def choose_survey(rt: Runtime, department_code: str, treatment_type: str, kind: str) -> str:
@@ -195,6 +204,7 @@ class _Episode:
     person_id: int
     department_code: str
     facts: EpisodeFacts
+    birth_date: date | None = None
 
 
 _DUE_FIELDS = ("id", "contact_id", "episode_id", "importance", "survey_id", "lease_owner")
@@ -242,11 +252,11 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
         episodes = {r["id"]: _Episode(
             r["id"], r["status"], r["person_id"], r["department__code"], EpisodeFacts(
                 r["occurred_at"], r["person__name"], r["department__name"],
-                r["clinician_name"], r["treatment_type"]))
+                r["clinician_name"], r["treatment_type"]), r["person__birth_date"])
             for r in await Episode.filter(id__in={c.episode_id for c in mine}).using_db(
                 conn).values("id", "status", "person_id", "occurred_at", "clinician_name",
                              "treatment_type", "department__code", "department__name",
-                             "person__name")}
+                             "person__name", "person__birth_date")}
         guardians = {(pc.person_id, pc.contact_id) for pc in await PersonContact.filter(
             contact_id__in=contact_ids).exclude(relation=Relation.SELF).using_db(conn)}
         busy: set[int] = {int(r["contact_id"]) for r in await Conversation.filter(
@@ -269,20 +279,27 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
 
         updates: dict[str, list[int]] = {}  # a status (or "defer:<iso>") → check-in ids
         opened: list[tuple[_Due, str]] = []
+        listed: list[tuple[_Due, str]] = []  # to the staff call list at once, and why
         for checkin in mine:
             ep, contact = episodes[checkin.episode_id], contacts[checkin.contact_id]
             decision = _decide(rt, checkin, ep, contact, now, busy, recent)
-            if decision == "open":
-                channel = pick_channel(rt, contact)
-                assert channel is not None  # _decide checked
-                opened.append((checkin, channel))
-                busy.add(contact.id)
+            if decision.startswith(("open:", "calls:")):
+                kind, _, target = decision.partition(":")
+                if kind == "open":
+                    opened.append((checkin, target))
+                    busy.add(contact.id)
+                else:
+                    listed.append((checkin, target))
                 recent.setdefault(contact.id, []).append(
                     (checkin.importance, ep.id, ep.person_id))
             else:
                 updates.setdefault(decision, []).append(checkin.id)
 
         await _apply_decisions(conn, updates, now, cfg.busy_defer_minutes)
+        for checkin, why in listed:
+            # Nobody can be written to or called by the bot (phone only without voice, say):
+            # a member of staff phones them.
+            await calllist().hand_over(rt, conn, checkin.id, why)
         handed: list[outbox.Queued] = []
         lease_until = now + timedelta(seconds=rt.settings.worker.lease_seconds)
         if opened:
@@ -297,7 +314,8 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
 
 def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: ContactFacts, now: datetime,
             busy: set[int], recent: dict[int, list[tuple[int, int, int]]]) -> str:
-    """What to do with one due check-in: open, cancel, skip:<reason>, busy or quiet:<when>."""
+    """What to do with one due check-in: open:<channel>, calls:<why> (the staff call list),
+    cancel, skip:<reason>, busy or quiet:<when>."""
     if ep.status != EpisodeStatus.ACTIVE:
         return "cancel"
     if contact.opted_out_at:
@@ -311,18 +329,31 @@ def _decide(rt: Runtime, checkin: _Due, ep: _Episode, contact: ContactFacts, now
             imp >= checkin.importance and eid != ep.id and pid == ep.person_id
             for imp, eid, pid in recent.get(contact.id, ())):
         return "skip:fatigue"
-    if pick_channel(rt, contact) is None:
-        return "skip:unreachable"
+    if checkin.survey_id == RECOVERY:
+        # The recovery question is written (asked once, no call, no call list).
+        written = pick_channel(rt, contact)
+        route = reach.Route("text", written) if written else reach.Route(
+            "lost", reason="unreachable")
+    else:
+        survey = rt.settings.surveys[checkin.survey_id]
+        can_call = keypad.voice_question(survey, {"status": engine.ASKING}) is not None
+        route = reach.first_route(rt, contact, ep.birth_date, rt.local(now).date(), can_call)
+    if route.stage == "lost":
+        return f"skip:{route.reason}"
+    if route.stage == "calls":
+        return f"calls:{route.reason}"
     window = rt.send_window(ep.department_code)
-    allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
+    allowed = reach.call_time(rt, now, ep.department_code) if route.stage == reach.VOICE \
+        else next_send_time(now, rt.settings.tz, window, checkin.id)
     if allowed > now:
-        # Quiet hours or a no-send day (settings may have changed since planning).
+        # Quiet hours (call hours, for a call) or a no-send day (settings may have changed
+        # since planning).
         return f"quiet:{allowed.isoformat()}"
     if contact.id in busy:
         # One survey at a time per person (a guardian with two children gets them one
         # after the other): look again later.
         return "busy"
-    return "open"
+    return f"open:{route.channel}"
 
 
 async def _apply_decisions(conn: BaseDBAsyncClient, updates: dict[str, list[int]],
@@ -350,6 +381,8 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
     cfg = rt.settings.checkin
     lease = {"lease_owner": f"{rt.worker_id}#opened", "lease_until": lease_until}
     expires = now + timedelta(hours=cfg.reply_window_hours)
+    # A call is answered (or not) at once: its receipt, or this wait, ends the attempt.
+    call_expires = now + timedelta(minutes=rt.settings.voice.answer_wait_minutes)
     # The link stays valid through every attempt and the last reply window.
     link_until = now + timedelta(hours=cfg.reply_window_hours * (cfg.max_attempts + 1))
     messages: list[dict[str, Any]] = []
@@ -361,14 +394,15 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         survey = rt.settings.surveys[checkin.survey_id]
         ctx, greeting = build_context(rt, ep.facts, contact.name,
                                       (ep.person_id, contact.id) in guardians)
-        starts.append((ctx, engine.start(checkin.survey_id, survey, texts, ctx, greeting)))
+        starts.append((ctx, engine.start(checkin.survey_id, survey, texts, ctx, greeting),
+                       greeting))
     # The conversations in one statement; their ids come back by check-in.
     conv_ids = {int(r["checkin_id"]): int(r["id"]) for r in await bulk.insert(conn, Conversation, [
         {"contact_id": checkin.contact_id, "checkin_id": checkin.id, "channel": channel,
          "state": step.state, "last_activity_at": now, "status": ConversationStatus.OPEN}
-        for (checkin, channel), (_, step) in zip(opened, starts, strict=True)
+        for (checkin, channel), (_, step, _) in zip(opened, starts, strict=True)
     ], returning=("id", "checkin_id"))}
-    for (checkin, channel), (ctx, step) in zip(opened, starts, strict=True):
+    for (checkin, channel), (ctx, step, greeting) in zip(opened, starts, strict=True):
         survey = rt.settings.surveys[checkin.survey_id]
         token = links.new_token()
         link_rows.append({"token": token, "checkin_id": checkin.id, "created_at": now,
@@ -376,12 +410,19 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         # Template-only channels (SMS, WeChat templates) build their message from these.
         params = {**ctx.values, "link": links.link_url(rt, token), "link_token": token,
                   "survey": survey.title}
+        texts_out = step.outbound
+        if channel == reach.VOICE:
+            # What the call says (its template is approved at Aliyun), as staff read it.
+            question = keypad.voice_question(survey, step.state)
+            if question is not None:
+                texts_out = (keypad.call_text(survey, texts, ctx, question,
+                                              rt.settings.voice.key_hint, greeting),)
         messages.extend(
             {**outbox.new_row(key=f"checkin:{checkin.id}:open:{i}", channel=channel,
                               contact_id=checkin.contact_id,
                               conversation_id=conv_ids[checkin.id], body=text, now=now,
                               kind="checkin", params=params), **lease}
-            for i, text in enumerate(step.outbound))
+            for i, text in enumerate(texts_out))
     await bulk.insert(conn, SurveyLink, link_rows)
     msg_ids = {r["dedupe_key"]: int(r["id"]) for r in await bulk.insert(
         conn, Message, messages, returning=("id", "dedupe_key"))}
@@ -395,7 +436,8 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
             conn, 'UPDATE "checkin" SET "status" = {0}, "channel" = {1}, "opened_at" = {2}, '
             '"last_attempt_at" = {3}, "attempts" = 1, "expires_at" = {4}, "lease_owner" = NULL, '
             '"lease_until" = NULL WHERE "id" IN',
-            [CheckinStatus.OPENED.value, channel, at(now), at(now), at(expires)], ids)
+            [CheckinStatus.OPENED.value, channel, at(now), at(now),
+             at(call_expires if channel == reach.VOICE else expires)], ids)
     # One audit record per batch: which check-ins this worker opened, on which channel.
     await ledger.append(
         AuditEvent, kind="checkins_opened", actor="bot", subject_type="checkin",
@@ -439,24 +481,28 @@ async def follow_up_unanswered(rt: Runtime) -> int:
     return handled
 
 
-async def _round_not_over(conn: BaseDBAsyncClient, checkin: CheckIn, now: datetime,
-                          window_hours: int) -> datetime | None:
+async def _round_not_over(rt: Runtime, conn: BaseDBAsyncClient, checkin: CheckIn,
+                          now: datetime) -> datetime | None:
     """When this attempt's reply window really ends, if not yet; None when it is over.
 
     The window counts from when the attempt's messages went out, not from when they were
     written: a message that waited (a paused channel, a cap, a retry) still gives the person
     the whole window, and one still waiting is never followed by a reminder or a "lost to
-    follow-up" it never had a chance to answer.
+    follow-up" it never had a chance to answer. A call's attempt ends with its receipt (or
+    ``[voice] answer_wait_minutes`` after it was placed, when none comes).
     """
     name = "open" if checkin.attempts <= 1 else f"attempt{checkin.attempts}"
     rows = await Message.filter(
         contact_id=checkin.contact_id, direction=Direction.OUT,
         dedupe_key__startswith=f"checkin:{checkin.id}:{name}:",
-    ).using_db(conn).values_list("status", "sent_at")
-    window = timedelta(hours=window_hours)
-    if any(status == MessageStatus.QUEUED for status, _ in rows):
+    ).using_db(conn).values_list("id", "status", "sent_at", "channel")
+    written = [(status, at) for _, status, at, channel in rows if channel != reach.VOICE]
+    if not written and rows:
+        return await reach.call_round_ends(rt, conn, [i for i, *_ in rows], now)
+    window = timedelta(hours=rt.settings.checkin.reply_window_hours)
+    if any(status == MessageStatus.QUEUED for status, _ in written):
         return now + window  # looked at again then; by then it is sent or failed
-    last = max((at for _, at in rows if at is not None), default=None)
+    last = max((at for _, at in written if at is not None), default=None)
     return last + window if last is not None and last + window > now else None
 
 
@@ -467,24 +513,20 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
         contact = await Contact.filter(id=checkin.contact_id).using_db(conn).select_for_update(
         ).get()
         fresh = await CheckIn.get(id=checkin.id, using_db=conn).prefetch_related(
-            "episode__department")
+            "episode__department", "episode__person")
         if fresh.status != CheckinStatus.OPENED or fresh.expires_at is None \
                 or fresh.expires_at > now:
             return 0  # answered meanwhile, or another worker did it
         conv = await Conversation.filter(checkin_id=checkin.id).using_db(conn).order_by(
             "-id").first()
-        later = await _round_not_over(conn, fresh, now, cfg.reply_window_hours)
+        later = await _round_not_over(rt, conn, fresh, now)
         if later is not None:
             await CheckIn.filter(id=checkin.id).using_db(conn).update(expires_at=later)
             return 0
-        stopped = contact.opted_out_at or contact.stopped_reason
-        channel = pick_channel(rt, contact)
-        # The recovery question is asked once: no reminders.
-        attempts = 1 if recovery.is_recovery(fresh.offset) else cfg.max_attempts
-        if fresh.attempts >= attempts or stopped or channel is None or conv is None \
-                or conv.status != ConversationStatus.OPEN:
-            reason = ("opted_out" if contact.opted_out_at else contact.stopped_reason
-                      or ("unreachable" if channel is None else "no_answer"))
+        survey = rt.settings.surveys[fresh.survey_id]
+        route = await _next_route(rt, conn, contact, fresh, conv, survey)
+        if route.stage == "lost":
+            reason = route.reason
             await CheckIn.filter(id=checkin.id).using_db(conn).update(
                 status=CheckinStatus.EXPIRED, lost_reason=reason)
             if conv is not None and conv.status == ConversationStatus.OPEN:
@@ -495,23 +537,38 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
                 subject_id=str(checkin.id), data={"reason": reason}, recorded_at=now)
             rt.metrics.checkin_lost(reason)
             return 1
-        window = rt.send_window(fresh.episode.department.code)
-        allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
+        if route.stage == "calls":
+            # Every way the bot has went unanswered: a member of staff phones.
+            await calllist().hand_over(rt, conn, checkin.id, route.reason)
+            return 1
+        assert conv is not None and route.channel is not None  # _next_route checked
+        channel = route.channel
+        department = fresh.episode.department.code
+        if route.stage == reach.VOICE:
+            allowed = await reach.voice_retry_time(rt, conn, fresh, department)
+        else:
+            allowed = next_send_time(now, rt.settings.tz, rt.send_window(department), checkin.id)
         if allowed <= now and await escalations.claimed_for(conn, contact.id) is not None:
             # Staff hold one of this person's conversations: no reminder meanwhile.
             allowed = now + timedelta(minutes=cfg.busy_defer_minutes)
         if allowed > now:
             await CheckIn.filter(id=checkin.id).using_db(conn).update(expires_at=allowed)
             return 0
-        survey = rt.settings.surveys[fresh.survey_id]
-        ctx, _ = await engine_context(rt, fresh, conn)
-        step = engine.remind(survey, rt.texts, ctx, conv.state)
+        ctx, greeting = await engine_context(rt, fresh, conn)
+        outbound = engine.remind(survey, rt.texts, ctx, conv.state).outbound
+        expires = now + timedelta(hours=cfg.reply_window_hours)
+        if route.stage == reach.VOICE:
+            question = keypad.voice_question(survey, conv.state)
+            assert question is not None  # _next_route checked
+            outbound = (keypad.call_text(survey, rt.texts, ctx, question,
+                                         rt.settings.voice.key_hint, greeting),)
+            expires = now + timedelta(minutes=rt.settings.voice.answer_wait_minutes)
         attempt = fresh.attempts + 1
         link = await SurveyLink.filter(checkin_id=checkin.id).using_db(conn).first()
         params = {**ctx.values, "survey": survey.title, "attempt": attempt}
         if link is not None:
             params.update(link=links.link_url(rt, link.token), link_token=link.token)
-        for i, text in enumerate(step.outbound):
+        for i, text in enumerate(outbound):
             await outbox.queue(
                 conn, key=f"checkin:{checkin.id}:attempt{attempt}:{i}", channel=channel,
                 contact_id=contact.id, conversation_id=conv.id, body=text, now=now,
@@ -520,7 +577,23 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
         conv.channel = channel
         await conv.save(using_db=conn, update_fields=["channel"])
         await CheckIn.filter(id=checkin.id).using_db(conn).update(
-            attempts=attempt, last_attempt_at=now, channel=channel,
-            expires_at=now + timedelta(hours=cfg.reply_window_hours))
+            attempts=attempt, last_attempt_at=now, channel=channel, expires_at=expires)
     rt.metrics.checkin_sent(channel, "reminder")
     return 1
+
+
+async def _next_route(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact, checkin: CheckIn,
+                      conv: Conversation | None, survey: SurveyDef) -> reach.Route:
+    """What follows an unanswered attempt (bot.phone.reach): another text, a call, the staff
+    call list, or lost to follow-up with the reason."""
+    reachable = pick_channel(rt, contact) is not None or reach.voice_usable(rt, contact)
+    if contact.opted_out_at or contact.stopped_reason or conv is None \
+            or conv.status != ConversationStatus.OPEN:
+        return reach.Route("lost", reason="opted_out" if contact.opted_out_at else (
+            contact.stopped_reason or ("no_answer" if reachable else "unreachable")))
+    if recovery.is_recovery(checkin.offset):  # asked once: no reminders, no calls
+        return reach.Route("lost", reason="no_answer" if reachable else "unreachable")
+    done = await reach.attempts_by_stage(conn, checkin.id, contact.id)
+    return reach.next_route(rt, contact, checkin.episode.person.birth_date,
+                            rt.local(rt.now()).date(), done,
+                            can_call=keypad.voice_question(survey, conv.state) is not None)

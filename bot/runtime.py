@@ -86,6 +86,20 @@ class Broadcast:
                 await event.wait()
 
 
+def send_window_for(settings: Settings, department_code: str | None = None) -> SendWindow:
+    """The send window for a department (its own quiet hours, if configured)."""
+    w = settings.send_window
+    if not w.enabled:
+        return ALWAYS_OPEN
+    own = w.departments.get(department_code or "")
+    return SendWindow(
+        quiet_start=own.quiet_start if own else w.quiet_start,
+        quiet_end=own.quiet_end if own else w.quiet_end,
+        no_send_weekdays=frozenset(w.no_send_weekdays),
+        no_send_dates=frozenset(w.no_send_dates), spread_minutes=w.spread_minutes,
+    )
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -138,16 +152,7 @@ class Runtime:
 
     def send_window(self, department_code: str | None = None) -> SendWindow:
         """The send window for a department (its own quiet hours, if configured)."""
-        w = self.settings.send_window
-        if not w.enabled:
-            return ALWAYS_OPEN
-        own = w.departments.get(department_code or "")
-        return SendWindow(
-            quiet_start=own.quiet_start if own else w.quiet_start,
-            quiet_end=own.quiet_end if own else w.quiet_end,
-            no_send_weekdays=frozenset(w.no_send_weekdays),
-            no_send_dates=frozenset(w.no_send_dates), spread_minutes=w.spread_minutes,
-        )
+        return send_window_for(self.settings, department_code)
 
     def channel(self, name: str) -> Channel:
         """The channel adapter called ``name`` (KeyError when not configured)."""

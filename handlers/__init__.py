@@ -8,6 +8,7 @@ from aiohttp import web
 
 from handlers import (
     api,
+    calls,
     dashboard,
     h5,
     metrics,
@@ -17,6 +18,7 @@ from handlers import (
     staff,
     staff_live,
     validate,
+    voice,
     wechat,
 )
 
@@ -35,6 +37,8 @@ def setup_routes(app: web.Application) -> None:
     staff.setup(app)
     wechat.setup(app)
     sms.setup(app)
+    voice.setup(app)
+    calls.setup(app)  # the staff call list (电话回访)
     h5.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
 

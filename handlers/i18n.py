@@ -26,6 +26,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ch.wechat": {"zh": "微信", "en": "WeChat"},
     "ch.sms": {"zh": "短信", "en": "SMS"},
     "ch.h5": {"zh": "H5问卷页", "en": "H5 survey page"},
+    "ch.voice": {"zh": "语音电话", "en": "voice call"},
+    "ch.phone": {"zh": "人工电话", "en": "staff call"},
     "no_messages": {"zh": "还没有消息。回访到期后，机器人的消息会出现在这里。",
                     "en": "No messages yet. The bot's check-in appears here when it is due."},
     "kind": {"zh": "类型", "en": "Kind"},
@@ -54,6 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.question": {"zh": "咨询", "en": "Question"},
     "kind.deceased": {"zh": "患者去世", "en": "Deceased"},
     "kind.wrong_number": {"zh": "号码错误", "en": "Wrong number"},
+    "kind.callback": {"zh": "回电请求", "en": "Call-back request"},
     "kind.other": {"zh": "其他", "en": "Other"},
     "priority.urgent": {"zh": "紧急", "en": "Urgent"},
     "priority.high": {"zh": "高", "en": "High"},
@@ -87,9 +90,11 @@ def translator(lang: str):  # type: ignore[no-untyped-def]
 
 def _merge_staff_messages() -> None:
     # The staff workspace keeps its wording in its own module to keep this one short.
+    from handlers.calls_messages import CALLS_MESSAGES
     from handlers.staff_messages import STAFF_MESSAGES
 
     MESSAGES.update(STAFF_MESSAGES)
+    MESSAGES.update(CALLS_MESSAGES)
 
 
 _merge_staff_messages()
@@ -105,6 +110,8 @@ REASONS: dict[str, dict[str, str]] = {
     "question after the survey ended": {"zh": "回访结束后提出问题"},
     "asked a question during the survey": {"zh": "回访中提出问题"},
     "message outside a survey": {"zh": "回访之外发来的消息"},
+    "pressed 0 in a follow-up call: wants a person to call back": {
+        "zh": "回访电话中按0：希望工作人员回电"},
 }
 
 

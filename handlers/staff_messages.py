@@ -51,6 +51,13 @@ STAFF_MESSAGES: dict[str, dict[str, str]] = {
     "channel.sms": {"zh": "渠道：短信（模板消息，附H5页面链接）。",
                     "en": "Channel: SMS (template with a link to the H5 page)."},
     "channel.simulator": {"zh": "渠道：模拟器。", "en": "Channel: simulator."},
+    "channel.phone": {"zh": "渠道：人工电话（仅电话回访）。无法发送文字，请直接致电。",
+                      "en": "Channel: staff calls (phone only). Nothing can be written: "
+                            "call them."},
+    "channel.voice": {"zh": "渠道：语音电话（按键回访）。文字回复改由短信或微信发送；"
+                            "仅电话回访的联系人请直接致电。",
+                      "en": "Channel: keypad survey calls. A written reply goes by SMS or "
+                            "WeChat instead; phone contacts marked phone only."},
     "taken_by": {"zh": "已被他人认领：", "en": "Already claimed by"},
     "done.claim": {"zh": "已认领，机器人已暂停。", "en": "Claimed; the bot is paused."},
     "done.release": {"zh": "已放回队列。", "en": "Released to the queue."},
@@ -79,6 +86,7 @@ STAFF_MESSAGES: dict[str, dict[str, str]] = {
     "channel_name.wechat": {"zh": "微信", "en": "WeChat"},
     "channel_name.sms": {"zh": "短信", "en": "SMS"},
     "channel_name.simulator": {"zh": "模拟器", "en": "simulator"},
+    "channel_name.voice": {"zh": "语音电话", "en": "voice calls"},
     "admin": {"zh": "人员管理", "en": "Staff admin"},
     "audit_log": {"zh": "审计日志", "en": "Audit log"},
     "actor": {"zh": "操作人", "en": "Actor"},

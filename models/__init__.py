@@ -1,5 +1,6 @@
 """The data model (Tortoise ORM). Import models from here; the ORM app label is ``models``."""
 
+from models.calls import Call, CallStatus, CallTask, CallTaskStatus
 from models.entities import (
     CheckIn,
     CheckinStatus,
@@ -40,7 +41,8 @@ from models.records import (
 )
 
 __all__ = [
-    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "CheckIn", "CheckinStatus", "Contact",
+    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "Call", "CallStatus", "CallTask",
+    "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",
     "Escalation", "EscalationKind", "EscalationNote", "EscalationStatus", "KeyValue",

@@ -102,6 +102,8 @@ class EscalationKind(StrEnum):
     QUESTION = "question"
     DECEASED = "deceased"
     WRONG_NUMBER = "wrong_number"
+    # pressed 0 in a keypad survey call: wants a person to call back
+    CALLBACK = "callback"
     OTHER = "other"
 
 

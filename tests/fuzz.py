@@ -39,6 +39,7 @@ from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.keys import RUNTIME
 from tests.fake_aliyun import CALLBACK_TOKEN, sms_section
+from tests.fake_aliyun_vms import VOICE_TOKEN, voice_section
 from tests.fake_wechat import OFFICIAL_ID, signed_request, wechat_section
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ API_KEY = "fuzz-api-key"
 # Tables whose row counts an invalid request must leave alone.
 WATCHED = ("message", "contact", "person", "episode", "department", "checkin", "conversation",
            "answer", "audit_event", "escalation", "survey_link", "staff", "staff_session",
-           "notification")
+           "notification", "call", "call_task")
 _COUNT_SQL = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {t}) AS {t}" for t in WATCHED)
 
 # Characters that look like digits to str.isdigit() or int(), and numbers past every column.
@@ -140,6 +141,7 @@ class Harness:
             self.db_url, api={"keys": [API_KEY]},
             wechat=wechat_section("http://127.0.0.1:9", mode="compatible"),
             sms=sms_section(fake),  # type: ignore[arg-type]
+            voice=voice_section(fake),  # type: ignore[arg-type]
         )
         self.settings = settings
         self.thread.start()
@@ -458,6 +460,65 @@ def sms_push(draw: st.DrawFn, h: Harness) -> Req:
                content_type="application/json", valid=valid)
 
 
+# --------------------------------------------------------------------------- voice
+
+
+def _voice_item(draw: st.DrawFn) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "call_id": draw(st.just("100001^100002") | hostile_text(200)),
+        "out_id": draw(st.integers(1, 10**6).map(str) | numberish(40)),
+        "status_code": draw(st.sampled_from(["200000", "300000", "200003", "200201"])
+                            | numberish(20)),
+        "dtmf": draw(st.sampled_from(["4", "0", "9", ""]) | hostile_text(40)),
+        "duration": draw(st.integers(0, 99).map(str) | numberish(20) | st.none())}
+    if draw(st.booleans()):
+        item["end_time"] = draw(st.just("2026-11-16 14:02:00") | hostile_text(30))
+    else:
+        item["status_time"] = draw(st.just("2026-11-16 14:02:00") | hostile_text(30))
+    return item
+
+
+@st.composite
+def voice_push(draw: st.DrawFn, h: Harness) -> Req:
+    """Call receipts (VoiceCallReport, VoiceReport): hostile items and bodies. No call was
+    ever placed here, so none of them may write anything."""
+    token = draw(st.just(VOICE_TOKEN) | hostile_text(40))
+    if draw(st.integers(0, 9)) < 7:
+        body = json.dumps([_voice_item(draw) for _ in range(draw(st.integers(0, 6)))],
+                          ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    else:
+        body = draw(st.sampled_from([b"[" * 100_000, b'{"a":' * 5000, b"\xff\xfe[]",
+                                     b'[{"out_id":"\\ud800","status_code":"1"}]',
+                                     b"[1e999999]", b"NaN", b"", b"null"])
+                    | st.binary(max_size=300))
+    return Req("voice_report", "POST", f"/voice/aliyun/report/{enc(token)}", body=body,
+               content_type="application/json", valid=False)
+
+
+@st.composite
+def call_list(draw: st.DrawFn, h: Harness) -> Req:
+    """The staff call list: pages and actions with hostile ids, views, dates and forms."""
+    who = draw(st.sampled_from(["head", "admin", "agent", "anon"]))
+    if draw(st.booleans()):
+        q = [(k, draw(hostile_text(60) | numberish())) for k in draw(st.lists(
+            st.sampled_from(["view", "department", "from", "to", "done", "lang"]),
+            max_size=4, unique=True))]
+        page = draw(st.sampled_from(["/staff/calls", "/staff/calls/coverage"]))
+        if draw(st.booleans()):
+            page = f"/staff/calls/{enc(draw(numberish(40) | hostile_text(20)))}"
+        return Req("calls_page", "GET", page, form(q).decode(), who=who, valid=False)
+    action = draw(st.sampled_from(["claim", "release", "record"]))
+    fields = [("outcome", draw(st.sampled_from(["completed", "no_answer", "reschedule"])
+                               | hostile_text(40))),
+              ("when", draw(st.just("2026-11-17T15:00") | hostile_text(40))),
+              ("q_overall", draw(st.sampled_from(["4", "9"]) | hostile_text(20))),
+              ("note", draw(hostile_text(300))), ("comment", draw(hostile_text(300)))]
+    seg = enc(draw(numberish(40) | hostile_text(20)))
+    return Req(f"calls_{action}", "POST", f"/staff/calls/{seg}/{action}", body=form(fields),
+               content_type="application/x-www-form-urlencoded", who=who,
+               csrf=draw(st.integers(0, 9)) > 0, valid=False)
+
+
 # --------------------------------------------------------------------------- H5 page
 
 
@@ -683,7 +744,7 @@ STRATEGIES: dict[str, Callable[[Harness], st.SearchStrategy[Req]]] = {
     "wechat_message": wechat_message, "wechat_raw": wechat_raw, "wechat_get": wechat_get,
     "sms_push": sms_push, "h5": h5, "login": login, "staff_action": staff_action,
     "staff_pages": staff_pages, "api_episodes": api_episodes, "dashboard": dashboard,
-    "simulator": simulator,
+    "simulator": simulator, "voice_push": voice_push, "call_list": call_list,
 }
 
 
@@ -741,6 +802,19 @@ def regression_cases(h: Harness) -> list[tuple[str, Req, set[int]]]:
         cases.append((f"{kind}: 100,000 nested [", Req(
             "deep", "POST", path, body=b"[" * 100_000, content_type="application/json",
             headers=(("Authorization", f"Bearer {API_KEY}"),), valid=False), {400, 413}))
+    voice = f"/voice/aliyun/report/{VOICE_TOKEN}"
+    cases.append(("voice: 100,000 nested [", Req(
+        "deep", "POST", voice, body=b"[" * 100_000, content_type="application/json",
+        valid=False), {400, 413}))
+    for out_id in ("²", "9" * 40, "１２"):
+        body = json.dumps([{"out_id": out_id, "status_code": "200000", "dtmf": "4",
+                            "duration": "3"}], ensure_ascii=False).encode()
+        cases.append((f"voice receipt out_id {out_id[:5]!r}", Req(
+            "voice_report", "POST", voice, body=body, content_type="application/json",
+            valid=False), {200}))
+    for path in ("/staff/calls/" + "9" * 20, "/staff/calls/99999999999", "/staff/calls/٣"):
+        cases.append((f"GET {path[:40]}", Req("ids", "GET", enc(path).replace("%2F", "/"),
+                      who="admin", valid=False), {404}))
     token = h.tokens[-1]
     cases.append(("h5 invalid UTF-8", Req("h5_post", "POST", f"/s/{token}",
                   body=b"q_overall=%ff%fe&comment=%c3%28",

@@ -9,6 +9,7 @@ from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from models import (
     Answer,
+    CallTask,
     CheckIn,
     CheckinStatus,
     Contact,
@@ -115,13 +116,15 @@ async def test_score_after_expiry_is_still_recorded(
     await importer.import_rows(runtime, [visit("E1", "李四", "13800003333")], "t")
     clock.advance(timedelta(days=1, hours=2))
     await drain(runtime)
-    for _ in range(runtime.settings.checkin.max_attempts):  # reminders, then lost
+    for _ in range(runtime.settings.checkin.max_attempts):  # reminders, then the call list
         clock.advance(timedelta(hours=runtime.settings.checkin.reply_window_hours + 1))
         await planner.follow_up_unanswered(runtime)
         await drain(runtime)
     checkin = await CheckIn.get()
-    assert (checkin.status, checkin.lost_reason, checkin.attempts) == (
-        CheckinStatus.EXPIRED, "no_answer", 3)
+    # Nobody answered: the bot stops, a member of staff is to phone (电话回访), not lost.
+    assert (checkin.status, checkin.lost_reason, checkin.attempts, checkin.channel) == (
+        CheckinStatus.OPENED, None, 3, "phone")
+    assert (await CallTask.get()).reason == "no_answer"
     contact = await Contact.get(phone="13800003333")
     await say(runtime, contact, "4分", 1)
     answer = await Answer.get()

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "paused:"
 LEGACY_SMS_KEY = "sms:paused"  # the SMS-only pause of earlier versions, still honoured
-CHANNEL_ZH = {"wechat": "微信", "sms": "短信", "simulator": "模拟器", "h5": "H5页面"}
+CHANNEL_ZH = {"wechat": "微信", "sms": "短信", "simulator": "模拟器", "h5": "H5页面",
+              "voice": "语音电话"}
 PAUSED_EVENT = "channel_paused"
 RESUMED_EVENT = "channel_resumed"
 

@@ -1,9 +1,10 @@
 """Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, unsure sends.
 
 Requests are signed by the Aliyun SDK's own RPC signer (``aliyunsdkcore``) and sent with
-aiohttp, so ``[sms] threads`` sends run at once in one process without a thread each, bounded
-by that number and by ``max_per_second`` (Aliyun's API rate for the account, shared out
-between processes). Nothing is retried behind our back: ``SendSms`` is not idempotent.
+aiohttp (:mod:`bot.channels.aliyun_rpc`, shared with the voice channel), so ``[sms] threads``
+sends run at once in one process without a thread each, bounded by that number and by
+``max_per_second`` (Aliyun's API rate for the account, shared out between processes).
+Nothing is retried behind our back: ``SendSms`` is not idempotent.
 
 A request that may have reached Aliyun without an answer (a timeout after it left, a dropped
 connection, a worker that died holding the message) makes the message *unsure*
@@ -31,7 +32,6 @@ never dropped.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -40,18 +40,17 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
-from urllib.parse import urlencode
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.bulk import marks
 from bot.channels import pause
-from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
+from bot.channels.aliyun_rpc import API_VERSION, GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.channels.sms_callbacks import (  # noqa: F401 - the callbacks' home until now
     SmsReport,
     SmsUp,
@@ -70,7 +69,7 @@ from models import Contact, Direction, KeyValue, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "2017-05-25"
+__all__ = ["API_VERSION"]  # re-exported: the version the SMS API speaks
 CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
 LEGACY_UNSURE_PREFIX = "sms:unsure:"  # where earlier versions kept unsure sends
@@ -83,15 +82,7 @@ NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
 # a wrong code for notices must not hold a complainant's answer); "day"/"month": all SMS
 # until Aliyun's own counter resets (the limit set in its console).
 FAULTS: dict[str, tuple[str, str, str]] = {
-    "InvalidAccessKeyId.NotFound": ("channel", "AccessKey ID 不存在",
-                                    "the AccessKey ID does not exist"),
-    "InvalidAccessKeyId.Inactive": ("channel", "AccessKey 已停用", "the AccessKey is disabled"),
-    "SignatureDoesNotMatch": ("channel", "AccessKey Secret 不正确（请求签名不匹配）",
-                              "the AccessKey secret is wrong (request signature mismatch)"),
-    "IncompleteSignature": ("channel", "AccessKey Secret 不正确（请求签名不完整）",
-                            "the AccessKey secret is wrong (incomplete signature)"),
-    "InvalidTimeStamp.Expired": ("channel", "服务器时钟与阿里云相差过大",
-                                 "this server's clock is too far from Aliyun's"),
+    **GATEWAY_FAULTS,
     "isp.RAM_PERMISSION_DENY": ("channel", "RAM 用户没有短信权限（AliyunDysmsFullAccess）",
                                 "the RAM user may not send SMS (AliyunDysmsFullAccess)"),
     "isv.SMS_SIGNATURE_ILLEGAL": ("channel", "短信签名不存在或未通过审核",
@@ -152,9 +143,6 @@ def template_value(text: str, limit: int = VAR_LIMIT) -> str:
     return cut.rstrip() + "…"
 
 
-_FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -168,18 +156,9 @@ def render_params(template: SmsTemplate, values: Mapping[str, Any]) -> dict[str,
 
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    body: dict[str, Any]
-
-
-class _Unsure(Exception):
-    """The request may or may not have reached Aliyun (timeout, dropped connection)."""
-
-
-class _NotSent(Exception):
-    """The request never left (no connection): safe to send again."""
+_Reply = Reply  # the answer of one call (bot.channels.aliyun_rpc)
+_Unsure = Unsure  # the request may or may not have reached Aliyun
+_NotSent = NotSent  # the request never left
 
 
 @dataclass(slots=True)
@@ -228,8 +207,12 @@ class AliyunSmsChannel:
         self.settings = settings
         self.cfg: SmsConfig = settings.sms
         self.clock = clock or SystemClock()
-        self._session: aiohttp.ClientSession | None = None
-        self._next_slot = 0.0
+        self._rpc = AliyunRpc(
+            access_key_id=self.cfg.access_key_id, access_key_secret=self.cfg.access_key_secret,
+            region_id=self.cfg.region_id, endpoint=self.cfg.endpoint,
+            timeout=self.cfg.timeout_seconds, connect_timeout=self.cfg.connect_timeout_seconds,
+            connections=self.cfg.threads, clock=self.clock,
+            max_per_second=self.cfg.max_per_second)
         self._batches: list[_DayQuota] = []
 
     @property
@@ -246,7 +229,7 @@ class AliyunSmsChannel:
 
     async def start(self) -> None:
         """Open the HTTP session; carry over unsure sends an earlier version recorded."""
-        self._ensure()
+        self._rpc.start()
         try:
             await _carry_over_unsure(self.clock.now())
         except Exception:
@@ -254,17 +237,7 @@ class AliyunSmsChannel:
 
     async def close(self) -> None:
         """Close the HTTP session (running sends end by their timeouts)."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
-
-    def _ensure(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.cfg.threads),
-                # Loopback fakes and private endpoints: no proxy from the environment.
-                trust_env=False)
-        return self._session
+        await self._rpc.close()
 
     # --- the Channel protocol ------------------------------------------------------------
 
@@ -529,19 +502,7 @@ class AliyunSmsChannel:
                 f"UPDATE key_value SET value = CAST(CAST(value AS INTEGER) - {m[0]} AS TEXT) "
                 f"WHERE key = {m[1]}", [n, key])
 
-    # --- the API, signed by the SDK, sent with aiohttp ---------------------------------------
-
-    async def _pace(self) -> None:
-        """At most ``max_per_second`` calls a second from this process (Aliyun's API rate)."""
-        rate = self.cfg.max_per_second
-        if not rate:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / rate
-        if slot > now:
-            await asyncio.sleep(slot - now)
+    # --- the API (bot.channels.aliyun_rpc: signed by the SDK, sent with aiohttp) ------------
 
     async def account_query(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         """A read-only query of the account (``survey-bot doctor``): Aliyun's answer.
@@ -554,39 +515,7 @@ class AliyunSmsChannel:
             return {"Code": "sms.no_answer", "Message": str(e) or type(e).__name__}
 
     async def _call(self, action: str, params: dict[str, str]) -> _Reply:
-        from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
-
-        await self._pace()
-        check_deadline(self.clock.now(), self.cfg.timeout_seconds)  # right before it leaves
-        common = {"Action": action, "Version": API_VERSION, "RegionId": self.cfg.region_id}
-        path, _ = get_signed_url(common, self.cfg.access_key_id, self.cfg.access_key_secret,
-                                 "JSON", "POST", params)
-        session = self._ensure()
-        timeout = aiohttp.ClientTimeout(total=self.cfg.timeout_seconds,
-                                        sock_connect=self.cfg.connect_timeout_seconds)
-        try:
-            # The form encoded here, once: aiohttp's FormData for a dict costs a tenth of a
-            # send in CPU (bench/dispatch.py under py-spy) for the same bytes.
-            async with session.post(self.cfg.endpoint.rstrip("/") + path,
-                                    data=urlencode(params, doseq=True).encode(),
-                                    headers=_FORM, timeout=timeout) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except aiohttp.ClientConnectorError as e:
-            raise _NotSent(f"{type(e).__name__}") from None  # no connection: never left
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _NotSent(f"{type(e).__name__}") from None
-        except (TimeoutError, aiohttp.ClientError) as e:
-            raise _Unsure(f"{type(e).__name__}") from None  # it may have left
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            if status in (500, 502, 503):
-                return _Reply(status, {"Code": "ServiceUnavailable", "Message": f"HTTP {status}"})
-            raise _Unsure(f"HTTP {status}, not JSON") from None
-        if status == 504:
-            raise _Unsure("HTTP 504 from a gateway")
-        return _Reply(status, data if isinstance(data, dict) else {})
+        return await self._rpc.call(action, params)
 
 
 async def _carry_over_unsure(now: datetime) -> None:

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                       ).set_defaults(func=cmd_channels)
     cr = ch_sub.add_parser("resume", help="lift a pause once the credentials or set-up are "
                            "fixed; waiting messages go out")
-    cr.add_argument("channel", nargs="?", choices=["wechat", "sms"],
+    cr.add_argument("channel", nargs="?", choices=["wechat", "sms", "voice"],
                     help="the channel to resume (default: every paused channel)")
     cr.set_defaults(func=cmd_channels)
     sub.add_parser("sms-resume", help="the same as `channels resume sms`"

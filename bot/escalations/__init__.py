@@ -26,8 +26,8 @@ from models import (
 # Most severe first: decides the kind shown in the queue when several apply.
 SEVERITY = [
     EscalationKind.RED_FLAG, EscalationKind.DISPUTE, EscalationKind.DECEASED,
-    EscalationKind.COMPLAINT, EscalationKind.LOW_SCORE, EscalationKind.QUESTION,
-    EscalationKind.WRONG_NUMBER, EscalationKind.OTHER,
+    EscalationKind.COMPLAINT, EscalationKind.LOW_SCORE, EscalationKind.CALLBACK,
+    EscalationKind.QUESTION, EscalationKind.WRONG_NUMBER, EscalationKind.OTHER,
 ]
 PRIORITY_ORDER = [Priority.URGENT, Priority.HIGH, Priority.NORMAL]
 # Kinds that alert until someone claims them, whatever priority they were raised with.

@@ -11,9 +11,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 from models import EpisodeKind, EpisodeStatus, PersonKind, Relation
+
+
+class ContactChannel(StrEnum):
+    """How a contact prefers to be followed up (``Contact.preferred_channel``); ``phone``
+    marks them phone only (bot.phone.reach)."""
+
+    PHONE = "phone"
+    VOICE = "voice"
+    SMS = "sms"
+    WECHAT = "wechat"
 
 # column → (English description, Chinese name, other names files use for it). The Chinese
 # name is also the column's name in Chinese messages.
@@ -84,6 +95,10 @@ COLUMN_TABLE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "status": (
         "optional: active | cancelled (default active)", "状态",
         ("回访状态", "记录状态")),
+    "preferred_channel": (
+        "optional: how to follow up: phone (仅电话: calls only, never written to) | voice | "
+        "sms | wechat", "回访方式",
+        ("随访方式", "联系方式偏好", "首选渠道", "回访渠道", "channel", "reach")),
 }
 
 COLUMNS: dict[str, str] = {c: d for c, (d, _, _) in COLUMN_TABLE.items()}
@@ -169,6 +184,13 @@ VALUE_TABLE: dict[type, dict[str, tuple[str, ...]]] = {
     PersonKind: {
         "patient": ("患者", "病人", "病患", "就诊人"),
         "student": ("学生", "学员", "pupil"),
+    },
+    ContactChannel: {
+        "phone": ("电话", "仅电话", "只打电话", "电话回访", "人工电话", "打电话", "tel",
+                  "phone_only"),
+        "voice": ("语音", "语音电话", "语音回访", "自动语音", "ivr"),
+        "sms": ("短信", "短信回访", "text"),
+        "wechat": ("微信", "微信回访", "公众号", "weixin"),
     },
     EpisodeStatus: {
         "active": ("正常", "有效", "在用", "启用", "待回访"),

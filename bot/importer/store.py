@@ -64,8 +64,11 @@ async def store_one(rt: Runtime, row: EpisodeRow, source: str) -> tuple[str, int
         if contact is None:
             contact = await Contact.create(
                 using_db=conn, name=row.contact_name, phone=row.contact_phone,
-                wechat_openid=row.contact_openid,
+                wechat_openid=row.contact_openid, preferred_channel=row.preferred_channel,
             )
+        elif row.preferred_channel and contact.preferred_channel != row.preferred_channel:
+            contact.preferred_channel = row.preferred_channel
+            await contact.save(using_db=conn, update_fields=["preferred_channel"])
         person_key = person_key_of(row, contact.id)
         person, _ = await Person.get_or_create(
             source=source, external_id=person_key,
@@ -151,7 +154,8 @@ async def store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[t
                 c = by_openid.get(r.contact_openid)
             if c is None:
                 c = _NewContact({"name": r.contact_name, "phone": r.contact_phone,
-                                 "wechat_openid": r.contact_openid})
+                                 "wechat_openid": r.contact_openid,
+                                 "preferred_channel": r.preferred_channel})
                 created.append(c)
                 if r.contact_phone:
                     by_phone[r.contact_phone] = c
@@ -164,6 +168,14 @@ async def store_many(rt: Runtime, rows: list[EpisodeRow], source: str) -> list[t
             assert isinstance(c, _NewContact)
             c.id = int(back["id"])
         contact_ids = [c if isinstance(c, int) else c.id for c in found]
+        # A preference the file gives (回访方式: 仅电话 …) updates contacts already known.
+        preferences: dict[str, set[int]] = {}
+        for r, c in zip(rows, found, strict=True):
+            if r.preferred_channel and isinstance(c, int):
+                preferences.setdefault(r.preferred_channel, set()).add(c)
+        for value, owners in preferences.items():
+            await Contact.filter(id__in=sorted(owners)).using_db(conn).update(
+                preferred_channel=value)
 
         keys = [person_key_of(r, cid) for r, cid in zip(rows, contact_ids, strict=True)]
         people = dict(await Person.filter(source=source, external_id__in=list(set(keys))).using_db(

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.importer.columns import LABELS_ZH, REQUIRED, allowed_values, choice, map_keys
+from bot.importer.columns import (
+    LABELS_ZH,
+    REQUIRED,
+    ContactChannel,
+    allowed_values,
+    choice,
+    map_keys,
+)
 from bot.importer.messages import RowError
 from bot.privacy import normalise_phone
 from models import EpisodeKind, EpisodeStatus, PersonKind, Relation
@@ -45,6 +52,7 @@ class EpisodeRow:
     contact_name: str
     relation: Relation
     status: EpisodeStatus
+    preferred_channel: str | None = None  # ContactChannel; None: leave as it is
     clinician_code: str = ""  # the import column clinician_id
 
 
@@ -211,6 +219,7 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
     pkind = pick("person_kind", PersonKind, "patient")
     relation = pick("relation", Relation, "self")
     status = pick("status", EpisodeStatus, "active")
+    preferred = pick("preferred_channel", ContactChannel, "") or None
     for col, limit in LIMITS.items():
         if len(t.get(col, "")) > limit:
             err(col, "too_long", limit=limit)
@@ -228,4 +237,5 @@ def validate_row(line: int, raw: Mapping[str, object], tz: ZoneInfo) -> EpisodeR
         person_kind=PersonKind(pkind), birth_date=birth,
         contact_name=t.get("contact_name") or t["person_name"],
         relation=Relation(relation), status=EpisodeStatus(status),
+        preferred_channel=preferred,
     )

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 disable_created_metrics()
 
 OTHER = "other"
-CHANNELS = frozenset({"simulator", "sms", "wechat", "h5"})
+CHANNELS = frozenset({"simulator", "sms", "wechat", "h5", "voice", "phone"})  # phone: staff calls
 IN_KINDS = frozenset({"text", "other"})  # text: read by the survey; other: media, events
 OUT_KINDS = frozenset({"checkin", "reply", "staff", "notice", "otp"})
 # Why a send attempt failed: tried again later, or failed for good (the other five).
@@ -55,7 +55,7 @@ FAIL_REASONS = frozenset({"retrying", "gave_up", "rejected", "unreachable", "not
 LOST_REASONS = frozenset({"no_answer", "opted_out", "refused", "wrong_number", "deceased",
                           "unreachable", "fatigue"})
 ESCALATION_KINDS = ("red_flag", "deceased", "complaint", "low_score", "question",
-                    "wrong_number", "other")
+                    "wrong_number", "callback", "other")
 ESCALATION_STATUSES = ("open", "claimed")
 # Escalation.sla_level: 0 in time, 1 a deadline missed (head told), 2 missed by a second
 # window (managers told).
