@@ -269,3 +269,13 @@ def test_unknown_values_never_become_series() -> None:
     assert value(samples, "surveybot_messages_sent_total", channel="other", kind="other") == 1
     assert value(samples, "surveybot_checkins_lost_total", reason="other") == 1
     assert value(samples, "surveybot_escalations_raised_total", kind="other") == 1
+
+
+def test_every_escalation_kind_has_its_own_label() -> None:
+    """A kind missing from the list would be counted as "other" (disputes once were)."""
+    from typing import get_args
+
+    from bot.observability import metrics as vocab_
+    from surveys import engine
+
+    assert set(get_args(engine.Kind)) <= set(vocab_.ESCALATION_KINDS)

@@ -54,7 +54,7 @@ FAIL_REASONS = frozenset({"retrying", "gave_up", "rejected", "unreachable", "not
                           "withdrawn"})
 LOST_REASONS = frozenset({"no_answer", "opted_out", "refused", "wrong_number", "deceased",
                           "unreachable", "fatigue"})
-ESCALATION_KINDS = ("red_flag", "deceased", "complaint", "low_score", "question",
+ESCALATION_KINDS = ("red_flag", "dispute", "deceased", "complaint", "low_score", "question",
                     "wrong_number", "callback", "other")
 ESCALATION_STATUSES = ("open", "claimed")
 # Escalation.sla_level: 0 in time, 1 a deadline missed (head told), 2 missed by a second
