@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable
 
 from aiohttp import web
@@ -28,6 +29,15 @@ log = logging.getLogger("survey-bot")
 
 class ListenError(Exception):
     """The server could not listen where configured; the message says where and why."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0: any free port), or :class:`ListenError`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as e:
+        raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 def run(app: web.Application, settings: Settings,
@@ -51,6 +61,11 @@ async def serve(app: web.Application, settings: Settings, *,
             loop.add_signal_handler(sig, stop.set)
     main = web.AppRunner(app, access_log_class=AccessLog, shutdown_timeout=10.0)
     runners = [main]
+    wanted = settings.server.metrics_port if role == "worker" else settings.server.port
+    # The port first: a process that cannot listen stops before it opens the database or
+    # starts a loop (nothing half-started to wind down, nothing sent by a process nobody
+    # can probe).
+    sock = _listen(host, wanted)
     try:
         await main.setup()  # database, channels, loops
         if role == "worker":
@@ -58,16 +73,11 @@ async def serve(app: web.Application, settings: Settings, *,
                                    shutdown_timeout=5.0)
             runners.append(health)
             await health.setup()
-            wanted = settings.server.metrics_port
-            site = web.TCPSite(health, host, wanted)
+            site = web.SockSite(health, sock)
         else:
-            wanted = settings.server.port
-            site = web.TCPSite(main, host, wanted)
-        try:
-            await site.start()
-        except OSError as e:
-            raise ListenError(f"cannot listen on {host}:{wanted}: {e.strerror or e}") from e
-        port = int(runners[-1].addresses[0][1])
+            site = web.SockSite(main, sock)
+        await site.start()
+        port = int(sock.getsockname()[1])
         what = "health and metrics" if role == "worker" else "HTTP"
         log.info("ready: worker %s, role %s, %s on http://%s:%d", rt.worker_id, role, what,
                  host, port, extra={"event": "ready", "role": role, "host": host,
@@ -79,6 +89,7 @@ async def serve(app: web.Application, settings: Settings, *,
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+        sock.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
