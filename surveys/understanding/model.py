@@ -230,5 +230,6 @@ class Model:
         i = OUTPUTS.index(output)
         items = [(g, self.weights[g][i]) for g in set(self.grams_of(norm))]
         items += [(f, self.weights[f][i]) for f in features if f in self.weights]
-        items.sort(key=lambda x: -abs(x[1]))
+        # (ties by name: a set's order changes from one process to the next)
+        items.sort(key=lambda x: (-abs(x[1]), x[0]))
         return items[:top]
