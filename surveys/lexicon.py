@@ -1,7 +1,8 @@
 """Word lists for the reply parser, and the tiny pattern syntax organisations may use.
 
 Every entry is matched against the *normalised* reply (NFKC, lower case, simplified
-characters; see ``surveys.normalize``), so write entries in simplified Chinese / lower case.
+characters; see ``surveys.understanding.normalize``), so write entries in simplified Chinese
+and lower case.
 
 Pattern syntax (plain substrings always work; these marks are optional):
 

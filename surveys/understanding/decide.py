@@ -1,7 +1,7 @@
 """Where the rules stay exact, where the learned model decides, and where it is unsure.
 
-The rules (``surveys.parser``) read a reply first; their evidence becomes features of the
-model (:func:`features_of`), and :func:`combine` then settles each label:
+The rules (``surveys.understanding.rules``) read a reply first; their evidence becomes
+features of the model (:func:`features_of`), and :func:`combine` then settles each label:
 
 * **score** -- an explicit number, a star count or a corrected score is exact: the rules keep
   it (units, ranges, "4.5" and out-of-range numbers are theirs too).  Otherwise (words,
@@ -45,7 +45,7 @@ class _Ev(Protocol):
 
 
 class _Interp(Protocol):
-    """What :func:`features_of` reads of a ``surveys.parser.Interpretation``."""
+    """What :func:`features_of` reads of a ``surveys.understanding.evidence.Interpretation``."""
 
     @property
     def score(self) -> int | None: ...

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surveys.normalize import normalize
 from surveys.understanding.decide import Decision, combine, features_of
 from surveys.understanding.model import FLAGS, FORMAT, OUTPUTS, SCORE_CLASSES, Model, ngrams
+from surveys.understanding.normalize import normalize
 
 REQUIRED = ("text", "score", "opt_out", "complaint", "red_flag", "question")
 Row = dict[str, Any]
