@@ -21,40 +21,25 @@ from surveys.understanding.compose import (
     finditer_parts,
     rx_each,
     split_parts,
+    strings,
+    table,
 )
+
+# the word tables (complaint.toml)
+_WORDS: Final = table("complaint")
 
 # Complaint = a grievance target + a negative evaluation, or an event that only goes wrong
 # ("收了两次", "没人来", "拖了一个多月").  Targets about waiting, parking or the surroundings
 # make a mild grievance (see the lexicon's "~" entries).
-_CMP_TARGETS: Final = (
-    "收费", "收钱", "费用", "价格", "价钱", "要价", "挂号费", "检查费", "治疗费", "学费", "押金",
-    "退费", "钱", "态度", "服务", "护士", "医生", "大夫", "护工", "前台", "老师", "机构", "客服",
-    "保安", "保洁", "卫生", "厕所", "洗手间", "卫生间", "病房", "琴房", "教室", "隔音", "空调",
-    "饭菜", "伙食", "设施", "设备", "管理", "质量", "技术", "水平", "脾气",
-)
+_CMP_TARGETS: Final = strings(_WORDS, "targets")
 # mild targets with their own negative words (first characters in _CMP_MILD_HEADS)
 _CMP_MILD: Final = (
     ("排队 等的时间", "长 久 慢(?!慢)"), ("停车", "难 贵(?!姓) 麻烦 不方便"),
     ("环境", "差(?!不多|点|一点) 脏 吵 乱 不好"),
 )
-_CMP_MILD_HEADS: Final = ("排", "等", "停", "环", "预", "约")
-_CMP_NEGATIVE: Final = (
-    "离谱", "过分", "黑(?!眼圈|色|发)", "乱", "差(?!不多|点|一点)", "烂", "脏", "臭", "冷漠",
-    "冷(?!静|敷)", "凉", "凶", "敷衍", "傲慢", "马虎", "粗暴", "坑", "太慢", "特别慢", "真慢",
-    "超慢",
-    "狠", "贵(?!姓)",
-    "不合理", "没法用", "不能用", "用不了", "坏了", "太快", "匆忙", "草率", "难吃", "吵", "恶劣",
-    "不专业", "不负责", "不耐烦",
-)
-_CMP_EVENTS: Final = (
-    "收了两次", "收两次", r"收了\d次", "重复收", "多收了", "没做过的", "又要收钱", "额外收",
-    "另外收", "没人来", "没人修", "没人接", "没人应", "没人回", "没人处理", "没人打扫",
-    "没人收拾", "没人过来", "叫不来", "叫都叫不", "喊不来", "喊都喊不", "打不通", "找不到人",
-    "联系不上", "没解决", "解决不了", "没给解决", "白跑", "大呼小叫", "吼孩子", "凶孩子",
-    "凶病人", "还凶", "骂孩子", "上一半", "上到一半", "提前下课", "迟到早退", "蟑螂", "老鼠",
-    "虫子", "头发丝", "臭烘烘", "霉味", "地上全是水", "差点滑倒", "差点摔", "下手重",
-    "一问三不知", "都说不知道", "太狠", "真狠", "宰客",
-)
+_CMP_MILD_HEADS: Final = strings(_WORDS, "mild_heads")
+_CMP_NEGATIVE: Final = strings(_WORDS, "negative")
+_CMP_EVENTS: Final = strings(_WORDS, "events")
 _CMP_GRAMMAR: Final = "|".join((
     rx_each(_CMP_TARGETS, r"[^,，。.!?；;~\s不没说讲让叫]{0,4}"
              r"(?:太|很|真|特别|非常|超|好|也太|得太|得很|得特别)?" + alt(_CMP_NEGATIVE)),

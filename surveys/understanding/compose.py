@@ -13,8 +13,11 @@ Word tables live in TOML files beside the modules (:func:`table`).
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from typing import Any, Final
+
+from surveys.native import PACKAGE_DIR
 
 try:  # the regex parser re itself uses (private): only to size search windows
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -252,3 +255,18 @@ def trie_regex(words: Iterable[str]) -> str:
 def pattern_regex(entry: str) -> str:
     """Regex for one lexicon entry in the ``A*B`` syntax."""
     return r"[^,，。.!?！？；;\s]{0,4}".join(re.escape(p) for p in entry.split("*"))
+
+
+def table(name: str) -> dict[str, Any]:
+    """The word tables of ``surveys/understanding/<name>.toml`` (read beside the sources,
+    also when the modules run compiled: see surveys.native)."""
+    with (PACKAGE_DIR / "understanding" / f"{name}.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """``data[key]``, a list of non-empty strings, as a tuple (an error says which table)."""
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+        raise ValueError(f"word table {key!r}: a list of non-empty strings expected")
+    return tuple(value)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from surveys.understanding.compose import each, factor
+from surveys.understanding.compose import each, factor, strings, table
 from surveys.understanding.optout import OPB_QUESTION_RE
 from surveys.understanding.text import CLAUSE_TAIL_RE, SEP_RE, clause_start, last_separator
 
 # Deceased = a person, then only time words and adverbs, then 走了/没了/不在了/死了 closing the
 # clause: "我爸上个月没了", "老人家已经走了，别发了"; not "他的药没了", "老人走了两步就喘",
 # "他走了吗".  (A free gap of any four characters read those as deaths.)
-_DEC_PERSONS: Final = (
-    "人 老人 他 她 爸 妈 父亲 母亲 爷爷 奶奶 外公 外婆 姥姥 姥爷 老伴 老公 老婆 丈夫 妻子 爱人 "
-    "病人 患者 老太太 老爷子 老头 婆婆 公公 岳父 岳母 家父 家母 宝宝 孩子 儿子 女儿 胎儿")
+_DEC_PERSONS: Final = " ".join(strings(table("optout"), "deceased_persons"))
 _DEC_GAP: Final = (r"(?:家|子|亲|儿)?[已经早就都也在于去今前上下个月份周礼拜星期天日号初底中旬年"
                    r"\d零一二三四五六七八九十两几半刚才\s]{0,8}")
 _DEC_END: Final = (r"(?:走了|没了|不在了|死了)"

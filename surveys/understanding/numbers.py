@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Final
 
-from surveys.understanding.compose import MAX_HITS
+from surveys.understanding.compose import MAX_HITS, table
 from surveys.understanding.evidence import Evidence, make_ev
 from surveys.understanding.text import PARTICLES
 
@@ -99,13 +99,16 @@ _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
 
-_WECHAT: Final[dict[str, tuple[str, int | None]]] = {
-    "[强]": ("wechat_emoji", 5), "[赞]": ("wechat_emoji", 5), "[good]": ("wechat_emoji", 5),
-    "/:strong": ("wechat_emoji", 5), "[弱]": ("wechat_emoji", 1), "/:weak": ("wechat_emoji", 1),
-    "[差劲]": ("wechat_emoji", 1), "[语音]": ("voice", None), "[voice]": ("voice", None),
-    "[图片]": ("media", None), "[视频]": ("media", None), "[动画表情]": ("media", None),
-    "[表情]": ("media", None), "[文件]": ("media", None), "[链接]": ("media", None),
-}
+def _wechat() -> dict[str, tuple[str, int | None]]:
+    """WeChat codes (scores.toml): (rule, rating) of each, the rating None for a placeholder."""
+    codes = table("scores")["wechat"]
+    out: dict[str, tuple[str, int | None]] = {
+        str(code): ("wechat_emoji", int(v)) for code, v in codes["ratings"].items()}
+    out.update({str(code): (str(kind), None) for code, kind in codes["kinds"].items()})
+    return out
+
+
+_WECHAT: Final = _wechat()
 # A word that a deduction names: "扣的那一分给停车场", "少一分是因为" (not 至少, 多少).
 _DEDUCT_RE: Final = re.compile(r"(?:扣|减|(?<![至多不])少|差)(?:了|的|掉)?(?:那|这)?$")
 # Characters that can start a _TOKEN_RE match: replies without any skip the number scan.

@@ -16,27 +16,22 @@ import re
 from itertools import islice
 from typing import Final
 
-from surveys.understanding.compose import MAX_HITS, alt, each, factor, rx_each
+from surveys.understanding.compose import MAX_HITS, alt, each, factor, rx_each, strings, table
 from surveys.understanding.evidence import Evidence, make_ev
 from surveys.understanding.safety import BODY_STAFF_RE
 from surveys.understanding.text import CLAUSE_TAIL_RE, SEP_RE, clause_start, last_separator
 
+# the word tables (optout.toml)
+_WORDS: Final = table("optout")
+
 # Opt-out = a stop word + (再/给我/这类...) + a way of contacting; "取消预约", "不用再打针" and
 # "别再发脾气" have no contact word after the stop word, so they never opt anyone out.
-_OPT_STOPS: Final = ("别", "不要", "不用", "不必", "无需", "不需要", "请勿", "勿", "甭", "莫",
-                     "停止", "停掉", "取消", "退订", "拒收", "拒绝接收", "拒绝", "关掉", "关闭",
-                     "屏蔽", "不想再", "不希望", "不准", "禁止", "不再", "用不着")
+_OPT_STOPS: Final = strings(_WORDS, "stops")
 # "要不要再联系", "用不用通知" ask; they do not refuse.
 _OPT_STOP_GUARD: Final = {"不要": "(?<!要不要)", "不用": "(?<!用不用)", "不需要": "(?<!需不需要)"}
 _OPT_BETWEEN: Final = r"(?:再|也|都|给|跟|和|向|对|找|往|我|们|妈|爸|家|老人|这个|这种|这类|此类|" \
                       r"这些|那些|此|类|任何|接收|收到|的|你们|以后|就){0,5}"
-_OPT_CONTACTS: Final = (
-    "打电话", "打来", "来电", "打给", "打扰", "骚扰", "联系", "联络", "回访", "随访", "推送",
-    "推了", "推啦", "推给", "通知", "提醒", "短信", "消息", "信息", "微信", "服务", "订阅", "问卷",
-    "调查", "电话", "发短信", "发信息", "发消息", "发微信", "发问卷", "发了", "发啦", "发过来",
-    "send", "sms", "text", "msg", "讯息", "传讯息",
-    "发来", "发给", "发这", "发那", "发任何", r"发(?=$|[,，。.!?！？；;~\s])", "打了", "打啦",
-)
+_OPT_CONTACTS: Final = strings(_WORDS, "contacts")
 _OPT_GRAMMAR: Final = "|".join((
     rx_each((re.escape(w) + _OPT_STOP_GUARD.get(w, "") for w in _OPT_STOPS),
              _OPT_BETWEEN + alt(_OPT_CONTACTS)),
@@ -125,10 +120,7 @@ OPB_QUESTION_RE: Final = re.compile(
 
 
 _THIRD_PARTY_CALL_RE: Final = re.compile(r"推销|广告|诈骗|中介|快递|贷款|保险")
-_OPB_SELF: Final = frozenset(("不想收", "不想接", "退订", "拉黑", "屏蔽", "unsubscribe", "免打扰",
-                              "not interested",
-                              "take me off", "remove me", "leave me alone", "opt out",
-                              "天天问", "天天发", "每次都问", "老是问"))
+_OPB_SELF: Final = frozenset(strings(_WORDS, "self_stops"))
 
 
 # Annoyance counts anywhere in the reply when the reply also complains of how often we write:
@@ -161,7 +153,7 @@ _PREF_OTHER_RE: Final = re.compile(
 
 
 # An unsubscribe asked not to be done: "别给我退订啊", "我不想取消", "不用帮我退订".
-_STOP_ACTIONS: Final = frozenset(("退订", "取消", "拉黑", "屏蔽", "退掉", "取消订阅", "注销"))
+_STOP_ACTIONS: Final = frozenset(strings(_WORDS, "stop_actions"))
 _DONT_BEFORE_RE: Final = re.compile(r"(?:别|不要|不想|不用|不必|千万别)(?:给我|帮我|把我)?$")
 # Negated intent: "我没说要退订啊", "我不是不想回访，是信号不好", "并不是要取消提醒".  A wrong
 # opt-out silences a patient, so a stop word right after "I did not say / it is not that" is

@@ -25,6 +25,8 @@ from surveys.understanding.compose import (
     finditer_parts,
     rx_each,
     split_parts,
+    strings,
+    table,
 )
 from surveys.understanding.evidence import Evidence, make_ev
 from surveys.understanding.safety import (
@@ -45,6 +47,9 @@ from surveys.understanding.text import (
     sent_end,
 )
 
+# the word tables (redflag.toml)
+_WORDS: Final = table("redflag")
+
 # Farewell cues (see _farewell): each group is one cue.
 _FAREWELL_RE: Final = re.compile(
     r"(?P<trouble>不(?:再|会|想再)?(?:麻烦|打扰|拖累)(?:大家|你们|各位|家里|家人|孩子)(?:了|啦))"
@@ -58,8 +63,7 @@ FAREWELL_GATE_RE: Final = re.compile(r"麻烦|打扰|拖累|好了|一直以来|
                                       r"|撑不住|联系我|找我|作伴|陪他|陪她")
 
 
-_SYMPTOMS = ("疼 痛 肿 红 出血 流血 渗血 有血 鼻血 发烧 发热 烧 晕 吐 呕 咳 喘 麻 痒 拉肚子 腹泻 "
-             "疹 脓 发炎 感染")
+_SYMPTOMS: Final = " ".join(strings(_WORDS, "symptoms"))
 _SYMPTOM = "(?:" + "|".join(_SYMPTOMS.split()) + ")"
 _FEVER = r"(?:3[89]|4[0-2])"
 # Built-in red flags composed from a symptom and its persistence or severity, plus fevers
@@ -80,49 +84,18 @@ _RF_PHRASES: Final = (
 
 # Red flag = (symptom) x (persistence | escalation | severity | inability), or a warning sign
 # at a wound site, or a worrying sign in a child, or a sign that is alarming on its own.
-_RF_SYMPTOM_HEADS: Final = (
-    "出血", "流血", "渗血", "冒血", "血(?<![抽验献采]血)(?![压糖常型检脂管栓液色])",
-    "疼(?<!心疼)", "痛", "肿", "烧(?![饭菜水香烤钱])", "发烧", "发热", "吐(?![槽字])", "呕",
-    "拉肚子", "拉稀", "腹泻", "咳", "喘", "晕(?!车)", "麻(?![烦将])",
-)
-_RF_PERSIST_AFTER: Final = (
-    "不退", "没退", "退不下", "没下来", "下不来", "降不下", "没止", "止不住", "不止", "没停",
-    "不停", "停不下", "压不住", "不管用", "没用", "好几天", "好几次", "几天了",
-    r"[两三四五六七八九十\d]+天了", r"一个?(?:礼拜|星期|周)了", "一整晚", "一整夜", "一晚上",
-    "一夜", "一整天", "一宿", "到现在", "越来越", "加重", "更厉害", "更严重", "一天比一天",
-    "没合眼", "老高", "很大", "好大", "发亮", "发紫", "发硬", "变大",
-)
-_RF_PERSIST_BEFORE: Final = (
-    "一直", "还在", "还是", "仍然", "仍", "持续", "反复", "老是", "总是", "不停", "不断",
-    "到现在还", "又开始", "一天比一天", "越来越",
-)
-_RF_DEGREE_HEADS: Final = ("肿", "吐", "喘", "晕", "咳", "烧(?<!饭烧)")  # 疼得/痛得: lexicon
-_RF_SITES: Final = ("伤口", "刀口", "切口", "创口", "口子", "缝针", "缝线", "缝的", "针眼",
-                    "拔牙", "牙洞", "牙窝", "种植", "种牙", "手术")
-_RF_SITE_SIGNS: Final = ("裂", "崩", "绷开", "张开", "豁开", "发红", "红肿", "发烫", "流水",
-                         "黄水", "渗液", "渗出", "流脓", "化脓", "有脓", "出脓", "臭", "发黑",
-                         "乌青", "发紫", "青紫", "感染")
-_RF_CHILDREN: Final = ("孩子", "宝宝", "小孩", "儿子", "女儿", "娃", "闺女", "宝贝", "小朋友",
-                       "孙子", "孙女", "伢", "崽", "囡")
+_RF_SYMPTOM_HEADS: Final = strings(_WORDS, "symptom_heads")
+_RF_PERSIST_AFTER: Final = strings(_WORDS, "persist_after")
+_RF_PERSIST_BEFORE: Final = strings(_WORDS, "persist_before")
+_RF_DEGREE_HEADS: Final = strings(_WORDS, "degree_heads")
+_RF_SITES: Final = strings(_WORDS, "sites")
+_RF_SITE_SIGNS: Final = strings(_WORDS, "site_signs")
+_RF_CHILDREN: Final = strings(_WORDS, "children")
 # "大宝", "二宝": 宝 first, so that 大/二/小 (common first characters) start no attempt
 _RF_CHILD_RX: Final = (*(re.escape(c) for c in _RF_CHILDREN),
                        "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝)|(?<=三宝))")
-_RF_CHILD_SIGNS: Final = (
-    "高烧", "发烧", "烧到", "烧得", "抽(?![血空时奖签烟查不出])", "吐(?![槽字])", "拉肚子",
-    "精神差", "精神很差", "精神不好", "精神特别差", "蔫", "昏睡", "叫不醒", "不吃不喝",
-    "没怎么吃", "吃不下", "不喝水", "水都不喝", "哭闹不止", "烦躁", "一直哭", "哭个不停",
-    "哭闹", "哄不好",
-    # drowsy or floppy: "一直睡，喊他睁一下眼又睡过去", "抱在手里软趴趴的，逗他也不笑"
-    "一直睡", "老是睡", "总是睡", "总在睡", "睡不醒", "又睡过去", "又睡着", "软趴趴", "软绵绵",
-    "软软的", "没力气", "不笑", "不理人", "没反应",
-)
-_RF_SIGNS: Final = (
-    "裂了", "裂开", "崩开", "绷开", "口子张开", "口子开了", "抽筋", "昏睡", "憋醒", "迷迷糊糊",
-    "意识模糊", "叫不太醒", "含糊不清", "虚脱", "喝不进", "吃不进", "咽不下", "吞不下",
-    "躺不下", "下不了床", "喉咙发紧", "嗓子发紧", "发冷发抖", "寒战", "打寒颤", "打寒战",
-    "打冷战", "打摆子", "浑身发抖", "全身发抖", "发慌", "摔了一跤", "跌倒", "跌了一跤",
-    "流黄水", "只能张开", "张不大", "黑便", "喉咙肿", "嗓子肿", "蔫了", "蔫蔫", "打蔫",
-)
+_RF_CHILD_SIGNS: Final = strings(_WORDS, "child_signs")
+_RF_SIGNS: Final = strings(_WORDS, "signs")
 # someone else's medicine, eaten: "把他奶奶的降压药吃了两粒"
 _OTHERS_MEDICINE: Final = (
     r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
@@ -133,13 +106,13 @@ _SWALLOWED_RE: Final = re.compile(
     # a dialysis fistula that has gone quiet: its "没了" is the sign, not a recovery
     + "|震颤|瘘")
 # the unborn (or newborn) baby, for movements not felt
-_FETUS_HEADS: Final = ("宝宝", "胎儿", "小家伙", "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝))")
+_FETUS_HEADS: Final = strings(_WORDS, "fetus_heads")
 _FETUS: Final = alt(_FETUS_HEADS)
 _INGESTED: Final = (r"(?:" + _OTHERS_MEDICINE + IN + "{0,6}(?:吃|吞|喝|咽)|(?:吃|吞|喝)了?"
                     + IN + "{0,3}" + _OTHERS_MEDICINE + "|(?:吃|吞|咽)(?:了|下|进去)?" + IN
                     + "{0,3}" + _OBJECTS + ")")
-_RF_EXCRETA: Final = ("尿", "大便", "小便", "便", "痰", "口水", "唾沫", "吐的", "呕吐物")
-_RF_LIMBS: Final = ("胳膊", "手臂", "半边", "半身", "左手", "右手", "左腿", "右腿", "腿脚")
+_RF_EXCRETA: Final = strings(_WORDS, "excreta")
+_RF_LIMBS: Final = strings(_WORDS, "limbs")
 _RF_GRAMMAR: Final = "|".join((
     rx_each(_RF_SYMPTOM_HEADS, IN + "{0,5}" + alt(_RF_PERSIST_AFTER)),
     rx_each(_RF_PERSIST_BEFORE, r"[^,，。.!?；;~\s不没点微]{0,4}"
@@ -201,49 +174,7 @@ _RF_INNER_DENY_RE: Final = re.compile(
     r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
 
 # Symptom vocabulary.  Each entry starts with a literal character (see factor).
-_RFB_WORDS: Final = (
-    # blood and blood-coloured things
-    "血(?<![抽验献采查止]血)(?![压糖常型检脂管栓液])", "渗(?!透)", "冒红", "发红", "鲜红",
-    "红红", "红块", "红点", "红斑", "红疹", "红肿", "又红又", "红的", "红了", "红色", "咖啡色",
-    "酱油色", "茶色",
-    # pain, swelling, heat, fever
-    "疼(?<!心疼)(?!爱)", "痛(?!快)", "肿(?<!消肿)(?!瘤)", "胀", "烫(?!发|头)", "发热", "低热",
-    "高热", "热度", "烧(?<![红燃]烧)(?![饭菜水香钱烤友])",
-    "量" + r"[^,，。!?；;]{0,5}(?:3[89]|4[0-2])(?!\d)",
-    "体温" + r"[^,，。!?；;]{0,5}(?:3[89]|4[0-2])(?!\d)",
-    # gut, breathing, chest, heart
-    "吐(?<![吞谈]吐)(?![槽字露])", "呕", "恶心", "拉肚子", "拉稀", "拉水", "拉的", "水样便",
-    "拉了" + r"[^,，。!?；;]{0,3}[次回趟遍天]", "泻", "咳", "喘", "憋(?!屈)", "呛", "胸闷",
-    "胸口", "心慌", "心跳", "突突", "心悸", "上不来气", "呼噜(?<!打呼噜)", "发紧",
-    # head, consciousness, falls, fits
-    "晕(?<![吵绕搞忙弄听说]晕)(?![车船])", "昏(?<!黄昏)(?!暗)", "眼前", "眼发黑", "两眼一黑",
-    "眼冒金星", "天旋地转",
-    "摔(?![东门碗杯手])", "栽倒", "跌倒", "倒在地", "倒地",
-    "抽(?![血空时签烟奖查屉象出不])",
-    "麻(?<!芝麻)(?<!麻麻)(?<![站坐蹲压跪]麻)(?!麻地|麻哋|醉|药|烦|将|辣|利|婆|油)",
-    "没力气", "没劲", "无力", "乏力", "使不上劲", "不听使唤", "抬不起", "动不了", "站不住",
-    "站不起", "站不稳", "走不了", "走不动",
-    "说胡话", "胡话", "胡言乱语", "梦话", "认不出", "糊涂", "迷糊", "迷瞪", "意识", "叫不醒",
-    "叫他半天", "叫她半天", "叫半天", "没反应", "反应慢",
-    "一直哭", "哭个不停", "哭闹不止", "哄不好", "停不下来", "哭到现在",
-    "脸色", "煞白", "惨白", "苍白", "发白", "发紫", "发青", "发绀", "发黄", "发黑", "发冷",
-    "哆嗦", "打颤", "发抖(?!音)", "抖(?!音)", "寒战", "冷汗", "不舒服", "难受",
-    # eating, drinking, passing water
-    "尿不出", "尿不下", "解不出", "一滴尿", "没尿(?!血|痛|频)", "尿少", "黑便", "柏油",
-    "尿" + r"[^,，。!?；;]{0,3}(?:红|血|茶|酱油|黑|浓)",
-    "大便" + r"[^,，。!?；;]{0,3}(?:黑|血|红)",
-    "吃不下", "喝不下", "咽不下", "吞不下", "吃不进", "喝不进", "没胃口", "胃口", "吃一口就",
-    "不吃不喝", "不肯吃", "咽不", "吞不",
-    # lumps, skin, wound
-    "鼓起", "鼓了", "鼓包", "疙瘩", "肿块", "硬块", "硬硬的", "个包", "起包", "疹", "风团",
-    "过敏", "一身红", "全身痒", "浑身痒", "越来越痒", "痒得", "痒死", "抓破", "绽开", "裂开",
-    "崩", "开线", "又粗", "粗了", "肿成", "流东西", "往外冒", "往外流", "往外渗", "流水",
-    "黄水", "脓", "臭", "难闻", "味道", "怪味", "异味",
-    # eyes, speech
-    "重影", "看不清", "模糊", "眼花", "嘴歪", "口歪", "舌头打结", "大舌头", "说话不清",
-    "口齿不清", "吐字不清", "嘴角" + r"[^,，。!?；;]{0,4}[歪斜]",
-    "血压" + r"[^,，。!?；;]{0,4}(?:1[6-9]\d|2\d\d)",
-)
+_RFB_WORDS: Final = strings(_WORDS, "broad")
 RFB_RE: Final = re.compile(factor("|".join(_RFB_WORDS)))
 _RFB_EN_RE: Final = re.compile(
     r"\b(?:fever|temp(?:erature)?\b\D{0,12}(?:3[89]|4[0-2])|bleed|blood|pain|hurt|sore\b|swell"
@@ -270,13 +201,12 @@ _BODY_FALSE_RE: Final = re.compile(
 
 
 # Numbness words the anaesthetic explains unless it has lasted ("两天了还没知觉").
-_NUMB_WORDS: Final = frozenset(("没知觉", "没有知觉", "没感觉", "没有感觉", "木木的", "发木",
-                                "木了", "no feeling", "numb"))
+_NUMB_WORDS: Final = frozenset(strings(_WORDS, "numb_words"))
 _LASTED_RE: Final = re.compile(r"[两三四五六七八九十几\d]天|一整天|到现在|还没恢复|还是没|days")
 
 
 # Mentions that something else explains (see other_cause).
-_UNCHANGED_WORDS: Final = frozenset(("歪", "斜", "看不清", "看不到", "听不清", "模糊"))
+_UNCHANGED_WORDS: Final = frozenset(strings(_WORDS, "unchanged_words"))
 
 
 def _farewell(norm: str) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from surveys.understanding.compose import factor
+from surveys.understanding.compose import factor, strings, table
 from surveys.understanding.text import SEP_RE, bounds
 
 NEG_RESOLUTION_RE: Final = re.compile(
@@ -46,11 +46,7 @@ RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"能忍|可以忍)"
 )
 # Entries that count only with a body, wound or excreta word in the same sentence.
-_RFB_NEEDS_CONTEXT: Final = frozenset(
-    ("红的", "红了", "红色", "咖啡色", "茶色", "酱油色", "臭", "难闻", "味道", "流水", "往外冒",
-     "往外流", "流东西", "硬硬的", "怪味", "异味",
-     "发白", "发黄", "发紧", "崩", "裂开", "眼前", "脸色",
-     "胃口", "抖", "停不下来", "意识", "模糊", "看不清"))
+_RFB_NEEDS_CONTEXT: Final = frozenset(strings(table("redflag"), "needs_context"))
 _RFB_CONTEXT_RE: Final = re.compile(
     r"伤口|刀口|切口|口子|缝|线|纱布|棉|牙|嘴|口腔|吐|咳|痰|尿|便|拉|手术|腿|脸|身上|皮肤|孩子|"
     r"宝宝|嗓子|喉咙|眼|黑|包|肿|疼|痛|东西|手|脚|浑身|全身|嘴唇|舌|吃|喝|说话|"

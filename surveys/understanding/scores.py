@@ -18,7 +18,7 @@ import tomllib
 from typing import Final
 
 from surveys.native import PACKAGE_DIR
-from surveys.understanding.compose import tail_window
+from surveys.understanding.compose import strings, table, tail_window
 from surveys.understanding.evidence import Evidence, make_ev
 from surveys.understanding.normalize import normalize
 from surveys.understanding.numbers import Cand
@@ -36,46 +36,8 @@ _WEAK: Final = 1      # only counts outside health talk ("恢复得很好" is no
 _NUMERIC: Final = 2   # as strong as a number ("满分", "wu fen", "five stars")
 _POSITIVE_NEG: Final = 4  # a negator in front flips it to 2
 
-_LIKERT_TABLE: Final[tuple[tuple[int, float, int, str], ...]] = (
-    (5, 0.92, _POSITIVE_NEG, "非常满意 很满意 特别满意 十分满意 超级满意 超满意 相当满意 太满意 "
-     "极其满意 非常非常满意 百分百满意 100%满意 完全满意 万分满意 无比满意 满意满意满意 好满意 "
-     "非常非常好 非常好 特别好 太好了 好极了 超好 很棒 太棒 真棒 超棒 棒棒 棒极了 非常棒 "
-     "完美 优秀 极好 特别棒 好棒 很不错 非常不错 特别不错 好评 very_satisfied extremely_satisfied "
-     "excellent perfect great awesome very_good fantastic amazing feichangmanyi "
-     "feichang_manyi fei_chang_man_yi fei_chang_manyi feichang_man_yi hen_manyi henmanyi "
-     "hen_man_yi 老满意 贼满意 巨满意 嘎嘎满意 倍儿满意 老好了 老好啦 "
-     "老棒了 贼好 贼棒 巨好 巨棒 嘎嘎好 嘎嘎棒 倍儿好 倍儿棒 杠杠的 杠杠滴 顶呱呱 呱呱叫 没得说 "
-     "没话说 无可挑剔 挑不出毛病 好得很 一级棒 超级棒 超赞 贼拉好 贼拉满意 very_happy 💯"),
-    (5, 0.85, _POSITIVE_NEG | _WEAK, "很好 真好 henhao hen_hao 棒"),
-    (5, 0.97, _NUMERIC, "满分 五星好评 5星好评 wu_fen wufen five_stars 5_stars five_points "
-     "wu_xing wuxing wu_xing_hao_ping wuxinghaoping wu分"),
-    (4, 0.97, _NUMERIC, "si_fen sifen four_stars 4_stars si_xing sixing"),
-    (3, 0.97, _NUMERIC, "san_fen sanfen three_stars 3_stars"),
-    (2, 0.97, _NUMERIC, "er_fen liang_fen liangfen two_stars 2_stars"),
-    (1, 0.97, _NUMERIC, "yi_fen yifen one_star 1_star"),
-    (4, 0.88, _POSITIVE_NEG, "满意 挺满意 比较满意 还算满意 蛮满意 基本满意 还比较满意 较满意 "
-     "挺棒 蛮棒 还满意 算满意 还挺满意 satisfied manyi man_yi 还不错 挺不错 蛮不错 不错 "
-     "pretty_good quite_good not_bad good bucuo bu_cuo 几好 几满意 没什么不满意 没啥不满意 "
-     "没有不满意 没有什么不满意 挺中意 算是满意 总体满意 整体满意"),
-    (4, 0.8, _POSITIVE_NEG | _WEAK, "挺好 蛮好 都挺好 都很好 还挺好 挺好的"),
-    (3, 0.85, 0, "差强人意 还阔以 阔以 一般 一般般 还行 "
-     "还可以 凑合 马马虎虎 过得去 中等 还凑合 将就 普通 中规中矩 "
-     "说得过去 就那样 average so-so so_so yiban yi_ban haixing hai_xing 还算可以 算可以 还算行 "
-     "凑活 还凑活 凑乎 麻麻地 麻麻哋 一般吧 中不溜 还可以吧 okay_ish hai_ke_yi haikeyi "
-     "mediocre"),
-    (3, 0.7, _WEAK, "还好"),
-    (2, 0.88, 0, "不满意 不太满意 不是很满意 不怎么满意 不大满意 不是太满意 不够满意 有点不满意 "
-     "有些不满意 不太行 不怎么行 不太好 不怎么好 不是很好 不咋地 不咋滴 不咋的 不咋样 不怎么样 "
-     "不理想 失望 "
-     "有点失望 比较差 有点差 dissatisfied unsatisfied not_satisfied not_good bad poor bu_manyi "
-     "bumanyi bu_man_yi bu_tai_manyi not_happy unhappy"),
-    (2, 0.75, _WEAK, "不好 差"),
-    (1, 0.92, 0, "非常不满意 很不满意 特别不满意 极不满意 十分不满意 太不满意 极其不满意 "
-     "一点都不满意 一点也不满意 完全不满意 超级不满意 很差 非常差 太差 极差 特别差 超差 真差 "
-     "好差 差劲 太烂 很烂 垃圾 糟糕 很糟糕 非常糟糕 太糟糕 非常失望 很失望 太失望 差评 "
-     "very_dissatisfied terrible awful horrible very_bad worst very_poor feichang_bu_manyi "
-     "hen_bu_manyi 贼差 巨差 老差了 差到家 差得要命"),
-)
+# the word tables (scores.toml)
+_WORDS: Final = table("scores")
 
 # A negator right before a positive word makes it a 2: "没有很满意", "谈不上满意".
 _NEGATOR_RE: Final = re.compile(
@@ -126,23 +88,8 @@ _RATING_CONTEXT_RE: Final = re.compile(
 _RATING_CONTEXT_TAIL: Final = tail_window(_RATING_CONTEXT_RE)
 _HEALTH_SUBJECT_TAIL: Final = tail_window(_HEALTH_SUBJECT_RE)
 _DOUBLE_NEG_TAIL: Final = tail_window(_DOUBLE_NEG_RE)
-_AFFIRMATIVE: Final = frozenset(
-    [
-        "是", "是的", "对", "对的", "嗯", "嗯嗯", "嗯嗯嗯", "恩", "恩恩", "好", "好的", "行",
-        "可以", "没错", "对对", "对对对", "是是", "是啊", "对啊", "yes", "y", "yeah", "yep", "ok",
-        "okay", "确认", "确定", "没问题", "是滴", "对滴", "好滴", "嗯呢", "嗯好", "好嘞", "中",
-        "就是", "是这样", "是我", "本人", "正确", "对头", "ok的", "嗯是的", "嗯对", "好好",
-        "可以的", "行的",
-    ]
-)
-_NEGATIVE: Final = frozenset(
-    [
-        "不是", "不对", "no", "n", "nope", "错了", "不是的", "否", "不", "没有", "不用", "不要",
-        "不行", "不对的", "不正确", "没", "都不是",
-        # said twice, as people do: "不用不用，继续吧"
-        "不是不是", "不用不用", "不要不要", "没有没有", "不对不对", "不行不行",
-    ]
-)
+_AFFIRMATIVE: Final = frozenset(strings(_WORDS["answers"], "yes"))
+_NEGATIVE: Final = frozenset(strings(_WORDS["answers"], "no"))
 _SCORE_RULES: Final = frozenset(
     {"not_a_score:scale", "digit", "fullwidth_digit", "chinese_numeral", "star_emoji", "thumbs",
      "wechat_emoji", "voice", "media", "emoji", "ambiguous", "out_of_range", "fraction"}
@@ -400,12 +347,14 @@ def answers(norm: str, core: str, core_stripped: str) -> tuple[bool, bool]:
 
 
 def likert_words() -> dict[str, tuple[int, float, int]]:
-    """Every rating word with (value, confidence, flags): the table above, then the dialect,
-    slang and English words of ``ratings.toml``."""
+    """Every rating word with (value, confidence, flags): ``[[likert]]`` of scores.toml, then
+    the dialect, slang and English words of ``ratings.toml``."""
     likert: dict[str, tuple[int, float, int]] = {}
-    for value, conf, flags, words in _LIKERT_TABLE:
-        for w in words.split():
-            likert[w.replace("_", " ")] = (value, conf, flags)
+    for row in _WORDS["likert"]:
+        flags = (_POSITIVE_NEG if row.get("negatable") else 0) | \
+            (_WEAK if row.get("weak") else 0) | (_NUMERIC if row.get("numeric") else 0)
+        for w in strings(row, "words"):
+            likert[w] = (int(row["value"]), float(row["confidence"]), flags)
     for value, extra in _extra_ratings().items():
         for w in extra:
             likert.setdefault(w, (value, 0.85, 0))
