@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final, Protocol
 
-from surveys.understanding.model import FLAGS
+from surveys.understanding.model import FLAGS, SCORE_VALUES
 from surveys.understanding.safety import resolution_negated
 
 # score evidence that is exact: the rules' number, not a model's guess
@@ -109,22 +108,45 @@ _NOTE_CACHE: dict[str, bool] = {}
 assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """The combined labels and what the model said, for the explanation."""
+    """The combined labels and what the model said, for the explanation.
 
-    score: int | None
-    needs_confirmation: bool
-    candidate: int | None
-    opt_out: bool
-    opt_out_unsure: bool
-    complaint: bool
-    dispute: bool
-    red_flag: bool
-    question: bool
-    p_flags: dict[str, float]
-    p_score: dict[int | None, float]
-    changed: tuple[str, ...]  # labels the model set or cleared, against the rules
+    (A plain class: compiled, a dataclass keeps an interpreted ``__init__`` that cost a
+    twentieth of a whole parse.)
+    """
+
+    __slots__ = ("candidate", "changed", "complaint", "dispute", "needs_confirmation",
+                 "opt_out", "opt_out_unsure", "p_flag_list", "p_score_list", "question",
+                 "red_flag", "score")
+
+    def __init__(self, score: int | None, needs_confirmation: bool, candidate: int | None,
+                 opt_out: bool, opt_out_unsure: bool, complaint: bool, dispute: bool,
+                 red_flag: bool, question: bool, p_flag_list: list[float],
+                 p_score_list: list[float] | None, changed: tuple[str, ...]) -> None:
+        self.score = score
+        self.needs_confirmation = needs_confirmation
+        self.candidate = candidate
+        self.opt_out = opt_out
+        self.opt_out_unsure = opt_out_unsure
+        self.complaint = complaint
+        self.dispute = dispute
+        self.red_flag = red_flag
+        self.question = question
+        self.p_flag_list = p_flag_list      # in the order of FLAGS
+        self.p_score_list = p_score_list    # of SCORE_VALUES; None when the rules' score held
+        self.changed = changed  # labels the model set or cleared, against the rules
+
+    @property
+    def p_flags(self) -> dict[str, float]:
+        """P(flag) of each flag."""
+        return dict(zip(FLAGS, self.p_flag_list, strict=True))
+
+    @property
+    def p_score(self) -> dict[int | None, float]:
+        """P(score class) of each score (1-5, None), or {} when the model was not asked."""
+        if self.p_score_list is None:
+            return {}
+        return dict(zip(SCORE_VALUES, self.p_score_list, strict=True))
 
 
 class Scorer(Protocol):
@@ -132,30 +154,37 @@ class Scorer(Protocol):
 
     thresholds: dict[str, float]
 
-    def probabilities(self, norm: str, features: Iterable[str]
-                      ) -> tuple[dict[str, float], dict[int | None, float]]: ...
+    def outputs(self, norm: str, features: Iterable[str], score: bool = True
+                ) -> tuple[list[float], list[float] | None]: ...
 
 
-def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None
-            ) -> Decision:
-    """Settle every label from the rules' reading and the model's probabilities."""
+def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None,
+            all_outputs: bool = False) -> Decision:
+    """Settle every label from the rules' reading and the model's probabilities.
+
+    ``all_outputs``: ask the model for the score's probabilities even when the rules read
+    the score exactly (for the explanation; they cannot change the decision then).
+    """
     feats = features if features is not None else features_of(interp)
-    p, ps = model.probabilities(norm, feats)
-    t = model.thresholds
     rules = {e.rule for e in interp.evidence}
-    changed: list[str] = []
-
-    # score
-    score, confirm = interp.score, interp.needs_confirmation
-    candidate = interp.candidate
     # exact: a number the rules read (or judged no rating: "等了2个小时", "iphone 5"), a
     # correction, a scale, an unsure form they will confirm, a death or a wrong number
     exact = bool(rules & EXACT_SCORE_RULES) or interp.needs_confirmation or \
         interp.wrong_number or interp.deceased or \
         any(r.startswith("not_a_score") for r in rules)
-    if not exact:
-        best = max(ps, key=ps.__getitem__)
-        if ps[best] >= t.get("score", 0.5):
+    pf, pss = model.outputs(norm, feats, all_outputs or not exact)
+    p_opt, p_complaint, p_dispute, p_red, p_question = pf
+    t = model.thresholds
+    changed: list[str] = []
+
+    # score
+    score, confirm = interp.score, interp.needs_confirmation
+    candidate = interp.candidate
+    if not exact and pss is not None:
+        # (the first of the most probable classes, as max() over SCORE_VALUES would give)
+        best_i = pss.index(max(pss))
+        best = SCORE_VALUES[best_i]
+        if pss[best_i] >= t.get("score", 0.5):
             if best != score or confirm:
                 changed.append("score")
             score, confirm, candidate = best, False, best
@@ -177,33 +206,33 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
                          if e.rule == "red_flag")
         bar = max(t.get("red_flag_drop", 0.0) if broad_only else 0.0,
                   t.get("red_flag_drop_any", 0.0))
-        if p["red_flag"] < bar and not resolution_negated(norm):
+        if p_red < bar and not resolution_negated(norm):
             red_flag = False
             changed.append("red_flag")
-    elif not denied and p["red_flag"] >= t.get("red_flag", 0.5):
+    elif not denied and p_red >= t.get("red_flag", 0.5):
         red_flag = True
         changed.append("red_flag")
 
     # opt-out: keywords exact, the model's own additions unsure
     opt_out, unsure = interp.opt_out, interp.opt_out_unsure
-    if opt_out and unsure and p["opt_out"] < t.get("opt_out_drop", 0.0):
+    if opt_out and unsure and p_opt < t.get("opt_out_drop", 0.0):
         opt_out = unsure = False
         changed.append("opt_out")
     elif not opt_out and "opt_out_denied" not in rules and not red_flag and \
-            p["opt_out"] >= t.get("opt_out", 0.5):
+            p_opt >= t.get("opt_out", 0.5):
         opt_out = unsure = True
         changed.append("opt_out")
 
     # (a cue the rules explained away -- denied, taken back, praise -- stays away)
     dispute = interp.dispute or ("dispute_denied" not in rules and
-                                 p["dispute"] >= t.get("dispute", 0.5))
+                                 p_dispute >= t.get("dispute", 0.5))
     # a mild remark beside a good score is no complaint (docs/labels.md): only a model very
     # sure of one overrides that
     mild_only = "complaint_mild" in rules and "complaint" not in rules
     bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
         score >= 4 else t.get("complaint", 0.5)
-    complaint = dispute or p["complaint"] >= bar
-    question = p["question"] >= t.get("question", 0.5)
+    complaint = dispute or p_complaint >= bar
+    question = p_question >= t.get("question", 0.5)
     if dispute != interp.dispute:
         changed.append("dispute")
     if complaint != interp.complaint:
@@ -211,5 +240,5 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
     if question != interp.question:
         changed.append("question")
     return Decision(score, confirm, candidate if confirm or score is not None else None,
-                    opt_out, unsure, complaint, dispute, red_flag, question, p, ps,
+                    opt_out, unsure, complaint, dispute, red_flag, question, pf, pss,
                     tuple(changed))

@@ -8,10 +8,8 @@ rule features that weigh most.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from surveys.understanding.decide import Decision, combine, features_of
-from surveys.understanding.evidence import Interpretation, make_ev
+from surveys.understanding.evidence import Interpretation, make_ev, new_interpretation
 from surveys.understanding.model import Model
 
 
@@ -63,13 +61,12 @@ def with_decision(interp: Interpretation, d: Decision) -> Interpretation:
                           f"{label} {'set' if now else 'cleared'}: p {d.p_flags[label]:.2f}"
                           + ("; confirm before stopping" if label == "opt_out" and now
                              else "")))
-    return replace(interp, score=d.score, needs_confirmation=d.needs_confirmation,
-                   candidate=d.candidate,
-                   confidence=interp.confidence if "score" not in d.changed else 0.5,
-                   opt_out=d.opt_out or interp.deceased or interp.wrong_number,
-                   opt_out_unsure=d.opt_out_unsure, complaint=d.complaint,
-                   dispute=d.dispute, red_flag=d.red_flag, question=d.question,
-                   evidence=tuple(ev))
+    i = interp
+    return new_interpretation(
+        d.score, d.opt_out or i.deceased or i.wrong_number, d.complaint, d.dispute, d.red_flag,
+        d.question, i.confidence if "score" not in d.changed else 0.5, d.needs_confirmation,
+        d.candidate, i.out_of_range, i.wrong_number, i.deceased, d.opt_out_unsure,
+        i.affirmative, i.negative, i.comment, tuple(ev), i.normalized)
 
 
 def explain_model(interp: Interpretation, rules: Interpretation | None,
@@ -81,7 +78,7 @@ def explain_model(interp: Interpretation, rules: Interpretation | None,
         lines.append("model: off (the rules alone)")
         return "\n".join(lines)
     feats = features_of(rules)
-    d = combine(rules, model, rules.normalized, feats)
+    d = combine(rules, model, rules.normalized, feats, all_outputs=True)
     t = model.thresholds
     lines.append("model (probabilities; threshold; what weighs most):")
     for label in ("opt_out", "complaint", "dispute", "red_flag", "question"):

@@ -301,7 +301,7 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
     cache = {id(ex): (models[ex.group], ex) for ex in examples}
     probs = {}
     for key, (m, ex) in cache.items():
-        probs[key] = m.probabilities(ex.norm, ex.feats)
+        probs[key] = m.outputs(ex.norm, ex.feats)
 
     class _Fixed:
         """A model whose probabilities are looked up and thresholds varied."""
@@ -310,7 +310,7 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
             self.key = key
             self.thresholds = th
 
-        def probabilities(self, norm: str, feats: Any) -> Any:
+        def outputs(self, norm: str, feats: Any, score: bool = True) -> Any:
             return probs[self.key]
 
     def run() -> tuple[Figures, dict[str, Tally]]:
