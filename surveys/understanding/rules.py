@@ -93,6 +93,16 @@ _MAY_UNSURE: Final = 1024
 _MAY_FAREWELL: Final = 2048
 
 
+def _joins(neighbour: str, edge: str) -> bool:
+    """Whether ``neighbour`` continues the word whose first or last character is ``edge``
+    (an ASCII entry's edge: a letter joins only ASCII letters and digits)."""
+    if not edge.isalnum():
+        return False
+    if edge.isalpha():
+        return neighbour.isascii() and neighbour.isalnum()
+    return neighbour.isalnum()
+
+
 class ReplyParser:
     """Parses replies with a fixed lexicon; build once, call :meth:`parse` many times."""
 
@@ -220,9 +230,12 @@ class ReplyParser:
         lex_values = self._lex_ac.values
         for i, s, e in self._lex_ac.scan(norm):
             word, kinds = lex_values[i]
-            # ASCII entries ("stop", "12345") must not match inside longer words or numbers
-            if word.isascii() and ((s > 0 and norm[s - 1].isalnum() and word[0].isalnum()) or
-                                   (e < n and norm[e].isalnum() and word[-1].isalnum())):
+            # ASCII entries ("stop", "12345") must not match inside longer words or numbers;
+            # a letter ends a word where Chinese begins ("chu xue怎么办": no space is typed
+            # between pinyin and characters), a digit does not ("打12345": a number's edge
+            # stays as it was)
+            if word.isascii() and ((s > 0 and _joins(norm[s - 1], word[0])) or
+                                   (e < n and _joins(norm[e], word[-1]))):
                 continue
             for kind, mild in kinds:
                 lex_hits.append((kind, mild, s, e))
