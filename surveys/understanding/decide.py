@@ -7,10 +7,11 @@ features of the model (:func:`features_of`), and :func:`combine` then settles ea
   it (units, ranges, "4.5" and out-of-range numbers are theirs too).  Otherwise (words,
   dialect, sarcasm, litotes, emoji) the model's 6-way class decides when it is confident;
   when it is not, and it or the rules see a score, the engine confirms the lower one.
-* **red_flag** -- recall first: a red flag of the precise rules stands; the model adds one
-  where its probability reaches the threshold, never over a symptom the rules found denied,
-  resolved or hypothetical (negation scope is exact); it may drop the rules' broadest
-  reading (a bare "symptom mention") only when very sure.
+* **red_flag** -- recall first: a red flag the rules raise always stands (only their own
+  denial and resolution logic -- "没有发烧", "已经不发烧了" -- keeps a symptom from being one;
+  a greeting, a score or a question form around it must not, and the model's n-grams of
+  those could); the model adds one where its probability reaches the threshold, never over a
+  symptom the rules found denied, resolved or hypothetical (negation scope is exact).
 * **opt_out** -- a stop keyword of the rules stands; the model adds *unsure* opt-outs (the
   engine asks before stopping) and may drop the rules' unsure ones; a denied stop ("不是要
   退订") stays denied.
@@ -25,7 +26,6 @@ from collections.abc import Iterable
 from typing import Final, Protocol
 
 from surveys.understanding.model import FLAGS, SCORE_VALUES
-from surveys.understanding.safety import resolution_negated
 
 # score evidence that is exact: the rules' number, not a model's guess
 EXACT_SCORE_RULES: Final = frozenset({
@@ -195,21 +195,11 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
                 changed.append("score")
                 score, confirm, candidate = None, True, min(seen)
 
-    # red flag (recall first)
+    # red flag (recall first): the model may add one, never clear one the rules raised (a
+    # missed warning costs far more than a read one; and the n-grams of a greeting, a score
+    # or traditional characters around a symptom once outweighed it: "發燒了怎麼辦，5分")
     red_flag = interp.red_flag
-    denied = "red_flag_denied" in rules
-    if red_flag:
-        # the model may clear a red flag only when it is all but sure (chosen out of fold for
-        # recall first), the broad "symptom mention" sooner than a precise rule, and never one
-        # whose resolution is negated
-        broad_only = all(e.note == "symptom mention" for e in interp.evidence
-                         if e.rule == "red_flag")
-        bar = max(t.get("red_flag_drop", 0.0) if broad_only else 0.0,
-                  t.get("red_flag_drop_any", 0.0))
-        if p_red < bar and not resolution_negated(norm):
-            red_flag = False
-            changed.append("red_flag")
-    elif not denied and p_red >= t.get("red_flag", 0.5):
+    if not red_flag and "red_flag_denied" not in rules and p_red >= t.get("red_flag", 0.5):
         red_flag = True
         changed.append("red_flag")
 
