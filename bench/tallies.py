@@ -5,7 +5,8 @@
 Fills a fresh database (SQLite file; PostgreSQL started with tests/pgcluster.py) with synthetic
 answers by bulk insert / COPY (not through the ledger: hashes are placeholders; the rollups
 answer_day and answer_tally are then rebuilt from them, as the ledger would have kept them),
-then times ``bot.tallies.score_tallies`` for several shapes over the same connection. Columns:
+then times ``bot.analytics.tallies.score_tallies`` for several shapes over the same
+connection. Columns:
 
 - reads: the table the tally read (``tallies.rollup_source``): answer_day (day rollup),
   answer_tally (month rollup) or answer.
@@ -44,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 from tortoise import connections  # noqa: E402
 from tortoise.transactions import in_transaction  # noqa: E402
 
-from bot import db, tallies  # noqa: E402
-from bot.tallies import Scope  # noqa: E402
+from bot import db  # noqa: E402
+from bot.analytics import tallies  # noqa: E402
+from bot.analytics.tallies import Scope  # noqa: E402
 
 DEPARTMENTS = 20
 CLINICIANS_PER_DEPT = 8

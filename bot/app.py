@@ -17,6 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.keys import RUNTIME
 from bot.loops import start_loops, stop_loops
+from bot.observability import logs
 from bot.runtime import Runtime
 from bot.wakeups import Wakeups
 from surveys import native
@@ -58,6 +59,7 @@ def create_app(
     clock = clock or SystemClock()
     rt = Runtime(settings=settings, clock=clock,
                  channels=channels if channels is not None else build_channels(settings, clock))
+    logs.set_worker(rt.worker_id)  # every log line of this process names it
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = rt
     url = settings.database.url
@@ -77,8 +79,11 @@ def create_app(
                 raise db.DatabaseNotReady(
                     f"the database {db.describe_url(url)} is not migrated ({len(pending)} "
                     f"pending: {', '.join(pending)}): run `survey-bot migrate` first")
+        # Said once each way (tortoise's own lines come at every open and close: dropped).
+        log.info("database %s open", db.describe_url(url))
         yield
         await db.close_db()
+        log.info("database closed")
 
     async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         # Channels with resources (HTTP sessions, thread pools) open and close with the app.
@@ -126,4 +131,18 @@ def create_app(
     app.cleanup_ctx.append(wakeups_ctx)
     app.cleanup_ctx.append(loops_ctx)
     setup_routes(app)
+    return app
+
+
+def create_health_app(rt: Runtime) -> web.Application:
+    """A worker's own small server: ``/healthz`` and ``/metrics`` about this process.
+
+    Its resources (ORM, loops) belong to the worker's main application, which runs beside it
+    without listening (see :mod:`bot.serve`).
+    """
+    from handlers import setup_health_routes
+
+    app = web.Application()
+    app[RUNTIME] = rt
+    setup_health_routes(app)
     return app

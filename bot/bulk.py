@@ -164,11 +164,12 @@ async def _insert_unnest(conn: BaseDBAsyncClient, model: type[Model],
 
 
 async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Sequence[str],
-                      rows: Iterable[Sequence[Any]]) -> None:
+                      rows: Iterable[Sequence[Any]], where: str = "") -> None:
     """``UPDATE model SET fields… WHERE id = …`` once per row, as one prepared statement.
 
-    Each row gives the new values of ``fields`` (as Python values) and then the id.
-    Outside a transaction the whole set commits at once.
+    Each row gives the new values of ``fields`` (as Python values) and then the id;
+    ``where`` (literal SQL) narrows each update further. Outside a transaction the whole set
+    commits at once.
     """
     meta = model._meta
     m = marks(conn, len(fields) + 1)
@@ -177,8 +178,9 @@ async def update_each(conn: BaseDBAsyncClient, model: type[Model], fields: Seque
     conv = [column_converter(model, f) for f in fields]
     values = [[c(v) for c, v in zip(conv, row, strict=False)] + [row[-1]] for row in rows]
     if values:
-        await conn.execute_many(f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = {m[-1]}',
-                                values)
+        extra = f" AND {where}" if where else ""
+        await conn.execute_many(
+            f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = {m[-1]}{extra}', values)
 
 
 async def execute_in(conn: BaseDBAsyncClient, sql: str, head: Sequence[Any],

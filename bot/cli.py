@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from bot import db, ledger
+from bot import serve as serving
 from bot.app import create_app
 from bot.clock import SystemClock
 from bot.config import (
@@ -24,6 +24,7 @@ from bot.config import (
     load_settings,
     resolve_settings,
 )
+from bot.observability import configure as configure_logging
 from bot.runtime import Runtime
 
 log = logging.getLogger("survey-bot")
@@ -37,8 +38,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     line names the database, so nobody wonders where their import went.
     """
     settings, source = resolve_settings(args.config)
-    print(f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
-          f"({source})", file=sys.stderr, flush=True)
+    line = (f"survey-bot {args.command}: database {db.describe_url(settings.database.url)} "
+            f"({source})")
+    if args.command in ("serve", "demo") and settings.logging.format == "json":
+        # A server logging JSON writes nothing else to standard error: this line too.
+        _configure_logging(settings, args)
+        log.info("%s", line, extra={"database": db.describe_url(settings.database.url)})
+    else:
+        print(line, file=sys.stderr, flush=True)
     # Every command that appends to the hash chains signs with the configured key.
     ledger.configure(settings.ledger.chain_key, settings.ledger.previous_chain_keys)
     return settings
@@ -71,28 +78,49 @@ def _print_urls(settings: Settings, demo: bool) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web server and/or the background workers."""
     settings = _settings(args)
-    if args.role:
+    server = {k: v for k, v in (("role", args.role), ("metrics_port", args.metrics_port))
+              if v is not None}
+    if server:
         settings = settings.model_copy(
-            update={"server": settings.server.model_copy(update={"role": args.role})}
-        )
+            update={"server": settings.server.model_copy(update=server)})
+    _configure_logging(settings, args)
+    if args.metrics_port is not None and settings.server.role != "worker":
+        log.warning("--metrics-port is for workers: role %s serves /healthz and /metrics on "
+                    "port %d", settings.server.role, settings.server.port)
     app = create_app(settings)
     if settings.server.role == "worker":
-        print("survey-bot worker running (planner, dispatcher, outbox); Ctrl+C to stop",
-              flush=True)
-        # No HTTP: just the loops, until interrupted.
-        async def worker_only() -> None:
-            runner = web.AppRunner(app)
-            await runner.setup()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await runner.cleanup()
+        def ready(port: int) -> None:
+            print(f"survey-bot worker running (planner, dispatcher, outbox); health and "
+                  f"metrics on http://{settings.server.host}:{port}/healthz and /metrics; "
+                  "Ctrl+C to stop", flush=True)
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(worker_only())
-        return 0
-    _print_urls(settings, demo=False)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
+        return _run(app, settings, ready)
+    return _run(app, settings, lambda port: _print_urls(settings, demo=False))
+
+
+def _configure_logging(settings: Settings, args: argparse.Namespace) -> None:
+    """The server's logs as ``[logging]`` says (commands keep plain text)."""
+    configure_logging(settings.logging.format, settings.logging.level, verbose=args.verbose,
+                      tz=settings.tz)
+
+
+def _port(text: str) -> int:
+    """A TCP port number for argparse (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
+
+
+def _run(app: web.Application, settings: Settings, on_ready: Callable[[int], None]) -> int:
+    try:
+        serving.run(app, settings, on_ready)
+    except serving.ListenError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -134,10 +162,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"    {role:<8} {username:<6} password {password}", flush=True)
 
     asyncio.run(seed())
+    _configure_logging(settings, args)
     app = create_app(settings)
-    _print_urls(settings, demo=True)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
-    return 0
+    return _run(app, settings, lambda port: _print_urls(settings, demo=True))
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -612,6 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the server and workers")
     s.add_argument("--role", choices=["web", "worker", "all"], help="override [server] role")
+    s.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="a worker's /healthz and /metrics port (override [server] "
+                        "metrics_port; 0: any free port, named in the ready line)")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     d = sub.add_parser("demo", help="seed sample data and serve the demo (make run)")
@@ -713,10 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``survey-bot`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("text", "info", verbose=args.verbose)  # serve, demo: [logging]
     try:
         return int(args.func(args))
     except (ConfigError, db.DatabaseNotReady) as e:

@@ -8,6 +8,7 @@ key, the file and what is allowed. Any scalar may be overridden from the environ
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -54,10 +55,60 @@ class ServerConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = Field("", description="Base URL people and staff reach; default http://host:port")
     role: Literal["web", "worker", "all"] = "all"
+    # A worker's own small HTTP server (/healthz, /metrics) on ``host``; 0: any free port,
+    # named in its "ready" log line (set one per worker to scrape or probe it).
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class LoggingConfig(_Section):
+    """What the server logs, and how: human lines or one JSON object per line."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v  # SURVEYBOT_LOGGING__LEVEL=DEBUG
+
+
+class MetricsConfig(_Section):
+    """Who may read /metrics (Prometheus text format; counts only, nothing identifying).
+
+    Without a token, only direct requests from ``allow`` networks (loopback by default) are
+    served: a request that came through a reverse proxy (``X-Forwarded-For``, ``Forwarded``,
+    ``X-Real-IP``) is not direct, even from 127.0.0.1. With a token, ``Authorization:
+    Bearer <token>`` opens it from anywhere.
+    """
+
+    token: str = ""
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if v and len(v) < 16:
+            raise ValueError("use a random string of at least 16 characters, or \"\" for none")
+        return v
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as e:
+                raise ValueError(f"{net!r} is not an address or network such as "
+                                 "\"10.0.0.0/8\"") from e
+        return v
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The ``allow`` networks, parsed."""
+        return [ipaddress.ip_network(n, strict=False) for n in self.allow]
 
 
 class DatabaseConfig(_Section):
@@ -361,7 +412,8 @@ class SmsConfig(_Section):
     callback_token: str = ""
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    threads: int = Field(4, ge=1, le=64)
+    threads: int = Field(32, ge=1, le=512)  # sends at once per process (async, no threads)
+    max_per_second: float = Field(1000.0, gt=0, le=10_000)  # API calls a second per process
     per_number_template_cap: int = Field(50, ge=1, le=1000)
     org_daily_cap: int = Field(10_000, ge=1)
     limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
@@ -678,6 +730,8 @@ class Settings(_Section):
 
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
     org: OrgConfig = OrgConfig()
     worker: WorkerConfig = WorkerConfig()
     escalation: EscalationConfig = EscalationConfig()
@@ -735,7 +789,8 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _recovery_survey(self) -> Settings:
-        # The one-question recovery survey (bot.recovery) exists unless configured by hand.
+        # The one-question recovery survey (bot.escalations.recovery) exists unless
+        # configured by hand.
         own = self.surveys.get(RECOVERY)
         if own is None:
             self.surveys[RECOVERY] = recovery_survey(self.texts.recovery_question,

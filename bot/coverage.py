@@ -1,9 +1,9 @@
 """Cover: which departments have work waiting but nobody to do it (or no head to supervise).
 
 Every open escalation must reach a person: one in a department nobody works goes to the
-managers and admins (and the default WeCom robot), see ``bot.notify.audience``. This lists
-those departments for ``survey-bot doctor`` and the staff admin page, so that someone fixes
-the roster rather than the managers carrying it for ever.
+managers and admins (and the default WeCom robot), see ``bot.escalations.notify.audience``.
+This lists those departments for ``survey-bot doctor`` and the staff admin page, so that
+someone fixes the roster rather than the managers carrying it for ever.
 """
 
 from __future__ import annotations

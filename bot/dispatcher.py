@@ -22,7 +22,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, escalations, ledger, notify, outbox
+from bot import bulk, escalations, ledger, outbox
+from bot.escalations import notify
 from bot.leases import lease, release
 from bot.planner import engine_context
 from bot.runtime import Runtime
@@ -81,6 +82,7 @@ async def receive(rt: Runtime, *, channel: str, contact_id: int | None, text: st
     if contact_id is not None:
         await Contact.filter(id=contact_id).update(last_inbound_at=now,
                                                    last_inbound_channel=channel)
+    rt.metrics.received(channel)
     rt.inbox_waker.wake()
     return Received(msg.id, duplicate=False)
 
@@ -156,6 +158,7 @@ async def receive_many(rt: Runtime, items: list[InboundItem], *,
                               provider_id=i.provider_id, raw=i.raw) for i in items]
     if fresh:
         rt.inbox_waker.wake()
+    rt.metrics.received_many(m["channel"] for m in fresh.values())
     out: list[Received] = []
     first: set[str] = set()
     for key in keys:
@@ -373,9 +376,9 @@ def _understand(rt: Runtime, msg: Message) -> engine.Reply:
     """The parsed reply; a score tapped on the H5 page comes with its comment, read apart."""
     page = h5_answer(msg)
     if page is None:
-        return rt.parser.parse(msg.body)
+        return rt.metrics.parse(rt.parser, msg.body)
     score, comment = page
-    return engine.Tapped(score, comment, rt.parser.parse(comment))
+    return engine.Tapped(score, comment, rt.metrics.parse(rt.parser, comment))
 
 
 def h5_answer(msg: Message) -> tuple[int, str] | None:
@@ -393,7 +396,7 @@ def h5_answer(msg: Message) -> tuple[int, str] | None:
 
 async def _with_told(rt: Runtime, conn: BaseDBAsyncClient, conv: Conversation,
                      ctx: engine.Context) -> engine.Context:
-    """``{told}`` for the red-flag advice: who was really told (bot.notify.audience)."""
+    """``{told}`` for the red-flag advice: who was really told (bot.escalations.notify.audience)."""
     dept_id = None
     if conv.checkin_id is not None:
         checkin = await CheckIn.get(id=conv.checkin_id, using_db=conn)
@@ -442,6 +445,8 @@ async def _apply_events(rt: Runtime, conn: BaseDBAsyncClient, contact: Contact,
         await escalations.raise_many(
             conn, conversation=conv, department_id=episode.department_id if episode else None,
             raised=raised, now=now)
+        for r in raised:
+            rt.metrics.escalation_raised(r.kind)
     for ev in events:
         if isinstance(ev, engine.AnswerRecorded):
             await ledger.append(

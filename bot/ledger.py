@@ -98,8 +98,9 @@ def _chain_fields(model: type[Answer] | type[AuditEvent]) -> tuple[str, ...]:
     return model.CHAIN_FIELDS
 
 
-def _content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
-    # Fields added to a chain later are hashed only when set, so older rows still verify.
+def chain_content(model: type[R], values: dict[str, Any]) -> dict[str, Any]:
+    """What a row's link covers: its chain fields. A field added to a chain later is hashed
+    only when set, so rows written before it existed still verify."""
     optional: frozenset[str] = getattr(model, "OPTIONAL_CHAIN_FIELDS", frozenset())
     return {f: values.get(f) for f in _chain_fields(model)
             if f not in optional or values.get(f) is not None}
@@ -116,7 +117,7 @@ async def append(model: type[R], **values: Any) -> R:
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [_ADVISORY_KEYS[table]])
         last = await model.all().using_db(conn).order_by("-id").first().values("hash")
         prev = last["hash"] if last else GENESIS
-        digest = row_hash(prev, _content(model, values), _ring.current)
+        digest = row_hash(prev, chain_content(model, values), _ring.current)
         row = await model.create(using_db=conn, prev_hash=prev, hash=digest, **values)
         if model is Answer and values.get("score") is not None:
             await _count_answer(conn, values)
@@ -218,7 +219,7 @@ async def verify(model: type[R], batch: int = 5000, ring: KeyRing | None = None)
             if row["prev_hash"] != prev:
                 return bad(row["id"], "prev_hash does not match the previous row (row removed "
                                       "or reordered)")
-            data = _payload(prev, _content(model, row))
+            data = _payload(prev, chain_content(model, row))
             found = None
             # The key of the row before is the likeliest; then the others, then no key.
             for i in sorted(range(len(keys) + 1), key=lambda i: i != floor):

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from bot import dispatcher, notify, outbox, planner, sla
+from bot import dispatcher, outbox, planner
 from bot.analytics import delivery
+from bot.escalations import notify, sla
 from bot.runtime import Runtime, Waker
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,14 @@ from tortoise.expressions import Q
 
 from bot.bulk import execute_in, update_each
 from bot.channels import pause
-from bot.channels.base import ChannelError, Outgoing, PreparingChannel
-from bot.leases import lease, release, release_many
+from bot.channels.base import (
+    DEADLINE,
+    ChannelError,
+    Outgoing,
+    PreparingChannel,
+    call_seconds,
+)
+from bot.leases import lease, release_held, renew
 from bot.runtime import Runtime
 from models import Contact, Conversation, Direction, Message, MessageStatus
 
@@ -84,13 +90,19 @@ class Queued:
     body: str
     attempts: int
     conversation_id: int | None
+    # The lease this process holds on it: every write it makes is fenced by the owner token,
+    # and no provider call starts unless the lease outlasts the call (see _Fence).
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    # An earlier attempt's outcome is unknown since then: settled before any resend.
+    unsure_since: datetime | None = None
     # Read only for people who opted out or were stopped (see _withdrawn): parsing it for
     # every leased message cost more than the rare second query.
     created_at: datetime | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "contact_id", "channel", "dedupe_key", "sender", "kind", "params", "body",
-        "attempts", "conversation_id")
+        "attempts", "conversation_id", "lease_owner", "lease_until", "unsure_since")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +169,28 @@ async def release_handoff(rt: Runtime) -> int:
 
     Another worker then sends them at once instead of after the lease expires.
     """
-    ids = [m.id for m, _ in rt.outbox_handoff]
+    msgs = [m for m, _ in rt.outbox_handoff]
     rt.outbox_handoff.clear()
-    await release_many(Message, ids)
-    return len(ids)
+    await _let_go(msgs)
+    return len(msgs)
+
+
+async def _let_go(msgs: Collection[Queued], **changes: Any) -> None:
+    """Give back this process's leases on ``msgs`` (only those it still holds: fenced by the
+    owner token, and only while they are queued), applying ``changes``."""
+    by_owner: dict[str | None, list[int]] = {}
+    for m in msgs:
+        by_owner.setdefault(m.lease_owner, []).append(m.id)
+    for owner, ids in by_owner.items():
+        await Message.filter(id__in=ids, lease_owner=owner, status=MessageStatus.QUEUED
+                             ).update(lease_owner=None, lease_until=None, **changes)
+
+
+async def _settle_row(msg: Queued, **changes: Any) -> bool:
+    """Record what happened to one leased message and give its lease back, only while this
+    process still holds it and it is still queued (a receipt may have settled it first)."""
+    return bool(await release_held(Message, msg.id, msg.lease_owner or "",
+                                   where=Q(status=MessageStatus.QUEUED), **changes))
 
 
 async def _take_handed(rt: Runtime, now: datetime, limit: int,
@@ -174,14 +204,14 @@ async def _take_handed(rt: Runtime, now: datetime, limit: int,
     queue = rt.outbox_handoff
     margin = timedelta(seconds=rt.settings.worker.lease_seconds / 2)
     out: list[Queued] = []
-    stale: list[int] = []
+    stale: list[Queued] = []
     while queue and len(out) < limit:
         msg, until = queue.popleft()
         if until - now >= margin and pause.covered(pauses, msg.channel, msg.kind) is None:
             out.append(msg)
         else:
-            stale.append(msg.id)
-    await release_many(Message, stale)
+            stale.append(msg)
+    await _let_go(stale)
     return out
 
 
@@ -203,9 +233,7 @@ async def send_due(rt: Runtime) -> int:
         held = pause.exclusion(pauses)
         if held is not None:
             due &= held
-        batch = [Queued(**r) for r in await lease(
-            Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
-            limit=w.batch_size, fields=Queued.FIELDS)]
+        batch = await _lease_batch(rt, due, now)
     if not batch:
         return 0
     loaded = await load_contacts(
@@ -237,32 +265,124 @@ async def send_due(rt: Runtime) -> int:
             groups.setdefault(m.contact_id, []).append(m)
     for cid, until in waiting.items():
         # Not before the earlier message can go: leasing them again at once would spin.
-        await Message.filter(id__in=[m.id for m in batch if m.contact_id == cid]).update(
-            lease_owner=None, lease_until=None, next_attempt_at=until)
+        await _let_go([m for m in batch if m.contact_id == cid], next_attempt_at=until)
     outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
     # People are served concurrently (providers answer in milliseconds, not microseconds);
     # one person's messages go one after the other, and stop at the first failure. A channel
     # that counts its own caps in the database says how many sends it takes at once.
     sems: dict[str, asyncio.Semaphore] = {}
     for name, ch in rt.channels.items():
-        sems[name] = asyncio.Semaphore(
-            min(w.send_concurrency, getattr(ch, "max_concurrency", w.send_concurrency)))
+        # A channel may say how many of its sends run at once ([sms] threads).
+        sems[name] = asyncio.Semaphore(getattr(ch, "max_concurrency", w.send_concurrency))
     fallback = asyncio.Semaphore(1)
     sent = _SentLog()
+    fence = _Fence(rt, [m for msgs in groups.values() for m in msgs])
 
     async def serve(msgs: list[Queued]) -> None:
         async with sems.get(msgs[0].channel, fallback):
             for i, m in enumerate(msgs):
                 if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent,
-                                       pauses):
-                    await release_many(Message, [rest.id for rest in msgs[i + 1:]])
+                                       pauses, fence):
+                    await _let_go(msgs[i + 1:])
                     return
 
     try:
         await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
     finally:
         await sent.flush()
+        for name in {m.channel for m in batch}:
+            finish = getattr(rt.channels.get(name), "finish_batch", None)
+            if finish is not None:
+                try:
+                    await finish()  # e.g. give back unused cap reservations
+                except Exception:
+                    log.exception("channel %s could not finish a batch", name)
     return len(batch)
+
+
+async def _lease_batch(rt: Runtime, due: Q, now: datetime) -> list[Queued]:
+    """Lease a batch of due messages. A message whose previous lease ran out instead of being
+    given back was held by a worker that died (or stalled) meanwhile: whether that worker's
+    attempt reached the provider is unknown, so it is marked unsure (from now) and settled
+    before anything is sent again."""
+    w = rt.settings.worker
+    batch: list[Queued] = []
+    abandoned: list[Queued] = []
+    for r in await lease(Message, due, now=now, owner=rt.worker_id, seconds=w.lease_seconds,
+                         limit=w.batch_size, fields=Queued.FIELDS, previous=True):
+        prev_owner = r.pop("prev_owner")
+        r.pop("prev_until")
+        msg = Queued(**r)
+        if prev_owner is not None:
+            # Whatever an earlier unsure mark said, that worker may have sent it again since.
+            msg = replace(msg, unsure_since=now)
+            abandoned.append(msg)
+        batch.append(msg)
+    for msg in abandoned:
+        await Message.filter(id=msg.id, lease_owner=msg.lease_owner).update(
+            unsure_since=msg.unsure_since)
+    if abandoned:
+        log.warning("%d messages were left leased by a worker that stopped (or stalled) "
+                    "without giving them back; each is settled before it is sent again",
+                    len(abandoned))
+    return batch
+
+
+class _Fence:
+    """No provider call starts unless this process's lease on the message outlasts it.
+
+    A batch can take longer than its lease (a provider stalling, timeouts in a row). Before
+    each call the lease must still have the channel's longest call plus a margin ahead of it;
+    otherwise the leases of the batch's unsent messages are renewed in one fenced statement
+    (only those still held under the same token come back). A message whose lease another
+    worker has taken meanwhile is dropped from this batch, never sent: so one message is
+    never in two attempts at once, and a batch is never re-sent as a whole after a timeout.
+    """
+
+    def __init__(self, rt: Runtime, msgs: list[Queued]) -> None:
+        self.rt = rt
+        self.until: dict[int, datetime | None] = {m.id: m.lease_until for m in msgs}
+        self.owner: dict[int, str | None] = {m.id: m.lease_owner for m in msgs}
+        self.waiting: set[int] = set(self.until)
+        self.renewals = 0
+        self._lock = asyncio.Lock()
+        lease = rt.settings.worker.lease_seconds
+        self.margin = timedelta(seconds=min(2.0, lease / 10))
+
+    def _enough(self, msg_id: int, budget: timedelta) -> bool:
+        until = self.until.get(msg_id)
+        return until is not None and until - self.rt.now() >= budget + self.margin
+
+    def deadline(self, msg_id: int) -> datetime | None:
+        """By when every request of this message's send must be over (the lease, less the
+        margin); None when it is not leased through the table."""
+        until = self.until.get(msg_id)
+        return None if until is None else until - self.margin
+
+    async def hold(self, msg: Queued, budget: float) -> bool:
+        """True when ``msg`` may be sent now (its lease covers the call)."""
+        need = timedelta(seconds=budget)
+        self.waiting.discard(msg.id)
+        if self.until.get(msg.id) is None and msg.lease_until is None:
+            return True  # not leased through the table (a direct send)
+        if self._enough(msg.id, need):
+            return True
+        async with self._lock:
+            if self._enough(msg.id, need):
+                return True
+            owner = self.owner.get(msg.id)
+            ids = [i for i in (self.waiting | {msg.id}) if self.owner.get(i) == owner
+                   and self.until.get(i) is not None]
+            until = self.rt.now() + timedelta(seconds=self.rt.settings.worker.lease_seconds)
+            kept = await renew(Message, owner or "", ids, until)
+            self.renewals += 1
+            for i in ids:
+                self.until[i] = until if i in kept else None
+        if msg.id not in kept:
+            log.warning("message %s: this worker's lease ran out and another worker holds "
+                        "it now; not sending it here", msg.id)
+            return False
+        return True
 
 
 # How long a message waits behind an earlier one of the same person that is on a paused
@@ -289,6 +409,7 @@ def _outgoing(msg: Queued, contact: ContactFacts) -> Outgoing:
         conversation_id=msg.conversation_id,
         last_inbound_at=contact.last_inbound_at,
         last_inbound_channel=contact.last_inbound_channel,
+        unsure_since=msg.unsure_since,
     )
 
 
@@ -326,16 +447,16 @@ class _SentLog:
     """
 
     FIELDS = ("status", "attempts", "provider_msg_id", "sent_at", "error", "lease_owner",
-              "lease_until")
+              "lease_until", "unsure_since")
 
     def __init__(self) -> None:
         self._rows: list[tuple[Any, ...]] = []
         self._task: asyncio.Task[None] | None = None
 
     def add(self, msg_id: int, status: MessageStatus, attempts: int, provider_msg_id: str,
-            sent_at: datetime) -> None:
+            sent_at: datetime, note: str | None = None) -> None:
         """Record one successful send (soon)."""
-        self._rows.append((status, attempts, provider_msg_id, sent_at, None, None, None,
+        self._rows.append((status, attempts, provider_msg_id, sent_at, note, None, None, None,
                            msg_id))
         if self._task is None:
             self._task = asyncio.create_task(self._write())
@@ -345,7 +466,9 @@ class _SentLog:
             while self._rows:
                 rows, self._rows = self._rows, []
                 try:
-                    await update_each(Message._meta.db, Message, self.FIELDS, rows)
+                    # Only while queued: a receipt that came first (delivered) stands.
+                    await update_each(Message._meta.db, Message, self.FIELDS, rows,
+                                      where='"status" = \'queued\'')
                 except Exception:
                     log.exception("%d sent messages could not be recorded; their leases "
                                   "expire and the idempotency key covers the resend",
@@ -426,30 +549,37 @@ async def _fall_back(rt: Runtime, msg: Queued, contact: ContactFacts, name: str)
 
 
 async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoing,
-                    sent: _SentLog, pauses: list[pause.Pause]) -> bool:
+                    sent: _SentLog, pauses: list[pause.Pause], fence: _Fence) -> bool:
     """Send one message and record the outcome; True when it went out.
 
     ``pauses`` are those in force; a fault met here adds its pause, so that the rest of the
-    batch waits without asking the provider again.
+    batch waits without asking the provider again. Every write is fenced by this process's
+    lease token (a worker that lost the message to another writes nothing).
     """
     now = rt.now()
     attempts = msg.attempts + 1
     withdrawn = _withdrawn(msg, contact)
     if withdrawn:
-        await release(Message, msg.id, status=MessageStatus.FAILED, error=withdrawn)
+        await _settle_row(msg, status=MessageStatus.FAILED, error=withdrawn)
+        rt.metrics.failed(msg.channel, msg.kind, "withdrawn")
         return False
     if pause.covered(pauses, msg.channel, msg.kind) is not None:
-        await release(Message, msg.id)  # paused meanwhile: waits, unattempted
+        await _settle_row(msg)  # paused meanwhile: waits, unattempted
         return False
-    try:
-        channel = rt.channel(msg.channel)
-        result = await channel.send(out)
-    except KeyError:
-        await release(Message, msg.id, status=MessageStatus.FAILED, attempts=attempts,
-                      error=f"channel {msg.channel!r} is not configured")
+    channel = rt.channels.get(msg.channel)
+    if channel is None:
+        await _settle_row(msg, status=MessageStatus.FAILED, attempts=attempts,
+                          error=f"channel {msg.channel!r} is not configured")
         log.error("message %s: channel %s is not configured", msg.id, msg.channel)
+        rt.metrics.failed(msg.channel, msg.kind, "not_configured")
         return False
+    if not await fence.hold(msg, call_seconds(channel)):
+        return False  # another worker holds it now
+    token = DEADLINE.set(fence.deadline(msg.id))
+    try:
+        result = await channel.send(out)
     except ChannelError as e:
+        now = rt.now()
         if e.fault is not None:
             # Our own set-up is wrong: pause (once, for every process), keep the message
             # queued as it was (no attempt used, no fallback), and let the admins know.
@@ -461,15 +591,20 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
             try:
                 await pause.pause(msg.channel, fault, now)
             finally:
-                await release(Message, msg.id, error=f"paused: {fault.code} {fault.en}"[:255])
+                await _settle_row(msg, error=f"paused: {fault.code} {fault.en}"[:255])
+            return False
+        if e.unsure:
+            # It may have gone: since now it is settled before any resend. Not a failed
+            # attempt, and never a fallback (the person could get both).
+            await _settle_row(msg, unsure_since=now, error=f"{e.code}: {e}"[:255],
+                              next_attempt_at=now + timedelta(seconds=e.retry_after or 60))
+            log.warning("message %s via %s: outcome unknown (%s); settled before any resend",
+                        msg.id, msg.channel, e.code or "unsure")
             return False
         if e.defer:
-            # Not an attempt (cap full, channel paused): wait, keep every attempt for later.
-            await release(
-                Message, msg.id, status=MessageStatus.QUEUED,
-                next_attempt_at=now + timedelta(seconds=e.retry_after or 60),
-                error=f"{e.code}: {e}"[:255],
-            )
+            # Not an attempt (cap full, waiting for a receipt): wait, keep every attempt.
+            await _settle_row(msg, next_attempt_at=now + timedelta(seconds=e.retry_after or 60),
+                              error=f"{e.code}: {e}"[:255])
             log.info("message %s via %s deferred (%s)", msg.id, msg.channel, e.code or "wait")
             return False
         final = not e.retryable or attempts >= rt.settings.worker.max_send_attempts
@@ -486,16 +621,21 @@ async def _send_one(rt: Runtime, msg: Queued, contact: ContactFacts, out: Outgoi
             via = await _fall_back(rt, msg, contact, target) if target else None
             if via is not None:
                 error = f"{error} (sent via {target} as message {via})"
-        await release(
-            Message, msg.id,
-            status=MessageStatus.FAILED if final else MessageStatus.QUEUED,
-            attempts=attempts,
-            next_attempt_at=None if final else now + timedelta(seconds=backoff),
+        await _settle_row(
+            msg, status=MessageStatus.FAILED if final else MessageStatus.QUEUED,
+            attempts=attempts, next_attempt_at=None if final else now + timedelta(seconds=backoff),
             error=error[-255:] if "sent via" in error else error[:255],
+            **({"unsure_since": None} if final else {}),
         )
         log.warning("message %s via %s failed (%s), attempt %d%s", msg.id, msg.channel,
                     e.code or "error", attempts, ", giving up" if final else "")
+        rt.metrics.send_failed(msg.channel, msg.kind, e, final=final)
         return False
+    finally:
+        DEADLINE.reset(token)
+    note = ("outcome unknown, taken as sent: the provider has no way to ask and no "
+            "idempotency key" if result.unconfirmed else None)
     sent.add(msg.id, MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT,
-             attempts, result.provider_msg_id, now)
+             attempts, result.provider_msg_id, rt.now() if result.unconfirmed else now, note)
+    rt.metrics.sent(msg.channel, msg.kind)
     return True

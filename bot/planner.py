@@ -11,7 +11,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import bulk, escalations, ledger, links, outbox, recovery
+from bot import bulk, escalations, ledger, links, outbox
+from bot.escalations import recovery
 from bot.leases import lease
 from bot.outbox import ContactFacts, pick_channel
 from bot.runtime import Runtime
@@ -147,6 +148,10 @@ def build_context(rt: Runtime, ep: EpisodeFacts, contact_name: str,
                   guardian: bool) -> tuple[engine.Context, str]:
     """The engine context of a check-in about ``ep`` sent to ``contact_name``."""
     local = rt.local(ep.occurred_at)
+    if guardian and contact_name == ep.person_name:
+        # The visit named no parent, so the import took the child's name for the contact:
+        # "小明您好，……想了解小明的情况" would greet the child. Greet the parent plainly.
+        contact_name = ""
     values = {
         "contact_name": contact_name,
         "person_name": ep.person_name,
@@ -286,6 +291,7 @@ async def _open_batch(rt: Runtime, batch: list[_Due]) -> int:
     # Committed: the first messages, leased to this process, go straight to its sender.
     if handed:
         outbox.hand_off(rt, handed, lease_until)
+    rt.metrics.checkins_planned(opened, updates)
     return len(opened)
 
 
@@ -398,7 +404,7 @@ async def _open_many(rt: Runtime, conn: BaseDBAsyncClient, opened: list[tuple[_D
         recorded_at=now,
     )
     # In id order: one person's messages leave in the order they were written.
-    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts")]
+    copied = [f for f in outbox.Queued.FIELDS if f not in ("id", "attempts", "unsure_since")]
     return sorted((outbox.Queued(id=msg_ids[m["dedupe_key"]], attempts=0,
                                  **{f: m[f] for f in copied})
                    for m in messages), key=lambda q: q.id)
@@ -487,6 +493,7 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
             await ledger.append(
                 AuditEvent, kind="lost_to_follow_up", actor="bot", subject_type="checkin",
                 subject_id=str(checkin.id), data={"reason": reason}, recorded_at=now)
+            rt.metrics.checkin_lost(reason)
             return 1
         window = rt.send_window(fresh.episode.department.code)
         allowed = next_send_time(now, rt.settings.tz, window, checkin.id)
@@ -515,4 +522,5 @@ async def _retry_or_lose(rt: Runtime, checkin: CheckIn) -> int:
         await CheckIn.filter(id=checkin.id).using_db(conn).update(
             attempts=attempt, last_attempt_at=now, channel=channel,
             expires_at=now + timedelta(hours=cfg.reply_window_hours))
+    rt.metrics.checkin_sent(channel, "reminder")
     return 1

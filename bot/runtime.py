@@ -16,6 +16,7 @@ from typing import Any
 from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Settings
+from bot.observability.metrics import Metrics
 from bot.workdays import WorkCalendar
 from surveys import native
 from surveys.parser import ReplyParser
@@ -42,8 +43,11 @@ class Waker:
 
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or ``timeout`` seconds pass."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as its timeout fires, and a loop told to stop would run on forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         self._event.clear()
 
 
@@ -76,8 +80,10 @@ class Broadcast:
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or ``timeout`` seconds pass."""
         event = self._event
+        # asyncio.timeout, as in Waker.wait: wait_for can swallow a cancellation (3.11).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
 
 def _worker_id() -> str:
@@ -102,12 +108,14 @@ class Runtime:
     outbox_handoff: deque[tuple[Any, datetime]] = field(default_factory=deque)
 
     calendar: WorkCalendar = field(init=False)
+    metrics: Metrics = field(init=False)  # this process's counters (bot.observability)
 
     def __post_init__(self) -> None:
         from bot import ledger  # the chain keys are process-wide: ledger.append has no runtime
 
         ledger.configure(self.settings.ledger.chain_key, self.settings.ledger.previous_chain_keys)
         self.parser = self.settings.lexicon.parser()
+        self.metrics = Metrics(self.channels, self.settings.server.role)
         cal = self.settings.calendar
         self.calendar = WorkCalendar(cal.holidays, cal.workdays)
 
@@ -147,5 +155,6 @@ class Runtime:
 
     def describe(self) -> dict[str, Any]:
         """Safe summary for /healthz (nothing secret)."""
-        return {"worker": self.worker_id, "channels": sorted(self.channels),
+        return {"worker": self.worker_id, "role": self.settings.server.role,
+                "channels": sorted(self.channels),
                 "parser": "compiled" if native.compiled() else "source"}

@@ -13,11 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import inbox, notify, sla
 from bot import staff as svc
 from bot.channels import pause
+from bot.escalations import notify, sla
 from bot.keys import RUNTIME
 from bot.privacy import mask_name, mask_phone
+from bot.staff import inbox
 from handlers.auth import (
     SESSION_COOKIE,
     csrf_middleware,

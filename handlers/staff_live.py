@@ -23,9 +23,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import inbox, notify
 from bot import staff as svc
+from bot.escalations import notify
 from bot.keys import RUNTIME
+from bot.staff import inbox
 from handlers.auth import csrf_token, current_staff, signed_in
 from handlers.i18n import language, translator
 from handlers.render import LAYOUT, render, render_string

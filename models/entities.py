@@ -345,6 +345,10 @@ class Message(Model):
     next_attempt_at = UTCDatetimeField(null=True)
     lease_owner = fields.CharField(max_length=64, null=True)
     lease_until = UTCDatetimeField(null=True)
+    # Outbound: the last attempt's outcome is unknown since then (a timeout after the request
+    # left, a dropped connection, a worker that died holding it). Settled (receipt, the
+    # provider's query or idempotency key) before the message is ever sent again.
+    unsure_since = UTCDatetimeField(null=True)
     error = fields.CharField(max_length=255, null=True)
     created_at = UTCDatetimeField()
     sent_at = UTCDatetimeField(null=True)

@@ -78,8 +78,8 @@ class AnswerTally(Model):
     equals counting the answer table (tests/test_tallies_rollup.py checks). Month-grain tallies
     read it instead of the answer table: far fewer rows. Nullable answer columns are stored as
     0 or '' with a bit in ``nulls`` (1 department, 2 clinician, 4 treatment, 8 local day) so the
-    unique key (and its upsert) also works for them. Rebuild with ``bot.tallies.rebuild_rollup``
-    after writing answers any other way.
+    unique key (and its upsert) also works for them. Rebuild with
+    ``bot.analytics.tallies.rebuild_rollup`` after writing answers any other way.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -115,7 +115,7 @@ class AnswerDay(Model):
     quarters and custom ranges. Clinician and treatment are left out on purpose: with them a
     day has nearly as many rows as answers. A missing department or day is stored as 0 or ''
     with bit 1 or 8 in ``nulls`` (as in AnswerTally). Rebuild with
-    ``bot.tallies.rebuild_rollup``.
+    ``bot.analytics.tallies.rebuild_rollup``.
     """
 
     id = fields.BigIntField(primary_key=True)

@@ -53,14 +53,11 @@ class QuestionDef(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: Literal["score", "text", "recovery"] = "score"
     text: str = Field(min_length=1)
-    # what staff and managers read for this question ("总体满意度"); default: the text's
-    # first sentence
+    # what staff and managers read for this question in tallies and reports ("总体满意度");
+    # default: the text's first sentence
     title: str = ""
     ask_if: str = ""
     labels: dict[int, str] = Field(default_factory=dict)
-    # what managers read in reports for this question (a few words); default: a short form
-    # of ``text``
-    title: str = ""
 
     @field_validator("ask_if")
     @classmethod
@@ -128,7 +125,7 @@ class SurveyDef(BaseModel):
 
 # Recovery satisfaction (closed-loop feedback): after staff resolved a complaint or a low
 # score, one question about how it was handled. Its answers are tallied by this survey and
-# question id (bot.recovery).
+# question id (bot.escalations.recovery).
 RECOVERY = "recovery"
 
 

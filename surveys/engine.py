@@ -438,6 +438,10 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
         b.events.append(LateReply(text))
         if status == STAFF:
             return b.step()
+        if status == DONE and _is_remark(parsed, text):
+            # Written after the last question ("谢谢李医生，就是排队太久"): a comment on the
+            # survey it follows, so that themes, praise and the records read it too.
+            b.events.append(AnswerRecorded(COMMENT, None, text.strip()))
         if parsed.complaint:
             b.escalate("complaint", "high", "complaint after the survey ended")
             b.say("complaint_ack")
@@ -494,6 +498,20 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
 # unsubscribe" makes a bare "N" an opt-out everywhere else.
 _BARE_NO: Final = frozenset(("n", "no", "nope", "不是", "不对", "不", "否", "不是的", "不对的",
                              "错了", "没有"))
+
+
+def _is_remark(parsed: Reply, text: str) -> bool:
+    """Words worth keeping as a comment: not a number, a yes or no, or a bare acknowledgement."""
+    words = text.strip().strip("。.!！~～ ")
+    return (len(words) >= 2 and parsed.score is None and not parsed.affirmative
+            and not parsed.negative and words not in _ACKNOWLEDGEMENTS)
+
+
+# what people write to close a conversation, which says nothing about the service
+_ACKNOWLEDGEMENTS: Final = frozenset({
+    "好的", "好", "嗯", "嗯嗯", "收到", "知道了", "明白", "ok", "OK", "好滴", "行", "可以",
+    "谢谢", "谢谢你", "谢谢您", "多谢", "感谢",
+})
 
 
 def _bare_no(text: str) -> bool:

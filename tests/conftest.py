@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import settings as hypothesis_settings
 
 from bot import db
 from bot.app import build_channels, create_app
@@ -27,6 +28,12 @@ from bot.config import Settings, settings_from_dict
 from bot.runtime import Runtime
 
 pytest_plugins = ["tests.browser"]  # the `browser` fixture
+
+# Property tests generate the same cases on every run of the suite (a CI run must not pass or
+# fail by luck); HYPOTHESIS_PROFILE=explore draws new ones, as bench/fuzz.py does at scale.
+hypothesis_settings.register_profile("suite", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 BACKEND = os.environ.get("SURVEYBOT_TEST_DB", "sqlite")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,6 +12,10 @@ Tests steer it: ``codes`` (Codes to answer next, e.g. ``isv.AMOUNT_NOT_ENOUGH``)
 ``accept_then_stall`` records the SMS first, as when Aliyun took it but the answer was lost),
 and ``push_report`` / ``push_up`` to send receipts and replies back. Gateway codes (a wrong
 AccessKey, signature or permission) come with the HTTP status the gateway uses.
+
+``latency`` delays every answer (a provider answering in 50 ms). ``chaos`` (a :class:`Chaos`)
+draws a fault for every SendSms from a seeded schedule — random faults and storms in time —
+and pushes receipts to ``report_url``: see :class:`Chaos` for what each fault does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import itertools
 import json
 import re
 import socket
+import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
@@ -70,6 +75,69 @@ class SentSms:
     params: dict[str, str]
     out_id: str
     biz_id: str
+    stamp: str = ""  # the request's Timestamp: when the caller signed it (UTC, seconds)
+    accepted: float = 0.0  # time.time() when the fake took it
+
+
+FAULTS = ("5xx", "stall", "close", "late", "twice")
+
+
+@dataclass
+class Chaos:
+    """A seeded schedule of provider faults for SendSms.
+
+    * ``5xx``: HTTP 503 ServiceUnavailable, nothing accepted;
+    * ``stall``: no answer for ``stall_seconds`` (past the caller's timeout), nothing accepted,
+      then the connection is closed;
+    * ``close``: the SMS is accepted, then the connection is closed before any answer;
+    * ``late``: the SMS is accepted, the answer comes ``late_seconds`` later (after the
+      caller's timeout);
+    * ``twice``: accepted and answered, and its receipt is pushed twice.
+
+    ``rates`` give each fault's chance per request; ``storms`` are (start, seconds, fault)
+    spans, in seconds after :meth:`arm`, during which every request gets that fault (the
+    issue's "HTTP 500 for 12 s, then a stall past the timeout"). Accepted SMS get a receipt
+    with chance ``receipt_rate``, ``receipt_delay`` seconds later, when ``report_url`` is set.
+    """
+
+    seed: int
+    rates: dict[str, float] = field(default_factory=dict)
+    storms: list[tuple[float, float, str]] = field(default_factory=list)
+    stall_seconds: float = 2.0
+    late_seconds: float = 1.5
+    receipt_rate: float = 0.5
+    receipt_delay: float = 0.3
+    drawn: dict[str, int] = field(default_factory=dict)
+    _rng: Any = None
+    _t0: float | None = None
+
+    def arm(self) -> None:
+        """Start the clock of the storms."""
+        import random
+
+        self._rng = random.Random(self.seed)
+        self._t0 = asyncio.get_running_loop().time()
+
+    def draw(self) -> str:
+        """The fault for the next request ("ok" for none)."""
+        if self._t0 is None:
+            return "ok"
+        at = asyncio.get_running_loop().time() - self._t0
+        fault = next((f for start, span, f in self.storms if start <= at < start + span), None)
+        if fault is None:
+            x = self._rng.random()
+            for name in FAULTS:
+                x -= self.rates.get(name, 0.0)
+                if x < 0:
+                    fault = name
+                    break
+        fault = fault or "ok"
+        self.drawn[fault] = self.drawn.get(fault, 0) + 1
+        return fault
+
+    def receipt(self) -> bool:
+        """Whether an accepted SMS gets a receipt pushed."""
+        return self._rng is not None and self._rng.random() < self.receipt_rate
 
 
 @dataclass
@@ -87,6 +155,10 @@ class FakeAliyunSms:
     template_states: dict[str, str] = field(default_factory=dict)
     stall: int = 0
     accept_then_stall: int = 0
+    latency: float = 0.0
+    chaos: Chaos | None = None
+    report_url: str | None = None
+    pushes: int = 0
     sent: list[SentSms] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
@@ -94,6 +166,7 @@ class FakeAliyunSms:
     _nonces: set[str] = field(default_factory=set)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> FakeAliyunSms:
         """Listen on a free loopback port."""
@@ -113,6 +186,8 @@ class FakeAliyunSms:
     async def close(self) -> None:
         """Release stalled requests and stop."""
         self._release.set()
+        for t in list(self._tasks):
+            t.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -141,7 +216,7 @@ class FakeAliyunSms:
         self.requests.append(params)
         action = params.get("Action")
         if action == "SendSms":
-            return await self._send(params)
+            return await self._send(params, request)
         if action == "QuerySendDetails":
             return self._query(params)
         if action == "QuerySmsTemplateList":
@@ -181,7 +256,7 @@ class FakeAliyunSms:
         self._nonces.add(params["SignatureNonce"])
         return None
 
-    async def _send(self, p: dict[str, str]) -> web.Response:
+    async def _send(self, p: dict[str, str], request: web.Request) -> web.Response:
         for key in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not p.get(key):
                 return _code("isv.MISSING_PARAMETER", f"{key} is required")
@@ -198,6 +273,16 @@ class FakeAliyunSms:
                 return _code("isv.PARAM_LENGTH_LIMIT", "a variable is longer than 35 characters")
             if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
                 return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        fault = self.chaos.draw() if self.chaos is not None else "ok"
+        if fault == "5xx":
+            return web.json_response({"Code": "ServiceUnavailable", "Message": "fake 503",
+                                      "RequestId": _rid()}, status=503)
+        if fault == "stall":
+            assert self.chaos is not None
+            await asyncio.sleep(self.chaos.stall_seconds)
+            return _hang_up(request)  # stalled, then closed: nothing accepted
         if self.stall:
             self.stall -= 1
             await self._release.wait()  # the answer never comes in time (nothing accepted)
@@ -207,13 +292,37 @@ class FakeAliyunSms:
             return _code(code, f"fake answer {code}")
         sms = SentSms(phone=p["PhoneNumbers"], sign_name=p["SignName"],
                       template=p["TemplateCode"], params={k: str(v) for k, v in values.items()},
-                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0")
+                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0",
+                      stamp=p.get("Timestamp", ""), accepted=time.time())
         self.sent.append(sms)
+        if self.chaos is not None and self.report_url:
+            pushes = 2 if fault == "twice" else 1 if self.chaos.receipt() else 0
+            for _ in range(pushes):
+                self._spawn(self._push_later(sms, self.chaos.receipt_delay))
+        if fault == "close":
+            return _hang_up(request)  # accepted, then the connection closed mid-response
+        if fault == "late":
+            assert self.chaos is not None
+            await asyncio.sleep(self.chaos.late_seconds)
         if self.accept_then_stall:
             self.accept_then_stall -= 1
             await self._release.wait()  # taken, but the answer is lost
         return web.json_response({"Code": "OK", "Message": "OK", "BizId": sms.biz_id,
                                   "RequestId": _rid()})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push_later(self, sms: SentSms, delay: float) -> None:
+        await asyncio.sleep(delay)
+        assert self.report_url
+        try:
+            await self.push(self.report_url, [self.report_item(sms)])
+            self.pushes += 1
+        except aiohttp.ClientError:
+            pass  # the web process is restarting: Aliyun would retry, the query settles it
 
     def _query(self, p: dict[str, str]) -> web.Response:
         rows = [s for s in self.sent if s.phone == p.get("PhoneNumber")]
@@ -267,6 +376,13 @@ class FakeAliyunSms:
                 return r.status, json.loads(text)
             except ValueError:
                 return r.status, text
+
+
+def _hang_up(request: web.Request) -> web.Response:
+    """Close the connection without an answer (what the caller sees as a dropped line)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=204)  # never reaches the caller
 
 
 def _code(code: str, message: str) -> web.Response:

@@ -32,12 +32,15 @@ OFFICIAL_ID = "gh_fake0000001"
 
 @dataclass
 class Scripted:
-    """One scripted answer: an errcode, an HTTP status, a stall (seconds), or a dropped line."""
+    """One scripted answer: an errcode, an HTTP status, a stall (seconds: nothing is sent if
+    the caller gives up first), a dropped line, or ``late``: the message is sent, then the
+    answer comes that many seconds later (after the caller's timeout: its answer is lost)."""
 
     errcode: int | None = None
     status: int | None = None
     stall: float = 0.0
     drop: bool = False
+    late: float = 0.0
 
 
 @dataclass
@@ -53,6 +56,8 @@ class FakeWechat:
     script: dict[str, list[Scripted]] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)  # path or "*" → errcode, until cleared
     template_ids: set[str] | None = None
+    client_ids: dict[tuple[Any, Any], int] = field(default_factory=dict)
+    deduplicated: int = 0  # template repeats WeChat dropped (same client_msg_id)
     token_fetches: int = 0
     forced_refreshes: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
@@ -90,7 +95,7 @@ class FakeWechat:
         if refused is not None:
             return web.json_response({"errcode": refused, "errmsg": f"refused {refused}"})
         queue = self.script.get(path)
-        if not queue:
+        if not queue or queue[0].late:
             return None
         s = queue.pop(0)
         if s.stall:
@@ -134,22 +139,40 @@ class FakeWechat:
 
     async def _api(self, request: web.Request, kind: str) -> web.Response:
         self.calls.append(request.path)
-        scripted = await self._scripted(request.path)
-        if scripted is not None:
-            return scripted
+        body = json.loads(await request.text())
+        refused = self.refuse.get(request.path, self.refuse.get("*"))
+        if refused is not None:
+            return web.json_response({"errcode": refused, "errmsg": f"refused {refused}"})
         bad = self._check_token(request)
         if bad is not None:
             return bad
-        body = json.loads(await request.text())
         if not body.get("touser", "x"):
             return web.json_response({"errcode": 40003, "errmsg": "invalid openid"})
         if (kind in ("template", "subscribe") and self.template_ids is not None
                 and body.get("template_id") not in self.template_ids):
             return web.json_response({"errcode": 40037, "errmsg": "invalid template_id"})
+        # Template messages: one per openid + client_msg_id within ten minutes, however often
+        # asked (WeChat's rule), decided when the request arrives.
+        dedup = (body.get("touser"), body.get("client_msg_id")) if (
+            kind == "template" and body.get("client_msg_id")) else None
+        if dedup is not None and dedup in self.client_ids:
+            self.deduplicated += 1
+            return web.json_response({"errcode": 0, "errmsg": "ok",
+                                      "msgid": self.client_ids[dedup]})
+        if dedup is not None:
+            self.client_ids[dedup] = next(self._ids)
+        scripted = await self._scripted(request.path)
+        if scripted is not None:
+            if dedup is not None:
+                del self.client_ids[dedup]  # refused: nothing was sent
+            return scripted
         self.sent.append({"kind": kind, "body": body})
         out: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if kind == "template":
-            out["msgid"] = next(self._ids)
+            out["msgid"] = self.client_ids[dedup] if dedup is not None else next(self._ids)
+        queue = self.script.get(request.path)
+        if queue and queue[0].late:
+            await asyncio.sleep(queue.pop(0).late)  # sent; the answer comes too late
         if kind == "qrcode":
             ticket = f"gQ{secrets.token_hex(8)}"
             out = {"ticket": ticket, "expire_seconds": body.get("expire_seconds", 60),

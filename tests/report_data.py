@@ -58,7 +58,8 @@ PLAN: list[tuple[str, str, str, str, str, int, str]] = [
     ("eye", "眼科", "王芳", "W01", "visit", 4, ""),
     ("eye", "眼科", "王芳", "W01", "visit", 5, "王芳医生讲解很清楚，感谢"),
     ("eye", "眼科", "王芳", "W01", "visit", 2, "排队太久，态度冷漠"),
-    ("eye", "眼科", "王芳", "W01", "visit", 5, ""),
+    # the person's own name and number in a comment: masked wherever staff read it
+    ("eye", "眼科", "王芳", "W01", "visit", 5, "我是患者22，电话13900000022，很满意"),
     ("eye", "眼科", "孙丽", "W02", "visit", 4, ""),
     ("eye", "眼科", "孙丽", "W02", "visit", 5, ""),
     ("eye", "眼科", "孙丽", "W02", "visit", 5, ""),

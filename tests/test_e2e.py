@@ -137,3 +137,54 @@ async def test_api_refuses_bad_input_clearly(settings: Settings, clock: FrozenCl
     assert r.status == 207
     assert body["created"] == 1
     assert [(e["line"], e["column"]) for e in body["errors"]] == [(2, "contact_phone"), (3, "")]
+
+
+async def test_words_after_the_last_question_are_a_comment_with_themes_and_praise(
+        settings: Settings, clock: FrozenClock, client_factory: Any) -> None:
+    """A person who answered writes once more: praise and a complaint about the wait. Managers
+    see it among the comment themes and the praise; a bare "好的" is not a comment."""
+    client = await client_factory(settings, clock)
+    await make_staff("head", "head", depts=["dental"])
+    await client.post("/api/episodes", json={"episodes": [VISIT]},
+                      headers={"Authorization": "Bearer test-key"})
+    clock.advance(timedelta(days=1, hours=1))
+    checkin = await CheckIn.get()
+    await eventually(lambda: Message.filter(direction="out", status="delivered").exists())
+
+    async def say(text: str, nonce: str) -> None:
+        r = await client.post(f"/simulator/contacts/{checkin.contact_id}/send",
+                              data={"text": text, "nonce": nonce}, allow_redirects=False)
+        assert r.status == 303
+
+    await say("5", "n1")
+    await eventually(lambda: CheckIn.filter(id=checkin.id, status="answered").exists())
+    await say("好的", "n2")
+    await say("谢谢李医生，很耐心，就是排队等了太久", "n3")
+    comment = await eventually(lambda: Answer.filter(question_id="comment").first())
+    assert comment.text == "谢谢李医生，很耐心，就是排队等了太久" and comment.score is None
+    assert await Answer.filter(question_id="comment").count() == 1  # not "好的"
+    assert await Answer.filter(question_id="overall").count() == 1  # the score stays one
+    assert (await ledger.verify(Answer)).ok
+
+    await sign_in(client, "head")
+    html = await (await client.get("/tallies?period=all")).text()
+    themes = html.split('id="themes"', 1)[1]
+    assert 'data-theme="waiting"' in themes
+    assert 'data-staff="李医生"' in themes
+
+
+async def test_a_parent_whose_name_the_visit_lacks_is_greeted_plainly(
+        settings: Settings, clock: FrozenClock, client_factory: Any) -> None:
+    """A hospital export with the child and 关系 = 母亲 but no parent's name: the message is to
+    the mother about the child, never "小明您好" to the child."""
+    client = await client_factory(settings, clock)
+    child = {**VISIT, "external_id": "MZ-K1", "person_name": "王小明",
+             "contact_phone": "13800005555", "relation": "母亲"}
+    r = await client.post("/api/episodes", json={"episodes": [child]},
+                          headers={"Authorization": "Bearer test-key"})
+    assert r.status == 200, await r.text()
+    clock.advance(timedelta(days=1, hours=1))
+    msg = await eventually(lambda: Message.filter(direction="out", status="delivered").first())
+    assert msg.body.startswith("您好，这里是示例医院口腔科"), msg.body
+    assert "想了解王小明的情况" in msg.body
+    assert "王小明您好" not in msg.body

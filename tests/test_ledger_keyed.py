@@ -79,7 +79,7 @@ async def rehash_from(first_id: int, key: bytes | None = None,
             await conn.execute_query(f"UPDATE answer SET prev_hash = {mark[0]} "
                                      f"WHERE id = {mark[1]}", [prev, row["id"]])
             return
-        h = ledger.row_hash(prev, {f: row[f] for f in Answer.CHAIN_FIELDS}, key)
+        h = ledger.row_hash(prev, ledger.chain_content(Answer, row), key)
         await conn.execute_query(f"UPDATE answer SET prev_hash = {mark[0]}, hash = {mark[1]} "
                                  f"WHERE id = {mark[2]}", [prev, h, row["id"]])
         prev = h

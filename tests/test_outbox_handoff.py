@@ -4,17 +4,21 @@ dies (the lease expires) or lets the lease run low."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from bot import importer, outbox, planner
 from bot.channels.base import Outgoing, SendResult
 from bot.clock import FrozenClock
+from bot.leases import lease
 from bot.runtime import Runtime
 from models import CheckIn, CheckinStatus, Contact, Message, MessageStatus
-from tests.conftest import make_settings
+from tests.conftest import BACKEND, make_settings
 
 SHANGHAI_10AM_NEXT_DAY = datetime.fromisoformat("2026-11-17T11:00:00+08:00")
 
@@ -134,3 +138,23 @@ async def test_the_opened_checkin_reads_back_as_the_orm_would_write_it(
     # and the ORM's own filters find it by those values
     assert await CheckIn.filter(opened_at=now, expires_at__gt=now).count() == 1
     assert msg.conversation_id is not None
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="concurrent leases need two connections")
+async def test_two_workers_leasing_at_once_never_get_the_same_message(
+        workers: tuple[Runtime, Runtime], clock: FrozenClock) -> None:
+    # Before, tortoise's values_list() dropped the subquery's FOR UPDATE SKIP LOCKED: the
+    # second lease waited for the first's row locks, then took the same rows over.
+    contact = await Contact.create(name="张三", phone="13800001234")
+    async with in_transaction() as conn:
+        for i in range(300):
+            await outbox.queue(conn, key=f"race:{i}", channel="simulator", contact_id=contact.id,
+                               conversation_id=None, body="x", now=clock.now())
+    due = Q(direction="out", status="queued", next_attempt_at__lte=clock.now())
+    for _ in range(5):
+        a, b = await asyncio.gather(*(
+            lease(Message, due, now=clock.now(), owner=f"w{i}", seconds=60, limit=100,
+                  fields=("id",), previous=i == 1) for i in range(2)))
+        ids_a, ids_b = {r["id"] for r in a}, {r["id"] for r in b}
+        assert not ids_a & ids_b and len(ids_a) == len(ids_b) == 100
+        await Message.all().update(lease_owner=None, lease_until=None)

@@ -16,7 +16,7 @@ from bot.channels.base import ChannelError
 from bot.channels.sms_aliyun import AliyunSmsChannel, template_value
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from models import AuditEvent, Contact, KeyValue, Message, Notification
+from models import AuditEvent, Contact, Message, Notification
 from tests.conftest import make_settings
 from tests.fake_aliyun import FakeAliyunSms, sms_section
 
@@ -174,13 +174,13 @@ async def test_timeout_after_accept_is_never_sent_twice(
     await outbox.send_due(rt)
     row = await Message.get(id=msg.id)
     assert row.status == "queued" and (row.error or "").startswith("sms.timeout")
-    assert await KeyValue.exists(key=f"sms:unsure:{msg.id}")
+    assert row.unsure_since == clock.now() and row.attempts == 0
     clock.advance(timedelta(seconds=301))
     await outbox.send_due(rt)
     row = await Message.get(id=msg.id)
     assert row.status == "delivered"  # QuerySendDetails found it by OutId
     assert len(fake.sent) == 1 and len(fake.sends()) == 1
-    assert not await KeyValue.exists(key=f"sms:unsure:{msg.id}")
+    assert row.unsure_since is None
     await channel.close()
 
 
@@ -268,7 +268,8 @@ async def test_wrong_secret_pauses_and_the_unsure_query_waits_too(
     clock.advance(timedelta(seconds=301))
     await outbox.send_due(rt)
     rows = {m.id: m for m in await Message.filter(id__in=[unsure.id, msg.id])}
-    assert {(m.status, m.attempts) for m in rows.values()} == {("queued", 0), ("queued", 1)}
+    assert {(m.status, m.attempts) for m in rows.values()} == {("queued", 0)}
+    assert rows[unsure.id].unsure_since is not None  # still to be settled, after the fix
     assert [p.code for p in await pause.active(clock.now())] == ["SignatureDoesNotMatch"]
     assert "SignatureDoesNotMatch" in fake.rejected and len(fake.sent) == 1
     fake.access_key_secret = "test-secret"  # fixed
@@ -329,3 +330,32 @@ async def test_otp(orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunS
         await sms_aliyun.send_otp(rt.settings, rt.channels, "13800009999", "111111", clock.now())
     assert err.value.code == "sms.cap.number"
     await channel.close()
+
+
+async def test_a_batch_that_outlives_its_lease_is_not_sent_twice(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    # Worker 1 sends one at a time and Aliyun is slow; its lease runs out mid-batch and
+    # worker 2 takes the batch. Neither sends a message twice: worker 1 drops what it no
+    # longer holds, worker 2 settles what worker 1 may have sent before sending anything.
+    rt1, ch1 = await _runtime(db_url, clock, fake, threads=1)
+    rt2, ch2 = await _runtime(db_url, clock, fake)
+    msgs = [*await _queue(rt1, phone="13900005551"), *await _queue(rt1, phone="13900005552")]
+    fake.latency = 0.3
+    first = asyncio.create_task(outbox.send_due(rt1))
+    for _ in range(200):  # until worker 1 is waiting for Aliyun's answer to the first
+        if fake.sends():
+            break
+        await asyncio.sleep(0.01)
+    clock.advance(timedelta(seconds=rt1.settings.worker.lease_seconds + 1))
+    await outbox.send_due(rt2)  # the expired leases: both taken, both unsure, none sent
+    await first
+    assert len(fake.sent) == 1  # worker 1's first send; its second was no longer its own
+    rows = await Message.filter(id__in=[m.id for m in msgs]).order_by("id")
+    assert [r.status for r in rows] == ["sent", "queued"] and rows[1].unsure_since is not None
+    fake.latency = 0
+    clock.advance(timedelta(seconds=301))  # no receipt: the query says it never went
+    await outbox.send_due(rt2)
+    assert sorted(s.out_id for s in fake.sent) == sorted(str(m.id) for m in msgs)
+    assert {r.status for r in await Message.filter(id__in=[m.id for m in msgs])} == {"sent"}
+    await ch1.close()
+    await ch2.close()

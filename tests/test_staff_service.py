@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot import dispatcher, sla
+from bot import dispatcher
 from bot import staff as svc
 from bot.clock import FrozenClock
+from bot.escalations import sla
 from bot.runtime import Runtime
 from models import (
     AuditEvent,

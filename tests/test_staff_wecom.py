@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import notify
 from bot.clock import FrozenClock
+from bot.escalations import notify
 from bot.runtime import Runtime
 from models import Notification
 from tests.conftest import eventually, make_settings

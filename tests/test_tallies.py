@@ -257,16 +257,3 @@ async def test_operations_hide_small_groups_and_scope(orm: None) -> None:
                                                           NOW, by="clinician")}
     assert by_clin["李医生"].praise == {"李医生": 1}
     assert (by_clin["王医生"].eligible, by_clin["王医生"].lost) == (2, {"opted_out": 1})
-
-
-async def test_drill_down_never_identifies(orm: None) -> None:
-    ids = await seed()
-    rows = await tallies.drill_down(Scope(), by="department", key=ids["dental"],
-                                    question_id="overall")
-    assert rows is not None and [r["score"] for r in rows] == [2, 3, 4, 5, 5, 5]
-    assert {"day", "channel", "score", "comment"} == set(rows[0])
-    assert rows[0]["comment"] == "王医生态度不好"
-    # fewer than five answers: nothing to drill into
-    assert await tallies.drill_down(Scope(), by="department", key=ids["ortho"],
-                                    question_id="overall") is None
-    assert (await ledger.verify(Answer)).ok

@@ -22,8 +22,10 @@ import pytest
 from tortoise import connections
 from tortoise.migrations.api import migrate as migrate_api
 
-from bot import db, ledger, tallies
-from bot.tallies import DIMENSIONS, PERIODS, Scope
+from bot import db, ledger
+from bot.analytics import tallies
+from bot.analytics.periods import PERIODS
+from bot.analytics.tallies import DIMENSIONS, Scope
 from models import Answer, AnswerDay, AnswerTally
 from tests.conftest import BACKEND
 from tests.test_cli import cli

@@ -64,6 +64,10 @@ async def test_drill_down_for_shown_groups_only(db_url: str, client_factory: Any
     page = await (await client.get(link.group(1).replace("&amp;", "&"))).text()
     assert re.findall(r'<td class="score">(\d)</td>', page) == ["2", "4", "4", "5", "5", "5"]
     assert "排队太久，态度冷漠" in page and not re.search(r"患者\d\d", page)
+    assert "很满意" in page and "13900000022" not in page  # the comment, its writer masked
+    recs = (await (await client.get(
+        f"/tallies/records.csv?by=clinician&period=all&{OCT}")).read()).decode("utf-8-sig")
+    assert "很满意" in recs and not re.search(r"患者\d\d|1390000\d{4}", recs)
     small = await (await client.get(
         f"/tallies/answers?by=clinician&period=all&key=2|name:张伟&q=overall&{OCT}")).text()
     assert 'id="too-few"' in small

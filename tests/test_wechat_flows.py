@@ -49,6 +49,7 @@ VISIT = {
     "treatment_type": "", "contact_openid": OPENID,
 }
 CUSTOM = "/cgi-bin/message/custom/send"
+TEMPLATE = "/cgi-bin/message/template/send"
 _ids = iter(range(10_000, 10**9))
 
 
@@ -170,7 +171,6 @@ async def _bound_contact(client: Any, clock: FrozenClock, phone: str = "13800000
     ([Scripted(errcode=-1)], 1, 0),
     ([Scripted(status=502)], 1, 0),
     ([Scripted(status=503), Scripted(errcode=-1)], 1, 0),
-    ([Scripted(stall=1.5)], 1, 0),  # longer than timeout_seconds: retried
     ([Scripted(drop=True)], 1, 0),
 ])
 async def test_transient_errors_are_retried_within_the_call(
@@ -183,6 +183,34 @@ async def test_transient_errors_are_retried_within_the_call(
     assert m.status == "sent", m.error
     assert len(fake.sent_to(OPENID, "custom")) == sends
     assert fake.forced_refreshes == forced
+
+
+async def test_a_lost_answer_is_never_followed_by_a_second_customer_service_message(
+        client_factory: Any, db_url: str, clock: FrozenClock, fake: FakeWechat) -> None:
+    # WeChat takes the message but its answer comes after our timeout. Customer-service
+    # messages carry no idempotency key and WeChat cannot be asked: it is taken as sent.
+    client = await start(client_factory, db_url, clock, fake)
+    cid = await _bound_contact(client, clock)
+    fake.then(CUSTOM, Scripted(late=1.5))
+    m = await settled(await queue_out(client, cid, "您好"))
+    assert (m.status, m.attempts) == ("queued", 0) and m.unsure_since == clock.now()
+    clock.advance(timedelta(seconds=2))
+    done = await eventually(lambda: _status(m.id, "sent"))
+    assert done.provider_msg_id == f"cs:{m.id}" and "outcome unknown" in (done.error or "")
+    assert len(fake.sent_to(OPENID, "custom")) == 1
+
+
+async def test_a_lost_template_answer_is_repeated_with_the_same_client_msg_id(
+        client_factory: Any, db_url: str, clock: FrozenClock, fake: FakeWechat) -> None:
+    client = await start(client_factory, db_url, clock, fake, template_id="TPL", max_retries=0)
+    cid = (await Contact.create(name="李娜", wechat_openid=OPENID)).id  # never wrote: template
+    fake.then(TEMPLATE, Scripted(late=1.5))
+    m = await settled(await queue_out(client, cid, "您好", kind="checkin"))
+    assert m.status == "queued" and m.unsure_since is not None
+    clock.advance(timedelta(seconds=2))
+    await eventually(lambda: _status(m.id, "sent"))
+    [sent] = fake.sent_to(OPENID, "template")  # WeChat dropped the repeat
+    assert fake.deduplicated == 1 and sent["body"]["client_msg_id"]
 
 
 async def test_persistent_system_busy_backs_off_to_the_outbox(

@@ -17,8 +17,8 @@ from datetime import datetime
 import aiohttp
 from tortoise.exceptions import IntegrityError
 
-from bot import notify
 from bot.analytics import reports
+from bot.escalations import notify
 from bot.runtime import Runtime
 from models import KeyValue
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
-from bot import ledger, sla
+from bot import ledger
 from bot.analytics import exports, operations, suppression, tallies, themes
 from bot.analytics.exports import Sheet
 from bot.analytics.operations import Operations
@@ -33,6 +33,7 @@ from bot.analytics.stats import rnd, welch_diff
 from bot.analytics.tallies import RECOVERY, Scope, Tally, TallyError, clinician_key
 from bot.analytics.views import question_titles
 from bot.config import Settings
+from bot.escalations import sla
 from bot.runtime import Runtime
 from models import Answer, Escalation, EscalationKind, Priority
 
@@ -618,7 +619,7 @@ def _add_ops(total: Operations, o: Operations) -> None:
 
 @dataclass
 class _Esc:
-    """What bot.sla.deadlines reads of an escalation."""
+    """What bot.escalations.sla.deadlines reads of an escalation."""
 
     kinds: list[str]
     kind: Any

@@ -25,6 +25,7 @@ from bot.analytics.tallies import RECOVERY, Scope, _orm_scope, bucket, departmen
 from bot.config import Settings
 from bot.privacy import mask_name
 from models import Answer, AnswerTally, Conversation, Staff
+from surveys.engine import COMMENT
 
 # id: (Chinese label, English label, words)
 BUILTIN: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -181,8 +182,10 @@ class ThemeCounts:
 
 
 def _comment_questions(settings: Settings) -> set[str]:
-    """Question ids whose answers are comments about the service (not recovery reports)."""
-    out = set()
+    """Question ids whose answers are comments about the service (not recovery reports):
+    every free-text question, and the comment kept with a score or written after the last
+    question (``surveys.engine.COMMENT``), whatever the surveys are called."""
+    out = {COMMENT}
     for survey in settings.surveys.values():
         for q in survey.questions:
             if q.kind == "text":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -31,14 +32,24 @@ class Outgoing:
     last_inbound_at: datetime | None = None
     last_inbound_channel: str | None = None
     prepared: Any = None
+    # An earlier attempt's outcome is unknown since then (it timed out after the request
+    # left, or a worker died holding the message). The channel settles it before sending
+    # again: a receipt or a query says whether it went, or the provider's idempotency key
+    # makes a second request harmless; where neither exists it is not sent again.
+    unsure_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What the provider said: its id for the message, and whether it is already delivered."""
+    """What the provider said: its id for the message, and whether it is already delivered.
+
+    ``unconfirmed``: an unsure earlier attempt is taken as sent without the provider saying so
+    (it offers no way to ask and no idempotency key): recorded as sent, with that note.
+    """
 
     provider_msg_id: str
     delivered: bool = False
+    unconfirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +81,15 @@ class ChannelError(Exception):
     named channel if it is configured and can reach the contact (WeChat → SMS).
     ``fault``: our own set-up is wrong; the outbox pauses the channel (:mod:`bot.channels.pause`)
     and the message waits, unattempted, until the pause is lifted.
+    ``unsure``: the request may have reached the provider (a timeout after it left, a dropped
+    connection): the outbox records since when, and the next try settles it first
+    (``Outgoing.unsure_since``); never a final failure, never a fallback.
     """
 
     def __init__(self, message: str, *, code: str = "", retryable: bool = True,
                  unreachable: bool = False, retry_after: float | None = None,
                  defer: bool = False, fallback: str | None = None,
-                 fault: Fault | None = None) -> None:
+                 fault: Fault | None = None, unsure: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable and not unreachable
@@ -84,6 +98,7 @@ class ChannelError(Exception):
         self.defer = defer and self.retryable
         self.fallback = fallback
         self.fault = fault
+        self.unsure = unsure
 
 
 @runtime_checkable
@@ -99,6 +114,33 @@ class Channel(Protocol):
     async def send(self, msg: Outgoing) -> SendResult:
         """Deliver ``msg``; raise :class:`ChannelError` on failure."""
         ...
+
+
+# The moment by which every provider request of the send under way must be over: this
+# process's lease on the message, less a margin (set by the outbox around ``send``). A
+# request that could not finish by then is not started — the lease may pass to another
+# worker, and the message must never be in two attempts at once.
+DEADLINE: ContextVar[datetime | None] = ContextVar("send_deadline", default=None)
+
+
+def check_deadline(now: datetime, request_seconds: float) -> None:
+    """Raise (a deferral, not an attempt) when a request of ``request_seconds`` started now
+    could outlast this worker's lease on the message."""
+    deadline = DEADLINE.get()
+    if deadline is not None and now + timedelta(seconds=request_seconds) > deadline:
+        raise ChannelError("this worker's lease on the message ends before the request could "
+                           "finish: not starting it", code="outbox.lease", defer=True,
+                           retry_after=0.1)
+
+
+# How long a provider call may take at most, when a channel does not say (``call_seconds``):
+# the outbox starts a call only while its lease on the message outlasts it.
+DEFAULT_CALL_SECONDS = 10.0
+
+
+def call_seconds(channel: Any) -> float:
+    """The longest one ``send`` of ``channel`` can take (its timeouts and retries)."""
+    return float(getattr(channel, "call_seconds", DEFAULT_CALL_SECONDS))
 
 
 @runtime_checkable

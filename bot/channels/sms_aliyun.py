@@ -1,15 +1,20 @@
-"""Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, receipts and replies.
+"""Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, unsure sends.
 
-Sending uses the SDK's public ``CommonRequest`` API. The SDK is synchronous, so every call
-runs in a small bounded thread pool and never blocks the event loop. The SDK's own retries
-are off: ``SendSms`` is not idempotent, so after a timeout we do not know whether the SMS went
-out. Such a message is marked *unsure* (a ``KeyValue`` row); it is sent again only after its
-receipt failed to arrive within ``receipt_wait_seconds`` and ``QuerySendDetails`` (matched on
-``OutId`` = our message id) says Aliyun never took it.
+Requests are signed by the Aliyun SDK's own RPC signer (``aliyunsdkcore``) and sent with
+aiohttp, so ``[sms] threads`` sends run at once in one process without a thread each, bounded
+by that number and by ``max_per_second`` (Aliyun's API rate for the account, shared out
+between processes). Nothing is retried behind our back: ``SendSms`` is not idempotent.
+
+A request that may have reached Aliyun without an answer (a timeout after it left, a dropped
+connection, a worker that died holding the message) makes the message *unsure*
+(``message.unsure_since``). It is never sent blindly again: its receipt settles it, else after
+``receipt_wait_seconds`` ``QuerySendDetails`` (matched on ``OutId`` = our message id) says
+whether Aliyun took it, and only a "never took it" sends it again.
 
 Business errors come back as HTTP 200 with ``Code != "OK"``:
 
 * ``isv.BUSINESS_LIMIT_CONTROL``: deferred (not an attempt) for ``limit_backoff_seconds``;
+  ``Throttling.*`` (the API rate): deferred a second;
 * ``isv.MOBILE_NUMBER_ILLEGAL``: the contact is unreachable by SMS, with the reason;
 * a code that means our own set-up is wrong (:data:`FAULTS`: AccessKey, secret, signature,
   template, RAM permission, balance, account): SMS pauses for every process — only the kinds
@@ -17,34 +22,49 @@ Business errors come back as HTTP 200 with ``Code != "OK"``:
   ``survey-bot channels resume sms`` (:mod:`bot.channels.pause`);
 * anything else: the message fails with the code.
 
-Caps are counted from the message table: at most ``per_number_template_cap`` messages per
-number per template in any rolling 24 hours, and ``org_daily_cap`` per local day. A message
-over a cap is deferred to when the cap frees, never dropped.
+Caps: at most ``per_number_template_cap`` messages per number per template in any rolling 24
+hours (counted from the message table for a whole batch at once, then as it is sent) and
+``org_daily_cap`` per local day (a counter in ``key_value`` that every process reserves from
+atomically, so the cap holds across processes). A message over a cap waits for it to free,
+never dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
+from tortoise import connections
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
+from bot.bulk import marks
 from bot.channels import pause
-from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
+from bot.channels.base import ChannelError, Fault, Outgoing, SendResult, check_deadline
+from bot.channels.sms_callbacks import (  # noqa: F401 - the callbacks' home until now
+    SmsReport,
+    SmsUp,
+    apply_reports,
+    contact_for,
+    mobile,
+    order_replies,
+    parse_report,
+    parse_up,
+    reply_provider_id,
+)
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SmsConfig, SmsTemplate
-from bot.privacy import mask_phone, normalise_phone
+from bot.privacy import mask_phone
 from models import Contact, Direction, KeyValue, Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -52,7 +72,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "2017-05-25"
 CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
-UNSURE_PREFIX = "sms:unsure:"
+LEGACY_UNSURE_PREFIX = "sms:unsure:"  # where earlier versions kept unsure sends
 
 LIMIT_CONTROL = "isv.BUSINESS_LIMIT_CONTROL"
 NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
@@ -102,10 +122,7 @@ FAULTS: dict[str, tuple[str, str, str]] = {
 # Gateway codes named by family (Forbidden.RAM, Forbidden.AccessKeyDisabled, NoPermission...).
 _FAULT_FAMILIES = (("Forbidden", "没有调用短信接口的权限", "not permitted to call the SMS API"),
                    ("NoPermission", "没有调用短信接口的权限", "not permitted to call the SMS API"))
-# Transport errors that prove the request never reached Aliyun (safe to send again).
-_NOT_SENT = ("NewConnectionError", "ConnectTimeout", "Connection refused",
-             "Name or service not known", "Failed to resolve", "No route to host")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+
 # Characters Aliyun refuses or that break the template: brackets of the signature, controls.
 _DROP = set("【】[]")
 
@@ -134,12 +151,6 @@ def template_value(text: str, limit: int = VAR_LIMIT) -> str:
     return cut.rstrip() + "…"
 
 
-def mobile(raw: str | None) -> str | None:
-    """The 11-digit mainland mobile number in ``raw`` (+86, 0086, spaces, dashes), or None."""
-    phone = normalise_phone(raw or "")
-    return phone if phone and _MOBILE.fullmatch(phone) else None
-
-
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -151,55 +162,105 @@ def render_params(template: SmsTemplate, values: Mapping[str, Any]) -> dict[str,
     return {name: template_value(spec.format_map(data)) for name, spec in template.params.items()}
 
 
+
+
 @dataclass(frozen=True, slots=True)
 class _Reply:
     status: int
     body: dict[str, Any]
 
 
+class _Unsure(Exception):
+    """The request may or may not have reached Aliyun (timeout, dropped connection)."""
+
+
+class _NotSent(Exception):
+    """The request never left (no connection): safe to send again."""
+
+
+@dataclass(slots=True)
+class SmsFacts:
+    """What a batch's caps depend on, loaded once (:meth:`AliyunSmsChannel.prepare`).
+
+    ``window``: per (number, template code), when messages went out in the last 24 hours;
+    shared by the batch's messages and kept current as they are sent. ``day``: the org
+    counter's reservation for this batch (see :class:`_DayQuota`).
+    """
+
+    window: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    day: _DayQuota | None = None
+
+
+class _DayQuota:
+    """A batch's share of the organisation's daily cap, reserved atomically in ``key_value``.
+
+    Every process reserves what its batch needs from one counter row per local day (started
+    at what the message table already counts), so the cap holds however many processes send;
+    what a batch reserved and did not send is given back when it ends.
+    """
+
+    def __init__(self, key: str, granted: int, frees: float) -> None:
+        self.key = key
+        self.granted = granted
+        self.used = 0
+        self.frees = frees  # seconds until the local day ends
+
+    def take(self) -> bool:
+        if self.used >= self.granted:
+            return False
+        self.used += 1
+        return True
+
+    def put_back(self) -> None:
+        self.used -= 1
+
+
 class AliyunSmsChannel:
     """Sends approved-template SMS through Aliyun; see the module docstring for the rules."""
 
     name = "sms"
-    # Caps are counted from the message table: one send at a time keeps the count exact.
-    max_concurrency = 1
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.cfg: SmsConfig = settings.sms
         self.clock = clock or SystemClock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._client: Any = None
-        scheme, _, host = self.cfg.endpoint.partition("://")
-        self._scheme, self._host = scheme, host
+        self._session: aiohttp.ClientSession | None = None
+        self._next_slot = 0.0
+        self._batches: list[_DayQuota] = []
+
+    @property
+    def max_concurrency(self) -> int:
+        """Sends at once in this process (``[sms] threads``)."""
+        return self.cfg.threads
+
+    @property
+    def call_seconds(self) -> float:
+        """The longest one send can take (a settling query, then the send)."""
+        return 2 * (self.cfg.timeout_seconds + self.cfg.connect_timeout_seconds) + 1
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the thread pool and the SDK client."""
+        """Open the HTTP session; carry over unsure sends an earlier version recorded."""
         self._ensure()
+        try:
+            await _carry_over_unsure(self.clock.now())
+        except Exception:
+            log.warning("could not read unsure SMS sends of an earlier version", exc_info=True)
 
     async def close(self) -> None:
-        """Stop the thread pool (running sends finish first: they have timeouts)."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+        """Close the HTTP session (running sends end by their timeouts)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
-    def _ensure(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            from aliyunsdkcore.client import AcsClient
-
-            self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="aliyun-sms")
-            # auto_retry off: SendSms must never be repeated behind our back.
-            self._client = AcsClient(
-                self.cfg.access_key_id, self.cfg.access_key_secret, self.cfg.region_id,
-                auto_retry=False, connect_timeout=self.cfg.connect_timeout_seconds,
-                timeout=self.cfg.timeout_seconds, pool_size=self.cfg.threads,
-                # Loopback fakes and private endpoints must not go through a proxy from the
-                # environment; a key that matches nothing makes requests use none.
-                proxy={"no_proxy": "*"},
-            )
-        return self._pool
+    def _ensure(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.cfg.threads),
+                # Loopback fakes and private endpoints: no proxy from the environment.
+                trust_env=False)
+        return self._session
 
     # --- the Channel protocol ------------------------------------------------------------
 
@@ -207,8 +268,25 @@ class AliyunSmsChannel:
         """Only mainland mobile numbers receive SMS."""
         return mobile(phone) is not None
 
+    async def prepare(self, batch: list[Outgoing]) -> dict[int, SmsFacts]:
+        """The caps of a whole batch in two statements: the numbers' last 24 hours, and a
+        reservation from the organisation's daily counter."""
+        now = self.clock.now()
+        facts = SmsFacts()
+        phones = {p for m in batch if (p := mobile(m.phone)) is not None}
+        codes = {k: t.code for k, t in self.cfg.templates.items()}
+        if phones:
+            for phone, kind, at in await Message.filter(
+                direction=Direction.OUT, channel=self.name, provider_msg_id__isnull=False,
+                contact__phone__in=sorted(phones), sent_at__gte=now - timedelta(hours=24),
+            ).values_list("contact__phone", "kind", "sent_at"):
+                if kind in codes:
+                    facts.window.setdefault((phone, codes[kind]), []).append(at)
+        facts.day = await self._reserve(now, len(batch))
+        return {m.message_id: facts for m in batch}
+
     async def send(self, msg: Outgoing) -> SendResult:
-        """Send ``msg`` with its kind's template, honouring pause, unsure sends and caps."""
+        """Send ``msg`` with its kind's template, settling an unsure earlier send first."""
         now = self.clock.now()
         template = self.cfg.templates.get(msg.kind)
         if template is None or not template.code:
@@ -220,10 +298,12 @@ class AliyunSmsChannel:
         if phone is None:
             raise ChannelError("not a mainland mobile number", code="sms.not_mobile",
                                unreachable=True)
-        earlier = await self._resolve_unsure(msg, phone, now, template)
-        if earlier is not None:
-            return earlier
-        await self._check_caps(msg, template, phone, now)
+        if msg.unsure_since is not None:
+            earlier = await self._settle(msg, phone, now, template)
+            if earlier is not None:
+                return earlier
+        facts = msg.prepared if isinstance(msg.prepared, SmsFacts) else None
+        day = await self._check_caps(msg, template, phone, now, facts)
         values = {"org_name": self.settings.org.name, "org_phone": self.settings.org.phone,
                   **msg.params, "text": msg.text}
         params = {
@@ -233,14 +313,26 @@ class AliyunSmsChannel:
             "TemplateParam": json.dumps(render_params(template, values), ensure_ascii=False),
             "OutId": str(msg.message_id),
         }
+        went = False
         try:
             reply = await self._call("SendSms", params)
+            went = reply.status == 200 and reply.body.get("Code") == "OK"
+            result = self._outcome(reply, msg, phone, template)
         except _Unsure as e:
-            await _mark_unsure(msg.message_id, phone, now)
+            went = True  # it may have: it counts against the cap
             raise ChannelError(
-                f"no answer from Aliyun ({e}); waiting for the receipt before sending again",
-                code="sms.timeout", retry_after=self.cfg.receipt_wait_seconds) from None
-        return await self._outcome(reply, msg, phone, template)
+                f"no answer from Aliyun ({e}); settled by its receipt or a query before any "
+                "resend", code="sms.timeout", unsure=True,
+                retry_after=self.cfg.receipt_wait_seconds) from None
+        except _NotSent as e:
+            raise ChannelError(f"cannot reach the SMS endpoint: {e}", code="sms.connect",
+                               retry_after=1.0) from None
+        finally:
+            if day is not None and not went:
+                day.put_back()
+        if facts is not None:
+            facts.window.setdefault((phone, template.code), []).append(now)
+        return result
 
     # --- outcomes ---------------------------------------------------------------------------
 
@@ -266,8 +358,8 @@ class AliyunSmsChannel:
                 until = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
         return Fault(code=code, zh=zh, en=en, kinds=kinds, until=until)
 
-    async def _outcome(self, reply: _Reply, msg: Outgoing, phone: str,
-                       template: SmsTemplate) -> SendResult:
+    def _outcome(self, reply: _Reply, msg: Outgoing, phone: str,
+                 template: SmsTemplate) -> SendResult:
         code = str(reply.body.get("Code", ""))
         text = str(reply.body.get("Message", ""))[:200]
         if reply.status == 200 and code == "OK":
@@ -276,6 +368,10 @@ class AliyunSmsChannel:
         if code == LIMIT_CONTROL:
             raise ChannelError(f"Aliyun flow control for this number: {text}", code=code,
                                defer=True, retry_after=self.cfg.limit_backoff_seconds)
+        if code.startswith("Throttling"):
+            # The API's own rate: nothing was sent; not an attempt.
+            raise ChannelError(f"Aliyun's API rate is reached: {code}", code=code, defer=True,
+                               retry_after=1.0)
         if code == NUMBER_ILLEGAL:
             raise ChannelError(f"Aliyun says the number is not valid: {text}", code=code,
                                unreachable=True)
@@ -283,33 +379,37 @@ class AliyunSmsChannel:
         if fault is not None:
             # The provider's text is left out: it can echo the request (numbers, values).
             raise ChannelError(f"SMS paused: {fault.en}", code=code, fault=fault)
-        if reply.status >= 500 or code.startswith("Throttling") or code == "ServiceUnavailable":
+        if reply.status >= 500 or code in ("ServiceUnavailable", "InternalError"):
             raise ChannelError(f"Aliyun is busy: {code} {text}", code=code or "sms.http")
         log.error("SMS %s to %s refused: %s %s", msg.message_id, mask_phone(phone), code, text)
         raise ChannelError(f"Aliyun refused the message: {text}", code=code or "sms.error",
                            retryable=False)
 
-    async def _resolve_unsure(self, msg: Outgoing, phone: str, now: datetime,
-                              template: SmsTemplate) -> SendResult | None:
-        """After a timed-out send: did Aliyun take it? Returns its result, or None to send."""
-        row = await KeyValue.get_or_none(key=f"{UNSURE_PREFIX}{msg.message_id}")
-        if row is None:
-            return None
-        data = json.loads(row.value)
-        wait_until = datetime.fromisoformat(data["at"]) + timedelta(
-            seconds=self.cfg.receipt_wait_seconds)
+    async def _settle(self, msg: Outgoing, phone: str, now: datetime,
+                      template: SmsTemplate) -> SendResult | None:
+        """An earlier send's outcome is unknown: did Aliyun take it? Its result, or None to
+        send (only when Aliyun says it never took it)."""
+        assert msg.unsure_since is not None
+        wait_until = msg.unsure_since + timedelta(seconds=self.cfg.receipt_wait_seconds)
         if now < wait_until:
-            raise ChannelError("waiting for the receipt of a timed-out send", code="sms.unsure",
-                               defer=True, retry_after=(wait_until - now).total_seconds())
+            raise ChannelError("waiting for the receipt of an earlier send whose outcome is "
+                               "unknown", code="sms.unsure", defer=True,
+                               retry_after=max((wait_until - now).total_seconds(), 0.1))
+        # The unknown attempt was at most one lease (plus a call) before it was noticed: ask
+        # about each China day that span touches.
+        span = timedelta(seconds=self.settings.worker.lease_seconds + self.call_seconds)
+        days = sorted({(msg.unsure_since - span).astimezone(CHINA).strftime("%Y%m%d"),
+                       msg.unsure_since.astimezone(CHINA).strftime("%Y%m%d")})
         try:
-            found = await self._query(phone, data["date"], str(msg.message_id), template)
-        except _Unsure as e:
+            found = None
+            for day in days:
+                found = found or await self._query(phone, day, str(msg.message_id), template)
+        except (_Unsure, _NotSent) as e:
             raise ChannelError(f"could not ask Aliyun about an earlier send: {e}",
-                               code="sms.query",
+                               code="sms.query", unsure=True,
                                retry_after=self.cfg.receipt_wait_seconds) from None
-        await KeyValue.filter(key=row.key).delete()
         if found is None:
-            log.info("SMS %s: Aliyun never took the timed-out send; sending again",
+            log.info("SMS %s: Aliyun never took the earlier send; sending again",
                      msg.message_id)
             return None
         status = int(found.get("SendStatus") or 0)
@@ -340,30 +440,104 @@ class AliyunSmsChannel:
                 return None
         return None
 
+    # --- caps -----------------------------------------------------------------------------
+
     async def _check_caps(self, msg: Outgoing, template: SmsTemplate, phone: str,
-                          now: datetime) -> None:
-        sent = Q(direction=Direction.OUT, channel=self.name, provider_msg_id__isnull=False)
-        local = now.astimezone(self.settings.tz)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        today = await Message.filter(sent, sent_at__gte=midnight).count()
-        if today >= self.cfg.org_daily_cap:
-            raise ChannelError("the organisation's daily SMS cap is reached", code="sms.cap.org",
-                               defer=True,
-                               retry_after=(midnight + timedelta(days=1) - local).total_seconds())
-        kinds = [k for k, t in self.cfg.templates.items() if t.code == template.code]
-        window = Message.filter(
-            sent, Q(contact__phone=phone) | Q(dedupe_key__startswith=f"otp:{phone}:"),
-            kind__in=kinds, sent_at__gte=now - timedelta(hours=24),
-        )
-        if await window.count() >= self.cfg.per_number_template_cap:
-            oldest = await window.order_by("sent_at").first()
-            frees = 3600.0
-            if oldest is not None and oldest.sent_at is not None:
-                frees = (oldest.sent_at + timedelta(hours=24) - now).total_seconds()
+                          now: datetime, facts: SmsFacts | None) -> _DayQuota | None:
+        """Raise a deferral when a cap is full; returns the day quota this send took."""
+        if facts is None:  # a send outside a batch (one-time codes, tests): ask the table
+            facts = SmsFacts()
+            for r in await Message.filter(
+                Q(contact__phone=phone) | Q(dedupe_key__startswith=f"otp:{phone}:"),
+                direction=Direction.OUT, channel=self.name, provider_msg_id__isnull=False,
+                kind__in=[k for k, t in self.cfg.templates.items() if t.code == template.code],
+                sent_at__gte=now - timedelta(hours=24),
+            ).values_list("sent_at", flat=True):
+                facts.window.setdefault((phone, template.code), []).append(r)  # type: ignore[arg-type]
+            facts.day = await self._reserve(now, 1)
+        recent = [at for at in facts.window.get((phone, template.code), ())
+                  if at > now - timedelta(hours=24)]
+        if len(recent) >= self.cfg.per_number_template_cap:
+            frees = (min(recent) + timedelta(hours=24) - now).total_seconds()
             raise ChannelError("this number's 24-hour cap for the template is reached",
                                code="sms.cap.number", defer=True, retry_after=max(frees, 1.0))
+        day = facts.day
+        if day is None or not day.take():
+            raise ChannelError("the organisation's daily SMS cap is reached", code="sms.cap.org",
+                               defer=True, retry_after=day.frees if day else 3600.0)
+        return day
 
-    # --- the SDK, off the event loop -------------------------------------------------------
+    async def _reserve(self, now: datetime, wanted: int) -> _DayQuota:
+        """Reserve up to ``wanted`` sends from today's org counter (every process shares it).
+
+        One row per local day, started at what the message table counts; read under a row
+        lock and raised in the same transaction, so two processes never both take the last
+        places. A short transaction per batch, not per message.
+        """
+        local = now.astimezone(self.settings.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        tomorrow = midnight + timedelta(days=1)
+        key = f"sms:day:{midnight:%Y-%m-%d}"
+        cap = self.cfg.org_daily_cap
+        if not await KeyValue.filter(key=key).exists():
+            counted = await Message.filter(
+                direction=Direction.OUT, channel=self.name, provider_msg_id__isnull=False,
+                sent_at__gte=midnight).count()
+            conn = connections.get("default")
+            m = marks(conn, 3)
+            exp = KeyValue._meta.fields_map["expires_at"].to_db_value(
+                tomorrow + timedelta(days=1), KeyValue)
+            await conn.execute_query(
+                f"INSERT INTO key_value (key, value, expires_at) VALUES ({m[0]}, {m[1]}, {m[2]}) "
+                "ON CONFLICT (key) DO NOTHING", [key, str(counted), exp])
+        async with in_transaction() as conn:
+            m = marks(conn, 2)
+            lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
+            rows = await conn.execute_query_dict(
+                f"SELECT value FROM key_value WHERE key = {m[0]}{lock}", [key])
+            before = int(rows[0]["value"]) if rows else cap
+            granted = max(0, min(wanted, cap - before))
+            if granted:
+                await conn.execute_query(
+                    f"UPDATE key_value SET value = {m[0]} WHERE key = {m[1]}",
+                    [str(before + granted), key])
+        quota = _DayQuota(key, granted, (tomorrow - local).total_seconds())
+        if granted:
+            self._batches.append(quota)
+        return quota
+
+    async def finish_batch(self) -> None:
+        """A batch is done: give back what it reserved from the daily counter and did not
+        send (called by the outbox after each batch)."""
+        await self.give_back()
+
+    async def give_back(self) -> None:
+        """Return what batches reserved from the daily counter and did not send."""
+        done, self._batches = self._batches, []
+        unused: dict[str, int] = {}
+        for q in done:
+            if q.granted > q.used:
+                unused[q.key] = unused.get(q.key, 0) + q.granted - q.used
+        for key, n in unused.items():
+            conn = connections.get("default")
+            m = marks(conn, 2)
+            await conn.execute_query(
+                f"UPDATE key_value SET value = CAST(CAST(value AS INTEGER) - {m[0]} AS TEXT) "
+                f"WHERE key = {m[1]}", [n, key])
+
+    # --- the API, signed by the SDK, sent with aiohttp ---------------------------------------
+
+    async def _pace(self) -> None:
+        """At most ``max_per_second`` calls a second from this process (Aliyun's API rate)."""
+        rate = self.cfg.max_per_second
+        if not rate:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def account_query(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         """A read-only query of the account (``survey-bot doctor``): Aliyun's answer.
@@ -372,69 +546,55 @@ class AliyunSmsChannel:
         """
         try:
             return dict((await self._call(action, params)).body)
-        except (_Unsure, ChannelError) as e:
-            return {"Code": "sms.no_answer", "Message": str(e)}
+        except (_Unsure, _NotSent, ChannelError) as e:
+            return {"Code": "sms.no_answer", "Message": str(e) or type(e).__name__}
 
     async def _call(self, action: str, params: dict[str, str]) -> _Reply:
-        pool = self._ensure()
-        loop = asyncio.get_running_loop()
-        guard = self.cfg.timeout_seconds + self.cfg.connect_timeout_seconds + 5
-        try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(pool, self._call_sync, action, params), guard)
-        except TimeoutError:
-            raise _Unsure("no answer in time") from None
+        from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
 
-    def _call_sync(self, action: str, params: dict[str, str]) -> _Reply:
-        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
-        from aliyunsdkcore.request import CommonRequest
-
-        req = CommonRequest()
-        req.set_domain(self._host)
-        req.set_protocol_type(self._scheme)
-        req.set_method("POST")
-        req.set_version(API_VERSION)
-        req.set_action_name(action)
-        req.set_accept_format("json")
-        for k, v in params.items():
-            req.add_query_param(k, v)
+        await self._pace()
+        check_deadline(self.clock.now(), self.cfg.timeout_seconds)  # right before it leaves
+        common = {"Action": action, "Version": API_VERSION, "RegionId": self.cfg.region_id}
+        path, _ = get_signed_url(common, self.cfg.access_key_id, self.cfg.access_key_secret,
+                                 "JSON", "POST", params)
+        session = self._ensure()
+        timeout = aiohttp.ClientTimeout(total=self.cfg.timeout_seconds,
+                                        sock_connect=self.cfg.connect_timeout_seconds)
         try:
-            try:
-                body = self._client.do_action_with_exception(req)
-            except (ServerException, ClientException):
-                raise
-            except Exception as e:
-                # The SDK choked on an answer it did not expect: the request did go out.
-                raise _Unsure(f"the SDK could not read the answer ({type(e).__name__})") from e
-        except ServerException as e:
-            return _Reply(e.get_http_status() or 400,
-                          {"Code": e.get_error_code(), "Message": e.get_error_msg()})
-        except ClientException as e:
-            text = str(e.get_error_msg())
-            if any(marker in text for marker in _NOT_SENT):
-                raise ChannelError(f"cannot reach the SMS endpoint: {text[:160]}",
-                                   code="sms.connect") from None
-            raise _Unsure(text[:160]) from None
+            async with session.post(self.cfg.endpoint.rstrip("/") + path, data=params,
+                                    timeout=timeout) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except aiohttp.ClientConnectorError as e:
+            raise _NotSent(f"{type(e).__name__}") from None  # no connection: never left
+        except aiohttp.ConnectionTimeoutError as e:
+            raise _NotSent(f"{type(e).__name__}") from None
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise _Unsure(f"{type(e).__name__}") from None  # it may have left
         try:
-            data = json.loads(body)
+            data = json.loads(raw)
         except ValueError:
-            raise _Unsure("the answer was not JSON") from None
-        return _Reply(200, data if isinstance(data, dict) else {})
+            if status in (500, 502, 503):
+                return _Reply(status, {"Code": "ServiceUnavailable", "Message": f"HTTP {status}"})
+            raise _Unsure(f"HTTP {status}, not JSON") from None
+        if status == 504:
+            raise _Unsure("HTTP 504 from a gateway")
+        return _Reply(status, data if isinstance(data, dict) else {})
 
 
-class _Unsure(Exception):
-    """The request may or may not have reached Aliyun (timeout, dropped connection)."""
-
-
-# --- unsure sends (KeyValue, seen by every process) -----------------------------------------
-
-
-async def _mark_unsure(message_id: int, phone: str, now: datetime) -> None:
-    value = json.dumps({"at": now.isoformat(), "date": now.astimezone(CHINA).strftime("%Y%m%d")})
-    key = f"{UNSURE_PREFIX}{message_id}"
-    # Keep the first unsure moment: that send is the one whose receipt we wait for.
-    if not await KeyValue.filter(key=key).exists():
-        await KeyValue.create(key=key, value=value)
+async def _carry_over_unsure(now: datetime) -> None:
+    """Unsure sends recorded by an earlier version (``key_value`` rows) move to their message."""
+    rows = await KeyValue.filter(key__startswith=LEGACY_UNSURE_PREFIX)
+    for row in rows:
+        ident = row.key.removeprefix(LEGACY_UNSURE_PREFIX)
+        try:
+            at = datetime.fromisoformat(json.loads(row.value)["at"])
+        except (ValueError, KeyError, TypeError):
+            at = now
+        if ident.isdigit():
+            await Message.filter(id=int(ident), status=MessageStatus.QUEUED).update(
+                unsure_since=at)
+        await KeyValue.filter(key=row.key).delete()
 
 
 # --- one-time codes (WeChat binding) -------------------------------------------------------
@@ -474,167 +634,11 @@ async def send_otp(settings: Settings, channels: Mapping[str, Any], phone: str, 
     except ChannelError as e:
         if e.fault is not None:
             await pause.pause("sms", e.fault, now)
-        await KeyValue.filter(key=f"{UNSURE_PREFIX}{row.id}").delete()  # never resent
         await Message.filter(id=row.id).update(status=MessageStatus.FAILED, attempts=1,
-                                                error=f"{e.code}: {e}"[:255])
+                                                error=f"{e.code}: {e}"[:255])  # never resent
         raise
+    finally:
+        await channel.give_back()
     await Message.filter(id=row.id).update(status=MessageStatus.SENT, attempts=1,
                                             provider_msg_id=result.provider_msg_id, sent_at=now)
     return result
-
-
-# --- receipts (SmsReport) and replies (SmsUp) ----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SmsReport:
-    """One delivery receipt."""
-
-    phone: str
-    success: bool
-    out_id: str
-    biz_id: str
-    err_code: str
-    err_msg: str
-
-
-@dataclass(frozen=True, slots=True)
-class SmsUp:
-    """One reply from a phone."""
-
-    phone: str
-    content: str
-    send_time: datetime | None
-    sequence_id: str
-    raw: str
-
-
-# Bounds of the pushed fields (Aliyun's own sizes, within our columns): a field past them makes
-# its item invalid; the other items of the push are kept.
-_FIELD_MAX = {"phone_number": 32, "out_id": 18, "biz_id": 128, "err_code": 64, "err_msg": 255,
-              "content": 2000, "send_time": 32, "report_time": 32, "sign_name": 64,
-              "dest_code": 64, "sequence_id": 18}
-_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
-# Controls other than tab and newline, and surrogates: no database stores them as text.
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
-
-def _text(item: Mapping[str, Any], key: str) -> str:
-    """A pushed field as bounded text; numbers become their digits; anything else is refused."""
-    v = item.get(key)
-    if v is None:
-        return ""
-    if isinstance(v, bool) or not isinstance(v, str | int):
-        raise ValueError(f"'{key}' must be text")
-    text = str(v).strip()
-    limit = _FIELD_MAX.get(key, 255)
-    if len(text) > limit:
-        raise ValueError(f"'{key}' is longer than {limit} characters")
-    if _UNSTORABLE.search(text):
-        raise ValueError(f"'{key}' contains control characters or invalid Unicode")
-    return text
-
-
-def _china_time(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
-    except ValueError:
-        return None
-
-
-def parse_report(item: Any) -> SmsReport:
-    """Validate one SmsReport item; ValueError says what is wrong."""
-    if not isinstance(item, Mapping):
-        raise ValueError("each receipt must be a JSON object")
-    success = item.get("success")
-    if isinstance(success, str):
-        success = success.lower() == "true"
-    if not isinstance(success, bool):
-        raise ValueError("'success' must be true or false")
-    out_id, biz_id = _text(item, "out_id"), _text(item, "biz_id")
-    if not out_id and not biz_id:
-        raise ValueError("'out_id' or 'biz_id' is required")
-    if out_id and not _ASCII_DIGITS.fullmatch(out_id):  # our message id, as we sent it
-        raise ValueError("'out_id' must be 1 to 18 digits 0-9")
-    return SmsReport(phone=_text(item, "phone_number"), success=success,
-                     out_id=out_id, biz_id=biz_id,
-                     err_code=_text(item, "err_code"), err_msg=_text(item, "err_msg"))
-
-
-def parse_up(item: Any) -> SmsUp:
-    """Validate one SmsUp item (``sequence_id`` string or number, ``sign_name`` optional)."""
-    if not isinstance(item, Mapping):
-        raise ValueError("each reply must be a JSON object")
-    phone, content = _text(item, "phone_number"), _text(item, "content")
-    if not phone:
-        raise ValueError("'phone_number' is required")
-    if not content:
-        raise ValueError("'content' is required")
-    seq = item.get("sequence_id")
-    if (seq is not None and not isinstance(seq, str | int)) or isinstance(seq, bool):
-        raise ValueError("'sequence_id' must be a string or a number")
-    sequence_id = _text(item, "sequence_id")
-    if sequence_id and not _ASCII_DIGITS.fullmatch(sequence_id):
-        raise ValueError("'sequence_id' must be 1 to 18 digits 0-9")
-    raw = json.dumps(dict(item), ensure_ascii=False, sort_keys=True)
-    if _UNSTORABLE.search(raw):
-        raise ValueError("the reply contains control characters or invalid Unicode")
-    return SmsUp(phone=phone, content=content, send_time=_china_time(_text(item, "send_time")),
-                 sequence_id=sequence_id, raw=raw)
-
-
-async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
-    """Record receipts on their messages (matched by OutId); repeats change nothing."""
-    applied = 0
-    for r in reports:
-        msg = None
-        if r.out_id and int(r.out_id) < 2**63:  # parse_report: ASCII digits only
-            msg = await Message.get_or_none(id=int(r.out_id), direction=Direction.OUT,
-                                            channel="sms")
-        if msg is None and r.biz_id:
-            msg = await Message.get_or_none(provider_msg_id=r.biz_id, direction=Direction.OUT,
-                                            channel="sms")
-        if msg is None:
-            log.warning("SMS receipt for unknown message (out_id %r)", r.out_id[:20])
-            continue
-        if msg.provider_msg_id and r.biz_id and msg.provider_msg_id not in (
-                r.biz_id, f"out:{msg.id}"):
-            continue  # a receipt for an earlier, superseded send
-        changes: dict[str, Any] = {"next_attempt_at": None}
-        if not msg.provider_msg_id:
-            changes["provider_msg_id"] = r.biz_id or f"out:{msg.id}"
-        if msg.sent_at is None:
-            changes["sent_at"] = now
-        if r.success:
-            changes.update(status=MessageStatus.DELIVERED, error=None)
-        else:
-            changes.update(status=MessageStatus.FAILED,
-                           error=f"{r.err_code}: {r.err_msg}"[:255])
-        done = await Message.filter(
-            id=msg.id, status__in=[MessageStatus.SENT, MessageStatus.QUEUED]
-        ).update(**changes)
-        await KeyValue.filter(key=f"{UNSURE_PREFIX}{msg.id}").delete()
-        applied += done
-    return applied
-
-
-def reply_provider_id(up: SmsUp) -> str:
-    """A stable id for a reply: Aliyun's sequence_id, else a digest of what was said when."""
-    if up.sequence_id:
-        return f"up:{up.sequence_id}"
-    digest = hashlib.sha256(f"{mobile(up.phone) or up.phone}|{up.send_time}|{up.content}".encode())
-    return f"up:h:{digest.hexdigest()[:32]}"
-
-
-def order_replies(replies: list[SmsUp]) -> list[SmsUp]:
-    """Replies in the order they were written (pushes may batch them out of order)."""
-    def key(u: SmsUp) -> tuple[datetime, int, str]:
-        seq = int(u.sequence_id) if u.sequence_id else 0  # parse_up: ASCII digits only
-        return (u.send_time or datetime.min.replace(tzinfo=CHINA), seq, u.sequence_id)
-    return sorted(replies, key=key)
-
-
-async def contact_for(phone: str) -> Contact | None:
-    """The contact with this number, whatever way it is written (+86, 0086, spaces, dashes)."""
-    number = normalise_phone(phone)
-    return await Contact.get_or_none(phone=number) if number else None

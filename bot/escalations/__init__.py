@@ -12,7 +12,8 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot import ledger, notify
+from bot import ledger
+from bot.escalations import notify
 from models import (
     AuditEvent,
     Conversation,

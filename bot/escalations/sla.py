@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from bot import ledger, notify
+from bot import ledger
+from bot.escalations import notify
 from bot.runtime import Runtime
 from models import AuditEvent, Escalation, EscalationStatus
 from surveys.schedule import add_working_days
