@@ -161,3 +161,13 @@ def test_compiled_parser_answers_exactly_as_the_source():
     assert len(source) == len(mine) == 2 * len(texts)
     differ = [(t, a, b) for t, a, b in zip(texts * 2, mine, source, strict=True) if a != b]
     assert not differ, f"{len(differ)} replies differ; first: {differ[0]}"
+
+
+def test_every_module_of_the_parser_package_is_compiled() -> None:
+    """A module added to surveys/understanding/ runs compiled too: MODULES names each one
+    (but the package's ``__init__`` and ``learn``, which only ``survey-bot train`` runs)."""
+    pkg = native.PACKAGE_DIR / "understanding"
+    found = {f"understanding/{p.stem}" for p in pkg.glob("*.py")
+             if p.stem not in ("__init__", "learn")}
+    assert len(found) > 10
+    assert found == set(native.MODULES)
