@@ -171,7 +171,9 @@ RF_PARTS: Final = split_parts(_RF_COMPOSED_RE, 3)
 _RF_PART_A, _RF_PART_B, _RF_PART_C = RF_PARTS
 _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
-    r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)")
+    r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)|"
+    # a worsening denied: "疼痛没有加重" (a resolution denied, "没有好转", still is one)
+    r"(?:没有?|未|不)(?:再|见)?(?:加重|变大|更厉害|更严重)")
 
 # Symptom vocabulary.  Each entry starts with a literal character (see factor).
 _RFB_WORDS: Final = strings(_WORDS, "broad")

@@ -62,6 +62,12 @@ _RFB_CONTEXT_EXTRA: Final = {
 # Minor symptoms a softener makes expected ("有点肿", "稍微有点酸"); fever, blood, breathing
 # and consciousness words are never softened away.
 _RFB_MINOR: Final = frozenset("疼痛肿胀酸痒麻咳红烫")
+# Discomfort a softener makes mild as well ("有点恶心", "有点难受").
+_SOFTENABLE: Final = frozenset(("不舒服", "难受", "恶心", "反胃"))
+# Dizziness is mild only when softened *and* asked about as normal ("有点晕，要紧不"); fainting
+# never is.
+_ASKED_NORMAL_RE: Final = re.compile(
+    r"正常(?:的)?[吗吧么嘛]|正不正常|要紧[吗不么]|要不要紧|没事吧|是不是[^,，。!?；;]{0,6}的[吗吧]?")
 _RFB_SOFT_BEFORE_RE: Final = re.compile(
     r"(?:有点儿?|有一点点?|一点点|一丁点|一点儿|稍微|稍稍|稍|微微|轻微|略微?|有些|些许|还有点)"
     r"[^,，。!?；;]{0,3}$")
@@ -104,12 +110,26 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "all good", "went down", "improv", "easing", "eased"))))
 
 
+# Better than before, told as a comparison: "比前两天轻", "轻多了".
+_COMPARED_BETTER_RE: Final = re.compile(
+    r"比[^,，。!?；;]{0,5}(?:轻|好|小)|(?:轻|小)(?:多了|很多|了很多|了一些|些了|点了)")
+# Less of it, for what is bad in itself (bleeding, discharge, cough, pain, vomiting): "渗血但是
+# 少多了", "比昨天少很多" -- not for what must not lessen (urine, feeding).
+_LESS_RE: Final = re.compile(
+    r"[^。!?；;]{0,12}?(?:少多了|少很多|少了很多|少了一些|少些了|少一些了|也少了|比[^,，。!?；;]{0,5}少)")
+_LESS_WORDS_RE: Final = re.compile(r"血|渗|脓|咳|吐|疼|痛")
+
+
 def _better_after(norm: str, e: int, se: int) -> bool:
     """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``
     (a negated one is none: see NEG_RESOLUTION_RE)."""
     end = min(se, e + 30)
-    return _RFB_BETTER_RE.search(norm, e, end) is not None and \
-        NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is None
+    if NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is not None:
+        return False
+    return _RFB_BETTER_RE.search(norm, e, end) is not None or \
+        _COMPARED_BETTER_RE.search(norm, e, end) is not None or \
+        (_LESS_WORDS_RE.search(norm, max(0, e - 3), e) is not None
+         and _LESS_RE.match(norm, e, end) is not None)
 
 
 _RFB_HYPO_SENT_RE: Final = re.compile(
@@ -200,7 +220,16 @@ _NEAR_MISS_RE: Final = re.compile(r"(?:差点|差一点|差点儿|险些|差些)
 _FALL_RE: Final = re.compile(r"摔|跌|滑倒|栽|掉下")
 _CORRECTED_RE: Final = re.compile(
     r"(?:原来|其实|结果|后来发现|才发现|才知道|一看)(?:是|只是|就是|不是)")
-_SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)朋友")
+_SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)朋友|同病房|病友|"
+                                     r"(?:有|有一)[个位](?:老太太|老头|大爷|大妈|阿姨|病人|人|小孩)")
+# The writer says they are fine, and the sign is another person's: "我挺好，倒是我老公这两天
+# 发烧", "我室友打完针脸肿了，我倒是啥事没有".
+_SELF_FINE_RE: Final = re.compile(
+    r"(?:我|俺)(?:自己|本人)?(?:倒是|都)?(?:挺好|很好|还好|没事|啥事没有|什么事都没有|好好的|一切都好)")
+_OTHER_PERSON_RE: Final = re.compile(
+    r"倒是|老公|老婆|丈夫|妻子|爱人|室友|姐|哥|弟|妹|孙子|孙女|外孙|侄|同学|同事|朋友|邻居")
+# Fright or hyperbole, not the body: "被账单吓晕了", "排队排到吐"
+_HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
 _NAMED_AFTER_RE: Final = re.compile(r"的?(?:药|药膏|药水|药片|软膏)|压|糖|脂|常规|小板|型|检|氧")
 # already treated: "去急诊处理了", "急诊看过了"
@@ -224,6 +253,77 @@ _BLEED_OVER_RE: Final = re.compile(
     r"|(?:现在|已经)不(?:出|流)了")
 
 
+# -- the time and the mood of a mention ------------------------------------------------------
+# Something still going on, or going on again, anywhere from the mention's sentence on: it
+# keeps a past frame or a finished duration from clearing the mention ("上次拔的牙现在还在
+# 出血", "疼了三天，今天更疼").  还好/还行 ("fortunately", "all right") are no such marker.
+_ONGOING_RE: Final = re.compile(
+    r"现在|目前|至今|如今|这会儿?|此刻|还(?!好|行|可以|算|不错|挺)|仍|依然|依旧|一直|今天|今早|"
+    r"今晚|今儿|这两天|这几天|越来越|又|再次|正在|老是|总是|反复|刚才|刚刚|已经|"
+    r"一天比一天|更(?:厉害|严重|疼|痛|肿|多|大)|加重|变大|now|still|again|worse")
+# A past episode framing the sentence: "上次拔牙出血那么多也没人管", "住院时疼得直叫"
+# (比之前 / 跟以前 compare with now, and frame nothing).
+# asking for help now keeps a past frame from clearing a sign ("上次拔的牙出血不止，怎么办")
+_HELP_NOW_RE: Final = re.compile(r"怎么办|咋办|怎么弄|急诊吗|医院吗|help")
+_EPISODE_BEFORE_RE: Final = re.compile(
+    r"上次|上回|那次|那回|那天|那晚|那一晚|那几天|那阵子?|那会儿?|当时|住院(?:时|的时候|期间|那几天)"
+    r"|(?<![比跟和同])之前|(?<![比跟和同])以前|曾经|生(?:孩子|宝宝|小孩|娃)的时候")
+# "上次开的药", "以前做的牙冠": the marker names a thing of that time, not when the sign was
+_ATTRIBUTIVE_RE: Final = re.compile(r"[^,，。!?；;的]{1,4}的(?!时候|时|那)")
+# ... or told right after the sign: "孩子高热惊厥那次真的吓死了"
+_EPISODE_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,4}?(?:那次|那回|那天|那晚|那阵子?|那会儿?)")
+# A duration with the aspect of a finished episode: "肿了一礼拜", "疼了整整一个星期" -- a
+# sentence-final 了 ("疼了三天了") or a 多/还 after it keeps it running, as does 已经 before.
+_DURATION: Final = (r"了(?:整整|足足|快|差不多|将近|好)?(?:[一两三四五六七八九十几半\d]+|好几)个?"
+                    r"(?:天|礼拜|星期|周|月)(?![了多还])")
+_DONE_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,2}?" + _DURATION)
+# the verb before the sign: "牙龈出了两天血"
+_DONE_BEFORE_RE: Final = re.compile(r"(?:出|流|渗)" + _DURATION + r"的?$")
+# Resolved later in the reply, however it is told: "后来……就止住了", "然后就不疼了".
+_LATER_RESOLVED_RE: Final = re.compile(
+    r"(?:后来|然后|最后|之后|过了一会儿?)[^。!?；;]{0,12}?(?:止住|停了|退了|好了|消了|没事了|"
+    r"不(?:疼|痛|肿|烧|吐)了|缓解了|正常了)")
+# A question about what to do, after a hypothetical sentence: "万一晚上发烧了怎么办？要去急诊吗"
+_HYPO_MARK_RE: Final = re.compile(r"如果|要是|万一|假如|假使|if |in case|what if")
+_ASKED_RE: Final = re.compile(r"吗|么|要不要|需不需要|怎么办|？|\?")
+
+
+def not_now(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
+    """Why the mention at ``norm[s:e]`` is not happening now ("" if nothing says so).
+
+    A past episode framing the sentence with nothing ongoing after it, a finished duration
+    of a minor symptom with nothing ongoing, a resolution told later ("后来就止住了") with
+    nothing happening again after it, or a conditional ("止不住的话") or a question that
+    follows a hypothetical sentence.  Red flags of a stroke-like kind are left to the caller.
+    """
+    rest = norm[ss:]
+    frame = _EPISODE_BEFORE_RE.search(norm, ss, e)  # "孩子肺炎那次烧得厉害": inside the hit
+    if frame is not None and _ATTRIBUTIVE_RE.match(norm, frame.end(), max(s, frame.end())):
+        frame = None  # "上次开的安眠药": the medicine of last time, taken now
+    if (frame is not None or _EPISODE_AFTER_RE.match(norm, e, se) is not None) \
+            and _ONGOING_RE.search(rest) is None and _HELP_NOW_RE.search(rest) is None:
+        return "a past episode"
+    if any(c in _RFB_MINOR or c == "血" for c in word) and (
+            _DONE_AFTER_RE.match(norm, e, se) is not None
+            or _DONE_BEFORE_RE.search(norm, max(ss, s - 12), s) is not None) \
+            and _ONGOING_RE.search(rest) is None and _HELP_NOW_RE.search(rest) is None:
+        return "a finished episode"
+    later = _LATER_RESOLVED_RE.search(norm, e)
+    if later is not None and NEG_RESOLUTION_RE.search(norm, later.start(), later.end()) is None \
+            and _ONGOING_RE.search(norm, later.end()) is None \
+            and _ONGOING_RE.search(norm, e, later.start()) is None:
+        return "resolved later in the reply"
+    if _RFB_HYPO_AFTER_RE.match(norm, e, se) is not None:
+        return "hypothetical or asked in general"
+    if ss > 0 and _ASKED_RE.search(norm, s, min(len(norm), se + 1)) is not None:
+        prev = norm.rfind("。", 0, ss - 1), norm.rfind("？", 0, ss - 1), norm.rfind("?", 0, ss - 1)
+        ps = max(prev) + 1
+        if _HYPO_MARK_RE.search(norm, ps, ss) is not None and \
+                _ONGOING_RE.search(norm, ps, ss) is None:
+            return "hypothetical or asked in general"
+    return ""
+
+
 def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
     """Why the mention at ``norm[s:e]`` is not the patient's sign now ("" if nothing says so).
 
@@ -240,6 +340,12 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a fear corrected"
     if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
         return "about someone else"
+    if _SELF_FINE_RE.search(norm) is not None and \
+            _OTHER_PERSON_RE.search(norm, cs, s) is not None and \
+            _SELF_FINE_RE.search(norm, cs, s) is None:
+        return "about someone else"
+    if word[0] in "晕吐" and _HYPERBOLE_BEFORE_RE.search(norm, max(cs, s - 3), s) is not None:
+        return "fright or hyperbole"
     if _NAMED_AFTER_RE.match(norm, e) is not None and word[-1] in "疹血烧热痛疼咳喘":
         return "a medicine or a measurement"
     if "急诊" in word and _SEEN_AFTER_RE.match(norm, e) is not None:
@@ -298,6 +404,8 @@ def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str
         if "t" in cues and _PAST_RE.search(norm, cs, ce) is not None and \
                 _NOW_RE.search(norm, e, ce) is None:
             return "long ago"
+    if "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, len(norm)) is None:
+        return not_now(norm, ss, bounds(norm, s, e)[2], s, e, norm[s:e])
     return ""
 
 
@@ -329,9 +437,12 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             _RFB_HYPO_CLAUSE_RE.search(norm, cs, s) or \
             _RFB_HYPO_AFTER_RE.match(norm, e, se):
         return "hypothetical or asked in general"
-    if word[0] in _RFB_MINOR and (_RFB_SOFT_BEFORE_RE.search(before) or
+    if (word[0] in _RFB_MINOR or word in _SOFTENABLE) and (_RFB_SOFT_BEFORE_RE.search(before) or
                                   _RFB_SOFT_AFTER_RE.match(norm, e, se)) and \
             NEG_RESOLUTION_RE.search(norm, e, se) is None:  # "疼一点没减轻" is not mild
+        return "mild"
+    if word in ("晕", "头晕") and _RFB_SOFT_BEFORE_RE.search(before) and \
+            _ASKED_NORMAL_RE.search(norm, e) is not None:
         return "mild"
     why = _rf_context_exclusion(norm, cs, ss, s, e, cues)
     if why:
