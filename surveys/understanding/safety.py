@@ -69,7 +69,7 @@ _SOFTENABLE: Final = frozenset(("不舒服", "难受", "恶心", "反胃"))
 _ASKED_NORMAL_RE: Final = re.compile(
     r"正常(?:的)?[吗吧么嘛]|正不正常|要紧[吗不么]|要不要紧|没事吧|是不是[^,，。!?；;]{0,6}的[吗吧]?")
 _RFB_SOFT_BEFORE_RE: Final = re.compile(
-    r"(?:有点儿?|有一点点?|一点点|一丁点|一点儿|稍微|稍稍|稍|微微|轻微|略微?|有些|些许|还有点)"
+    r"(?:有点儿?|有一点点?|一点点|一丁点|一点儿|稍微|稍稍|稍|微微|轻微|略微?|有些|些许|还有点|偶尔)"
     r"[^,，。!?；;]{0,3}$")
 _RFB_SOFT_AFTER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,4}?(?:是有一点|还是有一点|有一点|有点|一点点|一点)(?![^,，。!?；;]{0,3}"
@@ -100,7 +100,7 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
-    "已经停", "停了",
+    "已经停", "停了", "已经干了", "结痂了", "收口了", "愈合了",
     "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
     "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
@@ -228,6 +228,9 @@ _SELF_FINE_RE: Final = re.compile(
     r"(?:我|俺)(?:自己|本人)?(?:倒是|都)?(?:挺好|很好|还好|没事|啥事没有|什么事都没有|好好的|一切都好)")
 _OTHER_PERSON_RE: Final = re.compile(
     r"倒是|老公|老婆|丈夫|妻子|爱人|室友|姐|哥|弟|妹|孙子|孙女|外孙|侄|同学|同事|朋友|邻居")
+# ... or is cared for elsewhere: "弟弟也在发烧，不过他不是在你们医院看的"
+_ELSEWHERE_RE: Final = re.compile(
+    r"[他她](?:们)?(?:也)?(?:不是在你们|是在别的|在别的|在别家|是在别家)")
 # Fright or hyperbole, not the body: "被账单吓晕了", "排队排到吐"
 _HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
@@ -271,7 +274,8 @@ _EPISODE_BEFORE_RE: Final = re.compile(
 # "上次开的药", "以前做的牙冠": the marker names a thing of that time, not when the sign was
 _ATTRIBUTIVE_RE: Final = re.compile(r"[^,，。!?；;的]{1,4}的(?!时候|时|那)")
 # ... or told right after the sign: "孩子高热惊厥那次真的吓死了"
-_EPISODE_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,4}?(?:那次|那回|那天|那晚|那阵子?|那会儿?)")
+_EPISODE_AFTER_RE: Final = re.compile(
+    r"[^,，。!?；;]{0,4}?(?:那次|那回|那天|那晚|那阵子?|那会儿?|(?:是|都是)[^,，。!?；;]{0,4}的事)")
 # A duration with the aspect of a finished episode: "肿了一礼拜", "疼了整整一个星期" -- a
 # sentence-final 了 ("疼了三天了") or a 多/还 after it keeps it running, as does 已经 before.
 _DURATION: Final = (r"了(?:整整|足足|快|差不多|将近|好)?(?:[一两三四五六七八九十几半\d]+|好几)个?"
@@ -281,8 +285,16 @@ _DONE_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,2}?" + _DURATION)
 _DONE_BEFORE_RE: Final = re.compile(r"(?:出|流|渗)" + _DURATION + r"的?$")
 # Resolved later in the reply, however it is told: "后来……就止住了", "然后就不疼了".
 _LATER_RESOLVED_RE: Final = re.compile(
-    r"(?:后来|然后|最后|之后|过了一会儿?)[^。!?；;]{0,12}?(?:止住|停了|退了|好了|消了|没事了|"
-    r"不(?:疼|痛|肿|烧|吐)了|缓解了|正常了)")
+    r"(?:后来|然后|最后|之后|以后|过了一会儿?)[^。!?；;]{0,12}?(?:止住|停了|退了|好了|消了|没事了|"
+    r"不(?:疼|痛|肿|烧|吐)了|缓解了|正常了|再也?没[^,，。!?；;]{0,3}过)")
+# A minor sign, and the patient said to be well: "出了几个小红点，精神挺好" (the broad layer's
+# worrying signs of a child, fever, blood, breathing, are never reassured away).
+_WELL_RE: Final = re.compile(
+    r"精神(?:都|也|还|挺|很|特别|非常|头)?(?:好|不错|ok|可以|正常)|能吃能睡|吃睡都好|体重(?:在|也在)?涨")
+_REASSURABLE_RE: Final = re.compile(r"疹|红|吐|咳|痒|硬块|包|拉肚子|拉稀|腹泻")
+_SEVERE_RE: Final = re.compile(
+    r"一直|不停|不断|老是|总是|厉害|严重|受不了|[两三四五六七八九十几\d]次|高烧|烧到|发烧(?!.{0,2}[没不])|"
+    r"3[89]|4[0-2]|血|喘|抽|昏|蔫|不吃|不喝|没精神|精神差|精神不好|脱水|尿少|没尿")
 # A question about what to do, after a hypothetical sentence: "万一晚上发烧了怎么办？要去急诊吗"
 _HYPO_MARK_RE: Final = re.compile(r"如果|要是|万一|假如|假使|if |in case|what if")
 _ASKED_RE: Final = re.compile(r"吗|么|要不要|需不需要|怎么办|？|\?")
@@ -318,9 +330,13 @@ def not_now(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
     if ss > 0 and _ASKED_RE.search(norm, s, min(len(norm), se + 1)) is not None:
         prev = norm.rfind("。", 0, ss - 1), norm.rfind("？", 0, ss - 1), norm.rfind("?", 0, ss - 1)
         ps = max(prev) + 1
-        if _HYPO_MARK_RE.search(norm, ps, ss) is not None and \
-                _ONGOING_RE.search(norm, ps, ss) is None:
+        hypo = _HYPO_MARK_RE.search(norm, ps, ss)
+        # what goes on inside the hypothesis ("万一又烧起来") is supposed, not told
+        if hypo is not None and _ONGOING_RE.search(norm, ps, hypo.start()) is None:
             return "hypothetical or asked in general"
+    if _REASSURABLE_RE.search(word) is not None and _SEVERE_RE.search(word) is None and \
+            _WELL_RE.search(norm) is not None and _SEVERE_RE.search(norm, ss, se) is None:
+        return "mild, the patient is well"
     return ""
 
 
@@ -339,6 +355,8 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
     if "以为" in norm[cs:s] and _CORRECTED_RE.search(norm, e, e + 24) is not None:
         return "a fear corrected"
     if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
+        return "about someone else"
+    if _ELSEWHERE_RE.search(norm) is not None and _OTHER_PERSON_RE.search(norm, cs, s) is not None:
         return "about someone else"
     if _SELF_FINE_RE.search(norm) is not None and \
             _OTHER_PERSON_RE.search(norm, cs, s) is not None and \
