@@ -106,6 +106,8 @@ def features_of(interp: _Interp) -> list[str]:
 
 _NOTE_CACHE: dict[str, bool] = {}
 assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
+# below this the model may clear a question the rules read
+QUESTION_DROP: Final = 0.3
 
 
 class Decision:
@@ -222,7 +224,10 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
     bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
         score >= 4 else t.get("complaint", 0.5)
     complaint = dispute or p_complaint >= bar
-    question = p_question >= t.get("question", 0.5)
+    # A question the rules read ("…吗", "怎么办", "几点") stays one unless the model is fairly
+    # sure it is not (as with an opt-out): a question nobody answers is the costlier mistake.
+    question = p_question >= (min(t.get("question", 0.5), t.get("question_drop", QUESTION_DROP))
+                              if interp.question else t.get("question", 0.5))
     if dispute != interp.dispute:
         changed.append("dispute")
     if complaint != interp.complaint:
