@@ -2,10 +2,10 @@
 
     python scripts/build_native.py [--force]
 
-The parser is plain, typed Python; mypyc (it ships with mypy) turns ``surveys/parser.py``,
-``surveys/normalize.py`` and the per-reply modules of ``surveys/understanding/`` (the model,
-its decisions, the safety and dispute rules: ``surveys.native.MODULES``) into C extensions
-that run the same code about 1.4 times as fast.  Nothing is written beside the sources: the
+The parser is plain, typed Python; mypyc (it ships with mypy) turns the modules of
+``surveys/understanding/`` that run on every reply (the rules of each concern, the model,
+its decisions and the explanation: ``surveys.native.MODULES``) into C extensions that run
+the same code about 1.4 times as fast.  Nothing is written beside the sources: the
 extensions go to ``build/native/surveys/`` with a stamp of the sources' hashes, and
 ``surveys/__init__.py`` puts that directory first on the package path only while the stamp
 matches the sources

@@ -3,7 +3,8 @@
 ``scripts/build_native.py`` (run by ``make run`` and ``make test``) compiles :data:`MODULES`
 with mypyc into ``build/native/surveys/`` and records the SHA-256 of each source there.
 :func:`activate` puts that directory first on the package path only while every recorded
-hash matches the source beside it, so an edited ``surveys/parser.py`` is never shadowed by an
+hash matches the source beside it, so an edited ``surveys/understanding/rules.py`` is never
+shadowed by an
 older build: the source runs (with a warning) until the build is redone.
 ``SURVEYBOT_NATIVE=0`` runs the source regardless.
 """
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 
 # the parser and the modules it calls on every reply (scripts/build_native.py); a path
 # under surveys/ ("understanding/model": surveys/understanding/model.py)
-MODULES: Final = ("normalize", "parser", "understanding/safety", "understanding/dispute",
-                  "understanding/model", "understanding/decide")
+MODULES: Final = tuple(f"understanding/{m}" for m in (
+    "normalize", "compose", "text", "evidence", "explain", "numbers", "scores", "safety",
+    "redflag", "optout", "contact", "complaint", "questions", "dispute", "model", "decide",
+    "rules"))
 NATIVE_DIR: Final = "build/native/surveys"
 STAMP: Final = "stamp.json"
 
@@ -99,6 +102,6 @@ def toolchain_missing() -> str:
 
 def compiled() -> bool:
     """Whether the reply parser in use is the compiled one."""
-    from surveys import parser
+    from surveys.understanding import rules
 
-    return not (parser.__file__ or "").endswith(".py")
+    return not (rules.__file__ or "").endswith(".py")

@@ -1,8 +1,8 @@
-"""Normalisation details the rules rely on (surveys/normalize.py)."""
+"""Normalisation details the rules rely on (surveys/understanding/normalize.py)."""
 
 from __future__ import annotations
 
-from surveys.normalize import normalize
+from surveys.understanding.normalize import normalize
 
 
 def test_tone_marks_are_stripped() -> None:

@@ -26,6 +26,8 @@ from surveys.parser import Lexicon, ReplyParser, parse
         "刚才突然说不出话来了，过了几分钟又好了", "我不想活了", "孩子误喝了消毒水",
         "血糖测出来是2.1", "小便一整天都没有", "孩子今天特别烦躁，一直抓耳朵哭",
         "her face is drooping on one side", "I can't feel my lips, it's been two days",
+        # a jump is no swelling "going down"; pinyin ends where characters begin
+        "我真想从楼上跳下去了", "ya chi hai zai chu xue怎么办",
     ],
 )
 def test_implied_red_flags(text: str) -> None:

@@ -6,6 +6,9 @@ Each holds for the whole parser (the rules and the learned model together):
 * a negated symptom is none;
 * a polite prefix or suffix, full-width or ASCII punctuation, spaces, emoji and a trailing
   score do not remove a red flag;
+* the learned model never clears a red flag the rules raised, on any labelled reply, and a
+  greeting, a score, traditional characters or a question form around a red flag of the
+  rules keeps it one (only the rules' own denial and resolution logic clear a symptom);
 * a stop keyword before or after any reply is an opt-out, unless it is asked about;
 * a question about opting out is never an opt-out.
 
@@ -108,6 +111,80 @@ def test_decorations_do_not_remove_a_red_flag(text: str, prefix: str, suffix: st
     elif punct == "ascii":
         reply = reply.translate(TO_ASCII)
     assert P.parse(reply).red_flag, (reply, P.parse(reply).evidence)
+
+
+RULES = ReplyParser(recall=False)
+
+
+def _labelled() -> list[str]:
+    """Every reply of the shipped labelled sets and corpora."""
+    out: list[str] = []
+    for path in [*sorted(DATA.rglob("*.jsonl")), *sorted((DATA.parent / "corpus").glob("*.jsonl"))]:
+        out += [str(json.loads(line)["text"]) for line in path.read_text(
+            encoding="utf-8").splitlines() if line.strip()]
+    return out
+
+
+def test_the_model_never_clears_a_red_flag_of_the_rules() -> None:
+    texts = _labelled()
+    assert len(texts) > 5000
+    raised = [t for t in texts if RULES.parse(t).red_flag]
+    assert len(raised) > 300
+    cleared = [t for t in raised if not P.parse(t).red_flag]
+    assert not cleared, f"{len(cleared)} of {len(raised)} cleared, e.g. {cleared[:10]}"
+
+
+# simplified -> traditional for characters of symptoms and polite words (by hand: a test
+# must not borrow the normaliser's own table)
+TO_TRADITIONAL = str.maketrans(dict(zip(
+    "发烧医伤肿脓头晕呕么办还没吗该时间药给谢请问这样点后开脸齿热续体应过们儿压闷气觉软惊"
+    "风颈肠烫颤红断张经减轻见现会痒处难话说",
+    "發燒醫傷腫膿頭暈嘔麼辦還沒嗎該時間藥給謝請問這樣點後開臉齒熱續體應過們兒壓悶氣覺軟驚"
+    "風頸腸燙顫紅斷張經減輕見現會癢處難話說", strict=True)))
+GREETINGS = ("", "医生你好，", "您好，", "张医生，", "在吗？", "护士您好，打扰一下，", "hi，",
+             "医生您好！我是患者家属，")
+QUESTION_FORMS = ("", "，怎么办", "怎么办", "，怎么办？", "，要紧吗？", "，该怎么办啊",
+                  "，需要去医院吗？", "，请问怎么处理", "，这正常吗？", "？")
+SCORES = ("", "，5分", " 5", "，4分", "，给你们五星", "，满意", "。打分的话5分", "，⭐⭐⭐⭐⭐")
+THANKS = ("", "，谢谢", "，谢谢医生", "🙏", "！")
+
+
+def _rules_red_flags() -> list[str]:
+    """Short red flags of every labelled set that the rules alone raise, and the table's."""
+    rows = []
+    for path in sorted(DATA.rglob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    picked = sorted({r["text"].rstrip("。！!，,") for r in rows
+                     if r["red_flag"] and len(r["text"]) <= 25})
+    table = ["发烧了", "发高烧", "孩子发烧到39度", "伤口一直流血", "拔牙的地方出血止不住",
+             *negated_resolutions()[::11]]
+    return [t for t in [*picked, *table] if RULES.parse(t).red_flag]
+
+
+RULES_RED_FLAGS = _rules_red_flags()
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(RULES_RED_FLAGS), st.sampled_from(GREETINGS),
+       st.sampled_from(QUESTION_FORMS), st.sampled_from(SCORES), st.sampled_from(THANKS),
+       st.booleans(), st.booleans())
+def test_greetings_scores_traditional_characters_and_questions_keep_a_red_flag(
+        text: str, greeting: str, question: str, score: str, thanks: str,
+        traditional: bool, score_first: bool) -> None:
+    tail = score + question if score_first else question + score
+    reply = greeting + text + tail + thanks
+    if traditional:
+        reply = reply.translate(TO_TRADITIONAL)
+    r = P.parse(reply)
+    assert r.red_flag, (reply, r.explain())
+
+
+def test_a_decorated_fever_keeps_its_red_flag() -> None:
+    """The reply that showed the model clearing the rules' red flag ("p 0.14")."""
+    r = P.parse("医生你好，發燒了怎麼辦，5分")
+    assert r.red_flag, r.explain()
+    assert "red_flag cleared" not in r.explain()
 
 
 STOPS = ("TD", "td", "退订", "别再发了", "不要再发了", "别再给我发了", "退订谢谢", "T")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
-from models import Answer, Message, SurveyLink
+from models import Answer, Escalation, Message, SurveyLink
 from tests.conftest import eventually, make_settings
 from tests.fake_aliyun import CALLBACK_TOKEN, FakeAliyunSms, sms_section
 
@@ -88,6 +88,33 @@ async def test_numeric_sequence_ids_are_ordered_and_deduplicated(
     assert improve.text == "护士态度不好"
     assert (await Answer.get(question_id="overall")).score == 2
     assert await Message.filter(direction="in", channel="sms").count() == 2
+
+
+# A worrying symptom in a polite, traditional-character question with a score still reads as
+# one (the learned model may add a red flag, never clear one the rules raised); the same
+# reply with the fever said to be gone is the control.
+@pytest.mark.parametrize(("reply", "red_flag"), [
+    ("医生你好，發燒了怎麼辦，5分", True),
+    ("您好，伤口一直流血止不住，请问要紧吗？谢谢，4分", True),
+    ("医生你好，已经不发烧了，5分", False),
+])
+async def test_a_decorated_symptom_by_sms_opens_a_red_flag_escalation(
+        db_url: str, clock: FrozenClock, fake: FakeAliyunSms, client_factory: Any,
+        reply: str, red_flag: bool) -> None:
+    client = await start(db_url, clock, fake, client_factory, [VISIT])
+    await eventually(lambda: _sent(fake, 1))
+    url = str(client.make_url(f"/sms/aliyun/up/{CALLBACK_TOKEN}"))
+    item = fake.up_item("13812345678", reply, sequence_id="900002")
+    assert (await fake.push(url, [item]))[0] == 200
+    await eventually(lambda: Message.filter(direction="in", channel="sms",
+                                            status="processed").exists())
+    escalations = await Escalation.all()
+    flagged = [e for e in escalations if "red_flag" in (e.kinds or [e.kind])]
+    if red_flag:
+        assert len(flagged) == 1, [(e.kind, e.kinds) for e in escalations]
+        assert flagged[0].priority == "urgent" and flagged[0].status == "open"
+    else:
+        assert not flagged, [(e.kind, e.kinds) for e in escalations]
 
 
 @pytest.mark.parametrize("path", ["report", "up"])

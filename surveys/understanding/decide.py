@@ -1,16 +1,17 @@
 """Where the rules stay exact, where the learned model decides, and where it is unsure.
 
-The rules (``surveys.parser``) read a reply first; their evidence becomes features of the
-model (:func:`features_of`), and :func:`combine` then settles each label:
+The rules (``surveys.understanding.rules``) read a reply first; their evidence becomes
+features of the model (:func:`features_of`), and :func:`combine` then settles each label:
 
 * **score** -- an explicit number, a star count or a corrected score is exact: the rules keep
   it (units, ranges, "4.5" and out-of-range numbers are theirs too).  Otherwise (words,
   dialect, sarcasm, litotes, emoji) the model's 6-way class decides when it is confident;
   when it is not, and it or the rules see a score, the engine confirms the lower one.
-* **red_flag** -- recall first: a red flag of the precise rules stands; the model adds one
-  where its probability reaches the threshold, never over a symptom the rules found denied,
-  resolved or hypothetical (negation scope is exact); it may drop the rules' broadest
-  reading (a bare "symptom mention") only when very sure.
+* **red_flag** -- recall first: a red flag the rules raise always stands (only their own
+  denial and resolution logic -- "没有发烧", "已经不发烧了" -- keeps a symptom from being one;
+  a greeting, a score or a question form around it must not, and the model's n-grams of
+  those could); the model adds one where its probability reaches the threshold, never over a
+  symptom the rules found denied, resolved or hypothetical (negation scope is exact).
 * **opt_out** -- a stop keyword of the rules stands; the model adds *unsure* opt-outs (the
   engine asks before stopping) and may drop the rules' unsure ones; a denied stop ("不是要
   退订") stays denied.
@@ -22,11 +23,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final, Protocol
 
-from surveys.understanding.model import FLAGS
-from surveys.understanding.safety import resolution_negated
+from surveys.understanding.model import FLAGS, SCORE_VALUES
 
 # score evidence that is exact: the rules' number, not a model's guess
 EXACT_SCORE_RULES: Final = frozenset({
@@ -45,7 +44,7 @@ class _Ev(Protocol):
 
 
 class _Interp(Protocol):
-    """What :func:`features_of` reads of a ``surveys.parser.Interpretation``."""
+    """What :func:`features_of` reads of a ``surveys.understanding.evidence.Interpretation``."""
 
     @property
     def score(self) -> int | None: ...
@@ -107,24 +106,49 @@ def features_of(interp: _Interp) -> list[str]:
 
 _NOTE_CACHE: dict[str, bool] = {}
 assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
+# below this the model may clear a question the rules read
+QUESTION_DROP: Final = 0.3
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """The combined labels and what the model said, for the explanation."""
+    """The combined labels and what the model said, for the explanation.
 
-    score: int | None
-    needs_confirmation: bool
-    candidate: int | None
-    opt_out: bool
-    opt_out_unsure: bool
-    complaint: bool
-    dispute: bool
-    red_flag: bool
-    question: bool
-    p_flags: dict[str, float]
-    p_score: dict[int | None, float]
-    changed: tuple[str, ...]  # labels the model set or cleared, against the rules
+    (A plain class: compiled, a dataclass keeps an interpreted ``__init__`` that cost a
+    twentieth of a whole parse.)
+    """
+
+    __slots__ = ("candidate", "changed", "complaint", "dispute", "needs_confirmation",
+                 "opt_out", "opt_out_unsure", "p_flag_list", "p_score_list", "question",
+                 "red_flag", "score")
+
+    def __init__(self, score: int | None, needs_confirmation: bool, candidate: int | None,
+                 opt_out: bool, opt_out_unsure: bool, complaint: bool, dispute: bool,
+                 red_flag: bool, question: bool, p_flag_list: list[float],
+                 p_score_list: list[float] | None, changed: tuple[str, ...]) -> None:
+        self.score = score
+        self.needs_confirmation = needs_confirmation
+        self.candidate = candidate
+        self.opt_out = opt_out
+        self.opt_out_unsure = opt_out_unsure
+        self.complaint = complaint
+        self.dispute = dispute
+        self.red_flag = red_flag
+        self.question = question
+        self.p_flag_list = p_flag_list      # in the order of FLAGS
+        self.p_score_list = p_score_list    # of SCORE_VALUES; None when the rules' score held
+        self.changed = changed  # labels the model set or cleared, against the rules
+
+    @property
+    def p_flags(self) -> dict[str, float]:
+        """P(flag) of each flag."""
+        return dict(zip(FLAGS, self.p_flag_list, strict=True))
+
+    @property
+    def p_score(self) -> dict[int | None, float]:
+        """P(score class) of each score (1-5, None), or {} when the model was not asked."""
+        if self.p_score_list is None:
+            return {}
+        return dict(zip(SCORE_VALUES, self.p_score_list, strict=True))
 
 
 class Scorer(Protocol):
@@ -132,30 +156,37 @@ class Scorer(Protocol):
 
     thresholds: dict[str, float]
 
-    def probabilities(self, norm: str, features: Iterable[str]
-                      ) -> tuple[dict[str, float], dict[int | None, float]]: ...
+    def outputs(self, norm: str, features: Iterable[str], score: bool = True
+                ) -> tuple[list[float], list[float] | None]: ...
 
 
-def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None
-            ) -> Decision:
-    """Settle every label from the rules' reading and the model's probabilities."""
+def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | None = None,
+            all_outputs: bool = False) -> Decision:
+    """Settle every label from the rules' reading and the model's probabilities.
+
+    ``all_outputs``: ask the model for the score's probabilities even when the rules read
+    the score exactly (for the explanation; they cannot change the decision then).
+    """
     feats = features if features is not None else features_of(interp)
-    p, ps = model.probabilities(norm, feats)
-    t = model.thresholds
     rules = {e.rule for e in interp.evidence}
-    changed: list[str] = []
-
-    # score
-    score, confirm = interp.score, interp.needs_confirmation
-    candidate = interp.candidate
     # exact: a number the rules read (or judged no rating: "等了2个小时", "iphone 5"), a
     # correction, a scale, an unsure form they will confirm, a death or a wrong number
     exact = bool(rules & EXACT_SCORE_RULES) or interp.needs_confirmation or \
         interp.wrong_number or interp.deceased or \
         any(r.startswith("not_a_score") for r in rules)
-    if not exact:
-        best = max(ps, key=ps.__getitem__)
-        if ps[best] >= t.get("score", 0.5):
+    pf, pss = model.outputs(norm, feats, all_outputs or not exact)
+    p_opt, p_complaint, p_dispute, p_red, p_question = pf
+    t = model.thresholds
+    changed: list[str] = []
+
+    # score
+    score, confirm = interp.score, interp.needs_confirmation
+    candidate = interp.candidate
+    if not exact and pss is not None:
+        # (the first of the most probable classes, as max() over SCORE_VALUES would give)
+        best_i = pss.index(max(pss))
+        best = SCORE_VALUES[best_i]
+        if pss[best_i] >= t.get("score", 0.5):
             if best != score or confirm:
                 changed.append("score")
             score, confirm, candidate = best, False, best
@@ -166,44 +197,37 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
                 changed.append("score")
                 score, confirm, candidate = None, True, min(seen)
 
-    # red flag (recall first)
+    # red flag (recall first): the model may add one, never clear one the rules raised (a
+    # missed warning costs far more than a read one; and the n-grams of a greeting, a score
+    # or traditional characters around a symptom once outweighed it: "發燒了怎麼辦，5分")
     red_flag = interp.red_flag
-    denied = "red_flag_denied" in rules
-    if red_flag:
-        # the model may clear a red flag only when it is all but sure (chosen out of fold for
-        # recall first), the broad "symptom mention" sooner than a precise rule, and never one
-        # whose resolution is negated
-        broad_only = all(e.note == "symptom mention" for e in interp.evidence
-                         if e.rule == "red_flag")
-        bar = max(t.get("red_flag_drop", 0.0) if broad_only else 0.0,
-                  t.get("red_flag_drop_any", 0.0))
-        if p["red_flag"] < bar and not resolution_negated(norm):
-            red_flag = False
-            changed.append("red_flag")
-    elif not denied and p["red_flag"] >= t.get("red_flag", 0.5):
+    if not red_flag and "red_flag_denied" not in rules and p_red >= t.get("red_flag", 0.5):
         red_flag = True
         changed.append("red_flag")
 
     # opt-out: keywords exact, the model's own additions unsure
     opt_out, unsure = interp.opt_out, interp.opt_out_unsure
-    if opt_out and unsure and p["opt_out"] < t.get("opt_out_drop", 0.0):
+    if opt_out and unsure and p_opt < t.get("opt_out_drop", 0.0):
         opt_out = unsure = False
         changed.append("opt_out")
     elif not opt_out and "opt_out_denied" not in rules and not red_flag and \
-            p["opt_out"] >= t.get("opt_out", 0.5):
+            p_opt >= t.get("opt_out", 0.5):
         opt_out = unsure = True
         changed.append("opt_out")
 
     # (a cue the rules explained away -- denied, taken back, praise -- stays away)
     dispute = interp.dispute or ("dispute_denied" not in rules and
-                                 p["dispute"] >= t.get("dispute", 0.5))
+                                 p_dispute >= t.get("dispute", 0.5))
     # a mild remark beside a good score is no complaint (docs/labels.md): only a model very
     # sure of one overrides that
     mild_only = "complaint_mild" in rules and "complaint" not in rules
     bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
         score >= 4 else t.get("complaint", 0.5)
-    complaint = dispute or p["complaint"] >= bar
-    question = p["question"] >= t.get("question", 0.5)
+    complaint = dispute or p_complaint >= bar
+    # A question the rules read ("…吗", "怎么办", "几点") stays one unless the model is fairly
+    # sure it is not (as with an opt-out): a question nobody answers is the costlier mistake.
+    question = p_question >= (min(t.get("question", 0.5), t.get("question_drop", QUESTION_DROP))
+                              if interp.question else t.get("question", 0.5))
     if dispute != interp.dispute:
         changed.append("dispute")
     if complaint != interp.complaint:
@@ -211,5 +235,5 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
     if question != interp.question:
         changed.append("question")
     return Decision(score, confirm, candidate if confirm or score is not None else None,
-                    opt_out, unsure, complaint, dispute, red_flag, question, p, ps,
+                    opt_out, unsure, complaint, dispute, red_flag, question, pf, pss,
                     tuple(changed))

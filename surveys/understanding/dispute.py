@@ -19,7 +19,7 @@ from typing import Final
 import ahocorasick_rs
 
 from surveys.native import PACKAGE_DIR
-from surveys.normalize import normalize
+from surveys.understanding.normalize import normalize
 
 TABLE_PATH: Final = PACKAGE_DIR / "understanding" / "dispute.toml"  # (see surveys.native)
 _CLAUSE_END: Final = "，,。.!！?？;；~\n"

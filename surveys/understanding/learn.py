@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surveys.normalize import normalize
 from surveys.understanding.decide import Decision, combine, features_of
 from surveys.understanding.model import FLAGS, FORMAT, OUTPUTS, SCORE_CLASSES, Model, ngrams
+from surveys.understanding.normalize import normalize
 
 REQUIRED = ("text", "score", "opt_out", "complaint", "red_flag", "question")
 Row = dict[str, Any]
@@ -184,8 +184,8 @@ def fit(train: Sequence[Example], cfg: Config | None = None,
 
 # -- thresholds and figures -----------------------------------------------------------------
 
-DEFAULT_THRESHOLDS = {"score": 0.5, "red_flag": 0.5, "red_flag_drop": 0.0,
-                      "red_flag_drop_any": 0.0, "opt_out": 0.6,
+# (no threshold to clear a red flag: the model never clears one the rules raised)
+DEFAULT_THRESHOLDS = {"score": 0.5, "red_flag": 0.5, "opt_out": 0.6,
                       "opt_out_drop": 0.0, "complaint": 0.5, "dispute": 0.5, "question": 0.5}
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]
 # the least probability at which the model adds a label the rules did not give: below it,
@@ -273,7 +273,7 @@ ADDED_FLOOR = 0.7
 def _objective(fig: Figures, added: dict[str, Tally], name: str) -> float:
     if name == "score":
         return fig.score
-    label = name.removesuffix("_any").removesuffix("_drop")
+    label = name.removesuffix("_drop")
     kind, floor = TARGETS[label]
     t = fig.flags[label]
     if kind == "f1":
@@ -301,7 +301,7 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
     cache = {id(ex): (models[ex.group], ex) for ex in examples}
     probs = {}
     for key, (m, ex) in cache.items():
-        probs[key] = m.probabilities(ex.norm, ex.feats)
+        probs[key] = m.outputs(ex.norm, ex.feats)
 
     class _Fixed:
         """A model whose probabilities are looked up and thresholds varied."""
@@ -310,7 +310,7 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
             self.key = key
             self.thresholds = th
 
-        def probabilities(self, norm: str, feats: Any) -> Any:
+        def outputs(self, norm: str, feats: Any, score: bool = True) -> Any:
             return probs[self.key]
 
     def run() -> tuple[Figures, dict[str, Tally]]:
@@ -324,11 +324,10 @@ def choose_thresholds(examples: Sequence[Example], models: dict[str, Model],
                     added[f].add(True, bool(ex.labels[f]))
         return fig, added
 
-    names = ["score", "red_flag", "red_flag_drop", "red_flag_drop_any", "opt_out",
-             "opt_out_drop", "complaint", "dispute", "question"]
+    names = ["score", "red_flag", "opt_out", "opt_out_drop", "complaint", "dispute", "question"]
     for _ in range(rounds):
         for name in names:
-            grid = ([0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2] if name.endswith(("_drop", "_any"))
+            grid = ([0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2] if name.endswith("_drop")
                     else [g for g in GRID if g >= MIN_THRESHOLD.get(name, 0.0)])
             best, best_v = th[name], -1.0
             for v in grid:

@@ -14,18 +14,19 @@ Labels: ``score`` as a 6-way class (1-5, or none) and one binary model for each 
 probability is combined with the rules (where the rules stay exact, where the model decides,
 where it is unsure and the engine confirms) is :mod:`surveys.understanding.decide`.
 
-Scoring without a numeric library: every n-gram and feature carries its weights for the 11
-outputs packed into one Python integer (a fixed-point field per output), so one Aho-Corasick
-pass finds the reply's n-grams and one C-level ``sum`` adds all their weight vectors at once;
-unpacking the 11 sums is a few shifts.  That keeps the whole model at a few microseconds per
-reply.
+Scoring without a numeric library: one Aho-Corasick pass (Rust) finds every occurrence of the
+model's n-grams in the reply, and each occurrence adds its row of a flat table of weights into
+local floating-point sums (native doubles once compiled); the score's six outputs are summed
+only when the rules have not already read the score exactly.  Every weight is held on a grid
+of 2**-16, so the sums are exact whatever their order, the same to the last bit on every
+machine.  That keeps the whole model at a few microseconds per reply.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,17 +40,18 @@ FORMAT: Final = 1
 FLAGS: Final = ("opt_out", "complaint", "dispute", "red_flag", "question")
 SCORE_CLASSES: Final = ("none", "1", "2", "3", "4", "5")
 OUTPUTS: Final = (*FLAGS, *(f"score={c}" for c in SCORE_CLASSES))
+# the score each class stands for
+SCORE_VALUES: Final[tuple[int | None, ...]] = (None, 1, 2, 3, 4, 5)
 NGRAM: Final = (1, 3)
 _RETRAIN: Final = ("retrain it with `survey-bot train --out PATH`, point [lexicon] recall_model "
                    "at a good file, or set recall_tier = false")
 
-# fixed point: each output's weight in a 48-bit field, scaled by 2**16, offset so that every
-# stored field is positive (a sum of up to 2**16 terms cannot carry into the next field)
+# weights on a grid of 2**-16 (as the fixed-point format before them had it): a sum of up to
+# 2**16 terms of at most 2**14 is exact in a double, so the order of the terms cannot matter
 _SCALE: Final = 1 << 16
-_OFFSET: Final = 1 << 30
-_WIDTH: Final = 48
-_MASK: Final = (1 << _WIDTH) - 1
-_MAX_WEIGHT: Final = (_OFFSET - 1) / _SCALE
+_MAX_WEIGHT: Final = float(1 << 14)
+_K: Final = 11
+assert len(OUTPUTS) == _K
 
 
 class ModelError(ValueError):
@@ -79,20 +81,11 @@ def rule_features(rules: Iterable[str], labels: Iterable[str]) -> list[str]:
     return out
 
 
-def pack(weights: Sequence[float]) -> int:
-    """One integer holding the weight of every output (see the module docstring)."""
-    packed = 0
-    for i, w in enumerate(weights):
-        if not -_MAX_WEIGHT < w < _MAX_WEIGHT:
-            raise ModelError(f"weight {w} out of range")
-        packed |= (round(w * _SCALE) + _OFFSET) << (_WIDTH * i)
-    return packed
-
-
-def unpack(total: int, terms: int, k: int = len(OUTPUTS)) -> list[float]:
-    """The ``k`` sums held in ``total``, a sum of ``terms`` packed integers."""
-    base = terms * _OFFSET
-    return [(((total >> (_WIDTH * i)) & _MASK) - base) / _SCALE for i in range(k)]
+def on_grid(w: float) -> float:
+    """``w`` rounded to the weights' grid (2**-16); refused beyond the weights' range."""
+    if not -_MAX_WEIGHT < w < _MAX_WEIGHT:
+        raise ModelError(f"weight {w} out of range")
+    return round(w * _SCALE) / _SCALE
 
 
 def sigmoid(z: float) -> float:
@@ -109,7 +102,7 @@ _LOADED: dict[tuple[str, int, int], Model] = {}
 class Model:
     """Weights for every output, the thresholds of :mod:`surveys.understanding.decide`."""
 
-    __slots__ = ("_ac", "_gram", "_rule", "bias", "meta", "thresholds", "weights")
+    __slots__ = ("_ac", "_flat", "_rule", "bias", "meta", "thresholds", "weights")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -124,7 +117,7 @@ class Model:
             self.bias: tuple[float, ...] = tuple(bias)
             self.thresholds: dict[str, float] = {
                 str(a): float(b) for a, b in data["thresholds"].items()}
-            # (kept as floats too, for the explanation; the hot path reads the packed form)
+            # (as read, for the explanation; the hot path reads them on the grid: _flat)
             self.weights: dict[str, list[float]] = {}
             for name, w in data["weights"].items():
                 ws = [float(x) for x in w]
@@ -138,11 +131,14 @@ class Model:
             raise ModelError(f"not a reply model ({type(e).__name__}: {e})") from e
         if not all(math.isfinite(x) for x in (*self.bias, *self.thresholds.values())):
             raise ModelError("bias and thresholds must be finite numbers")
-        self._gram: dict[str, int] = {
-            g: pack(w) for g, w in self.weights.items() if g and not g.startswith(("R:", "O:"))}
-        self._rule: dict[str, int] = {
-            g: pack(w) for g, w in self.weights.items() if g.startswith(("R:", "O:"))}
-        grams = sorted(self._gram)
+        grams = sorted(g for g in self.weights if g and not g.startswith(("R:", "O:")))
+        rules = sorted(g for g in self.weights if g.startswith(("R:", "O:")))
+        # one row of _K weights per n-gram (its index in the automaton), then per rule feature
+        flat: list[float] = []
+        for g in (*grams, *rules):
+            flat.extend(on_grid(w) for w in self.weights[g])
+        self._flat = flat
+        self._rule: dict[str, int] = {g: _K * (len(grams) + i) for i, g in enumerate(rules)}
         self._ac: ahocorasick_rs.AhoCorasick | None = ahocorasick_rs.AhoCorasick(
             grams, matchkind=ahocorasick_rs.MatchKind.Standard,
             store_patterns=True) if grams else None
@@ -175,54 +171,77 @@ class Model:
             return []
         return self._ac.find_matches_as_strings(norm, overlapping=True)
 
-    def logits(self, norm: str, features: Iterable[str]) -> list[float]:
-        """The 11 raw outputs (log-odds for the flags, class scores for the score).
-
-        Every 1-3 gram of the reply is looked up (compiled, a slice and a dict probe each):
-        no automaton whose tables would crowd the rules' out of the CPU cache.
-        """
-        gram = self._gram
+    def _rows(self, norm: str, features: Iterable[str]) -> list[int]:
+        """Where in ``_flat`` the row of each n-gram occurrence and rule feature starts."""
+        rows: list[int] = []
+        if self._ac is not None:
+            found: list[tuple[int, int, int]] = self._ac.find_matches_as_indexes(
+                norm, overlapping=True)
+            for i, _, _ in found:
+                rows.append(_K * i)
         rule = self._rule
-        total = 0
-        terms = 0
-        n = len(norm)
-        for i in range(n):
-            w = gram.get(norm[i])
-            if w is not None:
-                total += w
-                terms += 1
-            if i + 2 <= n:
-                w = gram.get(norm[i:i + 2])
-                if w is not None:
-                    total += w
-                    terms += 1
-                if i + 3 <= n:
-                    w = gram.get(norm[i:i + 3])
-                    if w is not None:
-                        total += w
-                        terms += 1
         for f in features:
-            w = rule.get(f)
-            if w is not None:
-                total += w
-                terms += 1
-        sums = unpack(total, terms)
-        return [s + b for s, b in zip(sums, self.bias, strict=True)]
+            r = rule.get(f)
+            if r is not None:
+                rows.append(r)
+        return rows
+
+    def outputs(self, norm: str, features: Iterable[str], score: bool = True
+                ) -> tuple[list[float], list[float] | None]:
+        """P(flag) for each of :data:`FLAGS`, and P(score class) for each of
+        :data:`SCORE_CLASSES` (softmax) unless ``score`` is false (then None: the rules read
+        the score exactly and the model's is not needed)."""
+        flat = self._flat
+        rows = self._rows(norm, features)
+        b = self.bias
+        # (sums in locals, unrolled: native doubles once compiled, no list of boxed floats;
+        # the weights first, exact, then the bias, as the packed integers had it)
+        z0 = z1 = z2 = z3 = z4 = 0.0
+        for r in rows:
+            z0 += flat[r]
+            z1 += flat[r + 1]
+            z2 += flat[r + 2]
+            z3 += flat[r + 3]
+            z4 += flat[r + 4]
+        flags = [sigmoid(z0 + b[0]), sigmoid(z1 + b[1]), sigmoid(z2 + b[2]),
+                 sigmoid(z3 + b[3]), sigmoid(z4 + b[4])]
+        if not score:
+            return flags, None
+        s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+        for r in rows:
+            s0 += flat[r + 5]
+            s1 += flat[r + 6]
+            s2 += flat[r + 7]
+            s3 += flat[r + 8]
+            s4 += flat[r + 9]
+            s5 += flat[r + 10]
+        s0 += b[5]
+        s1 += b[6]
+        s2 += b[7]
+        s3 += b[8]
+        s4 += b[9]
+        s5 += b[10]
+        top = max(s0, s1, s2, s3, s4, s5)
+        ex = [math.exp(s0 - top), math.exp(s1 - top), math.exp(s2 - top), math.exp(s3 - top),
+              math.exp(s4 - top), math.exp(s5 - top)]
+        total = sum(ex)
+        return flags, [e / total for e in ex]
+
+    def logits(self, norm: str, features: Iterable[str]) -> list[float]:
+        """The 11 raw outputs (log-odds for the flags, class scores for the score)."""
+        flat = self._flat
+        z = [0.0] * _K
+        for r in self._rows(norm, features):
+            for j in range(_K):
+                z[j] += flat[r + j]
+        return [v + b for v, b in zip(z, self.bias, strict=True)]
 
     def probabilities(self, norm: str, features: Iterable[str]
                       ) -> tuple[dict[str, float], dict[int | None, float]]:
         """P(flag) for each flag and P(score class) (softmax over 1-5 and none)."""
-        z = self.logits(norm, features)
-        nf = len(FLAGS)
-        flags = {f: sigmoid(z[i]) for i, f in enumerate(FLAGS)}
-        zs = z[nf:]
-        top = max(zs)
-        ex = [math.exp(v - top) for v in zs]
-        total = sum(ex)
-        scores: dict[int | None, float] = {
-            (None if c == "none" else int(c)): e / total
-            for c, e in zip(SCORE_CLASSES, ex, strict=True)}
-        return flags, scores
+        flags, scores = self.outputs(norm, features)
+        assert scores is not None
+        return dict(zip(FLAGS, flags, strict=True)), dict(zip(SCORE_VALUES, scores, strict=True))
 
     def contributions(self, norm: str, features: Iterable[str], output: str,
                       top: int = 5) -> list[tuple[str, float]]:
@@ -230,5 +249,6 @@ class Model:
         i = OUTPUTS.index(output)
         items = [(g, self.weights[g][i]) for g in set(self.grams_of(norm))]
         items += [(f, self.weights[f][i]) for f in features if f in self.weights]
-        items.sort(key=lambda x: -abs(x[1]))
+        # (ties by name: a set's order changes from one process to the next)
+        items.sort(key=lambda x: (-abs(x[1]), x[0]))
         return items[:top]
