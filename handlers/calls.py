@@ -191,8 +191,13 @@ async def _act(request: web.Request, action: str) -> web.Response:
     except StaffError as e:
         if e.status == 404:
             raise web.HTTPNotFound(text=say(request, str(e))) from e
-        return await _task_view(request, me, task_id, status=e.status,
-                                error=say(request, str(e)), values=values)
+        try:
+            return await _task_view(request, me, task_id, status=e.status,
+                                    error=say(request, str(e)), values=values)
+        except StaffError as missing:
+            # A bad form for a call that is not there (or not this member's): the page it
+            # would be shown on does not exist either.
+            raise web.HTTPNotFound(text=say(request, str(missing))) from missing
     if action == "release":
         raise web.HTTPSeeOther("/staff/calls?view=due")
     raise web.HTTPSeeOther(f"/staff/calls/{task_id}?done={action}")

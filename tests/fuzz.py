@@ -812,6 +812,12 @@ def regression_cases(h: Harness) -> list[tuple[str, Req, set[int]]]:
         cases.append((f"voice receipt out_id {out_id[:5]!r}", Req(
             "voice_report", "POST", voice, body=body, content_type="application/json",
             valid=False), {200}))
+    # a bad form for a call or an escalation that is not there: 404, not the page's 500
+    for path, body in (("/staff/calls/1396834305/record", b"outcome=&when=true&note="),
+                       ("/staff/escalations/1396834305/labels", b"score=9")):
+        cases.append((f"POST {path}", Req("ids", "POST", path, body=body,
+                      content_type="application/x-www-form-urlencoded", who="agent",
+                      csrf=True, valid=False), {404, 422}))
     for path in ("/staff/calls/" + "9" * 20, "/staff/calls/99999999999", "/staff/calls/٣"):
         cases.append((f"GET {path[:40]}", Req("ids", "GET", enc(path).replace("%2F", "/"),
                       who="admin", valid=False), {404}))
