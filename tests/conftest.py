@@ -128,8 +128,14 @@ def runtime(settings: Settings, clock: FrozenClock) -> Runtime:
 
 
 @pytest.fixture
-async def client_factory() -> AsyncIterator[Callable[..., Awaitable[TestClient[Any, Any]]]]:
-    """Start the real app (same factory as production) on a local port."""
+async def client_factory(db_url: str) -> AsyncIterator[
+        Callable[..., Awaitable[TestClient[Any, Any]]]]:
+    """Start the real app (same factory as production) on a local port.
+
+    (It depends on ``db_url`` so that the apps it starts are closed before the test's
+    database is dropped: dropped first, a PostgreSQL app spent ten seconds shutting down on
+    dead connections at every test's teardown.)
+    """
     clients: list[TestClient[Any, Any]] = []
 
     async def make(settings: Settings, clock: FrozenClock, **kw: Any) -> TestClient[Any, Any]:

@@ -131,9 +131,12 @@ async def test_checkin_by_template_then_5_recorded_and_answered(
     assert len(tpl["data"]["thing1"]["value"]) <= 20
     assert "/s/" in tpl["url"]  # the H5 survey page
     assert fake.sent_to(OPENID, "custom") == []
-    out = await Message.filter(direction="out", channel="wechat").order_by("id")
-    assert out[0].provider_msg_id.startswith("tmpl:") and out[0].status == "sent"
-    msgid = out[0].provider_msg_id.removeprefix("tmpl:")
+    # (recorded once the send is done: the fake may hear it a moment before the row says so)
+    first = await eventually(lambda: Message.filter(direction="out", channel="wechat",
+                                                    status="sent").order_by("id").first())
+    assert first.provider_msg_id and first.provider_msg_id.startswith("tmpl:")
+    out = [first]
+    msgid = first.provider_msg_id.removeprefix("tmpl:")
 
     # WeChat reports the delivery.
     await say(client, clock, event_xml(OPENID, "TEMPLATESENDJOBFINISH",
