@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.channels.pushed import ASCII_DIGITS, CHINA, UNSTORABLE, china_time, field_text
 from bot.privacy import normalise_phone
 from models import Contact, Direction, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's send_time is China time
 
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -60,32 +59,11 @@ class SmsUp:
 _FIELD_MAX = {"phone_number": 32, "out_id": 18, "biz_id": 128, "err_code": 64, "err_msg": 255,
               "content": 2000, "send_time": 32, "report_time": 32, "sign_name": 64,
               "dest_code": 64, "sequence_id": 18}
-_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
-# Controls other than tab and newline, and surrogates: no database stores them as text.
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _text(item: Mapping[str, Any], key: str) -> str:
-    """A pushed field as bounded text; numbers become their digits; anything else is refused."""
-    v = item.get(key)
-    if v is None:
-        return ""
-    if isinstance(v, bool) or not isinstance(v, str | int):
-        raise ValueError(f"'{key}' must be text")
-    text = str(v).strip()
-    limit = _FIELD_MAX.get(key, 255)
-    if len(text) > limit:
-        raise ValueError(f"'{key}' is longer than {limit} characters")
-    if _UNSTORABLE.search(text):
-        raise ValueError(f"'{key}' contains control characters or invalid Unicode")
-    return text
+    return field_text(item, key, _FIELD_MAX)
 
-
-def _china_time(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
-    except ValueError:
-        return None
 
 
 def parse_report(item: Any) -> SmsReport:
@@ -100,7 +78,7 @@ def parse_report(item: Any) -> SmsReport:
     out_id, biz_id = _text(item, "out_id"), _text(item, "biz_id")
     if not out_id and not biz_id:
         raise ValueError("'out_id' or 'biz_id' is required")
-    if out_id and not _ASCII_DIGITS.fullmatch(out_id):  # our message id, as we sent it
+    if out_id and not ASCII_DIGITS.fullmatch(out_id):  # our message id, as we sent it
         raise ValueError("'out_id' must be 1 to 18 digits 0-9")
     return SmsReport(phone=_text(item, "phone_number"), success=success,
                      out_id=out_id, biz_id=biz_id,
@@ -120,12 +98,12 @@ def parse_up(item: Any) -> SmsUp:
     if (seq is not None and not isinstance(seq, str | int)) or isinstance(seq, bool):
         raise ValueError("'sequence_id' must be a string or a number")
     sequence_id = _text(item, "sequence_id")
-    if sequence_id and not _ASCII_DIGITS.fullmatch(sequence_id):
+    if sequence_id and not ASCII_DIGITS.fullmatch(sequence_id):
         raise ValueError("'sequence_id' must be 1 to 18 digits 0-9")
     raw = json.dumps(dict(item), ensure_ascii=False, sort_keys=True)
-    if _UNSTORABLE.search(raw):
+    if UNSTORABLE.search(raw):
         raise ValueError("the reply contains control characters or invalid Unicode")
-    return SmsUp(phone=phone, content=content, send_time=_china_time(_text(item, "send_time")),
+    return SmsUp(phone=phone, content=content, send_time=china_time(_text(item, "send_time")),
                  sequence_id=sequence_id, raw=raw)
 
 

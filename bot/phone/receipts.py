@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import dispatcher
 from bot.channels import pause
 from bot.channels.base import Fault
+from bot.channels.pushed import ASCII_DIGITS, china_time, field_text
 from bot.phone import keypad
 from bot.runtime import Runtime
 from models import (
@@ -39,7 +39,6 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's times are China time
 DTMF = "300000"
 # Final call results (运营商回执, VoiceReport status_code) → what became of the call.
 FINAL_CODES: dict[str, CallStatus] = {
@@ -81,11 +80,9 @@ FINAL_FIELDS = ("duration", "end_time", "originate_time", "hangup_direction", "c
 _FIELD_MAX = {"out_id": 64, "call_id": 128, "status_code": 16, "smart_status_code": 32,
               "dtmf": 32, "status_time": 32, "end_time": 32, "start_time": 32,
               "duration": 9, "status_msg": 255, "callee": 32, "caller": 32}
-_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 _CODE = re.compile(r"[0-9]{1,16}")
 _SMART = re.compile(r"[A-Z_]{1,32}")
 _KEYS = re.compile(r"[0-9*#]{0,32}")
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,26 +100,8 @@ class VoiceReceipt:
 
 
 def _text(item: Mapping[str, Any], key: str) -> str:
-    """A pushed field as bounded text; numbers become their digits; anything else is refused."""
-    v = item.get(key)
-    if v is None:
-        return ""
-    if isinstance(v, bool) or not isinstance(v, str | int):
-        raise ValueError(f"'{key}' must be text")
-    text = str(v).strip()
-    limit = _FIELD_MAX.get(key, 255)
-    if len(text) > limit:
-        raise ValueError(f"'{key}' is longer than {limit} characters")
-    if _UNSTORABLE.search(text):
-        raise ValueError(f"'{key}' contains control characters or invalid Unicode")
-    return text
+    return field_text(item, key, _FIELD_MAX)
 
-
-def _china_time(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
-    except ValueError:
-        return None
 
 
 def parse_receipt(item: Any) -> VoiceReceipt:
@@ -143,10 +122,10 @@ def parse_receipt(item: Any) -> VoiceReceipt:
     if not _KEYS.fullmatch(dtmf):
         raise ValueError("'dtmf' must be keys 0-9, * and #")
     raw_duration = _text(item, "duration")
-    if raw_duration and not _ASCII_DIGITS.fullmatch(raw_duration):
+    if raw_duration and not ASCII_DIGITS.fullmatch(raw_duration):
         raise ValueError("'duration' must be whole seconds, digits 0-9")
     final = any(k in item for k in FINAL_FIELDS)
-    when = _china_time(_text(item, "end_time") if final else _text(item, "status_time"))
+    when = china_time(_text(item, "end_time") if final else _text(item, "status_time"))
     return VoiceReceipt(final=final, out_id=out_id, call_id=call_id, status_code=code,
                         smart=smart, dtmf=dtmf,
                         duration=int(raw_duration) if raw_duration else None, at=when)
@@ -165,7 +144,7 @@ UNANSWERED = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.REJECT
 
 
 async def _find(r: VoiceReceipt) -> Call | None:
-    if r.out_id and _ASCII_DIGITS.fullmatch(r.out_id) and int(r.out_id) < 2**63:
+    if r.out_id and ASCII_DIGITS.fullmatch(r.out_id) and int(r.out_id) < 2**63:
         call = await Call.get_or_none(message_id=int(r.out_id), channel=keypad.VOICE)
         if call is not None:
             return call
