@@ -27,8 +27,8 @@ from bot.clock import Clock
 
 API_VERSION = "2017-05-25"  # dysmsapi and dyvmsapi alike
 
-# Gateway answers that mean our credentials or clock are wrong, whatever the product: the
-# channel pauses. code → (scope, what is wrong in Chinese, in English).
+# Gateway and account answers that mean our credentials, clock or account are wrong, whatever
+# the product: the channel pauses. code → (scope, what is wrong in Chinese, in English).
 GATEWAY_FAULTS: dict[str, tuple[str, str, str]] = {
     "InvalidAccessKeyId.NotFound": ("channel", "AccessKey ID 不存在",
                                     "the AccessKey ID does not exist"),
@@ -39,6 +39,10 @@ GATEWAY_FAULTS: dict[str, tuple[str, str, str]] = {
                             "the AccessKey secret is wrong (incomplete signature)"),
     "InvalidTimeStamp.Expired": ("channel", "服务器时钟与阿里云相差过大",
                                  "this server's clock is too far from Aliyun's"),
+    # the account itself, whatever the product
+    "isv.AMOUNT_NOT_ENOUGH": ("channel", "账户余额不足", "the account balance is too low"),
+    "isv.ACCOUNT_NOT_EXISTS": ("channel", "阿里云账户不存在", "the Aliyun account does not exist"),
+    "isv.ACCOUNT_ABNORMAL": ("channel", "阿里云账户异常", "the Aliyun account is abnormal"),
 }
 
 _FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}

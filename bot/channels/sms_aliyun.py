@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise import connections
 from tortoise.expressions import Q
@@ -51,6 +50,7 @@ from bot.bulk import marks
 from bot.channels import pause
 from bot.channels.aliyun_rpc import API_VERSION, GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
+from bot.channels.pushed import CHINA  # Aliyun's SendDate is China time
 from bot.channels.sms_callbacks import (  # noqa: F401 - the callbacks' home until now
     SmsReport,
     SmsUp,
@@ -70,7 +70,6 @@ from models import Contact, Direction, KeyValue, Message, MessageStatus
 log = logging.getLogger(__name__)
 
 __all__ = ["API_VERSION"]  # re-exported: the version the SMS API speaks
-CHINA = ZoneInfo("Asia/Shanghai")  # Aliyun's SendDate and send_time are China time
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
 LEGACY_UNSURE_PREFIX = "sms:unsure:"  # where earlier versions kept unsure sends
 
@@ -91,15 +90,12 @@ FAULTS: dict[str, tuple[str, str, str]] = {
     "isv.SIGN_STATE_ILLEGAL": ("channel", "短信签名状态不可用", "the SMS signature is unusable"),
     "isv.DENY_IP_RANGE": ("channel", "服务器IP所在地区被禁止发送",
                           "this server's IP region may not send"),
-    "isv.AMOUNT_NOT_ENOUGH": ("channel", "账户余额不足", "the account balance is too low"),
     "isv.OUT_OF_SERVICE": ("channel", "业务停机（余额不足）",
                            "the service is stopped (balance too low)"),
     "isv.PRODUCT_UN_SUBSCRIPT": ("channel", "账号未开通短信服务",
                                  "the account has not activated SMS"),
     "isv.PRODUCT_UNSUBSCRIBE": ("channel", "账号未开通短信服务",
                                 "the account has not activated SMS"),
-    "isv.ACCOUNT_NOT_EXISTS": ("channel", "阿里云账户不存在", "the Aliyun account does not exist"),
-    "isv.ACCOUNT_ABNORMAL": ("channel", "阿里云账户异常", "the Aliyun account is abnormal"),
     "isv.SMS_TEMPLATE_ILLEGAL": ("template", "短信模板不存在或未通过审核",
                                  "the SMS template is unknown or not approved"),
     "isv.SMS_SIGNATURE_SCENE_ILLEGAL": ("template", "签名类型与模板类型不匹配",
