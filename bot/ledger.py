@@ -124,12 +124,15 @@ async def append(model: type[R], **values: Any) -> R:
         return row
 
 
-# The rollups the tallies read (models.AnswerTally per month, models.AnswerDay per day); NULLs
+# The rollups the tallies read (models.AnswerTally per month, models.AnswerDay and
+# models.AnswerClinicianDay per day); NULLs
 # become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
 # would not find them.
 _TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type", "channel",
                "question_id", "score", "local_month", "nulls")
 _DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
+_CLINICIAN_DAY_COLS = ("local_day", "department_id", "clinician", "clinician_code",
+                       "question_id", "nulls")
 
 
 def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -156,11 +159,35 @@ def _upsert_sql(pg: bool, table: str, cols: tuple[str, ...]) -> str:
             f"ON CONFLICT ({names}) DO UPDATE SET n = {table}.n + 1")
 
 
+def clinician_day_key(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The AnswerClinicianDay key of one scored answer's values (same ``nulls`` bits)."""
+    dept, clin, day = values.get("department_id"), values.get("clinician"), values.get(
+        "local_day")
+    nulls = (dept is None) | (clin is None) << 1 | (day is None) << 3
+    return (day or "", dept or 0, clin or "", values.get("clinician_code") or "",
+            values["question_id"], nulls)
+
+
+def _upsert_score_sql(pg: bool, table: str, cols: tuple[str, ...], score: int) -> str:
+    # the five scores are columns n1..n5 of one row (models.AnswerClinicianDay)
+    marks = ", ".join(f"${i + 1}" if pg else "?" for i in range(len(cols)))
+    names = ", ".join(cols)
+    # (every count written: the columns' defaults are the ORM's, not the database's)
+    counts = ", ".join("1" if s == score else "0" for s in range(1, 6))
+    return (f"INSERT INTO {table} ({names}, n1, n2, n3, n4, n5) VALUES ({marks}, {counts}) "
+            f"ON CONFLICT ({names}) DO UPDATE SET n{score} = {table}.n{score} + 1")
+
+
 async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
     pg = conn.capabilities.dialect == "postgres"
     await conn.execute_query(_upsert_sql(pg, "answer_tally", _TALLY_COLS),
                              list(tally_key(values)))
     await conn.execute_query(_upsert_sql(pg, "answer_day", _DAY_COLS), list(day_key(values)))
+    score = values["score"]
+    if isinstance(score, int) and 1 <= score <= 5:  # the tallies count 1-5 only
+        await conn.execute_query(
+            _upsert_score_sql(pg, "answer_clinician_day", _CLINICIAN_DAY_COLS, score),
+            list(clinician_day_key(values)))
 
 
 @dataclass(frozen=True, slots=True)

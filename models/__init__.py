@@ -33,6 +33,7 @@ from models.entities import (
 )
 from models.records import (
     Answer,
+    AnswerClinicianDay,
     AnswerDay,
     AnswerTally,
     AuditEvent,
@@ -41,7 +42,8 @@ from models.records import (
 )
 
 __all__ = [
-    "Answer", "AnswerDay", "AnswerTally", "AuditEvent", "Call", "CallStatus", "CallTask",
+    "Answer", "AnswerClinicianDay", "AnswerDay", "AnswerTally", "AuditEvent", "Call",
+    "CallStatus", "CallTask",
     "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",
     "ConversationStatus", "Department", "Direction", "Episode", "EpisodeKind", "EpisodeStatus",

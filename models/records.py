@@ -137,6 +137,39 @@ class AnswerDay(Model):
                    ("channel", "question_id", "score", "nulls", "local_day", "n"))
 
 
+class AnswerClinicianDay(Model):
+    """Scored answers counted per department, clinician, question and local day (derived).
+
+    The clinician rollup: kept by ``bot.ledger.append`` beside the other two, in the same
+    transaction. Clinician tallies (and department or question tallies filtered to one
+    clinician) with no treatment or channel filter read it for every period and day range. The
+    five scores are five columns, not five rows: a clinician's day has few answers, and one row
+    per clinician, question and day is what keeps the table several times smaller than the
+    answers (a quarter of clinician × week reads tens of thousands of rows, not a quarter of a
+    million answers). A missing department, clinician or day is stored as 0 or '' with bit 1, 2
+    or 8 in ``nulls`` (as in AnswerTally). Rebuild with ``bot.analytics.tallies.rebuild_rollup``.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    local_day = fields.CharField(max_length=10, default="")  # YYYY-MM-DD, '' when missing
+    department_id = fields.IntField(default=0)
+    clinician = fields.CharField(max_length=128, default="")
+    clinician_code = fields.CharField(max_length=64, default="")
+    question_id = fields.CharField(max_length=64)
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_clinician_day"
+        # local_day first: a day range is one index range on both databases
+        unique_together = (("local_day", "department_id", "clinician", "clinician_code",
+                            "question_id", "nulls"),)
+
+
 class AuditEvent(Model):
     """A past-tense fact: who did what to which record, and when."""
 

@@ -1,13 +1,13 @@
-"""The rollups (answer_day per day, answer_tally per month) always equal counting the answer
-table (both databases).
+"""The rollups (answer_day and answer_clinician_day per day, answer_tally per month) always
+equal counting the answer table (both databases).
 
 Tallies read a rollup where one can answer them (``tallies.rollup_source``); these tests count
 the answer rows in Python for every dimension, every period and a range of scopes (whole
 months and ranges that cut weeks and months) and compare, on the fixed data set of
 tests/test_tallies.py and after random appends (including answers with missing department,
 clinician, treatment or day, and unscored comments). A database made by migration 0001 with
-answers in it is upgraded by ``survey-bot migrate``, whose migration 0002 back-fills the day
-rollup.
+answers in it is upgraded by ``survey-bot migrate``, whose migrations 0002 and 0009 back-fill
+the day rollups.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot import db, ledger
 from bot.analytics import tallies
 from bot.analytics.periods import PERIODS
 from bot.analytics.tallies import DIMENSIONS, Scope
-from models import Answer, AnswerDay, AnswerTally
+from models import Answer, AnswerClinicianDay, AnswerDay, AnswerTally
 from tests.conftest import BACKEND
 from tests.test_cli import cli
 from tests.test_tallies import seed
@@ -53,6 +53,11 @@ SCOPES = [
           departments=frozenset({1})),
     Scope(start=date(2026, 10, 12), end=date(2026, 11, 1), clinician="李医生"),
     Scope(channel="wechat", question_id="attitude"),
+    # one clinician told apart by the hospital's id (or by having none)
+    Scope(clinician="李医生", clinician_code="D1"),
+    Scope(clinician_code=""),
+    Scope(start=date(2026, 10, 6), end=date(2026, 11, 17), clinician_code="D1",
+          question_id="overall"),
 ]
 COLUMN = {"department": "department_id", "clinician": "clinician",
           "treatment": "treatment_type", "channel": "channel", "question": None}
@@ -75,6 +80,9 @@ def expected(rows: list[dict[str, Any]], by: str, period: str,
                 ("clinician", scope.clinician), ("treatment_type", scope.treatment),
                 ("channel", scope.channel), ("question_id", scope.question_id))):
             continue
+        if scope.clinician_code is not None and (r["clinician_code"] or "") != (
+                scope.clinician_code):
+            continue
         col = COLUMN[by]
         if by == "clinician":  # within the department, with the clinician's id
             g: Any = (r["department_id"], r["clinician_code"] or "", r["clinician"])
@@ -88,12 +96,15 @@ def expected(rows: list[dict[str, Any]], by: str, period: str,
 TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "question_id", "score",
               "local_month", "nulls", "n")
 DAY_COLS = ("department_id", "question_id", "score", "nulls", "local_day", "channel", "n")
+CLINICIAN_DAY_COLS = ("department_id", "clinician", "clinician_code", "question_id", "nulls",
+                      "local_day", "n1", "n2", "n3", "n4", "n5")
 
 
-async def rollups() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Both rollup tables' rows, sorted."""
+async def rollups() -> tuple[list[tuple[Any, ...]], ...]:
+    """The rollup tables' rows, sorted."""
     return (sorted(await AnswerTally.all().values_list(*TALLY_COLS)),
-            sorted(await AnswerDay.all().values_list(*DAY_COLS)))
+            sorted(await AnswerDay.all().values_list(*DAY_COLS)),
+            sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS)))
 
 
 async def check_all() -> None:
@@ -114,18 +125,21 @@ async def check_all() -> None:
                     by, period, scope)}
                 assert counts == {(g, p, q): c for g, p, q, c in tallies.counts_of(raw)}, (
                     by, period, scope)
-    assert sources == {"answer_day", "answer_tally", "answer"}  # every path was compared
+    # every path was compared
+    assert sources == {"answer_day", "answer_clinician_day", "answer_tally", "answer"}
     # and the incrementally kept rollups equal ones rebuilt from scratch
     kept = await rollups()
     counts = await tallies.rebuild_rollup()
     assert await rollups() == kept
-    assert counts == {"answer_tally": len(kept[0]), "answer_day": len(kept[1])}
+    assert counts == {"answer_tally": len(kept[0]), "answer_day": len(kept[1]),
+                      "answer_clinician_day": len(kept[2])}
 
 
 async def test_rollup_matches_answers_on_fixed_data(orm: None) -> None:
     await seed()
     assert await AnswerTally.all().count() > 0
     assert await AnswerDay.all().count() > 0
+    assert await AnswerClinicianDay.all().count() > 0
     await check_all()
 
 
@@ -135,10 +149,12 @@ async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: 
     kept = await rollups()
     await AnswerTally.all().delete()
     await AnswerDay.all().delete()
+    await AnswerClinicianDay.all().delete()
     out = cli("rebuild-tallies", db_url=db_url)
     assert out.returncode == 0, out.stderr
     assert f"answer_tally: {len(kept[0])} rows rebuilt" in out.stdout
     assert f"answer_day: {len(kept[1])} rows rebuilt" in out.stdout
+    assert f"answer_clinician_day: {len(kept[2])} rows rebuilt" in out.stdout
     assert await rollups() == kept
 
 
@@ -230,9 +246,14 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
     await db.init_db(empty_db_url)
     try:
         day_rows = sorted(await AnswerDay.all().values_list(*DAY_COLS))
-        assert sum(r[-1] for r in day_rows) == await Answer.filter(score__isnull=False).count()
+        scored = await Answer.filter(score__isnull=False).count()
+        assert sum(r[-1] for r in day_rows) == scored
+        clinician_rows = sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS))
+        assert sum(sum(r[-5:]) for r in clinician_rows) == scored
         await tallies.rebuild_rollup()
         assert sorted(await AnswerDay.all().values_list(*DAY_COLS)) == day_rows
+        assert sorted(await AnswerClinicianDay.all().values_list(
+            *CLINICIAN_DAY_COLS)) == clinician_rows
         # from here on the ledger keeps it
         await ledger.append(
             Answer, checkin_id=None, conversation_id=999, episode_id=None, department_id=1,
@@ -242,10 +263,11 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         rows = await Answer.filter(score__isnull=False).values(
             "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
             "local_day", "clinician_code")
-        for by in ("department", "channel", "question"):
+        for by in ("department", "clinician", "channel", "question"):
             for period in PERIODS:
                 for scope in SCOPES:
-                    if tallies.rollup_source(by, period, scope, db.is_postgres()) != "answer_day":
+                    if tallies.rollup_source(by, period, scope, db.is_postgres()) not in (
+                            "answer_day", "answer_clinician_day"):
                         continue
                     got = Counter({(g, p, q, s): n for g, p, q, s, n
                                    in await tallies.score_rows(by, period, scope)})

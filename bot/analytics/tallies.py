@@ -1,10 +1,13 @@
 """Manager analytics: score tallies, operational rates, fairness rules.
 
-Score tallies read one of three tables; ``rollup_source`` picks which:
+Score tallies read one of four tables; ``rollup_source`` picks which:
 
 - ``answer_day``, scored answers counted per department, channel, question, score and local
   day: tallies by department, channel or question with no clinician or treatment filter, for
   every period and any day range (days sum to weeks, months, quarters and custom ranges).
+- ``answer_clinician_day``, the five scores' counts per department, clinician, question and
+  local day: clinician tallies (and department or question tallies of one clinician) with no
+  treatment or channel filter, for every period and day range.
 - ``answer_tally``, the same counted per local month with clinician and treatment too: the
   other tallies over whole months (PostgreSQL; SQLite for clinicians by period).
 - ``answer`` itself otherwise. It carries everything the tallies group by (department,
@@ -14,7 +17,7 @@ Score tallies read one of three tables; ``rollup_source`` picks which:
   sorting, and an outer query folds the day rows into weeks, months or quarters; PostgreSQL
   hash-aggregates the period expression directly (JIT off).
 
-Both rollups are kept by ``bot.ledger.append`` in the same transaction as each scored answer
+The rollups are kept by ``bot.ledger.append`` in the same transaction as each scored answer
 and equal counting answers (tests/test_tallies_rollup.py); ``rebuild_rollup`` recounts them.
 One query per tally.
 
@@ -203,6 +206,8 @@ async def score_rows(by: str = "department", period: str = "all",
     source = rollup_source(by, period, scope, pg)
     if source == "answer_day":
         return await _day_rows(conn, pg, by, period, scope)
+    if source == "answer_clinician_day":
+        return await _clinician_day_rows(conn, pg, by, period, scope)
     if source == "answer_tally":
         return await _rollup_rows(conn, pg, by, period, scope)
     sql = _Sql(pg)
@@ -251,17 +256,23 @@ async def _fetch(conn: Any, pg: bool, q: str, values: list[Any]) -> list[Any]:
 
 
 def rollup_source(by: str, period: str, scope: Scope, pg: bool) -> str:
-    """The table a score tally reads: ``answer_day``, ``answer_tally`` or ``answer``.
+    """The table a score tally reads: ``answer_day``, ``answer_clinician_day``,
+    ``answer_tally`` or ``answer``.
 
     The day rollup answers any period and day range for department, channel and question
-    tallies that filter on nothing it lacks (clinician, treatment). The month rollup answers
+    tallies that filter on nothing it lacks (clinician, treatment). The clinician day rollup
+    answers clinician tallies (and department or question ones filtered to a clinician) the
+    same way, unless they filter on treatment or channel. The month rollup answers
     the rest over whole months where it beats the answer table's covering indexes: always on
     PostgreSQL (hash aggregation over every answer otherwise), and on SQLite for clinicians by
     period (too many groups for per-day rows to pay off). Otherwise the answer table.
     """
     if (by in ("department", "channel", "question") and scope.clinician is None
-            and scope.treatment is None):
+            and scope.clinician_code is None and scope.treatment is None):
         return "answer_day"
+    if by in ("department", "clinician", "question") and scope.treatment is None and (
+            scope.channel is None):
+        return "answer_clinician_day"
     if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
         return "answer_tally"
     return "answer"
@@ -394,9 +405,67 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     return [(*k, int(n)) for k, n in folded.items()]
 
 
+async def _clinician_day_rows(conn: Any, pg: bool, by: str, period: str,
+                              scope: Scope) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows from the answer_clinician_day rollup (same figures, any period and range).
+
+    One row per clinician, question and day holds the five scores' counts: the sums come
+    back as five columns and are turned into score_rows' one row per score here.
+    """
+    sql = _Sql(pg)
+    conds = ["1 = 1"]
+    if scope.start is not None:
+        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+    if scope.end is not None:
+        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+        if scope.start is None:
+            conds.append("local_day > ''")  # a missing day is stored as ''
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    if scope.clinician is not None:
+        conds.append(f"clinician = {sql.p(scope.clinician)} AND (nulls & 2) = 0")
+    if scope.clinician_code is not None:
+        conds.append(f"clinician_code = {sql.p(scope.clinician_code)}")
+    if scope.question_id is not None:
+        conds.append(f"question_id = {sql.p(scope.question_id)}")
+    lead = list(GROUP_COLUMNS[by])
+    # the nulls bits of the grouped columns (and of the day, for a period) keep a missing
+    # value apart from a stored '' or 0; other bits fold together
+    mask = (8 if period != "all" else 0) | sum(_NULL_BIT.get(c, 0) for c in lead)
+    keys = [*lead, "question_id", f"nulls & {mask}"]
+    per = "" if period == "all" else _period_sql(period, pg)
+    if per and not (scope.start is not None or scope.end is not None):
+        per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"  # PostgreSQL cannot cast ''
+    sel = [*keys, *([per] if per else [])]
+    pos = ", ".join(str(i + 1) for i in range(len(sel)))
+    q = (f"SELECT {', '.join(sel)}, SUM(n1), SUM(n2), SUM(n3), SUM(n4), SUM(n5) "
+         f"FROM answer_clinician_day WHERE {' AND '.join(conds)} GROUP BY {pos}")
+    raw = await _fetch(conn, pg, q, sql.values)
+    label = _period_label if pg and period == "week" else str
+    k = len(lead)
+    out: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    for r in raw:
+        bits = int(r[k + 1])
+        gvals = [None if bits & _NULL_BIT.get(c, 0) else v
+                 for c, v in zip(lead, r[:k], strict=True)]
+        g = _group_value(gvals, by)
+        if period == "all":
+            per_label = ""
+        elif bits & 8:
+            per_label = "None"  # as the answer-table query labels a missing day
+        else:
+            per_label = label(r[k + 2])
+        for score, n in enumerate(r[-5:], start=1):
+            if n:
+                out[(g, per_label, r[k], score)] += int(n)
+    return [(*key, n) for key, n in out.items()]
+
+
 async def rebuild_rollup() -> dict[str, int]:
-    """Recount both rollups (answer_tally per month, answer_day per day) from the answer table,
-    after bulk loads or restores. Returns how many rows each now holds.
+    """Recount the rollups (answer_tally per month, answer_day and answer_clinician_day per
+    day) from the answer table, after bulk loads or restores. Returns how many rows each now
+    holds.
     """
     month = "COALESCE(substr(local_day, 1, 7), '')"
     nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {b} ELSE 0 END"
@@ -419,8 +488,18 @@ async def rebuild_rollup() -> dict[str, int]:
             f"SELECT COALESCE(department_id, 0), question_id, score, {day_nulls}, "
             "COALESCE(local_day, ''), channel, COUNT(*) FROM answer WHERE score IS NOT NULL "
             "GROUP BY 1, 2, 3, 4, 5, 6")
+        await tx.execute_query("DELETE FROM answer_clinician_day")
+        clin_nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {_NULL_BIT[c]} ELSE 0 END"
+                                for c in ("department_id", "clinician", "local_day"))
+        await tx.execute_query(
+            "INSERT INTO answer_clinician_day (local_day, department_id, clinician, "
+            "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
+            "SELECT COALESCE(local_day, ''), COALESCE(department_id, 0), "
+            f"COALESCE(clinician, ''), COALESCE(clinician_code, ''), question_id, {clin_nulls}, "
+            + ", ".join(f"SUM(CASE WHEN score = {s} THEN 1 ELSE 0 END)" for s in range(1, 6))
+            + " FROM answer WHERE score BETWEEN 1 AND 5 GROUP BY 1, 2, 3, 4, 5, 6")
         out = {}
-        for table in ("answer_tally", "answer_day"):
+        for table in ("answer_tally", "answer_day", "answer_clinician_day"):
             _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
             out[table] = int(rows[0][0])
     for table in out:
