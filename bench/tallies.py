@@ -4,12 +4,13 @@
 
 Fills a fresh database (SQLite file; PostgreSQL started with tests/pgcluster.py) with synthetic
 answers by bulk insert / COPY (not through the ledger: hashes are placeholders; the rollups
-answer_day and answer_tally are then rebuilt from them, as the ledger would have kept them),
-then times ``bot.analytics.tallies.score_tallies`` for several shapes over the same
-connection. Columns:
+answer_day, answer_clinician_day and answer_tally are then rebuilt from them, as the ledger
+would have kept them), and with as many check-ins (two per episode, one contact each) for the
+follow-up page; then times ``bot.analytics.tallies.score_tallies`` for several shapes over the
+same connection, and the /tallies pages over HTTP. Columns:
 
-- reads: the table the tally read (``tallies.rollup_source``): answer_day (day rollup),
-  answer_tally (month rollup) or answer.
+- reads: the table the tally read (``tallies.rollup_source``): answer_day and
+  answer_clinician_day (day rollups), answer_tally (month rollup) or answer.
 - tally: the tally, end to end (query and building the Tally objects).
 - raw GB, ratio: the GROUP BY a person would write over the raw answers for the same figures,
   and tally / raw GB. This is the issue's ratio ("at most 1.5 × a hand-written SQL GROUP BY
@@ -64,6 +65,7 @@ WHERE_Q1 = "WHERE score IS NOT NULL AND local_day >= '2026-01-01' AND local_day 
 Q1_DAYS = "WHERE local_day >= '2026-01-01' AND local_day <= '2026-03-31'"
 WEEK_LITE = "date(local_day, '-6 days', 'weekday 1')"
 WEEK_PG = "date_trunc('week', CAST(local_day AS date))"
+SUMS = "SUM(n1), SUM(n2), SUM(n3), SUM(n4), SUM(n5)"
 QUARTER = ("substr({c}, 1, 4) || '-Q' || CAST((CAST(substr({c}, 6, 2) AS INTEGER) + 2) / 3 "
            "AS TEXT)")
 
@@ -123,19 +125,31 @@ SHAPES: list[Shape] = [
           _same(f"SELECT clinician, question_id, score, COUNT(*) FROM answer {WHERE_ALL} "
                 "GROUP BY clinician, question_id, score"),
           {"answer_tally": _same("SELECT clinician, question_id, score, SUM(n) "
-                                 "FROM answer_tally GROUP BY 1, 2, 3")}),
+                                 "FROM answer_tally GROUP BY 1, 2, 3"),
+           "answer_clinician_day": _same(f"SELECT department_id, clinician_code, clinician, "
+                                         f"question_id, {SUMS} FROM answer_clinician_day "
+                                         "GROUP BY 1, 2, 3, 4")}),
     Shape("clinician × quarter", "clinician", "quarter", Scope(),
           _same(f"SELECT clinician, {QUARTER.format(c='local_day')}, question_id, score, "
                 f"COUNT(*) FROM answer {WHERE_ALL} GROUP BY 1, 2, 3, 4"),
           {"answer_tally": _same(f"SELECT clinician, {QUARTER.format(c='local_month')}, "
                                  "question_id, score, SUM(n) FROM answer_tally "
-                                 "GROUP BY 1, 2, 3, 4")}),
+                                 "GROUP BY 1, 2, 3, 4"),
+           "answer_clinician_day": _same(
+               f"SELECT department_id, clinician_code, clinician, "
+               f"{QUARTER.format(c='local_day')}, question_id, {SUMS} "
+               "FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5")}),
     Shape("clinician × week, one quarter", "clinician", "week",
           Scope(start=date(2026, 1, 1), end=date(2026, 3, 31)),
           (f"SELECT department_id, clinician_code, clinician, {WEEK_LITE}, question_id, score, "
            f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6",
            f"SELECT department_id, clinician_code, clinician, {WEEK_PG}, question_id, score, "
-           f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6")),
+           f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6"),
+          {"answer_clinician_day": (
+              f"SELECT department_id, clinician_code, clinician, {WEEK_LITE}, question_id, "
+              f"{SUMS} FROM answer_clinician_day {Q1_DAYS} GROUP BY 1, 2, 3, 4, 5",
+              f"SELECT department_id, clinician_code, clinician, {WEEK_PG}, question_id, "
+              f"{SUMS} FROM answer_clinician_day {Q1_DAYS} GROUP BY 1, 2, 3, 4, 5")}),
     Shape("channel × month", "channel", "month", Scope(),
           _same(f"SELECT channel, substr(local_day, 1, 7), question_id, score, COUNT(*) "
                 f"FROM answer {WHERE_ALL} GROUP BY 1, 2, 3, 4"),
@@ -166,7 +180,62 @@ def synthetic(n: int, seed: int = 7) -> list[tuple[Any, ...]]:
     return rows
 
 
-def fill_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
+# The follow-up page reads check-ins, episodes and contacts, not answers: as many check-ins as
+# answers, two per episode, one contact per episode.
+CHECKIN_STATUSES = (["answered"] * 12 + ["expired"] * 5 + ["skipped", "opened", "planned"])
+CONTACT_COLS = ("id", "name", "phone", "unreachable", "created_at", "opted_out_at",
+                "stopped_reason")
+EPISODE_COLS = ("id", "source", "external_id", "kind", "status", "person_id", "contact_id",
+                "department_id", "clinician_name", "clinician_code", "treatment_type",
+                "occurred_at", "created_at", "updated_at")
+CHECKIN_COLS = ("episode_id", "contact_id", "offset", "survey_id", "channel", "status",
+                "due_at", "send_at", "window_end_at", "importance", "attempts", "opened_at",
+                "lost_reason", "created_at")
+
+
+def followup_rows(n_checkins: int, seed: int = 11) -> dict[str, list[tuple[Any, ...]]]:
+    """Contacts, episodes and check-ins (``n_checkins``, two per episode) over the year."""
+    rnd = random.Random(seed)
+    base = datetime(2025, 11, 1, 1, 0, tzinfo=UTC)
+    contacts, episodes, checkins = [], [], []
+    for i in range(1, n_checkins // 2 + 1):
+        contacts.append((i, f"c{i}", f"139{i:08d}", "{}", base,
+                         base if rnd.random() < 0.02 else None,
+                         "wrong_number" if rnd.random() < 0.01 else None))
+        dept = rnd.randrange(DEPARTMENTS) + 1
+        occurred = base + timedelta(days=rnd.randrange(DAYS), minutes=rnd.randrange(900))
+        episodes.append((i, "bench", f"E{i}", "visit", "active", 1, i, dept,
+                         f"医生{dept:02d}{rnd.randrange(CLINICIANS_PER_DEPT)}", "",
+                         rnd.choice(TREATMENTS), occurred, occurred, occurred))
+        for days in (1, 7):
+            due = occurred + timedelta(days=days)
+            status = rnd.choice(CHECKIN_STATUSES)
+            opened = (due + timedelta(hours=rnd.choice([0, 1, 2, 30]))
+                      if status != "planned" else None)
+            checkins.append((i, i, f"{days}d", "general", rnd.choice(CHANNELS), status, due,
+                             due, due + timedelta(hours=24), 1, 1, opened,
+                             "refused" if status == "expired" and rnd.random() < 0.1 else None,
+                             due))
+    return {"contact": contacts, "episode": episodes, "checkin": checkins}
+
+
+def _lite(v: Any) -> Any:
+    return v.isoformat(sep=" ") if isinstance(v, datetime) else v
+
+
+def fill_followup_sqlite(con: sqlite3.Connection, data: dict[str, list[tuple[Any, ...]]]) -> None:
+    con.execute("INSERT INTO person (id, source, kind, name, created_at) "
+                "VALUES (1, 'bench', 'patient', '张三', '2025-01-01 00:00:00+00:00')")
+    for table, cols in (("contact", CONTACT_COLS), ("episode", EPISODE_COLS),
+                        ("checkin", CHECKIN_COLS)):
+        marks = ", ".join("?" for _ in cols)
+        names = ", ".join(f'"{c}"' for c in cols)  # "offset" is an SQL keyword
+        con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                        ([_lite(v) for v in r] for r in data[table]))
+
+
+def fill_sqlite(path: Path, rows: list[tuple[Any, ...]],
+                followup: dict[str, list[tuple[Any, ...]]]) -> None:
     con = sqlite3.connect(path)
     con.executemany("INSERT INTO department (code, name, created_at) VALUES (?, ?, ?)",
                     [(f"d{i}", f"科室{i}", "2025-01-01 00:00:00+00:00")
@@ -174,12 +243,14 @@ def fill_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
     marks = ", ".join("?" for _ in COLUMNS)
     con.executemany(f"INSERT INTO answer ({', '.join(COLUMNS)}) VALUES ({marks})",
                     [(*r[:9], r[9].isoformat(), *r[10:]) for r in rows])
+    fill_followup_sqlite(con, followup)
     con.commit()
     con.execute("ANALYZE")
     con.close()
 
 
-async def fill_postgres(url: str, rows: list[tuple[Any, ...]]) -> None:
+async def fill_postgres(url: str, rows: list[tuple[Any, ...]],
+                        followup: dict[str, list[tuple[Any, ...]]]) -> None:
     import asyncpg
 
     con = await asyncpg.connect(url)
@@ -188,6 +259,15 @@ async def fill_postgres(url: str, rows: list[tuple[Any, ...]]) -> None:
             "INSERT INTO department (code, name, created_at) VALUES ($1, $2, now())",
             [(f"d{i}", f"科室{i}") for i in range(1, DEPARTMENTS + 1)])
         await con.copy_records_to_table("answer", records=rows, columns=list(COLUMNS))
+        await con.execute("INSERT INTO person (id, source, kind, name, created_at) "
+                          "VALUES (1, 'bench', 'patient', '张三', now())")
+        for table, cols in (("contact", CONTACT_COLS), ("episode", EPISODE_COLS),
+                            ("checkin", CHECKIN_COLS)):
+            await con.copy_records_to_table(table, records=followup[table], columns=list(cols))
+        for table in ("contact", "episode", "checkin"):
+            await con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT MAX(id) FROM {table}))")
+            await con.execute(f"VACUUM ANALYZE {table}")
         await con.execute("VACUUM ANALYZE answer")  # index-only scans need the visibility map
     finally:
         await con.close()
@@ -257,7 +337,38 @@ async def measure(url: str, runs: int, backend: str) -> list[Result]:
 
 # The pages the issue names, over HTTP (signed in as a manager), beside a hand-written GROUP BY
 # of the same figures in the same run.
+LOCAL_MONTH = ("substr(date({c}, '+480 minutes'), 1, 7)",
+               "to_char({c} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")
+YEAR_DUE = ("c.due_at >= '2025-10-31 16:00:00+00:00' AND c.due_at < '2026-10-31 16:00:00+00:00'",
+            "c.due_at >= '2025-10-31 16:00:00+00' AND c.due_at < '2026-10-31 16:00:00+00'")
+YEAR_OCC = ("e.occurred_at >= '2025-10-31 16:00:00+00:00' "
+            "AND e.occurred_at < '2026-10-31 16:00:00+00:00'",
+            "e.occurred_at >= '2025-10-31 16:00:00+00' "
+            "AND e.occurred_at < '2026-10-31 16:00:00+00'")
+
+
+def _followup_sql(pg: int) -> str:
+    """The follow-up page's figures by hand: check-ins sent, answered and on time, and
+    episodes followed up, per department and local month (two GROUP BYs, run one after the
+    other)."""
+    month_c, month_e = LOCAL_MONTH[pg].format(c="c.due_at"), LOCAL_MONTH[pg].format(
+        c="e.occurred_at")
+    return (
+        f"SELECT e.department_id, {month_c}, COUNT(*), "
+        "SUM(CASE WHEN c.status = 'answered' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN c.opened_at <= c.window_end_at THEN 1 ELSE 0 END) "
+        "FROM checkin c JOIN episode e ON e.id = c.episode_id "
+        f"WHERE c.status IN ('opened', 'answered', 'expired') AND {YEAR_DUE[pg]} "
+        "GROUP BY 1, 2;"
+        f"SELECT e.department_id, {month_e}, a.answered, COUNT(*) FROM episode e JOIN "
+        "(SELECT episode_id, MAX(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered "
+        "FROM checkin GROUP BY episode_id) a ON a.episode_id = e.id "
+        f"WHERE e.status = 'active' AND {YEAR_OCC[pg]} GROUP BY 1, 2, 3")
+
+
 PAGES: list[tuple[str, str, tuple[str, str]]] = [
+    ("followup, dept × month", "/tallies/followup?by=department&period=month"
+     "&from=2025-11-01&to=2026-10-31", (_followup_sql(0), _followup_sql(1))),
     ("dept × month (12 months)", "by=department&period=month&from=2025-11-01&to=2026-10-31",
      _same("SELECT department_id, substr(local_day, 1, 7), question_id, score, COUNT(*) "
            "FROM answer WHERE score IS NOT NULL AND local_day >= '2025-11-01' "
@@ -308,17 +419,19 @@ async def measure_pages(url: str, runs: int, pg: bool) -> list[tuple[str, float,
 
             async def fetch(qs: str = qs) -> None:
                 nonlocal size
-                r = await client.get(f"/tallies?{qs}")
+                r = await client.get(qs if qs.startswith("/") else f"/tallies?{qs}")
                 body = await r.read()
                 assert r.status == 200, body[:300]
                 size = len(body)
 
             async def hand(sql: str = raw[pg]) -> Any:
-                if not pg:
-                    return await conn.execute_query(sql)
-                async with in_transaction() as tx:
-                    await tx.execute_script("SET LOCAL jit = off")
-                    return await tx.execute_query(sql)
+                for one in sql.split(";"):  # a page of several figures: every query
+                    if not pg:
+                        await conn.execute_query(one)
+                        continue
+                    async with in_transaction() as tx:
+                        await tx.execute_script("SET LOCAL jit = off")
+                        await tx.execute_query(one)
 
             t_page = await median_ms(fetch, runs)
             t_raw = await median_ms(hand, runs)
@@ -354,7 +467,8 @@ def report(backend: str, n: int, fill_s: float, rows: list[Result]) -> None:
           f"({ratio.shape.label}; target ≤ 1.5)")
 
 
-async def run_postgres(rows: list[tuple[Any, ...]], runs: int) -> None:
+async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
+                       followup: dict[str, list[tuple[Any, ...]]]) -> None:
     from tests import pgcluster
 
     cluster = pgcluster.start()
@@ -364,7 +478,7 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int) -> None:
         await db.migrate(url)
         await db.close_db()
         t = time.perf_counter()
-        await fill_postgres(url, rows)
+        await fill_postgres(url, rows, followup)
         fill_s = time.perf_counter() - t
         report("PostgreSQL", len(rows), fill_s, await measure(url, runs, "postgres"))
         report_pages("PostgreSQL", await measure_pages(url, runs, True))
@@ -372,14 +486,15 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int) -> None:
         cluster.stop()
 
 
-async def run_sqlite(rows: list[tuple[Any, ...]], runs: int) -> None:
+async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
+                     followup: dict[str, list[tuple[Any, ...]]]) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.sqlite3"
         url = f"sqlite://{path}"
         await db.migrate(url)
         await db.close_db()
         t = time.perf_counter()
-        fill_sqlite(path, rows)
+        fill_sqlite(path, rows, followup)
         fill_s = time.perf_counter() - t
         report("SQLite", len(rows), fill_s, await measure(url, runs, "sqlite"))
         report_pages("SQLite", await measure_pages(url, runs, False))
@@ -394,11 +509,13 @@ def main() -> None:
     args = ap.parse_args()
     t = time.perf_counter()
     rows = synthetic(args.answers)
-    print(f"generated {len(rows):,} synthetic answers in {time.perf_counter() - t:.1f} s")
+    followup = followup_rows(args.answers)
+    print(f"generated {len(rows):,} synthetic answers and {len(followup['checkin']):,} "
+          f"check-ins in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(run_sqlite(rows, args.runs))
+        asyncio.run(run_sqlite(rows, args.runs, followup))
     if args.backend == "postgres":
-        asyncio.run(run_postgres(rows, args.runs))
+        asyncio.run(run_postgres(rows, args.runs, followup))
     elif args.backend == "both":
         # tortoise keeps one SQL dialect per process (its insert queries are built once):
         # PostgreSQL runs in a process of its own

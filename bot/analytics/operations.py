@@ -12,14 +12,19 @@ Definitions (the manager pages state them too):
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
+from tortoise.expressions import Q
+
+from bot.analytics import followup_counts
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate
 from bot.analytics.tallies import (
     DIMENSIONS,
@@ -34,9 +39,7 @@ from bot.analytics.tallies import (
 from bot.config import TalliesConfig
 from models import (
     Answer,
-    CheckIn,
     CheckinStatus,
-    Contact,
     Episode,
     EpisodeStatus,
     Escalation,
@@ -197,77 +200,39 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
                 and (scope.clinician is None or clin == scope.clinician)
                 and (scope.treatment is None or treat == scope.treatment))
 
-    # check-ins → response and on-time
-    cq = CheckIn.filter(status__in=list(SENT))
-    if lo_q:
-        cq = cq.filter(due_at__gte=lo_q)
-    if hi_q:
-        cq = cq.filter(due_at__lt=hi_q)
-    if scope.channel is not None:
-        cq = cq.filter(channel=scope.channel)
-    window = timedelta(hours=on_time_hours)
-    for c in await cq.values("status", "due_at", "opened_at", "channel", "window_end_at",
-                             "episode__department_id", "episode__clinician_name",
-                             "episode__treatment_type", "episode__clinician_code"):
-        day = c["due_at"].astimezone(tz).date()
-        dept, clin, treat = (c["episode__department_id"], c["episode__clinician_name"],
-                             c["episode__treatment_type"])
-        if not _inside(day, scope) or not ep_ok(dept, clin, treat):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, c["channel"],
-                             c["episode__clinician_code"]), day)
-        o.sent += 1
-        o.answered += c["status"] == CheckinStatus.ANSWERED
-        opened = c["opened_at"]
-        end = c["window_end_at"] or c["due_at"] + window
-        if opened is not None and opened <= end:
-            o.on_time += 1
+    # Check-ins and episodes are counted in SQL per group and local day
+    # (bot.analytics.followup_counts); the days are folded into periods here.
+    pg = connections.get("default").capabilities.dialect == "postgres"
+    common: dict[str, Any] = {
+        "by": by, "tz": tz, "pg": pg, "lo": lo_q, "hi": hi_q, "dept_ids": ids,
+        "clinician": scope.clinician, "treatment": scope.treatment, "channel": scope.channel}
 
-    # episodes → coverage and lost to follow-up (channel: the first sent check-in's)
-    eq = Episode.filter(status=EpisodeStatus.ACTIVE)
-    if lo_q:
-        eq = eq.filter(occurred_at__gte=lo_q)
-    if hi_q:
-        eq = eq.filter(occurred_at__lt=hi_q)
-    if ids is not None:
-        eq = eq.filter(department_id__in=ids)
-    eps = await eq.values("id", "department_id", "clinician_name", "treatment_type",
-                          "occurred_at", "contact_id", "clinician_code")
-    by_ep: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    ep_ids = [e["id"] for e in eps]
-    for i in range(0, len(ep_ids), 1000):
-        for c in await CheckIn.filter(episode_id__in=ep_ids[i:i + 1000]).order_by("id").values(
-                "episode_id", "status", "channel", "lost_reason"):
-            by_ep[c["episode_id"]].append(c)
-    contact_ids = list({e["contact_id"] for e in eps})
-    contacts: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(contact_ids), 1000):
-        for ct in await Contact.filter(id__in=contact_ids[i:i + 1000]).values(
-                "id", "opted_out_at", "stopped_reason", "unreachable"):
-            contacts[ct["id"]] = ct
-    for e in eps:
-        day = e["occurred_at"].astimezone(tz).date()
-        cis = by_ep.get(e["id"], [])
-        if not cis or not _inside(day, scope):
+    # check-ins → response and on-time
+    for dept, clin, code, treat, chan, d, n_sent, n_answered, n_on_time in (
+            await followup_counts.checkin_days(
+                **common, sent=[str(x) for x in SENT], answered=str(CheckinStatus.ANSWERED),
+                on_time_hours=on_time_hours)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
             continue
-        if not ep_ok(e["department_id"], e["clinician_name"], e["treatment_type"]):
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.sent += int(n_sent)
+        o.answered += int(n_answered)
+        o.on_time += int(n_on_time)
+
+    # episodes → coverage and lost to follow-up (channel: the first check-in's that has one)
+    statuses = {s.name.lower(): str(s) for s in CheckinStatus}
+    for dept, clin, code, treat, chan, d, covered, reason, n in (
+            await followup_counts.episode_days(
+                **common, active=str(EpisodeStatus.ACTIVE), statuses=statuses)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
             continue
-        chan = next((c["channel"] for c in cis if c["channel"]), None)
-        if scope.channel is not None and chan != scope.channel:
-            continue
-        o = grp(_group_value(by, e["department_id"], e["clinician_name"],
-                             e["treatment_type"], chan, e["clinician_code"]), day)
-        o.eligible += 1
-        statuses = [c["status"] for c in cis]
-        if CheckinStatus.ANSWERED in statuses:
-            o.covered += 1
-        elif not any(s in (CheckinStatus.PLANNED, CheckinStatus.OPENED) for s in statuses):
-            last = next((c for c in reversed(cis)
-                         if c["status"] in (CheckinStatus.EXPIRED, CheckinStatus.SKIPPED)),
-                        cis[-1])
-            reason = lost_reason(last["status"], contacts.get(e["contact_id"], {}),
-                                 last["lost_reason"])
-            o.lost[reason] = o.lost.get(reason, 0) + 1
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.eligible += int(n)
+        o.covered += int(n) if int(covered) else 0
+        if reason is not None:
+            o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
 
     # escalations → counts by kind and SLA
     targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
@@ -328,7 +293,12 @@ def _name_forms(name: str) -> set[str]:
 
 async def _praise(cfg: TalliesConfig, scope: Scope,
                   by: str) -> list[tuple[tuple[Any, date], str]]:
-    q = _orm_scope(Answer.filter(score__isnull=True).exclude(text=""), scope)
+    words = [w for w in cfg.praise_words if w]
+    if not words:
+        return []
+    # only comments holding a praise word leave the database (LIKE; the words are data)
+    q = _orm_scope(Answer.filter(score__isnull=True).exclude(text=""), scope).filter(
+        functools.reduce(operator.or_, (Q(text__contains=w) for w in words)))
     rows = await q.values("text", "department_id", "clinician", "treatment_type", "channel",
                           "local_day", "clinician_code")
     if not rows:
@@ -337,7 +307,6 @@ async def _praise(cfg: TalliesConfig, scope: Scope,
         "clinician_name", flat=True) if n}
     known |= {str(n) for n in await Staff.all().values_list("display_name", flat=True) if n}
     forms = sorted(((f, n) for n in known for f in _name_forms(n)), key=lambda x: -len(x[0]))
-    words = [w for w in cfg.praise_words if w]
     out: list[tuple[tuple[Any, date], str]] = []
     for r in rows:
         text = r["text"]
