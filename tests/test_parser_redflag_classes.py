@@ -127,7 +127,8 @@ def test_classes_end_to_end_through_the_cli() -> None:
     cases = [(t, False) for t in NOT_RED_FLAG] + [(t, True) for t in STILL_RED_FLAG]
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases), capture_output=True, text=True,
+        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
+        capture_output=True, text=True,
         check=True, timeout=120)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     assert len(rows) == len(cases)

@@ -451,7 +451,8 @@ _GOES_ON_RE: Final = re.compile(
     r"|越来越|又烧|still|days")
 # Minor signs that, asked about as normal with nothing severe beside them, are a question
 # about an expected course, not a warning: "有点口臭，正常吗", "吃点油的就拉肚子，这个正常吗".
-_ASKABLE_RE: Final = re.compile(r"疼|痛|肿|胀|酸|痒|麻|咳|红|烫|臭|味|拉肚子|拉稀|泻|恶心|不舒服|难受|疹"
+_ASKABLE_RE: Final = re.compile(r"疼|痛|肿|胀|酸|痒|麻|咳|红|烫|臭|味|拉肚子|拉稀|泻|恶心|不舒服"
+                                r"|难受|疹"
                                 r"|低烧|低热|发炎|光晕")
 _EXCRETA_RE: Final = re.compile(r"尿|便|血|痰")
 _ASKED_EXPECTED_RE: Final = re.compile(

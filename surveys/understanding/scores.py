@@ -281,7 +281,8 @@ def read_likert(likert_ac: Scan[tuple[str, int, float, int]], norm: str,
 
 # A smirk after praise ("太满意了呢🙂", "好得很呢~") or a 呵呵 before it: sarcasm (a longer reply
 # only, where the grievance follows).
-_SARCASM_AFTER_RE: Final = re.compile(r"[了啊]?(?:呢|哦)?[~～]*(?:🙂|🙃|呵呵)|(?<=很)呢|了呢[~～!！]")
+_SARCASM_AFTER_RE: Final = re.compile(
+    r"[了啊]?(?:呢|哦)?[~～]*(?:🙂|🙃|呵呵)|(?<=很)呢|了呢[~～!！]")
 _SARCASM_BEFORE_RE: Final = re.compile(r"呵呵|🙂|🙃")
 
 
