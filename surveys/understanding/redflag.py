@@ -184,7 +184,10 @@ _RFB_EN_RE: Final = re.compile(
     r"|collapse|confus|numb\b|weak\b|rash|itch|hives|allerg|leak|pus\b|smell|seiz|chest"
     r"|can'?t (?:stand|walk|eat|drink|pee|swallow|wake)|headache|ache|fell\b|shaking|chills"
     # a newborn's danger signs
-    r"|not feeding|won'?t feed|not eating|very sleepy|hard to wake|jaundice|yellow (?:skin|eyes))")
+    r"|not feeding|won'?t feed|not eating|very sleepy|hard to wake|jaundice|yellow (?:skin|eyes)"
+    # sight lost or falling, flashes and floaters; a floppy child; breathing
+    r"|blurr|can'?t see|cannot see|lost (?:my|his|her) (?:vision|sight)|flashes|floaters"
+    r"|lethargic|floppy|short of breath|wheez)")
 _ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
 # Composed red flags (lexicon ``red_flag_body`` x ``red_flag_change``): the body word must be
 # within this many characters before the change, in the same clause ("半边脸没知觉",

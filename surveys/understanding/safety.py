@@ -102,6 +102,8 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
     "已经停", "停了", "已经干了", "结痂了", "收口了", "愈合了",
     "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
+    # back to normal: "今早退到37.2了"
+    r"退到3(?:[56]|7(?:\.[0-2]|度[0-2]?))(?![\d.])",
     "没事(?![吗吧么])", "没什么事",
     "会(?:好|消|退|恢复)(?![吗么])", "能(?<!不能)(?<!不太能)(?:吃|喝|睡)", "吃饭了", "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
@@ -168,6 +170,8 @@ BODY_STAFF_RE: Final = re.compile(r"医生|大夫|护士|老师|前台|客服|�
 # Words between a staff member and the sign that make the sign the patient's again:
 # "护士说我一直出血" (told by the nurse), "医生让他…".
 _STAFF_TO_PATIENT_RE: Final = re.compile(r"说|讲|告诉|让|叫|给|帮|问|我|孩子|他|她|病人|老人|宝宝")
+# A turn to another subject after praise of the staff: "医生都很好 5分 但是今天右眼突然看不清了"
+_TURN_RE: Final = re.compile(r"但是|但|不过|可是|\d分|起来|早上|晚上|今天|昨天|现在")
 
 
 def staff_subject(norm: str, cs: int, s: int) -> bool:
@@ -175,7 +179,8 @@ def staff_subject(norm: str, cs: int, s: int) -> bool:
     last = None
     for m in BODY_STAFF_RE.finditer(norm, cs, s):
         last = m
-    return last is not None and _STAFF_TO_PATIENT_RE.search(norm, last.end(), s) is None
+    return last is not None and _STAFF_TO_PATIENT_RE.search(norm, last.end(), s) is None \
+        and _TURN_RE.search(norm, last.end(), s) is None
 
 
 # Every context cue the exclusions look for: h hypothetical, p treatment, j joke,
@@ -213,6 +218,10 @@ def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
         return "resolved or improving"
     if "h" in cues and _RFB_HYPO_SENT_RE.search(norm, ss, se) is not None:
         return "hypothetical or asked in general"
+    if _LOW_FEVER_WORD_RE.search(norm, s, e) is not None:
+        why = _mild_asked(norm, ss, se, s, e, norm[s:e])
+        if why:
+            return why
     return _rf_context_exclusion(norm, cs, ss, s, e, cues)
 
 
@@ -221,13 +230,19 @@ _FALL_RE: Final = re.compile(r"摔|跌|滑倒|栽|掉下")
 _CORRECTED_RE: Final = re.compile(
     r"(?:原来|其实|结果|后来发现|才发现|才知道|一看)(?:是|只是|就是|不是)")
 _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)朋友|同病房|病友|"
-                                     r"(?:有|有一)[个位](?:老太太|老头|大爷|大妈|阿姨|病人|人|小孩)")
+                                     r"(?:有|有一)[个位](?:老太太|老头|大爷|大妈|阿姨|病人|人|小孩)|"
+                                     # "我们屋那个阿姨", "隔壁床的大爷", "孩子的哥哥"
+                                     r"同屋|同一?个?屋|我们屋|邻床|同一?个?病房|"
+                                     r"(?<![家我俺])[那这][个位](?:老太太|大爷|大妈|阿姨)|"
+                                     r"(?:孩子|宝宝|他|她|病人)的(?:哥哥|姐姐|弟弟|妹妹)")
 # The writer says they are fine, and the sign is another person's: "我挺好，倒是我老公这两天
 # 发烧", "我室友打完针脸肿了，我倒是啥事没有".
 _SELF_FINE_RE: Final = re.compile(
-    r"(?:我|俺)(?:自己|本人)?(?:倒是|都)?(?:挺好|很好|还好|没事|啥事没有|什么事都没有|好好的|一切都好)")
+    r"(?:我|俺)(?:自己|本人)?(?:倒是|都)?(?:挺好|很好|还好|没事|啥事没有|什么事都没有|好好的|一切都好)"
+    # the patient named and said to be well, or the person said not to be the patient
+    r"|(?:病人|患者)(?:倒是|都|本人)?(?:挺好|很好|还好|没事|啥事没有|好好的)|[他她]不是病人")
 _OTHER_PERSON_RE: Final = re.compile(
-    r"倒是|老公|老婆|丈夫|妻子|爱人|室友|姐|哥|弟|妹|孙子|孙女|外孙|侄|同学|同事|朋友|邻居")
+    r"倒是|老公|老婆|丈夫|妻子|爱人|老伴|室友|姐|哥|弟|妹|孙子|孙女|外孙|侄|同学|同事|朋友|邻居|陪护")
 # ... or is cared for elsewhere: "弟弟也在发烧，不过他不是在你们医院看的"
 _ELSEWHERE_RE: Final = re.compile(
     r"[他她](?:们)?(?:也)?(?:不是在你们|是在别的|在别的|在别家|是在别家)")
@@ -427,6 +442,42 @@ def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str
     return ""
 
 
+# A low-grade fever: "低烧37.6", "37度5" (not "烧到38"), which counts when it goes on.
+_LOW_FEVER_RE: Final = re.compile(r"低烧|低热|微热|3(?<![\d.]3)7(?:\.\d|度\d?)(?![\d.])")
+_LOW_FEVER_WORD_RE: Final = re.compile(r"低烧|低热|微热")
+_HIGH_FEVER_RE: Final = re.compile(r"(?:3[89]|4[0-2])(?:\.\d)?(?![\d.])|三十[八九]|四十|高烧|高热")
+_GOES_ON_RE: Final = re.compile(
+    r"还在|还是|一直|不退|没退|退不|反复|持续|总是|老是|天了|好几天|[两三四五六七八九十几\d]天|第[^,，。!?；;]{1,2}天"
+    r"|越来越|又烧|still|days")
+# Minor signs that, asked about as normal with nothing severe beside them, are a question
+# about an expected course, not a warning: "有点口臭，正常吗", "吃点油的就拉肚子，这个正常吗".
+_ASKABLE_RE: Final = re.compile(r"疼|痛|肿|胀|酸|痒|麻|咳|红|烫|臭|味|拉肚子|拉稀|泻|恶心|不舒服"
+                                r"|难受|疹"
+                                r"|低烧|低热|发炎|光晕")
+_EXCRETA_RE: Final = re.compile(r"尿|便|血|痰")
+_ASKED_EXPECTED_RE: Final = re.compile(
+    r"正常[吗吧么嘛]|正常的[吗吧么嘛]|正不正常|算正常|是正常的吧|要紧[吗不么]|要不要紧|没事吧|没问题吧"
+    r"|不用担心吧|不要紧吧|is (?:this|that|it) normal|normal\?")
+_ASKED_SEVERE_RE: Final = re.compile(
+    r"一直|不停|不断|厉害|严重|受不了|越来越|加重|更[疼痛肿多大红]|睡不着|[两三四五六七八九十几\d]天了"
+    r"|(?:3[89]|4[0-2])(?:\.\d)?(?![\d.])|高烧|血|脓|喘|憋|抽|昏|晕倒|看不[见清]|不吃|不喝|尿少|没尿"
+    r"|还是|还在|还[疼痛肿红烧]|比[^,，。!?；;]{0,4}(?:还|更)|没好|不好|没消|不消|不退")
+
+
+def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
+    """A low-grade fever not said to go on, or a minor sign asked about as normal ("" if
+    neither): the label convention's "mild and expected" (docs/labels.md)."""
+    sentence = norm[ss:se]
+    if ("烧" in word or "热" in word) and _LOW_FEVER_RE.search(sentence) is not None and \
+            _HIGH_FEVER_RE.search(sentence) is None and _GOES_ON_RE.search(norm, ss) is None:
+        return "a low-grade fever"
+    if _ASKABLE_RE.search(word) is not None and _EXCRETA_RE.search(word) is None and \
+            _ASKED_EXPECTED_RE.search(norm, e, min(len(norm), se + 12)) is not None and \
+            _ASKED_SEVERE_RE.search(norm, ss, min(len(norm), se + 12)) is None:
+        return "mild, asked about as expected"
+    return ""
+
+
 def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
     """Why a broad symptom mention at ``norm[s:e]`` is not a red flag ("" if it is one)."""
     cs, ss, se = bounds(norm, s, e)
@@ -462,6 +513,9 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
     if word in ("晕", "头晕") and _RFB_SOFT_BEFORE_RE.search(before) and \
             _ASKED_NORMAL_RE.search(norm, e) is not None:
         return "mild"
+    why = _mild_asked(norm, ss, se, s, e, word)
+    if why:
+        return why
     why = _rf_context_exclusion(norm, cs, ss, s, e, cues)
     if why:
         return why

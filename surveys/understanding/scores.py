@@ -270,11 +270,21 @@ def read_likert(likert_ac: Scan[tuple[str, int, float, int]], norm: str,
         rule = "likert"
         if flags & _POSITIVE_NEG and before and _NEGATOR_RE.search(before[-6:]):
             value, rule = 2, "likert_negated"
-        elif value >= 4 and n > e - s + 6 and quoted(norm, s, e):
-            value, rule = 1, "likert_sarcasm"  # 真是太'满意'了: praise in scare quotes
+        elif value >= 4 and n > e - s + 6 and (
+                quoted(norm, s, e) or _SARCASM_AFTER_RE.match(norm, e) is not None
+                or _SARCASM_BEFORE_RE.search(before, max(0, tail - 6)) is not None):
+            # 真是太'满意'了, 太满意了呢🙂, 呵呵 满意: praise in scare quotes or with a smirk
+            value, rule = 1, "likert_sarcasm"
         tier = 1 if flags & _NUMERIC else (3 if aspect else 2)
         cands.append(Cand(value, conf, tier, bool(flags & _NUMERIC)))
         ev.append(make_ev(rule, (s, e), word, value, "about one aspect" if tier == 3 else ""))
+
+# A smirk after praise ("太满意了呢🙂", "好得很呢~") or a 呵呵 before it: sarcasm (a longer reply
+# only, where the grievance follows).
+_SARCASM_AFTER_RE: Final = re.compile(
+    r"[了啊]?(?:呢|哦)?[~～]*(?:🙂|🙃|呵呵)|(?<=很)呢|了呢[~～!！]")
+_SARCASM_BEFORE_RE: Final = re.compile(r"呵呵|🙂|🙃")
+
 
 def settle_score(norm: str, ev: list[Evidence], cands: list[Cand], ambiguous: list[int],
                   out_of_range: int | None, gone: bool
