@@ -78,7 +78,13 @@ def features_of(interp: _Interp) -> list[str]:
     """The rules' reading of a reply as model features (see ``model.rule_features``)."""
     rules: set[str] = set()
     for e in interp.evidence:
-        rules.add("R:" + e.rule)
+        # (the same string object every time: its hash is kept for Model._rows' lookup)
+        feature = _RULE_FEATURE.get(e.rule)
+        if feature is None:
+            feature = "R:" + e.rule
+            if len(_RULE_FEATURE) < 4096:
+                _RULE_FEATURE[e.rule] = feature
+        rules.add(feature)
         note = e.note
         if note:
             ok = _NOTE_CACHE.get(note)
@@ -89,22 +95,36 @@ def features_of(interp: _Interp) -> list[str]:
             if ok:
                 rules.add(f"R:{e.rule}:{note}")
     out = sorted(rules)
-    # (attributes read directly: the order is FLAGS', then the other labels')
-    for name, on in (("opt_out", interp.opt_out), ("complaint", interp.complaint),
-                     ("dispute", interp.dispute), ("red_flag", interp.red_flag),
-                     ("question", interp.question),
-                     ("needs_confirmation", interp.needs_confirmation),
-                     ("wrong_number", interp.wrong_number), ("deceased", interp.deceased),
-                     ("opt_out_unsure", interp.opt_out_unsure),
-                     ("out_of_range", interp.out_of_range is not None)):
-        if on:
-            out.append("O:" + name)
+    # (attributes read directly, one test each: the order is FLAGS', then the other labels')
+    if interp.opt_out:
+        out.append("O:opt_out")
+    if interp.complaint:
+        out.append("O:complaint")
+    if interp.dispute:
+        out.append("O:dispute")
+    if interp.red_flag:
+        out.append("O:red_flag")
+    if interp.question:
+        out.append("O:question")
+    if interp.needs_confirmation:
+        out.append("O:needs_confirmation")
+    if interp.wrong_number:
+        out.append("O:wrong_number")
+    if interp.deceased:
+        out.append("O:deceased")
+    if interp.opt_out_unsure:
+        out.append("O:opt_out_unsure")
+    if interp.out_of_range is not None:
+        out.append("O:out_of_range")
     score = interp.score
-    out.append("O:score=none" if score is None else f"O:score={score}")
+    out.append("O:score=none" if score is None else
+               _SCORE_FEATURE[score] if 1 <= score <= 5 else f"O:score={score}")
     return out
 
 
 _NOTE_CACHE: dict[str, bool] = {}
+_RULE_FEATURE: dict[str, str] = {}
+_SCORE_FEATURE: Final = ("", "O:score=1", "O:score=2", "O:score=3", "O:score=4", "O:score=5")
 assert FLAGS == ("opt_out", "complaint", "dispute", "red_flag", "question")
 # below this the model may clear a question the rules read
 QUESTION_DROP: Final = 0.3

@@ -102,7 +102,8 @@ _LOADED: dict[tuple[str, int, int], Model] = {}
 class Model:
     """Weights for every output, the thresholds of :mod:`surveys.understanding.decide`."""
 
-    __slots__ = ("_ac", "_flat", "_rule", "bias", "meta", "thresholds", "weights")
+    __slots__ = ("_ac", "_by_position", "_flat", "_one", "_rule", "_three", "_two", "bias",
+                 "meta", "thresholds", "weights")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -137,11 +138,33 @@ class Model:
         flat: list[float] = []
         for g in (*grams, *rules):
             flat.extend(on_grid(w) for w in self.weights[g])
-        self._flat = flat
         self._rule: dict[str, int] = {g: _K * (len(grams) + i) for i, g in enumerate(rules)}
         self._ac: ahocorasick_rs.AhoCorasick | None = ahocorasick_rs.AhoCorasick(
             grams, matchkind=ahocorasick_rs.MatchKind.Standard,
             store_patterns=True) if grams else None
+        # The grams of 1-3 characters ending at one position are the suffixes of the longest
+        # one there, so one row per position -- the sum of the rows of that gram's suffixes
+        # that are grams -- adds what the automaton's one row per occurrence adds (sums on
+        # the grid are exact in any order), with half the rows and no automaton call per
+        # reply.  _one/_two/_three: a 1-, 2- or 3-gram -> its row in _flat (-1: none);
+        # _two also holds the last two characters of every 3-gram, so that a 2-gram absent
+        # there ends no 3-gram.
+        self._one: dict[str, int] = {}
+        self._two: dict[str, int] = {}
+        self._three: dict[str, int] = {}
+        self._by_position = bool(grams) and all(len(g) <= 3 for g in grams)
+        if self._by_position:
+            row = {g: _K * i for i, g in enumerate(grams)}
+            for tail in {g[1:] for g in grams if len(g) == 3}:
+                row.setdefault(tail, -1)
+            for g in sorted(row, key=len):
+                parts = [row[g[i:]] for i in range(len(g)) if row.get(g[i:], -1) >= 0]
+                if len(parts) > 1:  # a row of its own: the sum of its suffixes' rows
+                    at = len(flat)
+                    flat.extend([sum(flat[r + j] for r in parts) for j in range(_K)])
+                    parts = [at]
+                (self._one, self._two, self._three)[len(g) - 1][g] = parts[0] if parts else -1
+        self._flat = flat
 
     @classmethod
     def load(cls, path: Path | str = MODEL_PATH) -> Model:
@@ -174,7 +197,18 @@ class Model:
     def _rows(self, norm: str, features: Iterable[str]) -> list[int]:
         """Where in ``_flat`` the row of each n-gram occurrence and rule feature starts."""
         rows: list[int] = []
-        if self._ac is not None:
+        if self._by_position:
+            one, two, three = self._one, self._two, self._three
+            for j in range(len(norm)):
+                # the longest gram ending at j (see __init__)
+                at = two.get(norm[j - 1:j + 1], -2) if j else -2
+                if at == -2:
+                    at = one.get(norm[j], -1)
+                elif j > 1:
+                    at = three.get(norm[j - 2:j + 1], at)
+                if at >= 0:
+                    rows.append(at)
+        elif self._ac is not None:
             found: list[tuple[int, int, int]] = self._ac.find_matches_as_indexes(
                 norm, overlapping=True)
             for i, _, _ in found:
