@@ -445,8 +445,7 @@ _SALIVA_STREAK_RE: Final = re.compile(
 def _told_not_felt(norm: str, cs: int, ss: int, s: int, e: int, word: str) -> str:
     """Why a sign at ``norm[s:e]`` is told for another purpose than to say it is felt now
     ("" if not): the patient's sibling, a member of staff's gesture, death wished in jest, an
-    instruction of what to do if it comes, the expected effect of a medicine, or the
-    circumstance of a grievance about the service with nothing saying the sign goes on now.
+    instruction of what to do if it comes, or the expected effect of a medicine.
     """
     if _SIBLING_IN_RE.search(norm, cs, e) is not None:
         return "about someone else"
@@ -467,6 +466,12 @@ def _told_not_felt(norm: str, cs: int, ss: int, s: int, e: int, word: str) -> st
     if "血" in word and _SALIVA_STREAK_RE.search(norm, cs, se) is not None and \
             _NOW_MARK_RE.search(norm, ss, se) is None:
         return "mild and expected"
+    return ""
+
+
+def grievance_circumstance(norm: str, cs: int, ss: int, se: int, word: str) -> str:
+    """"told as a grievance's circumstance" when the reply is a grievance about the service
+    and nothing says the sign ``word`` (in the clause at ``cs``) goes on now; else ""."""
     if _NEVER_CIRCUMSTANCE_RE.search(word) is None and \
             _GRIEVANCE_RE.search(norm) is not None and not _said_now(norm, cs, ss, se):
         return "told as a grievance's circumstance"
@@ -508,7 +513,9 @@ def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str
                 _NOW_RE.search(norm, e, ce) is None:
             return "long ago"
     if "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, len(norm)) is None:
-        return not_now(norm, ss, bounds(norm, s, e)[2], s, e, norm[s:e])
+        se = bounds(norm, s, e)[2]
+        return not_now(norm, ss, se, s, e, norm[s:e]) or \
+            grievance_circumstance(norm, cs, ss, se, norm[s:e])
     return ""
 
 
