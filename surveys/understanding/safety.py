@@ -156,7 +156,9 @@ _CHRONIC_RE: Final = re.compile(
     # unchanged by the treatment, not new: "腰还是跟以前一样疼"
     r"|跟以前一样|和以前一样|跟之前一样|和之前一样|跟原来一样|和原来一样|老样子")
 _PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很久以前|小时候|好几年|年前")
-_JOKE_RE: Final = re.compile(r"开玩笑|开个玩笑|逗你|骗你的|just kidding|jk\b")
+# "不是开玩笑" says the opposite
+_JOKE_RE: Final = re.compile(
+    r"开玩笑(?<!不是开玩笑)(?<!没开玩笑)(?<!没有开玩笑)|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
 _FEELING_RE: Final = re.compile(
     r"(?:心里|心情|看到|看着|听到|听着|听了|想到|想起|看见|看一次|一想到)[^,，。!?；;]{0,4}$")
@@ -408,7 +410,80 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "resolved later in the reply"
     if "血" in word and _BLEED_OVER_RE.search(norm, e) is not None:
         return "resolved later in the reply"
+    return _told_not_felt(norm, cs, ss, s, e, word)
+
+
+# -- a sign told for another purpose than to say it is felt now --------------------------------
+_GRIEVANCE_RE: Final = re.compile(factor("|".join(strings(table("redflag"), "grievance_frames"))))
+_NOW_MARK_RE: Final = re.compile("|".join(strings(table("redflag"), "now_markers")))
+# Signs no grievance explains away: self-harm, an overdose, fits, collapse, breathing, the chest.
+_NEVER_CIRCUMSTANCE_RE: Final = re.compile(
+    r"死|活|自杀|轻生|割腕|跳|药|120|救护车|抽|惊厥|昏迷|休克|呼吸|喘不|憋|胸|意识|叫不醒")
+# The patient's own sibling named inside a child-sign phrase: "孩子的哥哥也开始发烧".
+_SIBLING_IN_RE: Final = re.compile(
+    r"(?:孩子|宝宝|小孩|儿子|女儿|他|她)的(?:哥哥|姐姐|弟弟|妹妹|同学)")
+# A gesture of a member of staff, not a child's eyes rolling up: "问两句就翻白眼", "对我翻白眼".
+_GESTURE_RE: Final = re.compile(r"(?:对我们?|冲我们?|给我|朝我|就|还|都|她|他)翻白眼")
+_STAFF_OR_MANNER_RE: Final = re.compile(
+    BODY_STAFF_RE.pattern + r"|态度|前台|收费|大姐|小姑娘|不耐烦|问[^,，。!?；;]{0,6}(?:就|都|还)")
+# Death wished in jest or out of boredom: "排队排到想死", "想死 体重又涨了五斤😂".
+_JEST_DEATH_RE: Final = re.compile(r"想死|不想活")
+_JEST_BEFORE_RE: Final = re.compile(r"(?:[排等熬挤累烦忙]|[排等熬挤]到我?|到我)$")
+_LAUGH_RE: Final = re.compile(r"哈哈|呵呵|😂|🤣|😅|笑死|hhh|lol|233")
+_SERIOUS_RE: Final = re.compile(r"念头|老|最近|一直|总|药|攒|藏|真的|不是开玩笑|认真")
+# An instruction of what to do if a sign comes: "医生说烧到38度5就回医院".
+_TOLD_BEFORE_RE: Final = re.compile(r"(?:说|讲|交代|嘱咐|叮嘱|告诉|让|要求)")
+_INSTRUCTION_AFTER_RE: Final = re.compile(
+    r"[^,，。!?；;]{0,8}?(?:以上|的话)?就(?:回|来|去|吃|打|复诊|就医|联系)")
+# The expected effect of a medicine or a treatment, told as expected: "吃铁剂大便会发黑",
+# "拔牙那边口水里还带一点点血丝".
+_BLACKENING_MEDICINE_RE: Final = re.compile(r"铁剂|补铁|铁片|铁的|铋|活性炭|碳片")
+_SALIVA_STREAK_RE: Final = re.compile(
+    r"(?:口水|唾沫|唾液)[^,，。!?；;]{0,6}(?:一点点|一丁点|一点|点儿?|少许|些许|淡淡的?)血丝")
+
+
+def _told_not_felt(norm: str, cs: int, ss: int, s: int, e: int, word: str) -> str:
+    """Why a sign at ``norm[s:e]`` is told for another purpose than to say it is felt now
+    ("" if not): the patient's sibling, a member of staff's gesture, death wished in jest, an
+    instruction of what to do if it comes, or the expected effect of a medicine.
+    """
+    if _SIBLING_IN_RE.search(norm, cs, e) is not None:
+        return "about someone else"
+    if "翻白眼" in word and _GESTURE_RE.search(norm, max(cs, s - 3), e) is not None and \
+            _STAFF_OR_MANNER_RE.search(norm) is not None:
+        return "a gesture of the staff"
+    se = bounds(norm, s, e)[2]
+    if _JEST_DEATH_RE.search(word) is not None and (
+            _JEST_BEFORE_RE.search(norm, max(cs, s - 3), s) is not None
+            or _LAUGH_RE.search(norm, ss, se) is not None) and \
+            _SERIOUS_RE.search(norm, ss, se) is None:
+        return "said in jest"
+    if _TOLD_BEFORE_RE.search(norm, cs, s) is not None and \
+            _INSTRUCTION_AFTER_RE.match(norm, e) is not None:
+        return "an instruction of what to do if it comes"
+    if "黑" in word and _BLACKENING_MEDICINE_RE.search(norm, ss, se) is not None:
+        return "the expected effect of a medicine"
+    if "血" in word and _SALIVA_STREAK_RE.search(norm, cs, se) is not None and \
+            _NOW_MARK_RE.search(norm, ss, se) is None:
+        return "mild and expected"
     return ""
+
+
+def grievance_circumstance(norm: str, cs: int, ss: int, se: int, word: str) -> str:
+    """"told as a grievance's circumstance" when the reply is a grievance about the service
+    and nothing says the sign ``word`` (in the clause at ``cs``) goes on now; else ""."""
+    if _NEVER_CIRCUMSTANCE_RE.search(word) is None and \
+            _GRIEVANCE_RE.search(norm) is not None and not _said_now(norm, cs, ss, se):
+        return "told as a grievance's circumstance"
+    return ""
+
+
+def _said_now(norm: str, cs: int, ss: int, se: int) -> bool:
+    """Whether the sentence ``norm[ss:se]`` says the sign in the clause at ``cs`` goes on now
+    (a day count counts only in that clause or after it: "第三天就让出院，伤口还疼着呢" dates
+    the discharge, not the sign)."""
+    return any(m.start() >= cs or not m.group().startswith("第")
+               for m in _NOW_MARK_RE.finditer(norm, ss, se))
 
 
 def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str) -> str:
@@ -438,7 +513,9 @@ def _rf_context_exclusion(norm: str, cs: int, ss: int, s: int, e: int, cues: str
                 _NOW_RE.search(norm, e, ce) is None:
             return "long ago"
     if "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, len(norm)) is None:
-        return not_now(norm, ss, bounds(norm, s, e)[2], s, e, norm[s:e])
+        se = bounds(norm, s, e)[2]
+        return not_now(norm, ss, se, s, e, norm[s:e]) or \
+            grievance_circumstance(norm, cs, ss, se, norm[s:e])
     return ""
 
 
