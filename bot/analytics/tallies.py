@@ -207,7 +207,10 @@ async def score_rows(by: str = "department", period: str = "all",
     if source == "answer_day":
         return await _day_rows(conn, pg, by, period, scope)
     if source == "answer_clinician_day":
-        return await _clinician_day_rows(conn, pg, by, period, scope)
+        return [(g, per, qid, score, n)
+                for g, per, qid, counts in await _clinician_day_counts(conn, pg, by, period,
+                                                                       scope)
+                for score, n in enumerate(counts, start=1) if n]
     if source == "answer_tally":
         return await _rollup_rows(conn, pg, by, period, scope)
     sql = _Sql(pg)
@@ -405,12 +408,12 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     return [(*k, int(n)) for k, n in folded.items()]
 
 
-async def _clinician_day_rows(conn: Any, pg: bool, by: str, period: str,
-                              scope: Scope) -> list[tuple[Any, str, str, int, int]]:
-    """score_rows from the answer_clinician_day rollup (same figures, any period and range).
+async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
+                                scope: Scope) -> list[tuple[Any, str, str, Counts]]:
+    """score_counts from the answer_clinician_day rollup (same figures, any period and range).
 
-    One row per clinician, question and day holds the five scores' counts: the sums come
-    back as five columns and are turned into score_rows' one row per score here.
+    One row per clinician, question and day holds the five scores' counts; the sums come back
+    as five columns, score_counts' shape.
     """
     sql = _Sql(pg)
     conds = ["1 = 1"]
@@ -444,11 +447,11 @@ async def _clinician_day_rows(conn: Any, pg: bool, by: str, period: str,
     raw = await _fetch(conn, pg, q, sql.values)
     label = _period_label if pg and period == "week" else str
     k = len(lead)
-    out: dict[tuple[Any, str, str, int], int] = defaultdict(int)
+    bits_of = [_NULL_BIT.get(c, 0) for c in lead]
+    out: dict[tuple[Any, str, str], list[int]] = {}
     for r in raw:
         bits = int(r[k + 1])
-        gvals = [None if bits & _NULL_BIT.get(c, 0) else v
-                 for c, v in zip(lead, r[:k], strict=True)]
+        gvals = [None if bits & b else v for b, v in zip(bits_of, r[:k], strict=True)]
         g = _group_value(gvals, by)
         if period == "all":
             per_label = ""
@@ -456,10 +459,15 @@ async def _clinician_day_rows(conn: Any, pg: bool, by: str, period: str,
             per_label = "None"  # as the answer-table query labels a missing day
         else:
             per_label = label(r[k + 2])
-        for score, n in enumerate(r[-5:], start=1):
-            if n:
-                out[(g, per_label, r[k], score)] += int(n)
-    return [(*key, n) for key, n in out.items()]
+        # rows that differ only in a clinician id spelled NULL or '' fold together
+        key = (g, per_label, r[k])
+        c = out.get(key)
+        if c is None:
+            out[key] = [int(n) for n in r[-5:]]
+        else:
+            for i, n in enumerate(r[-5:]):
+                c[i] += int(n)
+    return [(g, per, q, (c[0], c[1], c[2], c[3], c[4])) for (g, per, q), c in out.items()]
 
 
 async def rebuild_rollup() -> dict[str, int]:
@@ -566,7 +574,10 @@ async def score_counts(by: str = "department", period: str = "all",
         raise TallyError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
     conn = _conn()
     pg = conn.capabilities.dialect == "postgres"
-    if rollup_source(by, period, scope, pg) != "answer":
+    source = rollup_source(by, period, scope, pg)
+    if source == "answer_clinician_day":  # five counts a row already
+        return await _clinician_day_counts(conn, pg, by, period, scope)
+    if source != "answer":
         return counts_of(await score_rows(by, period, scope))
     sql = _Sql(pg)
     where = _answer_where(sql, scope)
