@@ -180,6 +180,22 @@ def test_greetings_scores_traditional_characters_and_questions_keep_a_red_flag(
     assert r.red_flag, (reply, r.explain())
 
 
+def test_every_question_form_and_score_keeps_every_red_flag() -> None:
+    """The same invariant over the whole product of red flags, question forms and scores, in
+    both scripts and both orders: a sampled run once missed a pair ("…绞着疼，要紧吗？": a sign
+    asked about as normal was read as mild), so the pairs are no longer left to sampling."""
+    missed = []
+    for text in RULES_RED_FLAGS:
+        for question in QUESTION_FORMS:
+            for score in SCORES[:4]:
+                for score_first in (False, True):
+                    tail = score + question if score_first else question + score
+                    for reply in (text + tail, (text + tail).translate(TO_TRADITIONAL)):
+                        if not P.parse(reply).red_flag:
+                            missed.append(reply)
+    assert not missed, (len(missed), missed[:5])
+
+
 def test_a_decorated_fever_keeps_its_red_flag() -> None:
     """The reply that showed the model clearing the rules' red flag ("p 0.14")."""
     r = P.parse("医生你好，發燒了怎麼辦，5分")

@@ -122,13 +122,19 @@ _LESS_RE: Final = re.compile(
 _LESS_WORDS_RE: Final = re.compile(r"血|渗|脓|咳|吐|疼|痛")
 
 
+# "正常吗" asks whether it is normal; it says nothing is better (the better-words' own
+# look-ahead does not survive their factoring into one pattern)
+_ASKED_NORMAL_AT_RE: Final = re.compile(r"正常[吗吧么嘛]")
+
+
 def _better_after(norm: str, e: int, se: int) -> bool:
     """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``
     (a negated one is none: see NEG_RESOLUTION_RE)."""
     end = min(se, e + 30)
     if NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is not None:
         return False
-    return _RFB_BETTER_RE.search(norm, e, end) is not None or \
+    return any(not _ASKED_NORMAL_AT_RE.match(norm, m.start())
+               for m in _RFB_BETTER_RE.finditer(norm, e, end)) or \
         _COMPARED_BETTER_RE.search(norm, e, end) is not None or \
         (_LESS_WORDS_RE.search(norm, max(0, e - 3), e) is not None
          and _LESS_RE.match(norm, e, end) is not None)
@@ -538,7 +544,15 @@ _ASKED_EXPECTED_RE: Final = re.compile(
 _ASKED_SEVERE_RE: Final = re.compile(
     r"一直|不停|不断|厉害|严重|受不了|越来越|加重|更[疼痛肿多大红]|睡不着|[两三四五六七八九十几\d]天了"
     r"|(?:3[89]|4[0-2])(?:\.\d)?(?![\d.])|高烧|血|脓|喘|憋|抽|昏|晕倒|看不[见清]|不吃|不喝|尿少|没尿"
-    r"|还是|还在|还[疼痛肿红烧]|比[^,，。!?；;]{0,4}(?:还|更)|没好|不好|没消|不消|不退")
+    r"|还是|还在|还[疼痛肿红烧]|比[^,，。!?；;]{0,4}(?:还|更)|没好|不好|没消|不消|不退"
+    # not relieved, sudden, colicky, spreading, deformed, more than before (Cantonese 过之前,
+    # 晒 "all over"), excreta and sputum
+    r"|缓解|突然|一阵一阵|绞|像鼓|红线|变形|整[个块张]|成[块个张]|晒|[疼痛肿]过|又红又|白色的东西"
+    r"|痰|尿|便|红色的丝|红丝")
+# ... and only when the writer softens it themselves ("有点", "稍微"): an unsoftened sign asked
+# about ("肚子一阵一阵绞着疼，要紧吗") is reported, and asking cannot take a red flag away.
+_SOFTENER_RE: Final = re.compile(
+    r"有点|一点|有些|稍微|稍稍|轻微|微微|略微|略有|些许|[吃喝]点|一丢丢|小小")
 
 
 def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
@@ -549,6 +563,7 @@ def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
             _HIGH_FEVER_RE.search(sentence) is None and _GOES_ON_RE.search(norm, ss) is None:
         return "a low-grade fever"
     if _ASKABLE_RE.search(word) is not None and _EXCRETA_RE.search(word) is None and \
+            _SOFTENER_RE.search(norm, ss, e) is not None and \
             _ASKED_EXPECTED_RE.search(norm, e, min(len(norm), se + 12)) is not None and \
             _ASKED_SEVERE_RE.search(norm, ss, min(len(norm), se + 12)) is None:
         return "mild, asked about as expected"
