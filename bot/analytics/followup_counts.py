@@ -20,30 +20,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
-from tortoise.transactions import in_transaction
+
+from bot.analytics.tallies import _fetch, _Sql
 
 # The lost-to-follow-up reasons a contact or check-in may record (bot.analytics.operations)
 _LOST = ("no_answer", "refused", "opted_out", "wrong_number", "deceased", "unreachable",
          "fatigue", "skipped", "cancelled")
 
 
-class Params:
-    """Placeholders in the connection's dialect (``?`` on SQLite, ``$n`` on PostgreSQL)."""
+class Params(_Sql):
+    """The tallies' placeholders (``$n`` on PostgreSQL), numbered on SQLite too (``?n``): these
+    queries are not written in the order their values are added. Called as ``p(value)``."""
 
-    def __init__(self, pg: bool) -> None:
-        self.pg = pg
-        self.values: list[Any] = []
-
-    def __call__(self, v: Any) -> str:
+    def p(self, v: Any) -> str:
         self.values.append(v)
-        # numbered on SQLite too (?NNN): the query text is not written in the order the
-        # values are added
         return f"${len(self.values)}" if self.pg else f"?{len(self.values)}"
 
-    def in_(self, col: str, vals: Sequence[Any]) -> str:
-        if not vals:
-            return "1 = 0"
-        return f"{col} IN ({', '.join(self(v) for v in vals)})"
+    __call__ = p
 
 
 def _offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
@@ -88,15 +81,9 @@ def local_day_sql(col: str, tz: ZoneInfo, pg: bool, p: Params,
 
 
 async def fetch(q: str, values: list[Any]) -> list[Any]:
-    """Rows of one query (JIT off on PostgreSQL: it costs more than it saves here)."""
+    """Rows of one query, as the tallies fetch theirs (JIT off on PostgreSQL)."""
     conn: Any = connections.get("default")
-    if conn.capabilities.dialect == "postgres":
-        async with in_transaction() as tx:
-            await tx.execute_script("SET LOCAL jit = off")
-            _, rows = await tx.execute_query(q, values)
-    else:
-        _, rows = await conn.execute_query(q, values)
-    return list(rows)
+    return await _fetch(conn, conn.capabilities.dialect == "postgres", q, values)
 
 
 def _as_utc(v: Any) -> datetime:
