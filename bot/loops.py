@@ -20,6 +20,12 @@ from bot.runtime import Runtime, Waker
 
 log = logging.getLogger(__name__)
 
+# Outbox batches sent at once by one process: while one batch waits on the provider's
+# answers, the next is leased, checked and prepared (a batch's database work no longer sits
+# between two batches' sends). Sends at once per channel stay bounded for the process
+# (bot.outbox.send_slot); each batch leases its own messages, so they never overlap.
+OUTBOX_LANES = 2
+
 
 async def _loop(name: str, tick: Callable[[], Awaitable[int]], waker: Waker,
                 interval: float) -> None:
@@ -55,15 +61,17 @@ async def _staff_loop(rt: Runtime, interval: float) -> None:
 
 
 def start_loops(rt: Runtime) -> list[asyncio.Task[None]]:
-    """Start the four loops; cancel the returned tasks to stop them."""
+    """Start the loops (the outbox in :data:`OUTBOX_LANES` lanes); cancel the returned tasks
+    to stop them."""
     interval = rt.settings.worker.poll_interval_seconds
     return [
         asyncio.create_task(_loop("planner", lambda: _planner_tick(rt), rt.planner_waker,
                                   interval), name="planner"),
         asyncio.create_task(_loop("dispatcher", lambda: dispatcher.process_pending(rt),
                                   rt.inbox_waker, interval), name="dispatcher"),
-        asyncio.create_task(_loop("outbox", lambda: outbox.send_due(rt), rt.outbox_waker,
-                                  interval), name="outbox"),
+        *(asyncio.create_task(_loop("outbox", lambda: outbox.send_due(rt), rt.outbox_waker,
+                                    interval), name=f"outbox-{lane}")
+          for lane in range(OUTBOX_LANES)),
         asyncio.create_task(_staff_loop(rt, interval), name="staff"),
     ]
 

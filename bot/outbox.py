@@ -269,18 +269,13 @@ async def send_due(rt: Runtime) -> int:
         await _let_go([m for m in batch if m.contact_id == cid], next_attempt_at=until)
     outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
     # People are served concurrently (providers answer in milliseconds, not microseconds);
-    # one person's messages go one after the other, and stop at the first failure. A channel
-    # that counts its own caps in the database says how many sends it takes at once.
-    sems: dict[str, asyncio.Semaphore] = {}
-    for name, ch in rt.channels.items():
-        # A channel may say how many of its sends run at once ([sms] threads).
-        sems[name] = asyncio.Semaphore(getattr(ch, "max_concurrency", w.send_concurrency))
-    fallback = asyncio.Semaphore(1)
+    # one person's messages go one after the other, and stop at the first failure. How many
+    # sends of a channel run at once is bounded for the process, across lanes (send_slot).
     sent = _SentLog()
     fence = _Fence(rt, [m for msgs in groups.values() for m in msgs])
 
     async def serve(msgs: list[Queued]) -> None:
-        async with sems.get(msgs[0].channel, fallback):
+        async with send_slot(rt, msgs[0].channel):
             for i, m in enumerate(msgs):
                 if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent,
                                        pauses, fence):
@@ -295,10 +290,23 @@ async def send_due(rt: Runtime) -> int:
             finish = getattr(rt.channels.get(name), "finish_batch", None)
             if finish is not None:
                 try:
-                    await finish()  # e.g. give back unused cap reservations
+                    # e.g. give back what this batch reserved from a cap and did not use
+                    await finish([o for m in batch if m.channel == name
+                                  and (o := outgoing.get(m.id)) is not None])
                 except Exception:
                     log.exception("channel %s could not finish a batch", name)
     return len(batch)
+
+
+def send_slot(rt: Runtime, channel: str) -> asyncio.Semaphore:
+    """The process-wide bound on ``channel``'s sends at once (its ``max_concurrency``, e.g.
+    ``[sms] threads``; else ``[worker] send_concurrency``), shared by every outbox lane."""
+    slot = rt.send_slots.get(channel)
+    if slot is None:
+        ch = rt.channels.get(channel)
+        n = getattr(ch, "max_concurrency", rt.settings.worker.send_concurrency) if ch else 1
+        slot = rt.send_slots[channel] = asyncio.Semaphore(n)
+    return slot
 
 
 async def _lease_batch(rt: Runtime, due: Q, now: datetime) -> list[Queued]:

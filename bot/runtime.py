@@ -120,6 +120,9 @@ class Runtime:
     live: Broadcast = field(default_factory=Broadcast)  # open staff pages (server-sent events)
     # Messages the planner wrote already leased to this process: (outbox.Queued, lease end).
     outbox_handoff: deque[tuple[Any, datetime]] = field(default_factory=deque)
+    # Sends at once per channel in this process, whichever outbox lane sends them
+    # (``[sms] threads``, one call at a time for voice): see bot.outbox.send_slot.
+    send_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     calendar: WorkCalendar = field(init=False)
     metrics: Metrics = field(init=False)  # this process's counters (bot.observability)

@@ -157,6 +157,8 @@ class FakeAliyunSms:
     accept_then_stall: int = 0
     latency: float = 0.0
     chaos: Chaos | None = None
+    in_flight: int = 0  # SendSms requests being answered now, and the most ever at once
+    peak_in_flight: int = 0
     report_url: str | None = None
     pushes: int = 0
     sent: list[SentSms] = field(default_factory=list)
@@ -274,7 +276,12 @@ class FakeAliyunSms:
             if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
                 return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
         if self.latency:
-            await asyncio.sleep(self.latency)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.latency)
+            finally:
+                self.in_flight -= 1
         fault = self.chaos.draw() if self.chaos is not None else "ok"
         if fault == "5xx":
             return web.json_response({"Code": "ServiceUnavailable", "Message": "fake 503",

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from bot import outbox
+from bot import loops, outbox
 from bot.channels import pause, sms_aliyun
 from bot.channels.base import ChannelError
 from bot.channels.sms_aliyun import AliyunSmsChannel, template_value
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from models import AuditEvent, Contact, Message, Notification
+from models import AuditEvent, Contact, KeyValue, Message, Notification
 from tests.conftest import make_settings
 from tests.fake_aliyun import FakeAliyunSms, sms_section
 
@@ -254,6 +254,44 @@ async def test_org_daily_cap(orm: None, db_url: str, clock: FrozenClock,
     assert row.status == "queued" and (row.error or "").startswith("sms.cap.org")
     local = clock.now()
     assert row.next_attempt_at == local.replace(hour=0, minute=0) + timedelta(days=1)
+    await channel.close()
+
+
+async def test_outbox_lanes_share_the_threads_and_the_daily_cap(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    """The worker's outbox lanes, running as a worker runs them, send two batches at once:
+    still at most ``[sms] threads`` requests at Aliyun at a time from the process, and the
+    organisation's daily cap exact (a batch gives back only what *it* reserved and did not
+    use, never a reservation another lane is still sending on)."""
+    fake.latency = 0.05
+    settings = make_settings(db_url, sms=sms_section(fake, org_daily_cap=25, threads=3),
+                             worker={"batch_size": 4})
+    channel = AliyunSmsChannel(settings, clock)
+    await channel.start()
+    rt = Runtime(settings=settings, clock=clock, channels={"sms": channel})
+    for i in range(20):
+        await _queue(rt, phone=f"1380000{i:04d}")
+    for i in range(5):  # people with two messages: their batch takes longer than the others
+        await _queue(rt, phone=f"1390000{i:04d}", n=2)
+    tasks = loops.start_loops(rt)
+    try:
+        for _ in range(400):
+            due = await Message.filter(status="queued", next_attempt_at__lte=clock.now()).count()
+            if not due and not fake.in_flight:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await loops.stop_loops(tasks)
+    assert loops.OUTBOX_LANES > 1
+    sent = await Message.filter(status="sent").count()
+    held = await Message.filter(status="queued").values_list("next_attempt_at", flat=True)
+    assert sent == 25 == len(fake.sent) == len({s.out_id for s in fake.sent})
+    # over the cap (or behind someone's first message that is): waiting for tomorrow
+    midnight = clock.now().replace(hour=0, minute=0) + timedelta(days=1)
+    assert held == [midnight] * 5
+    assert 1 < fake.peak_in_flight <= 3
+    counter = await KeyValue.filter(key__startswith="sms:day:").values_list("value", flat=True)
+    assert [int(v) for v in counter] == [25]  # every reservation used or given back
     await channel.close()
 
 

@@ -1,9 +1,10 @@
 """Aliyun SMS (dysmsapi) channel: approved templates, caps, pausing, unsure sends.
 
-Requests are signed by the Aliyun SDK's own RPC signer (``aliyunsdkcore``) and sent with
+Requests are signed with the Aliyun SDK's RPC signer (``aliyunsdkcore``) and sent with
 aiohttp (:mod:`bot.channels.aliyun_rpc`, shared with the voice channel), so ``[sms] threads``
-sends run at once in one process without a thread each, bounded by that number and by
-``max_per_second`` (Aliyun's API rate for the account, shared out between processes).
+sends run at once in one process without a thread each, bounded by that number (for the
+whole process, whichever outbox lane sends them) and by ``max_per_second`` (Aliyun's API
+rate for the account, shared out between processes).
 Nothing is retried behind our back: ``SendSms`` is not idempotent.
 
 A request that may have reached Aliyun without an answer (a timeout after it left, a dropped
@@ -209,7 +210,6 @@ class AliyunSmsChannel:
             timeout=self.cfg.timeout_seconds, connect_timeout=self.cfg.connect_timeout_seconds,
             connections=self.cfg.threads, clock=self.clock,
             max_per_second=self.cfg.max_per_second)
-        self._batches: list[_DayQuota] = []
 
     @property
     def max_concurrency(self) -> int:
@@ -303,6 +303,8 @@ class AliyunSmsChannel:
         finally:
             if day is not None and not went:
                 day.put_back()
+            if facts is None and day is not None:
+                await _give_back([day])  # a send outside a batch reserved for itself alone
         if facts is not None:
             facts.window.setdefault((phone, template.code), []).append(now)
         return result
@@ -418,6 +420,7 @@ class AliyunSmsChannel:
     async def _check_caps(self, msg: Outgoing, template: SmsTemplate, phone: str,
                           now: datetime, facts: SmsFacts | None) -> _DayQuota | None:
         """Raise a deferral when a cap is full; returns the day quota this send took."""
+        alone = facts is None
         if facts is None:  # a send outside a batch (one-time codes, tests): ask the table
             facts = SmsFacts()
             for r in await Message.filter(
@@ -432,6 +435,8 @@ class AliyunSmsChannel:
                   if at > now - timedelta(hours=24)]
         if len(recent) >= self.cfg.per_number_template_cap:
             frees = (min(recent) + timedelta(hours=24) - now).total_seconds()
+            if alone and facts.day is not None:
+                await _give_back([facts.day])
             raise ChannelError("this number's 24-hour cap for the template is reached",
                                code="sms.cap.number", defer=True, retry_after=max(frees, 1.0))
         day = facts.day
@@ -474,29 +479,14 @@ class AliyunSmsChannel:
                 await conn.execute_query(
                     f"UPDATE key_value SET value = {m[0]} WHERE key = {m[1]}",
                     [str(before + granted), key])
-        quota = _DayQuota(key, granted, (tomorrow - local).total_seconds())
-        if granted:
-            self._batches.append(quota)
-        return quota
+        return _DayQuota(key, granted, (tomorrow - local).total_seconds())
 
-    async def finish_batch(self) -> None:
-        """A batch is done: give back what it reserved from the daily counter and did not
-        send (called by the outbox after each batch)."""
-        await self.give_back()
-
-    async def give_back(self) -> None:
-        """Return what batches reserved from the daily counter and did not send."""
-        done, self._batches = self._batches, []
-        unused: dict[str, int] = {}
-        for q in done:
-            if q.granted > q.used:
-                unused[q.key] = unused.get(q.key, 0) + q.granted - q.used
-        for key, n in unused.items():
-            conn = connections.get("default")
-            m = marks(conn, 2)
-            await conn.execute_query(
-                f"UPDATE key_value SET value = CAST(CAST(value AS INTEGER) - {m[0]} AS TEXT) "
-                f"WHERE key = {m[1]}", [n, key])
+    async def finish_batch(self, batch: list[Outgoing]) -> None:
+        """A batch is done: give back what *it* reserved from the daily counter and did not
+        send (called by the outbox after each batch; other batches of this process may still
+        be sending on their own reservations)."""
+        await _give_back([o.prepared.day for o in batch
+                          if isinstance(o.prepared, SmsFacts) and o.prepared.day is not None])
 
     # --- the API (bot.channels.aliyun_rpc: signed by the SDK, sent with aiohttp) ------------
 
@@ -512,6 +502,21 @@ class AliyunSmsChannel:
 
     async def _call(self, action: str, params: dict[str, str]) -> _Reply:
         return await self._rpc.call(action, params)
+
+
+async def _give_back(quotas: list[_DayQuota]) -> None:
+    """Return to the daily counter what ``quotas`` reserved and did not send (each once)."""
+    unused: dict[str, int] = {}
+    for q in {id(q): q for q in quotas}.values():
+        if q.granted > q.used:
+            unused[q.key] = unused.get(q.key, 0) + q.granted - q.used
+            q.granted = q.used  # given back: a second call gives nothing
+    for key, n in unused.items():
+        conn = connections.get("default")
+        m = marks(conn, 2)
+        await conn.execute_query(
+            f"UPDATE key_value SET value = CAST(CAST(value AS INTEGER) - {m[0]} AS TEXT) "
+            f"WHERE key = {m[1]}", [n, key])
 
 
 async def _carry_over_unsure(now: datetime) -> None:
@@ -569,8 +574,6 @@ async def send_otp(settings: Settings, channels: Mapping[str, Any], phone: str, 
         await Message.filter(id=row.id).update(status=MessageStatus.FAILED, attempts=1,
                                                 error=f"{e.code}: {e}"[:255])  # never resent
         raise
-    finally:
-        await channel.give_back()
     await Message.filter(id=row.id).update(status=MessageStatus.SENT, attempts=1,
                                             provider_msg_id=result.provider_msg_id, sent_at=now)
     return result
