@@ -13,16 +13,9 @@ alone and the whole parser are both checked, and one table end to end through
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from surveys.parser import ReplyParser
-
-RULES = ReplyParser(recall=False)
-WHOLE = ReplyParser()
+from tests.redflag_tables import RULES, WHOLE, table_tests
 
 NOT_RED_FLAG = [
     # a low-grade fever, not said to go on
@@ -79,23 +72,8 @@ STILL_RED_FLAG = [
     "伤口周围溃烂了",
 ]
 
-
-@pytest.mark.parametrize("parser", [RULES, WHOLE], ids=["rules", "whole"])
-@pytest.mark.parametrize("text", NOT_RED_FLAG)
-def test_not_a_red_flag(parser: ReplyParser, text: str) -> None:
-    assert not parser.parse(text).red_flag, text
-
-
-@pytest.mark.parametrize("parser", [RULES, WHOLE], ids=["rules", "whole"])
-@pytest.mark.parametrize("text", STILL_RED_FLAG)
-def test_still_a_red_flag(parser: ReplyParser, text: str) -> None:
-    assert parser.parse(text).red_flag, text
-
-
-@pytest.mark.parametrize("suffix", ["", "，谢谢", "😊", " 5分", "！！"])
-@pytest.mark.parametrize("text", STILL_RED_FLAG[-15:])
-def test_politeness_keeps_the_new_signs(suffix: str, text: str) -> None:
-    assert WHOLE.parse(text + suffix).red_flag, text + suffix
+(test_not_a_red_flag, test_still_a_red_flag, test_decorations_keep_them,
+ test_end_to_end_through_the_cli) = table_tests(NOT_RED_FLAG, STILL_RED_FLAG)
 
 
 RATINGS = [
@@ -120,16 +98,3 @@ def test_ratings(text: str, score: int) -> None:
 @pytest.mark.parametrize("text", ["满意呢", "非常满意🙂", "太满意了，谢谢医生"])
 def test_plain_praise_is_no_sarcasm(text: str) -> None:
     assert WHOLE.parse(text).score in (4, 5), text
-
-
-def test_classes_end_to_end_through_the_cli() -> None:
-    """``survey-bot parse --jsonl`` gives the labels the tables above promise."""
-    cases = [(t, False) for t in NOT_RED_FLAG] + [(t, True) for t in STILL_RED_FLAG]
-    out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
-        capture_output=True, text=True,
-        check=True, timeout=120)
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    assert len(rows) == len(cases)
-    assert [r["red_flag"] for r in rows] == [want for _, want in cases]

@@ -12,16 +12,7 @@ trailing score.  Checked on the rules alone, the whole parser and ``survey-bot p
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-import pytest
-
-from surveys.parser import ReplyParser
-
-RULES = ReplyParser(recall=False)
-WHOLE = ReplyParser()
+from tests.redflag_tables import RULES, table_tests
 
 NOT_RED_FLAG = [
     # the circumstance of a grievance about the service, nothing said to go on now
@@ -74,24 +65,8 @@ STILL_RED_FLAG = [
     "口水里一直有血丝，越来越多",
 ]
 
-
-@pytest.mark.parametrize("parser", [RULES, WHOLE], ids=["rules", "whole"])
-@pytest.mark.parametrize("text", NOT_RED_FLAG)
-def test_not_a_red_flag(parser: ReplyParser, text: str) -> None:
-    assert not parser.parse(text).red_flag, text
-
-
-@pytest.mark.parametrize("parser", [RULES, WHOLE], ids=["rules", "whole"])
-@pytest.mark.parametrize("text", STILL_RED_FLAG)
-def test_still_a_red_flag(parser: ReplyParser, text: str) -> None:
-    assert parser.parse(text).red_flag, text
-
-
-@pytest.mark.parametrize("suffix", ["", "，谢谢", "😊", " 5分", "！！", " 1分"])
-@pytest.mark.parametrize("text", STILL_RED_FLAG)
-def test_politeness_emoji_and_a_score_keep_them(suffix: str, text: str) -> None:
-    assert RULES.parse(text + suffix).red_flag, text + suffix
-    assert WHOLE.parse(text + suffix).red_flag, text + suffix
+(test_not_a_red_flag, test_still_a_red_flag, test_decorations_keep_them,
+ test_end_to_end_through_the_cli) = table_tests(NOT_RED_FLAG, STILL_RED_FLAG)
 
 
 def test_the_exclusions_leave_evidence() -> None:
@@ -102,14 +77,3 @@ def test_the_exclusions_leave_evidence() -> None:
                  "a gesture of the staff", "said in jest",
                  "the expected effect of a medicine"):
         assert note in notes, note
-
-
-def test_classes_end_to_end_through_the_cli() -> None:
-    """``survey-bot parse --jsonl`` gives the labels the tables above promise."""
-    cases = [(t, False) for t in NOT_RED_FLAG] + [(t, True) for t in STILL_RED_FLAG]
-    out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
-        capture_output=True, text=True, check=True, timeout=120)
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    assert [r["red_flag"] for r in rows] == [want for _, want in cases]
