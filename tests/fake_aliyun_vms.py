@@ -18,6 +18,7 @@ VoiceReport item (the record once the call ended: status code, duration, dtmf).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -124,6 +125,13 @@ class FakeAliyunVms(FakeAliyunSms):
             self.stall -= 1
             await self._release.wait()  # no answer in time, nothing placed
             return _code("OK", "OK")
+        if self.latency:  # calls being placed at once, and the most ever
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.latency)
+            finally:
+                self.in_flight -= 1
         code = self.codes.popleft() if self.codes else "OK"
         if code != "OK":
             return _code(code, f"fake answer {code}")

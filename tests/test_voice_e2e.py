@@ -100,6 +100,20 @@ async def test_a_phone_only_elderly_contact_gets_an_ivr_call_at_an_allowed_time(
     assert (await CheckIn.get()).channel == "voice"
 
 
+async def test_one_call_at_a_time_whichever_outbox_lane_places_it(
+        db_url: str, clock: FrozenClock, vms: FakeAliyunVms, client_factory: Any) -> None:
+    """Calls are placed one at a time per process (the per-number limits are counted from the
+    call table before each call), though the worker sends in several outbox lanes at once."""
+    vms.latency = 0.05
+    settings = phone_settings(db_url, vms, worker={"batch_size": 2})
+    client = await start(client_factory, settings, clock,
+                         *(elder(f"V-{i}", f"1390000{i:04d}") for i in range(8)))
+    clock.set(at(16, 14, 1))
+    await calls_placed(client, vms, 8)
+    assert len({c.phone for c in vms.ivr_calls()}) == 8
+    assert vms.peak_in_flight == 1
+
+
 async def test_a_key_pushed_twice_records_one_answer_on_channel_voice(
         db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
         client_factory: Any) -> None:
