@@ -7,7 +7,9 @@ Prints, measured in the same run on the same machine:
   - the fake provider's raw rate (customer-service sends straight from an aiohttp client);
   - SMS: check-ins sent per second by one worker process on PostgreSQL through a fake Aliyun
     that answers every SendSms in 50 ms (``[sms] threads`` at once), beside that fake's raw
-    rate with as many signed requests at once from a bare aiohttp client (the ceiling);
+    rate with as many signed requests at once from a bare aiohttp client (the ceiling); then
+    the outbox alone ("SMS queued"): the check-ins opened beforehand, their SMS waiting in
+    the outbox, sent by one worker, timed from their release to the last one sent;
   - planning (import → check-ins) per second;
   - check-ins opened and sent per second on SQLite (1 worker) and on PostgreSQL (1 and 3
     worker processes, `survey-bot serve --role worker`, polling every 0.5 s), from the first
@@ -64,8 +66,22 @@ def _toml(url: str, fake: str) -> str:
             'template_id = "TEMPLATE-CHECKIN"\n')
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SMS_LATENCY = 0.05  # the fake Aliyun answers every SendSms in 50 ms
 SMS_THREADS = 128
+
+
+def _sms_settings(fake: str) -> dict[str, Any]:
+    """The SMS scenario's channel settings (as _sms_toml writes them), for in-process use."""
+    from tests.fake_aliyun import TEMPLATES
+
+    return {"channels": {"order": ["sms"]},
+            "sms": {"access_key_id": "test-ak", "access_key_secret": "test-secret",
+                    "endpoint": fake, "sign_name": "示例医院",
+                    "callback_token": "bench-callback-token-0123", "threads": SMS_THREADS,
+                    "max_per_second": 5000, "org_daily_cap": 1000000,
+                    "templates": {k: {"code": t["code"], "params": t["params"]}
+                                  for k, t in TEMPLATES.items()}}}
 
 
 def _sms_toml(url: str, fake: str) -> str:
@@ -122,7 +138,8 @@ async def _serve_fake_sms(port_file: Path) -> None:
 async def _raw_sms_rate(base: str, n: int, concurrency: int = SMS_THREADS) -> float:
     """Signed SendSms requests straight from aiohttp, ``concurrency`` at once: the ceiling."""
     import aiohttp
-    from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
+
+    from bot.channels.aliyun_rpc import signed_request
 
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
@@ -131,10 +148,10 @@ async def _raw_sms_rate(base: str, n: int, concurrency: int = SMS_THREADS) -> fl
             params = {"PhoneNumbers": f"137{i:08d}", "SignName": "示例医院",
                       "TemplateCode": "SMS_1002", "TemplateParam": '{"content": "您好"}',
                       "OutId": str(i)}
-            path, _ = get_signed_url({"Action": "SendSms", "Version": "2017-05-25",
-                                      "RegionId": "cn-hangzhou"}, "test-ak", "test-secret",
-                                     "JSON", "POST", params)
-            async with sem, s.post(base + path, data=params) as r:
+            path, form = signed_request({"Action": "SendSms", "Version": "2017-05-25",
+                                         "RegionId": "cn-hangzhou"}, "test-ak", "test-secret",
+                                        params)
+            async with sem, s.post(base + path, data=form, headers=FORM) as r:
                 await r.read()
 
         t = time.perf_counter()
@@ -166,19 +183,22 @@ async def _raw_rate(base: str, n: int, concurrency: int = 32) -> float:
 
 # --- seeding and measuring, each database in its own process -------------------------------
 
-async def _seed(url: str, fake: str, n: int) -> dict[str, float]:
-    from bot import db, importer
+async def _seed(url: str, fake: str, n: int, queued_sms: bool = False) -> dict[str, float]:
+    """Import ``n`` visits (their check-ins held); with ``queued_sms`` also open them here,
+    so that their first messages wait in the outbox for SMS (held too)."""
+    from bot import db, importer, planner
     from bot.app import build_channels
     from bot.clock import SystemClock
     from bot.config import settings_from_dict
     from bot.runtime import Runtime
-    from models import CheckIn
+    from models import CheckIn, Message
 
     await db.migrate(url)
     await db.close_db()
     await db.init_db(url)
     settings = settings_from_dict({"database": {"url": url}, **FAST,
-                                   "simulator": {"enabled": False}})
+                                   "simulator": {"enabled": False},
+                                   **(_sms_settings(fake) if queued_sms else {})})
     rt = Runtime(settings=settings, clock=SystemClock(), channels=build_channels(settings))
     when = rt.local(rt.now() - timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
     rows = [(i, {"external_id": f"B{i}", "person_name": f"病人{i}",
@@ -188,6 +208,13 @@ async def _seed(url: str, fake: str, n: int) -> dict[str, float]:
     result = await importer.import_rows(rt, rows, "bench")
     plan_rate = n / (time.perf_counter() - t)
     assert result.checkins_planned == n, result.as_dict()
+    if queued_sms:
+        while await planner.open_due(rt):
+            pass
+        rt.outbox_handoff.clear()
+        assert await Message.filter(direction="out", status="queued", channel="sms"
+                                    ).count() == n
+        await Message.all().update(lease_owner=HOLD, lease_until=rt.now() + timedelta(days=1))
     # Held by a lease until every worker is up (see _run_workers).
     await CheckIn.all().update(lease_owner=HOLD, lease_until=rt.now() + timedelta(days=1))
     await db.close_db()
@@ -286,7 +313,8 @@ def _pg_pids(pg: Any) -> list[int]:
 
 
 def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
-                 fake_pid: int, sms: bool = False) -> tuple[float, dict[str, float]]:
+                 fake_pid: int, sms: bool = False,
+                 queued: bool = False) -> tuple[float, dict[str, float]]:
     cfg = tmp / f"w{workers}{'-sms' if sms else ''}.toml"
     cfg.write_text(_sms_toml(url, fake) if sms else _toml(url, fake), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
@@ -312,6 +340,10 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
     start = {p.pid: _cpu(p.pid) for p in procs}
     others = {"fake": [fake_pid], "postgres": _pg_pids(pg)}
     before = {k: sum(_cpu(pid) for pid in pids) for k, pids in others.items()}
+    released = time.time()
+    if queued:
+        _query(url, f"UPDATE message SET lease_owner = NULL, lease_until = NULL "
+                    f"WHERE lease_owner = '{HOLD}'", pg)
     _query(url, f"UPDATE checkin SET lease_owner = NULL, lease_until = NULL "
                 f"WHERE lease_owner = '{HOLD}'", pg)
     cpu: dict[str, float] = {}
@@ -350,6 +382,11 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
         sql = ("SELECT extract(epoch FROM (SELECT max(sent_at) FROM message) - "
                "(SELECT min(opened_at) FROM checkin))")
     seconds = float(_query(url, sql, pg)[0][0])
+    if queued:  # from the release of the queued messages to the last one sent
+        last = ("SELECT (julianday(max(sent_at)) - 2440587.5) * 86400 FROM message"
+                if url.startswith(
+            "sqlite://") else "SELECT extract(epoch FROM max(sent_at)) FROM message")
+        seconds = float(_query(url, last, pg)[0][0]) - released
     dup = _query(url, "SELECT count(*) - count(DISTINCT conversation_id) FROM message "
                       "WHERE direction = 'out'", pg)[0][0]
     if int(dup):
@@ -358,28 +395,31 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
 
 
 def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any, tmp: Path,
-              fake_pid: int, rounds: int = 1, sms: bool = False,
+              fake_pid: int, rounds: int = 1, sms: bool = False, queued: bool = False,
               ) -> list[tuple[str, float, float, dict[str, float], list[float]]]:
     """Each worker count ``rounds`` times on a fresh database; the round of median rate."""
     out = []
+    tag = ("-sms" if sms else "") + ("-queued" if queued else "")
     for w in workers:
         runs = []
         for r in range(rounds):
             if kind == "sqlite":
-                url = f"sqlite://{tmp}/bench-{w}-{r}{'-sms' if sms else ''}.sqlite3"
+                url = f"sqlite://{tmp}/bench-{w}-{r}{tag}.sqlite3"
             else:
-                name = f"bench_{w}_{r}_{'sms_' if sms else ''}{os.getpid()}"
+                name = f"bench_{w}_{r}{tag.replace('-', '_')}_{os.getpid()}"
                 pg.psql(f"CREATE DATABASE {name}")
                 url = pg.url(name)
             seeded = subprocess.run([sys.executable, __file__, "--seed", url, "--fake", fake,
-                                     "--n", str(n)], cwd=ROOT, capture_output=True, text=True,
-                                    check=True)
+                                     "--n", str(n), *(["--queued-sms"] if queued else [])],
+                                    cwd=ROOT, capture_output=True, text=True, check=True)
             plan = json.loads(seeded.stdout.strip().splitlines()[-1])["plan_per_s"]
-            rate, cpu = _run_workers(url, fake, n, w, tmp, pg, fake_pid, sms=sms)
+            rate, cpu = _run_workers(url, fake, n, w, tmp, pg, fake_pid, sms=sms,
+                                     queued=queued)
             runs.append((plan, rate, cpu))
         runs.sort(key=lambda x: x[1])
         plan, rate, cpu = runs[len(runs) // 2]
-        out.append((f"{'SMS, ' if sms else ''}{kind}, {w} worker{'s' if w > 1 else ''}", plan,
+        what = "SMS queued, " if queued else "SMS, " if sms else ""
+        out.append((f"{what}{kind}, {w} worker{'s' if w > 1 else ''}", plan,
                     rate, cpu, [x[1] for x in runs]))
     return out
 
@@ -437,6 +477,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--seed", help=argparse.SUPPRESS)
     ap.add_argument("--fake", help=argparse.SUPPRESS)
+    ap.add_argument("--queued-sms", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--serve-fake", help=argparse.SUPPRESS)
     ap.add_argument("--serve-fake-sms", help=argparse.SUPPRESS)
     ap.add_argument("--skip-sms", action="store_true")
@@ -453,7 +494,7 @@ def main() -> None:
         asyncio.run(_serve_fake_sms(Path(args.serve_fake_sms)))
         return
     if args.seed:
-        print(json.dumps(asyncio.run(_seed(args.seed, args.fake, args.n))))
+        print(json.dumps(asyncio.run(_seed(args.seed, args.fake, args.n, args.queued_sms))))
         return
     if args.count_queries:
         print(json.dumps(asyncio.run(_count_queries(args.count_queries, args.fake))))
@@ -497,6 +538,9 @@ def main() -> None:
                 sms_raw = asyncio.run(_raw_sms_rate(sms_fake, args.n))
                 sms_rows = _scenario("postgres", sms_fake, args.n, [1], pg, tmp, sms_proc.pid,
                                      args.rounds, sms=True)
+                # The outbox alone: the check-ins opened beforehand, their SMS queued.
+                sms_rows += _scenario("postgres", sms_fake, args.n, [1], pg, tmp,
+                                      sms_proc.pid, args.rounds, sms=True, queued=True)
     finally:
         for proc in (fake_proc, sms_proc):
             if proc is not None:
