@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tortoise.transactions import in_transaction
 
 from bot import loops, outbox
@@ -354,6 +356,19 @@ async def test_template_values_and_missing_template(orm: None, db_url: str, cloc
 ])
 def test_template_value(text: str, expected: str) -> None:
     assert template_value(text) == expected
+
+
+_VALUE_CHARS = st.one_of(st.characters(codec="utf-8", exclude_categories=("Cs",)),
+                         st.sampled_from("张三口腔科，。、【】[]^`～ 　\t😀👍🏻\u0301ｶﾞ〒￣"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(_VALUE_CHARS, max_size=50), limit=st.sampled_from([5, 20, 35]))
+def test_a_plain_value_takes_the_short_way_to_the_same_value(text: str, limit: int) -> None:
+    """The one-match path for plain values gives exactly what the character-by-character
+    cleaning gives, for any text."""
+    assert template_value(text, limit) == sms_aliyun._clean_value(text, limit)
+
 
 
 async def test_otp(orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:

@@ -33,6 +33,7 @@ never dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -116,12 +117,46 @@ _FAULT_FAMILIES = (("Forbidden", "没有调用短信接口的权限", "not permi
 _DROP = set("【】[]")
 
 
+_DROPPED_CATEGORIES = frozenset(("So", "Sk", "Cs", "Co", "Cn", "Cf"))
+
+
+def _kept_as_is(ch: str) -> bool:
+    """True when :func:`_clean_value` keeps ``ch`` unchanged wherever it stands."""
+    return (ch not in _DROP and unicodedata.category(ch) not in _DROPPED_CATEGORIES
+            and unicodedata.category(ch) != "Cc" and (ch == " " or not ch.isspace())
+            and not unicodedata.combining(ch) and unicodedata.normalize("NFC", ch) == ch
+            and not 0xFE00 <= ord(ch) <= 0xFE0F)
+
+
+@functools.cache
+def _plain() -> re.Pattern[str]:
+    """Runs of characters kept as they are, among those values are written in (ASCII, CJK
+    punctuation and ideographs, full-width forms): built with the same test, so exact."""
+    ranges: list[str] = []
+    for lo, hi in ((0x20, 0x7E), (0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF)):
+        start = None
+        for c in range(lo, hi + 2):
+            if c <= hi and _kept_as_is(chr(c)):
+                start = c if start is None else start
+            elif start is not None:
+                ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(c - 1))}")
+                start = None
+    return re.compile(f"[{''.join(ranges)}]*")
+
+
 def template_value(text: str, limit: int = VAR_LIMIT) -> str:
     """Make ``text`` a valid template variable: no emoji or controls, at most ``limit`` chars.
 
     Cutting works on whole characters (never half a surrogate or a dangling combining mark),
     and a cut value ends with "…" so the reader sees it was shortened.
     """
+    if len(text) <= limit and _plain().fullmatch(text) and "  " not in text:
+        return text.strip()  # most values (names, departments, codes): checked in one match
+    return _clean_value(text, limit)
+
+
+def _clean_value(text: str, limit: int) -> str:
+    """:func:`template_value`, character by character."""
     kept: list[str] = []
     for ch in unicodedata.normalize("NFC", text):
         cat = unicodedata.category(ch)
