@@ -349,12 +349,18 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     # A missing day is stored as '', before every date: a start bound leaves it out by itself,
     # an end bound needs "> ''" (a range condition the planners estimate well, unlike a bit).
     dated = scope.start is not None or scope.end is not None
+    # SQLite takes any day range for a narrow one and seeks the (local_day, …) unique index,
+    # looking each row up for its count; over most of the days, scanning the covering group
+    # index in order is faster (a year at a million answers: 160 instead of 240 ms). "+"
+    # keeps the range off the index.
+    day = "+local_day" if dated and not pg and await _most_days(conn, "answer_day", scope) \
+        else "local_day"
     if scope.start is not None:
-        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+        conds.append(f"{day} >= {sql.p(scope.start.isoformat())}")
     if scope.end is not None:
-        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+        conds.append(f"{day} <= {sql.p(scope.end.isoformat())}")
         if scope.start is None:
-            conds.append("local_day > ''")
+            conds.append(f"{day} > ''")
     ids = scope.dept_ids()
     if ids is not None:
         conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
@@ -406,6 +412,22 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
             per_label = label(r[off + 3])
         folded[(g, per_label, r[off], r[off + 1])] += r[-1]
     return [(*k, int(n)) for k, n in folded.items()]
+
+
+async def _most_days(conn: Any, table: str, scope: Scope, share: float = 0.25) -> bool:
+    """Whether the scope's days cover at least ``share`` of the days a day rollup holds
+    (measured on the bench: below a quarter the range seek wins, above it the scan)."""
+    # two subqueries: SQLite finds a lone MIN or MAX with one index seek, both at once by a scan
+    _, rows = await conn.execute_query(
+        f"SELECT (SELECT MIN(local_day) FROM {table} WHERE local_day > ''), "
+        f"(SELECT MAX(local_day) FROM {table})")
+    lo, hi = (rows[0][0], rows[0][1]) if rows else (None, None)
+    try:
+        first, last = date.fromisoformat(str(lo)), date.fromisoformat(str(hi))
+    except ValueError:  # no days (or none the planner could reason about): leave it be
+        return False
+    a, b = max(first, scope.start or first), min(last, scope.end or last)
+    return b >= a and (b - a).days + 1 >= share * ((last - first).days + 1)
 
 
 async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
