@@ -1,6 +1,7 @@
 """Speed of the manager tallies over a million answers, beside hand-written GROUP BYs.
 
     python bench/tallies.py [--answers 1000000] [--runs 5] [--backend sqlite|postgres|both]
+                            [--pages-only]
 
 Fills a fresh database (SQLite file; PostgreSQL started with tests/pgcluster.py) with synthetic
 answers by bulk insert / COPY (not through the ledger: hashes are placeholders; the rollups
@@ -18,6 +19,10 @@ same connection, and the /tallies pages over HTTP. Columns:
 - rollup GB, ratio: a hand-written GROUP BY over the rollup the tally read, and tally / that
   (the cost of the tally code over the cheapest hand query on the same table; "—" when the
   tally read the answers).
+
+The pages are printed with the CPU time of this process (the app and, on SQLite, the
+database) and the fastest and slowest run, to show how noisy the machine was;
+``--pages-only`` times the satisfaction pages alone (no shapes, no follow-up page).
 
 Each figure is the median of ``--runs`` runs after one warm-up run. On PostgreSQL both the
 tallies and the hand queries run with JIT off (SET LOCAL in a transaction). Nothing is asserted.
@@ -283,6 +288,20 @@ async def median_ms(fn: Callable[[], Awaitable[Any]], runs: int) -> float:
     return statistics.median(times)
 
 
+async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> tuple[float, float, float,
+                                                                        float]:
+    """Like :func:`median_ms`: (median wall ms, median CPU ms of this process, fastest and
+    slowest wall ms: how noisy the machine was)."""
+    await fn()
+    walls, cpus = [], []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        await fn()
+        walls.append((time.perf_counter() - t) * 1000)
+        cpus.append((time.process_time() - c) * 1000)
+    return statistics.median(walls), statistics.median(cpus), min(walls), max(walls)
+
+
 @dataclass
 class Result:
     """The timings of one shape."""
@@ -385,8 +404,13 @@ PAGES: list[tuple[str, str, tuple[str, str]]] = [
 ]
 
 
-async def measure_pages(url: str, runs: int, pg: bool) -> list[tuple[str, float, float, int]]:
-    """Each page's server time (median, ms), the hand GROUP BY's, and the page's bytes."""
+PageTimes = tuple[str, tuple[float, float, float, float], tuple[float, float, float, float],
+                  int]
+
+
+async def measure_pages(url: str, runs: int, pg: bool, skip: str = "") -> list[PageTimes]:
+    """Each page's times (see :func:`timed`), the hand GROUP BY's, and the page's bytes.
+    Pages whose label starts with ``skip`` are left out."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from bot import staff as staff_svc
@@ -415,6 +439,8 @@ async def measure_pages(url: str, runs: int, pg: bool) -> list[tuple[str, float,
         conn = connections.get("default")
         assert app[RUNTIME] is not None
         for label, qs, raw in PAGES:
+            if skip and label.startswith(skip):
+                continue
             size = 0
 
             async def fetch(qs: str = qs) -> None:
@@ -433,21 +459,23 @@ async def measure_pages(url: str, runs: int, pg: bool) -> list[tuple[str, float,
                         await tx.execute_script("SET LOCAL jit = off")
                         await tx.execute_query(one)
 
-            t_page = await median_ms(fetch, runs)
-            t_raw = await median_ms(hand, runs)
+            t_page = await timed(fetch, runs)
+            t_raw = await timed(hand, runs)
             out.append((label, t_page, t_raw, size))
     finally:
         await client.close()
     return out
 
 
-def report_pages(backend: str, rows: list[tuple[str, float, float, int]]) -> None:
+def report_pages(backend: str, rows: list[PageTimes]) -> None:
     print(f"\n{backend}: /tallies pages over HTTP (server and client on this machine), "
-          "median ms")
-    print(f"  {'page':30} {'page':>7} {'raw GB':>7} {'ratio':>6} {'HTML':>8}")
-    for label, t_page, t_raw, size in rows:
-        print(f"  {label:30} {t_page:7.1f} {t_raw:7.1f} {t_page / t_raw:6.2f} "
-              f"{size / 1024:7.0f}K")
+          "median ms; CPU: this process's (the app, the client and SQLite; not PostgreSQL's "
+          "server); min-max: the fastest and slowest run")
+    print(f"  {'page':30} {'page':>7} {'CPU':>6} {'min-max':>13} {'raw GB':>7} {'CPU':>6} "
+          f"{'min-max':>13} {'ratio':>6} {'HTML':>8}")
+    for label, (page, cpu, lo, hi), (raw, rcpu, rlo, rhi), size in rows:
+        print(f"  {label:30} {page:7.1f} {cpu:6.1f} {f'{lo:.0f}-{hi:.0f}':>13} {raw:7.1f} "
+              f"{rcpu:6.1f} {f'{rlo:.0f}-{rhi:.0f}':>13} {page / raw:6.2f} {size / 1024:7.0f}K")
     print("  targets: page < 300 ms and ≤ 1.5 × the raw GROUP BY")
 
 
@@ -467,8 +495,17 @@ def report(backend: str, n: int, fill_s: float, rows: list[Result]) -> None:
           f"({ratio.shape.label}; target ≤ 1.5)")
 
 
+async def rebuilt(url: str) -> None:
+    """The rollups counted from the bulk-loaded answers (as :func:`measure` does first)."""
+    await db.init_db(url)
+    try:
+        await tallies.rebuild_rollup()
+    finally:
+        await db.close_db()
+
+
 async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
-                       followup: dict[str, list[tuple[Any, ...]]]) -> None:
+                       followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
     from tests import pgcluster
 
     cluster = pgcluster.start()
@@ -480,14 +517,18 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         await fill_postgres(url, rows, followup)
         fill_s = time.perf_counter() - t
-        report("PostgreSQL", len(rows), fill_s, await measure(url, runs, "postgres"))
-        report_pages("PostgreSQL", await measure_pages(url, runs, True))
+        if pages_only:
+            await rebuilt(url)
+        else:
+            report("PostgreSQL", len(rows), fill_s, await measure(url, runs, "postgres"))
+        report_pages("PostgreSQL", await measure_pages(url, runs, True,
+                                                       "followup" if pages_only else ""))
     finally:
         cluster.stop()
 
 
 async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
-                     followup: dict[str, list[tuple[Any, ...]]]) -> None:
+                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.sqlite3"
         url = f"sqlite://{path}"
@@ -496,8 +537,12 @@ async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         fill_sqlite(path, rows, followup)
         fill_s = time.perf_counter() - t
-        report("SQLite", len(rows), fill_s, await measure(url, runs, "sqlite"))
-        report_pages("SQLite", await measure_pages(url, runs, False))
+        if pages_only:
+            await rebuilt(url)
+        else:
+            report("SQLite", len(rows), fill_s, await measure(url, runs, "sqlite"))
+        report_pages("SQLite", await measure_pages(url, runs, False,
+                                                   "followup" if pages_only else ""))
 
 
 def main() -> None:
@@ -506,23 +551,27 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--pages-only", action="store_true",
+                    help="only the satisfaction pages (no tally shapes, no follow-up page)")
     args = ap.parse_args()
     t = time.perf_counter()
     rows = synthetic(args.answers)
-    followup = followup_rows(args.answers)
+    followup = ({"contact": [], "episode": [], "checkin": []} if args.pages_only
+                else followup_rows(args.answers))
     print(f"generated {len(rows):,} synthetic answers and {len(followup['checkin']):,} "
           f"check-ins in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(run_sqlite(rows, args.runs, followup))
+        asyncio.run(run_sqlite(rows, args.runs, followup, args.pages_only))
     if args.backend == "postgres":
-        asyncio.run(run_postgres(rows, args.runs, followup))
+        asyncio.run(run_postgres(rows, args.runs, followup, args.pages_only))
     elif args.backend == "both":
         # tortoise keeps one SQL dialect per process (its insert queries are built once):
         # PostgreSQL runs in a process of its own
         import subprocess
 
         subprocess.run([sys.executable, __file__, "--backend", "postgres", "--answers",
-                        str(args.answers), "--runs", str(args.runs)], check=True)
+                        str(args.answers), "--runs", str(args.runs),
+                        *(["--pages-only"] if args.pages_only else [])], check=True)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "dash.whole_range": ("合计", "Whole range"),
     "dash.rows_shown": ("第{a}–{b}行，共{n}行；导出含全部行。",
                         "Rows {a}–{b} of {n}; the exports hold every row."),
+    "dash.all_rows": ("全部行（CSV）", "Every row (CSV)"),
     "dash.prev": ("上一页", "Previous"),
     "dash.next": ("下一页", "Next"),
     "dash.tallies_json": ("统计 JSON", "Tallies JSON"),
@@ -293,6 +294,35 @@ def _point(label: str, tl: tallies.Tally) -> charts.Point:
                         tl.answers)
 
 
+def _figure_cells(tl: tallies.Tally) -> Markup:
+    """A table row's figure cells (distribution, mean, 100-point score, top box, top two),
+    each figure computed once: the same HTML as the ``dist``, ``mean``, ``s100`` and
+    ``rate`` macros of _tally_macros.html give, at a fraction of their cost over a page of
+    rows (tests/test_tallies_web.py compares the two)."""
+    if not tl.shown:
+        return Markup(_HIDDEN_CELLS.format(star="*" if tl.reason == "complement" else ""))
+    d = tl.distribution
+    mean, ci, s100 = tl.mean, tl.mean_ci, tl.score100
+    mean_s = "—" if mean is None else f"{mean:.2f}" + (
+        f'<small class="ci"> [{ci[0]:.2f}–{ci[1]:.2f}]</small>' if ci else "")
+    rates = []
+    for r in (tl.top_box_rate, tl.top_two_rate):
+        v, rci = r.value, r.ci
+        rates.append("—" if v is None or rci is None else
+                     f'{v * 100:.1f}%<small class="ci"> [{rci[0] * 100:.1f}–'
+                     f'{rci[1] * 100:.1f}]</small>')
+    return Markup(
+        "".join(f'<td class="d{k}">{d[k]}</td>' for k in range(1, 6))
+        + f'\n    <td class="mean">{mean_s}</td>'
+        + f'\n    <td class="s100">{"—" if s100 is None else f"{s100:.1f}"}</td>'
+        + f'\n    <td class="top1">{rates[0]}</td>\n    <td class="top2">{rates[1]}</td>')
+
+
+_HIDDEN_CELLS = ("".join(f'<td class="d{k}">—</td>' for k in range(1, 6))
+                 + '\n    <td class="mean">—{star}</td>\n    <td class="s100">—</td>'
+                 '\n    <td class="top1">—</td>\n    <td class="top2">—</td>')
+
+
 async def dashboard(request: web.Request) -> web.Response:
     """Satisfaction: the table (paginated), trend and comparison charts, comment themes.
     One score query per request; every figure comes from the same view."""
@@ -319,9 +349,11 @@ async def dashboard(request: web.Request) -> web.Response:
     first = (page - 1) * size
     shown = table[first:first + size]
     drillable = {id(tl) for tl in view.rows}
-    rows = [{"t": tl, "title": view.title(tl.question_id),
-             "drill": _qs(params, key=_key_param(tl.key_id), q=tl.question_id,
-                          pkey=tl.period) if tl.shown and id(tl) in drillable else ""}
+    base = _qs(params)  # the drill-down links add key, q and pkey to the page's own query
+    rows = [{"t": tl, "title": view.title(tl.question_id), "cells": _figure_cells(tl),
+             "drill": base + "&" + _qs({}, key=_key_param(tl.key_id), q=tl.question_id,
+                                       pkey=tl.period)
+             if tl.shown and id(tl) in drillable else ""}
             for tl in shown]
     names = await tallies.department_names(view.scope.departments)
     found = await themes.themes_for(rt.settings, view.scope, period=params["period"])

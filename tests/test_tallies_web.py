@@ -11,14 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot.analytics import delivery
+from bot.analytics.tallies import Tally
 from bot.cli import main
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.keys import RUNTIME
 from bot.runtime import Runtime
+from handlers.dashboard import _figure_cells
+from handlers.render import _env
 from tests.fake_wecom import FakeWecom
 from tests.report_data import NOW, SH, START, report_settings, seed_through_the_product
 from tests.staff_helpers import make_staff, sign_in
@@ -147,3 +152,59 @@ async def test_cli_report(db_url: str, client_factory: Any, tmp_path: Path,
         assert "随访 Follow-up" in wb.sheetnames
     bad = await asyncio.to_thread(main, ["report", "--period", "2026-13"])
     assert bad == 2
+
+
+async def test_table_is_paged_and_the_export_holds_every_row(db_url: str,
+                                                            client_factory: Any) -> None:
+    """A page sends at most ``page_rows`` rows and says so, linking the export; walking the
+    pages gives the export's rows, in its order, each once."""
+    client = await seeded(db_url, client_factory, tallies={"page_rows": 10})
+    qs = f"by=clinician&period=day&{OCT}"
+    export = json.loads(await (await client.get(f"/tallies/export.json?{qs}")).text())["rows"]
+    assert len(export) > 10  # two pages at least
+    row = re.compile(r'<tr data-department="([^"]*)" data-parent="([^"]*)" '
+                     r'data-dimension="([^"]*)" data-question="([^"]*)" data-period="([^"]*)"'
+                     r'.*?<td class="n">(?:<a [^>]*>)?(\d+)<', re.S)
+    seen: list[tuple[str, ...]] = []
+    url: str | None = f"/tallies?lang=en&{qs}"
+    pages = 0
+    while url:
+        html = await (await client.get(url)).text()
+        pages += 1
+        rows = row.findall(html)
+        assert 0 < len(rows) <= 10
+        a, b = len(seen) + 1, len(seen) + len(rows)
+        assert f"Rows {a}–{b} of {len(export)}; the exports hold every row." in html
+        link = re.search(r'<a href="(/tallies/export\.csv\?[^"]+)" id="all-rows">', html)
+        assert link, "a capped page links the export of every row"
+        csv_text = await (await client.get(link.group(1).replace("&amp;", "&"))).text()
+        assert len(csv_text.strip().splitlines()) > len(export)  # a header and every row
+        seen += rows
+        nxt = re.search(r'<a href="([^"]+)" id="next-page">', html)
+        url = nxt.group(1).replace("&amp;", "&") + "&lang=en" if nxt else None
+    assert pages == -(-len(export) // 10)
+    assert seen == [(r["key"], r["department"] if r["dimension"] == "clinician" else "",
+                     r["dimension"], r["question"], r["period"], str(r["answers"]))
+                    for r in export]
+
+
+# The table's figure cells as the shared macros write them (the report pages still use them).
+_MACRO_CELLS = _env.from_string(
+    '{% import "_tally_macros.html" as m %}{{ m.dist(r) }}\n'
+    '    <td class="mean">{{ m.mean(r) }}</td>\n    <td class="s100">{{ m.s100(r) }}</td>\n'
+    '    <td class="top1">{{ m.rate(r.top_box_rate) }}</td>\n'
+    '    <td class="top2">{{ m.rate(r.top_two_rate) }}</td>')
+
+
+@given(st.lists(st.integers(0, 60), min_size=5, max_size=5), st.integers(1, 12),
+       st.sampled_from([None, True, False]), st.sampled_from(["", "small", "complement"]),
+       st.sampled_from(["times20", "linear"]))
+def test_table_cells_are_the_macros_cells(counts: list[int], min_answers: int,
+                                          hidden: bool | None, reason: str,
+                                          scale: str) -> None:
+    """The /tallies table writes its figure cells in Python, once per row; they are the
+    shared macros' cells character for character, shown, hidden and hidden with a star."""
+    t = Tally("department", "内科", "overall", "2026-10", min_answers=min_answers,
+              hidden=hidden, reason=reason, scale=scale,
+              distribution={s: n for s, n in enumerate(counts, start=1)})
+    assert str(_figure_cells(t)) == _MACRO_CELLS.render(r=t)

@@ -74,13 +74,23 @@ def suppress(cells: Iterable[Cell], lines: Iterable[Line], min_answers: int, *,
     """
     cells = list(cells)
     order = {id(c): i for i, c in enumerate(cells)}
+    # a cell's answers, summed once (a clinician × week page has thousands of cells)
+    size = {id(c): c.answers for c in cells}
+
+    def n_of(c: Cell) -> int:
+        n = size.get(id(c))
+        if n is None:
+            n = size[id(c)] = c.answers
+        return n
+
     for c in cells:
-        small = 0 < c.answers < min_answers
+        small = 0 < size[id(c)] < min_answers
         c.hidden, c.reason = small, ("small" if small else "")
     for c in forced:
-        if not c.hidden and c.answers > 0:
+        if not c.hidden and n_of(c) > 0:
             c.hidden, c.reason = True, "complement"
-    todo = [[m for m in members if m.answers > 0] for _total, members in lines]
+    todo = [[m for m in members if (size.get(id(m)) if id(m) in size else n_of(m))]
+            for _total, members in lines]
     todo = [ms for ms in todo if len(ms) > 1]
     lines_of: dict[int, list[int]] = {}
     for i, ms in enumerate(todo):
@@ -105,7 +115,7 @@ def suppress(cells: Iterable[Cell], lines: Iterable[Line], min_answers: int, *,
             differ = [m for m in shown if any(n for s, n in m.distribution.items()
                                               if s != only[0])]
             pool = differ or shown
-        pick = min(pool, key=lambda m: (m.answers, order.get(id(m), 0)))
+        pick = min(pool, key=lambda m: (n_of(m), order.get(id(m), 0)))
         pick.hidden, pick.reason = True, "complement"
         for j in [i, *lines_of.get(id(pick), [])]:
             if j not in queued:

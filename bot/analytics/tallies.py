@@ -349,12 +349,18 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     # A missing day is stored as '', before every date: a start bound leaves it out by itself,
     # an end bound needs "> ''" (a range condition the planners estimate well, unlike a bit).
     dated = scope.start is not None or scope.end is not None
+    # SQLite takes any day range for a narrow one and seeks the (local_day, …) unique index,
+    # looking each row up for its count; over most of the days, scanning the covering group
+    # index in order is faster (a year at a million answers: 160 instead of 240 ms). "+"
+    # keeps the range off the index.
+    day = "+local_day" if dated and not pg and await _most_days(conn, "answer_day", scope) \
+        else "local_day"
     if scope.start is not None:
-        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+        conds.append(f"{day} >= {sql.p(scope.start.isoformat())}")
     if scope.end is not None:
-        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+        conds.append(f"{day} <= {sql.p(scope.end.isoformat())}")
         if scope.start is None:
-            conds.append("local_day > ''")
+            conds.append(f"{day} > ''")
     ids = scope.dept_ids()
     if ids is not None:
         conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
@@ -408,6 +414,22 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
     return [(*k, int(n)) for k, n in folded.items()]
 
 
+async def _most_days(conn: Any, table: str, scope: Scope, share: float = 0.25) -> bool:
+    """Whether the scope's days cover at least ``share`` of the days a day rollup holds
+    (measured on the bench: below a quarter the range seek wins, above it the scan)."""
+    # two subqueries: SQLite finds a lone MIN or MAX with one index seek, both at once by a scan
+    _, rows = await conn.execute_query(
+        f"SELECT (SELECT MIN(local_day) FROM {table} WHERE local_day > ''), "
+        f"(SELECT MAX(local_day) FROM {table})")
+    lo, hi = (rows[0][0], rows[0][1]) if rows else (None, None)
+    try:
+        first, last = date.fromisoformat(str(lo)), date.fromisoformat(str(hi))
+    except ValueError:  # no days (or none the planner could reason about): leave it be
+        return False
+    a, b = max(first, scope.start or first), min(last, scope.end or last)
+    return b >= a and (b - a).days + 1 >= share * ((last - first).days + 1)
+
+
 async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
                                 scope: Scope) -> list[tuple[Any, str, str, Counts]]:
     """score_counts from the answer_clinician_day rollup (same figures, any period and range).
@@ -442,32 +464,48 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
         per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"  # PostgreSQL cannot cast ''
     sel = [*keys, *([per] if per else [])]
     pos = ", ".join(str(i + 1) for i in range(len(sel)))
-    q = (f"SELECT {', '.join(sel)}, SUM(n1), SUM(n2), SUM(n3), SUM(n4), SUM(n5) "
+    # PostgreSQL sums bigints as numeric: cast back, or the driver builds a Decimal per count
+    sums = ", ".join((f"CAST(SUM(n{s}) AS BIGINT)" if pg else f"SUM(n{s})") for s in range(1, 6))
+    q = (f"SELECT {', '.join(sel)}, {sums} "
          f"FROM answer_clinician_day WHERE {' AND '.join(conds)} GROUP BY {pos}")
     raw = await _fetch(conn, pg, q, sql.values)
+    # A quarter's clinician weeks are thousands of rows: fold them with as little work per
+    # row as possible (each period value is labelled once, counts stay as the driver gives
+    # them until two rows meet).
     label = _period_label if pg and period == "week" else str
+    labels: dict[Any, str] = {}
     k = len(lead)
     bits_of = [_NULL_BIT.get(c, 0) for c in lead]
-    out: dict[tuple[Any, str, str], list[int]] = {}
+    clin = by == "clinician"
+    out: dict[tuple[Any, str, str], Any] = {}
     for r in raw:
         bits = int(r[k + 1])
-        gvals = [None if bits & b else v for b, v in zip(bits_of, r[:k], strict=True)]
-        g = _group_value(gvals, by)
+        if clin:
+            dept, code, name = r[0], r[1], r[2]
+            if bits & 3:
+                dept = None if bits & 1 else dept
+                name = None if bits & 2 else name
+            g: Any = (dept, code or "", name)
+        elif k:
+            g = None if bits & bits_of[0] else r[0]
+        else:
+            g = ""
         if period == "all":
             per_label = ""
         elif bits & 8:
             per_label = "None"  # as the answer-table query labels a missing day
         else:
-            per_label = label(r[k + 2])
+            v = r[k + 2]
+            per_label = labels.get(v) or labels.setdefault(v, label(v))
         # rows that differ only in a clinician id spelled NULL or '' fold together
         key = (g, per_label, r[k])
         c = out.get(key)
         if c is None:
-            out[key] = [int(n) for n in r[-5:]]
+            out[key] = (r[-5], r[-4], r[-3], r[-2], r[-1])
         else:
-            for i, n in enumerate(r[-5:]):
-                c[i] += int(n)
-    return [(g, per, q, (c[0], c[1], c[2], c[3], c[4])) for (g, per, q), c in out.items()]
+            out[key] = (c[0] + r[-5], c[1] + r[-4], c[2] + r[-3], c[3] + r[-2], c[4] + r[-1])
+    return [(g, per, q, (int(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])))
+            for (g, per, q), c in out.items()]
 
 
 async def rebuild_rollup() -> dict[str, int]:
@@ -626,8 +664,9 @@ def build_tallies(rows: Iterable[tuple[Any, ...]], by: str,
     recovery answers left out."""
     out: dict[tuple[Any, str, str], Tally] = {}
     # a clinician id may come with several spellings of the name: the commonest is shown
-    spellings: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    spellings: dict[Any, dict[str, int]] = {}
     clin = by == "clinician"
+    gids: dict[Any, Any] = {}  # group value → key_id (a clinician's is built once)
     for row in rows:
         if len(row) == 5:
             g, per, qid, score, n = row
@@ -639,18 +678,26 @@ def build_tallies(rows: Iterable[tuple[Any, ...]], by: str,
         if qid == RECOVERY:
             continue
         if clin:
-            dept, code, name = g
-            gid: Any = (dept, clinician_key(code, name))
-            spellings[gid][name or ""] += sum(counts)
+            gid = gids.get(g)
+            if gid is None:
+                gid = gids[g] = (g[0], clinician_key(g[1], g[2]))
+            names_of = spellings.get(gid)
+            if names_of is None:
+                names_of = spellings[gid] = {}
+            name = g[2] or ""
+            names_of[name] = names_of.get(name, 0) + sum(counts)
         else:
             gid = g
         k = (gid, per, qid)
         t = out.get(k)
         if t is None:
             t = out[k] = Tally(by, _label(by, g, names), qid, per, key_id=gid,
-                               min_answers=min_answers, scale=scale)
+                               min_answers=min_answers, scale=scale,
+                               distribution={1: counts[0], 2: counts[1], 3: counts[2],
+                                             4: counts[3], 5: counts[4]})
             if clin:
                 t.parent = names.get(g[0], "—") if g[0] is not None else "—"
+            continue
         d = t.distribution
         d[1] += counts[0]
         d[2] += counts[1]
@@ -658,10 +705,13 @@ def build_tallies(rows: Iterable[tuple[Any, ...]], by: str,
         d[4] += counts[3]
         d[5] += counts[4]
     if clin:
+        best = {gid: max(sp.items(), key=lambda kv: (kv[1], kv[0]))[0] or "—"
+                for gid, sp in spellings.items()}
         for t in out.values():
-            best = max(spellings[t.key_id].items(), key=lambda kv: (kv[1], kv[0]))[0]
-            t.key = best or "—"
-    return sorted(out.values(), key=lambda t: (t.parent, t.key, str(t.key_id), t.period,
+            t.key = best[t.key_id]
+    # str(key_id) once per group, not once per comparison's key
+    order = {gid: str(gid) for gid in {t.key_id for t in out.values()}}
+    return sorted(out.values(), key=lambda t: (t.parent, t.key, order[t.key_id], t.period,
                                                t.question_id))
 
 

@@ -132,7 +132,11 @@ class TallyView:
 def build(rows: Iterable[tuple[Any, ...]], by: str, period: str,
           scope: Scope, names: dict[int, str], titles: dict[str, str], *, min_answers: int,
           scale: str = "times20") -> TallyView:
-    """Fold score_rows' rows into a view and decide what it hides."""
+    """Fold score_rows' rows into a view and decide what it hides.
+
+    A clinician × week page holds thousands of tallies: totals are summed as plain integers
+    per total and written into their distributions once, not member by member.
+    """
     view = TallyView(by, period, scope, min_answers, titles)
     view.rows = tallies.build_tallies(rows, by, names, min_answers=min_answers, scale=scale)
 
@@ -141,60 +145,90 @@ def build(rows: Iterable[tuple[Any, ...]], by: str, period: str,
         return Tally(dim, key, q, per, key_id=key_id, min_answers=min_answers, scale=scale,
                      parent=parent)
 
-    def add(t: Tally, src: Tally) -> None:
-        a, b = t.distribution, src.distribution
-        a[1] += b[1]
-        a[2] += b[2]
-        a[3] += b[3]
-        a[4] += b[4]
-        a[5] += b[5]
-
-    # each total with the groups that add up to it, one line per way of adding it up
+    # each total with the groups that add up to it, one line per way of adding it up (in the
+    # order the lines are first met: suppression breaks ties by it)
     parts: dict[tuple[int, str], tuple[Tally, list[Tally]]] = {}
+    sums: dict[int, tuple[Tally, list[int]]] = {}  # id(total) → its counts being summed
 
-    def line(total: Tally, member: Tally, how: str, count: bool = True) -> None:
-        parts.setdefault((id(total), how), (total, []))[1].append(member)
-        if count:
-            add(total, member)
+    def line(total: Tally, members: Iterable[Tally], how: str, count: bool = True) -> None:
+        k = (id(total), how)
+        entry = parts.get(k)
+        if entry is None:
+            entry = parts[k] = (total, [])
+        ms = entry[1]
+        if not count:
+            ms.extend(members)
+            return
+        acc = sums.get(id(total))
+        if acc is None:
+            acc = sums[id(total)] = (total, [0, 0, 0, 0, 0])
+        c = acc[1]
+        for m in members:
+            ms.append(m)
+            d = m.distribution
+            c[0] += d[1]
+            c[1] += d[2]
+            c[2] += d[3]
+            c[3] += d[4]
+            c[4] += d[5]
+
+    def settle() -> None:
+        """Write the summed counts into the totals (before they are summed into others)."""
+        for total, c in sums.values():
+            d = total.distribution
+            d[1] += c[0]
+            d[2] += c[1]
+            d[3] += c[2]
+            d[4] += c[3]
+            d[5] += c[4]
+        sums.clear()
+
+    def grouped(members: Iterable[Tally], key: Any, make: Any, into: dict[Any, Tally],
+                how: str) -> None:
+        """Add each member to the total ``key(member)`` of ``into`` (made when missing)."""
+        batches: dict[Any, list[Tally]] = {}
+        for t in members:
+            k = key(t)
+            b = batches.get(k)
+            if b is None:
+                b = batches[k] = []
+                if k not in into:
+                    into[k] = make(t)
+            b.append(t)
+        for k, b in batches.items():
+            line(into[k], b, how)
 
     if period != "all":
-        for t in view.rows:
-            g = view.group_totals.get((t.key_id, t.question_id))
-            if g is None:
-                g = view.group_totals[(t.key_id, t.question_id)] = new(
-                    by, t.key, t.question_id, "", t.key_id, t.parent)
-            line(g, t, "periods")
+        grouped(view.rows, lambda t: (t.key_id, t.question_id),
+                lambda t: new(by, t.key, t.question_id, "", t.key_id, t.parent),
+                view.group_totals, "periods")
+        settle()
     else:  # the rows are the groups over the whole range
         for t in view.rows:
             view.group_totals[(t.key_id, t.question_id)] = t
     every_group = [*view.rows, *(view.group_totals.values() if period != "all" else [])]
     if by == "clinician":
-        for t in every_group:
-            k = (t.key_id[0], t.period, t.question_id)
-            d = view.departments.get(k)
-            if d is None:
-                d = view.departments[k] = new("department", t.parent, t.question_id, t.period,
-                                              t.key_id[0])
-            line(d, t, "clinicians")
+        grouped(every_group, lambda t: (t.key_id[0], t.period, t.question_id),
+                lambda t: new("department", t.parent, t.question_id, t.period, t.key_id[0]),
+                view.departments, "clinicians")
+        settle()
         if period != "all":
             for (dept, per, q), d in view.departments.items():
                 if per:
-                    line(view.departments[(dept, "", q)], d, "periods", count=False)
+                    line(view.departments[(dept, "", q)], (d,), "periods", count=False)
     if by == "question":
         for t in every_group:
             view.period_totals[(t.period, t.question_id)] = t
     else:
         tops = list(view.departments.values()) if by == "clinician" else every_group
-        for t in tops:
-            pk = (t.period, t.question_id)
-            p = view.period_totals.get(pk)
-            if p is None:
-                p = view.period_totals[pk] = new(by, ALL, t.question_id, t.period, None)
-            line(p, t, "groups")
+        grouped(tops, lambda t: (t.period, t.question_id),
+                lambda t: new(by, ALL, t.question_id, t.period, None),
+                view.period_totals, "groups")
+        settle()
         if period != "all":
             for (per, q), p in view.period_totals.items():
                 if per:
-                    line(view.period_totals[("", q)], p, "periods", count=False)
+                    line(view.period_totals[("", q)], (p,), "periods", count=False)
     for (per, q), p in view.period_totals.items():
         if per == "":
             view.grand[q] = p
