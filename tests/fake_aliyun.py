@@ -197,6 +197,17 @@ class FakeAliyunSms:
         """Every SendSms request that passed the signature check, accepted or not."""
         return [r for r in self.requests if r.get("Action") == "SendSms"]
 
+    async def _answer_after_latency(self) -> None:
+        """Wait ``latency`` before answering, counting the requests being answered at once."""
+        if not self.latency:
+            return
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
+
     # --- the API ---------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -275,13 +286,7 @@ class FakeAliyunSms:
                 return _code("isv.PARAM_LENGTH_LIMIT", "a variable is longer than 35 characters")
             if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
                 return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
-        if self.latency:
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                await asyncio.sleep(self.latency)
-            finally:
-                self.in_flight -= 1
+        await self._answer_after_latency()
         fault = self.chaos.draw() if self.chaos is not None else "ok"
         if fault == "5xx":
             return web.json_response({"Code": "ServiceUnavailable", "Message": "fake 503",

@@ -18,7 +18,6 @@ VoiceReport item (the record once the call ended: status code, duration, dtmf).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -125,13 +124,7 @@ class FakeAliyunVms(FakeAliyunSms):
             self.stall -= 1
             await self._release.wait()  # no answer in time, nothing placed
             return _code("OK", "OK")
-        if self.latency:  # calls being placed at once, and the most ever
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                await asyncio.sleep(self.latency)
-            finally:
-                self.in_flight -= 1
+        await self._answer_after_latency()  # calls being placed at once, and the most ever
         code = self.codes.popleft() if self.codes else "OK"
         if code != "OK":
             return _code(code, f"fake answer {code}")
