@@ -237,64 +237,83 @@ async def send_due(rt: Runtime) -> int:
         batch = await _lease_batch(rt, due, now)
     if not batch:
         return 0
-    loaded = await load_contacts(
-        Contact._meta.db, {m.contact_id for m in batch if m.contact_id is not None})
-    contacts: dict[int | None, ContactFacts] = {k: v for k, v in loaded.items()}
-    halted = [m.id for m in batch if (c := contacts.get(m.contact_id)) is not None
-              and (c.opted_out_at is not None or c.stopped_at is not None)]
-    if halted:
-        written = dict(await Message.filter(id__in=halted).values_list("id", "created_at"))
-        batch = [replace(m, created_at=written[m.id]) if m.id in written else m
-                 for m in batch]
-    # Keep each person's messages in order: a message waits while an earlier one of the
-    # same person is still queued outside this batch (another worker, a retry, a pause).
-    first: dict[int | None, int] = {}
-    for m in batch:
-        first.setdefault(m.contact_id, m.id)
-    waiting: dict[int | None, datetime] = {}
-    for r in await Message.filter(
-        direction=Direction.OUT, status=MessageStatus.QUEUED, contact_id__in=list(first),
-        id__lt=max(first.values()),
-    ).exclude(id__in=[m.id for m in batch]).values(
-            "contact_id", "id", "channel", "kind", "next_attempt_at"):
-        if r["id"] < first[r["contact_id"]]:
-            until = _wait_behind(rt, now, r, pauses)
-            waiting[r["contact_id"]] = max(waiting.get(r["contact_id"], until), until)
-    groups: dict[int | None, list[Queued]] = {}
-    for m in batch:
-        if m.contact_id not in waiting:
-            groups.setdefault(m.contact_id, []).append(m)
-    for cid, until in waiting.items():
-        # Not before the earlier message can go: leasing them again at once would spin.
-        await _let_go([m for m in batch if m.contact_id == cid], next_attempt_at=until)
-    outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
-    # People are served concurrently (providers answer in milliseconds, not microseconds);
-    # one person's messages go one after the other, and stop at the first failure. How many
-    # sends of a channel run at once is bounded for the process, across lanes (send_slot).
-    sent = _SentLog()
-    fence = _Fence(rt, [m for msgs in groups.values() for m in msgs])
-
-    async def serve(msgs: list[Queued]) -> None:
-        async with send_slot(rt, msgs[0].channel):
-            for i, m in enumerate(msgs):
-                if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent,
-                                       pauses, fence):
-                    await _let_go(msgs[i + 1:])
-                    return
-
+    # A person's messages go out from one lane at a time: one another lane of this process
+    # is sending to now are given back (still due) and taken again when that lane is done,
+    # instead of waiting behind it as behind another worker's.
+    serving = rt.outbox_serving
+    elsewhere = [m for m in batch if m.contact_id in serving]
+    if elsewhere:
+        await _let_go(elsewhere)
+        rt.outbox_waiting.update(m.contact_id for m in elsewhere)
+        batch = [m for m in batch if m.contact_id not in serving]
+        if not batch:
+            return 0
+    claimed = {m.contact_id for m in batch}
+    serving |= claimed
     try:
-        await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
+        loaded = await load_contacts(
+            Contact._meta.db, {m.contact_id for m in batch if m.contact_id is not None})
+        contacts: dict[int | None, ContactFacts] = {k: v for k, v in loaded.items()}
+        halted = [m.id for m in batch if (c := contacts.get(m.contact_id)) is not None
+                  and (c.opted_out_at is not None or c.stopped_at is not None)]
+        if halted:
+            written = dict(await Message.filter(id__in=halted).values_list("id", "created_at"))
+            batch = [replace(m, created_at=written[m.id]) if m.id in written else m
+                     for m in batch]
+        # Keep each person's messages in order: a message waits while an earlier one of the
+        # same person is still queued outside this batch (another worker, a retry, a pause).
+        first: dict[int | None, int] = {}
+        for m in batch:
+            first.setdefault(m.contact_id, m.id)
+        waiting: dict[int | None, datetime] = {}
+        for r in await Message.filter(
+            direction=Direction.OUT, status=MessageStatus.QUEUED, contact_id__in=list(first),
+            id__lt=max(first.values()),
+        ).exclude(id__in=[m.id for m in batch]).values(
+                "contact_id", "id", "channel", "kind", "next_attempt_at"):
+            if r["id"] < first[r["contact_id"]]:
+                until = _wait_behind(rt, now, r, pauses)
+                waiting[r["contact_id"]] = max(waiting.get(r["contact_id"], until), until)
+        groups: dict[int | None, list[Queued]] = {}
+        for m in batch:
+            if m.contact_id not in waiting:
+                groups.setdefault(m.contact_id, []).append(m)
+        for cid, until in waiting.items():
+            # Not before the earlier message can go: leasing them again at once would spin.
+            await _let_go([m for m in batch if m.contact_id == cid], next_attempt_at=until)
+        outgoing = await _prepare(rt, [m for msgs in groups.values() for m in msgs], contacts)
+        # People are served concurrently (providers answer in milliseconds, not microseconds);
+        # one person's messages go one after the other, and stop at the first failure. How many
+        # sends of a channel run at once is bounded for the process, across lanes (send_slot).
+        sent = _SentLog()
+        fence = _Fence(rt, [m for msgs in groups.values() for m in msgs])
+
+        async def serve(msgs: list[Queued]) -> None:
+            async with send_slot(rt, msgs[0].channel):
+                for i, m in enumerate(msgs):
+                    if not await _send_one(rt, m, contacts[m.contact_id], outgoing[m.id], sent,
+                                           pauses, fence):
+                        await _let_go(msgs[i + 1:])
+                        return
+
+        try:
+            await asyncio.gather(*(serve(msgs) for msgs in groups.values()))
+        finally:
+            await sent.flush()
+            for name in {m.channel for m in batch}:
+                finish = getattr(rt.channels.get(name), "finish_batch", None)
+                if finish is not None:
+                    try:
+                        # e.g. give back what this batch reserved from a cap and did not use
+                        await finish([o for m in batch if m.channel == name
+                                      and (o := outgoing.get(m.id)) is not None])
+                    except Exception:
+                        log.exception("channel %s could not finish a batch", name)
     finally:
-        await sent.flush()
-        for name in {m.channel for m in batch}:
-            finish = getattr(rt.channels.get(name), "finish_batch", None)
-            if finish is not None:
-                try:
-                    # e.g. give back what this batch reserved from a cap and did not use
-                    await finish([o for m in batch if m.channel == name
-                                  and (o := outgoing.get(m.id)) is not None])
-                except Exception:
-                    log.exception("channel %s could not finish a batch", name)
+        serving -= claimed
+        if claimed & rt.outbox_waiting:
+            rt.outbox_waiting -= claimed
+            rt.outbox_waker.wake_local()  # the lane that gave some of them back
     return len(batch)
 
 

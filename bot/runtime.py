@@ -123,6 +123,10 @@ class Runtime:
     # Sends at once per channel in this process, whichever outbox lane sends them
     # (``[sms] threads``, one call at a time for voice): see bot.outbox.send_slot.
     send_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    # Contacts an outbox lane of this process is sending to now, and those another lane gave
+    # back meanwhile (woken when the first lane is done): see bot.outbox.send_due.
+    outbox_serving: set[int | None] = field(default_factory=set)
+    outbox_waiting: set[int | None] = field(default_factory=set)
 
     calendar: WorkCalendar = field(init=False)
     metrics: Metrics = field(init=False)  # this process's counters (bot.observability)
