@@ -122,8 +122,9 @@ _DROPPED_CATEGORIES = frozenset(("So", "Sk", "Cs", "Co", "Cn", "Cf"))
 
 def _kept_as_is(ch: str) -> bool:
     """True when :func:`_clean_value` keeps ``ch`` unchanged wherever it stands."""
-    return (ch not in _DROP and unicodedata.category(ch) not in _DROPPED_CATEGORIES
-            and unicodedata.category(ch) != "Cc" and (ch == " " or not ch.isspace())
+    cat = unicodedata.category(ch)
+    return (ch not in _DROP and cat not in _DROPPED_CATEGORIES and cat != "Cc"
+            and (ch == " " or not ch.isspace())
             and not unicodedata.combining(ch) and unicodedata.normalize("NFC", ch) == ch
             and not 0xFE00 <= ord(ch) <= 0xFE0F)
 
