@@ -4,7 +4,8 @@ docs/labels.md: a red flag is the patient's worrying sign *now*.  Not one: a sig
 over ("发烧刚退", "血就止了", "当天就下来了", "黄疸已经降到8点几了"); a relative who *also* has
 it or should *also* come to be seen; a halo round lights after eye surgery (光晕) and 白内障
 misheard by voice input (白内胀); 不得了 after praise ("喜欢得不得了": extremely); blocking a
-number (拉黑); a curtain not drawn for privacy (连个帘子都不拉); a small sign asked about as
+number (拉黑); the emergency department in a story about the service; a curtain not drawn
+for privacy (连个帘子都不拉); a small sign asked about as
 expected ("一小块红红的，不疼不痒，要紧吗", "有点哑，这个多久能好"...).  Their look-alikes
 stay red flags, with politeness, emoji and a trailing score.
 """
@@ -30,6 +31,10 @@ NOT_RED_FLAG = [
     "当着一屋子人，连个帘子都不拉，老人家自尊心很受伤",
     # small, asked about as expected
     "术后眼白上有一小块红红的，不疼不痒，要紧吗",
+    # the emergency department in a story about the service
+    "急诊把我妈晾在走廊6个小时，看你们怎么解释",
+    "手术那天等了挺久的，不过也理解前面有急诊",
+    "在你们那看过一次急诊 以后也不会再去了",
 ]
 
 STILL_RED_FLAG = [
@@ -49,6 +54,8 @@ STILL_RED_FLAG = [
     "眼前像拉了个帘子挡住了一块",
     # big, or asked with a severe word
     "眼白上一大片红，越来越红，疼得厉害，要紧吗",
+    # on the way to the emergency department now
+    "我爸回家就大出血 现在在急诊",
 ]
 
 (test_not_a_red_flag, test_still_a_red_flag, test_decorations_keep_them,

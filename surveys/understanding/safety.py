@@ -250,6 +250,13 @@ _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)�
 _ALSO_OTHER_RE: Final = re.compile(
     r"(?:妹妹|姐姐|哥哥|弟弟|老伴|老公|老婆|爱人|室友|同学|同事|朋友)[^,，。!?；;]{0,4}也")
 _ALSO_SEEN_RE: Final = re.compile(r"也(?:来|带[他她]?来|过来|去)(?:你们|看|挂|检查|瞧)")
+# 急诊 as the department in a story about the service ("急诊把我妈晾在走廊", "幸亏你们急诊抢救
+# 及时", "在急诊躺了两天才住进去", "前面有急诊", "看过一次急诊"), not a patient on the way there
+# now ("要不要去急诊", "现在在急诊", "送急诊").
+_ER_PLACE_AFTER_RE: Final = re.compile(
+    r"(?:科|室|大厅)?(?:把|抢救|躺了|那天|那晚|的(?:医生|护士|大夫)|医生|护士|啊|嘛)")
+_ER_STORY_BEFORE_RE: Final = re.compile(r"(?:你们|前面有|一次|儿科|那个|看过)$")
+_ER_GOING_BEFORE_RE: Final = re.compile(r"(?:去|送|挂|赶|到|进|现在在|正在|还在)(?:你们)?$")
 # Words that look like a sign and are something else: a halo round lights after eye surgery
 # (光晕), 白内障 misheard by voice input (白内胀).
 _HALO_RE: Final = re.compile(r"光晕")
@@ -409,6 +416,10 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a medicine or a measurement"
     if "急诊" in word and _SEEN_AFTER_RE.match(norm, e) is not None:
         return "already treated"
+    if word == "急诊" and _ER_GOING_BEFORE_RE.search(norm, max(0, s - 4), s) is None and (
+            _ER_PLACE_AFTER_RE.match(norm, e) is not None or
+            _ER_STORY_BEFORE_RE.search(norm, max(0, s - 4), s) is not None):
+        return "the department, in a story about the service"
     if word[-1] == "度" and _WEATHER_RE.search(norm, cs, e + 6) is not None:
         return "the weather"
     if word[0] in "疼痛" and norm[s - 1:s] == "心":
