@@ -63,7 +63,10 @@ _EN_WRONG_RE: Final = re.compile(
 # (not "号码没留错吧").
 _WRONG_NUM_RE: Final = re.compile(
     r"(?:号|电话|手机)[^,，。!?；;]{0,10}?(?<![没不])(?:留错|写错|填错|记错|登记错)")
-_OWN_SLIP_RE: Final = re.compile(r"了?(?:群|地方|窗口|对话)")
+_OWN_SLIP_RE: Final = re.compile(
+    r"了?(?:群|地方|窗口|对话)|了?[,，。.!！\s]*(?:不好意思|抱歉|sorry|这条不是)")
+# 发错 of a medicine: "护士把我妈的药发错了", "发错药" (a mistake in the care, not our message)
+_MEDICINE_SLIP_RE: Final = re.compile(r"药[^,，。!?；;]{0,2}$")
 _NEW_CONTACT_RE: Final = re.compile(
     r"(?:联系|打|发|新号|号码是|号是|换成|改成|改为)[^。!?；;]{0,8}1[3-9]\d{9}(?!\d)")
 _SWITCH_GUARD_RE: Final = re.compile(
@@ -101,6 +104,9 @@ def wrong_number_why(norm: str, s: int, e: int, text: str) -> str | None:
     none, else why it is denied (recorded as ``wrong_number_denied``)."""
     if text == "发错" and _OWN_SLIP_RE.match(norm, e) is not None:
         return ""  # "发错群了不好意思": the sender posted in the wrong place
+    if text == "发错" and (norm.startswith("药", e) or
+                          _MEDICINE_SLIP_RE.search(norm, max(0, s - 3), s) is not None):
+        return ""  # "药发错了": a medicine handed out wrongly
     if "号" in text and OPB_QUESTION_RE.search(norm, clause_start(norm, s)) is not None:
         return ""  # "他的号码不对吗": asked
     if _NEW_CONTACT_RE.search(norm, e) is not None:

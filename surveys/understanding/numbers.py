@@ -22,7 +22,7 @@ from surveys.understanding.text import PARTICLES
 _CN_DIGITS: Final = {
     "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
     "八": 8, "九": 9, "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5, "陆": 6, "柒": 7, "捌": 8,
-    "玖": 9,
+    "玖": 9, "仨": 3,
 }
 
 
@@ -44,12 +44,14 @@ def _cn_value(s: str) -> int | None:
 
 # Score marks after a number.  分 is excluded when it starts another word (分钟, 三分之一,
 # 一分钱, 分院 ...).
-_FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成)"
+# "一分都不会交": not a cent.
+_FEN = r"分(?!钟|之|析|泌|开|别|享|配|娩|院|期|钱|数线|店|支|机|队|类|手|散|布|段|成" \
+    r"|[都也][不没别]?[会要用想]?[交付掏出花赔])"
 # A count of stars in words: "五颗星", Cantonese "五粒星", "5星" (not 星期).
 _STAR_UNIT: Final = r"颗星|粒星|个星(?!期)|星(?!期)|[颗粒个](?=[⭐★🌟])"
 _TOKEN_RE: Final = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
-    r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖]{1,3})(?=\s?(?:"
+    r"|(?P<cn>[零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖仨]{1,3})(?=\s?(?:"
     + _FEN + "|" + _STAR_UNIT + r"|[⭐★🌟](?![⭐★🌟])))"
     r"|(?P<star>[⭐★🌟✨]+)"
     r"|(?P<up>👍+)|(?P<down>👎+)"
@@ -81,7 +83,9 @@ _CN_RANGE_BACK_RE: Final = re.compile(r"([一二两三四五])(?:到|或|至|-|~
 # Text just before a number that makes it not a score.
 _PRE_BLOCK_RE: Final = re.compile(
     r"(?:(?P<ordinal>第)|(?P<deduct>扣了?|减了?|扣掉)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
-    r"|(?P<exam>考了?|得了|拿了|成绩)|(?P<time>[:点]|上午|下午|晚上|早上|凌晨|中午)"
+    r"|(?P<exam>考了?|得了|拿了|成绩)"
+    # a clock needs a number before 点 ("8点 5分"; not "不满意到极点 1分")
+    r"|(?P<time>:|(?<=[\d〇零一二两三四五六七八九十几半])点|上午|下午|晚上|早上|凌晨|中午)"
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
@@ -94,7 +98,10 @@ _PRE_SCORE_RE: Final = re.compile(
 _HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
-_STAR_AFTER_COUNT_RE: Final = re.compile(r"\s?(?:" + _STAR_UNIT + r")?\s?[⭐★🌟]+")
+_STAR_AFTER_COUNT_RE: Final = re.compile(
+    r"\s?(?:" + _STAR_UNIT + r")?\s?[吧啊呀哈啦嘛哦了]{0,2}\s?[⭐★🌟]+")
+# star emoji after a rating and a particle decorate it: "给个4星吧⭐" is 4, not a 1-star rating
+_STARS_AFTER_FRAME_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]{1,2}\s?[⭐★🌟]+")
 _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
@@ -113,7 +120,7 @@ _WECHAT: Final = _wechat()
 _DEDUCT_RE: Final = re.compile(r"(?:扣|减|(?<![至多不])少|差)(?:了|的|掉)?(?:那|这)?$")
 # Characters that can start a _TOKEN_RE match: replies without any skip the number scan.
 _TOKEN_GATE_RE: Final = re.compile(
-    r"[\d零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖⭐★🌟✨👍👎\[/]")
+    r"[\d零〇一二两三四五六七八九十百壹贰叁肆伍陆柒捌玖仨⭐★🌟✨👍👎\[/]")
 # Whole-reply English number words.
 _EN_NUMBERS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -267,7 +274,8 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
     """Classify one run of digits -> (out-of-range score or None, end of what it used)."""
     rule = "fullwidth_digit" if fullwidth else "digit"
     # glued to letters or digits: model numbers, ids ("iphone5", "a3")
-    if s > 0 and (norm[s - 1].isdigit() or norm[s - 1] == "."):
+    # (not after an ellipsis: "嗯……3分吧")
+    if s > 0 and (norm[s - 1].isdigit() or (norm[s - 1] == "." and norm[s - 2:s] != "..")):
         return None, e
     # "1.满意 2.还行 3.无", "1、5分 2、没有": the numbers of a list, not scores
     if e < len(norm) and e - s <= 2 and (s == 0 or norm[s - 1] in " ,;") and \
@@ -341,6 +349,8 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
             end = um.end()  # "5⭐": the star belongs to the number, not a 1-star rating
         elif um.end() < len(norm) and norm[um.end()] in "⭐★🌟":
             end = _STARS_RE.match(norm, um.end()).end()  # type: ignore[union-attr]
+        elif (sm := _STARS_AFTER_FRAME_RE.match(norm, um.end())) is not None:
+            end = sm.end()
         if norm.startswith("半", um.end()) and 1 <= float(tok) < 5:
             low = int(float(tok))  # "4分半": a half score, confirm the lower
             ambiguous.append(low)

@@ -312,7 +312,27 @@ _ASKED_STOP_RE: Final = re.compile(
     r"(?:怎么|如何|怎样|咋|怎么样|要怎么|该怎么|怎么才能|how (?:do|can|to))[^,，。!！\n]{0,8}?"
     + _STOP_WORD +
     r"|" + _STOP_WORD + r"[^,，。!！\s]{0,8}?(?:怎么|如何|怎样|咋弄|回复什么|回什么|是什么|什么意思"
-    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|以后还|的话回复|要回复|回复啥)")
+    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|还会|以后还|的话回复|要回复|回复啥)")
+
+
+# A stop already sent, and our messages still come: "回T了怎么还发", "我回了三次TD了还在发",
+# "之前不是回过TD了吗？怎么还能收到" -- the stop said again, however it is asked (not "退订了
+# 还会收到复查提醒吗": what a stop would do).
+_STOP_SENT_RE: Final = re.compile(
+    r"回(?:复)?(?:了|过)?[^,，。!?；;]{0,4}?(?:td|t)(?![a-z])|退订(?:了|过)|已经退订|早就退订"
+    r"|取消(?:了|过)订阅")
+_STILL_SENT_RE: Final = re.compile(
+    r"(?:怎么|咋|为什么|为啥)(?:还|又)|还(?:在|是|一直)?(?:发|收到|打来|推送)|照样(?:发|收到|打)"
+    r"|是摆设|不管用|没有?用")
+
+
+def _stop_sent_yet_sent(norm: str) -> tuple[int, int] | None:
+    """Span from a stop already sent to the complaint that messages still come, or None."""
+    sm = _STOP_SENT_RE.search(norm)
+    if sm is None:
+        return None
+    am = _STILL_SENT_RE.search(norm, sm.end())
+    return (sm.start(), am.end()) if am is not None else None
 
 
 def keyword_why(norm: str, s: int, e: int, text: str) -> str | None:
@@ -374,6 +394,14 @@ def settle_opt_out(raw: str, norm: str, may_opb: bool, may_unsure: bool, ev: lis
         opt_spans = []
         ev = [x for x in ev if x.rule != "opt_out"]
         ev.append(make_ev("opt_out_denied", am.span(), am.group(), None, "asked about"))
+    if not flags_hit.get("opt_out") and ("退订" in norm or "回" in norm):
+        span = _stop_sent_yet_sent(norm)
+        if span is not None:
+            flags_hit["opt_out"] = True
+            opt_spans.append(span)
+            ev = [x for x in ev if x.rule != "opt_out_denied"]
+            ev.append(make_ev("opt_out", span, norm[span[0]:span[1]], None,
+                              "a stop already sent, and the messages go on"))
     opt_out_unsure = False
     # (an unsure stop beside a red flag is a reading of the emergency: "血一直没停过")
     if "opt_out" not in flags_hit and "red_flag" not in flags_hit and may_unsure and \

@@ -203,6 +203,9 @@ _BODY_DENY_RE: Final = re.compile(r"[不没无未]|not|n't|no ")
 _BODY_FALSE_RE: Final = re.compile(
     r"手机|手续|手艺|手术费|手法|头发|开头|里头|头两|头几|头一|线上|在线|人员|别人|人家说|"
     r"眼镜|眼科|面部表情|口子上")
+# 不得了 after praise or joy is "extremely" ("娃娃喜欢得不得了"), not a change of the body.
+_DEGREE_PRAISE_RE: Final = re.compile(
+    r"(?:喜欢|高兴|开心|乐|满意|感动|激动|感激|佩服|棒|兴奋|美|好|爱)得$")
 
 
 # Numbness words the anaesthetic explains unless it has lasted ("两天了还没知觉").
@@ -294,6 +297,10 @@ def _body_change(body_re: re.Pattern[str], norm: str, s: int, e: int, ev: list[E
     (denied, resolved, hypothetical, mild, during the treatment, the anaesthetic).
     """
     word = norm[s:e]
+    if word == "不得了" and _DEGREE_PRAISE_RE.search(norm, max(0, s - 3), s) is not None:
+        return None
+    if word[0] == "黑" and norm[s - 1:s] == "拉":
+        return None  # 拉黑: blocking a number, not a black stool
     english = word.isascii()
     if english and ((s and norm[s - 1].isalpha()) or (e < len(norm) and norm[e].isalpha())):
         return None

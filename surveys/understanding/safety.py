@@ -43,6 +43,8 @@ RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|没有了|没了|"
     r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠])下去了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
+    # "发烧刚退", "血就止了", "吃了药当天就下来了", "黄疸已经降到8点几了"
+    r"刚退|(?:就|已经|都|早就)止(?:住)?了|(?:就|已经|都)(?:降|退)?下来了|已经降|"
     r"能忍|可以忍)"
 )
 # Entries that count only with a body, wound or excreta word in the same sentence.
@@ -243,6 +245,22 @@ _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)�
                                      r"同屋|同一?个?屋|我们屋|邻床|同一?个?病房|"
                                      r"(?<![家我俺])[那这][个位](?:老太太|大爷|大妈|阿姨)|"
                                      r"(?:孩子|宝宝|他|她|病人)的(?:哥哥|姐姐|弟弟|妹妹)")
+# A relative who *also* has a sign ("我妹妹前几天也发烧了") or who should *also* come to be
+# seen ("我老伴眼睛疼得厉害，能不能也来你们这看看"): not the patient.
+_ALSO_OTHER_RE: Final = re.compile(
+    r"(?:妹妹|姐姐|哥哥|弟弟|老伴|老公|老婆|爱人|室友|同学|同事|朋友)[^,，。!?；;]{0,4}也")
+_ALSO_SEEN_RE: Final = re.compile(r"也(?:来|带[他她]?来|过来|去)(?:你们|看|挂|检查|瞧)")
+# 急诊 as the department in a story about the service ("急诊把我妈晾在走廊", "幸亏你们急诊抢救
+# 及时", "在急诊躺了两天才住进去", "前面有急诊", "看过一次急诊"), not a patient on the way there
+# now ("要不要去急诊", "现在在急诊", "送急诊").
+_ER_PLACE_AFTER_RE: Final = re.compile(
+    r"(?:科|室|大厅)?(?:把|抢救|躺了|那天|那晚|的(?:医生|护士|大夫)|医生|护士|啊|嘛)")
+_ER_STORY_BEFORE_RE: Final = re.compile(r"(?:你们|前面有|一次|儿科|那个|看过)$")
+_ER_GOING_BEFORE_RE: Final = re.compile(r"(?:去|送|挂|赶|到|进|现在在|正在|还在)(?:你们)?$")
+# Words that look like a sign and are something else: a halo round lights after eye surgery
+# (光晕), 白内障 misheard by voice input (白内胀).
+_HALO_RE: Final = re.compile(r"光晕")
+_CATARACT_MISHEARD_RE: Final = re.compile(r"白内[胀涨帐]")
 # The writer says they are fine, and the sign is another person's: "我挺好，倒是我老公这两天
 # 发烧", "我室友打完针脸肿了，我倒是啥事没有".
 _SELF_FINE_RE: Final = re.compile(
@@ -379,6 +397,13 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a fear corrected"
     if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
         return "about someone else"
+    if _ALSO_OTHER_RE.search(norm, ss, s) is not None or (
+            _ALSO_SEEN_RE.search(norm, e) is not None and
+            _OTHER_PERSON_RE.search(norm, ss, s) is not None):
+        return "about someone else"
+    if (word[0] == "晕" and _HALO_RE.search(norm, max(0, s - 1), e) is not None) or \
+            (word[0] in "胀涨帐" and _CATARACT_MISHEARD_RE.search(norm, max(0, s - 2), e)):
+        return "another word"
     if _ELSEWHERE_RE.search(norm) is not None and _OTHER_PERSON_RE.search(norm, cs, s) is not None:
         return "about someone else"
     if _SELF_FINE_RE.search(norm) is not None and \
@@ -391,6 +416,10 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a medicine or a measurement"
     if "急诊" in word and _SEEN_AFTER_RE.match(norm, e) is not None:
         return "already treated"
+    if word == "急诊" and _ER_GOING_BEFORE_RE.search(norm, max(0, s - 4), s) is None and (
+            _ER_PLACE_AFTER_RE.match(norm, e) is not None or
+            _ER_STORY_BEFORE_RE.search(norm, max(0, s - 4), s) is not None):
+        return "the department, in a story about the service"
     if word[-1] == "度" and _WEATHER_RE.search(norm, cs, e + 6) is not None:
         return "the weather"
     if word[0] in "疼痛" and norm[s - 1:s] == "心":
@@ -540,7 +569,9 @@ _ASKABLE_RE: Final = re.compile(r"疼|痛|肿|胀|酸|痒|麻|咳|红|烫|臭|�
 _EXCRETA_RE: Final = re.compile(r"尿|便|血|痰")
 _ASKED_EXPECTED_RE: Final = re.compile(
     r"正常[吗吧么嘛]|正常的[吗吧么嘛]|正不正常|算正常|是正常的吧|要紧[吗不么]|要不要紧|没事吧|没问题吧"
-    r"|不用担心吧|不要紧吧|is (?:this|that|it) normal|normal\?")
+    r"|不用担心吧|不要紧吧|is (?:this|that|it) normal|normal\?"
+    # how long until it passes: asked as an expected course
+    r"|多久(?:能|会|才能|才会)?好|几天(?:能|会|才能)?好")
 _ASKED_SEVERE_RE: Final = re.compile(
     r"一直|不停|不断|厉害|严重|受不了|越来越|加重|更[疼痛肿多大红]|睡不着|[两三四五六七八九十几\d]天了"
     r"|(?:3[89]|4[0-2])(?:\.\d)?(?![\d.])|高烧|血|脓|喘|憋|抽|昏|晕倒|看不[见清]|不吃|不喝|尿少|没尿"
@@ -552,7 +583,7 @@ _ASKED_SEVERE_RE: Final = re.compile(
 # ... and only when the writer softens it themselves ("有点", "稍微"): an unsoftened sign asked
 # about ("肚子一阵一阵绞着疼，要紧吗") is reported, and asking cannot take a red flag away.
 _SOFTENER_RE: Final = re.compile(
-    r"有点|一点|有些|稍微|稍稍|轻微|微微|略微|略有|些许|[吃喝]点|一丢丢|小小")
+    r"有点|一点|有些|稍微|稍稍|轻微|微微|略微|略有|些许|[吃喝]点|一丢丢|小小|一小[块片点]|几个小")
 
 
 def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:

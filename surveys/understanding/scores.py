@@ -41,13 +41,18 @@ _WORDS: Final = table("scores")
 
 # A negator right before a positive word makes it a 2: "没有很满意", "谈不上满意".
 _NEGATOR_RE: Final = re.compile(
-    r"(?:不|没|没有|并不|并没有|谈不上|算不上|说不上|称不上|不算|不够|不怎么|not|not\s+very)"
+    r"(?:不|没|没有|并不|并没有|谈不上|算不上|说不上|称不上|说不出(?:哪里|哪儿|有什么)?|不算|不够|不怎么"
+    r"|not|not\s+very)"
     r"\s?(?:是|太|很|那么|怎么|特别|非常|算|感到|觉得)?\s?$"
 )
 # A negative Likert word denied: "不是不满意", "也没有不满意的地方" rate nothing.
-_DOUBLE_NEG_RE: Final = re.compile(r"(?:不是|没有|并非|谈不上|说不上)(?:说|很|太|特别|有)?$")
+_DOUBLE_NEG_RE: Final = re.compile(
+    r"(?:不是|没有|并非|谈不上|说不上|说不出(?:哪里|什么|有什么|哪儿)?)(?:说|很|太|特别|有)?$")
 # What before a Likert word makes it something else: "现在来要好评" asks for praise.
-_LIKERT_SKIP_BEFORE: Final = {"好评": re.compile(r"(?:要|求|刷|讨|骗)$")}
+_LIKERT_SKIP_BEFORE: Final = {"好评": re.compile(r"(?:要|求|刷|讨|骗)$"),
+                               # "点赞好几千了": likes on a platform, not a rating
+                               "赞": re.compile(r"(?:点|求|集|被|的)$"),
+                               "讚": re.compile(r"(?:點|点|求|集|被|的)$")}
 _LIKERT_SKIP_AFTER: Final = {
     "一般": re.compile(r"来说|来讲|情况|都|是|会|要|需要|的话|人|不会|不"),
     # "还差三节课": short of, not bad
@@ -65,6 +70,8 @@ _LIKERT_SKIP_AFTER: Final = {
     # "还可以在你们那建档吗": still allowed to, not a rating
     "还可以": re.compile(r"\s?(?:在|去|用|再|报|办|挂|约|继续|选|换|退|吗|么|不可以)"),
     "good": re.compile(r"bye|\s?morning|\s?night|\s?afternoon"),
+    # "普通感冒", "普通门诊": ordinary (a kind of thing), not a rating
+    "普通": re.compile(r"感冒|发烧|人|病|门诊|号|病房|话|科|药|家庭|老百姓|职工|班|课|的?[病药号]"),
 }
 # Talk about the patient's health: "恢复得很好", "还好，不疼了" are not ratings of the service.
 _HEALTH_RE: Final = re.compile(r"恢复|愈合|伤口|身体|精神|睡|胃口|牙龈|血压|血糖|病情|状况|状态|"
@@ -182,7 +189,10 @@ def _decide(cands: list[Cand]) -> tuple[int | None, float, bool, int | None]:
     conf = max(c.conf for c in top)
     # a number that contradicts the words ("非常满意 1分") -> ask
     if best_tier == 1:
-        words = {c.value for c in cands if c.tier in (2, 3)}
+        # (praise of one aspect beside an explicit number -- "2分 医生挺好的 但是收费处态度太
+        #差" -- is the number's reason, not a contradiction: only overall words count)
+        words = {c.value for c in cands if c.tier == 2 or (
+            c.tier == 3 and not any(t.explicit for t in top))}
         if words and max(abs(value - w) for w in words) >= 2:
             return None, 0.45, True, value
     if conf < 0.6:
@@ -328,6 +338,10 @@ def settle_score(norm: str, ev: list[Evidence], cands: list[Cand], ambiguous: li
     if needs_confirmation:
         score = None
     elif score is not None:
+        if out_of_range in (10, 100) and score >= 4 and all(c.tier > 1 for c in cands):
+            # "10分满意！": full marks on a larger scale, which the word agrees with
+            score = 5
+            ev.append(make_ev("scaled", (0, n), norm, 5, f"{out_of_range} on a larger scale"))
         candidate = score
         out_of_range = None  # "10分制给5分"
     elif out_of_range is not None:
