@@ -75,3 +75,20 @@ def test_longer_grams_take_the_automaton() -> None:
     model = Model(data)
     for text in ("abcabca", "", "xx", "aaaa"):
         assert model.logits(text, []) == reference(model, text, [])
+
+
+# grams looked up by their packed code points (Model._rows): a NUL before a character (whose
+# 2-gram key is the character's own), the top of Unicode (a 3-gram key past 63 bits) and
+# characters on either side of the BMP
+_EDGE = ["\x00", "a", "\x00a", "a\x00", "\U0010ffff", "\U0010ffffa", "\U0010ffff\U0010ffffa",
+         "😀", "😀😀", "a😀\x00", "\uffff", "\uffffa"]
+EDGE = Model({"format": FORMAT, "outputs": list(OUTPUTS), "bias": [0.0] * len(OUTPUTS),
+              "thresholds": {}, "weights": {g: [(i % 5 - 2) * 0.75 + 0.125 * j
+                                                for j in range(len(OUTPUTS))]
+                                            for i, g in enumerate(_EDGE)}})
+
+
+@given(st.text(alphabet="\x00a\U0010ffff😀\uffffb", max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_code_point_edges(text: str) -> None:
+    assert EDGE.logits(text, []) == reference(EDGE, text, [])

@@ -96,6 +96,20 @@ def sigmoid(z: float) -> float:
     return ez / (1.0 + ez)
 
 
+# a code point in _BITS bits: a gram of up to three characters as one int (Model._rows)
+_BITS: Final = 21
+_MASK: Final = (1 << _BITS) - 1
+assert _MASK >= 0x10FFFF
+
+
+def _key(gram: str) -> int:
+    """``gram``'s code points packed in one int, the first character highest."""
+    k = 0
+    for ch in gram:
+        k = (k << _BITS) | ord(ch)
+    return k
+
+
 _LOADED: dict[tuple[str, int, int], Model] = {}
 
 
@@ -148,10 +162,11 @@ class Model:
         # the grid are exact in any order), with half the rows and no automaton call per
         # reply.  _one/_two/_three: a 1-, 2- or 3-gram -> its row in _flat (-1: none);
         # _two also holds the last two characters of every 3-gram, so that a 2-gram absent
-        # there ends no 3-gram.
-        self._one: dict[str, int] = {}
-        self._two: dict[str, int] = {}
-        self._three: dict[str, int] = {}
+        # there ends no 3-gram.  Keyed by the grams' code points packed in one int (21 bits
+        # a character: _key): a slice of the reply would be a new string, hashed, per lookup.
+        self._one: dict[int, int] = {}
+        self._two: dict[int, int] = {}
+        self._three: dict[int, int] = {}
         self._by_position = bool(grams) and all(len(g) <= 3 for g in grams)
         if self._by_position:
             row = {g: _K * i for i, g in enumerate(grams)}
@@ -163,7 +178,8 @@ class Model:
                     at = len(flat)
                     flat.extend([sum(flat[r + j] for r in parts) for j in range(_K)])
                     parts = [at]
-                (self._one, self._two, self._three)[len(g) - 1][g] = parts[0] if parts else -1
+                (self._one, self._two, self._three)[len(g) - 1][_key(g)] = \
+                    parts[0] if parts else -1
         self._flat = flat
 
     @classmethod
@@ -199,13 +215,17 @@ class Model:
         rows: list[int] = []
         if self._by_position:
             one, two, three = self._one, self._two, self._three
+            k2 = 0  # the last two characters' code points (_key), as j moves on
             for j in range(len(norm)):
+                c = ord(norm[j])
+                k3 = (k2 << _BITS) | c
+                k2 = ((k2 & _MASK) << _BITS) | c
                 # the longest gram ending at j (see __init__)
-                at = two.get(norm[j - 1:j + 1], -2) if j else -2
+                at = two.get(k2, -2) if j else -2
                 if at == -2:
-                    at = one.get(norm[j], -1)
+                    at = one.get(c, -1)
                 elif j > 1:
-                    at = three.get(norm[j - 2:j + 1], at)
+                    at = three.get(k3, at)
                 if at >= 0:
                     rows.append(at)
         elif self._ac is not None:
