@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.expressions import Q
 
-from bot.analytics import followup_counts
+from bot.analytics import followup_counts, followup_rollup
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate
 from bot.analytics.tallies import (
     DIMENSIONS,
@@ -200,39 +200,28 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
                 and (scope.clinician is None or clin == scope.clinician)
                 and (scope.treatment is None or treat == scope.treatment))
 
-    # Check-ins and episodes are counted in SQL per group and local day
-    # (bot.analytics.followup_counts); the days are folded into periods here.
-    pg = connections.get("default").capabilities.dialect == "postgres"
-    common: dict[str, Any] = {
-        "by": by, "tz": tz, "pg": pg, "lo": lo_q, "hi": hi_q, "dept_ids": ids,
-        "clinician": scope.clinician, "treatment": scope.treatment, "channel": scope.channel}
-
-    # check-ins → response and on-time
-    for dept, clin, code, treat, chan, d, n_sent, n_answered, n_on_time in (
-            await followup_counts.checkin_days(
-                **common, sent=[str(x) for x in SENT], answered=str(CheckinStatus.ANSWERED),
-                on_time_hours=on_time_hours)):
-        day = followup_counts.as_day(d)
-        if not _inside(day, scope):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
-        o.sent += int(n_sent)
-        o.answered += int(n_answered)
-        o.on_time += int(n_on_time)
-
-    # episodes → coverage and lost to follow-up (channel: the first check-in's that has one)
-    statuses = {s.name.lower(): str(s) for s in CheckinStatus}
-    for dept, clin, code, treat, chan, d, covered, reason, n in (
-            await followup_counts.episode_days(
-                **common, active=str(EpisodeStatus.ACTIVE), statuses=statuses)):
-        day = followup_counts.as_day(d)
-        if not _inside(day, scope):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
-        o.eligible += int(n)
-        o.covered += int(n) if int(covered) else 0
-        if reason is not None:
-            o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
+    # Check-ins and episodes are counted per group and local day, from the follow-up rollups
+    # (bot.analytics.followup_rollup) where one answers the grouping and filters, else in SQL
+    # from the raw rows (bot.analytics.followup_counts); the days are folded into periods here.
+    table = followup_rollup.grain_for(
+        by, departments=ids is not None, clinician=scope.clinician is not None,
+        treatment=scope.treatment is not None, channel=scope.channel is not None)
+    if table is not None:
+        await followup_rollup.fold(tz)
+        for r in await followup_rollup.day_counts(
+                table, by, start=scope.start, end=scope.end, dept_ids=ids,
+                clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel):
+            o = grp(_group_value(by, r.department_id, r.clinician, r.treatment, r.channel,
+                                 r.clinician_code), r.day)
+            o.sent += r.sent
+            o.answered += r.answered
+            o.on_time += r.on_time
+            o.eligible += r.eligible
+            o.covered += r.covered
+            for reason, n in r.lost.items():
+                o.lost[reason] = o.lost.get(reason, 0) + n
+    else:
+        await _raw_counts(by, tz, scope, lo_q, hi_q, ids, on_time_hours, grp)
 
     # escalations → counts by kind and SLA
     targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
@@ -279,6 +268,44 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
         o.praise[who] = o.praise.get(who, 0) + 1
 
     return sorted(groups.values(), key=lambda o: (o.key, o.period))
+
+
+async def _raw_counts(by: str, tz: ZoneInfo, scope: Scope, lo_q: datetime | None,
+                      hi_q: datetime | None, ids: list[int] | None, on_time_hours: int,
+                      grp: Callable[[Any, date], Operations]) -> None:
+    """Check-ins and episodes counted in SQL from the raw rows (scopes no rollup answers:
+    a treatment or channel with a clinician, a clinician or channel with a treatment...)."""
+    pg = connections.get("default").capabilities.dialect == "postgres"
+    common: dict[str, Any] = {
+        "by": by, "tz": tz, "pg": pg, "lo": lo_q, "hi": hi_q, "dept_ids": ids,
+        "clinician": scope.clinician, "treatment": scope.treatment, "channel": scope.channel}
+
+    # check-ins → response and on-time
+    for dept, clin, code, treat, chan, d, n_sent, n_answered, n_on_time in (
+            await followup_counts.checkin_days(
+                **common, sent=[str(x) for x in SENT], answered=str(CheckinStatus.ANSWERED),
+                on_time_hours=on_time_hours)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.sent += int(n_sent)
+        o.answered += int(n_answered)
+        o.on_time += int(n_on_time)
+
+    # episodes → coverage and lost to follow-up (channel: the first check-in's that has one)
+    statuses = {s.name.lower(): str(s) for s in CheckinStatus}
+    for dept, clin, code, treat, chan, d, covered, reason, n in (
+            await followup_counts.episode_days(
+                **common, active=str(EpisodeStatus.ACTIVE), statuses=statuses)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.eligible += int(n)
+        o.covered += int(n) if int(covered) else 0
+        if reason is not None:
+            o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
 
 
 def _name_forms(name: str) -> set[str]:

@@ -1,0 +1,374 @@
+"""The follow-up figures' rollups: exact per local day, kept current at every read.
+
+The follow-up page counts check-ins (sent, answered, on time) and episodes (due, followed up,
+lost by reason) per group and local day. Counting them from the raw tables reads every
+check-in and episode of the range (seconds at a million check-ins). Here they are counted
+once into three day rollups, one per grain the page groups or filters by:
+
+- ``followup_clinician_day``: per local day, department, clinician name and id;
+- ``followup_treatment_day``: per local day, department and treatment;
+- ``followup_channel_day``: per local day, department and channel (a check-in's own; an
+  episode's first check-in's that has one),
+
+each row with the counts as columns (``COUNTS``): lost episodes by the nine known reasons,
+and, for a reason a check-in records that is not one of them, a row of its own keyed by that
+reason (``reason``, else '') counted in ``lost_other``.
+
+Nothing can go stale. Check-ins, episodes and contacts change through many code paths
+(planner, outbox, reach, staff actions, bulk updates, imports), so the application does not
+tell the rollups anything: database triggers (migration 0010_followup_rollup) record the id of
+every episode whose inputs changed in ``followup_dirty``. Each read first *folds* those
+episodes (:func:`fold`, one transaction): what each contributed before is kept per episode in
+``followup_episode``; it is subtracted from the rollups, recomputed from the raw tables,
+stored and added. The cost is proportional to what changed since the last read.
+
+Local days depend on the organisation's zone: the rollups record the zone they were counted
+in (``key_value`` ``followup_rollup``) and are recounted in full (:func:`rebuild`) at the first
+read in another zone, and by ``survey-bot rebuild-tallies``.
+
+PostgreSQL: folds queue on an advisory transaction lock (two folds must not subtract the same
+contribution twice); the dirty rows are claimed (deleted) *before* the raw tables are read, so
+a change committed meanwhile either is seen or leaves its mark for the next fold. SQLite runs
+one write transaction at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from bot.analytics.followup_counts import Params, fetch, local_day_sql
+
+# Bump when what the rollups count changes: a stamp that differs makes the next read recount.
+VERSION = "1"
+STAMP_KEY = "followup_rollup"
+_LOCK = 0x5342_0010  # pg_advisory_xact_lock key (bot.ledger uses 0x5342_0001 and _0002)
+
+KNOWN_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased",
+                 "unreachable", "fatigue", "skipped", "cancelled")
+COUNTS = ("sent", "answered", "on_time", "eligible", "covered",
+          *(f"lost_{r}" for r in KNOWN_REASONS), "lost_other")
+
+# grain table → its key columns (besides local_day and reason)
+GRAINS: dict[str, tuple[str, ...]] = {
+    "followup_channel_day": ("department_id", "channel", "chan_null"),
+    "followup_treatment_day": ("department_id", "treatment_type"),
+    "followup_clinician_day": ("department_id", "clinician", "clinician_code"),
+}
+# what each grain can group or filter by
+_SERVES = {"followup_channel_day": {"department", "channel"},
+           "followup_treatment_day": {"department", "treatment"},
+           "followup_clinician_day": {"department", "clinician"}}
+_NEEDS = {"department": {"department"}, "clinician": {"department", "clinician"},
+          "treatment": {"treatment"}, "channel": {"channel"}, "question": set()}
+
+EPISODE_COLS = ("episode_id", "local_day", "department_id", "clinician", "clinician_code",
+                "treatment_type", "channel", "chan_null", "reason", *COUNTS)
+
+
+def _pg(conn: Any) -> bool:
+    return bool(conn.capabilities.dialect == "postgres")
+
+
+def grain_for(by: str, *, departments: bool, clinician: bool, treatment: bool,
+              channel: bool) -> str | None:
+    """The smallest rollup that answers a grouping and its filters (None: none does)."""
+    need = set(_NEEDS[by])
+    for flag, dim in ((departments, "department"), (clinician, "clinician"),
+                      (treatment, "treatment"), (channel, "channel")):
+        if flag:
+            need.add(dim)
+    for table, serves in _SERVES.items():
+        if need <= serves:
+            return table
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# counting episodes' contributions from the raw tables
+
+
+def _ids_cond(p: Params, pg: bool, col: str, ids: Sequence[int] | None) -> str:
+    if ids is None:
+        return "1 = 1"
+    if pg:
+        return f"{col} = ANY({p(list(ids))}::int[])"
+    return f"{col} IN (SELECT value FROM json_each({p(json.dumps(list(ids)))}))"
+
+
+async def _span(conn: Any, ids: Sequence[int] | None) -> tuple[datetime, datetime] | None:
+    """Earliest and latest due and occurred instants of the episodes (SQLite's offsets)."""
+    p = Params(False)
+    c1 = _ids_cond(p, False, "episode_id", ids)
+    c2 = _ids_cond(p, False, "id", ids)
+    _, rows = await conn.execute_query(
+        f"SELECT MIN(due_at), MAX(due_at) FROM checkin WHERE {c1} UNION ALL "
+        f"SELECT MIN(occurred_at), MAX(occurred_at) FROM episode WHERE {c2}", p.values)
+    vals = [_as_utc(v) for r in rows for v in (r[0], r[1]) if v is not None]
+    return (min(vals), max(vals)) if vals else None
+
+
+def _as_utc(v: Any) -> datetime:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(v)).astimezone(UTC)
+
+
+def contributions_sql(pg: bool, tz: ZoneInfo, ids: Sequence[int] | None,
+                      span: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:
+    """INSERT INTO followup_episode what the episodes (all when ``ids`` is None) contribute,
+    by the definitions of bot.analytics.operations (the same expressions as
+    bot.analytics.followup_counts).
+
+    Per episode: one row per local due day and channel of its sent check-ins (sent, answered,
+    on time: first sent by ``window_end_at``, a column that is never NULL), and, when it is
+    active with at least one check-in, one row for the episode on its local day and first
+    channel (due, covered, lost by reason).
+    """
+    p = Params(pg)
+    due_day = local_day_sql("c.due_at", tz, pg, p, span)
+    occ_day = local_day_sql("e.occurred_at", tz, pg, p, span)
+    s = {k: p(v) for k, v in (("planned", "planned"), ("opened", "opened"),
+                              ("answered", "answered"), ("expired", "expired"),
+                              ("skipped", "skipped"), ("cancelled", "cancelled"))}
+    sent = f"c.status IN ({s['opened']}, {s['answered']}, {s['expired']})"
+    if pg:
+        on_time = "c.opened_at IS NOT NULL AND c.opened_at <= c.window_end_at"
+        unreachable = "COALESCE(ct.unreachable::text, '{}') NOT IN ('{}', 'null')"
+    else:
+        on_time = ("c.opened_at IS NOT NULL "
+                   "AND julianday(c.opened_at) <= julianday(c.window_end_at)")
+        unreachable = "COALESCE(ct.unreachable, '{}') NOT IN ('{}', 'null')"
+    known = ", ".join(p(r) for r in KNOWN_REASONS)
+    reason = (
+        "CASE WHEN a.answered = 1 OR a.pending = 1 THEN NULL "
+        "WHEN lc.lost_reason IS NOT NULL AND lc.lost_reason <> '' THEN lc.lost_reason "
+        f"WHEN ct.opted_out_at IS NOT NULL THEN {p('opted_out')} "
+        "WHEN ct.stopped_reason IS NOT NULL AND ct.stopped_reason <> '' THEN "
+        f"CASE WHEN ct.stopped_reason IN ({known}) THEN ct.stopped_reason "
+        f"ELSE {p('skipped')} END "
+        f"WHEN {unreachable} THEN {p('unreachable')} "
+        f"WHEN lc.status = {s['expired']} THEN {p('no_answer')} "
+        f"WHEN lc.status = {s['cancelled']} THEN {p('cancelled')} "
+        f"ELSE {p('skipped')} END")
+    zeros_lost = ", ".join("0" for _ in KNOWN_REASONS)
+    lost_cols = ", ".join(f"CASE WHEN x.reason = '{r}' THEN 1 ELSE 0 END"
+                          for r in KNOWN_REASONS)
+    cond_c = _ids_cond(p, pg, "c.episode_id", ids)
+    cond_a = _ids_cond(p, pg, "c.episode_id", ids)
+    q = (
+        f"INSERT INTO followup_episode ({', '.join(EPISODE_COLS)}) "
+        # sent check-ins, per episode, local due day and channel
+        f"SELECT c.episode_id, {due_day}, e.department_id, e.clinician_name, "
+        "e.clinician_code, e.treatment_type, COALESCE(c.channel, ''), "
+        "CASE WHEN c.channel IS NULL THEN 1 ELSE 0 END, '', COUNT(*), "
+        f"SUM(CASE WHEN c.status = {s['answered']} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {on_time} THEN 1 ELSE 0 END), 0, 0, {zeros_lost}, 0 "
+        "FROM checkin c JOIN episode e ON e.id = c.episode_id "
+        f"WHERE {sent} AND {cond_c} "
+        "GROUP BY c.episode_id, 2, e.department_id, e.clinician_name, e.clinician_code, "
+        "e.treatment_type, 7, 8 "
+        "UNION ALL "
+        # active episodes with a check-in: due, covered, lost (reason known or other)
+        "SELECT x.episode_id, x.local_day, x.department_id, x.clinician_name, "
+        "x.clinician_code, x.treatment_type, COALESCE(x.channel, ''), "
+        "CASE WHEN x.channel IS NULL THEN 1 ELSE 0 END, "
+        f"CASE WHEN x.reason IS NULL OR x.reason IN ({known}) THEN '' ELSE x.reason END, "
+        f"0, 0, 0, 1, x.answered, {lost_cols}, "
+        f"CASE WHEN x.reason IS NULL OR x.reason IN ({known}) THEN 0 ELSE 1 END "
+        "FROM (SELECT e.id AS episode_id, "
+        f"{occ_day} AS local_day, e.department_id, e.clinician_name, e.clinician_code, "
+        f"e.treatment_type, ch.channel, a.answered, {reason} AS reason "
+        "FROM (SELECT c.episode_id, "
+        f"MAX(CASE WHEN c.status = {s['answered']} THEN 1 ELSE 0 END) AS answered, "
+        f"MAX(CASE WHEN c.status IN ({s['planned']}, {s['opened']}) THEN 1 ELSE 0 END) "
+        "AS pending, "
+        "MIN(CASE WHEN c.channel IS NOT NULL AND c.channel <> '' THEN c.id END) AS first_ch, "
+        f"MAX(CASE WHEN c.status IN ({s['expired']}, {s['skipped']}) THEN c.id END) "
+        "AS last_x, MAX(c.id) AS last_id "
+        f"FROM checkin c WHERE {cond_a} GROUP BY c.episode_id) a "
+        "JOIN episode e ON e.id = a.episode_id "
+        "JOIN contact ct ON ct.id = e.contact_id "
+        "LEFT JOIN checkin ch ON ch.id = a.first_ch "
+        "LEFT JOIN checkin lc ON lc.id = COALESCE(a.last_x, a.last_id) "
+        f"WHERE e.status = {p('active')}) x")
+    return q, p.values
+
+
+def _apply_sql(pg: bool, table: str, sign: int, ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """Add (sign 1) or subtract (-1) the episodes' stored contributions to a rollup."""
+    p = Params(pg)
+    keys = ("local_day", *GRAINS[table], "reason")
+    sums = ", ".join(f"SUM({c})" if sign > 0 else f"-SUM({c})" for c in COUNTS)
+    upd = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS)
+    q = (f"INSERT INTO {table} ({', '.join(keys)}, {', '.join(COUNTS)}) "
+         f"SELECT {', '.join(keys)}, {sums} FROM followup_episode "
+         f"WHERE {_ids_cond(p, pg, 'episode_id', ids)} GROUP BY {', '.join(keys)} "
+         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {upd}")
+    return q, p.values
+
+
+async def _lock(conn: Any) -> None:
+    if _pg(conn):
+        await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [_LOCK])
+
+
+def _stamp(tz: ZoneInfo) -> str:
+    return f"v{VERSION} {tz.key}"
+
+
+async def _recount(conn: Any, tz: ZoneInfo, ids: Sequence[int] | None) -> None:
+    """Replace the contributions of ``ids`` (None: every episode) and the rollups' share."""
+    pg = _pg(conn)
+    if ids is None:
+        for table in ("followup_episode", *GRAINS):
+            await conn.execute_query(f"DELETE FROM {table}")
+    else:
+        for table in GRAINS:
+            await conn.execute_query(*_apply_sql(pg, table, -1, ids))
+        p = Params(pg)
+        await conn.execute_query(
+            f"DELETE FROM followup_episode WHERE {_ids_cond(p, pg, 'episode_id', ids)}",
+            p.values)
+    span = None if pg else await _span(conn, ids)
+    await conn.execute_query(*contributions_sql(pg, tz, ids, span))
+    for table in GRAINS:
+        await conn.execute_query(*_apply_sql(pg, table, 1, ids))
+        if ids is not None:  # cells whose last episode moved away (partial index)
+            await conn.execute_query(f"DELETE FROM {table} WHERE sent = 0 AND eligible = 0")
+
+
+async def _claim_dirty(conn: Any) -> list[int]:
+    rows = await conn.execute_query_dict("DELETE FROM followup_dirty RETURNING episode_id")
+    return sorted({int(r["episode_id"]) for r in rows})
+
+
+async def _set_stamp(conn: Any, pg: bool, tz: ZoneInfo) -> None:
+    p = Params(pg)
+    await conn.execute_query(
+        f"INSERT INTO key_value (key, value) VALUES ({p(STAMP_KEY)}, {p(_stamp(tz))}) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", p.values)
+
+
+async def rebuild(tz: ZoneInfo, conn: Any = None) -> dict[str, int]:
+    """Recount the follow-up rollups in full in zone ``tz``; returns each table's rows."""
+    async with in_transaction() if conn is None else _Same(conn) as tx:
+        await _lock(tx)
+        await _claim_dirty(tx)
+        await _recount(tx, tz, None)
+        await _set_stamp(tx, _pg(tx), tz)
+        out = {}
+        for table in ("followup_episode", *GRAINS):
+            _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
+            out[table] = int(rows[0][0])
+    if conn is None:
+        for table in out:  # fresh statistics for the planners
+            await connections.get("default").execute_script(f"ANALYZE {table}")
+    return out
+
+
+class _Same:
+    """An async context giving back the connection it was given (a caller's transaction)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> Any:
+        return self.conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def fold(tz: ZoneInfo) -> int:
+    """Bring the rollups up to date: fold the episodes changed since the last read (or
+    recount all when they were counted in another zone). Returns how many were folded."""
+    async with in_transaction() as tx:
+        await _lock(tx)
+        _, rows = await tx.execute_query(
+            f"SELECT value FROM key_value WHERE key = {'$1' if _pg(tx) else '?'}", [STAMP_KEY])
+        if not rows or rows[0][0] != _stamp(tz):
+            await _claim_dirty(tx)
+            await _recount(tx, tz, None)
+            await _set_stamp(tx, _pg(tx), tz)
+            return -1
+        ids = await _claim_dirty(tx)
+        if ids:
+            await _recount(tx, tz, ids)
+        return len(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+@dataclass
+class DayCounts:
+    """The follow-up counts of one group and local day."""
+
+    department_id: int | None
+    clinician: str | None
+    clinician_code: str | None
+    treatment: str | None
+    channel: str | None
+    day: date
+    sent: int = 0
+    answered: int = 0
+    on_time: int = 0
+    eligible: int = 0
+    covered: int = 0
+    lost: dict[str, int] = field(default_factory=dict)
+
+
+async def day_counts(table: str, by: str, *, start: date | None, end: date | None,
+                     dept_ids: list[int] | None, clinician: str | None,
+                     treatment: str | None, channel: str | None) -> list[DayCounts]:
+    """The counts per group (what ``by`` needs) and local day from one rollup, after
+    :func:`fold`."""
+    conn: Any = connections.get("default")
+    pg = _pg(conn)
+    p = Params(pg)
+    cols = {"department": ["department_id"],
+            "clinician": ["department_id", "clinician", "clinician_code"],
+            "treatment": ["treatment_type"], "channel": ["channel", "chan_null"],
+            "question": []}[by]
+    conds = ["1 = 1"]
+    if start is not None:
+        conds.append(f"local_day >= {p(start.isoformat())}")
+    if end is not None:
+        conds.append(f"local_day <= {p(end.isoformat())}")
+    if dept_ids is not None:
+        conds.append(p.in_("department_id", dept_ids))
+    if clinician is not None:
+        conds.append(f"clinician = {p(clinician)}")
+    if treatment is not None:
+        conds.append(f"treatment_type = {p(treatment)}")
+    if channel is not None:
+        conds.append(f"channel = {p(channel)} AND chan_null = 0")
+    keys = [*cols, "local_day", "reason"]
+    q = (f"SELECT {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} FROM {table} "
+         f"WHERE {' AND '.join(conds)} GROUP BY {', '.join(keys)}")
+    out = []
+    n = len(cols)
+    for r in await fetch(q, p.values):
+        v = dict(zip(cols, r[:n], strict=True))
+        c = [int(x) for x in r[n + 2:]]
+        d = DayCounts(v.get("department_id"), v.get("clinician"), v.get("clinician_code"),
+                      v.get("treatment_type"),
+                      None if v.get("chan_null") else v.get("channel"),
+                      date.fromisoformat(str(r[n])), sent=c[0], answered=c[1], on_time=c[2],
+                      eligible=c[3], covered=c[4])
+        for reason, k in zip(KNOWN_REASONS, c[5:-1], strict=True):
+            if k:
+                d.lost[reason] = k
+        if c[-1]:
+            d.lost[str(r[n + 1])] = c[-1]
+        out.append(d)
+    return out
