@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,7 +53,7 @@ from tortoise import connections  # noqa: E402
 from tortoise.transactions import in_transaction  # noqa: E402
 
 from bot import db  # noqa: E402
-from bot.analytics import tallies  # noqa: E402
+from bot.analytics import followup_rollup, tallies  # noqa: E402
 from bot.analytics.tallies import Scope  # noqa: E402
 
 DEPARTMENTS = 20
@@ -322,6 +323,8 @@ async def measure(url: str, runs: int, backend: str) -> list[Result]:
         # the rows were bulk-loaded past the ledger: count the rollups as the ledger would
         t = time.perf_counter()
         kept = await tallies.rebuild_rollup()
+        # and the follow-up rollups (the triggers marked every check-in loaded: recount all)
+        kept.update(await followup_rollup.rebuild(ZoneInfo("Asia/Shanghai")))
         print(f"  ({backend}: rollups rebuilt in {time.perf_counter() - t:.1f} s: "
               + ", ".join(f"{k} {v:,} rows" for k, v in kept.items()) + ")")
         conn = connections.get("default")
@@ -366,28 +369,51 @@ YEAR_OCC = ("e.occurred_at >= '2025-10-31 16:00:00+00:00' "
             "AND e.occurred_at < '2026-10-31 16:00:00+00'")
 
 
-def _followup_sql(pg: int) -> str:
+LOCAL_DAY = ("date({c}, '+480 minutes')",
+             "to_char({c} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')")
+LOCAL_WEEK = ("date({c}, '+480 minutes', '-6 days', 'weekday 1')",
+              "date_trunc('week', {c} AT TIME ZONE 'Asia/Shanghai')")
+# the follow-up page's groupings: (check-in column, episode column)
+FOLLOWUP_GROUP = {"department": ("e.department_id", "e.department_id"),
+                  "clinician": ("e.department_id, e.clinician_code, e.clinician_name",
+                                "e.department_id, e.clinician_code, e.clinician_name"),
+                  "treatment": ("e.treatment_type", "e.treatment_type"),
+                  "channel": ("c.channel", "a.channel")}
+
+
+def _followup_sql(pg: int, by: str = "department", period: tuple[str, str] = LOCAL_MONTH) -> str:
     """The follow-up page's figures by hand: check-ins sent, answered and on time, and
-    episodes followed up, per department and local month (two GROUP BYs, run one after the
-    other)."""
-    month_c, month_e = LOCAL_MONTH[pg].format(c="c.due_at"), LOCAL_MONTH[pg].format(
-        c="e.occurred_at")
+    episodes followed up, per group and local period (two GROUP BYs, run one after the
+    other; an episode's channel: its check-ins' least)."""
+    per_c, per_e = period[pg].format(c="c.due_at"), period[pg].format(c="e.occurred_at")
+    g_c, g_e = FOLLOWUP_GROUP[by]
+    n = g_c.count(",") + 2
+    groups = ", ".join(str(i) for i in range(1, n + 1))
     return (
-        f"SELECT e.department_id, {month_c}, COUNT(*), "
+        f"SELECT {g_c}, {per_c}, COUNT(*), "
         "SUM(CASE WHEN c.status = 'answered' THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN c.opened_at <= c.window_end_at THEN 1 ELSE 0 END) "
         "FROM checkin c JOIN episode e ON e.id = c.episode_id "
         f"WHERE c.status IN ('opened', 'answered', 'expired') AND {YEAR_DUE[pg]} "
-        "GROUP BY 1, 2;"
-        f"SELECT e.department_id, {month_e}, a.answered, COUNT(*) FROM episode e JOIN "
-        "(SELECT episode_id, MAX(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered "
-        "FROM checkin GROUP BY episode_id) a ON a.episode_id = e.id "
-        f"WHERE e.status = 'active' AND {YEAR_OCC[pg]} GROUP BY 1, 2, 3")
+        f"GROUP BY {groups};"
+        f"SELECT {g_e}, {per_e}, a.answered, COUNT(*) FROM episode e JOIN "
+        "(SELECT episode_id, MAX(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered, "
+        "MIN(channel) AS channel FROM checkin GROUP BY episode_id) a ON a.episode_id = e.id "
+        f"WHERE e.status = 'active' AND {YEAR_OCC[pg]} GROUP BY {groups}, {n + 1}")
+
+
+def _followup(by: str, period: str, local: tuple[str, str]) -> tuple[str, str, tuple[str, str]]:
+    return (f"followup, {by} × {period}", f"/tallies/followup?by={by}&period={period}"
+            "&from=2025-11-01&to=2026-10-31", (_followup_sql(0, by, local),
+                                               _followup_sql(1, by, local)))
 
 
 PAGES: list[tuple[str, str, tuple[str, str]]] = [
-    ("followup, dept × month", "/tallies/followup?by=department&period=month"
-     "&from=2025-11-01&to=2026-10-31", (_followup_sql(0), _followup_sql(1))),
+    _followup("department", "month", LOCAL_MONTH),
+    _followup("department", "day", LOCAL_DAY),
+    _followup("clinician", "week", LOCAL_WEEK),
+    _followup("treatment", "month", LOCAL_MONTH),
+    _followup("channel", "week", LOCAL_WEEK),
     ("dept × month (12 months)", "by=department&period=month&from=2025-11-01&to=2026-10-31",
      _same("SELECT department_id, substr(local_day, 1, 7), question_id, score, COUNT(*) "
            "FROM answer WHERE score IS NOT NULL AND local_day >= '2025-11-01' "

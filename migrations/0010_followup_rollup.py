@@ -22,11 +22,14 @@ KEYS = (("local_day", "VARCHAR(10)"), ("department_id", "INTEGER"),
         ("clinician", "VARCHAR(128)"), ("clinician_code", "VARCHAR(64)"),
         ("treatment_type", "VARCHAR(64)"), ("channel", "VARCHAR(16)"), ("chan_null", "SMALLINT"),
         ("reason", "VARCHAR(32)"))
-GRAINS = {
-    "followup_channel_day": ("department_id", "channel", "chan_null"),
-    "followup_treatment_day": ("department_id", "treatment_type"),
-    "followup_clinician_day": ("department_id", "clinician", "clinician_code"),
+DIMS = {
+    "department": ("department_id",),
+    "channel": ("department_id", "channel", "chan_null"),
+    "treatment": ("department_id", "treatment_type"),
+    "clinician": ("department_id", "clinician", "clinician_code"),
 }
+# per local day, ISO week (its Monday) and month (its first day), all in local_day
+GRAINS = {f"followup_{d}_{u}": cols for d, cols in DIMS.items() for u in ("day", "week", "month")}
 TYPES = dict(KEYS)
 
 # what a check-in, an episode or a contact changes when it changes these
@@ -37,7 +40,7 @@ EPISODE_COLS = ("status", "department_id", "clinician_name", "clinician_code",
 CONTACT_COLS = ("opted_out_at", "stopped_reason", "unreachable")
 
 
-def tables() -> list[str]:
+def tables(pg: bool) -> list[str]:
     counts = ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in COUNTS)
     out = [
         "CREATE TABLE followup_dirty (episode_id INTEGER NOT NULL)",
@@ -48,11 +51,11 @@ def tables() -> list[str]:
         "CREATE INDEX episode_contact_id ON episode (contact_id)",
     ]
     for table, keys in GRAINS.items():
-        cols = ("local_day", *keys, "reason")
+        cols = (*keys, "local_day", "reason")
+        # SQLite: stored in key order (a read by department and day streams it)
         out.append(f"CREATE TABLE {table} ("
-                   + ", ".join(f"{k} {TYPES[k]} NOT NULL" for k in cols) + f", {counts})")
-        out.append(f"CREATE UNIQUE INDEX {table}_key ON {table} "
-                   f"({', '.join((*keys, 'local_day', 'reason'))})")
+                   + ", ".join(f"{k} {TYPES[k]} NOT NULL" for k in cols) + f", {counts}, "
+                   f"PRIMARY KEY ({', '.join(cols)})){'' if pg else ' WITHOUT ROWID'}")
         # cells a fold emptied are found and removed through this
         out.append(f"CREATE INDEX {table}_empty ON {table} (local_day) "
                    "WHERE sent = 0 AND eligible = 0")
@@ -120,7 +123,7 @@ def pg_triggers() -> list[str]:
 async def forward(apps: Any, schema_editor: Any) -> None:
     conn = schema_editor.client
     pg = conn.capabilities.dialect == "postgres"
-    for sql in [*tables(), *(pg_triggers() if pg else sqlite_triggers())]:
+    for sql in [*tables(pg), *(pg_triggers() if pg else sqlite_triggers())]:
         await conn.execute_script(sql)
     # back-fill (see the top of this file)
     from bot.analytics import followup_rollup

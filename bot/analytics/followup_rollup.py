@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,18 +56,35 @@ KNOWN_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased"
 COUNTS = ("sent", "answered", "on_time", "eligible", "covered",
           *(f"lost_{r}" for r in KNOWN_REASONS), "lost_other")
 
-# grain table → its key columns (besides local_day and reason)
-GRAINS: dict[str, tuple[str, ...]] = {
-    "followup_channel_day": ("department_id", "channel", "chan_null"),
-    "followup_treatment_day": ("department_id", "treatment_type"),
-    "followup_clinician_day": ("department_id", "clinician", "clinician_code"),
+# The grains: what each groups by (besides the period and an unknown lost reason), and what
+# it can therefore group or filter by; each is kept per local day, ISO week and month
+# (``local_day`` holds the day, the week's Monday or the month's first day).
+DIMS: dict[str, tuple[str, ...]] = {
+    "department": ("department_id",),
+    "channel": ("department_id", "channel", "chan_null"),
+    "treatment": ("department_id", "treatment_type"),
+    "clinician": ("department_id", "clinician", "clinician_code"),
 }
-# what each grain can group or filter by
-_SERVES = {"followup_channel_day": {"department", "channel"},
-           "followup_treatment_day": {"department", "treatment"},
-           "followup_clinician_day": {"department", "clinician"}}
+_SERVES = {"department": {"department"}, "channel": {"department", "channel"},
+           "treatment": {"department", "treatment"},
+           "clinician": {"department", "clinician"}}
 _NEEDS = {"department": {"department"}, "clinician": {"department", "clinician"},
           "treatment": {"treatment"}, "channel": {"channel"}, "question": set()}
+UNITS = ("day", "week", "month")
+GRAINS: dict[str, tuple[str, ...]] = {
+    f"followup_{d}_{u}": cols for d, cols in DIMS.items() for u in UNITS}
+
+
+def _unit_sql(unit: str, pg: bool) -> str:
+    """The first day of the unit a contribution's local day falls in (YYYY-MM-DD)."""
+    if unit == "day":
+        return "local_day"
+    if unit == "month":
+        return "substr(local_day, 1, 7) || '-01'"
+    if pg:
+        return "to_char(date_trunc('week', CAST(local_day AS date)), 'YYYY-MM-DD')"
+    return "date(local_day, '-6 days', 'weekday 1')"
+
 
 EPISODE_COLS = ("episode_id", "local_day", "department_id", "clinician", "clinician_code",
                 "treatment_type", "channel", "chan_null", "reason", *COUNTS)
@@ -79,15 +96,15 @@ def _pg(conn: Any) -> bool:
 
 def grain_for(by: str, *, departments: bool, clinician: bool, treatment: bool,
               channel: bool) -> str | None:
-    """The smallest rollup that answers a grouping and its filters (None: none does)."""
+    """The smallest grain (``DIMS``) that answers a grouping and its filters (None: none)."""
     need = set(_NEEDS[by])
     for flag, dim in ((departments, "department"), (clinician, "clinician"),
                       (treatment, "treatment"), (channel, "channel")):
         if flag:
             need.add(dim)
-    for table, serves in _SERVES.items():
+    for grain, serves in _SERVES.items():
         if need <= serves:
-            return table
+            return grain
     return None
 
 
@@ -205,13 +222,14 @@ def contributions_sql(pg: bool, tz: ZoneInfo, ids: Sequence[int] | None,
 def _apply_sql(pg: bool, table: str, sign: int, ids: Sequence[int] | None) -> tuple[str, list[Any]]:
     """Add (sign 1) or subtract (-1) the episodes' stored contributions to a rollup."""
     p = Params(pg)
-    keys = ("local_day", *GRAINS[table], "reason")
+    keys = (*GRAINS[table], "reason")
+    unit = _unit_sql(table.rsplit("_", 1)[1], pg)
     sums = ", ".join(f"SUM({c})" if sign > 0 else f"-SUM({c})" for c in COUNTS)
     upd = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS)
-    q = (f"INSERT INTO {table} ({', '.join(keys)}, {', '.join(COUNTS)}) "
-         f"SELECT {', '.join(keys)}, {sums} FROM followup_episode "
-         f"WHERE {_ids_cond(p, pg, 'episode_id', ids)} GROUP BY {', '.join(keys)} "
-         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {upd}")
+    q = (f"INSERT INTO {table} (local_day, {', '.join(keys)}, {', '.join(COUNTS)}) "
+         f"SELECT {unit}, {', '.join(keys)}, {sums} FROM followup_episode "
+         f"WHERE {_ids_cond(p, pg, 'episode_id', ids)} GROUP BY {unit}, {', '.join(keys)} "
+         f"ON CONFLICT ({', '.join(keys[:-1])}, local_day, reason) DO UPDATE SET {upd}")
     return q, p.values
 
 
@@ -327,11 +345,49 @@ class DayCounts:
     lost: dict[str, int] = field(default_factory=dict)
 
 
-async def day_counts(table: str, by: str, *, start: date | None, end: date | None,
-                     dept_ids: list[int] | None, clinician: str | None,
-                     treatment: str | None, channel: str | None) -> list[DayCounts]:
-    """The counts per group (what ``by`` needs) and local day from one rollup, after
-    :func:`fold`."""
+def segments(period: str, start: date | None,
+             end: date | None) -> list[tuple[str, date | None, date | None]]:
+    """The range cut into what each unit answers: (unit, first, last bucket start), None
+    unbounded. Whole months (whole weeks when the page groups by week) come from the month
+    (week) rollups, the days at either end from the day rollups; by day, days."""
+    if period == "day":
+        return [("day", start, end)]
+    if period == "week":
+        first = start if start is None else start + timedelta(days=(7 - start.weekday()) % 7)
+        last = end if end is None else end - timedelta(days=(end.weekday() + 1) % 7)
+        if first is not None and last is not None and last < first:
+            return [("day", start, end)]
+        whole: tuple[str, date | None, date | None] = (
+            "week", first, None if last is None else last - timedelta(days=6))
+    else:
+        first = start if start is None or start.day == 1 else _next_month(start)
+        last = end if end is None or _next_day(end).day == 1 else end.replace(day=1) - \
+            timedelta(days=1)
+        if first is not None and last is not None and last < first:
+            return [("day", start, end)]
+        whole = ("month", first, None if last is None else last.replace(day=1))
+    out: list[tuple[str, date | None, date | None]] = []
+    if start is not None and first is not None and first > start:
+        out.append(("day", start, first - timedelta(days=1)))
+    out.append(whole)
+    if end is not None and last is not None and last < end:
+        out.append(("day", last + timedelta(days=1), end))
+    return out
+
+
+def _next_day(d: date) -> date:
+    return d + timedelta(days=1)
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+async def counts(grain: str, by: str, period: str, *, start: date | None, end: date | None,
+                 dept_ids: list[int] | None, clinician: str | None, treatment: str | None,
+                 channel: str | None) -> list[DayCounts]:
+    """The counts per group (what ``by`` needs) and the first day of each unit from the
+    rollups of ``grain`` (``segments``), after :func:`fold`: one query."""
     conn: Any = connections.get("default")
     pg = _pg(conn)
     p = Params(pg)
@@ -339,11 +395,7 @@ async def day_counts(table: str, by: str, *, start: date | None, end: date | Non
             "clinician": ["department_id", "clinician", "clinician_code"],
             "treatment": ["treatment_type"], "channel": ["channel", "chan_null"],
             "question": []}[by]
-    conds = ["1 = 1"]
-    if start is not None:
-        conds.append(f"local_day >= {p(start.isoformat())}")
-    if end is not None:
-        conds.append(f"local_day <= {p(end.isoformat())}")
+    conds = []
     if dept_ids is not None:
         conds.append(p.in_("department_id", dept_ids))
     if clinician is not None:
@@ -353,11 +405,19 @@ async def day_counts(table: str, by: str, *, start: date | None, end: date | Non
     if channel is not None:
         conds.append(f"channel = {p(channel)} AND chan_null = 0")
     keys = [*cols, "local_day", "reason"]
-    q = (f"SELECT {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} FROM {table} "
-         f"WHERE {' AND '.join(conds)} GROUP BY {', '.join(keys)}")
+    parts = []
+    for unit, lo, hi in segments(period, start, end):
+        where = list(conds)
+        if lo is not None:
+            where.append(f"local_day >= {p(lo.isoformat())}")
+        if hi is not None:
+            where.append(f"local_day <= {p(hi.isoformat())}")
+        parts.append(f"SELECT {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} "
+                     f"FROM followup_{grain}_{unit} WHERE {' AND '.join(where) or '1 = 1'} "
+                     f"GROUP BY {', '.join(keys)}")
     out = []
     n = len(cols)
-    for r in await fetch(q, p.values):
+    for r in await fetch(" UNION ALL ".join(parts), p.values):
         v = dict(zip(cols, r[:n], strict=True))
         c = [int(x) for x in r[n + 2:]]
         d = DayCounts(v.get("department_id"), v.get("clinician"), v.get("clinician_code"),

@@ -25,6 +25,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 
 from bot.analytics import followup_counts, followup_rollup
+from bot.analytics.exports import Sheet
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate
 from bot.analytics.tallies import (
     DIMENSIONS,
@@ -203,13 +204,13 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     # Check-ins and episodes are counted per group and local day, from the follow-up rollups
     # (bot.analytics.followup_rollup) where one answers the grouping and filters, else in SQL
     # from the raw rows (bot.analytics.followup_counts); the days are folded into periods here.
-    table = followup_rollup.grain_for(
+    grain = followup_rollup.grain_for(
         by, departments=ids is not None, clinician=scope.clinician is not None,
         treatment=scope.treatment is not None, channel=scope.channel is not None)
-    if table is not None:
+    if grain is not None:
         await followup_rollup.fold(tz)
-        for r in await followup_rollup.day_counts(
-                table, by, start=scope.start, end=scope.end, dept_ids=ids,
+        for r in await followup_rollup.counts(
+                grain, by, period, start=scope.start, end=scope.end, dept_ids=ids,
                 clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel):
             o = grp(_group_value(by, r.department_id, r.clinician, r.treatment, r.channel,
                                  r.clinician_code), r.day)
@@ -306,6 +307,27 @@ async def _raw_counts(by: str, tz: ZoneInfo, scope: Scope, lo_q: datetime | None
         o.covered += int(n) if int(covered) else 0
         if reason is not None:
             o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
+
+
+OPS_HEADER = ["分组 group", "科室 department", "时段 period", "应随访 due", "已随访 followed up",
+              "随访率 follow-up rate", "已发送消息 messages sent", "已答复 answered",
+              "消息应答率 reply rate", "及时发送 on time", "及时率 on-time rate", "失访 lost",
+              "失访原因 lost by reason", "投诉等 escalations", "首次回应及时 SLA met",
+              "应计 SLA due"]
+
+
+def sheet(ops: Sequence[Operations]) -> Sheet:
+    """The follow-up figures, every row, as one export sheet."""
+    def kv(d: dict[str, int]) -> str:
+        return "; ".join(f"{k}={v}" for k, v in sorted(d.items()))
+
+    def rate(r: Rate) -> Any:
+        return None if r.value is None else round(r.value, 3)
+
+    return Sheet("随访 Follow-up", OPS_HEADER, [
+        [o.key, o.department, o.period, o.eligible, o.covered, rate(o.coverage), o.sent,
+         o.answered, rate(o.response), o.on_time, rate(o.on_time_rate), sum(o.lost.values()),
+         kv(o.lost), kv(o.escalations), o.sla_met, o.sla_due] for o in ops])
 
 
 def _name_forms(name: str) -> set[str]:

@@ -1,0 +1,177 @@
+"""The follow-up page reads rollups that nothing can make stale (SQLite and PostgreSQL).
+
+bot.analytics.followup_rollup keeps the follow-up counts per local day, week and month; the
+database's triggers mark the episodes whose check-ins, episode row or contact changed, and
+each read folds them first. Here the product runs the way it does in a hospital, driven from
+outside through random sequences of changes — visits and re-imports (new clinician,
+treatment, department or time; cancellations) over the import API, the planner and outbox
+sending, people answering, scoring low, complaining and opting out in the simulator, staff
+claiming and resolving over HTTP, a direct bulk SQL update or delete (check-ins lost for a
+reason, contacts unreachable, episodes moved) — and after each read of the page's JSON export
+every row equals counting the rows one by one (tests/test_followup_counts.reference).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from tortoise import connections
+
+from bot import dispatcher, outbox, planner
+from bot.analytics import followup_rollup
+from bot.analytics.tallies import Scope
+from bot.clock import FrozenClock
+from bot.keys import RUNTIME
+from bot.runtime import Runtime
+from models import CheckIn, Escalation
+from tests.conftest import make_settings
+from tests.loop_helpers import act, as_staff, import_visits, page_csrf
+from tests.staff_helpers import make_staff
+from tests.test_followup_counts import reference, rows
+
+TZ = ZoneInfo("Asia/Shanghai")
+DEPTS = [("dental", "口腔科"), ("ortho", "骨科"), ("peds", "儿科")]
+REPLIES = ["5", "4", "2 护士态度不好", "1 排队太久，我要投诉", "TD", "好的", "3"]
+BULK = [
+    # a reason written by another system (not one the product knows): its own row
+    "UPDATE checkin SET lost_reason = 'moved_away' WHERE status = 'expired' AND id % 2 = 0",
+    "UPDATE checkin SET status = 'expired', lost_reason = 'refused' "
+    "WHERE status = 'opened' AND id % 3 = 0",
+    "UPDATE contact SET unreachable = '{\"sms\": \"invalid\"}' WHERE id % 2 = 1",
+    "UPDATE contact SET stopped_reason = 'deceased' WHERE id % 4 = 0",
+    "UPDATE episode SET treatment_type = '复查', clinician_name = '赵医生' WHERE id % 3 = 1",
+    "UPDATE episode SET occurred_at = occurred_at WHERE id % 2 = 0",  # no change: no mark
+    "DELETE FROM checkin WHERE status = 'planned' AND id % 5 = 0",
+]
+
+
+def _visit(n: int, rnd: random.Random, when: datetime) -> dict[str, str]:
+    dept, name = rnd.choice(DEPTS)
+    local = when.astimezone(TZ)
+    return {"external_id": f"V{n}", "person_name": f"病人{n}",
+            "contact_phone": f"1390000{rnd.randrange(40):04d}",
+            "occurred_at": local.strftime("%Y-%m-%d %H:%M"), "department": dept,
+            "department_name": name, "clinician": rnd.choice(["李医生", "王医生", ""]),
+            "clinician_id": rnd.choice(["", "D1", "D2"]),
+            "treatment_type": rnd.choice(["拔牙", "补牙", ""])}
+
+
+async def _drain(rt: Runtime) -> None:
+    while (await planner.open_due(rt)) + (await dispatcher.process_pending(rt)) + (
+            await outbox.send_due(rt)):
+        pass
+
+
+async def _bulk(sql: str) -> None:
+    await connections.get("default").execute_query(sql)
+
+
+def _from_export(data: dict[str, Any]) -> dict[Any, Any]:
+    out = {}
+    for r in data["rows"]:
+        f = {"sent": r["sent"], "answered": r["answered"],
+             "on_time": r["on_time"]["num"] or 0, "eligible": r["eligible"],
+             "covered": r["covered"], "lost": r["lost"]}
+        if any(f.values()):
+            out[(r["key_id"], r["period"])] = f
+    return out
+
+
+def _key(by: str, g: Any) -> str:
+    if by == "clinician":
+        return f"{g[0]}|{g[1]}"
+    return "" if g is None else str(g)
+
+
+async def _dirty() -> int:
+    conn: Any = connections.get("default")
+    _, r = await conn.execute_query("SELECT COUNT(*) FROM followup_dirty")
+    return int(r[0][0])
+
+
+@pytest.mark.parametrize("seed_value", [1, 2, 3])
+async def test_random_changes_through_the_product_never_leave_the_page_stale(
+        db_url: str, clock: FrozenClock, client_factory: Any, seed_value: int) -> None:
+    rnd = random.Random(seed_value)
+    settings = make_settings(db_url)
+    client = await client_factory(settings, clock, run_loops=False)
+    rt: Runtime = client.server.app[RUNTIME]
+    await make_staff("boss", "manager", name="院长")
+    n_visits = 0
+    reads = 0
+    marked = 0
+    for _step in range(40):
+        action = rnd.choice(["import", "import", "time", "reply", "reply", "staff", "bulk",
+                             "read", "read"])
+        if action == "import":
+            batch = []
+            for _ in range(rnd.randint(1, 4)):
+                if n_visits and rnd.random() < 0.3:  # a correction of an earlier visit
+                    v = _visit(rnd.randrange(n_visits), rnd, clock.now() - timedelta(
+                        hours=rnd.randrange(72)))
+                    if rnd.random() < 0.3:
+                        v["status"] = "cancelled"
+                else:
+                    v = _visit(n_visits, rnd, clock.now() - timedelta(hours=rnd.randrange(48)))
+                    n_visits += 1
+                batch.append(v)
+            await import_visits(client, *batch)
+        elif action == "time":
+            clock.advance(timedelta(hours=rnd.choice([1, 5, 13, 26, 50])))
+            await _drain(rt)
+        elif action == "reply":
+            opened = await CheckIn.filter(status="opened").values_list("contact_id", flat=True)
+            if opened:
+                cid = rnd.choice(sorted(set(opened)))
+                r = await client.post(f"/simulator/contacts/{cid}/send",
+                                      data={"text": rnd.choice(REPLIES),
+                                            "nonce": f"n{seed_value}-{_step}"},
+                                      headers={"Accept": "application/json"})
+                assert r.status == 200, await r.text()
+                await _drain(rt)
+        elif action == "staff":
+            esc = await Escalation.filter(status__in=["open", "claimed"]).first()
+            if esc is not None:
+                await as_staff(client, "boss")  # (the clock may have outrun the session)
+                csrf = await page_csrf(client, f"/staff/escalations/{esc.id}")
+                await act(client, esc.id, "claim", csrf)
+                await act(client, esc.id, "resolve", csrf, outcome="已沟通解决",
+                          note="已电话沟通")
+        elif action == "bulk":
+            await _bulk(rnd.choice(BULK))
+        else:
+            marked += await _dirty()
+            by = rnd.choice(["department", "clinician", "treatment", "channel"])
+            period = rnd.choice(["day", "week", "month", "quarter", "all"])
+            first = date(2026, 11, rnd.choice([1, 10, 16, 17]))
+            last = first + timedelta(days=rnd.choice([0, 3, 20, 60]))
+            await as_staff(client, "boss")
+            r = await client.get(f"/tallies/followup.json?by={by}&period={period}"
+                                 f"&from={first}&to={last}")
+            assert r.status == 200, await r.text()
+            got = _from_export(await r.json())
+            want = reference(await rows(), TZ, by, period, Scope(start=first, end=last))
+            want = {(_key(by, g), per): v for (g, per), v in want.items() if any(v.values())}
+            assert got == want, (by, period, first, last)
+            assert await _dirty() == 0  # the read folded every change
+            reads += 1
+    assert reads >= 5 and n_visits >= 10 and marked > 0
+    # and what the folds kept equals counting everything afresh
+    await followup_rollup.fold(TZ)
+    kept = await _rollups()
+    await followup_rollup.rebuild(TZ)
+    assert await _rollups() == kept
+
+
+async def _rollups() -> dict[str, list[tuple[Any, ...]]]:
+    conn: Any = connections.get("default")
+    out = {}
+    for table in followup_rollup.GRAINS:
+        _, r = await conn.execute_query(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5")
+        out[table] = [tuple(x) for x in r]
+    return out
+
