@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -327,22 +326,18 @@ async def fold(tz: ZoneInfo) -> int:
 # reading
 
 
-@dataclass
-class DayCounts:
-    """The follow-up counts of one group and local day."""
+# One row of :func:`counts`: department id, clinician name, clinician id, treatment, channel
+# (None where the grouping needs none), the unit's first day (YYYY-MM-DD), sent, answered, on
+# time, due, covered, and lost episodes by reason (None: none lost).
+Row = tuple[Any, Any, Any, Any, Any, str, int, int, int, int, int, dict[str, int] | None]
 
-    department_id: int | None
-    clinician: str | None
-    clinician_code: str | None
-    treatment: str | None
-    channel: str | None
-    day: date
-    sent: int = 0
-    answered: int = 0
-    on_time: int = 0
-    eligible: int = 0
-    covered: int = 0
-    lost: dict[str, int] = field(default_factory=dict)
+_PICK: dict[str, Any] = {
+    "department": lambda r: (r[0], None, None, None, None),
+    "clinician": lambda r: (r[0], r[1], r[2], None, None),
+    "treatment": lambda r: (None, None, None, r[0], None),
+    "channel": lambda r: (None, None, None, None, None if r[1] else r[0]),
+    "question": lambda r: (None, None, None, None, None),
+}
 
 
 def segments(period: str, start: date | None,
@@ -385,7 +380,7 @@ def _next_month(d: date) -> date:
 
 async def counts(grain: str, by: str, period: str, *, start: date | None, end: date | None,
                  dept_ids: list[int] | None, clinician: str | None, treatment: str | None,
-                 channel: str | None) -> list[DayCounts]:
+                 channel: str | None) -> list[Row]:
     """The counts per group (what ``by`` needs) and the first day of each unit from the
     rollups of ``grain`` (``segments``), after :func:`fold`: one query."""
     conn: Any = connections.get("default")
@@ -412,23 +407,24 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
             where.append(f"local_day >= {p(lo.isoformat())}")
         if hi is not None:
             where.append(f"local_day <= {p(hi.isoformat())}")
+        if tuple(cols) == DIMS[grain]:  # one row per group and unit already
+            parts.append(f"SELECT {', '.join(keys)}, {', '.join(COUNTS)} "
+                         f"FROM followup_{grain}_{unit} WHERE {' AND '.join(where) or '1 = 1'}")
+            continue
         parts.append(f"SELECT {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} "
                      f"FROM followup_{grain}_{unit} WHERE {' AND '.join(where) or '1 = 1'} "
                      f"GROUP BY {', '.join(keys)}")
-    out = []
+    out: list[Row] = []
     n = len(cols)
+    pick = _PICK[by]
+    reasons = KNOWN_REASONS
     for r in await fetch(" UNION ALL ".join(parts), p.values):
-        v = dict(zip(cols, r[:n], strict=True))
-        c = [int(x) for x in r[n + 2:]]
-        d = DayCounts(v.get("department_id"), v.get("clinician"), v.get("clinician_code"),
-                      v.get("treatment_type"),
-                      None if v.get("chan_null") else v.get("channel"),
-                      date.fromisoformat(str(r[n])), sent=c[0], answered=c[1], on_time=c[2],
-                      eligible=c[3], covered=c[4])
-        for reason, k in zip(KNOWN_REASONS, c[5:-1], strict=True):
-            if k:
-                d.lost[reason] = k
-        if c[-1]:
-            d.lost[str(r[n + 1])] = c[-1]
-        out.append(d)
+        c = r[n + 2:]
+        lost: dict[str, int] | None = None
+        if any(c[5:]):
+            lost = {reason: int(k) for reason, k in zip(reasons, c[5:-1], strict=True) if k}
+            if c[-1]:
+                lost[str(r[n + 1])] = int(c[-1])
+        out.append((*pick(r), str(r[n]), int(c[0]), int(c[1]), int(c[2]), int(c[3]),
+                    int(c[4]), lost))
     return out

@@ -185,7 +185,10 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     groups: dict[tuple[Any, str], Operations] = {}
 
     def grp(g: Any, day: date) -> Operations:
-        per = bucket(day.isoformat(), period)
+        return grp_day(g, day.isoformat())
+
+    def grp_day(g: Any, day: str) -> Operations:
+        per = bucket(day, period)
         k = (g[:2] if by == "clinician" else g, per)
         o = groups.get(k)
         if o is None:
@@ -209,18 +212,19 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
         treatment=scope.treatment is not None, channel=scope.channel is not None)
     if grain is not None:
         await followup_rollup.fold(tz)
-        for r in await followup_rollup.counts(
+        for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
+             lost) in await followup_rollup.counts(
                 grain, by, period, start=scope.start, end=scope.end, dept_ids=ids,
                 clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel):
-            o = grp(_group_value(by, r.department_id, r.clinician, r.treatment, r.channel,
-                                 r.clinician_code), r.day)
-            o.sent += r.sent
-            o.answered += r.answered
-            o.on_time += r.on_time
-            o.eligible += r.eligible
-            o.covered += r.covered
-            for reason, n in r.lost.items():
-                o.lost[reason] = o.lost.get(reason, 0) + n
+            o = grp_day(_group_value(by, dept, clin, treat, chan, code), day)
+            o.sent += sent
+            o.answered += answered
+            o.on_time += on_time
+            o.eligible += eligible
+            o.covered += covered
+            if lost:
+                for reason, n in lost.items():
+                    o.lost[reason] = o.lost.get(reason, 0) + n
     else:
         await _raw_counts(by, tz, scope, lo_q, hi_q, ids, on_time_hours, grp)
 
@@ -264,8 +268,8 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
             o.sla_due += 1
 
     # praise of named staff
-    for (g, day), who in await _praise(cfg, scope, by):
-        o = grp(g, day)
+    for (g, pday), who in await _praise(cfg, scope, by):
+        o = grp(g, pday)
         o.praise[who] = o.praise.get(who, 0) + 1
 
     return sorted(groups.values(), key=lambda o: (o.key, o.period))
