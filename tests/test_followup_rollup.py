@@ -9,6 +9,8 @@ sending, people answering, scoring low, complaining and opting out in the simula
 claiming and resolving over HTTP, a direct bulk SQL update or delete (check-ins lost for a
 reason, contacts unreachable, episodes moved) — and after each read of the page's JSON export
 every row equals counting the rows one by one (tests/test_followup_counts.reference).
+A property test checks that a read's cut of its range into days, whole weeks and whole months
+reads every day of the range exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tortoise import connections
 
 from bot import dispatcher, outbox, planner
@@ -175,3 +179,42 @@ async def _rollups() -> dict[str, list[tuple[Any, ...]]]:
         out[table] = [tuple(x) for x in r]
     return out
 
+
+
+def _covered(segs: list[tuple[str, date | None, date | None]], lo: date, hi: date) -> list[date]:
+    """Every day the segments read, within [lo, hi] for unbounded ends, in order."""
+    days: list[date] = []
+    for unit, first, last in segs:
+        d = first or lo
+        end = last or hi
+        while d <= end:
+            if unit == "day":
+                days.append(d)
+                d += timedelta(days=1)
+            elif unit == "week":
+                assert d.weekday() == 0  # whole weeks, from their Monday
+                days.extend(d + timedelta(days=i) for i in range(7))
+                d += timedelta(days=7)
+            else:
+                assert d.day == 1  # whole months, from their first day
+                nxt = (d + timedelta(days=32)).replace(day=1)
+                days.extend(d + timedelta(days=i) for i in range((nxt - d).days))
+                d = nxt
+    return days
+
+
+@given(start=st.one_of(st.none(), st.dates(date(2025, 1, 1), date(2027, 12, 31))),
+       length=st.integers(0, 500), open_end=st.booleans(),
+       period=st.sampled_from(["day", "week", "month", "quarter", "all"]))
+def test_segments_read_every_day_of_the_range_once(start: date | None, length: int,
+                                                    open_end: bool, period: str) -> None:
+    end = None if open_end else (start or date(2026, 6, 1)) + timedelta(days=length)
+    segs = followup_rollup.segments(period, start, end)
+    # unbounded ends read whatever the rollups hold: compare within 2024..2029
+    lo, hi = start or date(2024, 1, 1), end or date(2029, 12, 31)
+    days = [d for d in _covered(segs, date(2024, 1, 1), hi)
+            if (start is not None or d >= lo) and (end is not None or d <= hi)]
+    want = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+    assert days == want
+    if period == "day":
+        assert [u for u, _, _ in segs] == ["day"]

@@ -187,9 +187,13 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     def grp(g: Any, day: date) -> Operations:
         return grp_day(g, day.isoformat())
 
+    periods: dict[str, str] = {}  # local day → its period (rows repeat the days)
+
     def grp_day(g: Any, day: str) -> Operations:
-        per = bucket(day, period)
-        k = (g[:2] if by == "clinician" else g, per)
+        per = periods.get(day)
+        if per is None:
+            per = periods[day] = bucket(day, period)
+        k = ((g[0], g[1]) if by == "clinician" else g, per)
         o = groups.get(k)
         if o is None:
             label = (g[2] or "—") if by == "clinician" else _label(by, g, names)
