@@ -1,4 +1,5 @@
-"""Background loops: the planner, the dispatcher, the outbox sender and the staff loop.
+"""Background loops: the planner, the dispatcher, the outbox sender and the staff loop (SLA,
+robot messages, reports, and folding changes into the follow-up rollups).
 
 Each loop runs its tick until a tick finds nothing to do, then sleeps until woken (a handler
 stored something) or until the poll interval passes (another process stored something).
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bot import dispatcher, outbox, planner
-from bot.analytics import delivery
+from bot.analytics import delivery, followup_rollup
 from bot.escalations import notify, sla
 from bot.phone import calllist
 from bot.runtime import Runtime, Waker
@@ -55,6 +56,9 @@ async def _staff_loop(rt: Runtime, interval: float) -> None:
         async def tick() -> int:
             # reports: delivered once when due (their work is not counted as "busy")
             await delivery.deliver_due(rt, http=http)
+            # the follow-up rollups: changes folded as they come, so that a page read (which
+            # folds what is left) finds little to do (nor is this counted as "busy")
+            await followup_rollup.fold(rt.settings.tz)
             return await sla.check(rt) + await notify.send_due(rt, http)
 
         await _loop("staff", tick, rt.staff_waker, interval)

@@ -305,7 +305,14 @@ class _Same:
 
 async def fold(tz: ZoneInfo) -> int:
     """Bring the rollups up to date: fold the episodes changed since the last read (or
-    recount all when they were counted in another zone). Returns how many were folded."""
+    recount all when they were counted in another zone). Returns how many were folded (-1:
+    all recounted)."""
+    conn: Any = connections.get("default")
+    _, rows = await conn.execute_query(
+        "SELECT value, (SELECT COUNT(*) FROM (SELECT 1 FROM followup_dirty LIMIT 1) d) "
+        f"FROM key_value WHERE key = {'$1' if _pg(conn) else '?'}", [STAMP_KEY])
+    if rows and rows[0][0] == _stamp(tz) and not int(rows[0][1]):
+        return 0  # nothing changed: no write transaction
     async with in_transaction() as tx:
         await _lock(tx)
         _, rows = await tx.execute_query(
