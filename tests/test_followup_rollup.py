@@ -26,16 +26,18 @@ from hypothesis import strategies as st
 from tortoise import connections
 
 from bot import dispatcher, outbox, planner
-from bot.analytics import followup_rollup
+from bot.analytics import followup_rollup, operations
 from bot.analytics.tallies import Scope
 from bot.clock import FrozenClock
+from bot.config import TalliesConfig
 from bot.keys import RUNTIME
 from bot.runtime import Runtime
 from models import CheckIn, Escalation
 from tests.conftest import make_settings
 from tests.loop_helpers import act, as_staff, import_visits, page_csrf
 from tests.staff_helpers import make_staff
-from tests.test_followup_counts import reference, rows
+from tests.test_cli import cli
+from tests.test_followup_counts import NOW, figures, reference, rows, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEPTS = [("dental", "口腔科"), ("ortho", "骨科"), ("peds", "儿科")]
@@ -218,3 +220,27 @@ def test_segments_read_every_day_of_the_range_once(start: date | None, length: i
     assert days == want
     if period == "day":
         assert [u for u, _, _ in segs] == ["day"]
+
+
+async def test_rebuild_tallies_recounts_the_follow_up_rollups_in_the_configured_zone(
+        orm: None, db_url: str, tmp_path: Any) -> None:
+    """A restore that brought back check-ins but not the rollups (and a zone the migration
+    did not count in): `survey-bot rebuild-tallies` recounts them in the configured zone."""
+    await seed(random.Random(5))
+    zone = ZoneInfo("America/New_York")
+    data = await rows()
+    conn: Any = connections.get("default")
+    for table in followup_rollup.GRAINS:
+        await conn.execute_query(f"DELETE FROM {table}")
+    config = tmp_path / "ny.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n[org]\ntimezone = "{zone.key}"\n')
+    out = cli("rebuild-tallies", config=config)
+    assert out.returncode == 0, out.stderr
+    assert "followup_clinician_day:" in out.stdout and "(America/New_York)" in out.stdout
+    # the stamp now says New York: a read in that zone folds nothing and counts right
+    assert await followup_rollup.fold(zone) == 0
+    for by in ("department", "clinician", "channel"):
+        got = figures(await operations.operations(
+            TalliesConfig(min_answers=1), zone, NOW, by=by, period="month", scope=Scope()))
+        assert got == {k: v for k, v in reference(data, zone, by, "month", Scope()).items()
+                       if any(v.values())}
