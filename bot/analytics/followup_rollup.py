@@ -417,7 +417,9 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
             parts.append(f"SELECT {', '.join(keys)}, {', '.join(COUNTS)} "
                          f"FROM followup_{grain}_{unit} WHERE {' AND '.join(where) or '1 = 1'}")
             continue
-        parts.append(f"SELECT {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} "
+        # (as BIGINT: PostgreSQL's SUM of one is NUMERIC, which arrives as Decimal)
+        parts.append(f"SELECT {', '.join(keys)}, "
+                     f"{', '.join(f'CAST(SUM({c}) AS BIGINT)' for c in COUNTS)} "
                      f"FROM followup_{grain}_{unit} WHERE {' AND '.join(where) or '1 = 1'} "
                      f"GROUP BY {', '.join(keys)}")
     out: list[Row] = []
@@ -428,9 +430,8 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
         c = r[n + 2:]
         lost: dict[str, int] | None = None
         if any(c[5:]):
-            lost = {reason: int(k) for reason, k in zip(reasons, c[5:-1], strict=True) if k}
+            lost = {reason: k for reason, k in zip(reasons, c[5:-1], strict=True) if k}
             if c[-1]:
-                lost[str(r[n + 1])] = int(c[-1])
-        out.append((*pick(r), str(r[n]), int(c[0]), int(c[1]), int(c[2]), int(c[3]),
-                    int(c[4]), lost))
+                lost[r[n + 1]] = c[-1]
+        out.append((*pick(r), r[n], c[0], c[1], c[2], c[3], c[4], lost))
     return out
