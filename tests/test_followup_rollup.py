@@ -144,9 +144,13 @@ async def test_random_changes_through_the_product_never_leave_the_page_stale(
             if esc is not None:
                 await as_staff(client, "boss")  # (the clock may have outrun the session)
                 csrf = await page_csrf(client, f"/staff/escalations/{esc.id}")
-                await act(client, esc.id, "claim", csrf)
-                await act(client, esc.id, "resolve", csrf, outcome="已沟通解决",
-                          note="已电话沟通")
+                if esc.status == "open":
+                    r = await act(client, esc.id, "claim", csrf)
+                    assert r.status == 200, await r.text()
+                r = await act(client, esc.id, "resolve", csrf, outcome="已沟通解决",
+                              note="已电话沟通")
+                assert r.status == 200, await r.text()
+                assert (await Escalation.get(id=esc.id)).status == "resolved"
         elif action == "bulk":
             await _bulk(rnd.choice(BULK))
         else:
