@@ -15,11 +15,14 @@ the coarse tables and the days at either end of its range from the day table
 
 Nothing can go stale. Check-ins, episodes and contacts change through many code paths
 (planner, outbox, reach, staff actions, bulk updates, imports), so the application does not
-tell the rollups anything: database triggers (migration 0010_followup_rollup) record the id of
-every episode whose inputs changed in ``followup_dirty``. Each read first *folds* those
-episodes (:func:`fold`, one transaction): what each contributed before is kept per episode in
-``followup_episode``; it is subtracted from the rollups, recomputed from the raw tables,
-stored and added. The cost is proportional to what changed since the last read.
+tell the rollups anything: database triggers (migration 0010_followup_rollup; statement
+triggers on PostgreSQL, row triggers on SQLite) record the id of every episode whose counted
+inputs changed in ``followup_dirty``. Each read first *folds* those episodes (:func:`fold`,
+one transaction, a fixed number of statements however many changed): their new contributions
+are counted from the raw tables into ``followup_fresh`` in one INSERT ... SELECT, each rollup
+gets new less old (``followup_episode``) per cell in one upsert and loses the cells that
+emptied, and the new contributions replace the old. The worker folds too, at most every
+``BACKGROUND_FOLD_SECONDS``, so that a read finds little left.
 
 Local days depend on the organisation's zone: the rollups record the zone they were counted
 in (``key_value`` ``followup_rollup``) and are recounted in full (:func:`rebuild`) at the first
@@ -48,6 +51,8 @@ from bot.analytics.followup_counts import Params, fetch, local_day_sql
 VERSION = "1"
 STAMP_KEY = "followup_rollup"
 _LOCK = 0x5342_0010  # pg_advisory_xact_lock key (bot.ledger uses 0x5342_0001 and _0002)
+# The worker's staff loop folds at most this often (a read folds what is left itself).
+BACKGROUND_FOLD_SECONDS = 30.0
 
 KNOWN_REASONS = ("no_answer", "refused", "opted_out", "wrong_number", "deceased",
                  "unreachable", "fatigue", "skipped", "cancelled")
@@ -137,8 +142,9 @@ def _as_utc(v: Any) -> datetime:
 
 
 def contributions_sql(pg: bool, tz: ZoneInfo, ids: Sequence[int] | None,
-                      span: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:
-    """INSERT INTO followup_episode what the episodes (all when ``ids`` is None) contribute,
+                      span: tuple[datetime, datetime] | None,
+                      into: str = "followup_episode") -> tuple[str, list[Any]]:
+    """INSERT INTO ``into`` what the episodes (all when ``ids`` is None) contribute,
     by the definitions of bot.analytics.operations (the same expressions as
     bot.analytics.followup_counts).
 
@@ -179,7 +185,7 @@ def contributions_sql(pg: bool, tz: ZoneInfo, ids: Sequence[int] | None,
     cond_c = _ids_cond(p, pg, "c.episode_id", ids)
     cond_a = _ids_cond(p, pg, "c.episode_id", ids)
     q = (
-        f"INSERT INTO followup_episode ({', '.join(EPISODE_COLS)}) "
+        f"INSERT INTO {into} ({', '.join(EPISODE_COLS)}) "
         # sent check-ins, per episode, local due day and channel
         f"SELECT c.episode_id, {due_day}, e.department_id, e.clinician_name, "
         "e.clinician_code, e.treatment_type, COALESCE(c.channel, ''), "
@@ -217,16 +223,30 @@ def contributions_sql(pg: bool, tz: ZoneInfo, ids: Sequence[int] | None,
     return q, p.values
 
 
-def _apply_sql(pg: bool, table: str, sign: int, ids: Sequence[int] | None) -> tuple[str, list[Any]]:
-    """Add (sign 1) or subtract (-1) the episodes' stored contributions to a rollup."""
+def _add_all_sql(pg: bool, table: str) -> str:
+    """Count every stored contribution into an empty rollup."""
+    keys = (*GRAINS[table], "reason")
+    unit = _unit_sql(table.rsplit("_", 1)[1], pg)
+    return (f"INSERT INTO {table} (local_day, {', '.join(keys)}, {', '.join(COUNTS)}) "
+            f"SELECT {unit}, {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} "
+            f"FROM followup_episode GROUP BY {unit}, {', '.join(keys)}")
+
+
+def _delta_sql(pg: bool, table: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """Add to a rollup, per cell, the episodes' new contributions (``followup_fresh``) less
+    their old ones (``followup_episode``): one statement, and only cells whose counts move."""
     p = Params(pg)
     keys = (*GRAINS[table], "reason")
     unit = _unit_sql(table.rsplit("_", 1)[1], pg)
-    sums = ", ".join(f"SUM({c})" if sign > 0 else f"-SUM({c})" for c in COUNTS)
+    cols = ", ".join((*keys, "local_day", *COUNTS))
+    neg = ", ".join((*keys, "local_day", *(f"-{c}" for c in COUNTS)))
+    moved = " OR ".join(f"SUM({c}) <> 0" for c in COUNTS)
     upd = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS)
     q = (f"INSERT INTO {table} (local_day, {', '.join(keys)}, {', '.join(COUNTS)}) "
-         f"SELECT {unit}, {', '.join(keys)}, {sums} FROM followup_episode "
-         f"WHERE {_ids_cond(p, pg, 'episode_id', ids)} GROUP BY {unit}, {', '.join(keys)} "
+         f"SELECT {unit}, {', '.join(keys)}, {', '.join(f'SUM({c})' for c in COUNTS)} "
+         f"FROM (SELECT {cols} FROM followup_fresh UNION ALL SELECT {neg} FROM followup_episode "
+         f"WHERE {_ids_cond(p, pg, 'episode_id', ids)}) d "
+         f"GROUP BY {unit}, {', '.join(keys)} HAVING {moved} "
          f"ON CONFLICT ({', '.join(keys[:-1])}, local_day, reason) DO UPDATE SET {upd}")
     return q, p.values
 
@@ -241,24 +261,29 @@ def _stamp(tz: ZoneInfo) -> str:
 
 
 async def _recount(conn: Any, tz: ZoneInfo, ids: Sequence[int] | None) -> None:
-    """Replace the contributions of ``ids`` (None: every episode) and the rollups' share."""
+    """Replace the contributions of ``ids`` (None: every episode) and the rollups' share,
+    set-based: the new contributions of all of them in one INSERT ... SELECT, then per rollup
+    one upsert of new less old per cell and one DELETE of the cells that emptied."""
     pg = _pg(conn)
-    if ids is None:
-        for table in ("followup_episode", *GRAINS):
-            await conn.execute_query(f"DELETE FROM {table}")
-    else:
-        for table in GRAINS:
-            await conn.execute_query(*_apply_sql(pg, table, -1, ids))
-        p = Params(pg)
-        await conn.execute_query(
-            f"DELETE FROM followup_episode WHERE {_ids_cond(p, pg, 'episode_id', ids)}",
-            p.values)
     span = None if pg else await _span(conn, ids)
-    await conn.execute_query(*contributions_sql(pg, tz, ids, span))
+    if ids is None:
+        for table in ("followup_episode", "followup_fresh", *GRAINS):
+            await conn.execute_query(f"DELETE FROM {table}")
+        await conn.execute_query(*contributions_sql(pg, tz, None, span))
+        for table in GRAINS:
+            await conn.execute_query(_add_all_sql(pg, table))
+        return
+    await conn.execute_query(*contributions_sql(pg, tz, ids, span, into="followup_fresh"))
     for table in GRAINS:
-        await conn.execute_query(*_apply_sql(pg, table, 1, ids))
-        if ids is not None:  # cells whose last episode moved away (partial index)
-            await conn.execute_query(f"DELETE FROM {table} WHERE sent = 0 AND eligible = 0")
+        await conn.execute_query(*_delta_sql(pg, table, ids))
+        # cells whose last contribution moved away (partial index: nothing to scan if none)
+        await conn.execute_query(f"DELETE FROM {table} WHERE sent = 0 AND eligible = 0")
+    p = Params(pg)
+    await conn.execute_query(
+        f"DELETE FROM followup_episode WHERE {_ids_cond(p, pg, 'episode_id', ids)}", p.values)
+    await conn.execute_query(f"INSERT INTO followup_episode ({', '.join(EPISODE_COLS)}) "
+                             f"SELECT {', '.join(EPISODE_COLS)} FROM followup_fresh")
+    await conn.execute_query("DELETE FROM followup_fresh")
 
 
 async def _claim_dirty(conn: Any) -> list[int]:
