@@ -1,7 +1,7 @@
 """Speed of the manager tallies over a million answers, beside hand-written GROUP BYs.
 
     python bench/tallies.py [--answers 1000000] [--runs 5] [--backend sqlite|postgres|both]
-                            [--pages-only]
+                            [--pages-only | --followup-only]
 
 Fills a fresh database (SQLite file; PostgreSQL started with tests/pgcluster.py) with synthetic
 answers by bulk insert / COPY (not through the ledger: hashes are placeholders; the rollups
@@ -22,7 +22,8 @@ same connection, and the /tallies pages over HTTP. Columns:
 
 The pages are printed with the CPU time of this process (the app and, on SQLite, the
 database) and the fastest and slowest run, to show how noisy the machine was;
-``--pages-only`` times the satisfaction pages alone (no shapes, no follow-up page).
+``--pages-only`` times the satisfaction pages alone (no shapes, no follow-up page);
+``--followup-only`` the follow-up pages alone (after recounting their rollups, timed).
 
 Each figure is the median of ``--runs`` runs after one warm-up run. On PostgreSQL both the
 tallies and the hand queries run with JIT off (SET LOCAL in a transaction). Nothing is asserted.
@@ -434,9 +435,11 @@ PageTimes = tuple[str, tuple[float, float, float, float], tuple[float, float, fl
                   int]
 
 
-async def measure_pages(url: str, runs: int, pg: bool, skip: str = "") -> list[PageTimes]:
+async def measure_pages(url: str, runs: int, pg: bool, skip: str = "",
+                        only: str = "") -> list[PageTimes]:
     """Each page's times (see :func:`timed`), the hand GROUP BY's, and the page's bytes.
-    Pages whose label starts with ``skip`` are left out."""
+    Pages whose label starts with ``skip`` are left out, and with ``only``, those whose label
+    does not start with it."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from bot import staff as staff_svc
@@ -465,7 +468,7 @@ async def measure_pages(url: str, runs: int, pg: bool, skip: str = "") -> list[P
         conn = connections.get("default")
         assert app[RUNTIME] is not None
         for label, qs, raw in PAGES:
-            if skip and label.startswith(skip):
+            if (skip and label.startswith(skip)) or (only and not label.startswith(only)):
                 continue
             size = 0
 
@@ -530,8 +533,23 @@ async def rebuilt(url: str) -> None:
         await db.close_db()
 
 
+async def rebuilt_followup(url: str, backend: str) -> None:
+    """The follow-up rollups counted from the bulk-loaded check-ins (the triggers marked
+    every one: recount all, as :func:`measure` does first)."""
+    await db.init_db(url)
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        kept = await followup_rollup.rebuild(ZoneInfo("Asia/Shanghai"))
+        print(f"  ({backend}: follow-up rollups recounted in {time.perf_counter() - t:.1f} s, "
+              f"{time.process_time() - c:.1f} s CPU here: "
+              + ", ".join(f"{k} {v:,} rows" for k, v in kept.items()) + ")")
+    finally:
+        await db.close_db()
+
+
 async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
-                       followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
+                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool,
+                     followup_only: bool = False) -> None:
     from tests import pgcluster
 
     cluster = pgcluster.start()
@@ -543,6 +561,10 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         await fill_postgres(url, rows, followup)
         fill_s = time.perf_counter() - t
+        if followup_only:
+            await rebuilt_followup(url, "postgres")
+            report_pages("PostgreSQL", await measure_pages(url, runs, True, only="followup"))
+            return
         if pages_only:
             await rebuilt(url)
         else:
@@ -554,7 +576,8 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
 
 
 async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
-                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
+                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool,
+                     followup_only: bool = False) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.sqlite3"
         url = f"sqlite://{path}"
@@ -563,6 +586,10 @@ async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         fill_sqlite(path, rows, followup)
         fill_s = time.perf_counter() - t
+        if followup_only:
+            await rebuilt_followup(url, "sqlite")
+            report_pages("SQLite", await measure_pages(url, runs, False, only="followup"))
+            return
         if pages_only:
             await rebuilt(url)
         else:
@@ -579,6 +606,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--pages-only", action="store_true",
                     help="only the satisfaction pages (no tally shapes, no follow-up page)")
+    ap.add_argument("--followup-only", action="store_true",
+                    help="only the follow-up pages (no tally shapes, no satisfaction pages)")
     args = ap.parse_args()
     t = time.perf_counter()
     rows = synthetic(args.answers)
@@ -587,9 +616,11 @@ def main() -> None:
     print(f"generated {len(rows):,} synthetic answers and {len(followup['checkin']):,} "
           f"check-ins in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(run_sqlite(rows, args.runs, followup, args.pages_only))
+        asyncio.run(run_sqlite(rows, args.runs, followup, args.pages_only,
+                               args.followup_only))
     if args.backend == "postgres":
-        asyncio.run(run_postgres(rows, args.runs, followup, args.pages_only))
+        asyncio.run(run_postgres(rows, args.runs, followup, args.pages_only,
+                                 args.followup_only))
     elif args.backend == "both":
         # tortoise keeps one SQL dialect per process (its insert queries are built once):
         # PostgreSQL runs in a process of its own
@@ -597,7 +628,8 @@ def main() -> None:
 
         subprocess.run([sys.executable, __file__, "--backend", "postgres", "--answers",
                         str(args.answers), "--runs", str(args.runs),
-                        *(["--pages-only"] if args.pages_only else [])], check=True)
+                        *(["--pages-only"] if args.pages_only else []),
+                        *(["--followup-only"] if args.followup_only else [])], check=True)
 
 
 if __name__ == "__main__":

@@ -447,23 +447,27 @@ async def _followup_ops(request: web.Request) -> tuple[dict[str, Any], Scope, li
 async def followup(request: web.Request) -> web.Response:
     """Follow-up operations and complaint handling per group and period: the table paginated
     (``[tallies] page_rows``), every row in the exports."""
-    params, scope, ops = await _followup_ops(request)
+    params, scope = await _params(request)
     rt = request.app[RUNTIME]
     cfg = rt.settings.tallies
+    page = max(1, _int(request.query.get("page"), "page") or 1)
+    size = cfg.page_rows
+    first = (page - 1) * size
+    # one page, ordered, cut and counted by the database (the exports hold every row)
+    ops, total = await operations.operations_page(
+        cfg, rt.settings.tz, rt.now(), by=params["by"], period=params["period"], scope=scope,
+        on_time_hours=rt.settings.checkin.on_time_hours, first=first, size=size)
     esc = await operations.open_escalations_by_kind(
         sorted(scope.departments) if scope.departments is not None else None)
     names = await tallies.department_names()
     if scope.departments is not None:
         names = {k: v for k, v in names.items() if k in scope.departments}
-    page = max(1, _int(request.query.get("page"), "page") or 1)
-    size = cfg.page_rows
-    first = (page - 1) * size
-    return render(request, "dashboard_followup.html", ops=ops[first:first + size],
+    return render(request, "dashboard_followup.html", ops=ops,
                   escalations=esc, params=params,
                   dimensions=tallies.DIMENSIONS, periods=tallies.PERIODS, qs=_qs(params),
                   departments=sorted(names.items(), key=lambda kv: kv[1]),
                   coverage_target=cfg.coverage_target, page=page,
-                  pages=max(1, -(-len(ops) // size)), first=first, total_rows=len(ops))
+                  pages=max(1, -(-total // size)), first=first, total_rows=total)
 
 
 async def export_followup(request: web.Request) -> web.Response:

@@ -72,8 +72,10 @@ def tables(pg: bool) -> list[str]:
 
 def _changed(cols: tuple[str, ...], pg: bool, old: str = "OLD", new: str = "NEW") -> str:
     op = "IS DISTINCT FROM" if pg else "IS NOT"
-    cast = "::text" if pg else ""
-    return " OR ".join(f"{old}.{c}{cast} {op} {new}.{c}{cast}" for c in cols)
+    # PostgreSQL's json has no equality: compared as text (only contact.unreachable is json)
+    return " OR ".join(
+        f"{old}.{c}{'::text' if pg and c == 'unreachable' else ''} {op} "
+        f"{new}.{c}{'::text' if pg and c == 'unreachable' else ''}" for c in cols)
 
 
 def sqlite_triggers() -> list[str]:

@@ -15,7 +15,9 @@ reads every day of the range exactly once.
 
 from __future__ import annotations
 
+import html
 import random
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,7 +105,7 @@ async def _dirty() -> int:
 async def test_random_changes_through_the_product_never_leave_the_page_stale(
         db_url: str, clock: FrozenClock, client_factory: Any, seed_value: int) -> None:
     rnd = random.Random(seed_value)
-    settings = make_settings(db_url)
+    settings = make_settings(db_url, tallies={"page_rows": 10})
     client = await client_factory(settings, clock, run_loops=False)
     rt: Runtime = client.server.app[RUNTIME]
     await make_staff("boss", "manager", name="院长")
@@ -163,11 +165,22 @@ async def test_random_changes_through_the_product_never_leave_the_page_stale(
             r = await client.get(f"/tallies/followup.json?by={by}&period={period}"
                                  f"&from={first}&to={last}")
             assert r.status == 200, await r.text()
-            got = _from_export(await r.json())
+            export = await r.json()
+            got = _from_export(export)
             want = reference(await rows(), TZ, by, period, Scope(start=first, end=last))
             want = {(_key(by, g), per): v for (g, per), v in want.items() if any(v.values())}
             assert got == want, (by, period, first, last)
             assert await _dirty() == 0  # the read folded every change
+            # the page, cut by the database: page after page, the export's rows in order
+            # (escalation-only groups included), and the total it states
+            await _bulk(rnd.choice(BULK))  # (a change the page must fold before it cuts)
+            want_rows = [(row["key"], row["period"], row["eligible"], row["sent"],
+                          sum(row["escalations"].values()))
+                         for row in (await (await client.get(
+                             f"/tallies/followup.json?by={by}&period={period}"
+                             f"&from={first}&to={last}")).json())["rows"]]
+            shown = await _pages(client, f"by={by}&period={period}&from={first}&to={last}")
+            assert shown == want_rows, (by, period)
             reads += 1
     assert reads >= 5 and n_visits >= 10 and marked > 0
     # and what the folds kept equals counting everything afresh
@@ -175,6 +188,40 @@ async def test_random_changes_through_the_product_never_leave_the_page_stale(
     kept = await _rollups()
     await followup_rollup.rebuild(TZ)
     assert await _rollups() == kept
+
+
+_ROW = re.compile(r'<tr data-group="([^"]*)" data-period="([^"]*)">.*?'
+                  r'<td class="due">(\d+)</td>.*?<td class="sent">(\d+)</td>.*?'
+                  r'<td class="esc">(.*?)</td>', re.S)
+_SHOWN = re.compile(r'<p class="note" id="paging">[^<]*?(\d+)\D+(\d+)\D+(\d+)')
+
+
+async def _pages(client: Any, qs: str) -> list[tuple[str, str, int, int, int]]:
+    """Every row the HTML page shows, page after page (group, period, due, sent,
+    escalations), checking each page's "rows a-b of n"."""
+    out: list[tuple[str, str, int, int, int]] = []
+    total = None
+    page = 1
+    while True:
+        r = await client.get(f"/tallies/followup?{qs}&page={page}")
+        assert r.status == 200, await r.text()
+        body = await r.text()
+        rows = [(html.unescape(g), p, int(d), int(n),
+                 sum(int(x) for x in re.findall(r"</?span[^>]*>[^<]*?(\d+)</span>", e)))
+                for g, p, d, n, e in _ROW.findall(body)]
+        if not rows:
+            assert 'class="empty"' in body and total in (None, len(out))
+            return out
+        m = _SHOWN.search(body)
+        assert m is not None
+        a, b, n = (int(x) for x in m.groups())
+        assert (a, b) == (len(out) + 1, len(out) + len(rows)) and total in (None, n)
+        total = n
+        out.extend(rows)
+        if 'id="next-page"' not in body:
+            assert len(out) == total
+            return out
+        page += 1
 
 
 async def _rollups() -> dict[str, list[tuple[Any, ...]]]:
@@ -248,3 +295,28 @@ async def test_rebuild_tallies_recounts_the_follow_up_rollups_in_the_configured_
             TalliesConfig(min_answers=1), zone, NOW, by=by, period="month", scope=Scope()))
         assert got == {k: v for k, v in reference(data, zone, by, "month", Scope()).items()
                        if any(v.values())}
+
+
+@pytest.mark.parametrize(("by", "period"), [("clinician", "week"), ("department", "day"),
+                                            ("treatment", "month"), ("channel", "week"),
+                                            ("clinician", "all")])
+async def test_the_page_shows_the_exports_rows_page_after_page(
+        db_url: str, clock: FrozenClock, client_factory: Any, by: str, period: str) -> None:
+    """The database orders, cuts and counts the page's rows: walking every page shows every
+    row of the export, in its order (label, period; two clinicians of one name by
+    department), with the same figures, and states the same total."""
+    settings = make_settings(db_url, tallies={"page_rows": 10})
+    client = await client_factory(settings, clock, run_loops=False)
+    await seed(random.Random(3))
+    await make_staff("boss", "manager", name="院长")
+    await as_staff(client, "boss")
+    qs = f"by={by}&period={period}&from=2026-09-01&to=2027-05-31"
+    r = await client.get(f"/tallies/followup.json?{qs}")
+    assert r.status == 200
+    want = [(row["key"], row["period"], row["eligible"], row["sent"],
+             sum(row["escalations"].values())) for row in (await r.json())["rows"]]
+    assert len(want) > 10  # several pages
+    assert await _pages(client, qs) == want
+    # past the last page: no rows, the same total
+    r = await client.get(f"/tallies/followup?{qs}&page=99")
+    assert r.status == 200 and 'class="empty"' in await r.text()

@@ -411,9 +411,10 @@ def _next_month(d: date) -> date:
 
 async def counts(grain: str, by: str, period: str, *, start: date | None, end: date | None,
                  dept_ids: list[int] | None, clinician: str | None, treatment: str | None,
-                 channel: str | None) -> list[Row]:
+                 channel: str | None, only: tuple[str, list[Any]] | None = None) -> list[Row]:
     """The counts per group (what ``by`` needs) and the first day of each unit from the
-    rollups of ``grain`` (``segments``), after :func:`fold`: one query."""
+    rollups of ``grain`` (``segments``), after :func:`fold`: one query. ``only``: a column
+    and the values it may hold (a page's groups)."""
     conn: Any = connections.get("default")
     pg = _pg(conn)
     p = Params(pg)
@@ -430,6 +431,8 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
         conds.append(f"treatment_type = {p(treatment)}")
     if channel is not None:
         conds.append(f"channel = {p(channel)} AND chan_null = 0")
+    if only is not None:
+        conds.append(p.in_(only[0], only[1]))
     keys = [*cols, "local_day", "reason"]
     parts = []
     for unit, lo, hi in segments(period, start, end):
@@ -460,3 +463,113 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
                 lost[r[n + 1]] = c[-1]
         out.append((*pick(r), r[n], c[0], c[1], c[2], c[3], c[4], lost))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# one page of groups, ordered and counted by the database
+
+# Per grouping: the group's identity (two text columns) and its label, as
+# bot.analytics.operations names them (a clinician within their department by the system's id,
+# else the name; a missing value is "—").
+_GROUP_SQL: dict[str, tuple[str, str, str]] = {
+    "department": ("CAST(r.department_id AS TEXT)", "''", "COALESCE(d.name, '—')"),
+    "clinician": ("CAST(r.department_id AS TEXT)",
+                  "CASE WHEN r.clinician_code <> '' THEN 'id:' || r.clinician_code "
+                  "ELSE 'name:' || r.clinician END",
+                  "CASE WHEN r.clinician = '' THEN '—' ELSE r.clinician END"),
+    "treatment": ("r.treatment_type", "''",
+                  "CASE WHEN r.treatment_type = '' THEN '—' ELSE r.treatment_type END"),
+    "channel": ("CASE WHEN r.chan_null = 1 THEN '' ELSE r.channel END", "''",
+                "CASE WHEN r.chan_null = 1 OR r.channel = '' THEN '—' ELSE r.channel END"),
+}
+
+
+def period_sql(period: str, pg: bool, col: str = "r.local_day") -> str:
+    """The period label (bot.analytics.periods.bucket) of a unit's first day, in SQL."""
+    if period == "all":
+        return "''"
+    if period == "day":
+        return col
+    if period == "month":
+        return f"substr({col}, 1, 7)"
+    if period == "quarter":
+        return (f"substr({col}, 1, 4) || '-Q' || "
+                f"CAST((CAST(substr({col}, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)")
+    if pg:
+        return f"to_char(date_trunc('week', CAST({col} AS date)), 'YYYY-MM-DD')"
+    return f"date({col}, '-6 days', 'weekday 1')"
+
+
+def _filters(p: Params, dept_ids: list[int] | None, clinician: str | None,
+             treatment: str | None, channel: str | None) -> list[str]:
+    conds = []
+    if dept_ids is not None:
+        conds.append(p.in_("department_id", dept_ids))
+    if clinician is not None:
+        conds.append(f"clinician = {p(clinician)}")
+    if treatment is not None:
+        conds.append(f"treatment_type = {p(treatment)}")
+    if channel is not None:
+        conds.append(f"channel = {p(channel)} AND chan_null = 0")
+    return conds
+
+
+def _ranges(p: Params, period: str, start: date | None,
+            end: date | None) -> list[tuple[str, list[str]]]:
+    out = []
+    for unit, lo, hi in segments(period, start, end):
+        where = []
+        if lo is not None:
+            where.append(f"local_day >= {p(lo.isoformat())}")
+        if hi is not None:
+            where.append(f"local_day <= {p(hi.isoformat())}")
+        out.append((unit, where))
+    return out
+
+
+# One key of :func:`page_keys`: group identity (two texts, None where the source had none),
+# label, period.
+PageKey = tuple[str | None, str | None, str, str]
+
+
+async def page_keys(grain: str, by: str, period: str, *, start: date | None, end: date | None,
+                    dept_ids: list[int] | None, clinician: str | None, treatment: str | None,
+                    channel: str | None, extra: Sequence[PageKey], first: int,
+                    size: int) -> tuple[list[PageKey], int]:
+    """One page of the groups and periods the rollups of ``grain`` hold in the range, with
+    ``extra`` ones (groups that only have escalations or praise), ordered as the page orders
+    them (label, period, then identity), and how many there are in all: ORDER BY, LIMIT and
+    OFFSET in the database, one query (after :func:`fold`)."""
+    conn: Any = connections.get("default")
+    pg = _pg(conn)
+    p = Params(pg)
+    g1, g2, label = _GROUP_SQL[by]
+    per = period_sql(period, pg)
+    join = "LEFT JOIN department d ON d.id = r.department_id " if by == "department" else ""
+    conds = _filters(p, dept_ids, clinician, treatment, channel)
+    parts = []
+    for unit, where in _ranges(p, period, start, end):
+        w = " AND ".join(conds + where) or "1 = 1"
+        parts.append(f"SELECT DISTINCT {g1} AS g1, {g2} AS g2, {label} AS label, {per} AS per "
+                     f"FROM (SELECT * FROM followup_{grain}_{unit} WHERE {w}) r {join}")
+    if extra:
+        blob = p(json.dumps([list(k) for k in extra], ensure_ascii=False))
+        if pg:
+            parts.append("SELECT x->>0, x->>1, x->>2, x->>3 "
+                         f"FROM jsonb_array_elements(CAST({blob} AS jsonb)) x")
+        else:
+            parts.append("SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+                         f"json_extract(value, '$[2]'), json_extract(value, '$[3]') "
+                         f"FROM json_each({blob})")
+    collate = ' COLLATE "C"' if pg else ""
+    keys = (f"SELECT g1, g2, MIN(label{collate}) AS label, per FROM "
+            f"({' UNION ALL '.join(parts)}) u GROUP BY g1, g2, per")
+    q = (f"SELECT g1, g2, label, per, COUNT(*) OVER () FROM ({keys}) k "
+         f"ORDER BY label{collate}, per{collate}, COALESCE(g1, ''){collate}, "
+         f"COALESCE(g2, ''){collate} "
+         f"LIMIT {p(size)} OFFSET {p(first)}")
+    rows = await fetch(q, p.values)
+    if rows:
+        return [(r[0], r[1], r[2], r[3]) for r in rows], int(rows[0][4])
+    _, n = await conn.execute_query(f"SELECT COUNT(*) FROM ({keys}) k", p.values[:-2])
+    return [], int(n[0][0])
