@@ -67,6 +67,11 @@ def tables(pg: bool) -> list[str]:
         # cells a fold emptied are found and removed through this
         out.append(f"CREATE INDEX {table}_empty ON {table} (local_day) "
                    "WHERE sent = 0 AND eligible = 0")
+        if table.endswith("_day"):
+            # a read's days at either end of its range (not a scan of a year of days)
+            out.append(f"CREATE INDEX {table}_local_day ON {table} (local_day)")
+    # the page's praise: comments only (score NULL), not every answer of the range
+    out.append("CREATE INDEX answer_comment_day ON answer (local_day) WHERE score IS NULL")
     return out
 
 
@@ -264,6 +269,7 @@ async def backward(apps: Any, schema_editor: Any) -> None:
     for table in ("followup_dirty", "followup_episode", "followup_fresh", *GRAINS):
         await conn.execute_script(f"DROP TABLE IF EXISTS {table}")
     await conn.execute_script("DROP INDEX IF EXISTS episode_contact_id")
+    await conn.execute_script("DROP INDEX IF EXISTS answer_comment_day")
     await conn.execute_script("DELETE FROM key_value WHERE key = 'followup_rollup'")
 
 
