@@ -1,7 +1,7 @@
 """Speed of the manager tallies over a million answers, beside hand-written GROUP BYs.
 
     python bench/tallies.py [--answers 1000000] [--runs 5] [--backend sqlite|postgres|both]
-                            [--pages-only]
+                            [--pages-only | --followup-only]
 
 Fills a fresh database (SQLite file; PostgreSQL started with tests/pgcluster.py) with synthetic
 answers by bulk insert / COPY (not through the ledger: hashes are placeholders; the rollups
@@ -22,7 +22,8 @@ same connection, and the /tallies pages over HTTP. Columns:
 
 The pages are printed with the CPU time of this process (the app and, on SQLite, the
 database) and the fastest and slowest run, to show how noisy the machine was;
-``--pages-only`` times the satisfaction pages alone (no shapes, no follow-up page).
+``--pages-only`` times the satisfaction pages alone (no shapes, no follow-up page);
+``--followup-only`` the follow-up pages alone (after recounting their rollups, timed).
 
 Each figure is the median of ``--runs`` runs after one warm-up run. On PostgreSQL both the
 tallies and the hand queries run with JIT off (SET LOCAL in a transaction). Nothing is asserted.
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,7 +54,7 @@ from tortoise import connections  # noqa: E402
 from tortoise.transactions import in_transaction  # noqa: E402
 
 from bot import db  # noqa: E402
-from bot.analytics import tallies  # noqa: E402
+from bot.analytics import followup_rollup, tallies  # noqa: E402
 from bot.analytics.tallies import Scope  # noqa: E402
 
 DEPARTMENTS = 20
@@ -322,6 +324,8 @@ async def measure(url: str, runs: int, backend: str) -> list[Result]:
         # the rows were bulk-loaded past the ledger: count the rollups as the ledger would
         t = time.perf_counter()
         kept = await tallies.rebuild_rollup()
+        # and the follow-up rollups (the triggers marked every check-in loaded: recount all)
+        kept.update(await followup_rollup.rebuild(ZoneInfo("Asia/Shanghai")))
         print(f"  ({backend}: rollups rebuilt in {time.perf_counter() - t:.1f} s: "
               + ", ".join(f"{k} {v:,} rows" for k, v in kept.items()) + ")")
         conn = connections.get("default")
@@ -366,28 +370,51 @@ YEAR_OCC = ("e.occurred_at >= '2025-10-31 16:00:00+00:00' "
             "AND e.occurred_at < '2026-10-31 16:00:00+00'")
 
 
-def _followup_sql(pg: int) -> str:
+LOCAL_DAY = ("date({c}, '+480 minutes')",
+             "to_char({c} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')")
+LOCAL_WEEK = ("date({c}, '+480 minutes', '-6 days', 'weekday 1')",
+              "date_trunc('week', {c} AT TIME ZONE 'Asia/Shanghai')")
+# the follow-up page's groupings: (check-in column, episode column)
+FOLLOWUP_GROUP = {"department": ("e.department_id", "e.department_id"),
+                  "clinician": ("e.department_id, e.clinician_code, e.clinician_name",
+                                "e.department_id, e.clinician_code, e.clinician_name"),
+                  "treatment": ("e.treatment_type", "e.treatment_type"),
+                  "channel": ("c.channel", "a.channel")}
+
+
+def _followup_sql(pg: int, by: str = "department", period: tuple[str, str] = LOCAL_MONTH) -> str:
     """The follow-up page's figures by hand: check-ins sent, answered and on time, and
-    episodes followed up, per department and local month (two GROUP BYs, run one after the
-    other)."""
-    month_c, month_e = LOCAL_MONTH[pg].format(c="c.due_at"), LOCAL_MONTH[pg].format(
-        c="e.occurred_at")
+    episodes followed up, per group and local period (two GROUP BYs, run one after the
+    other; an episode's channel: its check-ins' least)."""
+    per_c, per_e = period[pg].format(c="c.due_at"), period[pg].format(c="e.occurred_at")
+    g_c, g_e = FOLLOWUP_GROUP[by]
+    n = g_c.count(",") + 2
+    groups = ", ".join(str(i) for i in range(1, n + 1))
     return (
-        f"SELECT e.department_id, {month_c}, COUNT(*), "
+        f"SELECT {g_c}, {per_c}, COUNT(*), "
         "SUM(CASE WHEN c.status = 'answered' THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN c.opened_at <= c.window_end_at THEN 1 ELSE 0 END) "
         "FROM checkin c JOIN episode e ON e.id = c.episode_id "
         f"WHERE c.status IN ('opened', 'answered', 'expired') AND {YEAR_DUE[pg]} "
-        "GROUP BY 1, 2;"
-        f"SELECT e.department_id, {month_e}, a.answered, COUNT(*) FROM episode e JOIN "
-        "(SELECT episode_id, MAX(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered "
-        "FROM checkin GROUP BY episode_id) a ON a.episode_id = e.id "
-        f"WHERE e.status = 'active' AND {YEAR_OCC[pg]} GROUP BY 1, 2, 3")
+        f"GROUP BY {groups};"
+        f"SELECT {g_e}, {per_e}, a.answered, COUNT(*) FROM episode e JOIN "
+        "(SELECT episode_id, MAX(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered, "
+        "MIN(channel) AS channel FROM checkin GROUP BY episode_id) a ON a.episode_id = e.id "
+        f"WHERE e.status = 'active' AND {YEAR_OCC[pg]} GROUP BY {groups}, {n + 1}")
+
+
+def _followup(by: str, period: str, local: tuple[str, str]) -> tuple[str, str, tuple[str, str]]:
+    return (f"followup, {by} × {period}", f"/tallies/followup?by={by}&period={period}"
+            "&from=2025-11-01&to=2026-10-31", (_followup_sql(0, by, local),
+                                               _followup_sql(1, by, local)))
 
 
 PAGES: list[tuple[str, str, tuple[str, str]]] = [
-    ("followup, dept × month", "/tallies/followup?by=department&period=month"
-     "&from=2025-11-01&to=2026-10-31", (_followup_sql(0), _followup_sql(1))),
+    _followup("department", "month", LOCAL_MONTH),
+    _followup("department", "day", LOCAL_DAY),
+    _followup("clinician", "week", LOCAL_WEEK),
+    _followup("treatment", "month", LOCAL_MONTH),
+    _followup("channel", "week", LOCAL_WEEK),
     ("dept × month (12 months)", "by=department&period=month&from=2025-11-01&to=2026-10-31",
      _same("SELECT department_id, substr(local_day, 1, 7), question_id, score, COUNT(*) "
            "FROM answer WHERE score IS NOT NULL AND local_day >= '2025-11-01' "
@@ -408,9 +435,11 @@ PageTimes = tuple[str, tuple[float, float, float, float], tuple[float, float, fl
                   int]
 
 
-async def measure_pages(url: str, runs: int, pg: bool, skip: str = "") -> list[PageTimes]:
+async def measure_pages(url: str, runs: int, pg: bool, skip: str = "",
+                        only: str = "") -> list[PageTimes]:
     """Each page's times (see :func:`timed`), the hand GROUP BY's, and the page's bytes.
-    Pages whose label starts with ``skip`` are left out."""
+    Pages whose label starts with ``skip`` are left out, and with ``only``, those whose label
+    does not start with it."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from bot import staff as staff_svc
@@ -439,7 +468,7 @@ async def measure_pages(url: str, runs: int, pg: bool, skip: str = "") -> list[P
         conn = connections.get("default")
         assert app[RUNTIME] is not None
         for label, qs, raw in PAGES:
-            if skip and label.startswith(skip):
+            if (skip and label.startswith(skip)) or (only and not label.startswith(only)):
                 continue
             size = 0
 
@@ -504,8 +533,23 @@ async def rebuilt(url: str) -> None:
         await db.close_db()
 
 
+async def rebuilt_followup(url: str, backend: str) -> None:
+    """The follow-up rollups counted from the bulk-loaded check-ins (the triggers marked
+    every one: recount all, as :func:`measure` does first)."""
+    await db.init_db(url)
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        kept = await followup_rollup.rebuild(ZoneInfo("Asia/Shanghai"))
+        print(f"  ({backend}: follow-up rollups recounted in {time.perf_counter() - t:.1f} s, "
+              f"{time.process_time() - c:.1f} s CPU here: "
+              + ", ".join(f"{k} {v:,} rows" for k, v in kept.items()) + ")")
+    finally:
+        await db.close_db()
+
+
 async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
-                       followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
+                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool,
+                     followup_only: bool = False) -> None:
     from tests import pgcluster
 
     cluster = pgcluster.start()
@@ -517,6 +561,10 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         await fill_postgres(url, rows, followup)
         fill_s = time.perf_counter() - t
+        if followup_only:
+            await rebuilt_followup(url, "postgres")
+            report_pages("PostgreSQL", await measure_pages(url, runs, True, only="followup"))
+            return
         if pages_only:
             await rebuilt(url)
         else:
@@ -528,7 +576,8 @@ async def run_postgres(rows: list[tuple[Any, ...]], runs: int,
 
 
 async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
-                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool) -> None:
+                     followup: dict[str, list[tuple[Any, ...]]], pages_only: bool,
+                     followup_only: bool = False) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.sqlite3"
         url = f"sqlite://{path}"
@@ -537,6 +586,10 @@ async def run_sqlite(rows: list[tuple[Any, ...]], runs: int,
         t = time.perf_counter()
         fill_sqlite(path, rows, followup)
         fill_s = time.perf_counter() - t
+        if followup_only:
+            await rebuilt_followup(url, "sqlite")
+            report_pages("SQLite", await measure_pages(url, runs, False, only="followup"))
+            return
         if pages_only:
             await rebuilt(url)
         else:
@@ -553,6 +606,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--pages-only", action="store_true",
                     help="only the satisfaction pages (no tally shapes, no follow-up page)")
+    ap.add_argument("--followup-only", action="store_true",
+                    help="only the follow-up pages (no tally shapes, no satisfaction pages)")
     args = ap.parse_args()
     t = time.perf_counter()
     rows = synthetic(args.answers)
@@ -561,9 +616,11 @@ def main() -> None:
     print(f"generated {len(rows):,} synthetic answers and {len(followup['checkin']):,} "
           f"check-ins in {time.perf_counter() - t:.1f} s")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(run_sqlite(rows, args.runs, followup, args.pages_only))
+        asyncio.run(run_sqlite(rows, args.runs, followup, args.pages_only,
+                               args.followup_only))
     if args.backend == "postgres":
-        asyncio.run(run_postgres(rows, args.runs, followup, args.pages_only))
+        asyncio.run(run_postgres(rows, args.runs, followup, args.pages_only,
+                                 args.followup_only))
     elif args.backend == "both":
         # tortoise keeps one SQL dialect per process (its insert queries are built once):
         # PostgreSQL runs in a process of its own
@@ -571,7 +628,8 @@ def main() -> None:
 
         subprocess.run([sys.executable, __file__, "--backend", "postgres", "--answers",
                         str(args.answers), "--runs", str(args.runs),
-                        *(["--pages-only"] if args.pages_only else [])], check=True)
+                        *(["--pages-only"] if args.pages_only else []),
+                        *(["--followup-only"] if args.followup_only else [])], check=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Background loops: the planner, the dispatcher, the outbox sender and the staff loop.
+"""Background loops: the planner, the dispatcher, the outbox sender and the staff loop (SLA,
+robot messages, reports, and folding changes into the follow-up rollups).
 
 Each loop runs its tick until a tick finds nothing to do, then sleeps until woken (a handler
 stored something) or until the poll interval passes (another process stored something).
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
 from bot import dispatcher, outbox, planner
-from bot.analytics import delivery
+from bot.analytics import delivery, followup_rollup
 from bot.escalations import notify, sla
 from bot.phone import calllist
 from bot.runtime import Runtime, Waker
@@ -50,11 +52,18 @@ async def _planner_tick(rt: Runtime) -> int:
 
 async def _staff_loop(rt: Runtime, interval: float) -> None:
     # SLA deadlines and WeCom robot messages; the client session lives as long as the loop.
+    next_fold = [0.0]  # when the follow-up rollups are next folded (time.monotonic())
     async with aiohttp.ClientSession() as http:
 
         async def tick() -> int:
             # reports: delivered once when due (their work is not counted as "busy")
             await delivery.deliver_due(rt, http=http)
+            # the follow-up rollups: changes folded now and then, so that a page read (which
+            # folds what is left, and so is exact) finds little to do; not at every tick, where
+            # it would cost the sending work (nor is this counted as "busy")
+            if time.monotonic() >= next_fold[0]:
+                next_fold[0] = time.monotonic() + followup_rollup.BACKGROUND_FOLD_SECONDS
+                await followup_rollup.fold(rt.settings.tz)
             return await sla.check(rt) + await notify.send_due(rt, http)
 
         await _loop("staff", tick, rt.staff_waker, interval)

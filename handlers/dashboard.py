@@ -60,6 +60,9 @@ _WORDS: dict[str, tuple[str, str]] = {
     "dash.group": ("组", "Group"),
     "dash.exports": ("导出", "Export"),
     "dash.tallies_csv": ("统计 CSV", "Tallies CSV"),
+    "dash.followup_csv": ("随访 CSV", "Follow-up CSV"),
+    "dash.followup_xlsx": ("随访 XLSX", "Follow-up XLSX"),
+    "dash.followup_json": ("随访 JSON", "Follow-up JSON"),
     "dash.tallies_xlsx": ("统计 Excel", "Tallies XLSX"),
     "dash.records_csv": ("记录 CSV", "Records CSV"),
     "dash.records_xlsx": ("记录 Excel", "Records XLSX"),
@@ -165,6 +168,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/tallies/export.{fmt:csv|xlsx|json}", export_tallies)
     r.add_get("/tallies/records.{fmt:csv|xlsx}", export_records)
     r.add_get("/tallies/followup", followup)
+    r.add_get("/tallies/followup.{fmt:csv|xlsx|json}", export_followup)
     r.add_get("/reports/monthly", monthly)
     r.add_get("/reports/monthly.{fmt:csv|xlsx|json}", monthly_file)
 
@@ -431,23 +435,54 @@ def _file(fmt: str, sheets: list[exports.Sheet], name: str) -> web.Response:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+async def _followup_ops(request: web.Request) -> tuple[dict[str, Any], Scope, list[Any]]:
+    params, scope = await _params(request)
+    rt = request.app[RUNTIME]
+    ops = await operations.operations(
+        rt.settings.tallies, rt.settings.tz, rt.now(), by=params["by"], period=params["period"],
+        scope=scope, on_time_hours=rt.settings.checkin.on_time_hours)
+    return params, scope, ops
+
+
 async def followup(request: web.Request) -> web.Response:
-    """Follow-up operations and complaint handling per group and period."""
+    """Follow-up operations and complaint handling per group and period: the table paginated
+    (``[tallies] page_rows``), every row in the exports."""
     params, scope = await _params(request)
     rt = request.app[RUNTIME]
     cfg = rt.settings.tallies
-    ops = await operations.operations(
+    page = max(1, _int(request.query.get("page"), "page") or 1)
+    size = cfg.page_rows
+    first = (page - 1) * size
+    # one page, ordered, cut and counted by the database (the exports hold every row)
+    ops, total = await operations.operations_page(
         cfg, rt.settings.tz, rt.now(), by=params["by"], period=params["period"], scope=scope,
-        on_time_hours=rt.settings.checkin.on_time_hours)
+        on_time_hours=rt.settings.checkin.on_time_hours, first=first, size=size)
     esc = await operations.open_escalations_by_kind(
         sorted(scope.departments) if scope.departments is not None else None)
     names = await tallies.department_names()
     if scope.departments is not None:
         names = {k: v for k, v in names.items() if k in scope.departments}
-    return render(request, "dashboard_followup.html", ops=ops, escalations=esc, params=params,
+    return render(request, "dashboard_followup.html", ops=ops,
+                  escalations=esc, params=params,
                   dimensions=tallies.DIMENSIONS, periods=tallies.PERIODS, qs=_qs(params),
                   departments=sorted(names.items(), key=lambda kv: kv[1]),
-                  coverage_target=cfg.coverage_target)
+                  coverage_target=cfg.coverage_target, page=page,
+                  pages=max(1, -(-total // size)), first=first, total_rows=total)
+
+
+async def export_followup(request: web.Request) -> web.Response:
+    """The follow-up page's figures, every row, as CSV, XLSX or JSON."""
+    params, _, ops = await _followup_ops(request)
+    fmt = request.match_info["fmt"]
+    name = f"followup-{params['by']}-{params['period']}"
+    if fmt == "json":
+        body = exports.json_text({
+            "by": params["by"], "period": params["period"], "from": params["from"],
+            "to": params["to"],
+            "rows": [{**o.as_dict(), "key_id": _key_param(o.key_id),
+                      "department": o.department} for o in ops]})
+        return _download(body.encode(), "application/json", f"{name}.json")
+    return _file(fmt, [operations.sheet(ops)], name)
 
 
 async def _report(request: web.Request) -> reports.Report:

@@ -161,12 +161,17 @@ async def test_sql_counts_equal_counting_every_row(orm: None, seed_value: int) -
               Scope(start=date(2026, 11, 1)), Scope(end=date(2027, 3, 27)),
               Scope(departments=frozenset(depts[:2])), Scope(clinician="李医生"),
               Scope(treatment=""), Scope(channel="sms"),
-              Scope(start=date(2027, 3, 1), end=date(2027, 3, 31), channel="wechat")]
+              Scope(start=date(2027, 3, 1), end=date(2027, 3, 31), channel="wechat"),
+              # ends inside weeks and months (the rollups' day rows at either end)
+              Scope(start=date(2026, 10, 14), end=date(2027, 2, 9)),
+              Scope(start=date(2026, 11, 3), end=date(2026, 11, 5)),
+              Scope(start=date(2026, 11, 2), end=date(2026, 11, 29),
+                    departments=frozenset(depts[1:]))]
     compared = 0
     data = await rows()
     for tz in ZONES:
         for by in DIMENSIONS:
-            for period in ("all", "day", "week", "month"):
+            for period in ("all", "day", "week", "month", "quarter"):
                 for scope in scopes:
                     got = figures(await operations.operations(
                         TalliesConfig(min_answers=1), tz, NOW, by=by, period=period,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.expressions import Q
 
-from bot.analytics import followup_counts
+from bot.analytics import followup_counts, followup_rollup
+from bot.analytics.exports import Sheet
 from bot.analytics.stats import MIN_ANSWERS_FOR_MEAN, Rate
 from bot.analytics.tallies import (
     DIMENSIONS,
@@ -181,58 +182,172 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     ids = scope.dept_ids()
     names = (await department_names(scope.departments) if by in ("department", "clinician")
              else {})
-    groups: dict[tuple[Any, str], Operations] = {}
+    state = _Groups(by, period, names, cfg.min_answers)
+    grp, grp_day = state.grp, state.grp_day
 
-    def grp(g: Any, day: date) -> Operations:
-        per = bucket(day.isoformat(), period)
-        k = (g[:2] if by == "clinician" else g, per)
-        o = groups.get(k)
-        if o is None:
-            label = (g[2] or "—") if by == "clinician" else _label(by, g, names)
-            o = groups[k] = Operations(label, per, g[:2] if by == "clinician" else g,
-                                       cfg.min_answers)
-            if by == "clinician":
-                o.department = names.get(g[0], "—") if g[0] is not None else "—"
+    # Check-ins and episodes are counted per group and local day, from the follow-up rollups
+    # (bot.analytics.followup_rollup) where one answers the grouping and filters, else in SQL
+    # from the raw rows (bot.analytics.followup_counts); the days are folded into periods here.
+    grain = followup_rollup.grain_for(
+        by, departments=ids is not None, clinician=scope.clinician is not None,
+        treatment=scope.treatment is not None, channel=scope.channel is not None)
+    if grain is not None:
+        await followup_rollup.fold(tz)
+        for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
+             lost) in await followup_rollup.counts(
+                grain, by, period, start=scope.start, end=scope.end, dept_ids=ids,
+                clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel):
+            o = grp_day(_group_value(by, dept, clin, treat, chan, code), day)
+            o.sent += sent
+            o.answered += answered
+            o.on_time += on_time
+            o.eligible += eligible
+            o.covered += covered
+            if lost:
+                for reason, n in lost.items():
+                    o.lost[reason] = o.lost.get(reason, 0) + n
+    else:
+        await _raw_counts(by, tz, scope, lo_q, hi_q, ids, on_time_hours, grp)
+
+    await _escalations_and_praise(cfg, tz, now, by, scope, lo_q, hi_q, ids, grp)
+    return sorted(state.groups.values(), key=lambda o: _order(by, o))
+
+
+def _order(by: str, o: Operations) -> tuple[str, str, str, str]:
+    """Rows in label and period order; groups that share a label (two departments' 李医生)
+    by their identity, as :func:`followup_rollup.page_keys` orders them."""
+    g1, g2, _, _ = _page_key(by, o.key_id, o.key, o.period)
+    return (o.key, o.period, g1 or "", g2 or "")
+
+
+class _Groups:
+    """The rows of :func:`operations` as they are met: one per group and period (a clinician
+    within their department by id, else name; labelled by the first row met). With ``only``,
+    rows of other groups go to a row nobody reads."""
+
+    def __init__(self, by: str, period: str, names: dict[int, str], min_n: int,
+                 only: set[tuple[Any, str]] | None = None) -> None:
+        self.by, self.period, self.names, self.min_n, self.only = by, period, names, min_n, only
+        self.groups: dict[tuple[Any, str], Operations] = {}
+        self.periods: dict[str, str] = {}  # local day → its period (rows repeat the days)
+        self.nowhere = Operations("")
+
+    def grp(self, g: Any, day: date) -> Operations:
+        return self.grp_day(g, day.isoformat())
+
+    def grp_day(self, g: Any, day: str) -> Operations:
+        per = self.periods.get(day)
+        if per is None:
+            per = self.periods[day] = bucket(day, self.period)
+        clin = self.by == "clinician"
+        k = ((g[0], g[1]) if clin else g, per)
+        o = self.groups.get(k)
+        if o is not None:
+            if clin and (g[2] or "—") < o.key:  # one id, several names: the least, always
+                o.key = g[2] or "—"
+            return o
+        if self.only is not None and k not in self.only:
+            return self.nowhere
+        label = (g[2] or "—") if clin else _label(self.by, g, self.names)
+        o = self.groups[k] = Operations(label, per, g[:2] if clin else g, self.min_n)
+        if clin:
+            o.department = self.names.get(g[0], "—") if g[0] is not None else "—"
         return o
 
+
+async def operations_page(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
+                          by: str = "department", period: str = "all",
+                          scope: Scope | None = None, on_time_hours: int = 24, first: int = 0,
+                          size: int = 200) -> tuple[list[Operations], int]:
+    """Rows ``first`` .. ``first + size`` of :func:`operations` (the same rows, figures and
+    order) and how many rows it has in all. Where a follow-up rollup answers, the database
+    orders the groups and periods, cuts the page and counts them (ORDER BY, LIMIT, OFFSET),
+    and only the page's groups are counted; else :func:`operations` is cut."""
+    if by not in _COLUMN:
+        raise TallyError(f"unknown dimension {by!r}; use one of {', '.join(DIMENSIONS)}")
+    scope = scope or Scope()
+    ids = scope.dept_ids()
+    grain = followup_rollup.grain_for(
+        by, departments=ids is not None, clinician=scope.clinician is not None,
+        treatment=scope.treatment is not None, channel=scope.channel is not None)
+    if grain is None or by == "question":
+        ops = await operations(cfg, tz, now, by=by, period=period, scope=scope,
+                               on_time_hours=on_time_hours)
+        return ops[first:first + size], len(ops)
+    lo, hi = scope.utc_bounds(tz)
+    lo_q = lo - timedelta(days=1) if lo else None
+    hi_q = hi + timedelta(days=1) if hi else None
+    names = (await department_names(scope.departments) if by in ("department", "clinician")
+             else {})
+    # escalations and praise (few) first, every group of them: the page is cut among the
+    # rollups' groups and theirs
+    extra = _Groups(by, period, names, cfg.min_answers)
+    await _escalations_and_praise(cfg, tz, now, by, scope, lo_q, hi_q, ids, extra.grp)
+    await followup_rollup.fold(tz)
+    filters: dict[str, Any] = {
+        "start": scope.start, "end": scope.end, "dept_ids": ids, "clinician": scope.clinician,
+        "treatment": scope.treatment, "channel": scope.channel}
+    keys, total = await followup_rollup.page_keys(
+        grain, by, period, **filters, first=first, size=size,
+        extra=[_page_key(by, g, o.key, per) for (g, per), o in extra.groups.items()])
+    wanted = [(_group_of(by, g1, g2), per, label) for g1, g2, label, per in keys]
+    page = _Groups(by, period, names, cfg.min_answers, only={(g, per) for g, per, _ in wanted})
+    for g, per, label in wanted:  # in the page's order, labelled as the database ordered them
+        o = page.groups[(g, per)] = Operations(label, per, g, cfg.min_answers)
+        if by == "clinician":
+            o.department = names.get(g[0], "—") if g[0] is not None else "—"
+    if by in ("department", "clinician"):
+        only = ("department_id", sorted({g[0] if by == "clinician" else g for g, _, _ in wanted}
+                                        - {None}))
+    else:
+        only = ("treatment_type" if by == "treatment" else "channel",
+                sorted({g for g, _, _ in wanted}))
+    for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
+         lost) in await followup_rollup.counts(grain, by, period, **filters, only=only):
+        o = page.grp_day(_group_value(by, dept, clin, treat, chan, code), day)
+        o.sent += sent
+        o.answered += answered
+        o.on_time += on_time
+        o.eligible += eligible
+        o.covered += covered
+        if lost:
+            for reason, n in lost.items():
+                o.lost[reason] = o.lost.get(reason, 0) + n
+    for k, o in page.groups.items():
+        x = extra.groups.get(k)
+        if x is not None:
+            o.escalations, o.sla_met, o.sla_due, o.praise = (
+                x.escalations, x.sla_met, x.sla_due, x.praise)
+    return list(page.groups.values()), total
+
+
+def _page_key(by: str, g: Any, label: str, per: str) -> followup_rollup.PageKey:
+    """A group of :func:`_group_value` as :func:`followup_rollup.page_keys` names it."""
+    if by == "clinician":
+        return (None if g[0] is None else str(g[0]), g[1], label, per)
+    if by == "department":
+        return (None if g is None else str(g), "", label, per)
+    return (g, "", label, per)
+
+
+def _group_of(by: str, g1: str | None, g2: str | None) -> Any:
+    """The inverse of :func:`_page_key`: the group's key as :class:`_Groups` holds it."""
+    if by == "clinician":
+        return (None if g1 is None else int(g1), g2)
+    if by == "department":
+        return None if g1 is None else int(g1)
+    return g1 or ""
+
+
+async def _escalations_and_praise(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, by: str,
+                                  scope: Scope, lo_q: datetime | None, hi_q: datetime | None,
+                                  ids: list[int] | None,
+                                  grp: Callable[[Any, date], Operations]) -> None:
+    """Escalations by kind and SLA, and praise of named staff, into their groups."""
     def ep_ok(dept: int | None, clin: str, treat: str) -> bool:
         return ((ids is None or dept in ids)
                 and (scope.clinician is None or clin == scope.clinician)
                 and (scope.treatment is None or treat == scope.treatment))
-
-    # Check-ins and episodes are counted in SQL per group and local day
-    # (bot.analytics.followup_counts); the days are folded into periods here.
-    pg = connections.get("default").capabilities.dialect == "postgres"
-    common: dict[str, Any] = {
-        "by": by, "tz": tz, "pg": pg, "lo": lo_q, "hi": hi_q, "dept_ids": ids,
-        "clinician": scope.clinician, "treatment": scope.treatment, "channel": scope.channel}
-
-    # check-ins → response and on-time
-    for dept, clin, code, treat, chan, d, n_sent, n_answered, n_on_time in (
-            await followup_counts.checkin_days(
-                **common, sent=[str(x) for x in SENT], answered=str(CheckinStatus.ANSWERED),
-                on_time_hours=on_time_hours)):
-        day = followup_counts.as_day(d)
-        if not _inside(day, scope):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
-        o.sent += int(n_sent)
-        o.answered += int(n_answered)
-        o.on_time += int(n_on_time)
-
-    # episodes → coverage and lost to follow-up (channel: the first check-in's that has one)
-    statuses = {s.name.lower(): str(s) for s in CheckinStatus}
-    for dept, clin, code, treat, chan, d, covered, reason, n in (
-            await followup_counts.episode_days(
-                **common, active=str(EpisodeStatus.ACTIVE), statuses=statuses)):
-        day = followup_counts.as_day(d)
-        if not _inside(day, scope):
-            continue
-        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
-        o.eligible += int(n)
-        o.covered += int(n) if int(covered) else 0
-        if reason is not None:
-            o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
 
     # escalations → counts by kind and SLA
     targets = {"urgent": cfg.sla_urgent_minutes, "high": cfg.sla_high_minutes,
@@ -274,11 +389,68 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
             o.sla_due += 1
 
     # praise of named staff
-    for (g, day), who in await _praise(cfg, scope, by):
-        o = grp(g, day)
+    for (g, pday), who in await _praise(cfg, scope, by):
+        o = grp(g, pday)
         o.praise[who] = o.praise.get(who, 0) + 1
 
-    return sorted(groups.values(), key=lambda o: (o.key, o.period))
+
+async def _raw_counts(by: str, tz: ZoneInfo, scope: Scope, lo_q: datetime | None,
+                      hi_q: datetime | None, ids: list[int] | None, on_time_hours: int,
+                      grp: Callable[[Any, date], Operations]) -> None:
+    """Check-ins and episodes counted in SQL from the raw rows (scopes no rollup answers:
+    a treatment or channel with a clinician, a clinician or channel with a treatment...)."""
+    pg = connections.get("default").capabilities.dialect == "postgres"
+    common: dict[str, Any] = {
+        "by": by, "tz": tz, "pg": pg, "lo": lo_q, "hi": hi_q, "dept_ids": ids,
+        "clinician": scope.clinician, "treatment": scope.treatment, "channel": scope.channel}
+
+    # check-ins → response and on-time
+    for dept, clin, code, treat, chan, d, n_sent, n_answered, n_on_time in (
+            await followup_counts.checkin_days(
+                **common, sent=[str(x) for x in SENT], answered=str(CheckinStatus.ANSWERED),
+                on_time_hours=on_time_hours)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.sent += int(n_sent)
+        o.answered += int(n_answered)
+        o.on_time += int(n_on_time)
+
+    # episodes → coverage and lost to follow-up (channel: the first check-in's that has one)
+    statuses = {s.name.lower(): str(s) for s in CheckinStatus}
+    for dept, clin, code, treat, chan, d, covered, reason, n in (
+            await followup_counts.episode_days(
+                **common, active=str(EpisodeStatus.ACTIVE), statuses=statuses)):
+        day = followup_counts.as_day(d)
+        if not _inside(day, scope):
+            continue
+        o = grp(_group_value(by, dept, clin, treat, chan, code), day)
+        o.eligible += int(n)
+        o.covered += int(n) if int(covered) else 0
+        if reason is not None:
+            o.lost[str(reason)] = o.lost.get(str(reason), 0) + int(n)
+
+
+OPS_HEADER = ["分组 group", "科室 department", "时段 period", "应随访 due", "已随访 followed up",
+              "随访率 follow-up rate", "已发送消息 messages sent", "已答复 answered",
+              "消息应答率 reply rate", "及时发送 on time", "及时率 on-time rate", "失访 lost",
+              "失访原因 lost by reason", "投诉等 escalations", "首次回应及时 SLA met",
+              "应计 SLA due"]
+
+
+def sheet(ops: Sequence[Operations]) -> Sheet:
+    """The follow-up figures, every row, as one export sheet."""
+    def kv(d: dict[str, int]) -> str:
+        return "; ".join(f"{k}={v}" for k, v in sorted(d.items()))
+
+    def rate(r: Rate) -> Any:
+        return None if r.value is None else round(r.value, 3)
+
+    return Sheet("随访 Follow-up", OPS_HEADER, [
+        [o.key, o.department, o.period, o.eligible, o.covered, rate(o.coverage), o.sent,
+         o.answered, rate(o.response), o.on_time, rate(o.on_time_rate), sum(o.lost.values()),
+         kv(o.lost), kv(o.escalations), o.sla_met, o.sla_due] for o in ops])
 
 
 def _name_forms(name: str) -> set[str]:

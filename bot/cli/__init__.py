@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also check the signed checkpoints in FILE, then append one for the "
                          "current chain heads (keep FILE away from the database host)")
     ve.set_defaults(func=cmd_verify)
-    sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers "
+    sub.add_parser("rebuild-tallies", help="recount the tally rollups from the answers, and "
+                   "the follow-up rollups from the check-ins and episodes "
                    "(after a restore, or answers written by an older version during an "
                    "upgrade)").set_defaults(func=cmd_rebuild_tallies)
     dr = sub.add_parser("doctor", help="check the configuration against reality (exit 1 "

@@ -177,16 +177,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild_tallies(args: argparse.Namespace) -> int:
-    """Recount the tally rollups from the answers (after a restore or a bulk load)."""
+    """Recount the tally rollups from the answers, and the follow-up rollups from the
+    check-ins and episodes (after a restore or a bulk load)."""
     settings = settings_for(args)
 
     async def run() -> int:
-        from bot.analytics import tallies
+        from bot.analytics import followup_rollup, tallies
 
         async with db.database(settings.database.url):
             counts = await tallies.rebuild_rollup()
+            followup = await followup_rollup.rebuild(settings.tz)
         for table, rows in counts.items():
             print(f"{table}: {rows} rows rebuilt from the answers")
+        for table, rows in followup.items():
+            print(f"{table}: {rows} rows rebuilt from the check-ins and episodes "
+                  f"({settings.tz.key})")
         return 0
 
     return asyncio.run(run())
