@@ -422,15 +422,7 @@ async def counts(grain: str, by: str, period: str, *, start: date | None, end: d
             "clinician": ["department_id", "clinician", "clinician_code"],
             "treatment": ["treatment_type"], "channel": ["channel", "chan_null"],
             "question": []}[by]
-    conds = []
-    if dept_ids is not None:
-        conds.append(p.in_("department_id", dept_ids))
-    if clinician is not None:
-        conds.append(f"clinician = {p(clinician)}")
-    if treatment is not None:
-        conds.append(f"treatment_type = {p(treatment)}")
-    if channel is not None:
-        conds.append(f"channel = {p(channel)} AND chan_null = 0")
+    conds = _filters(p, dept_ids, clinician, treatment, channel)
     if only is not None:
         conds.append(p.in_(only[0], only[1]))
     keys = [*cols, "local_day", "reason"]

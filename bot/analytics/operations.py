@@ -129,6 +129,22 @@ def _group_value(by: str, dept: int | None, clinician: str | None, treatment: st
     return ""
 
 
+def _add_rows(by: str, grp_day: Callable[[Any, str], Operations],
+              rows: Sequence[followup_rollup.Row]) -> None:
+    """Add the rollups' rows (:func:`followup_rollup.counts`) to their groups' days."""
+    for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
+         lost) in rows:
+        o = grp_day(_group_value(by, dept, clin, treat, chan, code), day)
+        o.sent += sent
+        o.answered += answered
+        o.on_time += on_time
+        o.eligible += eligible
+        o.covered += covered
+        if lost:
+            for reason, n in lost.items():
+                o.lost[reason] = o.lost.get(reason, 0) + n
+
+
 def lost_reason(status: str, contact: dict[str, Any], recorded: str | None = None) -> str:
     """Why an episode was lost to follow-up: the check-in's recorded ``lost_reason``, else
     what the contact row records, else no answer (expired) or skipped."""
@@ -193,19 +209,9 @@ async def operations(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
         treatment=scope.treatment is not None, channel=scope.channel is not None)
     if grain is not None:
         await followup_rollup.fold(tz)
-        for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
-             lost) in await followup_rollup.counts(
-                grain, by, period, start=scope.start, end=scope.end, dept_ids=ids,
-                clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel):
-            o = grp_day(_group_value(by, dept, clin, treat, chan, code), day)
-            o.sent += sent
-            o.answered += answered
-            o.on_time += on_time
-            o.eligible += eligible
-            o.covered += covered
-            if lost:
-                for reason, n in lost.items():
-                    o.lost[reason] = o.lost.get(reason, 0) + n
+        _add_rows(by, grp_day, await followup_rollup.counts(
+            grain, by, period, start=scope.start, end=scope.end, dept_ids=ids,
+            clinician=scope.clinician, treatment=scope.treatment, channel=scope.channel))
     else:
         await _raw_counts(by, tz, scope, lo_q, hi_q, ids, on_time_hours, grp)
 
@@ -302,17 +308,8 @@ async def operations_page(cfg: TalliesConfig, tz: ZoneInfo, now: datetime, *,
     else:
         only = ("treatment_type" if by == "treatment" else "channel",
                 sorted({g for g, _, _ in wanted}))
-    for (dept, clin, code, treat, chan, day, sent, answered, on_time, eligible, covered,
-         lost) in await followup_rollup.counts(grain, by, period, **filters, only=only):
-        o = page.grp_day(_group_value(by, dept, clin, treat, chan, code), day)
-        o.sent += sent
-        o.answered += answered
-        o.on_time += on_time
-        o.eligible += eligible
-        o.covered += covered
-        if lost:
-            for reason, n in lost.items():
-                o.lost[reason] = o.lost.get(reason, 0) + n
+    _add_rows(by, page.grp_day,
+              await followup_rollup.counts(grain, by, period, **filters, only=only))
     for k, o in page.groups.items():
         x = extra.groups.get(k)
         if x is not None:
