@@ -171,7 +171,7 @@ RF_PARTS: Final = split_parts(_RF_COMPOSED_RE, 3)
 _RF_PART_A, _RF_PART_B, _RF_PART_C = RF_PARTS
 _RF_INNER_DENY_RE: Final = re.compile(
     r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
-    r"^(?!尿|小便|大便)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)|"
+    r"^(?!尿|小便|大便|一[点泡滴]尿)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)|"
     # a worsening denied: "疼痛没有加重" (a resolution denied, "没有好转", still is one)
     r"(?:没有?|未|不)(?:再|见)?(?:加重|变大|更厉害|更严重)")
 
@@ -187,7 +187,23 @@ _RFB_EN_RE: Final = re.compile(
     r"|not feeding|won'?t feed|not eating|very sleepy|hard to wake|jaundice|yellow (?:skin|eyes)"
     # sight lost or falling, flashes and floaters; a floppy child; breathing
     r"|blurr|can'?t see|cannot see|lost (?:my|his|her) (?:vision|sight)|flashes|floaters"
-    r"|lethargic|floppy|short of breath|wheez)")
+    r"|lethargic|floppy|short of breath|wheez"
+    # a fever read with its unit, or told as now: "39.2c", "102 f", "it's 38.6 now"
+    r"|(?:3[89]|4[0-2])(?:\.\d)? ?(?:°c?|c\b|degrees)|10[0-5](?:\.\d)? ?(?:°f?|f\b|degrees)"
+    r"|(?:it'?s|it is|now|reading|running) (?:3[89]|4[0-2])\.\d(?!\d)"
+    r"|fever of (?:3[89]|4[0-2]|10[0-5])"
+    r"|shiver|rigors"
+    # no urine: "haven't peed since this morning", "can't pass urine", "no urine"
+    r"|no (?:urine|pee)\b|(?:haven'?t|hasn'?t|not) (?:peed|urinated|passed (?:urine|water))"
+    r"|can'?t (?:urinate|pass (?:urine|water))"
+    # thoughts of self-harm: "thinking about ending it", "don't want to be here anymore"
+    r"|(?:think|thought|want|wanna|going|plan)\w* (?:about |of |to )?end(?:ing)? it\b"
+    r"|end(?:ing)? (?:it all|my life|myself)\b|kill(?:ing)? myself|suicid|self[- ]harm"
+    r"|(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|better off dead"
+    r"|(?:no|any) point (?:in )?(?:living|going on)"
+    r"|don'?t want to (?:be here|live|be alive|wake up)|want to die|wanna die"
+    # wound signs in pinyin: "hong zhong", "liu nong", "fa shao", "chu xue"
+    r"|(?:hong ?zhong|liu ?nong|you ?nong|hua ?nong|fa ?shao|gao ?shao|chu ?xue|liu ?xue)\b)")
 _ASCII_LETTER_RE: Final = re.compile(r"[a-z]")
 # Composed red flags (lexicon ``red_flag_body`` x ``red_flag_change``): the body word must be
 # within this many characters before the change, in the same clause ("半边脸没知觉",

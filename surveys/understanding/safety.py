@@ -45,7 +45,9 @@ RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     # "发烧刚退", "血就止了", "吃了药当天就下来了", "黄疸已经降到8点几了"
     r"刚退|(?:就|已经|都|早就)止(?:住)?了|(?:就|已经|都)(?:降|退)?下来了|已经降|"
-    r"能忍|可以忍)"
+    r"能忍|可以忍|"
+    # English: "my fever ended", "the bleeding went away" (not "ended up worse")
+    r"ended(?! up)|went away|subsided|resolved|cleared up|came down|back to normal)"
 )
 # Entries that count only with a body, wound or excreta word in the same sentence.
 _RFB_NEEDS_CONTEXT: Final = frozenset(strings(table("redflag"), "needs_context"))
@@ -80,7 +82,8 @@ _RFB_SOFT_AFTER_RE: Final = re.compile(
 _RFB_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不(?![过停断止到行知了好见开住起动清下来上是])|(?<!是)不是|未|无(?![力法])|不再|并没有?"
     r"|从没有?|"
-    r"从来没有?|毫无|no more|no|not|never|without|n't)[^,，。.!?；;]{0,4}$|(?:消|止|退)$"
+    r"从来没有?|毫无|no more|no|not|never|without|n't|(?<![a-z])(?:mei(?: ?you)?|bu)(?![a-z]))"
+    r"[^,，。.!?；;]{0,4}$|(?:消|止|退)$"
     r"|(?:没有?|无|未|不)(?:[^,，。.!?；;]{1,4}[、和或及与跟/])+[^,，。.!?；;]{0,2}$")
 _RFB_DENY_AFTER_RE: Final = re.compile(
     r"[^,，。!?；;]{0,6}?(?:这些|等)?(?:都|也)?(?:没有?|没出现过?|没出过?|没再出现|不再)"
@@ -124,18 +127,24 @@ _LESS_RE: Final = re.compile(
 _LESS_WORDS_RE: Final = re.compile(r"血|渗|脓|咳|吐|疼|痛")
 
 
-# "正常吗" asks whether it is normal; it says nothing is better (the better-words' own
-# look-ahead does not survive their factoring into one pattern)
-_ASKED_NORMAL_AT_RE: Final = re.compile(r"正常[吗吧么嘛]")
+# "正常吗", "正常不正常" ask whether it is normal, "不正常" says it is not; none says anything
+# is better (the better-words' own look-arounds do not survive their factoring into one
+# pattern)
+_ASKED_NORMAL_AT_RE: Final = re.compile(r"正常(?:[吗吧么嘛]|不正常)|(?<=不)正常")
+# "正常不？" asks too; beside a sign already told as severe or worse (a precise rule's hit:
+# "肿得比做之前还大，正常不") it says nothing is better, beside a vague one ("没劲，正常不")
+# it stays the mild sign asked about as expected.
+_ASKED_NORMAL_STRICT_RE: Final = re.compile(r"正常(?:[吗吧么嘛]|不)|(?<=不)正常")
 
 
-def _better_after(norm: str, e: int, se: int) -> bool:
+def _better_after(norm: str, e: int, se: int, strict: bool = False) -> bool:
     """A sign of improvement within 22 characters after ``e``, before the sentence end ``se``
-    (a negated one is none: see NEG_RESOLUTION_RE)."""
+    (a negated one is none: see NEG_RESOLUTION_RE); ``strict``: for a precise rule's hit."""
     end = min(se, e + 30)
     if NEG_RESOLUTION_RE.search(norm, e, max(end, se)) is not None:
         return False
-    return any(not _ASKED_NORMAL_AT_RE.match(norm, m.start())
+    asked = _ASKED_NORMAL_STRICT_RE if strict else _ASKED_NORMAL_AT_RE
+    return any(not asked.match(norm, m.start())
                for m in _RFB_BETTER_RE.finditer(norm, e, end)) or \
         _COMPARED_BETTER_RE.search(norm, e, end) is not None or \
         (_LESS_WORDS_RE.search(norm, max(0, e - 3), e) is not None
@@ -146,6 +155,22 @@ _RFB_HYPO_SENT_RE: Final = re.compile(
     r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
     r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
     r"|is it normal")
+# A dash ends a supposition's reach: "call if my temp went above 38 — it's 38.6 now".
+_HYPO_BREAK_RE: Final = re.compile(r"—|–|--| - ")
+
+
+def _hypothetical(norm: str, ss: int, se: int, s: int) -> bool:
+    """Whether a supposition or a general question of the sentence ``norm[ss:se]`` covers the
+    mention at ``s``: one does unless a dash stands between the mention and each of them."""
+    marks = list(_RFB_HYPO_SENT_RE.finditer(norm, ss, se))
+    if not marks:
+        return False
+    if _HYPO_BREAK_RE.search(norm, ss, se) is None:
+        return True
+    return any(_HYPO_BREAK_RE.search(norm, min(m.start(), s), max(m.end(), s)) is None
+               for m in marks)
+
+
 _RFB_HYPO_CLAUSE_RE: Final = re.compile(
     r"怕|担心|预防|防止|避免|以免|注意|小心|提醒|交代|(?<!一)会(?!儿)")
 _RFB_HYPO_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,6}?的话")
@@ -223,10 +248,10 @@ def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
             _RFB_DENY_AFTER_RE.match(norm, e) is not None:
         return "denied"
     _, ss, se = bounds(norm, s, e)
-    if _better_after(norm, e, se) and (
+    if _better_after(norm, e, se, strict=True) and (
             "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
-    if "h" in cues and _RFB_HYPO_SENT_RE.search(norm, ss, se) is not None:
+    if "h" in cues and _hypothetical(norm, ss, se, s):
         return "hypothetical or asked in general"
     if _LOW_FEVER_WORD_RE.search(norm, s, e) is not None:
         why = _mild_asked(norm, ss, se, s, e, norm[s:e])
@@ -625,7 +650,7 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
                                         NEG_RESOLUTION_RE.search(norm, e, se) is None)) \
             and ("n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
-    if ("h" in cues and _RFB_HYPO_SENT_RE.search(sentence)) or \
+    if ("h" in cues and _hypothetical(norm, ss, se, s)) or \
             _RFB_HYPO_CLAUSE_RE.search(norm, cs, s) or \
             _RFB_HYPO_AFTER_RE.match(norm, e, se):
         return "hypothetical or asked in general"
