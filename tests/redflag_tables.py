@@ -24,6 +24,15 @@ WHOLE = ReplyParser()
 DECORATIONS = ["", "，谢谢", "😊", " 5分", "！！", " 1分"]
 
 
+def parse_through_cli(texts: list[str]) -> list[dict[str, Any]]:
+    """What ``survey-bot parse --jsonl`` answers for ``texts``, one object per text."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
+        input="".join(json.dumps({"text": t}) + "\n" for t in texts),
+        capture_output=True, text=True, check=True, timeout=120)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
 def table_tests(not_red: list[str], still_red: list[str]) -> tuple[Callable[..., Any], ...]:
     """The four tests of one table; assign them to module-level ``test_`` names."""
 
@@ -46,11 +55,7 @@ def table_tests(not_red: list[str], still_red: list[str]) -> tuple[Callable[...,
     def test_end_to_end_through_the_cli() -> None:
         """``survey-bot parse --jsonl`` gives the labels the table promises."""
         cases = [(t, False) for t in not_red] + [(t, True) for t in still_red]
-        out = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-            input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
-            capture_output=True, text=True, check=True, timeout=120)
-        rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+        rows = parse_through_cli([t for t, _ in cases])
         assert [r["red_flag"] for r in rows] == [want for _, want in cases]
 
     return (test_not_a_red_flag, test_still_a_red_flag, test_decorations_keep_them,

@@ -11,13 +11,10 @@ parser (an unsure opt-out counts: the engine asks) and ``survey-bot parse --json
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from surveys.parser import ReplyParser
+from tests.redflag_tables import parse_through_cli
 
 RULES = ReplyParser(recall=False)
 WHOLE = ReplyParser()
@@ -75,10 +72,6 @@ def test_the_stop_said_again_leaves_evidence() -> None:
 def test_end_to_end_through_the_cli() -> None:
     """``survey-bot parse --jsonl`` gives the opt-outs the table promises."""
     cases = [(t, True) for t in OPT_OUT] + [(t, False) for t in NOT_OPT_OUT]
-    out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
-        capture_output=True, text=True, check=True, timeout=120)
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    rows = parse_through_cli([t for t, _ in cases])
     assert [bool(r["opt_out"] or r.get("opt_out_unsure")) for r in rows] == \
         [want for _, want in cases]

@@ -10,13 +10,10 @@ Checked on the rules alone, the whole parser and ``survey-bot parse --jsonl``.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from surveys.parser import ReplyParser
+from tests.redflag_tables import parse_through_cli
 
 RULES = ReplyParser(recall=False)
 WHOLE = ReplyParser()
@@ -96,9 +93,5 @@ def test_unsure_forms_still_ask_with_the_lower() -> None:
 def test_end_to_end_through_the_cli() -> None:
     """``survey-bot parse --jsonl`` gives the scores the table promises."""
     cases = CASES + UNCHANGED
-    out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "parse", "--jsonl"],
-        input="".join(json.dumps({"text": t}) + "\n" for t, _ in cases),
-        capture_output=True, text=True, check=True, timeout=120)
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    rows = parse_through_cli([t for t, _ in cases])
     assert [r["score"] for r in rows] == [want for _, want in cases]
