@@ -244,7 +244,11 @@ async def send_due(rt: Runtime) -> int:
     elsewhere = [m for m in batch if m.contact_id in serving]
     if elsewhere:
         await _let_go(elsewhere)
-        rt.outbox_waiting.update(m.contact_id for m in elsewhere)
+        given = {m.contact_id for m in elsewhere}
+        rt.outbox_waiting.update(given)
+        if given - serving:
+            # Their lane finished while they were given back and found no one waiting.
+            rt.outbox_waker.wake_local()
         batch = [m for m in batch if m.contact_id not in serving]
         if not batch:
             return 0
