@@ -125,7 +125,8 @@ async def append(model: type[R], **values: Any) -> R:
 
 
 # The rollups the tallies read (models.AnswerTally per month, models.AnswerDay and
-# models.AnswerClinicianDay per day); NULLs
+# models.AnswerClinicianDay per day, and those two per month: AnswerMonth and
+# AnswerClinicianMonth, keyed by the month's first day); NULLs
 # become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
 # would not find them.
 _TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type", "channel",
@@ -133,6 +134,8 @@ _TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type",
 _DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
 _CLINICIAN_DAY_COLS = ("local_day", "department_id", "clinician", "clinician_code",
                        "question_id", "nulls")
+_MONTH_COLS = ("month_start", *_DAY_COLS[1:])
+_CLINICIAN_MONTH_COLS = ("month_start", *_CLINICIAN_DAY_COLS[1:])
 
 
 def tally_key(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -182,12 +185,24 @@ async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
     pg = conn.capabilities.dialect == "postgres"
     await conn.execute_query(_upsert_sql(pg, "answer_tally", _TALLY_COLS),
                              list(tally_key(values)))
-    await conn.execute_query(_upsert_sql(pg, "answer_day", _DAY_COLS), list(day_key(values)))
+    day = day_key(values)
+    await conn.execute_query(_upsert_sql(pg, "answer_day", _DAY_COLS), list(day))
+    await conn.execute_query(_upsert_sql(pg, "answer_month", _MONTH_COLS),
+                             [month_start(day[0]), *day[1:]])
     score = values["score"]
     if isinstance(score, int) and 1 <= score <= 5:  # the tallies count 1-5 only
+        clin = clinician_day_key(values)
         await conn.execute_query(
             _upsert_score_sql(pg, "answer_clinician_day", _CLINICIAN_DAY_COLS, score),
-            list(clinician_day_key(values)))
+            list(clin))
+        await conn.execute_query(
+            _upsert_score_sql(pg, "answer_clinician_month", _CLINICIAN_MONTH_COLS, score),
+            [month_start(clin[0]), *clin[1:]])
+
+
+def month_start(local_day: str) -> str:
+    """The month rollups' key of a day rollup's day: YYYY-MM-01 ('' stays '')."""
+    return f"{local_day[:7]}-01" if local_day else ""
 
 
 @dataclass(frozen=True, slots=True)

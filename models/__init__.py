@@ -34,7 +34,9 @@ from models.entities import (
 from models.records import (
     Answer,
     AnswerClinicianDay,
+    AnswerClinicianMonth,
     AnswerDay,
+    AnswerMonth,
     AnswerTally,
     AuditEvent,
     KeyValue,
@@ -42,7 +44,8 @@ from models.records import (
 )
 
 __all__ = [
-    "Answer", "AnswerClinicianDay", "AnswerDay", "AnswerTally", "AuditEvent", "Call",
+    "Answer", "AnswerClinicianDay", "AnswerClinicianMonth", "AnswerDay", "AnswerMonth",
+    "AnswerTally", "AuditEvent", "Call",
     "CallStatus", "CallTask",
     "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",

@@ -170,6 +170,53 @@ class AnswerClinicianDay(Model):
                             "question_id", "nulls"),)
 
 
+class AnswerMonth(Model):
+    """AnswerDay summed per local month (derived): the same columns with ``month_start``
+    (YYYY-MM-01, '' when the day is missing) for the day.
+
+    Kept by ``bot.ledger.append`` beside the day rollup, in the same transaction. Month,
+    quarter and whole-range tallies read their whole months here and only the days at either
+    end of the range from AnswerDay: a year is about 12 rows per group instead of 365 (the
+    department × month page at a million answers read 200,000 day rows).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    month_start = fields.CharField(max_length=10, default="")
+    department_id = fields.IntField(default=0)
+    question_id = fields.CharField(max_length=64)
+    score = fields.SmallIntField()
+    nulls = fields.SmallIntField(default=0)
+    channel = fields.CharField(max_length=16)
+    n = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_month"
+        unique_together = (("month_start", "department_id", "question_id", "score", "nulls",
+                            "channel"),)
+
+
+class AnswerClinicianMonth(Model):
+    """AnswerClinicianDay summed per local month (derived), as AnswerMonth is AnswerDay."""
+
+    id = fields.BigIntField(primary_key=True)
+    month_start = fields.CharField(max_length=10, default="")
+    department_id = fields.IntField(default=0)
+    clinician = fields.CharField(max_length=128, default="")
+    clinician_code = fields.CharField(max_length=64, default="")
+    question_id = fields.CharField(max_length=64)
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_clinician_month"
+        unique_together = (("month_start", "department_id", "clinician", "clinician_code",
+                            "question_id", "nulls"),)
+
+
 class AuditEvent(Model):
     """A past-tense fact: who did what to which record, and when."""
 

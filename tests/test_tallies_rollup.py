@@ -1,13 +1,13 @@
-"""The rollups (answer_day and answer_clinician_day per day, answer_tally per month) always
-equal counting the answer table (both databases).
+"""The rollups (answer_day and answer_clinician_day per day, answer_tally, answer_month and
+answer_clinician_month per month) always equal counting the answer table (both databases).
 
 Tallies read a rollup where one can answer them (``tallies.rollup_source``); these tests count
 the answer rows in Python for every dimension, every period and a range of scopes (whole
 months and ranges that cut weeks and months) and compare, on the fixed data set of
 tests/test_tallies.py and after random appends (including answers with missing department,
 clinician, treatment or day, and unscored comments). A database made by migration 0001 with
-answers in it is upgraded by ``survey-bot migrate``, whose migrations 0002 and 0009 back-fill
-the day rollups.
+answers in it is upgraded by ``survey-bot migrate``, whose migrations 0002, 0009 and 0011
+back-fill the day and month rollups.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from bot import db, ledger
 from bot.analytics import tallies
 from bot.analytics.periods import PERIODS
 from bot.analytics.tallies import DIMENSIONS, Scope
-from models import Answer, AnswerClinicianDay, AnswerDay, AnswerTally
+from models import (
+    Answer,
+    AnswerClinicianDay,
+    AnswerClinicianMonth,
+    AnswerDay,
+    AnswerMonth,
+    AnswerTally,
+)
 from tests.conftest import BACKEND
 from tests.test_cli import cli
 from tests.test_tallies import seed
@@ -58,6 +65,14 @@ SCOPES = [
     Scope(clinician_code=""),
     Scope(start=date(2026, 10, 6), end=date(2026, 11, 17), clinician_code="D1",
           question_id="overall"),
+    # whole months inside with days left at one or both ends: months from the month rollups,
+    # the ends from the day rollups
+    Scope(start=date(2026, 9, 25), end=date(2026, 12, 3)),
+    Scope(start=date(2026, 9, 25), end=date(2026, 11, 30), clinician="李医生"),
+    Scope(start=date(2026, 10, 1), end=date(2026, 11, 17), departments=frozenset({1})),
+    Scope(start=date(2026, 9, 21)),
+    Scope(end=date(2026, 11, 17), question_id="overall"),
+    Scope(start=date(2026, 9, 25), end=date(2026, 12, 3), clinician_code="D1"),
 ]
 COLUMN = {"department": "department_id", "clinician": "clinician",
           "treatment": "treatment_type", "channel": "channel", "question": None}
@@ -98,13 +113,17 @@ TALLY_COLS = ("department_id", "clinician", "treatment_type", "channel", "questi
 DAY_COLS = ("department_id", "question_id", "score", "nulls", "local_day", "channel", "n")
 CLINICIAN_DAY_COLS = ("department_id", "clinician", "clinician_code", "question_id", "nulls",
                       "local_day", "n1", "n2", "n3", "n4", "n5")
+MONTH_COLS = ("month_start", *DAY_COLS[:4], *DAY_COLS[5:])
+CLINICIAN_MONTH_COLS = ("month_start", *CLINICIAN_DAY_COLS[:5], *CLINICIAN_DAY_COLS[6:])
 
 
 async def rollups() -> tuple[list[tuple[Any, ...]], ...]:
     """The rollup tables' rows, sorted."""
     return (sorted(await AnswerTally.all().values_list(*TALLY_COLS)),
             sorted(await AnswerDay.all().values_list(*DAY_COLS)),
-            sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS)))
+            sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS)),
+            sorted(await AnswerMonth.all().values_list(*MONTH_COLS)),
+            sorted(await AnswerClinicianMonth.all().values_list(*CLINICIAN_MONTH_COLS)))
 
 
 async def check_all() -> None:
@@ -132,7 +151,13 @@ async def check_all() -> None:
     counts = await tallies.rebuild_rollup()
     assert await rollups() == kept
     assert counts == {"answer_tally": len(kept[0]), "answer_day": len(kept[1]),
-                      "answer_clinician_day": len(kept[2])}
+                      "answer_clinician_day": len(kept[2]), "answer_month": len(kept[3]),
+                      "answer_clinician_month": len(kept[4])}
+    # each month row is its days summed
+    months: Counter[tuple[Any, ...]] = Counter()
+    for r in kept[1]:
+        months[(f"{r[4][:7]}-01" if r[4] else "", *r[:4], r[5])] += r[6]
+    assert Counter({r[:-1]: r[-1] for r in kept[3]}) == months
 
 
 async def test_rollup_matches_answers_on_fixed_data(orm: None) -> None:
@@ -140,6 +165,8 @@ async def test_rollup_matches_answers_on_fixed_data(orm: None) -> None:
     assert await AnswerTally.all().count() > 0
     assert await AnswerDay.all().count() > 0
     assert await AnswerClinicianDay.all().count() > 0
+    assert await AnswerMonth.all().count() > 0
+    assert await AnswerClinicianMonth.all().count() > 0
     await check_all()
 
 
@@ -150,11 +177,15 @@ async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: 
     await AnswerTally.all().delete()
     await AnswerDay.all().delete()
     await AnswerClinicianDay.all().delete()
+    await AnswerMonth.all().delete()
+    await AnswerClinicianMonth.all().delete()
     out = cli("rebuild-tallies", db_url=db_url)
     assert out.returncode == 0, out.stderr
     assert f"answer_tally: {len(kept[0])} rows rebuilt" in out.stdout
     assert f"answer_day: {len(kept[1])} rows rebuilt" in out.stdout
     assert f"answer_clinician_day: {len(kept[2])} rows rebuilt" in out.stdout
+    assert f"answer_month: {len(kept[3])} rows rebuilt" in out.stdout
+    assert f"answer_clinician_month: {len(kept[4])} rows rebuilt" in out.stdout
     assert await rollups() == kept
 
 
@@ -250,7 +281,15 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         assert sum(r[-1] for r in day_rows) == scored
         clinician_rows = sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS))
         assert sum(sum(r[-5:]) for r in clinician_rows) == scored
+        month_rows = sorted(await AnswerMonth.all().values_list(*MONTH_COLS))
+        assert sum(r[-1] for r in month_rows) == scored
+        clinician_months = sorted(await AnswerClinicianMonth.all().values_list(
+            *CLINICIAN_MONTH_COLS))
+        assert sum(sum(r[-5:]) for r in clinician_months) == scored
         await tallies.rebuild_rollup()
+        assert sorted(await AnswerMonth.all().values_list(*MONTH_COLS)) == month_rows
+        assert sorted(await AnswerClinicianMonth.all().values_list(
+            *CLINICIAN_MONTH_COLS)) == clinician_months
         assert sorted(await AnswerDay.all().values_list(*DAY_COLS)) == day_rows
         assert sorted(await AnswerClinicianDay.all().values_list(
             *CLINICIAN_DAY_COLS)) == clinician_rows
@@ -274,3 +313,32 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
                     assert got == expected(rows, by, period, scope), (by, period, scope)
     finally:
         await db.close_db()
+
+
+async def test_month_tallies_read_whole_months_from_the_month_rollups(orm: None) -> None:
+    """A month tally over a range with whole months inside reads those months from the month
+    rollups and only the days at the ends from the day rollups (what makes a year of
+    department × month a few thousand rows, not a year of days)."""
+    await seed()
+    rows = await Answer.filter(score__isnull=False).values(
+        "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
+        "local_day", "clinician_code")
+    days = sorted({r["local_day"] for r in rows if r["local_day"]})
+    first = date.fromisoformat(days[0]).replace(day=1)
+    scope = Scope(start=first, end=date.fromisoformat(days[-1]))
+    for by in ("department", "clinician"):
+        want = expected(rows, by, "month", scope)
+        got = Counter({(g, p, q, s): n for g, p, q, s, n
+                       in await tallies.score_rows(by, "month", scope)})
+        assert got == want and sum(want.values()) > 0
+    # emptied month rollups: the months they held are gone from month tallies, not from
+    # day or week ones (which never read them)
+    await AnswerMonth.all().delete()
+    await AnswerClinicianMonth.all().delete()
+    for by in ("department", "clinician"):
+        got = Counter({(g, p, q, s): n for g, p, q, s, n
+                       in await tallies.score_rows(by, "month", scope)})
+        assert sum(got.values()) < sum(expected(rows, by, "month", scope).values())
+        week = Counter({(g, p, q, s): n for g, p, q, s, n
+                        in await tallies.score_rows(by, "week", scope)})
+        assert week == expected(rows, by, "week", scope)

@@ -345,10 +345,78 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
                    scope: Scope) -> list[tuple[Any, str, str, int, int]]:
     """score_rows from the answer_day rollup (same figures, any period and day range)."""
     sql = _Sql(pg)
+    q = await _day_query(conn, sql, by, period, scope, pivot=False)
+    return _fold_day_rows(await _fetch(conn, pg, q, sql.values), by, period, pg)
+
+
+async def _day_counts(conn: Any, pg: bool, by: str, period: str,
+                      scope: Scope) -> list[tuple[Any, str, str, Counts]]:
+    """score_counts from the answer_day rollup: the five scores summed in SQL, one row per
+    group, period and question (a fifth of the rows to hand back and fold)."""
+    sql = _Sql(pg)
+    q = await _day_query(conn, sql, by, period, scope, pivot=True)
+    lead = list(GROUP_COLUMNS[by])
+    col = lead[0] if lead else None
+    lead_bit = _NULL_BIT.get(col or "", 0)
+    off = 1 if col else 0
+    label = _period_label if pg and period == "week" else str
+    labels: dict[Any, str] = {}
+    out: dict[tuple[Any, str, str], Any] = {}
+    # rows: [group], question, nulls, [period], n1..n5; rows that differ only in a nulls bit
+    # this tally ignores fold together
+    for r in await _fetch(conn, pg, q, sql.values):
+        bits = r[off + 1]
+        g = (None if bits & lead_bit else r[0]) if col else ""
+        if period == "all":
+            per_label = ""
+        elif bits & 8:
+            per_label = "None"  # as the answer-table query labels a missing day
+        else:
+            v = r[off + 2]
+            per_label = labels.get(v) or labels.setdefault(v, label(v))
+        key = (g, per_label, r[off])
+        c = out.get(key)
+        if c is None:
+            out[key] = (r[-5], r[-4], r[-3], r[-2], r[-1])
+        else:
+            out[key] = (c[0] + r[-5], c[1] + r[-4], c[2] + r[-3], c[3] + r[-2], c[4] + r[-1])
+    return [(g, per, qid, (int(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])))
+            for (g, per, qid), c in out.items()]
+
+
+async def _day_query(conn: Any, sql: _Sql, by: str, period: str, scope: Scope,
+                     pivot: bool) -> str:
+    """The day (and month) rollups' query of a tally: one row per group, question, score,
+    nulls and period with its count; with ``pivot``, per group, question, nulls and period
+    with the five scores' counts."""
+    pg = sql.pg
+    lead = list(GROUP_COLUMNS[by])
+    keys = [*lead, "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
+    cols = ", ".join(keys)
+    # what the outer query groups by and sums
+    outer = ", ".join([*lead, "question_id", "nulls"]) if pivot else cols
+    sums = (", ".join(_sum_score(s, pg) for s in range(1, 6)) if pivot else "SUM(n)")
+    width = len(keys) - pivot
+    dated = scope.start is not None or scope.end is not None
+    per = _period_sql(period, pg, "d")
+    if not dated:
+        # a missing day ('', bit 8; only without a range) gets no period: PostgreSQL cannot
+        # cast ''
+        per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"
+    pos = ", ".join(str(i + 1) for i in range(width + 1))
+    split = _month_split(period, scope)
+    if split is not None:
+        # whole months from the month rollup, the days at either end from the day rollup
+        src = " UNION ALL ".join(
+            f"SELECT {cols}, {d} AS d, n FROM {table} WHERE {' AND '.join(conds)}"
+            for table, d, conds in _split_parts(sql, split, "answer_month", "answer_day",
+                                                lambda: _day_filters(sql, scope)))
+        if period == "all":
+            return f"SELECT {outer}, {sums} FROM ({src}) t GROUP BY {outer}"
+        return f"SELECT {outer}, {per}, {sums} FROM ({src}) t GROUP BY {pos}"
     conds = ["1 = 1"]
     # A missing day is stored as '', before every date: a start bound leaves it out by itself,
     # an end bound needs "> ''" (a range condition the planners estimate well, unlike a bit).
-    dated = scope.start is not None or scope.end is not None
     # SQLite takes any day range for a narrow one and seeks the (local_day, …) unique index,
     # looking each row up for its count; over most of the days, scanning the covering group
     # index in order is faster (a year at a million answers: 160 instead of 240 ms). "+"
@@ -361,40 +429,46 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
         conds.append(f"{day} <= {sql.p(scope.end.isoformat())}")
         if scope.start is None:
             conds.append(f"{day} > ''")
+    conds += _day_filters(sql, scope)
+    where = " AND ".join(conds)
+    if period in ("all", "day"):
+        day_col = ", local_day" if period == "day" else ""
+        return (f"SELECT {outer}{day_col}, {sums} FROM answer_day "
+                f"WHERE {where} GROUP BY {outer}{day_col}")
+    if pg:
+        return (f"SELECT {outer}, {per}, {sums} FROM "
+                f"(SELECT {cols}, local_day AS d, n FROM answer_day WHERE {where}) t "
+                f"GROUP BY {pos}")
+    # SQLite streams the covering index in (group, day) order, summing channels per day
+    # without sorting; the outer query folds the days into periods.
+    return (f"SELECT {outer}, {per}, {sums} FROM "
+            f"(SELECT {cols}, local_day AS d, SUM(n) AS n FROM answer_day WHERE {where} "
+            f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
+
+
+def _sum_score(s: int, pg: bool) -> str:
+    """The sum of one score's counts (PostgreSQL sums bigints as numeric: cast back, or the
+    driver builds a Decimal per count)."""
+    total = f"SUM(CASE WHEN score = {s} THEN n ELSE 0 END)"
+    return f"CAST({total} AS BIGINT)" if pg else total
+
+def _day_filters(sql: _Sql, scope: Scope) -> list[str]:
+    """The day and month rollups' conditions for a scope, but its days."""
+    conds = []
     ids = scope.dept_ids()
     if ids is not None:
         conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
     for name, val in (("channel", scope.channel), ("question_id", scope.question_id)):
         if val is not None:
             conds.append(f"{name} = {sql.p(val)}")
+    return conds
+
+
+def _fold_day_rows(raw: list[Any], by: str, period: str,
+                   pg: bool) -> list[tuple[Any, str, str, int, int]]:
+    """score_rows from the day (or month) rollup's grouped rows."""
     lead = list(GROUP_COLUMNS[by])
     col = lead[0] if lead else None
-    where = " AND ".join(conds)
-    keys = [*lead, "question_id", "score", "nulls"]  # raw nulls: lets SQLite stream the index
-    cols = ", ".join(keys)
-    if period == "all":
-        q = f"SELECT {cols}, SUM(n) FROM answer_day WHERE {where} GROUP BY {cols}"
-    elif period == "day":
-        q = (f"SELECT {cols}, local_day, SUM(n) FROM answer_day WHERE {where} "
-             f"GROUP BY {cols}, local_day")
-    else:
-        # a missing day ('', bit 8; only without a range) gets no period: PostgreSQL cannot
-        # cast ''
-        per = _period_sql(period, pg, "d")
-        if not dated:
-            per = f"CASE WHEN (nulls & 8) = 0 THEN {per} END"
-        pos = ", ".join(str(i + 1) for i in range(len(keys) + 1))
-        if pg:
-            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
-                 f"(SELECT {cols}, local_day AS d, n FROM answer_day WHERE {where}) t "
-                 f"GROUP BY {pos}")
-        else:
-            # SQLite streams the covering index in (group, day) order, summing channels per
-            # day without sorting; the outer query folds the days into periods.
-            q = (f"SELECT {cols}, {per}, SUM(n) FROM "
-                 f"(SELECT {cols}, local_day AS d, SUM(n) AS n FROM answer_day WHERE {where} "
-                 f"GROUP BY {cols}, local_day) t GROUP BY {pos}")
-    raw = await _fetch(conn, pg, q, sql.values)
     # Rows (sqlite3.Row / asyncpg Record) by position: [group], question, score, nulls,
     # [period], n. Rows that differ only in a nulls bit this tally ignores fold together.
     lead_bit = _NULL_BIT.get(col or "", 0)
@@ -412,6 +486,53 @@ async def _day_rows(conn: Any, pg: bool, by: str, period: str,
             per_label = label(r[off + 3])
         folded[(g, per_label, r[off], r[off + 1])] += r[-1]
     return [(*k, int(n)) for k, n in folded.items()]
+
+
+Split = tuple[tuple[date | None, date | None], list[tuple[date, date]]]
+
+
+def _month_split(period: str, scope: Scope) -> Split | None:
+    """For a month, quarter or whole-range tally: the first days of the first and last whole
+    local months of the scope's range (None: open-ended) and the day ranges left over at
+    either end. None for finer periods, or when no whole month lies inside the range."""
+    if period not in ("all", "month", "quarter"):
+        return None
+    s, e = scope.start, scope.end
+    m0 = None if s is None else (s if s.day == 1 else _month_end(s) + timedelta(days=1))
+    if e is None:
+        m1 = None
+    elif e == _month_end(e):
+        m1 = e.replace(day=1)
+    else:
+        m1 = (e.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if m0 is not None and m1 is not None and m0 > m1:
+        return None
+    edges = []
+    if s is not None and m0 is not None and s < m0:
+        edges.append((s, m0 - timedelta(days=1)))
+    if e is not None and m1 is not None and e > _month_end(m1):
+        edges.append((_month_end(m1) + timedelta(days=1), e))
+    return (m0, m1), edges
+
+
+def _split_parts(sql: _Sql, split: Split, months: str, days: str,
+                 filters: Any) -> list[tuple[str, str, list[str]]]:
+    """(table, day column, conditions) of each part of a split range: the whole months, then
+    the edge days. ``filters()`` adds the scope's other conditions (called once per part,
+    so that the placeholders come in the order of the SQL)."""
+    (m0, m1), edges = split
+    conds = []
+    if m0 is not None:
+        conds.append(f"month_start >= {sql.p(m0.isoformat())}")
+    if m1 is not None:
+        conds.append(f"month_start <= {sql.p(m1.isoformat())}")
+        if m0 is None:
+            conds.append("month_start > ''")  # a missing day's month is ''
+    parts = [(months, "month_start", [*conds, *filters()] or ["1 = 1"])]
+    for a, b in edges:
+        parts.append((days, "local_day", [f"local_day >= {sql.p(a.isoformat())}",
+                                          f"local_day <= {sql.p(b.isoformat())}", *filters()]))
+    return parts
 
 
 async def _most_days(conn: Any, table: str, scope: Scope, share: float = 0.25) -> bool:
@@ -438,22 +559,26 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
     as five columns, score_counts' shape.
     """
     sql = _Sql(pg)
-    conds = ["1 = 1"]
-    if scope.start is not None:
-        conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
-    if scope.end is not None:
-        conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
-        if scope.start is None:
-            conds.append("local_day > ''")  # a missing day is stored as ''
-    ids = scope.dept_ids()
-    if ids is not None:
-        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
-    if scope.clinician is not None:
-        conds.append(f"clinician = {sql.p(scope.clinician)} AND (nulls & 2) = 0")
-    if scope.clinician_code is not None:
-        conds.append(f"clinician_code = {sql.p(scope.clinician_code)}")
-    if scope.question_id is not None:
-        conds.append(f"question_id = {sql.p(scope.question_id)}")
+    split = _month_split(period, scope)
+    if split is not None:
+        # whole months from the month rollup, the days at either end from the day rollup
+        cols = ("department_id, clinician, clinician_code, question_id, nulls, "
+                "n1, n2, n3, n4, n5")
+        src = " UNION ALL ".join(
+            f"SELECT {d} AS local_day, {cols} FROM {table} WHERE {' AND '.join(conds)}"
+            for table, d, conds in _split_parts(sql, split, "answer_clinician_month",
+                                                "answer_clinician_day",
+                                                lambda: _clinician_filters(sql, scope)))
+        source, conds = f"({src}) t", ["1 = 1"]
+    else:
+        source, conds = "answer_clinician_day", ["1 = 1"]
+        if scope.start is not None:
+            conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
+        if scope.end is not None:
+            conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
+            if scope.start is None:
+                conds.append("local_day > ''")  # a missing day is stored as ''
+        conds += _clinician_filters(sql, scope)
     lead = list(GROUP_COLUMNS[by])
     # the nulls bits of the grouped columns (and of the day, for a period) keep a missing
     # value apart from a stored '' or 0; other bits fold together
@@ -467,7 +592,7 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
     # PostgreSQL sums bigints as numeric: cast back, or the driver builds a Decimal per count
     sums = ", ".join((f"CAST(SUM(n{s}) AS BIGINT)" if pg else f"SUM(n{s})") for s in range(1, 6))
     q = (f"SELECT {', '.join(sel)}, {sums} "
-         f"FROM answer_clinician_day WHERE {' AND '.join(conds)} GROUP BY {pos}")
+         f"FROM {source} WHERE {' AND '.join(conds)} GROUP BY {pos}")
     raw = await _fetch(conn, pg, q, sql.values)
     # A quarter's clinician weeks are thousands of rows: fold them with as little work per
     # row as possible (each period value is labelled once, counts stay as the driver gives
@@ -508,10 +633,29 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
             for (g, per, q), c in out.items()]
 
 
+ROLLUP_TABLES = ("answer_tally", "answer_day", "answer_clinician_day", "answer_month",
+                 "answer_clinician_month")
+
+
+def _clinician_filters(sql: _Sql, scope: Scope) -> list[str]:
+    """The clinician day and month rollups' conditions for a scope, but its days."""
+    conds = []
+    ids = scope.dept_ids()
+    if ids is not None:
+        conds.append(f"{sql.in_('department_id', ids)} AND (nulls & 1) = 0")
+    if scope.clinician is not None:
+        conds.append(f"clinician = {sql.p(scope.clinician)} AND (nulls & 2) = 0")
+    if scope.clinician_code is not None:
+        conds.append(f"clinician_code = {sql.p(scope.clinician_code)}")
+    if scope.question_id is not None:
+        conds.append(f"question_id = {sql.p(scope.question_id)}")
+    return conds
+
+
 async def rebuild_rollup() -> dict[str, int]:
     """Recount the rollups (answer_tally per month, answer_day and answer_clinician_day per
-    day) from the answer table, after bulk loads or restores. Returns how many rows each now
-    holds.
+    day, answer_month and answer_clinician_month per month) from the answer table, after bulk
+    loads or restores. Returns how many rows each now holds.
     """
     month = "COALESCE(substr(local_day, 1, 7), '')"
     nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {b} ELSE 0 END"
@@ -544,8 +688,22 @@ async def rebuild_rollup() -> dict[str, int]:
             f"COALESCE(clinician, ''), COALESCE(clinician_code, ''), question_id, {clin_nulls}, "
             + ", ".join(f"SUM(CASE WHEN score = {s} THEN 1 ELSE 0 END)" for s in range(1, 6))
             + " FROM answer WHERE score BETWEEN 1 AND 5 GROUP BY 1, 2, 3, 4, 5, 6")
+        # the month rollups: the day rollups summed per month
+        month = "CASE WHEN local_day = '' THEN '' ELSE substr(local_day, 1, 7) || '-01' END"
+        await tx.execute_query("DELETE FROM answer_month")
+        await tx.execute_query(
+            "INSERT INTO answer_month (month_start, department_id, question_id, score, nulls, "
+            f"channel, n) SELECT {month}, department_id, question_id, score, nulls, channel, "
+            "SUM(n) FROM answer_day GROUP BY 1, 2, 3, 4, 5, 6")
+        await tx.execute_query("DELETE FROM answer_clinician_month")
+        await tx.execute_query(
+            "INSERT INTO answer_clinician_month (month_start, department_id, clinician, "
+            "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
+            f"SELECT {month}, department_id, clinician, clinician_code, question_id, nulls, "
+            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
+            + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
         out = {}
-        for table in ("answer_tally", "answer_day", "answer_clinician_day"):
+        for table in ROLLUP_TABLES:
             _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
             out[table] = int(rows[0][0])
     for table in out:
@@ -615,6 +773,8 @@ async def score_counts(by: str = "department", period: str = "all",
     source = rollup_source(by, period, scope, pg)
     if source == "answer_clinician_day":  # five counts a row already
         return await _clinician_day_counts(conn, pg, by, period, scope)
+    if source == "answer_day":
+        return await _day_counts(conn, pg, by, period, scope)
     if source != "answer":
         return counts_of(await score_rows(by, period, scope))
     sql = _Sql(pg)
