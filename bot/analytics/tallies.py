@@ -8,6 +8,9 @@ Score tallies read one of four tables; ``rollup_source`` picks which:
 - ``answer_clinician_day``, the five scores' counts per department, clinician, question and
   local day: clinician tallies (and department or question tallies of one clinician) with no
   treatment or channel filter, for every period and day range.
+- ``answer_month`` and ``answer_clinician_month``, those two summed per local month: month,
+  quarter and whole-range tallies of either read the whole months of their range there and
+  only the days left at either end from the day rollup (one UNION ALL query).
 - ``answer_tally``, the same counted per local month with clinician and treatment too: the
   other tallies over whole months (PostgreSQL; SQLite for clinicians by period).
 - ``answer`` itself otherwise. It carries everything the tallies group by (department,
