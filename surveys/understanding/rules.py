@@ -27,6 +27,7 @@ from surveys.understanding.complaint import (
     VERDICT_NONE,
     complaint_hits,
     complaint_verdict,
+    money_owed,
 )
 from surveys.understanding.compose import factor, pattern_regex, trie_regex
 from surveys.understanding.contact import contact_hits, switch_stands, wrong_number_why
@@ -353,6 +354,12 @@ class ReplyParser:
 
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
+        owed = money_owed(norm)
+        if owed is not None:
+            # money owed back and late: a complaint the model may not clear (decide.py)
+            complaint = True
+            ev.append(make_ev("complaint_owed", owed, norm[owed[0]:owed[1]], None,
+                              "money owed back, late"))
         dispute = False
         hit_d, denied_d = self._dispute.read(norm)
         if hit_d is not None:
