@@ -31,7 +31,8 @@ from surveys.understanding.model import FLAGS, SCORE_VALUES
 # score evidence that is exact: the rules' number, not a model's guess
 EXACT_SCORE_RULES: Final = frozenset({
     "digit", "chinese_numeral", "fullwidth_digit", "star_emoji", "fraction", "corrected",
-    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied"})
+    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied",
+    "acceptance"})
 _NOTE_OK: Final = re.compile(r"[^0-9]{1,40}")
 MILD_BAR: Final = 0.9
 _NOTE_SKIP: Final = ("learned tier",)

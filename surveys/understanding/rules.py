@@ -74,6 +74,7 @@ from surveys.understanding.scores import (
     answers,
     comment_of,
     likert_words,
+    read_acceptance,
     read_likert,
     settle_score,
 )
@@ -341,6 +342,7 @@ class ReplyParser:
 
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         read_likert(self._likert_ac, norm, ev, cands)
+        read_acceptance(norm, core_stripped, ev, cands)
         question, ev = settle_question(norm, ev, flags_hit.get("question", False), opt_spans)
 
         # 4. decide the score
