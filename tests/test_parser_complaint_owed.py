@@ -58,6 +58,9 @@ NOT_A_COMPLAINT = [
     "refund came through quickly",
     "5分 押金当天就退了",
     "退款进度能帮我查一下吗",
+    # solved and said so
+    "上次退款的事已经处理好了，谢谢你们",
+    "退款到账了，之前的不愉快就算了 4分",
 ]
 # no money owed late (the whole parser reads no complaint; the rules' bare 退款 still counts)
 NOT_OWED = [

@@ -73,6 +73,7 @@ _CMP_PART_A, _CMP_PART_B = CMP_PARTS
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
 # A refund asked about -- when, how long, how -- says nothing went wrong by itself.
 _REFUND_WORDS: Final = frozenset(("退款", "退钱"))
+_OWED_WORDS: Final = ("退款", "退钱", "退费", "押金")
 _REFUND_ASKED_RE: Final = re.compile(
     r"[^,，。.!?；;~]{0,4}?(?:什么时候|啥时候|多久|几天|多长时间|怎么(?!还|都|这么)|如何"
     r"|(?:流程|手续)(?![^,，。.!?；;~]{0,3}(?:复杂|麻烦|繁琐|太|很))"
@@ -102,8 +103,12 @@ def complaint_verdict(norm: str, s: int, text: str, mild: bool) -> int:
     """A complaint rule's hit at ``norm[s:]`` (``text``): denied, mild or a complaint."""
     if _COMPLAINT_DENY_BEFORE_RE.search(norm, max(0, s - 2), s):
         return VERDICT_NONE
-    if text in _REFUND_WORDS and _REFUND_ASKED_RE.match(norm, s + len(text)) is not None:
-        return VERDICT_NONE  # "退款什么时候到？": asked when or how, nothing said gone wrong
+    if text.startswith(_OWED_WORDS):
+        e = s + len(text)
+        if text in _REFUND_WORDS and _REFUND_ASKED_RE.match(norm, e) is not None:
+            return VERDICT_NONE  # "退款什么时候到？": asked when or how, nothing gone wrong
+        if _OWED_BACK_RE.search(norm, e) is not None:
+            return VERDICT_NONE  # "之前退款很慢，现在已经到账了": solved and said so
     if mild or _SOFTENER_RE.search(text):
         # "收费有点贵" is as mild as "有点贵": a softener inside the match
         return VERDICT_MILD
