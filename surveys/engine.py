@@ -391,7 +391,8 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     asked_stop = bool(confirm) and bool(confirm.get("opt_out"))
     if asked_stop:
         b.state["confirm"] = None
-        if parsed.affirmative and parsed.score is None and not parsed.negative:
+        if parsed.affirmative and (parsed.score is None or _bare_yes(text)) and \
+                not parsed.negative:
             parsed_stop = True
         else:
             parsed_stop = parsed.opt_out and not _bare_no(text)
@@ -463,7 +464,8 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
 
     confirm = b.state["confirm"]
     score: int | None = parsed.score
-    if score is None and confirm and confirm.get("question") == q.id:
+    # (a bare yes -- "可以", "ok" -- answers the pending "您是打4分吗？" before it rates: 3)
+    if confirm and confirm.get("question") == q.id and (score is None or _bare_yes(text)):
         if parsed.affirmative:
             score = int(confirm["score"])
         elif parsed.negative or _declines_confirmation(b.state, status, parsed, text):
@@ -512,6 +514,17 @@ _ACKNOWLEDGEMENTS: Final = frozenset({
     "好的", "好", "嗯", "嗯嗯", "收到", "知道了", "明白", "ok", "OK", "好滴", "行", "可以",
     "谢谢", "谢谢你", "谢谢您", "多谢", "感谢",
 })
+
+
+# A bare yes, which also rates as so-so when nothing waits for a yes (docs/labels.md: "可以",
+# "行", "中", "ok" are a 3 answering the score question; scores.toml [acceptance]).
+_BARE_YES: Final = frozenset(("可以", "行", "中", "ok", "okay", "好", "好的", "是", "是的", "对",
+                              "嗯", "确认", "没问题", "可以的", "行的"))
+
+
+def _bare_yes(text: str) -> bool:
+    """The whole reply is a bare yes ("可以", "OK!")."""
+    return re.sub(r"[\W_]+", "", text.lower()).rstrip("吧啊呀哈啦嘛哦了的呢噢喔") in _BARE_YES
 
 
 def _bare_no(text: str) -> bool:

@@ -71,6 +71,13 @@ _CMP_COMPOSED_RE: Final = re.compile(factor(_CMP_GRAMMAR))
 CMP_PARTS: Final = split_parts(_CMP_COMPOSED_RE, 2)
 _CMP_PART_A, _CMP_PART_B = CMP_PARTS
 _SOFTENER_RE: Final = re.compile(r"有点|有些|稍微|稍|略|一点")
+# A refund asked about -- when, how long, how -- says nothing went wrong by itself.
+_REFUND_WORDS: Final = frozenset(("退款", "退钱"))
+_OWED_WORDS: Final = ("退款", "退钱", "退费", "押金")
+_REFUND_ASKED_RE: Final = re.compile(
+    r"[^,，。.!?；;~]{0,4}?(?:什么时候|啥时候|多久|几天|多长时间|怎么(?!还|都|这么)|如何"
+    r"|(?:流程|手续)(?![^,，。.!?；;~]{0,3}(?:复杂|麻烦|繁琐|太|很))"
+    r"|要带|需要|进度|能到|到了吗|到账了吗|是不是)")
 _COMPLAINT_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没有?|不是|不想|无|不用|不会|并不|也不|都不|不)$")
 
@@ -96,7 +103,61 @@ def complaint_verdict(norm: str, s: int, text: str, mild: bool) -> int:
     """A complaint rule's hit at ``norm[s:]`` (``text``): denied, mild or a complaint."""
     if _COMPLAINT_DENY_BEFORE_RE.search(norm, max(0, s - 2), s):
         return VERDICT_NONE
+    if text.startswith(_OWED_WORDS):
+        e = s + len(text)
+        if text in _REFUND_WORDS and _REFUND_ASKED_RE.match(norm, e) is not None:
+            return VERDICT_NONE  # "退款什么时候到？": asked when or how, nothing gone wrong
+        if _OWED_BACK_RE.search(norm, e) is not None:
+            return VERDICT_NONE  # "之前退款很慢，现在已经到账了": solved and said so
     if mild or _SOFTENER_RE.search(text):
         # "收费有点贵" is as mild as "有点贵": a softener inside the match
         return VERDICT_MILD
     return _VERDICT_FULL
+
+
+# Money owed back to the person -- a deposit, a refund -- that is slow, late or not yet
+# returned is a complaint (docs/labels.md: "a refund"), whatever else the reply says: "押金退得
+# 特别慢", "退款到现在还没到账", "迟迟不退押金".  Not: money already back ("押金已经退了，很
+# 快"), a plain question ("退款什么时候到？"), 退订 (a stop, no money), "退得不慢".
+_OWED_MONEY = r"(?:押金|退款|退费|退钱|退的钱|保证金|定金|订金|deposit|refund)"
+_OWED_LATE = (
+    # slow, with or without an adverb, not denied ("不慢", "不太慢", "没那么慢"), not "慢慢来"
+    r"(?:(?<![不没])(?<!不算)(?<!没那么)(?<!并不)"
+    r"(?:特别|很|太|好|真|超|非常|老|贼|(?<![太很别好真超常老贼慢]))慢(?!慢)"
+    r"|拖|迟迟|推脱|推来推去|石沉大海|遥遥无期|没动静|没消息|没下文|没影"
+    r"|(?:还|都|也|一直|到现在|至今|始终)(?:都|还)?(?:没有?|未)(?:见|给|把钱)?"
+    r"(?:到|退|收到|回来|返|下来|打|处理|动静|消息)"
+    r"|没(?:有)?(?:到账|退回|退还|返还)|未到账|不给(?:我)?退|(?<!退)不退(?!订)"
+    r"|slow|late\b|delayed|still\s(?:not|hasn't|haven't|waiting)|not\s(?:yet\s)?(?:received|back|returned))")
+_OWED_RE: Final = re.compile(
+    _OWED_MONEY + r"[^,，。.!?；;~]{0,10}?" + _OWED_LATE
+    # the other order: "迟迟不退押金", "拖着不给退费", "还没退押金"
+    + r"|(?:迟迟|一直|拖着|到现在|至今|还|都)(?:都|还)?(?:没有?|不)(?:给我?|把)?"
+      r"(?:退|返还|退还)(?:给我)?" + r"(?:押金|款|费|钱|的钱)")
+_OWED_DENY_BEFORE_RE: Final = re.compile(r"(?:没有?|不是|并不|也不|不)(?:说|觉得|嫌)?$")
+# said to be back now: "之前退款很慢，现在已经到账了"
+_OWED_BACK_RE: Final = re.compile(
+    r"已经?(?:到账|到了|退了|退回|收到|处理好|解决)|(?:现在|后来|今天|昨天)(?:已经)?(?:到账|到了|收到)"
+    r"|到账了|收到了|退回来了|received|came through")
+
+
+def money_owed(norm: str) -> tuple[int, int] | None:
+    """Where a reply says money owed back to the person is slow or not yet returned, if it does.
+
+    ``norm`` is the normalised reply; a complaint denied just before ("不是说押金退得慢") or
+    money said to be back afterwards is none.
+    """
+    if not any(w in norm for w in _OWED_HEADS):
+        return None
+    for m in _OWED_RE.finditer(norm):
+        s, e = m.span()
+        if _OWED_DENY_BEFORE_RE.search(norm, max(0, s - 4), s):
+            continue
+        if _OWED_BACK_RE.search(norm, e) is not None:
+            continue
+        return s, e
+    return None
+
+
+# (a cheap gate: most replies name no money owed back)
+_OWED_HEADS: Final = ("押金", "退", "保证金", "定金", "订金", "deposit", "refund")

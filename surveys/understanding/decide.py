@@ -15,7 +15,8 @@ features of the model (:func:`features_of`), and :func:`combine` then settles ea
 * **opt_out** -- a stop keyword of the rules stands; the model adds *unsure* opt-outs (the
   engine asks before stopping) and may drop the rules' unsure ones; a denied stop ("不是要
   退订") stays denied.
-* **complaint**, **question** -- the model decides, the rules' evidence among its features.
+* **complaint**, **question** -- the model decides, the rules' evidence among its features;
+  money owed back and late (a deposit, a refund: "押金退得特别慢") is a complaint that stands.
 * **dispute** -- the rules' cue or the model; a dispute is always also a complaint.
 """
 
@@ -30,7 +31,8 @@ from surveys.understanding.model import FLAGS, SCORE_VALUES
 # score evidence that is exact: the rules' number, not a model's guess
 EXACT_SCORE_RULES: Final = frozenset({
     "digit", "chinese_numeral", "fullwidth_digit", "star_emoji", "fraction", "corrected",
-    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied"})
+    "ambiguous", "out_of_range", "per_item", "scaled", "likert_sarcasm", "likert_denied",
+    "acceptance"})
 _NOTE_OK: Final = re.compile(r"[^0-9]{1,40}")
 MILD_BAR: Final = 0.9
 _NOTE_SKIP: Final = ("learned tier",)
@@ -243,7 +245,9 @@ def combine(interp: _Interp, model: Scorer, norm: str, features: list[str] | Non
     mild_only = "complaint_mild" in rules and "complaint" not in rules
     bar = max(t.get("complaint", 0.5), MILD_BAR) if mild_only and score is not None and \
         score >= 4 else t.get("complaint", 0.5)
-    complaint = dispute or p_complaint >= bar
+    # money owed back to the person and late ("押金退得特别慢") is a complaint the rules hold
+    # exact, as a red flag: the model's n-grams of a short reply once outweighed it
+    complaint = dispute or "complaint_owed" in rules or p_complaint >= bar
     # A question the rules read ("…吗", "怎么办", "几点") stays one unless the model is fairly
     # sure it is not (as with an opt-out): a question nobody answers is the costlier mistake.
     question = p_question >= (min(t.get("question", 0.5), t.get("question_drop", QUESTION_DROP))

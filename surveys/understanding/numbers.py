@@ -67,9 +67,9 @@ _UNIT_RE: Final = re.compile(
     r"|(?P<weight>公斤|千克|斤|kg\b|磅)"
     r"|(?P<dose>mg|ml|毫升|毫克|克|g\b|片|粒|针|支|瓶|盒|袋|包)"
     r"|(?P<count>次|遍|回|趟|下|个|位|人|颗|条|张|本|节|首|期|届|组|排|门|科)"
-    r"|(?P<money>元|块|毛|角|w\b|万|千|百)"
+    r"|(?P<money>元|块|毛|角|w\b|万(?!一)|千|百)"  # (万一: in case)
     r"|(?P<temperature>度|℃|°)"
-    r"|(?P<tooth>号?牙)"
+    r"|(?P<tooth>(?<!\s)号?牙)"  # (tooth numbers are glued: "3 牙有点肿" is a score)
     r"|(?P<place>楼|层|床|室|栋|单元|班|年级|级|路)"
     r"|(?P<percent>%)"
     r"|(?P<voice_length>\"|''|')"
@@ -84,18 +84,29 @@ _CN_RANGE_BACK_RE: Final = re.compile(r"([一二两三四五])(?:到|或|至|-|~
 _PRE_BLOCK_RE: Final = re.compile(
     r"(?:(?P<ordinal>第)|(?P<deduct>扣了?|减了?|扣掉)|(?P<weekday>周|星期|礼拜)|(?P<money>[¥$])"
     r"|(?P<exam>考了?|得了|拿了|成绩)"
-    # a clock needs a number before 点 ("8点 5分"; not "不满意到极点 1分")
-    r"|(?P<time>:|(?<=[\d〇零一二两三四五六七八九十几半])点|上午|下午|晚上|早上|凌晨|中午)"
+    # a clock needs a number before 点 or a colon ("8点 5分", "8:30"; not "不满意到极点 1分",
+    # "外婆代回：3", "答：4": a colon after words labels the score)
+    r"|(?P<time>(?<=\d):|(?<=[\d〇零一二两三四五六七八九十几半])点|上午|下午|晚上|早上|凌晨|中午)"
+    # ... unless the label names something else: "床号：3", "年龄：4"
+    r"|(?P<label>(?:年龄|岁数|床号?|床位|编号|尾号|房间?号?|电话|手机号?|号码|卡号|工号|体温|血压"
+    r"|血糖|心率|脉搏|时间|日期|次数|天数|数量|价格|费用|金额|体重|身高|视力|度数|牙位|楼层)\s?:)"
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
-_ASCII_LEAD_RE: Final = re.compile(r"(?:^|\s)(?:ok|okay|gei|da|ping|pingfen|fen)\s$")
+# a word, then the score: "ok 5", "gei 5 fen", "overall 4", "emmm 3吧"
+_ASCII_LEAD_RE: Final = re.compile(
+    r"(?:^|\s)(?:ok|okay|gei|da|ping|pingfen|fen|overall|answer|reply|total|verdict|final"
+    r"|honestly|well|so|e?m{2,}|hm+|um+|uh+|er+m*)\s$")
 _LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(
     r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度|评价"
     r"|(?:give|gave|rate|rated|rating|score)(?: it| you| them| this)?(?: a| an)?)\s?:?\s?$")
-_HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature"})
+_HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature", "label"})
+# A score asked about, not given: "3分是什么意思？", "1分是最好还是最差？"
+_ASKED_SCALE_RE: Final = re.compile(
+    r"\s?(?:(?:是|算|代表|指的是|指|表示)\s?(?:什么|啥)|什么意思|啥意思|(?:是|算)?\s?"
+    r"(?:最好|最差|最高|最低|满分|好|差|满意|不满意)(?:还是|吗|么|\?|呢))")
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
 _STAR_AFTER_COUNT_RE: Final = re.compile(
@@ -209,6 +220,11 @@ def read_numbers(raw: str, norm: str, core_stripped: str, ev: list[Evidence],
                                  not after[1:].startswith(("好评", "满分"))):
                 continue
             fs, fe = _frame(norm, s, e)
+            um = _UNIT_RE.match(norm, e)
+            if um is not None and um.lastgroup == "score" and \
+                    _ASKED_SCALE_RE.match(norm, um.end()) is not None:
+                ev.append(make_ev("not_a_score:asked", (s, um.end()), norm[s:um.end()]))
+                continue  # "三分是什么意思？": asked about, not given
             if 1 <= value <= 5:
                 cands.append(Cand(value, 0.96, 1, True))
                 ev.append(make_ev("chinese_numeral", (fs, fe), norm[fs:fe], value))
@@ -345,6 +361,9 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
     explicit = unit == "score" or prescore is not None or core == tok or \
         core == tok + "分"
     if unit == "score" and um is not None:
+        if _ASKED_SCALE_RE.match(norm, um.end()) is not None:
+            ev.append(make_ev("not_a_score:asked", (s, um.end()), norm[s:um.end()]))
+            return None, um.end()
         if norm[um.end() - 1] in "⭐★🌟":
             end = um.end()  # "5⭐": the star belongs to the number, not a 1-star rating
         elif um.end() < len(norm) and norm[um.end()] in "⭐★🌟":

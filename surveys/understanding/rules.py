@@ -27,6 +27,7 @@ from surveys.understanding.complaint import (
     VERDICT_NONE,
     complaint_hits,
     complaint_verdict,
+    money_owed,
 )
 from surveys.understanding.compose import factor, pattern_regex, trie_regex
 from surveys.understanding.contact import contact_hits, switch_stands, wrong_number_why
@@ -73,6 +74,7 @@ from surveys.understanding.scores import (
     answers,
     comment_of,
     likert_words,
+    read_acceptance,
     read_likert,
     settle_score,
 )
@@ -340,6 +342,7 @@ class ReplyParser:
 
         # 3. Likert words (after the flags: "态度不好" is a complaint, not a rating of 2)
         read_likert(self._likert_ac, norm, ev, cands)
+        read_acceptance(norm, core_stripped, ev, cands)
         question, ev = settle_question(norm, ev, flags_hit.get("question", False), opt_spans)
 
         # 4. decide the score
@@ -353,6 +356,12 @@ class ReplyParser:
 
         complaint = flags_hit.get("complaint", False) or (
             mild_complaint and not (score is not None and score >= 4))
+        owed = money_owed(norm)
+        if owed is not None:
+            # money owed back and late: a complaint the model may not clear (decide.py)
+            complaint = True
+            ev.append(make_ev("complaint_owed", owed, norm[owed[0]:owed[1]], None,
+                              "money owed back, late"))
         dispute = False
         hit_d, denied_d = self._dispute.read(norm)
         if hit_d is not None:

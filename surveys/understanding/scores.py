@@ -99,7 +99,8 @@ _AFFIRMATIVE: Final = frozenset(strings(_WORDS["answers"], "yes"))
 _NEGATIVE: Final = frozenset(strings(_WORDS["answers"], "no"))
 _SCORE_RULES: Final = frozenset(
     {"not_a_score:scale", "digit", "fullwidth_digit", "chinese_numeral", "star_emoji", "thumbs",
-     "wechat_emoji", "voice", "media", "emoji", "ambiguous", "out_of_range", "fraction"}
+     "wechat_emoji", "voice", "media", "emoji", "ambiguous", "out_of_range", "fraction",
+     "acceptance"}
 )
 
 
@@ -368,6 +369,23 @@ def answers(norm: str, core: str, core_stripped: str) -> tuple[bool, bool]:
     if (not affirmative and "[ok]" in norm) or "/:ok" in norm or "👌" in norm:
         affirmative = not negative
     return affirmative, negative
+
+
+_ACCEPTANCE: Final = frozenset(strings(_WORDS["acceptance"], "words"))
+_ACCEPTANCE_VALUE: Final = int(_WORDS["acceptance"]["value"])
+
+
+def read_acceptance(norm: str, core_stripped: str, ev: list[Evidence],
+                    cands: list[Cand]) -> None:
+    """A bare acceptance word as the whole reply ("可以", "行", "中", "ok"): a 3, unless asked
+    ("可以吗？") or anything else rates it; the engine reads it as a yes first when it waits
+    for one (surveys/engine.py)."""
+    if cands or core_stripped not in _ACCEPTANCE or "?" in norm or \
+            any(q in norm for q in "吗么不[/"):
+        return  # (asked; or a WeChat code such as "[OK]", the emoji of a yes)
+    cands.append(Cand(_ACCEPTANCE_VALUE, 0.9, 2, False))
+    ev.append(make_ev("acceptance", (0, len(norm)), norm, _ACCEPTANCE_VALUE,
+                      "a bare acceptance word"))
 
 
 def likert_words() -> dict[str, tuple[int, float, int]]:
