@@ -125,48 +125,43 @@ async def _day_counts(conn: Any, pg: bool, by: str, period: str,
     col = lead[0] if lead else None
     lead_bit = _NULL_BIT.get(col or "", 0)
     off = 1 if col else 0
-    fold = _CountFold(period, pg)
     # rows: [group], question, nulls, [period], n1..n5; rows that differ only in a nulls bit
     # this tally ignores fold together
-    for r in await _fetch(conn, pg, q, sql.values):
-        bits = r[off + 1]
-        fold.add((None if bits & lead_bit else r[0]) if col else "", bits, r[off], r,
-                 off + 2)
-    return fold.rows()
+    raw = await _fetch(conn, pg, q, sql.values)
+    if col:
+        keyed = [(None if r[2] & lead_bit else r[0], r[2], r[1], r) for r in raw]
+    else:
+        keyed = [("", r[1], r[0], r) for r in raw]
+    return _fold_counts(keyed, period, pg, off + 2)
 
 
-class _CountFold:
-    """Five-count rows (n1..n5 last) summed per group, period label and question, with as
-    little work per row as possible: a quarter's clinician weeks are thousands of rows (each
-    period value is labelled once, counts stay as the driver gives them until two rows
-    meet)."""
-
-    def __init__(self, period: str, pg: bool) -> None:
-        self.period = period
-        self.label = _period_label if pg and period == "week" else str
-        self.labels: dict[Any, str] = {}
-        self.out: dict[tuple[Any, str, str], Any] = {}
-
-    def add(self, g: Any, bits: int, qid: str, r: Any, per_at: int) -> None:
-        """Add row ``r`` (its period value at ``per_at``) to group ``g``'s counts."""
-        if self.period == "all":
+def _fold_counts(keyed: list[tuple[Any, int, str, Any]], period: str, pg: bool,
+                 per_at: int) -> list[tuple[Any, str, str, Counts]]:
+    """Five-count rows (n1..n5 last), given as (group, nulls bits, question, row) with the
+    period value at ``per_at``, summed per group, period label and question. One loop with
+    as little work per row as possible: a quarter's clinician weeks are tens of thousands of
+    rows (each period value is labelled once, counts stay as the driver gives them until two
+    rows meet)."""
+    label = _period_label if pg and period == "week" else str
+    labels: dict[Any, str] = {}
+    out: dict[tuple[Any, str, str], Any] = {}
+    whole = period == "all"
+    for g, bits, qid, r in keyed:
+        if whole:
             per = ""
         elif bits & 8:
             per = "None"  # as the answer-table query labels a missing day
         else:
             v = r[per_at]
-            per = self.labels.get(v) or self.labels.setdefault(v, self.label(v))
+            per = labels.get(v) or labels.setdefault(v, label(v))
         key = (g, per, qid)
-        c = self.out.get(key)
+        c = out.get(key)
         if c is None:
-            self.out[key] = (r[-5], r[-4], r[-3], r[-2], r[-1])
+            out[key] = (r[-5], r[-4], r[-3], r[-2], r[-1])
         else:
-            self.out[key] = (c[0] + r[-5], c[1] + r[-4], c[2] + r[-3], c[3] + r[-2],
-                             c[4] + r[-1])
-
-    def rows(self) -> list[tuple[Any, str, str, Counts]]:
-        return [(g, per, qid, (int(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])))
-                for (g, per, qid), c in self.out.items()]
+            out[key] = (c[0] + r[-5], c[1] + r[-4], c[2] + r[-3], c[3] + r[-2], c[4] + r[-1])
+    return [(g, per, qid, (int(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])))
+            for (g, per, qid), c in out.items()]
 
 
 async def _day_query(conn: Any, sql: _Sql, by: str, period: str, scope: Scope,
@@ -380,10 +375,10 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
     q = (f"SELECT {', '.join(sel)}, {sums} "
          f"FROM {source} WHERE {' AND '.join(conds)} GROUP BY {pos}")
     raw = await _fetch(conn, pg, q, sql.values)
-    fold = _CountFold(period, pg)
     k = len(lead)
     bits_of = [_NULL_BIT.get(c, 0) for c in lead]
     clin = by == "clinician"
+    keyed = []
     for r in raw:
         bits = int(r[k + 1])
         if clin:
@@ -397,8 +392,8 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
         else:
             g = ""
         # rows that differ only in a clinician id spelled NULL or '' fold together
-        fold.add(g, bits, r[k], r, k + 2)
-    return fold.rows()
+        keyed.append((g, bits, r[k], r))
+    return _fold_counts(keyed, period, pg, k + 2)
 
 
 ROLLUP_TABLES = ("answer_tally", "answer_day", "answer_clinician_day", "answer_month",
