@@ -10,8 +10,12 @@ Nothing is retried behind our back: ``SendSms`` is not idempotent.
 A request that may have reached Aliyun without an answer (a timeout after it left, a dropped
 connection, a worker that died holding the message) makes the message *unsure*
 (``message.unsure_since``). It is never sent blindly again: its receipt settles it, else after
-``receipt_wait_seconds`` ``QuerySendDetails`` (matched on ``OutId`` = our message id) says
-whether Aliyun took it, and only a "never took it" sends it again.
+``receipt_wait_seconds`` ``QuerySendDetails`` (matched on ``OutId`` = our message id, or the
+``SendBatchSms`` call's OutId recorded on the message) says whether Aliyun took it, and only a
+"never took it" sends it again.
+
+With ``[sms] batch_size`` > 1, sends under way at once that share a template go in one
+``SendBatchSms`` call (:mod:`bot.channels.sms_batch`); everything below still holds per number.
 
 Business errors come back as HTTP 200 with ``Code != "OK"``:
 
