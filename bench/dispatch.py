@@ -585,7 +585,7 @@ def main() -> None:
             per_core = 1000 / cpu["workers"] if cpu.get("workers") else float("nan")
             pg_cpu = f"{cpu['postgres']:6.2f}" if "postgres" in cpu else "     -"
             each = f"   runs: {', '.join(f'{r:,.0f}' for r in rates)}" if len(rates) > 1 else ""
-            print(f"{name:28} {plan:10,.0f} {rate:8,.0f} {rate / sms_raw:7.0%}   "
+            print(f"{name:36} {plan:10,.0f} {rate:8,.0f} {rate / sms_raw:7.0%}   "
                   f"{cpu.get('workers', 0):6.2f} (→ {per_core:5,.0f}/s)  "
                   f"{cpu.get('fake', 0):6.2f}  {pg_cpu}{each}")
     if args.rounds > 1:

@@ -160,6 +160,8 @@ class FakeAliyunSms:
     # Review state of a template code in the account's list (QuerySmsTemplateList), default
     # AUDIT_STATE_PASS; e.g. {"SMS_1001": "AUDIT_STATE_INIT"} while it is under review.
     template_states: dict[str, str] = field(default_factory=dict)
+    # Actions the RAM user may not call (a policy allowing SendSms only): Forbidden.RAM.
+    forbidden_actions: set[str] = field(default_factory=set)
     # Numbers Aliyun refuses, with the Code: a request that carries one (SendSms, or a
     # SendBatchSms with it among others) is answered that Code, nothing accepted.
     number_codes: dict[str, str] = field(default_factory=dict)
@@ -242,6 +244,8 @@ class FakeAliyunSms:
             return _code(self.refuse, text)
         self.requests.append(params)
         action = params.get("Action")
+        if action in self.forbidden_actions:
+            return _code("Forbidden.RAM", f"the RAM policy does not allow dysms:{action}")
         if action == "SendSms":
             return await self._send(params, request)
         if action == "SendBatchSms":

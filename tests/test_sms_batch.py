@@ -279,6 +279,23 @@ async def test_our_own_fault_in_a_batch_pauses_and_keeps_every_message(
     await channel.close()
 
 
+async def test_a_ram_user_without_sendbatchsms_sends_each_by_itself_unpaused(
+        orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
+    rt, channel = await _runtime(db_url, clock, fake)
+    fake.forbidden_actions = {"SendBatchSms"}
+    first = await _queue(rt, _phones(4))
+    await outbox.send_due(rt)
+    assert await _statuses(first) == ["sent"] * 4 and not await pause.active(clock.now())
+    assert len(fake.batch_sends()) == 1 and len(fake.sends()) == 4
+    # This process no longer tries: the next ones go by themselves at once.
+    more = await _queue(rt, _phones(3, 13700000000))
+    await outbox.send_due(rt)
+    assert await _statuses(more) == ["sent"] * 3
+    assert len(fake.batch_sends()) == 1 and len(fake.sends()) == 7
+    assert _per_phone(fake) == Counter(_phones(4) + _phones(3, 13700000000))
+    await channel.close()
+
+
 async def test_checkins_by_batch_and_their_receipts_over_http(
         db_url: str, clock: FrozenClock, fake: FakeAliyunSms, client_factory: Any) -> None:
     """The running app: visits imported over HTTP, their check-ins in one SendBatchSms, the

@@ -21,7 +21,8 @@ Exactly once, per recipient:
   ``isv.BUSINESS_LIMIT_CONTROL``, any refusal not ours) sends each member by itself with
   ``SendSms``, so one bad number does not hold the others; a fault of our own set-up
   (credentials, template, balance) or Aliyun's API rate is every member's answer, as it would
-  have been for each alone (the channel pauses, or they wait).
+  have been for each alone (the channel pauses, or they wait). A refusal of SendBatchSms itself
+  (the RAM user may call SendSms only) sends each by itself, and this process stops batching.
 
 A member whose lease on its message could end before the call does leaves the group (a
 deferral); the call is bounded by the earliest lease of those left.
@@ -53,6 +54,10 @@ LINGER = 0.005
 OUT_ID_MIN = BATCH_OUT_ID_MIN
 # Codes that are every member's answer (nothing in them blames one number).
 _SHARED_PREFIXES = ("Throttling",)
+# The RAM user may not call SendBatchSms (it may still call SendSms): this process stops
+# batching and each message goes by itself, meeting SendSms's own answer (a pause if that is
+# refused too).
+_NOT_PERMITTED = ("isp.RAM_PERMISSION_DENY", "Forbidden", "NoPermission")
 
 
 def batch_out_id() -> str:
@@ -93,6 +98,7 @@ class SmsBatcher:
         self._is_fault = is_fault
         self._open: dict[tuple[str, str], list[_Group]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.refused: str | None = None  # the code that stopped batching in this process
 
     async def send(self, message_id: int, phone: str, template: str, sign: str,
                    values: dict[str, str]) -> Reply | None:
@@ -104,6 +110,8 @@ class SmsBatcher:
         outcome is unknown, :class:`~bot.channels.aliyun_rpc.NotSent` when it never left, and
         a deferral when this member's lease could not cover the call.
         """
+        if self.refused is not None:
+            return None
         loop = asyncio.get_running_loop()
         groups = self._open.setdefault((template, sign), [])
         group = next((g for g in groups if phone not in g.phones), None)
@@ -199,6 +207,15 @@ class SmsBatcher:
         if reply.status == 200 and code == "OK":
             for m in fits:
                 m.answer.set_result(reply)
+            return
+        if code.startswith(_NOT_PERMITTED):
+            if self.refused is None:
+                log.warning("SendBatchSms is not permitted (%s): this process sends each SMS "
+                            "by itself; allow dysms:SendBatchSms or set [sms] batch_size = 1",
+                            code)
+            self.refused = code
+            for m in fits:
+                m.answer.set_result(None)
             return
         if self._is_fault(code) or code.startswith(_SHARED_PREFIXES):
             for m in fits:
