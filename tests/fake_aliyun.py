@@ -478,6 +478,22 @@ def _rid() -> str:
 
 # --- test helpers ------------------------------------------------------------------------------
 
+async def sent_message_ids(sent: list[SentSms]) -> list[int]:
+    """The outbound message each accepted SMS was, as the bot records it: by its OutId (the
+    message id of a SendSms; a SendBatchSms call's OutId, on each of its messages, and the
+    number). -1 for an SMS no message claims."""
+    from models import Message
+
+    out = []
+    for s in sent:
+        if len(s.out_id) < 18:
+            out.append(int(s.out_id))
+            continue
+        rows = await Message.filter(out_id=s.out_id, contact__phone=s.phone).values("id")
+        out.append(int(rows[0]["id"]) if len(rows) == 1 else -1)
+    return out
+
+
 CALLBACK_TOKEN = "cb-token-0123456789abcdef"
 TEMPLATES = {
     "checkin": {"code": "SMS_1001", "params": {"name": "{contact_name}", "dept": "{department}",
