@@ -185,7 +185,7 @@ class SmsBatcher:
                 fits.append(m)
         if len(fits) <= 1:
             for m in fits:
-                m.answer.set_result(None)  # by itself: SendSms, with its own OutId
+                _answer(m, None)  # by itself: SendSms, with its own OutId
             return
         out_id = batch_out_id()
         # Before the request leaves: whoever settles one of these later asks for this OutId.
@@ -206,7 +206,7 @@ class SmsBatcher:
             raise Unsure(f"HTTP {reply.status} {code}")
         if reply.status == 200 and code == "OK":
             for m in fits:
-                m.answer.set_result(reply)
+                _answer(m, reply)
             return
         if code.startswith(_NOT_PERMITTED):
             if self.refused is None:
@@ -215,13 +215,19 @@ class SmsBatcher:
                             code)
             self.refused = code
             for m in fits:
-                m.answer.set_result(None)
+                _answer(m, None)
             return
         if self._is_fault(code) or code.startswith(_SHARED_PREFIXES):
             for m in fits:
-                m.answer.set_result(reply)  # what each would have met alone
+                _answer(m, reply)  # what each would have met alone
             return
         log.info("SMS batch of %d refused (%s): each sent by itself", len(fits), code)
         for m in fits:
-            m.answer.set_result(None)
+            _answer(m, None)
 
+
+def _answer(member: _Member, reply: Reply | None) -> None:
+    """Give ``member`` its answer, unless it stopped waiting (its sender was cancelled: the
+    outcome is then settled from the row's OutId, as after a crash)."""
+    if not member.answer.done():
+        member.answer.set_result(reply)
