@@ -2,6 +2,7 @@
 fake Aliyun answering in 50 ms.
 
     python bench/dispatch.py [--n 3000] [--rounds 3] [--skip-postgres] [--skip-sms]
+                             [--only-sms] [--sms-batch 100]
 
 Prints, measured in the same run on the same machine:
   - the fake provider's raw rate (customer-service sends straight from an aiohttp client);
@@ -9,7 +10,10 @@ Prints, measured in the same run on the same machine:
     that answers every SendSms in 50 ms (``[sms] threads`` at once), beside that fake's raw
     rate with as many signed requests at once from a bare aiohttp client (the ceiling); then
     the outbox alone ("SMS queued"): the check-ins opened beforehand, their SMS waiting in
-    the outbox, sent by one worker, timed from their release to the last one sent;
+    the outbox, sent by one worker, timed from their release to the last one sent; then
+    both again with ``[sms] batch_size`` (``--sms-batch``, "×100": SendBatchSms, one call
+    per template for up to that many numbers, each call answered in 50 ms), by one and by
+    three workers;
   - planning (import → check-ins) per second;
   - check-ins opened and sent per second on SQLite (1 worker) and on PostgreSQL (1 and 3
     worker processes, `survey-bot serve --role worker`, polling every 0.5 s), from the first
@@ -84,7 +88,7 @@ def _sms_settings(fake: str) -> dict[str, Any]:
                                   for k, t in TEMPLATES.items()}}}
 
 
-def _sms_toml(url: str, fake: str) -> str:
+def _sms_toml(url: str, fake: str, batch: int = 1) -> str:
     from tests.fake_aliyun import TEMPLATES
 
     templates = "\n".join(
@@ -101,6 +105,7 @@ def _sms_toml(url: str, fake: str) -> str:
             f'endpoint = "{fake}"\nsign_name = "示例医院"\n'
             'callback_token = "bench-callback-token-0123"\n'
             f"threads = {SMS_THREADS}\nmax_per_second = 5000\norg_daily_cap = 1000000\n"
+            f"batch_size = {batch}\n"
             f"[sms.templates]\n{templates}\n")
 
 
@@ -313,10 +318,11 @@ def _pg_pids(pg: Any) -> list[int]:
 
 
 def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
-                 fake_pid: int, sms: bool = False,
-                 queued: bool = False) -> tuple[float, dict[str, float]]:
+                 fake_pid: int, sms: bool = False, queued: bool = False,
+                 sms_batch: int = 1) -> tuple[float, dict[str, float]]:
     cfg = tmp / f"w{workers}{'-sms' if sms else ''}.toml"
-    cfg.write_text(_sms_toml(url, fake) if sms else _toml(url, fake), encoding="utf-8")
+    cfg.write_text(_sms_toml(url, fake, sms_batch) if sms else _toml(url, fake),
+                   encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
     logs = [(tmp / f"w{workers}-{i}.log") for i in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve",
@@ -396,10 +402,12 @@ def _run_workers(url: str, fake: str, n: int, workers: int, tmp: Path, pg: Any,
 
 def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any, tmp: Path,
               fake_pid: int, rounds: int = 1, sms: bool = False, queued: bool = False,
+              sms_batch: int = 1,
               ) -> list[tuple[str, float, float, dict[str, float], list[float]]]:
     """Each worker count ``rounds`` times on a fresh database; the round of median rate."""
     out = []
-    tag = ("-sms" if sms else "") + ("-queued" if queued else "")
+    tag = ("-sms" if sms else "") + ("-queued" if queued else "") + (
+        f"-b{sms_batch}" if sms_batch > 1 else "")
     for w in workers:
         runs = []
         for r in range(rounds):
@@ -414,11 +422,13 @@ def _scenario(kind: str, fake: str, n: int, workers: list[int], pg: Any, tmp: Pa
                                     cwd=ROOT, capture_output=True, text=True, check=True)
             plan = json.loads(seeded.stdout.strip().splitlines()[-1])["plan_per_s"]
             rate, cpu = _run_workers(url, fake, n, w, tmp, pg, fake_pid, sms=sms,
-                                     queued=queued)
+                                     queued=queued, sms_batch=sms_batch)
             runs.append((plan, rate, cpu))
         runs.sort(key=lambda x: x[1])
         plan, rate, cpu = runs[len(runs) // 2]
         what = "SMS queued, " if queued else "SMS, " if sms else ""
+        if sms_batch > 1:
+            what = f"{what[:-2]} ×{sms_batch}, "
         out.append((f"{what}{kind}, {w} worker{'s' if w > 1 else ''}", plan,
                     rate, cpu, [x[1] for x in runs]))
     return out
@@ -482,6 +492,8 @@ def main() -> None:
     ap.add_argument("--serve-fake-sms", help=argparse.SUPPRESS)
     ap.add_argument("--skip-sms", action="store_true")
     ap.add_argument("--only-sms", action="store_true", help="just the SMS scenario")
+    ap.add_argument("--sms-batch", type=int, default=100,
+                    help="[sms] batch_size of the SendBatchSms scenarios (1: none)")
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run each scenario this many times; print the median (and each run)")
@@ -541,6 +553,13 @@ def main() -> None:
                 # The outbox alone: the check-ins opened beforehand, their SMS queued.
                 sms_rows += _scenario("postgres", sms_fake, args.n, [1], pg, tmp,
                                       sms_proc.pid, args.rounds, sms=True, queued=True)
+                if args.sms_batch > 1:
+                    # The same with SendBatchSms ([sms] batch_size), beside the single path
+                    # above; one and three workers.
+                    for queued in (False, True):
+                        sms_rows += _scenario("postgres", sms_fake, args.n, [1, 3], pg, tmp,
+                                              sms_proc.pid, args.rounds, sms=True,
+                                              queued=queued, sms_batch=args.sms_batch)
     finally:
         for proc in (fake_proc, sms_proc):
             if proc is not None:
@@ -566,7 +585,7 @@ def main() -> None:
             per_core = 1000 / cpu["workers"] if cpu.get("workers") else float("nan")
             pg_cpu = f"{cpu['postgres']:6.2f}" if "postgres" in cpu else "     -"
             each = f"   runs: {', '.join(f'{r:,.0f}' for r in rates)}" if len(rates) > 1 else ""
-            print(f"{name:28} {plan:10,.0f} {rate:8,.0f} {rate / sms_raw:7.0%}   "
+            print(f"{name:36} {plan:10,.0f} {rate:8,.0f} {rate / sms_raw:7.0%}   "
                   f"{cpu.get('workers', 0):6.2f} (→ {per_core:5,.0f}/s)  "
                   f"{cpu.get('fake', 0):6.2f}  {pg_cpu}{each}")
     if args.rounds > 1:

@@ -355,10 +355,15 @@ class Message(Model):
     created_at = UTCDatetimeField()
     sent_at = UTCDatetimeField(null=True)
     processed_at = UTCDatetimeField(null=True)
+    # Outbound SMS sent in one SendBatchSms call: that call's OutId, shared by every message
+    # of the batch (written before the request leaves). Receipts and the settling query match
+    # on (OutId, phone). None: the OutId is the message id (SendSms).
+    out_id = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "message"
-        indexes = (("direction", "status", "next_attempt_at"), ("contact_id", "id"))
+        indexes = (("direction", "status", "next_attempt_at"), ("contact_id", "id"),
+                   ("out_id",))
 
 
 class SurveyLink(Model):

@@ -45,6 +45,7 @@ class Outcome:
     killed_at: float = 0.0
     seconds: float = 0.0
     requests: int = 0
+    batched: int = 0  # SMS accepted in SendBatchSms calls
     receipts: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -58,7 +59,8 @@ class Outcome:
         faults = " ".join(f"{k}={v}" for k, v in sorted(self.faults.items()))
         return (f"seed {self.seed}: {self.checkins} check-ins, {self.accepted} accepted, "
                 f"lost {self.lost}, doubled {self.doubled}, disagree {self.disagree}; "
-                f"{self.requests} SendSms ({faults}), {self.receipts} receipts pushed, "
+                f"{self.requests} send requests ({faults}), {self.batched} SMS in batches, "
+                f"{self.receipts} receipts pushed, "
                 f"SIGKILL at {self.killed_at:.1f} s, {self.seconds:.1f} s"
                 + "".join(f"\n  {p}" for p in self.problems))
 
@@ -69,7 +71,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(path: Path, db_url: str, fake: str, port: int) -> Path:
+def _config(path: Path, db_url: str, fake: str, port: int, batch_size: int = 1) -> Path:
     templates = "\n".join(
         f'{kind} = {{ code = "{t["code"]}", params = {{ '
         + ", ".join(f'{k} = "{v}"' for k, v in t["params"].items()) + " } }"
@@ -88,6 +90,7 @@ def _config(path: Path, db_url: str, fake: str, port: int) -> Path:
         f'endpoint = "{fake}"\nsign_name = "示例医院"\ncallback_token = "{CALLBACK_TOKEN}"\n'
         "timeout_seconds = 0.5\nconnect_timeout_seconds = 0.5\nthreads = 16\n"
         "receipt_wait_seconds = 1.5\nlimit_backoff_seconds = 1\n"
+        f"batch_size = {batch_size}\n"
         f"[sms.templates]\n{templates}\n",
         encoding="utf-8")
     return path
@@ -122,6 +125,19 @@ async def _seed(db_url: str, n: int) -> None:
     await CheckIn.all().update(lease_owner=HOLD, lease_until=rt.now() + timedelta(days=1))
 
 
+async def _release(n: int, waves: int) -> None:
+    """Let the held check-ins go: at once, or in ``waves`` half a second apart (batched sends
+    would otherwise all go in the first few calls, before any storm)."""
+    from models import CheckIn
+
+    ids = sorted(await CheckIn.filter(lease_owner=HOLD).values_list("id", flat=True))
+    size = -(-len(ids) // waves)
+    for i in range(0, len(ids), size):
+        if i:
+            await asyncio.sleep(0.5)
+        await CheckIn.filter(id__in=ids[i:i + size]).update(lease_owner=None, lease_until=None)
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -134,8 +150,11 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 3,
-                timeout: float = 240.0) -> Outcome:
-    """Run one drill on the (migrated, empty) database at ``db_url``; the ORM must be open."""
+                timeout: float = 240.0, batch_size: int = 1) -> Outcome:
+    """Run one drill on the (migrated, empty) database at ``db_url``; the ORM must be open.
+
+    ``batch_size`` > 1: the workers send with SendBatchSms (``[sms] batch_size``), and every
+    fault hits a whole call."""
     from models import CheckIn, Message
 
     rng = random.Random(seed)
@@ -150,13 +169,18 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
         span = rng.uniform(1.0, 2.5)
         storms.append((at, span, "stall"))
         at += span + rng.uniform(1.0, 3.0)
-    chaos = Chaos(seed=seed, storms=storms,
-                  rates={"5xx": 0.04, "stall": 0.02, "close": 0.03, "late": 0.03,
-                         "twice": 0.03},
+    rates = {"5xx": 0.04, "stall": 0.02, "close": 0.03, "late": 0.03, "twice": 0.03}
+    if batch_size > 1:
+        # Batches make a few calls where single sends make hundreds: the storms come from the
+        # start and each call is likelier to meet a fault, so every kind still hits calls.
+        first = storms[0][0] - 0.1
+        storms = [(start - first, span, f) for start, span, f in storms]
+        rates = {k: v * 4 for k, v in rates.items()}
+    chaos = Chaos(seed=seed, storms=storms, rates=rates,
                   stall_seconds=rng.uniform(1.0, 2.0), late_seconds=rng.uniform(0.8, 1.6))
     fake = await FakeAliyunSms(latency=0.005, chaos=chaos).start()
     web_port = _free_port()
-    cfg = _config(tmp / f"chaos-{seed}.toml", db_url, fake.url, web_port)
+    cfg = _config(tmp / f"chaos-{seed}.toml", db_url, fake.url, web_port, batch_size)
     fake.report_url = f"http://127.0.0.1:{web_port}/sms/aliyun/report/{CALLBACK_TOKEN}"
     procs: list[subprocess.Popen[bytes]] = []
     out = Outcome(seed=seed, checkins=n, accepted=0, lost=0, doubled=0, disagree=0)
@@ -175,7 +199,7 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
         await asyncio.sleep(0.5)
         t0 = loop.time()
         chaos.arm()
-        await CheckIn.filter(lease_owner=HOLD).update(lease_owner=None, lease_until=None)
+        release = asyncio.create_task(_release(n, 8 if batch_size > 1 else 1))
         # One worker is killed while it is sending, and started again a moment later.
         kill_at = rng.uniform(0.5, 4.0)
         victim = procs[1 + rng.randrange(workers)]
@@ -185,6 +209,7 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
         out.killed_at = loop.time() - t0
         await asyncio.sleep(rng.uniform(0.2, 1.0))
         procs.append(_start(cfg, "worker", tmp / f"chaos-{seed}-restarted.log"))
+        await release
         # Until every message is settled, then a little longer: a double send would show.
         while loop.time() - t0 < timeout:
             opened = await CheckIn.filter(status="opened").count()
@@ -220,13 +245,17 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
     out.faults = dict(chaos.drawn)
     out.requests = sum(chaos.drawn.values())
     out.receipts = fake.pushes
-    by_out_id = {s.out_id: s for s in fake.sent}
+    out.batched = sum(1 for s in fake.sent if s.action == "SendBatchSms")
+    # A message is matched at the fake by (OutId, number): its own id as OutId by itself,
+    # its call's OutId (recorded on the row) in a SendBatchSms.
+    by_out_id = {(s.out_id, s.phone): s for s in fake.sent}
     rows = await Message.filter(direction="out").values("id", "status", "provider_msg_id",
-                                                        "error")
+                                                        "error", "out_id", "contact__phone")
     if len(rows) != n:
         out.problems.append(f"{len(rows)} outbound messages for {n} check-ins")
     for r in rows:
-        sms = by_out_id.get(str(r["id"]))
+        phone = r["contact__phone"]
+        sms = by_out_id.get((str(r["id"]), phone)) or by_out_id.get((r["out_id"], phone))
         # Settled by QuerySendDetails (whose rows carry no BizId): recorded by our OutId.
         if (sms is None or r["status"] not in ("sent", "delivered")
                 or r["provider_msg_id"] not in (sms.biz_id, f"out:{r['id']}")):
@@ -238,7 +267,8 @@ async def drill(db_url: str, tmp: Path, seed: int, n: int = 300, workers: int = 
     return out
 
 
-def run_with_cluster(seeds: list[int], n: int, workers: int = 3) -> list[Outcome]:
+def run_with_cluster(seeds: list[int], n: int, workers: int = 3,
+                     batch_size: int = 1) -> list[Outcome]:
     """Each seed on a fresh database of a throwaway cluster (bench/chaos.py)."""
     import tempfile
 
@@ -259,7 +289,8 @@ def run_with_cluster(seeds: list[int], n: int, workers: int = 3) -> list[Outcome
                 await db.init_db(url)
                 tmp = Path(tempfile.mkdtemp(prefix=f"chaos-{seed}-"))
                 try:
-                    outcome = await drill(url, tmp, seed, n, workers)
+                    outcome = await drill(url, tmp, seed, n, workers,
+                                          batch_size=batch_size)
                 finally:
                     await db.close_db()
                 if outcome.ok:

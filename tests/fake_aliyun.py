@@ -8,14 +8,19 @@ signature is base64(HMAC-SHA1(secret + "&", StringToSign)). Nonces cannot be reu
 Tests steer it: ``codes`` (Codes to answer next, e.g. ``isv.AMOUNT_NOT_ENOUGH``), ``refuse``
 (a Code answered to every request until cleared: an account fault that lasts until fixed),
 ``sign_names`` / ``template_codes`` (when set, only these are approved: others get
-``isv.SMS_SIGNATURE_ILLEGAL`` / ``isv.SMS_TEMPLATE_ILLEGAL``), ``stall`` (next sends hang;
+``isv.SMS_SIGNATURE_ILLEGAL`` / ``isv.SMS_TEMPLATE_ILLEGAL``), ``number_codes`` (a number
+refused with a Code, the whole request with it), ``stall`` (next sends hang;
 ``accept_then_stall`` records the SMS first, as when Aliyun took it but the answer was lost),
 and ``push_report`` / ``push_up`` to send receipts and replies back. Gateway codes (a wrong
 AccessKey, signature or permission) come with the HTTP status the gateway uses.
 
+``SendBatchSms`` (one template to up to 100 numbers, ``PhoneNumberJson``, ``SignNameJson``,
+``TemplateParamJson``, one ``OutId`` and one ``BizId`` for the call) is recorded per recipient
+in ``sent``; every fault and steering above applies to it as to a SendSms, to the call whole.
+
 ``latency`` delays every answer (a provider answering in 50 ms). ``chaos`` (a :class:`Chaos`)
-draws a fault for every SendSms from a seeded schedule — random faults and storms in time —
-and pushes receipts to ``report_url``: see :class:`Chaos` for what each fault does.
+draws a fault for every SendSms or SendBatchSms from a seeded schedule — random faults and
+storms in time — and pushes receipts to ``report_url``: see :class:`Chaos` for what each fault does.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class SentSms:
     biz_id: str
     stamp: str = ""  # the request's Timestamp: when the caller signed it (UTC, seconds)
     accepted: float = 0.0  # time.time() when the fake took it
+    action: str = "SendSms"  # or SendBatchSms (then every number of the call has one BizId)
+    batch: int = 1  # how many numbers the call carried
 
 
 FAULTS = ("5xx", "stall", "close", "late", "twice")
@@ -84,7 +91,7 @@ FAULTS = ("5xx", "stall", "close", "late", "twice")
 
 @dataclass
 class Chaos:
-    """A seeded schedule of provider faults for SendSms.
+    """A seeded schedule of provider faults for SendSms and SendBatchSms (one draw a call).
 
     * ``5xx``: HTTP 503 ServiceUnavailable, nothing accepted;
     * ``stall``: no answer for ``stall_seconds`` (past the caller's timeout), nothing accepted,
@@ -153,6 +160,11 @@ class FakeAliyunSms:
     # Review state of a template code in the account's list (QuerySmsTemplateList), default
     # AUDIT_STATE_PASS; e.g. {"SMS_1001": "AUDIT_STATE_INIT"} while it is under review.
     template_states: dict[str, str] = field(default_factory=dict)
+    # Actions the RAM user may not call (a policy allowing SendSms only): Forbidden.RAM.
+    forbidden_actions: set[str] = field(default_factory=set)
+    # Numbers Aliyun refuses, with the Code: a request that carries one (SendSms, or a
+    # SendBatchSms with it among others) is answered that Code, nothing accepted.
+    number_codes: dict[str, str] = field(default_factory=dict)
     stall: int = 0
     accept_then_stall: int = 0
     latency: float = 0.0
@@ -197,6 +209,10 @@ class FakeAliyunSms:
         """Every SendSms request that passed the signature check, accepted or not."""
         return [r for r in self.requests if r.get("Action") == "SendSms"]
 
+    def batch_sends(self) -> list[dict[str, str]]:
+        """Every SendBatchSms request that passed the signature check, accepted or not."""
+        return [r for r in self.requests if r.get("Action") == "SendBatchSms"]
+
     async def _answer_after_latency(self) -> None:
         """Wait ``latency`` before answering, counting the requests being answered at once."""
         if not self.latency:
@@ -228,8 +244,12 @@ class FakeAliyunSms:
             return _code(self.refuse, text)
         self.requests.append(params)
         action = params.get("Action")
+        if action in self.forbidden_actions:
+            return _code("Forbidden.RAM", f"the RAM policy does not allow dysms:{action}")
         if action == "SendSms":
             return await self._send(params, request)
+        if action == "SendBatchSms":
+            return await self._send_batch(params, request)
         if action == "QuerySendDetails":
             return self._query(params)
         if action == "QuerySmsTemplateList":
@@ -273,19 +293,61 @@ class FakeAliyunSms:
         for key in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not p.get(key):
                 return _code("isv.MISSING_PARAMETER", f"{key} is required")
-        if self.sign_names is not None and p["SignName"] not in self.sign_names:
-            return _code("isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
-        if self.template_codes is not None and p["TemplateCode"] not in self.template_codes:
-            return _code("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
         try:
             values = json.loads(p.get("TemplateParam") or "{}")
         except ValueError:
             return _code("isv.INVALID_JSON_PARAM", "TemplateParam is not JSON")
-        for v in values.values():
-            if len(str(v)) > 35:
-                return _code("isv.PARAM_LENGTH_LIMIT", "a variable is longer than 35 characters")
-            if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
-                return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
+        return await self._accept("SendSms", [(p["PhoneNumbers"], p["SignName"], values)],
+                                  p, request)
+
+    async def _send_batch(self, p: dict[str, str], request: web.Request) -> web.Response:
+        """SendBatchSms: one template to up to 100 numbers, a signature and the template's
+        values for each (JSON arrays of the same length); one BizId for the whole batch."""
+        for key in ("PhoneNumberJson", "SignNameJson", "TemplateCode"):
+            if not p.get(key):
+                return _code("isv.MISSING_PARAMETER", f"{key} is required")
+        try:
+            phones = json.loads(p["PhoneNumberJson"])
+            signs = json.loads(p["SignNameJson"])
+            values = json.loads(p.get("TemplateParamJson") or "null")
+        except ValueError:
+            return _code("isv.INVALID_JSON_PARAM", "a *Json parameter is not JSON")
+        if values is None:
+            values = [{} for _ in phones]
+        if not (isinstance(phones, list) and isinstance(signs, list)
+                and isinstance(values, list)) or not (len(phones) == len(signs) == len(values)):
+            return _code("isv.INVALID_PARAMETERS",
+                         "PhoneNumberJson, SignNameJson and TemplateParamJson differ in length")
+        if not 1 <= len(phones) <= 100:
+            return _code("isv.INVALID_PARAMETERS", "1 to 100 numbers per call")
+        if not all(isinstance(v, dict) for v in values):
+            return _code("isv.INVALID_JSON_PARAM", "each template value must be an object")
+        return await self._accept("SendBatchSms",
+                                  [(str(n), str(s), v) for n, s, v in zip(phones, signs, values,
+                                                                          strict=True)],
+                                  p, request)
+
+    async def _accept(self, action: str, items: list[tuple[str, str, dict[str, Any]]],
+                      p: dict[str, str], request: web.Request) -> web.Response:
+        """Check, then accept every recipient of one request (or none): the faults, steered
+        codes and chaos apply to the request as a whole, as Aliyun refuses a batch whole."""
+        for _phone, sign_name, _values in items:
+            if self.sign_names is not None and sign_name not in self.sign_names:
+                return _code("isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
+        if self.template_codes is not None and p["TemplateCode"] not in self.template_codes:
+            return _code("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
+        for _phone, _sign, values in items:
+            for v in values.values():
+                if len(str(v)) > 35:
+                    return _code("isv.PARAM_LENGTH_LIMIT",
+                                 "a variable is longer than 35 characters")
+                if any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in str(v)):
+                    return _code("isv.PARAM_NOT_SUPPORT_EMOJI", "variables cannot contain emoji")
+        # A number Aliyun refuses (e.g. isv.MOBILE_NUMBER_ILLEGAL) refuses the whole request.
+        blamed = next((self.number_codes[n] for n, _s, _v in items if n in self.number_codes),
+                      None)
+        if blamed is not None:
+            return _code(blamed, f"fake answer {blamed}")
         await self._answer_after_latency()
         fault = self.chaos.draw() if self.chaos is not None else "ok"
         if fault == "5xx":
@@ -302,15 +364,21 @@ class FakeAliyunSms:
         code = self.codes.popleft() if self.codes else "OK"
         if code != "OK":
             return _code(code, f"fake answer {code}")
-        sms = SentSms(phone=p["PhoneNumbers"], sign_name=p["SignName"],
-                      template=p["TemplateCode"], params={k: str(v) for k, v in values.items()},
-                      out_id=p.get("OutId", ""), biz_id=f"{next(_ids):06d}^0",
-                      stamp=p.get("Timestamp", ""), accepted=time.time())
-        self.sent.append(sms)
+        biz_id = f"{next(_ids):06d}^0"
+        accepted = []
+        for phone, sign_name, values in items:
+            sms = SentSms(phone=phone, sign_name=sign_name, template=p["TemplateCode"],
+                          params={k: str(v) for k, v in values.items()},
+                          out_id=p.get("OutId", ""), biz_id=biz_id,
+                          stamp=p.get("Timestamp", ""), accepted=time.time(), action=action,
+                          batch=len(items))
+            self.sent.append(sms)
+            accepted.append(sms)
         if self.chaos is not None and self.report_url:
-            pushes = 2 if fault == "twice" else 1 if self.chaos.receipt() else 0
-            for _ in range(pushes):
-                self._spawn(self._push_later(sms, self.chaos.receipt_delay))
+            for sms in accepted:
+                pushes = 2 if fault == "twice" else 1 if self.chaos.receipt() else 0
+                for _ in range(pushes):
+                    self._spawn(self._push_later(sms, self.chaos.receipt_delay))
         if fault == "close":
             return _hang_up(request)  # accepted, then the connection closed mid-response
         if fault == "late":
@@ -319,7 +387,7 @@ class FakeAliyunSms:
         if self.accept_then_stall:
             self.accept_then_stall -= 1
             await self._release.wait()  # taken, but the answer is lost
-        return web.json_response({"Code": "OK", "Message": "OK", "BizId": sms.biz_id,
+        return web.json_response({"Code": "OK", "Message": "OK", "BizId": biz_id,
                                   "RequestId": _rid()})
 
     def _spawn(self, coro: Any) -> None:
@@ -409,6 +477,22 @@ def _rid() -> str:
 
 
 # --- test helpers ------------------------------------------------------------------------------
+
+async def sent_message_ids(sent: list[SentSms]) -> list[int]:
+    """The outbound message each accepted SMS was, as the bot records it: by its OutId (the
+    message id of a SendSms; a SendBatchSms call's OutId, on each of its messages, and the
+    number). -1 for an SMS no message claims."""
+    from models import Message
+
+    out = []
+    for s in sent:
+        if len(s.out_id) < 18:
+            out.append(int(s.out_id))
+            continue
+        rows = await Message.filter(out_id=s.out_id, contact__phone=s.phone).values("id")
+        out.append(int(rows[0]["id"]) if len(rows) == 1 else -1)
+    return out
+
 
 CALLBACK_TOKEN = "cb-token-0123456789abcdef"
 TEMPLATES = {

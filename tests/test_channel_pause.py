@@ -28,7 +28,7 @@ from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from models import AuditEvent, CheckIn, Contact, Message, Notification
 from tests.conftest import BACKEND, eventually, make_settings
-from tests.fake_aliyun import FakeAliyunSms, sms_section
+from tests.fake_aliyun import FakeAliyunSms, sent_message_ids, sms_section
 from tests.fake_wechat import APP_SECRET, FakeWechat, wechat_section
 from tests.fake_wecom import FakeWecom
 from tests.staff_helpers import make_staff, sign_in
@@ -238,7 +238,7 @@ async def test_wrong_sms_secret_pauses_sms_until_resumed_then_sends_everything_o
     await eventually(lambda: _all_sent(4))
     per_phone = Counter(s.phone for s in aliyun.sent)
     assert len(per_phone) == 4 and set(per_phone.values()) == {1}
-    assert sorted(s.out_id for s in aliyun.sent) == sorted(str(m.id) for m in await out_rows())
+    assert sorted(await sent_message_ids(aliyun.sent)) == sorted(m.id for m in await out_rows())
 
 
 def test_channels_commands_on_a_fresh_database(tmp_path: Path,

@@ -10,8 +10,12 @@ Nothing is retried behind our back: ``SendSms`` is not idempotent.
 A request that may have reached Aliyun without an answer (a timeout after it left, a dropped
 connection, a worker that died holding the message) makes the message *unsure*
 (``message.unsure_since``). It is never sent blindly again: its receipt settles it, else after
-``receipt_wait_seconds`` ``QuerySendDetails`` (matched on ``OutId`` = our message id) says
-whether Aliyun took it, and only a "never took it" sends it again.
+``receipt_wait_seconds`` ``QuerySendDetails`` (matched on ``OutId`` = our message id, or the
+``SendBatchSms`` call's OutId recorded on the message) says whether Aliyun took it, and only a
+"never took it" sends it again.
+
+With ``[sms] batch_size`` > 1, sends under way at once that share a template go in one
+``SendBatchSms`` call (:mod:`bot.channels.sms_batch`); everything below still holds per number.
 
 Business errors come back as HTTP 200 with ``Code != "OK"``:
 
@@ -53,6 +57,7 @@ from bot.channels import pause
 from bot.channels.aliyun_rpc import API_VERSION, GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.channels.pushed import CHINA  # Aliyun's SendDate is China time
+from bot.channels.sms_batch import SmsBatcher
 from bot.channels.sms_callbacks import (  # noqa: F401 - the callbacks' home until now
     SmsReport,
     SmsUp,
@@ -75,6 +80,9 @@ __all__ = ["API_VERSION"]  # re-exported: the version the SMS API speaks
 VAR_LIMIT = 35  # Aliyun: each template variable at most 35 characters
 LEGACY_UNSURE_PREFIX = "sms:unsure:"  # where earlier versions kept unsure sends
 
+# Kinds always sent by themselves: a one-time code must not wait for a batch (Aliyun, too,
+# says verification codes go by SendSms).
+UNBATCHED = frozenset({"otp"})
 LIMIT_CONTROL = "isv.BUSINESS_LIMIT_CONTROL"
 NUMBER_ILLEGAL = "isv.MOBILE_NUMBER_ILLEGAL"
 # Answers that mean our own set-up is wrong (Aliyun's API error codes): SMS pauses instead of
@@ -246,11 +254,17 @@ class AliyunSmsChannel:
             timeout=self.cfg.timeout_seconds, connect_timeout=self.cfg.connect_timeout_seconds,
             connections=self.cfg.threads, clock=self.clock,
             max_per_second=self.cfg.max_per_second)
+        self._batcher = SmsBatcher(
+            self._call, self.clock, size=self.cfg.batch_size,
+            request_seconds=self.cfg.timeout_seconds + self.cfg.connect_timeout_seconds,
+            is_fault=lambda code: self._fault_entry(code) is not None,
+        ) if self.cfg.batch_size > 1 else None
 
     @property
     def max_concurrency(self) -> int:
-        """Sends at once in this process (``[sms] threads``)."""
-        return self.cfg.threads
+        """Sends at once in this process: ``[sms] threads`` requests, each carrying up to
+        ``batch_size`` messages (the HTTP connections stay bounded by ``threads``)."""
+        return self.cfg.threads * self.cfg.batch_size
 
     @property
     def call_seconds(self) -> float:
@@ -269,6 +283,8 @@ class AliyunSmsChannel:
 
     async def close(self) -> None:
         """Close the HTTP session (running sends end by their timeouts)."""
+        if self._batcher is not None:
+            await self._batcher.close()
         await self._rpc.close()
 
     # --- the Channel protocol ------------------------------------------------------------
@@ -315,16 +331,21 @@ class AliyunSmsChannel:
         day = await self._check_caps(msg, template, phone, now, facts)
         values = {"org_name": self.settings.org.name, "org_phone": self.settings.org.phone,
                   **msg.params, "text": msg.text}
-        params = {
-            "PhoneNumbers": phone,
-            "SignName": self.cfg.sign_name,
-            "TemplateCode": template.code,
-            "TemplateParam": json.dumps(render_params(template, values), ensure_ascii=False),
-            "OutId": str(msg.message_id),
-        }
+        rendered = render_params(template, values)
         went = False
         try:
-            reply = await self._call("SendSms", params)
+            reply = None
+            if self._batcher is not None and msg.kind not in UNBATCHED:
+                reply = await self._batcher.send(msg.message_id, phone, template.code,
+                                                 self.cfg.sign_name, rendered)
+            if reply is None:  # by itself (SendSms, OutId = the message id)
+                reply = await self._call("SendSms", {
+                    "PhoneNumbers": phone,
+                    "SignName": self.cfg.sign_name,
+                    "TemplateCode": template.code,
+                    "TemplateParam": json.dumps(rendered, ensure_ascii=False),
+                    "OutId": str(msg.message_id),
+                })
             went = reply.status == 200 and reply.body.get("Code") == "OK"
             result = self._outcome(reply, msg, phone, template)
         except _Unsure as e:
@@ -347,11 +368,15 @@ class AliyunSmsChannel:
 
     # --- outcomes ---------------------------------------------------------------------------
 
-    def fault(self, code: str, template: SmsTemplate) -> Fault | None:
-        """The pause an answer calls for (see :data:`FAULTS`), or None."""
-        entry = FAULTS.get(code) or next(
+    @staticmethod
+    def _fault_entry(code: str) -> tuple[str, str, str] | None:
+        return FAULTS.get(code) or next(
             (("channel", zh, en) for family, zh, en in _FAULT_FAMILIES
              if code == family or code.startswith(f"{family}.")), None)
+
+    def fault(self, code: str, template: SmsTemplate) -> Fault | None:
+        """The pause an answer calls for (see :data:`FAULTS`), or None."""
+        entry = self._fault_entry(code)
         if entry is None:
             return None
         scope, zh, en = entry
@@ -411,10 +436,14 @@ class AliyunSmsChannel:
         span = timedelta(seconds=self.settings.worker.lease_seconds + self.call_seconds)
         days = sorted({(msg.unsure_since - span).astimezone(CHINA).strftime("%Y%m%d"),
                        msg.unsure_since.astimezone(CHINA).strftime("%Y%m%d")})
+        # Sent by itself its OutId is the message id; in a SendBatchSms call, that call's
+        # (recorded on the row before the request left).
+        out_ids = {str(msg.message_id), *(str(o) for o in await Message.filter(
+            id=msg.message_id).values_list("out_id", flat=True) if o)}
         try:
             found = None
             for day in days:
-                found = found or await self._query(phone, day, str(msg.message_id), template)
+                found = found or await self._query(phone, day, out_ids, template)
         except (_Unsure, _NotSent) as e:
             raise ChannelError(f"could not ask Aliyun about an earlier send: {e}",
                                code="sms.query", unsure=True,
@@ -430,7 +459,7 @@ class AliyunSmsChannel:
         return SendResult(provider_msg_id=str(found.get("BizId") or f"out:{msg.message_id}"),
                           delivered=status == 3)
 
-    async def _query(self, phone: str, date: str, out_id: str,
+    async def _query(self, phone: str, date: str, out_ids: set[str],
                      template: SmsTemplate) -> dict[str, Any] | None:
         for page in range(1, 11):
             reply = await self._call("QuerySendDetails", {
@@ -445,7 +474,7 @@ class AliyunSmsChannel:
                 raise _Unsure(f"QuerySendDetails answered {reply.body.get('Code')}")
             rows = (reply.body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
             for r in rows:
-                if str(r.get("OutId", "")) == out_id:
+                if str(r.get("OutId", "")) in out_ids:
                     return dict(r)
             if len(rows) < 50:
                 return None

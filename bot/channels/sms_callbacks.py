@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from bot.channels.pushed import ASCII_DIGITS, CHINA, UNSTORABLE, china_time, field_text
 from bot.privacy import normalise_phone
 from models import Contact, Direction, Message, MessageStatus
 
 log = logging.getLogger(__name__)
+
+# SendBatchSms OutIds are 18 digits from here up (bot.channels.sms_batch); below, an OutId is
+# the message id of a SendSms. At most this many numbers share one.
+BATCH_OUT_ID_MIN = 10**17
+BATCH_MAX = 100
 
 
 
@@ -112,12 +119,16 @@ async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
     applied = 0
     for r in reports:
         msg = None
-        if r.out_id and int(r.out_id) < 2**63:  # parse_report: ASCII digits only
+        phone = mobile(r.phone)
+        if r.out_id and int(r.out_id) >= BATCH_OUT_ID_MIN:
+            # A SendBatchSms call's OutId, shared by its messages: the phone tells them apart.
+            msg = await _one_for_phone(Message.filter(out_id=r.out_id), phone)
+        elif r.out_id:  # parse_report: ASCII digits only; a SendSms OutId is the message id
             msg = await Message.get_or_none(id=int(r.out_id), direction=Direction.OUT,
                                             channel="sms")
         if msg is None and r.biz_id:
-            msg = await Message.get_or_none(provider_msg_id=r.biz_id, direction=Direction.OUT,
-                                            channel="sms")
+            # A batch's BizId is shared too.
+            msg = await _one_for_phone(Message.filter(provider_msg_id=r.biz_id), phone)
         if msg is None:
             log.warning("SMS receipt for unknown message (out_id %r)", r.out_id[:20])
             continue
@@ -140,6 +151,18 @@ async def apply_reports(reports: list[SmsReport], now: datetime) -> int:
         ).update(**changes)
         applied += done
     return applied
+
+
+async def _one_for_phone(rows: QuerySet[Message], phone: str | None) -> Message | None:
+    """The outbound SMS among ``rows`` to ``phone`` (the only one, if the push names no
+    number it has); None when none is, or when several could be and the phone cannot say."""
+    found = await rows.filter(direction=Direction.OUT, channel="sms").select_related(
+        "contact").limit(BATCH_MAX + 1)
+    if phone is not None:
+        mine = [m for m in found if m.contact is not None and mobile(m.contact.phone) == phone]
+        if mine or len(found) != 1:
+            return mine[0] if len(mine) == 1 else None
+    return found[0] if len(found) == 1 else None
 
 
 def reply_provider_id(up: SmsUp) -> str:

@@ -67,6 +67,9 @@ class SmsConfig(_Section):
     org_daily_cap: int = Field(10_000, ge=1)
     limit_backoff_seconds: float = Field(3600.0, ge=1, le=86_400)
     receipt_wait_seconds: float = Field(300.0, ge=1, le=86_400)
+    # Messages sharing a template go in one SendBatchSms call, up to this many numbers
+    # (Aliyun's limit is 100); 1: each by itself with SendSms, as before.
+    batch_size: int = Field(100, ge=1, le=100)
     # No longer used (paused messages wait unleased until resumed); accepted so that older
     # configuration files still load.
     pause_recheck_seconds: float = Field(300.0, ge=1, le=86_400)
