@@ -7,7 +7,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_followup_rollup')]
+    dependencies = [('models', '0011_answer_month')]
 
     initial = False
 
