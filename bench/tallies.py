@@ -162,6 +162,23 @@ SHAPES: list[Shape] = [
                 f"FROM answer {WHERE_ALL} GROUP BY 1, 2, 3, 4"),
           {"answer_day": _same("SELECT channel, substr(local_day, 1, 7), question_id, score, "
                                "SUM(n) FROM answer_day GROUP BY 1, 2, 3, 4")}),
+    Shape("treatment × month", "treatment", "month", Scope(),
+          _same(f"SELECT treatment_type, substr(local_day, 1, 7), question_id, score, COUNT(*) "
+                f"FROM answer {WHERE_ALL} GROUP BY 1, 2, 3, 4"),
+          {"answer_treatment_day": _same(
+              "SELECT treatment_type, substr(local_day, 1, 7), question_id, SUM(n1), SUM(n2), "
+              "SUM(n3), SUM(n4), SUM(n5) FROM answer_treatment_day GROUP BY 1, 2, 3")}),
+    Shape("treatment × week, one quarter", "treatment", "week",
+          Scope(start=date(2026, 1, 1), end=date(2026, 3, 31)),
+          (f"SELECT treatment_type, {WEEK_LITE}, question_id, score, COUNT(*) FROM answer "
+           f"{WHERE_Q1} GROUP BY 1, 2, 3, 4",
+           f"SELECT treatment_type, {WEEK_PG}, question_id, score, COUNT(*) FROM answer "
+           f"{WHERE_Q1} GROUP BY 1, 2, 3, 4"),
+          {"answer_treatment_day": (
+              f"SELECT treatment_type, {WEEK_LITE}, question_id, SUM(n1), SUM(n2), SUM(n3), "
+              f"SUM(n4), SUM(n5) FROM answer_treatment_day {Q1_DAYS} GROUP BY 1, 2, 3",
+              f"SELECT treatment_type, {WEEK_PG}, question_id, SUM(n1), SUM(n2), SUM(n3), "
+              f"SUM(n4), SUM(n5) FROM answer_treatment_day {Q1_DAYS} GROUP BY 1, 2, 3")}),
     Shape("question, one department, month", "question", "month", Scope(department_id=3),
           _same(f"SELECT substr(local_day, 1, 7), question_id, score, COUNT(*) FROM answer "
                 f"{WHERE_ALL} AND department_id = 3 GROUP BY 1, 2, 3"),
@@ -424,6 +441,11 @@ PAGES: list[tuple[str, str, tuple[str, str]]] = [
       f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6",
       f"SELECT department_id, clinician_code, clinician, {WEEK_PG}, question_id, score, "
       f"COUNT(*) FROM answer {WHERE_Q1} GROUP BY 1, 2, 3, 4, 5, 6")),
+    ("treatment × month (12 months)",
+     "by=treatment&period=month&from=2025-11-01&to=2026-10-31",
+     _same("SELECT treatment_type, substr(local_day, 1, 7), question_id, score, COUNT(*) "
+           "FROM answer WHERE score IS NOT NULL AND local_day >= '2025-11-01' "
+           "AND local_day <= '2026-10-31' GROUP BY 1, 2, 3, 4")),
     ("question × quarter (all)", "by=question&period=quarter&from=2025-11-01&to=2026-10-31",
      _same(f"SELECT {QUARTER.format(c='local_day')}, question_id, score, COUNT(*) FROM answer "
            "WHERE score IS NOT NULL AND local_day >= '2025-11-01' "

@@ -125,8 +125,9 @@ async def append(model: type[R], **values: Any) -> R:
 
 
 # The rollups the tallies read (models.AnswerTally per month, models.AnswerDay and
-# models.AnswerClinicianDay per day, and those two per month: AnswerMonth and
-# AnswerClinicianMonth, keyed by the month's first day); NULLs
+# models.AnswerClinicianDay and models.AnswerTreatmentDay per day, and those three per month:
+# AnswerMonth, AnswerClinicianMonth and AnswerTreatmentMonth, keyed by the month's first day);
+# NULLs
 # become 0/'' plus a bit in ``nulls`` because NULLs never collide in a unique key, so an upsert
 # would not find them.
 _TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type", "channel",
@@ -134,6 +135,8 @@ _TALLY_COLS = ("department_id", "clinician", "clinician_code", "treatment_type",
 _DAY_COLS = ("local_day", "department_id", "question_id", "score", "nulls", "channel")
 _CLINICIAN_DAY_COLS = ("local_day", "department_id", "clinician", "clinician_code",
                        "question_id", "nulls")
+_TREATMENT_DAY_COLS = ("local_day", "department_id", "treatment_type", "question_id", "nulls")
+_TREATMENT_MONTH_COLS = ("month_start", *_TREATMENT_DAY_COLS[1:])
 _MONTH_COLS = ("month_start", *_DAY_COLS[1:])
 _CLINICIAN_MONTH_COLS = ("month_start", *_CLINICIAN_DAY_COLS[1:])
 
@@ -198,6 +201,21 @@ async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
         await conn.execute_query(
             _upsert_score_sql(pg, "answer_clinician_month", _CLINICIAN_MONTH_COLS, score),
             [month_start(clin[0]), *clin[1:]])
+        treat = treatment_day_key(values)
+        await conn.execute_query(
+            _upsert_score_sql(pg, "answer_treatment_day", _TREATMENT_DAY_COLS, score),
+            list(treat))
+        await conn.execute_query(
+            _upsert_score_sql(pg, "answer_treatment_month", _TREATMENT_MONTH_COLS, score),
+            [month_start(treat[0]), *treat[1:]])
+
+
+def treatment_day_key(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The AnswerTreatmentDay key of one scored answer's values (same ``nulls`` bits)."""
+    dept, treat, day = (values.get("department_id"), values.get("treatment_type"),
+                        values.get("local_day"))
+    nulls = (dept is None) | (treat is None) << 2 | (day is None) << 3
+    return (day or "", dept or 0, treat or "", values["question_id"], nulls)
 
 
 def month_start(local_day: str) -> str:

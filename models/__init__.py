@@ -38,6 +38,8 @@ from models.records import (
     AnswerDay,
     AnswerMonth,
     AnswerTally,
+    AnswerTreatmentDay,
+    AnswerTreatmentMonth,
     AuditEvent,
     KeyValue,
     LabelCorrection,
@@ -45,7 +47,7 @@ from models.records import (
 
 __all__ = [
     "Answer", "AnswerClinicianDay", "AnswerClinicianMonth", "AnswerDay", "AnswerMonth",
-    "AnswerTally", "AuditEvent", "Call",
+    "AnswerTally", "AnswerTreatmentDay", "AnswerTreatmentMonth", "AuditEvent", "Call",
     "CallStatus", "CallTask",
     "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",
     "Conversation",

@@ -217,6 +217,55 @@ class AnswerClinicianMonth(Model):
                             "question_id", "nulls"),)
 
 
+class AnswerTreatmentDay(Model):
+    """Scored answers counted per department, treatment type, question and local day, the five
+    scores as five columns (derived, as AnswerClinicianDay is for clinicians).
+
+    Kept by ``bot.ledger.append`` beside the other rollups, in the same transaction. Treatment
+    tallies (and department or question tallies of one treatment) with no clinician or channel
+    filter read it for every period and day range. A missing department, treatment or day is
+    stored as 0 or '' with bit 1, 4 or 8 in ``nulls`` (as in AnswerTally).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    local_day = fields.CharField(max_length=10, default="")  # YYYY-MM-DD, '' when missing
+    department_id = fields.IntField(default=0)
+    treatment_type = fields.CharField(max_length=64, default="")
+    question_id = fields.CharField(max_length=64)
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_treatment_day"
+        unique_together = (("local_day", "department_id", "treatment_type", "question_id",
+                            "nulls"),)
+
+
+class AnswerTreatmentMonth(Model):
+    """AnswerTreatmentDay summed per local month (derived), as AnswerMonth is AnswerDay."""
+
+    id = fields.BigIntField(primary_key=True)
+    month_start = fields.CharField(max_length=10, default="")
+    department_id = fields.IntField(default=0)
+    treatment_type = fields.CharField(max_length=64, default="")
+    question_id = fields.CharField(max_length=64)
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_treatment_month"
+        unique_together = (("month_start", "department_id", "treatment_type", "question_id",
+                            "nulls"),)
+
+
 class AuditEvent(Model):
     """A past-tense fact: who did what to which record, and when."""
 

@@ -33,6 +33,8 @@ from models import (
     AnswerDay,
     AnswerMonth,
     AnswerTally,
+    AnswerTreatmentDay,
+    AnswerTreatmentMonth,
 )
 from tests.conftest import BACKEND
 from tests.test_cli import cli
@@ -115,6 +117,9 @@ CLINICIAN_DAY_COLS = ("department_id", "clinician", "clinician_code", "question_
                       "local_day", "n1", "n2", "n3", "n4", "n5")
 MONTH_COLS = ("month_start", *DAY_COLS[:4], *DAY_COLS[5:])
 CLINICIAN_MONTH_COLS = ("month_start", *CLINICIAN_DAY_COLS[:5], *CLINICIAN_DAY_COLS[6:])
+TREATMENT_DAY_COLS = ("department_id", "treatment_type", "question_id", "nulls", "local_day",
+                      "n1", "n2", "n3", "n4", "n5")
+TREATMENT_MONTH_COLS = ("month_start", *TREATMENT_DAY_COLS[:4], *TREATMENT_DAY_COLS[5:])
 
 
 async def rollups() -> tuple[list[tuple[Any, ...]], ...]:
@@ -123,7 +128,9 @@ async def rollups() -> tuple[list[tuple[Any, ...]], ...]:
             sorted(await AnswerDay.all().values_list(*DAY_COLS)),
             sorted(await AnswerClinicianDay.all().values_list(*CLINICIAN_DAY_COLS)),
             sorted(await AnswerMonth.all().values_list(*MONTH_COLS)),
-            sorted(await AnswerClinicianMonth.all().values_list(*CLINICIAN_MONTH_COLS)))
+            sorted(await AnswerClinicianMonth.all().values_list(*CLINICIAN_MONTH_COLS)),
+            sorted(await AnswerTreatmentDay.all().values_list(*TREATMENT_DAY_COLS)),
+            sorted(await AnswerTreatmentMonth.all().values_list(*TREATMENT_MONTH_COLS)))
 
 
 async def check_all() -> None:
@@ -145,14 +152,17 @@ async def check_all() -> None:
                 assert counts == {(g, p, q): c for g, p, q, c in tallies.counts_of(raw)}, (
                     by, period, scope)
     # every path was compared
-    assert sources == {"answer_day", "answer_clinician_day", "answer_tally", "answer"}
+    assert sources == {"answer_day", "answer_clinician_day", "answer_treatment_day",
+                       "answer_tally", "answer"}
     # and the incrementally kept rollups equal ones rebuilt from scratch
     kept = await rollups()
     counts = await tallies.rebuild_rollup()
     assert await rollups() == kept
     assert counts == {"answer_tally": len(kept[0]), "answer_day": len(kept[1]),
                       "answer_clinician_day": len(kept[2]), "answer_month": len(kept[3]),
-                      "answer_clinician_month": len(kept[4])}
+                      "answer_clinician_month": len(kept[4]),
+                      "answer_treatment_day": len(kept[5]),
+                      "answer_treatment_month": len(kept[6])}
     # each month row is its days summed
     months: Counter[tuple[Any, ...]] = Counter()
     for r in kept[1]:
@@ -179,6 +189,8 @@ async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: 
     await AnswerClinicianDay.all().delete()
     await AnswerMonth.all().delete()
     await AnswerClinicianMonth.all().delete()
+    await AnswerTreatmentDay.all().delete()
+    await AnswerTreatmentMonth.all().delete()
     out = cli("rebuild-tallies", db_url=db_url)
     assert out.returncode == 0, out.stderr
     assert f"answer_tally: {len(kept[0])} rows rebuilt" in out.stdout
@@ -186,6 +198,7 @@ async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: 
     assert f"answer_clinician_day: {len(kept[2])} rows rebuilt" in out.stdout
     assert f"answer_month: {len(kept[3])} rows rebuilt" in out.stdout
     assert f"answer_clinician_month: {len(kept[4])} rows rebuilt" in out.stdout
+    assert f"answer_treatment_day: {len(kept[5])} rows rebuilt" in out.stdout
     assert await rollups() == kept
 
 
@@ -290,6 +303,9 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         assert sorted(await AnswerMonth.all().values_list(*MONTH_COLS)) == month_rows
         assert sorted(await AnswerClinicianMonth.all().values_list(
             *CLINICIAN_MONTH_COLS)) == clinician_months
+        treatment_rows = sorted(await AnswerTreatmentDay.all().values_list(
+            *TREATMENT_DAY_COLS))
+        assert sum(sum(r[-5:]) for r in treatment_rows) == scored
         assert sorted(await AnswerDay.all().values_list(*DAY_COLS)) == day_rows
         assert sorted(await AnswerClinicianDay.all().values_list(
             *CLINICIAN_DAY_COLS)) == clinician_rows
@@ -302,11 +318,11 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         rows = await Answer.filter(score__isnull=False).values(
             "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
             "local_day", "clinician_code")
-        for by in ("department", "clinician", "channel", "question"):
+        for by in ("department", "clinician", "treatment", "channel", "question"):
             for period in PERIODS:
                 for scope in SCOPES:
                     if tallies.rollup_source(by, period, scope, db.is_postgres()) not in (
-                            "answer_day", "answer_clinician_day"):
+                            "answer_day", "answer_clinician_day", "answer_treatment_day"):
                         continue
                     got = Counter({(g, p, q, s): n for g, p, q, s, n
                                    in await tallies.score_rows(by, period, scope)})

@@ -35,7 +35,9 @@ def rollup_source(by: str, period: str, scope: Scope, pg: bool) -> str:
     The day rollup answers any period and day range for department, channel and question
     tallies that filter on nothing it lacks (clinician, treatment). The clinician day rollup
     answers clinician tallies (and department or question ones filtered to a clinician) the
-    same way, unless they filter on treatment or channel. The month rollup answers
+    same way, unless they filter on treatment or channel; the treatment day rollup treatment
+    tallies (and department or question ones of a treatment) unless they filter on clinician
+    or channel. The month rollup answers
     the rest over whole months where it beats the answer table's covering indexes: always on
     PostgreSQL (hash aggregation over every answer otherwise), and on SQLite for clinicians by
     period (too many groups for per-day rows to pay off). Otherwise the answer table.
@@ -46,6 +48,9 @@ def rollup_source(by: str, period: str, scope: Scope, pg: bool) -> str:
     if by in ("department", "clinician", "question") and scope.treatment is None and (
             scope.channel is None):
         return "answer_clinician_day"
+    if by in ("department", "treatment", "question") and scope.clinician is None and (
+            scope.clinician_code is None and scope.channel is None):
+        return "answer_treatment_day"
     if _month_grain(period, scope) and (pg or (by == "clinician" and period != "all")):
         return "answer_tally"
     return "answer"
@@ -332,34 +337,44 @@ async def _most_days(conn: Any, table: str, scope: Scope, share: float = 0.25) -
     return b >= a and (b - a).days + 1 >= share * ((last - first).days + 1)
 
 
-async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
-                                scope: Scope) -> list[tuple[Any, str, str, Counts]]:
-    """score_counts from the answer_clinician_day rollup (same figures, any period and range).
+# The five-count rollups: (day table, month table, key columns but the day)
+_FIVE_COUNT = {
+    "answer_clinician_day": ("answer_clinician_day", "answer_clinician_month",
+                             "department_id, clinician, clinician_code, question_id, nulls"),
+    "answer_treatment_day": ("answer_treatment_day", "answer_treatment_month",
+                             "department_id, treatment_type, question_id, nulls"),
+}
 
-    One row per clinician, question and day holds the five scores' counts; the sums come back
-    as five columns, score_counts' shape.
+
+async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope: Scope,
+                                source: str = "answer_clinician_day",
+                                ) -> list[tuple[Any, str, str, Counts]]:
+    """score_counts from a five-count rollup, ``answer_clinician_day`` or
+    ``answer_treatment_day`` (same figures, any period and range).
+
+    One row per clinician (or treatment), question and day holds the five scores' counts; the
+    sums come back as five columns, score_counts' shape.
     """
     sql = _Sql(pg)
+    days, months, keys_cols = _FIVE_COUNT[source]
     split = _month_split(period, scope)
     if split is not None:
         # whole months from the month rollup, the days at either end from the day rollup
-        cols = ("department_id, clinician, clinician_code, question_id, nulls, "
-                "n1, n2, n3, n4, n5")
+        cols = f"{keys_cols}, n1, n2, n3, n4, n5"
         src = " UNION ALL ".join(
             f"SELECT {d} AS local_day, {cols} FROM {table} WHERE {' AND '.join(conds)}"
-            for table, d, conds in _split_parts(sql, split, "answer_clinician_month",
-                                                "answer_clinician_day",
-                                                lambda: _clinician_filters(sql, scope)))
+            for table, d, conds in _split_parts(sql, split, months, days,
+                                                lambda: _five_count_filters(sql, scope)))
         source, conds = f"({src}) t", ["1 = 1"]
     else:
-        source, conds = "answer_clinician_day", ["1 = 1"]
+        source, conds = days, ["1 = 1"]
         if scope.start is not None:
             conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
         if scope.end is not None:
             conds.append(f"local_day <= {sql.p(scope.end.isoformat())}")
             if scope.start is None:
                 conds.append("local_day > ''")  # a missing day is stored as ''
-        conds += _clinician_filters(sql, scope)
+        conds += _five_count_filters(sql, scope)
     lead = list(GROUP_COLUMNS[by])
     # the nulls bits of the grouped columns (and of the day, for a period) keep a missing
     # value apart from a stored '' or 0; other bits fold together
@@ -397,11 +412,12 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str,
 
 
 ROLLUP_TABLES = ("answer_tally", "answer_day", "answer_clinician_day", "answer_month",
-                 "answer_clinician_month")
+                 "answer_clinician_month", "answer_treatment_day", "answer_treatment_month")
 
 
-def _clinician_filters(sql: _Sql, scope: Scope) -> list[str]:
-    """The clinician day and month rollups' conditions for a scope, but its days."""
+def _five_count_filters(sql: _Sql, scope: Scope) -> list[str]:
+    """The clinician or treatment rollups' conditions for a scope, but its days (a scope
+    reaches the clinician ones with no treatment, the treatment ones with no clinician)."""
     conds = []
     ids = scope.dept_ids()
     if ids is not None:
@@ -410,6 +426,8 @@ def _clinician_filters(sql: _Sql, scope: Scope) -> list[str]:
         conds.append(f"clinician = {sql.p(scope.clinician)} AND (nulls & 2) = 0")
     if scope.clinician_code is not None:
         conds.append(f"clinician_code = {sql.p(scope.clinician_code)}")
+    if scope.treatment is not None:
+        conds.append(f"treatment_type = {sql.p(scope.treatment)} AND (nulls & 4) = 0")
     if scope.question_id is not None:
         conds.append(f"question_id = {sql.p(scope.question_id)}")
     return conds
@@ -465,6 +483,23 @@ async def rebuild_rollup() -> dict[str, int]:
             f"SELECT {month}, department_id, clinician, clinician_code, question_id, nulls, "
             + ", ".join(f"SUM(n{s})" for s in range(1, 6))
             + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
+        await tx.execute_query("DELETE FROM answer_treatment_day")
+        treat_nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {_NULL_BIT[c]} ELSE 0 END"
+                                 for c in ("department_id", "treatment_type", "local_day"))
+        await tx.execute_query(
+            "INSERT INTO answer_treatment_day (local_day, department_id, treatment_type, "
+            "question_id, nulls, n1, n2, n3, n4, n5) "
+            "SELECT COALESCE(local_day, ''), COALESCE(department_id, 0), "
+            f"COALESCE(treatment_type, ''), question_id, {treat_nulls}, "
+            + ", ".join(f"SUM(CASE WHEN score = {s} THEN 1 ELSE 0 END)" for s in range(1, 6))
+            + " FROM answer WHERE score BETWEEN 1 AND 5 GROUP BY 1, 2, 3, 4, 5")
+        await tx.execute_query("DELETE FROM answer_treatment_month")
+        await tx.execute_query(
+            "INSERT INTO answer_treatment_month (month_start, department_id, treatment_type, "
+            "question_id, nulls, n1, n2, n3, n4, n5) "
+            f"SELECT {month}, department_id, treatment_type, question_id, nulls, "
+            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
+            + " FROM answer_treatment_day GROUP BY 1, 2, 3, 4, 5")
         out = {}
         for table in ROLLUP_TABLES:
             _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")

@@ -8,7 +8,11 @@ Score tallies read one of four tables; ``rollup_source`` picks which:
 - ``answer_clinician_day``, the five scores' counts per department, clinician, question and
   local day: clinician tallies (and department or question tallies of one clinician) with no
   treatment or channel filter, for every period and day range.
-- ``answer_month`` and ``answer_clinician_month``, those two summed per local month: month,
+- ``answer_treatment_day``, the same per department, treatment type, question and day:
+  treatment tallies (and department or question tallies of one treatment) with no clinician
+  or channel filter.
+- ``answer_month``, ``answer_clinician_month`` and ``answer_treatment_month``, those three
+  summed per local month: month,
   quarter and whole-range tallies of either read the whole months of their range there and
   only the days left at either end from the day rollup (one UNION ALL query).
 - ``answer_tally``, the same counted per local month with clinician and treatment too: the
@@ -113,10 +117,10 @@ async def score_rows(by: str = "department", period: str = "all",
     source = rollup_source(by, period, scope, pg)
     if source == "answer_day":
         return await _day_rows(conn, pg, by, period, scope)
-    if source == "answer_clinician_day":
+    if source in ("answer_clinician_day", "answer_treatment_day"):
         return [(g, per, qid, score, n)
                 for g, per, qid, counts in await _clinician_day_counts(conn, pg, by, period,
-                                                                       scope)
+                                                                       scope, source)
                 for score, n in enumerate(counts, start=1) if n]
     if source == "answer_tally":
         return await _rollup_rows(conn, pg, by, period, scope)
@@ -210,8 +214,8 @@ async def score_counts(by: str = "department", period: str = "all",
     conn = _conn()
     pg = conn.capabilities.dialect == "postgres"
     source = rollup_source(by, period, scope, pg)
-    if source == "answer_clinician_day":  # five counts a row already
-        return await _clinician_day_counts(conn, pg, by, period, scope)
+    if source in ("answer_clinician_day", "answer_treatment_day"):  # five counts a row
+        return await _clinician_day_counts(conn, pg, by, period, scope, source)
     if source == "answer_day":
         return await _day_counts(conn, pg, by, period, scope)
     if source != "answer":
