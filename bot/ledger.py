@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,6 +138,7 @@ _CLINICIAN_DAY_COLS = ("local_day", "department_id", "clinician", "clinician_cod
 _TREATMENT_DAY_COLS = ("local_day", "department_id", "treatment_type", "question_id", "nulls")
 _TREATMENT_MONTH_COLS = ("month_start", *_TREATMENT_DAY_COLS[1:])
 _MONTH_COLS = ("month_start", *_DAY_COLS[1:])
+_CLINICIAN_WEEK_COLS = ("week_start", *_CLINICIAN_DAY_COLS[1:])
 _CLINICIAN_MONTH_COLS = ("month_start", *_CLINICIAN_DAY_COLS[1:])
 
 
@@ -201,6 +202,9 @@ async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
         await conn.execute_query(
             _upsert_score_sql(pg, "answer_clinician_month", _CLINICIAN_MONTH_COLS, score),
             [month_start(clin[0]), *clin[1:]])
+        await conn.execute_query(
+            _upsert_score_sql(pg, "answer_clinician_week", _CLINICIAN_WEEK_COLS, score),
+            [week_start(clin[0]), *clin[1:]])
         treat = treatment_day_key(values)
         await conn.execute_query(
             _upsert_score_sql(pg, "answer_treatment_day", _TREATMENT_DAY_COLS, score),
@@ -216,6 +220,14 @@ def treatment_day_key(values: dict[str, Any]) -> tuple[Any, ...]:
                         values.get("local_day"))
     nulls = (dept is None) | (treat is None) << 2 | (day is None) << 3
     return (day or "", dept or 0, treat or "", values["question_id"], nulls)
+
+
+def week_start(local_day: str) -> str:
+    """The week rollup's key of a day rollup's day: the Monday of its ISO week ('' stays '')."""
+    if not local_day:
+        return ""
+    d = date.fromisoformat(local_day)
+    return (d - timedelta(days=d.weekday())).isoformat()
 
 
 def month_start(local_day: str) -> str:

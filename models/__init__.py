@@ -35,6 +35,7 @@ from models.records import (
     Answer,
     AnswerClinicianDay,
     AnswerClinicianMonth,
+    AnswerClinicianWeek,
     AnswerDay,
     AnswerMonth,
     AnswerTally,
@@ -46,7 +47,8 @@ from models.records import (
 )
 
 __all__ = [
-    "Answer", "AnswerClinicianDay", "AnswerClinicianMonth", "AnswerDay", "AnswerMonth",
+    "Answer", "AnswerClinicianDay", "AnswerClinicianMonth",
+    "AnswerClinicianWeek", "AnswerDay", "AnswerMonth",
     "AnswerTally", "AnswerTreatmentDay", "AnswerTreatmentMonth", "AuditEvent", "Call",
     "CallStatus", "CallTask",
     "CallTaskStatus", "CheckIn", "CheckinStatus", "Contact",

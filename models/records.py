@@ -217,6 +217,28 @@ class AnswerClinicianMonth(Model):
                             "question_id", "nulls"),)
 
 
+class AnswerClinicianWeek(Model):
+    """AnswerClinicianDay summed per ISO week (derived), keyed by the week's Monday."""
+
+    id = fields.BigIntField(primary_key=True)
+    week_start = fields.CharField(max_length=10, default="")
+    department_id = fields.IntField(default=0)
+    clinician = fields.CharField(max_length=128, default="")
+    clinician_code = fields.CharField(max_length=64, default="")
+    question_id = fields.CharField(max_length=64)
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "answer_clinician_week"
+        unique_together = (("week_start", "department_id", "clinician", "clinician_code",
+                            "question_id", "nulls"),)
+
+
 class AnswerTreatmentDay(Model):
     """Scored answers counted per department, treatment type, question and local day, the five
     scores as five columns (derived, as AnswerClinicianDay is for clinicians).

@@ -30,6 +30,7 @@ from models import (
     Answer,
     AnswerClinicianDay,
     AnswerClinicianMonth,
+    AnswerClinicianWeek,
     AnswerDay,
     AnswerMonth,
     AnswerTally,
@@ -75,6 +76,12 @@ SCOPES = [
     Scope(start=date(2026, 9, 21)),
     Scope(end=date(2026, 11, 17), question_id="overall"),
     Scope(start=date(2026, 9, 25), end=date(2026, 12, 3), clinician_code="D1"),
+    # whole ISO weeks inside, days left at either end (2026-10-07 is a Wednesday, 10-25 a
+    # Sunday, 11-03 a Tuesday): the clinician week rollup and the day rollup together
+    Scope(start=date(2026, 10, 7), end=date(2026, 11, 3)),
+    Scope(start=date(2026, 10, 5), end=date(2026, 10, 25), clinician="李医生"),
+    Scope(start=date(2026, 10, 7)),
+    Scope(end=date(2026, 11, 3), question_id="attitude"),
 ]
 COLUMN = {"department": "department_id", "clinician": "clinician",
           "treatment": "treatment_type", "channel": "channel", "question": None}
@@ -117,6 +124,7 @@ CLINICIAN_DAY_COLS = ("department_id", "clinician", "clinician_code", "question_
                       "local_day", "n1", "n2", "n3", "n4", "n5")
 MONTH_COLS = ("month_start", *DAY_COLS[:4], *DAY_COLS[5:])
 CLINICIAN_MONTH_COLS = ("month_start", *CLINICIAN_DAY_COLS[:5], *CLINICIAN_DAY_COLS[6:])
+CLINICIAN_WEEK_COLS = ("week_start", *CLINICIAN_DAY_COLS[:5], *CLINICIAN_DAY_COLS[6:])
 TREATMENT_DAY_COLS = ("department_id", "treatment_type", "question_id", "nulls", "local_day",
                       "n1", "n2", "n3", "n4", "n5")
 TREATMENT_MONTH_COLS = ("month_start", *TREATMENT_DAY_COLS[:4], *TREATMENT_DAY_COLS[5:])
@@ -130,7 +138,8 @@ async def rollups() -> tuple[list[tuple[Any, ...]], ...]:
             sorted(await AnswerMonth.all().values_list(*MONTH_COLS)),
             sorted(await AnswerClinicianMonth.all().values_list(*CLINICIAN_MONTH_COLS)),
             sorted(await AnswerTreatmentDay.all().values_list(*TREATMENT_DAY_COLS)),
-            sorted(await AnswerTreatmentMonth.all().values_list(*TREATMENT_MONTH_COLS)))
+            sorted(await AnswerTreatmentMonth.all().values_list(*TREATMENT_MONTH_COLS)),
+            sorted(await AnswerClinicianWeek.all().values_list(*CLINICIAN_WEEK_COLS)))
 
 
 async def check_all() -> None:
@@ -162,7 +171,8 @@ async def check_all() -> None:
                       "answer_clinician_day": len(kept[2]), "answer_month": len(kept[3]),
                       "answer_clinician_month": len(kept[4]),
                       "answer_treatment_day": len(kept[5]),
-                      "answer_treatment_month": len(kept[6])}
+                      "answer_treatment_month": len(kept[6]),
+                      "answer_clinician_week": len(kept[7])}
     # each month row is its days summed
     months: Counter[tuple[Any, ...]] = Counter()
     for r in kept[1]:
@@ -191,6 +201,7 @@ async def test_rebuild_tallies_command_restores_lost_rollups(orm: None, db_url: 
     await AnswerClinicianMonth.all().delete()
     await AnswerTreatmentDay.all().delete()
     await AnswerTreatmentMonth.all().delete()
+    await AnswerClinicianWeek.all().delete()
     out = cli("rebuild-tallies", db_url=db_url)
     assert out.returncode == 0, out.stderr
     assert f"answer_tally: {len(kept[0])} rows rebuilt" in out.stdout
@@ -303,6 +314,9 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
         assert sorted(await AnswerMonth.all().values_list(*MONTH_COLS)) == month_rows
         assert sorted(await AnswerClinicianMonth.all().values_list(
             *CLINICIAN_MONTH_COLS)) == clinician_months
+        clinician_weeks = sorted(await AnswerClinicianWeek.all().values_list(
+            *CLINICIAN_WEEK_COLS))
+        assert sum(sum(r[-5:]) for r in clinician_weeks) == scored
         treatment_rows = sorted(await AnswerTreatmentDay.all().values_list(
             *TREATMENT_DAY_COLS))
         assert sum(sum(r[-5:]) for r in treatment_rows) == scored
@@ -334,7 +348,8 @@ async def test_migrate_upgrades_a_0001_database_with_answers(empty_db_url: str) 
 async def test_month_tallies_read_whole_months_from_the_month_rollups(orm: None) -> None:
     """A month tally over a range with whole months inside reads those months from the month
     rollups and only the days at the ends from the day rollups (what makes a year of
-    department × month a few thousand rows, not a year of days)."""
+    department × month a few thousand rows, not a year of days); a clinician week tally reads
+    its whole weeks from the clinician week rollup."""
     await seed()
     rows = await Answer.filter(score__isnull=False).values(
         "department_id", "clinician", "treatment_type", "channel", "question_id", "score",
@@ -347,6 +362,18 @@ async def test_month_tallies_read_whole_months_from_the_month_rollups(orm: None)
         got = Counter({(g, p, q, s): n for g, p, q, s, n
                        in await tallies.score_rows(by, "month", scope)})
         assert got == want and sum(want.values()) > 0
+    # emptied clinician week rollup: the weeks it held are gone from clinician week tallies,
+    # not from month or day ones
+    week_scope = Scope(start=date.fromisoformat(days[0]), end=date.fromisoformat(days[-1]))
+    assert Counter({(g, p, q, s): n for g, p, q, s, n in await tallies.score_rows(
+        "clinician", "week", week_scope)}) == expected(rows, "clinician", "week", week_scope)
+    await AnswerClinicianWeek.all().delete()
+    got = await tallies.score_rows("clinician", "week", week_scope)
+    assert sum(n for *_, n in got) < sum(expected(rows, "clinician", "week",
+                                                  week_scope).values())
+    for period in ("day", "month"):
+        assert Counter({(g, p, q, s): n for g, p, q, s, n in await tallies.score_rows(
+            "clinician", period, scope)}) == expected(rows, "clinician", period, scope)
     # emptied month rollups: the months they held are gone from month tallies, not from
     # day or week ones (which never read them)
     await AnswerMonth.all().delete()
@@ -355,6 +382,6 @@ async def test_month_tallies_read_whole_months_from_the_month_rollups(orm: None)
         got = Counter({(g, p, q, s): n for g, p, q, s, n
                        in await tallies.score_rows(by, "month", scope)})
         assert sum(got.values()) < sum(expected(rows, by, "month", scope).values())
-        week = Counter({(g, p, q, s): n for g, p, q, s, n
-                        in await tallies.score_rows(by, "week", scope)})
-        assert week == expected(rows, by, "week", scope)
+        day = Counter({(g, p, q, s): n for g, p, q, s, n
+                       in await tallies.score_rows(by, "day", scope)})
+        assert day == expected(rows, by, "day", scope)

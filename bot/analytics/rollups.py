@@ -301,20 +301,38 @@ def _month_split(period: str, scope: Scope) -> Split | None:
     return (m0, m1), edges
 
 
-def _split_parts(sql: _Sql, split: Split, months: str, days: str,
-                 filters: Any) -> list[tuple[str, str, list[str]]]:
-    """(table, day column, conditions) of each part of a split range: the whole months, then
-    the edge days. ``filters()`` adds the scope's other conditions (called once per part,
-    so that the placeholders come in the order of the SQL)."""
+def _week_split(scope: Scope) -> Split | None:
+    """For a week tally: the Mondays of the first and last whole ISO weeks of the scope's range
+    (None: open-ended) and the day ranges left over at either end (None when no whole week
+    lies inside)."""
+    s, e = scope.start, scope.end
+    w0 = None if s is None else s + timedelta(days=(7 - s.weekday()) % 7)
+    w1 = None if e is None else e - timedelta(days=e.weekday() + (0 if e.weekday() == 6 else 7))
+    if w0 is not None and w1 is not None and w0 > w1:
+        return None
+    edges = []
+    if s is not None and w0 is not None and s < w0:
+        edges.append((s, w0 - timedelta(days=1)))
+    if e is not None and w1 is not None and e > w1 + timedelta(days=6):
+        edges.append((w1 + timedelta(days=7), e))
+    return (w0, w1), edges
+
+
+def _split_parts(sql: _Sql, split: Split, months: str, days: str, filters: Any,
+                 col: str = "month_start") -> list[tuple[str, str, list[str]]]:
+    """(table, day column, conditions) of each part of a split range: the whole months (or
+    weeks: ``col`` is then ``week_start``), then the edge days. ``filters()`` adds the
+    scope's other conditions (called once per part, so that the placeholders come in the
+    order of the SQL)."""
     (m0, m1), edges = split
     conds = []
     if m0 is not None:
-        conds.append(f"month_start >= {sql.p(m0.isoformat())}")
+        conds.append(f"{col} >= {sql.p(m0.isoformat())}")
     if m1 is not None:
-        conds.append(f"month_start <= {sql.p(m1.isoformat())}")
+        conds.append(f"{col} <= {sql.p(m1.isoformat())}")
         if m0 is None:
-            conds.append("month_start > ''")  # a missing day's month is ''
-    parts = [(months, "month_start", [*conds, *filters()] or ["1 = 1"])]
+            conds.append(f"{col} > ''")  # a missing day's month (or week) is ''
+    parts = [(months, col, [*conds, *filters()] or ["1 = 1"])]
     for a, b in edges:
         parts.append((days, "local_day", [f"local_day >= {sql.p(a.isoformat())}",
                                           f"local_day <= {sql.p(b.isoformat())}", *filters()]))
@@ -357,14 +375,18 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope
     """
     sql = _Sql(pg)
     days, months, keys_cols = _FIVE_COUNT[source]
+    col = "month_start"
     split = _month_split(period, scope)
+    if period == "week" and source == "answer_clinician_day":
+        # a quarter of clinician weeks: whole weeks from the week rollup
+        split, months, col = _week_split(scope), "answer_clinician_week", "week_start"
     if split is not None:
-        # whole months from the month rollup, the days at either end from the day rollup
+        # whole months (weeks) from their rollup, the days at either end from the day rollup
         cols = f"{keys_cols}, n1, n2, n3, n4, n5"
         src = " UNION ALL ".join(
             f"SELECT {d} AS local_day, {cols} FROM {table} WHERE {' AND '.join(conds)}"
             for table, d, conds in _split_parts(sql, split, months, days,
-                                                lambda: _five_count_filters(sql, scope)))
+                                                lambda: _five_count_filters(sql, scope), col))
         source, conds = f"({src}) t", ["1 = 1"]
     else:
         source, conds = days, ["1 = 1"]
@@ -412,7 +434,8 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope
 
 
 ROLLUP_TABLES = ("answer_tally", "answer_day", "answer_clinician_day", "answer_month",
-                 "answer_clinician_month", "answer_treatment_day", "answer_treatment_month")
+                 "answer_clinician_month", "answer_treatment_day", "answer_treatment_month",
+                 "answer_clinician_week")
 
 
 def _five_count_filters(sql: _Sql, scope: Scope) -> list[str]:
@@ -431,6 +454,13 @@ def _five_count_filters(sql: _Sql, scope: Scope) -> list[str]:
     if scope.question_id is not None:
         conds.append(f"question_id = {sql.p(scope.question_id)}")
     return conds
+
+
+def _week_start_sql(pg: bool) -> str:
+    """The Monday of a day rollup's local_day, as text ('' stays '')."""
+    monday = ("to_char(date_trunc('week', CAST(local_day AS date)), 'YYYY-MM-DD')" if pg
+              else "date(local_day, '-6 days', 'weekday 1')")
+    return f"CASE WHEN local_day = '' THEN '' ELSE {monday} END"
 
 
 async def rebuild_rollup() -> dict[str, int]:
@@ -481,6 +511,14 @@ async def rebuild_rollup() -> dict[str, int]:
             "INSERT INTO answer_clinician_month (month_start, department_id, clinician, "
             "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
             f"SELECT {month}, department_id, clinician, clinician_code, question_id, nulls, "
+            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
+            + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
+        await tx.execute_query("DELETE FROM answer_clinician_week")
+        await tx.execute_query(
+            "INSERT INTO answer_clinician_week (week_start, department_id, clinician, "
+            "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
+            f"SELECT {_week_start_sql(_conn().capabilities.dialect == 'postgres')}, "
+            "department_id, clinician, clinician_code, question_id, nulls, "
             + ", ".join(f"SUM(n{s})" for s in range(1, 6))
             + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
         await tx.execute_query("DELETE FROM answer_treatment_day")
