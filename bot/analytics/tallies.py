@@ -11,6 +11,8 @@ Score tallies read one of four tables; ``rollup_source`` picks which:
 - ``answer_treatment_day``, the same per department, treatment type, question and day:
   treatment tallies (and department or question tallies of one treatment) with no clinician
   or channel filter.
+- ``answer_clinician_week``, the clinician day rollup summed per ISO week: clinician week
+  tallies read their whole weeks there and the days at either end from the day rollup.
 - ``answer_month``, ``answer_clinician_month`` and ``answer_treatment_month``, those three
   summed per local month: month,
   quarter and whole-range tallies of either read the whole months of their range there and
