@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -195,23 +195,25 @@ async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
                              [month_start(day[0]), *day[1:]])
     score = values["score"]
     if isinstance(score, int) and 1 <= score <= 5:  # the tallies count 1-5 only
-        clin = clinician_day_key(values)
-        await conn.execute_query(
-            _upsert_score_sql(pg, "answer_clinician_day", _CLINICIAN_DAY_COLS, score),
-            list(clin))
-        await conn.execute_query(
-            _upsert_score_sql(pg, "answer_clinician_month", _CLINICIAN_MONTH_COLS, score),
-            [month_start(clin[0]), *clin[1:]])
-        await conn.execute_query(
-            _upsert_score_sql(pg, "answer_clinician_week", _CLINICIAN_WEEK_COLS, score),
-            [week_start(clin[0]), *clin[1:]])
-        treat = treatment_day_key(values)
-        await conn.execute_query(
-            _upsert_score_sql(pg, "answer_treatment_day", _TREATMENT_DAY_COLS, score),
-            list(treat))
-        await conn.execute_query(
-            _upsert_score_sql(pg, "answer_treatment_month", _TREATMENT_MONTH_COLS, score),
-            [month_start(treat[0]), *treat[1:]])
+        for key, rollups in ((clinician_day_key(values), _CLINICIAN_ROLLUPS),
+                             (treatment_day_key(values), _TREATMENT_ROLLUPS)):
+            for table, cols, unit in rollups:
+                await conn.execute_query(_upsert_score_sql(pg, table, cols, score),
+                                         [unit(key[0]), *key[1:]])
+
+
+def _day(local_day: str) -> str:
+    return local_day
+
+
+# the five-count rollups of one key: (table, columns, the key's day to the table's unit)
+_CLINICIAN_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
+    ("answer_clinician_day", _CLINICIAN_DAY_COLS, _day),
+    ("answer_clinician_month", _CLINICIAN_MONTH_COLS, lambda d: month_start(d)),
+    ("answer_clinician_week", _CLINICIAN_WEEK_COLS, lambda d: week_start(d)))
+_TREATMENT_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
+    ("answer_treatment_day", _TREATMENT_DAY_COLS, _day),
+    ("answer_treatment_month", _TREATMENT_MONTH_COLS, lambda d: month_start(d)))
 
 
 def treatment_day_key(values: dict[str, Any]) -> tuple[Any, ...]:

@@ -499,28 +499,6 @@ async def rebuild_rollup() -> dict[str, int]:
             f"COALESCE(clinician, ''), COALESCE(clinician_code, ''), question_id, {clin_nulls}, "
             + ", ".join(f"SUM(CASE WHEN score = {s} THEN 1 ELSE 0 END)" for s in range(1, 6))
             + " FROM answer WHERE score BETWEEN 1 AND 5 GROUP BY 1, 2, 3, 4, 5, 6")
-        # the month rollups: the day rollups summed per month
-        month = "CASE WHEN local_day = '' THEN '' ELSE substr(local_day, 1, 7) || '-01' END"
-        await tx.execute_query("DELETE FROM answer_month")
-        await tx.execute_query(
-            "INSERT INTO answer_month (month_start, department_id, question_id, score, nulls, "
-            f"channel, n) SELECT {month}, department_id, question_id, score, nulls, channel, "
-            "SUM(n) FROM answer_day GROUP BY 1, 2, 3, 4, 5, 6")
-        await tx.execute_query("DELETE FROM answer_clinician_month")
-        await tx.execute_query(
-            "INSERT INTO answer_clinician_month (month_start, department_id, clinician, "
-            "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
-            f"SELECT {month}, department_id, clinician, clinician_code, question_id, nulls, "
-            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
-            + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
-        await tx.execute_query("DELETE FROM answer_clinician_week")
-        await tx.execute_query(
-            "INSERT INTO answer_clinician_week (week_start, department_id, clinician, "
-            "clinician_code, question_id, nulls, n1, n2, n3, n4, n5) "
-            f"SELECT {_week_start_sql(_conn().capabilities.dialect == 'postgres')}, "
-            "department_id, clinician, clinician_code, question_id, nulls, "
-            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
-            + " FROM answer_clinician_day GROUP BY 1, 2, 3, 4, 5, 6")
         await tx.execute_query("DELETE FROM answer_treatment_day")
         treat_nulls = " + ".join(f"CASE WHEN {c} IS NULL THEN {_NULL_BIT[c]} ELSE 0 END"
                                  for c in ("department_id", "treatment_type", "local_day"))
@@ -531,13 +509,26 @@ async def rebuild_rollup() -> dict[str, int]:
             f"COALESCE(treatment_type, ''), question_id, {treat_nulls}, "
             + ", ".join(f"SUM(CASE WHEN score = {s} THEN 1 ELSE 0 END)" for s in range(1, 6))
             + " FROM answer WHERE score BETWEEN 1 AND 5 GROUP BY 1, 2, 3, 4, 5")
-        await tx.execute_query("DELETE FROM answer_treatment_month")
-        await tx.execute_query(
-            "INSERT INTO answer_treatment_month (month_start, department_id, treatment_type, "
-            "question_id, nulls, n1, n2, n3, n4, n5) "
-            f"SELECT {month}, department_id, treatment_type, question_id, nulls, "
-            + ", ".join(f"SUM(n{s})" for s in range(1, 6))
-            + " FROM answer_treatment_day GROUP BY 1, 2, 3, 4, 5")
+        # the month (and week) rollups: the day rollups summed
+        month = "CASE WHEN local_day = '' THEN '' ELSE substr(local_day, 1, 7) || '-01' END"
+        week = _week_start_sql(_conn().capabilities.dialect == "postgres")
+        five = "n1, n2, n3, n4, n5"
+        clin = "department_id, clinician, clinician_code, question_id, nulls"
+        for table, unit, unit_sql, days, keys, counts in (
+                ("answer_month", "month_start", month, "answer_day",
+                 "department_id, question_id, score, nulls, channel", "n"),
+                ("answer_clinician_month", "month_start", month, "answer_clinician_day", clin,
+                 five),
+                ("answer_clinician_week", "week_start", week, "answer_clinician_day", clin,
+                 five),
+                ("answer_treatment_month", "month_start", month, "answer_treatment_day",
+                 "department_id, treatment_type, question_id, nulls", five)):
+            sums = ", ".join(f"SUM({c})" for c in counts.split(", "))
+            groups = ", ".join(str(i + 1) for i in range(keys.count(",") + 2))
+            await tx.execute_query(f"DELETE FROM {table}")
+            await tx.execute_query(
+                f"INSERT INTO {table} ({unit}, {keys}, {counts}) "
+                f"SELECT {unit_sql}, {keys}, {sums} FROM {days} GROUP BY {groups}")
         out = {}
         for table in ROLLUP_TABLES:
             _, rows = await tx.execute_query(f"SELECT COUNT(*) FROM {table}")
