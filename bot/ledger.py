@@ -202,20 +202,6 @@ async def _count_answer(conn: Any, values: dict[str, Any]) -> None:
                                          [unit(key[0]), *key[1:]])
 
 
-def _day(local_day: str) -> str:
-    return local_day
-
-
-# the five-count rollups of one key: (table, columns, the key's day to the table's unit)
-_CLINICIAN_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
-    ("answer_clinician_day", _CLINICIAN_DAY_COLS, _day),
-    ("answer_clinician_month", _CLINICIAN_MONTH_COLS, lambda d: month_start(d)),
-    ("answer_clinician_week", _CLINICIAN_WEEK_COLS, lambda d: week_start(d)))
-_TREATMENT_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
-    ("answer_treatment_day", _TREATMENT_DAY_COLS, _day),
-    ("answer_treatment_month", _TREATMENT_MONTH_COLS, lambda d: month_start(d)))
-
-
 def treatment_day_key(values: dict[str, Any]) -> tuple[Any, ...]:
     """The AnswerTreatmentDay key of one scored answer's values (same ``nulls`` bits)."""
     dept, treat, day = (values.get("department_id"), values.get("treatment_type"),
@@ -235,6 +221,16 @@ def week_start(local_day: str) -> str:
 def month_start(local_day: str) -> str:
     """The month rollups' key of a day rollup's day: YYYY-MM-01 ('' stays '')."""
     return f"{local_day[:7]}-01" if local_day else ""
+
+
+# the five-count rollups of one key: (table, columns, the key's day to the table's unit)
+_CLINICIAN_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
+    ("answer_clinician_day", _CLINICIAN_DAY_COLS, str),
+    ("answer_clinician_month", _CLINICIAN_MONTH_COLS, month_start),
+    ("answer_clinician_week", _CLINICIAN_WEEK_COLS, week_start))
+_TREATMENT_ROLLUPS: tuple[tuple[str, tuple[str, ...], Callable[[str], str]], ...] = (
+    ("answer_treatment_day", _TREATMENT_DAY_COLS, str),
+    ("answer_treatment_month", _TREATMENT_MONTH_COLS, month_start))
 
 
 @dataclass(frozen=True, slots=True)

@@ -364,9 +364,8 @@ _FIVE_COUNT = {
 }
 
 
-async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope: Scope,
-                                source: str = "answer_clinician_day",
-                                ) -> list[tuple[Any, str, str, Counts]]:
+async def _five_counts(conn: Any, pg: bool, by: str, period: str, scope: Scope,
+                       source: str = "answer_clinician_day") -> list[tuple[Any, str, str, Counts]]:
     """score_counts from a five-count rollup, ``answer_clinician_day`` or
     ``answer_treatment_day`` (same figures, any period and range).
 
@@ -387,9 +386,9 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope
             f"SELECT {d} AS local_day, {cols} FROM {table} WHERE {' AND '.join(conds)}"
             for table, d, conds in _split_parts(sql, split, months, days,
                                                 lambda: _five_count_filters(sql, scope), col))
-        source, conds = f"({src}) t", ["1 = 1"]
+        table_sql, conds = f"({src}) t", ["1 = 1"]
     else:
-        source, conds = days, ["1 = 1"]
+        table_sql, conds = days, ["1 = 1"]
         if scope.start is not None:
             conds.append(f"local_day >= {sql.p(scope.start.isoformat())}")
         if scope.end is not None:
@@ -410,7 +409,7 @@ async def _clinician_day_counts(conn: Any, pg: bool, by: str, period: str, scope
     # PostgreSQL sums bigints as numeric: cast back, or the driver builds a Decimal per count
     sums = ", ".join((f"CAST(SUM(n{s}) AS BIGINT)" if pg else f"SUM(n{s})") for s in range(1, 6))
     q = (f"SELECT {', '.join(sel)}, {sums} "
-         f"FROM {source} WHERE {' AND '.join(conds)} GROUP BY {pos}")
+         f"FROM {table_sql} WHERE {' AND '.join(conds)} GROUP BY {pos}")
     raw = await _fetch(conn, pg, q, sql.values)
     k = len(lead)
     bits_of = [_NULL_BIT.get(c, 0) for c in lead]

@@ -66,9 +66,9 @@ from bot.analytics.periods import (  # noqa: F401 (re-exported: the tallies' per
 )
 from bot.analytics.rollups import (  # noqa: F401 (re-exported: what each tally reads)
     ROLLUP_TABLES,
-    _clinician_day_counts,
     _day_counts,
     _day_rows,
+    _five_counts,
     _rollup_rows,
     rebuild_rollup,
     rollup_source,
@@ -121,7 +121,7 @@ async def score_rows(by: str = "department", period: str = "all",
         return await _day_rows(conn, pg, by, period, scope)
     if source in ("answer_clinician_day", "answer_treatment_day"):
         return [(g, per, qid, score, n)
-                for g, per, qid, counts in await _clinician_day_counts(conn, pg, by, period,
+                for g, per, qid, counts in await _five_counts(conn, pg, by, period,
                                                                        scope, source)
                 for score, n in enumerate(counts, start=1) if n]
     if source == "answer_tally":
@@ -217,7 +217,7 @@ async def score_counts(by: str = "department", period: str = "all",
     pg = conn.capabilities.dialect == "postgres"
     source = rollup_source(by, period, scope, pg)
     if source in ("answer_clinician_day", "answer_treatment_day"):  # five counts a row
-        return await _clinician_day_counts(conn, pg, by, period, scope, source)
+        return await _five_counts(conn, pg, by, period, scope, source)
     if source == "answer_day":
         return await _day_counts(conn, pg, by, period, scope)
     if source != "answer":
