@@ -111,9 +111,10 @@ def create_app(
         await wakeups.close()
 
     async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
-        tasks = start_loops(rt) if loops else []
+        running = start_loops(rt) if loops else None
         yield
-        await stop_loops(tasks)
+        if running is not None:
+            await stop_loops(running)
         try:
             await outbox.release_handoff(rt)
         except Exception:
