@@ -371,9 +371,20 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
 
     # Rules that hold at any step, even after the survey ended.
     # Stopping rules: said once; repeating them changes nothing and sends nothing.
+    if parsed.dispute:
+        # a budding dispute (a lawyer, 12345, the media...) reaches the department head and
+        # the managers at once, whatever else the reply does (a stop, a red flag)
+        b.escalate("dispute", "urgent", "threatens to take it further")
     stop: Literal["deceased", "wrong_number"] | None = (
         "deceased" if parsed.deceased else "wrong_number" if parsed.wrong_number else None)
     if stop is not None:
+        # The stop ends the messages, never what a person must see in the same reply: a
+        # bereaved spouse who no longer wants to live, a family blaming the care for the
+        # death. Those are raised beside it, even when the stop itself was said before.
+        if parsed.red_flag:
+            b.escalate("red_flag", "urgent", "reported a worrying symptom")
+        if parsed.complaint:
+            b.escalate("complaint", "high", "complaint words in the reply")
         if b.state.get("stop_reason") != stop:
             b.state["status"], b.state["stop_reason"] = STOPPED, stop
             b.events.append(ContactStopped(stop))
@@ -382,11 +393,9 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
             else:
                 b.escalate("wrong_number", "normal", "says this is a wrong number")
             b.say(stop)
+        elif parsed.red_flag:
+            b.say("red_flag_advice")  # the stop was said before; the worry is new
         return b.step()
-    if parsed.dispute:
-        # a budding dispute (a lawyer, 12345, the media...) reaches the department head and
-        # the managers at once, whatever else the reply does (a stop, a red flag)
-        b.escalate("dispute", "urgent", "threatens to take it further")
     confirm = b.state["confirm"]
     asked_stop = bool(confirm) and bool(confirm.get("opt_out"))
     if asked_stop:

@@ -3,6 +3,7 @@ Aliyun pushes receipts and replies (twice, both field variants), the answer is r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -115,6 +116,34 @@ async def test_a_decorated_symptom_by_sms_opens_a_red_flag_escalation(
         assert flagged[0].priority == "urgent" and flagged[0].status == "open"
     else:
         assert not flagged, [(e.kind, e.kinds) for e in escalations]
+
+
+# A death told by the family stops the messages, and never swallows what else the reply says:
+# a bereaved relative's own crisis, or a family taking the death further, reaches staff at
+# once beside the death (and no survey message goes out after it).
+@pytest.mark.parametrize(("reply", "kinds"), [
+    ("我爸已经去世了，我也不想活了", {"deceased", "red_flag"}),
+    ("老人已经去世了，你们医院害死的，我要去卫健委", {"deceased", "dispute", "complaint"}),
+])
+async def test_a_death_told_with_a_red_flag_or_dispute_raises_them_all(
+        db_url: str, clock: FrozenClock, fake: FakeAliyunSms, client_factory: Any,
+        reply: str, kinds: set[str]) -> None:
+    client = await start(db_url, clock, fake, client_factory, [VISIT])
+    await eventually(lambda: _sent(fake, 1))
+    url = str(client.make_url(f"/sms/aliyun/up/{CALLBACK_TOKEN}"))
+    item = fake.up_item("13812345678", reply, sequence_id="900003")
+    assert (await fake.push(url, [item]))[0] == 200
+    await eventually(lambda: Message.filter(direction="in", channel="sms",
+                                            status="processed").exists())
+    escalations = await Escalation.all()
+    raised = {k for e in escalations for k in (e.kinds or [e.kind])}
+    assert raised == kinds, [(e.kind, e.kinds) for e in escalations]
+    assert {e.priority for e in escalations} == {"urgent"}
+    await eventually(lambda: _sent(fake, 2))  # the condolence, and nothing after it
+    assert "节哀" in fake.sent[1].params["content"]
+    clock.advance(timedelta(days=10))
+    await asyncio.sleep(0.5)
+    assert len(fake.sent) == 2
 
 
 @pytest.mark.parametrize("path", ["report", "up"])
