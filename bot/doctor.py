@@ -13,12 +13,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from bot import db
 from bot.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bot.channels.sms_aliyun import AliyunSmsChannel
 
 
 class Status(StrEnum):
@@ -249,6 +252,7 @@ async def check_sms(rt: Runtime) -> list[Finding]:
         else:
             out.append(fail(name, f"{tpl.code} is not a template of this account",
                             f"fix [sms.templates.{kind}] code"))
+    out.extend(await _check_sms_batch(ch))
     signs = await ch.account_query("QuerySmsSignList", {"PageIndex": "1", "PageSize": "50"})
     approved = {str(s.get("SignName")) for s in signs.get("SmsSignList") or []
                 if s.get("AuditStatus") == "AUDIT_STATE_PASS"}
@@ -261,6 +265,34 @@ async def check_sms(rt: Runtime) -> list[Finding]:
         out.append(fail("sms signature", f"{cfg.sign_name} is not an approved signature",
                         "fix [sms] sign_name (短信服务 → 签名管理)"))
     return out
+
+
+async def _check_sms_batch(ch: AliyunSmsChannel) -> list[Finding]:
+    """The RAM user may call SendBatchSms (``[sms] batch_size`` > 1).
+
+    Asked with a call to no number: Aliyun's gateway decides the RAM permission before the
+    API looks at the numbers, so a user without it is refused (Forbidden.RAM,
+    isp.RAM_PERMISSION_DENY) and one with it gets a parameter error. Nothing can be sent.
+    """
+    from bot.channels.sms_batch import not_permitted
+
+    cfg = ch.cfg
+    checkin = cfg.templates.get("checkin")
+    if cfg.batch_size <= 1 or checkin is None or not checkin.code:
+        return []
+    answer = await ch.account_query("SendBatchSms", {
+        "PhoneNumberJson": "[]", "SignNameJson": "[]", "TemplateCode": checkin.code,
+        "TemplateParamJson": "[]"})
+    code = str(answer.get("Code", ""))
+    if not_permitted(code):
+        return [warn("sms batch", f"the RAM user may not call SendBatchSms ({code}): every SMS "
+                     "goes by itself (SendSms), several times slower in a large batch",
+                     "grant the RAM user dysms:SendBatchSms (AliyunDysmsFullAccess), or set "
+                     "[sms] batch_size = 1 to say single sends are meant")]
+    if code == "sms.no_answer":
+        return [warn("sms batch", f"could not ask whether SendBatchSms is allowed: "
+                     f"{answer.get('Message', '')}", "run the doctor again")]
+    return [ok("sms batch", f"SendBatchSms allowed: up to {cfg.batch_size} numbers a call")]
 
 
 async def check_voice(rt: Runtime) -> list[Finding]:

@@ -232,11 +232,35 @@ async def test_healthy_providers_pass(tmp_path: Path, db_url: str, public_url: s
     found = findings(out)
     assert code == 0, found
     for name in ("wechat token", "wechat template", "sms credentials", "sms signature",
-                 "sms template checkin", "sms template otp", "pauses"):
+                 "sms template checkin", "sms template otp", "sms batch", "pauses"):
         assert found[name]["status"] == "ok", found[name]
     wechat, sms = providers
     # Read-only questions: nothing was sent, no template message, no SMS.
     assert not wechat.sent and not sms.sent
+    # (SendBatchSms was asked to no number: a refusal or a parameter error, never a send.)
+    assert [json.loads(r["PhoneNumberJson"]) for r in sms.batch_sends()] == [[]]
+
+
+async def test_a_ram_user_without_send_batch_sms_is_found(tmp_path: Path, db_url: str,
+                                                         public_url: str,
+                                                         providers: tuple[Any, Any]) -> None:
+    await healthy(tmp_path, db_url, public_url)
+    wechat, sms = providers
+    sms.forbidden_actions.add("SendBatchSms")  # a policy allowing SendSms only
+    code, out, _ = await cli("doctor", "--json",
+                             config=provider_config(tmp_path, public_url, wechat, sms),
+                             db_url=db_url)
+    found = findings(out)
+    assert code == 0, found  # a warning: SMS still go, one by one
+    assert found["sms batch"]["status"] == "warn"
+    assert "Forbidden.RAM" in found["sms batch"]["detail"]
+    assert "SendBatchSms" in found["sms batch"]["todo"]
+    assert found["sms credentials"]["status"] == "ok" and not sms.sent
+
+    # batch_size = 1 says single sends are meant: nothing to ask.
+    single = provider_config(tmp_path, public_url, wechat, sms, sms={"batch_size": 1})
+    code, out, _ = await cli("doctor", "--json", config=single, db_url=db_url)
+    assert code == 0 and "sms batch" not in findings(out)
 
 
 async def test_wrong_secrets_and_templates_are_found(tmp_path: Path, db_url: str,

@@ -60,6 +60,11 @@ _SHARED_PREFIXES = ("Throttling",)
 _NOT_PERMITTED = ("isp.RAM_PERMISSION_DENY", "Forbidden", "NoPermission")
 
 
+def not_permitted(code: str) -> bool:
+    """Aliyun's answer says the RAM user may not call the action."""
+    return code.startswith(_NOT_PERMITTED)
+
+
 def batch_out_id() -> str:
     """A fresh OutId for one SendBatchSms call."""
     return str(OUT_ID_MIN + secrets.randbelow(9 * OUT_ID_MIN))
@@ -208,7 +213,7 @@ class SmsBatcher:
             for m in fits:
                 _answer(m, reply)
             return
-        if code.startswith(_NOT_PERMITTED):
+        if not_permitted(code):
             if self.refused is None:
                 log.warning("SendBatchSms is not permitted (%s): this process sends each SMS "
                             "by itself; allow dysms:SendBatchSms or set [sms] batch_size = 1",
