@@ -12,33 +12,15 @@ from typing import Any
 
 import pytest
 
-from bot.config import TextsConfig
 from surveys import engine
-from surveys.definition import default_surveys
-from surveys.parser import ReplyParser, parse
+from surveys.parser import ReplyParser
+from tests.engine_talk import SURVEY, UNSURE_STOP, talk
 from tests.redflag_tables import parse_through_cli
 
-SURVEY = default_surveys()["general"]
-TEXTS = TextsConfig().model_dump()
-CTX = engine.Context(values={"contact_name": "张三", "org_name": "示例医院", "department": "口腔科",
-                             "org_phone": "110", "visit_date": "11月20日"})
 SCORE_Q = SURVEY.questions[0]
-UNSURE_STOP = "一直发一直发，手机都被你们轰炸了，求放过"
 
 SO_SO = ["可以", "可以吧", "行", "中", "ok", "OK!", "okay"]
 NO_RATING = ["好", "好的", "可以吗？", "行不行", "中不中", "[OK]"]
-
-
-def talk(*replies: str) -> list[engine.Step]:
-    """Feed the replies in turn, starting at the first (score) question."""
-    state: dict[str, Any] = {"survey": "general", "index": 0, "answers": {}, "failed": 0,
-                             "confirm": None, "status": "asking"}
-    steps = []
-    for text in replies:
-        step = engine.reply(SURVEY, TEXTS, CTX, state, parse(text), text)
-        steps.append(step)
-        state = step.state
-    return steps
 
 
 def recorded(step: engine.Step) -> list[Any]:

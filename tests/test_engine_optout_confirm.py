@@ -7,29 +7,12 @@ from typing import Any
 
 import pytest
 
-from bot.config import TextsConfig
 from surveys import engine
-from surveys.definition import default_surveys
 from surveys.parser import parse
+from tests.engine_talk import CTX, SURVEY, TEXTS, talk
+from tests.engine_talk import UNSURE_STOP as UNSURE
 
-SURVEY = default_surveys()["general"]
-TEXTS = TextsConfig().model_dump()
-CTX = engine.Context(values={"contact_name": "张三", "org_name": "示例医院", "department": "口腔科",
-                             "org_phone": "110", "visit_date": "11月20日"})
 QUESTION = SURVEY.questions[0].text
-UNSURE = "一直发一直发，手机都被你们轰炸了，求放过"
-
-
-def talk(*replies: str, status: str = "asking") -> list[engine.Step]:
-    """Feed the replies in turn, starting at the first question."""
-    state: dict[str, Any] = {"survey": "general", "index": 0, "answers": {}, "failed": 0,
-                             "confirm": None, "status": status}
-    steps = []
-    for text in replies:
-        step = engine.reply(SURVEY, TEXTS, CTX, state, parse(text), text)
-        steps.append(step)
-        state = step.state
-    return steps
 
 
 def names(step: engine.Step) -> list[str]:
