@@ -175,12 +175,14 @@ DEATH = [
     '人早就不在了',
     '孩子没保住',
     '老人家昨天夜里走的',
-    '我爸临走前还惦记着复查',
     'grandma passed peacefully on sunday',
 ]
 
 # Left hospital or went out, nearly died, a pet, not at home, passed an exam.
 NOT_DEATH = [
+    '出院临走前医生又检查了一遍，5分',
+    '临走前护士交代要多喝水，很贴心',
+    '麻烦你们临走前把发票给我',
     '出院走了',
     '已经走了回家了',
     '早就出院走了',
@@ -274,3 +276,20 @@ def test_the_model_cannot_clear_a_red_flag_or_a_death_the_rules_raised(text: str
     d = combine(r, _SureItIsNothing(), r.normalized)
     assert d.red_flag == r.red_flag
     assert d.opt_out == r.opt_out
+
+
+# The treatment's own words are in nearly every reply after a procedure; they never make a
+# self-harm phrase ordinary (an early version cleared "手术很成功，可我觉得活着没意思").
+TREATMENT_CONTEXT = ["手术很成功，可", "做完手术以后", "伤口恢复得不错，但是", "拔牙后", "这个周末",
+                     "复查结果挺好，", "谢谢医生，5分。"]
+SAID = ["我觉得活着没意思", "药我都攒好了", "我不想再醒来了", "我把东西都送人了", "我真的不想活了",
+        "想结束这一切", "信都写好了"]
+
+
+@pytest.mark.parametrize("who", sorted(PARSERS))
+@pytest.mark.parametrize("context", TREATMENT_CONTEXT)
+@pytest.mark.parametrize("said", SAID)
+def test_the_treatments_words_never_make_self_harm_ordinary(said: str, context: str,
+                                                            who: str) -> None:
+    text = context + said
+    assert PARSERS[who].parse(text).red_flag, text

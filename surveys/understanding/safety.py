@@ -711,6 +711,10 @@ _SH_OVER_RE: Final = re.compile(
 _SH_RECENT_RE: Final = re.compile(
     r"最近|这几天|这两天|这阵子|这段时间|又(?!好)|还是|还在|还会|还有|现在还|今天|昨天|昨晚|今晚|刚才|刚刚|每天"
     r"|天天|还一直|一直想|一直有|一直在想|again|lately|recently|still|these days")
+# said outright (dying, killing oneself, not wanting to live): no setting makes it ordinary
+_SH_EXPLICIT_RE: Final = re.compile(
+    r"死|自杀|轻生|自残|割腕|活(?:着|不下|够)|不想再?活|一了百了|了结|遗书|遗言|绝笔"
+    r"|kill|suicid|want to die|end my life")
 # a question about the service: "请问心理咨询热线是多少", "自杀干预怎么收费"
 _SH_SERVICE_RE: Final = re.compile(
     r"热线|心理科|心理咨询|咨询师|门诊|挂号|收费|预约|讲座|干预|科普|宣传|hotline|helpline")
@@ -745,6 +749,7 @@ def self_harm_why(norm: str, s: int, e: int) -> str:
             _SH_FIRST_PERSON_NOW_RE.search(norm) is None:
         return "a question about the service"
     if _SH_ORDINARY_RE.search(norm, ss, se) is not None and \
-            _SH_RECENT_RE.search(norm, ss, se) is None:
+            _SH_RECENT_RE.search(norm, ss, se) is None and \
+            _SH_EXPLICIT_RE.search(norm, s, e) is None:
         return "ordinary here"
     return ""
