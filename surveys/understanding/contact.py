@@ -31,13 +31,21 @@ _DEC_WHEN: Final = (
     r"(?:(?:夜里|夜间|凌晨|半夜|早上|早晨|上午|中午|下午|傍晚|晚上|昨天|昨晚|前天|前晚|今早|今天|今晨)"
     r"(?:在(?:家|家里|医院|病房|ICU|icu|重症|养老院|老家))?|在(?:家|家里|医院|病房|ICU|icu|重症"
     r"|养老院|老家))")
-_DEC_WENT: Final = _DEC_WHEN + r"走的(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧嘛])"
+_DEC_WENT: Final = _DEC_WHEN + r"{1,2}走的(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧嘛])"
 _DEC_TRAVEL_RE: Final = re.compile(r"出院|到家|回家|坐|开车|车|飞机|高铁|航班|动车|火车|旅游|出差")
 _DEC_COMPOSED_RE: Final = re.compile(factor(
     each(_DEC_PERSONS, _DEC_GAP + _DEC_END) + "|" + each(_DEC_PERSONS, _DEC_GAP + _DEC_WENT)
     # "(化疗…)上个星期还是走了": in the end, at a clause end
     # (not "我们还是走了": we left)
     + r"|还(?<!我们还)(?<!我还)(?<!咱们还)是走了(?=$|[\s,，。.!！?？;；~…、]|[啊呀哦呢吧啦嘛嗯])"))
+# A death told in English without "away": "she passed", "dad passed last week" (not "passed
+# the exam", "passed by the clinic", "the pain has passed").
+_DEC_EN_RE: Final = re.compile(
+    r"\b(?:he|she|mom|mum|mother|dad|father|grandma|grandpa|granny|husband|wife"
+    r"|grandmother|grandfather|my (?:mom|mum|mother|dad|father|husband|wife|son|daughter"
+    r"|grandma|grandpa|grandmother|grandfather|patient))(?: has| had|'s)? (?:just |sadly "
+    r"|recently |peacefully )?passed(?= away| on\b|[\s,.!;]*$|[ ,]+(?:last|yesterday|this"
+    r"|on|in|at|recently|peacefully|earlier|a (?:week|month|few)|two|three|\d))")
 # Change of care: "换医院了", "我已经去别的医院治了", "转到别的琴行了" -- they will not be
 # back, so the follow-up stops (unless asked, advised or wished: see _SWITCH_GUARD_RE).
 _CARE_PLACES: Final = r"(?:医院|诊所|机构|琴行|学校|地方|科室|家医院|家诊所|家)"
@@ -78,12 +86,23 @@ _FAMILY_RE: Final = re.compile(
 )
 
 
+# After "X走了": where they went or when they come back, so a leaving ("他已经走了，去上学
+# 了", "孩子走了，去奶奶家了", "人走了，下次再来"), not a death.
+_DEC_LEFT_FOR_RE: Final = re.compile(
+    r"[\s,，。.!！~]*(?:去(?!世)|回|到(?!现在)|上学|上班|出差|下次|明天|改天|晚点|晚些|等会"
+    r"|过两天|过几天)")
+
+
 def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:
     """A death, a move elsewhere, a wrong number, as (kind, mild, start, end) in ``hits``."""
     # (substring gates: every death ends in 了 or 走的, every move names another place)
     first = _DEC_COMPOSED_RE.search(norm) if ("了" in norm or "走的" in norm) else None
+    if first is None and "passed" in norm:
+        first = _DEC_EN_RE.search(norm)
     if first is not None and not (first.group().endswith("走的")
-                                  and _DEC_TRAVEL_RE.search(norm) is not None):
+                                  and _DEC_TRAVEL_RE.search(norm) is not None) and not (
+            first.group().endswith("走了") and
+            _DEC_LEFT_FOR_RE.match(norm, first.end()) is not None):
         hits.append(("deceased", False, first.start(), first.end()))
     first = _SWITCH_RE.search(norm) if ("别" in norm or "其他" in norm or "另" in norm or
                                         "换" in norm or "转" in norm) else None

@@ -33,9 +33,11 @@ from surveys.understanding.safety import (
     NEG_RESOLUTION_RE,
     RF_DENY_BEFORE_RE,
     RF_RESOLVED_AFTER_RE,
+    SELF_HARM_WORD_RE,
     cues_of,
     rf_precise_exclusion,
     rfb_exclusion,
+    self_harm_why,
     staff_subject,
 )
 from surveys.understanding.text import (
@@ -247,8 +249,15 @@ def _farewell(norm: str) -> tuple[int, int] | None:
     return None
 
 
+# Self-harm told obliquely (redflag.toml's self_harm): one more precise rule, whose hits
+# take safety.self_harm_why's exclusions.
+SELF_HARM_RE: Final = re.compile(factor("|".join(strings(_WORDS, "self_harm"))))
+
+
 def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
     """Why a precise red-flag rule's hit at ``norm[s:e]`` is none ("" if it stands)."""
+    if SELF_HARM_WORD_RE.search(text) is not None:
+        return self_harm_why(norm, s, e)
     cm = last_separator(CLAUSE_TAIL_RE, norm, s)
     cs = cm.start() + 1 if cm else 0
     return "denied" if (
@@ -367,3 +376,5 @@ def redflag_hits(norm: str, may_a: bool, may_b: bool, may_c: bool,
             (may_c and _RF_PART_C.search(norm) is not None):
         for tm in finditer_parts(RF_PARTS, norm):
             hits.append(("red_flag", False, tm.start(), tm.end()))
+    for sm in islice(SELF_HARM_RE.finditer(norm), MAX_HITS):
+        hits.append(("red_flag", False, sm.start(), sm.end()))
