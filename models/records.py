@@ -137,7 +137,22 @@ class AnswerDay(Model):
                    ("channel", "question_id", "score", "nulls", "local_day", "n"))
 
 
-class AnswerClinicianDay(Model):
+class FiveCounts(Model):
+    """The five scores of a rollup row as five columns (how many 1s, 2s... 5s), and which of
+    its grouping columns stand for a missing value (``nulls``, as in AnswerTally)."""
+
+    nulls = fields.SmallIntField(default=0)
+    n1 = fields.BigIntField(default=0)
+    n2 = fields.BigIntField(default=0)
+    n3 = fields.BigIntField(default=0)
+    n4 = fields.BigIntField(default=0)
+    n5 = fields.BigIntField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AnswerClinicianDay(FiveCounts):
     """Scored answers counted per department, clinician, question and local day (derived).
 
     The clinician rollup: kept by ``bot.ledger.append`` beside the other two, in the same
@@ -156,12 +171,6 @@ class AnswerClinicianDay(Model):
     clinician = fields.CharField(max_length=128, default="")
     clinician_code = fields.CharField(max_length=64, default="")
     question_id = fields.CharField(max_length=64)
-    nulls = fields.SmallIntField(default=0)
-    n1 = fields.BigIntField(default=0)
-    n2 = fields.BigIntField(default=0)
-    n3 = fields.BigIntField(default=0)
-    n4 = fields.BigIntField(default=0)
-    n5 = fields.BigIntField(default=0)
 
     class Meta:
         table = "answer_clinician_day"
@@ -195,7 +204,7 @@ class AnswerMonth(Model):
                             "channel"),)
 
 
-class AnswerClinicianMonth(Model):
+class AnswerClinicianMonth(FiveCounts):
     """AnswerClinicianDay summed per local month (derived), as AnswerMonth is AnswerDay."""
 
     id = fields.BigIntField(primary_key=True)
@@ -204,12 +213,6 @@ class AnswerClinicianMonth(Model):
     clinician = fields.CharField(max_length=128, default="")
     clinician_code = fields.CharField(max_length=64, default="")
     question_id = fields.CharField(max_length=64)
-    nulls = fields.SmallIntField(default=0)
-    n1 = fields.BigIntField(default=0)
-    n2 = fields.BigIntField(default=0)
-    n3 = fields.BigIntField(default=0)
-    n4 = fields.BigIntField(default=0)
-    n5 = fields.BigIntField(default=0)
 
     class Meta:
         table = "answer_clinician_month"
@@ -217,7 +220,7 @@ class AnswerClinicianMonth(Model):
                             "question_id", "nulls"),)
 
 
-class AnswerClinicianWeek(Model):
+class AnswerClinicianWeek(FiveCounts):
     """AnswerClinicianDay summed per ISO week (derived), keyed by the week's Monday."""
 
     id = fields.BigIntField(primary_key=True)
@@ -226,12 +229,6 @@ class AnswerClinicianWeek(Model):
     clinician = fields.CharField(max_length=128, default="")
     clinician_code = fields.CharField(max_length=64, default="")
     question_id = fields.CharField(max_length=64)
-    nulls = fields.SmallIntField(default=0)
-    n1 = fields.BigIntField(default=0)
-    n2 = fields.BigIntField(default=0)
-    n3 = fields.BigIntField(default=0)
-    n4 = fields.BigIntField(default=0)
-    n5 = fields.BigIntField(default=0)
 
     class Meta:
         table = "answer_clinician_week"
@@ -239,7 +236,7 @@ class AnswerClinicianWeek(Model):
                             "question_id", "nulls"),)
 
 
-class AnswerTreatmentDay(Model):
+class AnswerTreatmentDay(FiveCounts):
     """Scored answers counted per department, treatment type, question and local day, the five
     scores as five columns (derived, as AnswerClinicianDay is for clinicians).
 
@@ -254,12 +251,6 @@ class AnswerTreatmentDay(Model):
     department_id = fields.IntField(default=0)
     treatment_type = fields.CharField(max_length=64, default="")
     question_id = fields.CharField(max_length=64)
-    nulls = fields.SmallIntField(default=0)
-    n1 = fields.BigIntField(default=0)
-    n2 = fields.BigIntField(default=0)
-    n3 = fields.BigIntField(default=0)
-    n4 = fields.BigIntField(default=0)
-    n5 = fields.BigIntField(default=0)
 
     class Meta:
         table = "answer_treatment_day"
@@ -267,7 +258,7 @@ class AnswerTreatmentDay(Model):
                             "nulls"),)
 
 
-class AnswerTreatmentMonth(Model):
+class AnswerTreatmentMonth(FiveCounts):
     """AnswerTreatmentDay summed per local month (derived), as AnswerMonth is AnswerDay."""
 
     id = fields.BigIntField(primary_key=True)
@@ -275,12 +266,6 @@ class AnswerTreatmentMonth(Model):
     department_id = fields.IntField(default=0)
     treatment_type = fields.CharField(max_length=64, default="")
     question_id = fields.CharField(max_length=64)
-    nulls = fields.SmallIntField(default=0)
-    n1 = fields.BigIntField(default=0)
-    n2 = fields.BigIntField(default=0)
-    n3 = fields.BigIntField(default=0)
-    n4 = fields.BigIntField(default=0)
-    n5 = fields.BigIntField(default=0)
 
     class Meta:
         table = "answer_treatment_month"
