@@ -102,13 +102,7 @@ async def test_numeric_sequence_ids_are_ordered_and_deduplicated(
 async def test_a_decorated_symptom_by_sms_opens_a_red_flag_escalation(
         db_url: str, clock: FrozenClock, fake: FakeAliyunSms, client_factory: Any,
         reply: str, red_flag: bool) -> None:
-    client = await start(db_url, clock, fake, client_factory, [VISIT])
-    await eventually(lambda: _sent(fake, 1))
-    url = str(client.make_url(f"/sms/aliyun/up/{CALLBACK_TOKEN}"))
-    item = fake.up_item("13812345678", reply, sequence_id="900002")
-    assert (await fake.push(url, [item]))[0] == 200
-    await eventually(lambda: Message.filter(direction="in", channel="sms",
-                                            status="processed").exists())
+    await _reply_to_checkin(db_url, clock, fake, client_factory, reply)
     escalations = await Escalation.all()
     flagged = [e for e in escalations if "red_flag" in (e.kinds or [e.kind])]
     if red_flag:
@@ -128,13 +122,7 @@ async def test_a_decorated_symptom_by_sms_opens_a_red_flag_escalation(
 async def test_a_death_told_with_a_red_flag_or_dispute_raises_them_all(
         db_url: str, clock: FrozenClock, fake: FakeAliyunSms, client_factory: Any,
         reply: str, kinds: set[str]) -> None:
-    client = await start(db_url, clock, fake, client_factory, [VISIT])
-    await eventually(lambda: _sent(fake, 1))
-    url = str(client.make_url(f"/sms/aliyun/up/{CALLBACK_TOKEN}"))
-    item = fake.up_item("13812345678", reply, sequence_id="900003")
-    assert (await fake.push(url, [item]))[0] == 200
-    await eventually(lambda: Message.filter(direction="in", channel="sms",
-                                            status="processed").exists())
+    await _reply_to_checkin(db_url, clock, fake, client_factory, reply)
     escalations = await Escalation.all()
     raised = {k for e in escalations for k in (e.kinds or [e.kind])}
     assert raised == kinds, [(e.kind, e.kinds) for e in escalations]
@@ -171,6 +159,18 @@ async def test_reply_from_unknown_number_is_kept(db_url: str, clock: FrozenClock
     assert r.status == 200
     msg = await Message.get(direction="in")
     assert msg.contact_id is None and msg.body == "你好"
+
+
+async def _reply_to_checkin(db_url: str, clock: FrozenClock, fake: FakeAliyunSms,
+                            client_factory: Any, reply: str) -> None:
+    """The check-in goes out by SMS, ``reply`` comes back by Aliyun's push, and is handled."""
+    client = await start(db_url, clock, fake, client_factory, [VISIT])
+    await eventually(lambda: _sent(fake, 1))
+    url = str(client.make_url(f"/sms/aliyun/up/{CALLBACK_TOKEN}"))
+    item = fake.up_item("13812345678", reply, sequence_id="900002")
+    assert (await fake.push(url, [item]))[0] == 200
+    await eventually(lambda: Message.filter(direction="in", channel="sms",
+                                            status="processed").exists())
 
 
 async def _sent(fake: FakeAliyunSms, n: int) -> bool:
