@@ -41,7 +41,7 @@ RF_DENY_BEFORE_RE: Final = re.compile(
 RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|好很多|消了|消肿了|"
     r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|没有了|没了|"
-    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠])下去了|不厉害|不严重|没那么|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠陷凹瘪塌])下去了|退得差不多|差不多退了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     # "发烧刚退", "血就止了", "吃了药当天就下来了", "黄疸已经降到8点几了"
     r"刚退|(?:就|已经|都|早就)止(?:住)?了|(?:就|已经|都)(?:降|退)?下来了|已经降|"
@@ -241,7 +241,7 @@ def cues_of(norm: str) -> str:
 # A threshold asked about, no sign told: "黄疸多少需要复查", "黄疸值到多少要照蓝光".
 _VALUE_ASKED_RE: Final = re.compile(
     r"(?:值|指数|指标)?(?:多少|到多少|超过多少|高于多少|多高|几)(?:[^,，。!?；;]{0,8}"
-    r"(?:复查|回医院|住院|照蓝光|治疗|算高|算正常|正常|要紧|需要|[吗呢?]))")
+    r"(?:复查|医院|住院|照蓝光|治疗|算高|算正常|正常|要紧|需要|[吗呢?]))")
 
 
 def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
@@ -317,6 +317,8 @@ _OTHER_PERSON_RE: Final = re.compile(
 # ... or is cared for elsewhere: "弟弟也在发烧，不过他不是在你们医院看的"
 _ELSEWHERE_RE: Final = re.compile(
     r"[他她](?:们)?(?:也)?(?:不是在你们|是在别的|在别的|在别家|是在别家)")
+# A sleepyhead, not a collapse: "睡懒觉叫不醒", "闹钟都叫不醒我"
+_ORDINARY_SLEEP_RE: Final = re.compile(r"睡懒觉|懒觉|赖床|闹钟|起床气|周末|上学|上班")
 # Fright or hyperbole, not the body: "被账单吓晕了", "排队排到吐"
 _HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
@@ -459,6 +461,8 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
             _OTHER_PERSON_RE.search(norm, cs, s) is not None and \
             _SELF_FINE_RE.search(norm, cs, s) is None:
         return "about someone else"
+    if "不醒" in word and _ORDINARY_SLEEP_RE.search(norm, ss, e) is not None:
+        return "ordinary sleep"  # "孩子早上睡懒觉叫不醒", "闹钟都叫不醒我"
     if word[0] in "晕吐" and _HYPERBOLE_BEFORE_RE.search(norm, max(cs, s - 3), s) is not None:
         return "fright or hyperbole"
     if _NAMED_AFTER_RE.match(norm, e) is not None and word[-1] in "疹血烧热痛疼咳喘":
@@ -514,6 +518,10 @@ _STAFF_OR_MANNER_RE: Final = re.compile(
 _JEST_DEATH_RE: Final = re.compile(r"想死|不想活")
 _JEST_BEFORE_RE: Final = re.compile(r"(?:[排等熬挤累烦忙]|[排等熬挤]到我?|到我)$")
 _LAUGH_RE: Final = re.compile(r"哈哈|呵呵|😂|🤣|😅|笑死|hhh|lol|233")
+# "想死的心都有了" said of a queue, a wait or a bill
+_DEATH_IDIOM_RE: Final = re.compile(r"想死的心(?:都|也)?有")
+_IDIOM_GRIEVANCE_RE: Final = re.compile(
+    r"排队|排了|等了|等到|等半天|小时|半天|态度|收费|停车|挂号|堵车|作业|加班|考试|找不到|太贵|太慢")
 _SERIOUS_RE: Final = re.compile(r"念头|老|最近|一直|总|药|攒|藏|真的|不是开玩笑|认真")
 # An instruction of what to do if a sign comes: "医生说烧到38度5就回医院".
 _TOLD_BEFORE_RE: Final = re.compile(r"(?:说|讲|交代|嘱咐|叮嘱|告诉|让|要求)")
@@ -771,6 +779,9 @@ def self_harm_why(norm: str, s: int, e: int) -> str:
             or _LAUGH_RE.search(norm, ss, se) is not None) and \
             _SERIOUS_RE.search(norm, ss, se) is None:
         return "said in jest"
+    if _DEATH_IDIOM_RE.match(norm, s) is not None and _IDIOM_GRIEVANCE_RE.search(norm) is not None \
+            and _SERIOUS_RE.search(norm) is None:
+        return "an idiom about a grievance"  # "等了三个小时，想死的心都有了"
     if _SH_STORY_RE.search(norm) is not None and _SH_FIRST_PERSON_NOW_RE.search(norm) is None:
         return "someone else's words or a story"
     if _SH_PAST_RE.search(norm) is not None and _SH_OVER_RE.search(norm) is not None and \
