@@ -171,8 +171,9 @@ _RF_GRAMMAR: Final = "|".join((
     "监视(?:(?<=有人监视)|(?<=有人在监视))",
     # an overdose told as it happens: "刚才吃了20片安眠药", "一口气把一瓶药都吃了"
     each("吃 吞 喝 咽", r"(?:了|下|掉)?" + IN + "{0,4}?" + _MANY_PILLS),
-    each("瓶 盒 板 所有 全部", IN + "{0,4}(?:药|安定|安眠|片|粒)" + IN + "{0,2}(?:都|全|全部|一口气|一下子?|一次)"
-          "(?:吃|吞|喝|咽)(?:了|下|掉|光)(?![一两三四五六七八九十几\\d好完个])"),
+    each("瓶 盒 板 所有 全部", IN + "{0,4}(?:药|安定|安眠|片|粒)" + IN
+          + "{0,2}(?:都|全|全部|一口气|一下子?|一次)(?:吃|吞|喝|咽)(?:了|下|掉|光)"
+          "(?![一两三四五六七八九十几\\d好完个])"),
     each("一口气 一下子 一次性", IN + "{0,8}药" + IN + "{0,4}(?:吃|吞|喝)(?:了|下|掉|光)"),
     # psychosis now: "脑子里一直有人说话", "耳边老有人叫我"
     each("脑子里 脑袋里 脑海里 耳边 耳朵里 心里头", IN + "{0,4}有(?:个|一个)?(?:人|声音)" + IN
@@ -220,8 +221,9 @@ _RFB_EN_RE: Final = re.compile(
     r"|end(?:ing)? (?:it all|my life|myself)\b|kill(?:ing)? myself|suicid|self[- ]harm"
     r"|(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|better off dead"
     # an overdose told as it happens: "i just took all my pills", "swallowed a whole bottle"
-    r"|(?:took|taken|swallowed|ate) (?:all|a whole bottle|the whole bottle|\d{2,}) (?:of )?(?:my |the |his |her )?"
-    r"(?:pills|tablets|meds|medication|sleeping pills)(?! (?:as (?:prescribed|directed|told)|on time))"
+    r"|(?:took|taken|swallowed|ate) (?:all|a whole bottle|the whole bottle|\d{2,}) (?:of )?"
+    r"(?:my |the |his |her )?(?:pills|tablets|meds|medication|sleeping pills)"
+    r"(?! (?:as (?:prescribed|directed|told)|on time))"
     r"|overdos"
     # voices now: "hearing voices", "someone talking in my head"
     r"|hearing voices|hear voices|voices in my head|(?:someone|somebody) (?:is )?talking in my head"
