@@ -141,7 +141,20 @@ _PREF_TIME_RE: Final = re.compile(
     r"[^,，。!?；;\s]{0,4}$")
 # ... or right after it: "别太早发", "不要半夜打"
 _PREF_WHEN_AFTER_RE: Final = re.compile(
-    r"[再]?(?:太早|太晚|那么早|那么晚|这么早|这么晚|大清早|一大早|半夜|晚上|早上|上班时间)")
+    r"(?: me)? (?:during|while|before|after|until) |(?: me)? at (?:work|night)\b"
+    r"|[再]?(?:太早|太晚|那么早|那么晚|这么早|这么晚|大清早|一大早|半夜|晚上|早上|上班时间)")
+# ... or a later time offered: "别打了，在开会，下午三点以后再打" (not "以后也别再打")
+_PREF_LATER_RE: Final = re.compile(
+    r"(?:以后|之后|过后|晚点|晚些|等会儿?|一会儿?|待会儿?|回头|改天|明天|下午|晚上|中午|下班"
+    r"|[\d一二三四五六七八九十]+点)[^,，。!?；;别不勿莫甭]{0,4}再(?:打|联系|发|说|call)"
+    r"|call (?:me )?(?:back )?(?:later|after|tomorrow|in the (?:afternoon|evening))")
+# ... or WeChat asked for instead: "能不能发微信别打电话了", "WeChat is better"
+_PREF_WECHAT_RE: Final = re.compile(
+    r"(?:能不能|能否|可不可以|可以|请|麻烦|就|还是|改成?|换成?)(?:只|直接)?(?:发|用|走|通过)(?:个)?"
+    r"(?:微信|短信|文字)(?![^,，。!?；;]{0,3}(?:也|都)(?:别|不要|不用))"
+    r"|(?:微信|短信|文字)(?:更好|比较好|更方便|方便些|方便点|好点|好些|就行|就好)"
+    r"|wechat (?:is|would be|works) (?:better|fine|easier|ok)|(?:via|by|on|use|over) wechat"
+    r"|wechat instead|text (?:me )?instead")
 _PREF_MEDIUM_RE: Final = re.compile(r"[再给我]{0,3}(?:发|打)?(?:语音|视频|长语音)")
 # a change of medium: "能不能帮我把回访改成微信，不要打电话"
 _PREF_CHANGE_RE: Final = re.compile(
@@ -165,6 +178,30 @@ _OPT_NEG_INTENT_RE: Final = re.compile(
     r"(?:过|我|们|你们|要|想|真的|是|说|就)*$")
 
 
+# A plan or threat given up with 算了 (optout.toml ``withdrawn_plans``), nothing of our
+# messages after it: "本来要打12345的，就算了" (but "算了，别再发了" is a stop).
+_WITHDRAWN_RE: Final = re.compile(alt(strings(_WORDS, "withdrawn_plans")))
+_MESSAGE_AFTER_RE: Final = re.compile(
+    r"短信|消息|信息|电话|回访|随访|推送|通知|问卷|提醒|打扰|联系|别[再]?[发打]|不要[再]?[发打]")
+
+
+# An unsubscribe footer quoted and turned down: "短信后面写着回T退订 我不退".
+_DECLINED_AFTER_RE: Final = re.compile(
+    r"[^。!?]{0,12}?(?:我|俺|但|可|就)[^,，。!?；;]{0,2}(?:不退|不会退|不想退|没退|不退订|不取消)"
+    r"(?![烧热费款学])")
+
+
+def _declined_after(norm: str, e: int) -> bool:
+    """The stop word ending at ``e`` is quoted and then turned down."""
+    return _DECLINED_AFTER_RE.match(norm, e) is not None
+
+
+def _plan_given_up(norm: str, s: int, word: str) -> bool:
+    """The 算了 at ``s`` gives up a plan or threat told before it, not our messages."""
+    return word.endswith("算了") and _WITHDRAWN_RE.search(norm, 0, s) is not None and \
+        _MESSAGE_AFTER_RE.search(norm, s) is None
+
+
 def _negated_intent(norm: str, s: int, word: str = "") -> bool:
     """The stop word at ``s`` follows a denial of the intent: "我没说要退订", "不退订"."""
     if norm[s - 1] == "不" and not norm.startswith("要不", s - 2):
@@ -178,6 +215,8 @@ def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
             or _PREF_WHEN_AFTER_RE.match(norm, e) is not None
+            or _PREF_LATER_RE.search(norm, e) is not None
+            or _PREF_WECHAT_RE.search(norm) is not None
             or _PREF_MEDIUM_RE.match(norm, e) is not None
             or _PREF_OTHER_RE.search(norm) is not None
             or _PREF_CHANGE_RE.search(norm) is not None)
@@ -218,6 +257,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
             continue  # "不用再问医生了吧": someone else is asked, not us
         if s and _negated_intent(norm, s, m.group()):
             continue  # "我没说要退订": the intent is denied
+        if _plan_given_up(norm, s, m.group()) or _declined_after(norm, e):
+            continue  # "本来想投诉的，算了"; "回T退订 我不退"
         cm = last_separator(CLAUSE_TAIL_RE, norm, s)
         cs = cm.start() + 1 if cm else 0
         cem = SEP_RE.search(norm, e)
@@ -297,6 +338,12 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
             continue
         if s and _negated_intent(norm, s, m.group()):
             continue
+        if _plan_given_up(norm, s, m.group()) or _declined_after(norm, e):
+            continue
+        if m.group() in ("少发", "少打"):
+            sm = SEP_RE.search(norm, e)
+            if OPB_QUESTION_RE.search(norm, cs, sm.start() if sm else len(norm)) is not None:
+                continue  # "能少发点吗": asked, not a stop
         if _preference(norm, cs, s, e):
             continue
         return s, e
@@ -311,6 +358,7 @@ _STOP_WORD: Final = r"(?:退订|td|回t|取消(?:订阅|推送|提醒|短信)?|�
 _ASKED_STOP_RE: Final = re.compile(
     r"(?:怎么|如何|怎样|咋|怎么样|要怎么|该怎么|怎么才能|how (?:do|can|to))[^,，。!！\n]{0,8}?"
     + _STOP_WORD +
+    r"|" + _STOP_WORD + r"的话[^。!！]{0,16}?(?:吗|么|[?？]|是不是|会不会)"
     r"|" + _STOP_WORD + r"[^,，。!！\s]{0,8}?(?:怎么|如何|怎样|咋弄|回复什么|回什么|是什么|什么意思"
     r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|还会|以后还|的话回复|要回复|回复啥)")
 
@@ -351,6 +399,10 @@ def keyword_why(norm: str, s: int, e: int, text: str) -> str | None:
         return "a preference"
     if s and _negated_intent(norm, s, text):
         return "intent denied"
+    if _plan_given_up(norm, s, text):
+        return "a plan given up"
+    if _declined_after(norm, e):
+        return "quoted and declined"
     return None
 
 

@@ -110,6 +110,10 @@ _SWALLOWED_RE: Final = re.compile(
 # the unborn (or newborn) baby, for movements not felt
 _FETUS_HEADS: Final = strings(_WORDS, "fetus_heads")
 _FETUS: Final = alt(_FETUS_HEADS)
+# many pills or a whole bottle: "20片安眠药", "一瓶药", "一整板", "所有的药"
+_MANY_PILLS: Final = (
+    r"(?:[1-9]\d|[二三四五六七八九]十|十几|几十|一把|一整?瓶|整瓶|大半瓶|半瓶|一整?盒|整盒|一整?板|整板"
+    r"|所有的?|全部的?)" + IN + "{0,2}(?:片|粒|颗)?" + IN + "{0,4}?药(?!店|房|费|方|单|盒子)")
 _INGESTED: Final = (r"(?:" + _OTHERS_MEDICINE + IN + "{0,6}(?:吃|吞|喝|咽)|(?:吃|吞|喝)了?"
                     + IN + "{0,3}" + _OTHERS_MEDICINE + "|(?:吃|吞|咽)(?:了|下|进去)?" + IN
                     + "{0,3}" + _OBJECTS + ")")
@@ -165,6 +169,20 @@ _RF_GRAMMAR: Final = "|".join((
     # persecution and danger: "说有人要害她", "拿着刀守着门" (the rarer character first)
     "害(?:(?<=有人害)|(?<=有人要害)|(?<=有人想害)|(?<=有人在害)|(?<=有人会害))(?![怕羞])",
     "监视(?:(?<=有人监视)|(?<=有人在监视))",
+    # an overdose told as it happens: "刚才吃了20片安眠药", "一口气把一瓶药都吃了"
+    each("吃 吞 喝 咽", r"(?:了|下|掉)?" + IN + "{0,4}?" + _MANY_PILLS),
+    each("瓶 盒 板 所有 全部", IN + "{0,4}(?:药|安定|安眠|片|粒)" + IN
+          + "{0,2}(?:都|全|全部|一口气|一下子?|一次)(?:吃|吞|喝|咽)(?:了|下|掉|光)"
+          "(?![一两三四五六七八九十几\\d好完个])"),
+    each("一口气 一下子 一次性", IN + "{0,8}药" + IN + "{0,4}(?:吃|吞|喝)(?:了|下|掉|光)"),
+    # psychosis now: "脑子里一直有人说话", "耳边老有人叫我"
+    each("脑子里 脑袋里 脑海里 耳边 耳朵里 心里头", IN + "{0,4}有(?:个|一个)?(?:人|声音)" + IN
+          + "{0,3}(?:说话|讲话|在说|在讲|叫我|骂我|命令|让我|跟我说|和我说|喊我)"),
+    # collapsed and not rousable, however told: "昏倒了叫不醒"
+    each("昏倒 晕倒 倒在地 倒地 昏过去 晕过去 倒下 栽倒", IN + "{0,8}(?:叫不醒|喊不醒|叫不应|"
+          "喊不应|拍不醒|没反应|没有反应|没意识|不省人事)"),
+    # a glucose meter past its range: "血糖仪显示HI", "血糖测不出来"
+    each("血糖", IN + "{0,6}(?:hi\\b|high\\b|测不出|测不到|爆表|显示不了|超出范围)"),
     "刀(?:(?<=拿刀)|(?<=拿着刀)|(?<=拿把刀)|(?<=拿菜刀)|(?<=拿着菜刀)|(?<=拿着把刀)|(?<=拿一把刀))"
     + IN + "{0,4}(?:守|对着|站|比划|吓|追|挥|砍|乱)",
 ))
@@ -202,6 +220,13 @@ _RFB_EN_RE: Final = re.compile(
     r"|(?:think|thought|want|wanna|going|plan)\w* (?:about |of |to )?end(?:ing)? it\b"
     r"|end(?:ing)? (?:it all|my life|myself)\b|kill(?:ing)? myself|suicid|self[- ]harm"
     r"|(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|better off dead"
+    # an overdose told as it happens: "i just took all my pills", "swallowed a whole bottle"
+    r"|(?:took|taken|swallowed|ate) (?:all|a whole bottle|the whole bottle|\d{2,}) (?:of )?"
+    r"(?:my |the |his |her )?(?:pills|tablets|meds|medication|sleeping pills)"
+    r"(?! (?:as (?:prescribed|directed|told)|on time))"
+    r"|overdos"
+    # voices now: "hearing voices", "someone talking in my head"
+    r"|hearing voices|hear voices|voices in my head|(?:someone|somebody) (?:is )?talking in my head"
     r"|(?:no|any) point (?:in )?(?:living|going on)"
     r"|don'?t want to (?:be here|live|be alive|wake up)|want to die|wanna die"
     # wound signs in pinyin: "hong zhong", "liu nong", "fa shao", "chu xue"

@@ -41,7 +41,7 @@ RF_DENY_BEFORE_RE: Final = re.compile(
 RF_RESOLVED_AFTER_RE: Final = re.compile(
     r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|好很多|消了|消肿了|"
     r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|没有了|没了|"
-    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠])下去了|不厉害|不严重|没那么|"
+    r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠陷凹瘪塌])下去了|退得差不多|差不多退了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
     # "发烧刚退", "血就止了", "吃了药当天就下来了", "黄疸已经降到8点几了"
     r"刚退|(?:就|已经|都|早就)止(?:住)?了|(?:就|已经|都)(?:降|退)?下来了|已经降|"
@@ -238,6 +238,12 @@ def cues_of(norm: str) -> str:
     return "".join(k for k, rx in _CUES if rx.search(norm) is not None)
 
 
+# A threshold asked about, no sign told: "黄疸多少需要复查", "黄疸值到多少要照蓝光".
+_VALUE_ASKED_RE: Final = re.compile(
+    r"(?:值|指数|指标)?(?:多少|到多少|超过多少|高于多少|多高|几)(?:[^,，。!?；;]{0,8}"
+    r"(?:复查|医院|住院|照蓝光|治疗|算高|算正常|正常|要紧|需要|[吗呢?]))")
+
+
 def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
     """The broad layer's exclusions for the precise rules' hits ("" if none applies).
 
@@ -247,7 +253,12 @@ def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
     if _RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None or \
             _RFB_DENY_AFTER_RE.match(norm, e) is not None:
         return "denied"
+    if _VALUE_ASKED_RE.match(norm, e) is not None:
+        return "a value asked about"
     _, ss, se = bounds(norm, s, e)
+    if "死" in norm[s:e] and _LAUGH_RE.search(norm, ss, len(norm)) is not None and \
+            _SERIOUS_RE.search(norm, ss, se) is None:
+        return "said in jest"
     if _better_after(norm, e, se, strict=True) and (
             "n" not in cues or _NO_RESOLVE_RE.search(norm, ss, se) is None):
         return "resolved or improving"
@@ -283,6 +294,15 @@ _ER_PLACE_AFTER_RE: Final = re.compile(
 _ER_STORY_BEFORE_RE: Final = re.compile(r"(?:你们|前面有|一次|儿科|那个|看过)$")
 _ER_GOING_BEFORE_RE: Final = re.compile(r"(?:去|送|挂|赶|到|进|现在在|正在|还在)(?:你们)?$")
 # Words that look like a sign and are something else: a halo round lights after eye surgery
+# A neighbour or a colleague who tells us about the patient: "邻居打电话说我爸倒在地上叫不醒".
+_TELLER_RE: Final = re.compile(
+    r"(?:邻居|隔壁|同事|朋友)[^,，。!?；;]{0,4}(?:说|打电话|告诉|发现|看到|看见|通知|喊)"
+    r"[^,，。!?；;]{0,2}(?:他|她|我(?:爸|妈|家)|老人|病人|老伴|老爷子|老太太|[爸妈爷奶])")
+# The writer's own sign beside a patient said to be well: "我自己有点发烧，孩子挺好".
+_WRITER_RE: Final = re.compile(r"(?:我|俺)(?:自己|本人)")
+_PATIENT_FINE_RE: Final = re.compile(
+    r"(?:孩子|宝宝|小孩|娃|儿子|女儿|病人|患者|老人)(?:倒是|都|本人)?(?:挺好|很好|还好|没事|好好的"
+    r"|一切正常|正常)")
 # (光晕), 白内障 misheard by voice input (白内胀).
 _HALO_RE: Final = re.compile(r"光晕")
 _CATARACT_MISHEARD_RE: Final = re.compile(r"白内[胀涨帐]")
@@ -297,6 +317,8 @@ _OTHER_PERSON_RE: Final = re.compile(
 # ... or is cared for elsewhere: "弟弟也在发烧，不过他不是在你们医院看的"
 _ELSEWHERE_RE: Final = re.compile(
     r"[他她](?:们)?(?:也)?(?:不是在你们|是在别的|在别的|在别家|是在别家)")
+# A sleepyhead, not a collapse: "睡懒觉叫不醒", "闹钟都叫不醒我"
+_ORDINARY_SLEEP_RE: Final = re.compile(r"睡懒觉|懒觉|赖床|闹钟|起床气|周末|上学|上班")
 # Fright or hyperbole, not the body: "被账单吓晕了", "排队排到吐"
 _HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
@@ -420,7 +442,8 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a near miss"
     if "以为" in norm[cs:s] and _CORRECTED_RE.search(norm, e, e + 24) is not None:
         return "a fear corrected"
-    if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None:
+    if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None and \
+            _TELLER_RE.search(norm, cs, s) is None:
         return "about someone else"
     if _ALSO_OTHER_RE.search(norm, ss, s) is not None or (
             _ALSO_SEEN_RE.search(norm, e) is not None and
@@ -431,10 +454,15 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "another word"
     if _ELSEWHERE_RE.search(norm) is not None and _OTHER_PERSON_RE.search(norm, cs, s) is not None:
         return "about someone else"
+    if _WRITER_RE.search(norm, cs, s) is not None and \
+            _PATIENT_FINE_RE.search(norm) is not None:
+        return "the writer's own, the patient is well"
     if _SELF_FINE_RE.search(norm) is not None and \
             _OTHER_PERSON_RE.search(norm, cs, s) is not None and \
             _SELF_FINE_RE.search(norm, cs, s) is None:
         return "about someone else"
+    if "不醒" in word and _ORDINARY_SLEEP_RE.search(norm, ss, e) is not None:
+        return "ordinary sleep"  # "孩子早上睡懒觉叫不醒", "闹钟都叫不醒我"
     if word[0] in "晕吐" and _HYPERBOLE_BEFORE_RE.search(norm, max(cs, s - 3), s) is not None:
         return "fright or hyperbole"
     if _NAMED_AFTER_RE.match(norm, e) is not None and word[-1] in "疹血烧热痛疼咳喘":
@@ -490,6 +518,10 @@ _STAFF_OR_MANNER_RE: Final = re.compile(
 _JEST_DEATH_RE: Final = re.compile(r"想死|不想活")
 _JEST_BEFORE_RE: Final = re.compile(r"(?:[排等熬挤累烦忙]|[排等熬挤]到我?|到我)$")
 _LAUGH_RE: Final = re.compile(r"哈哈|呵呵|😂|🤣|😅|笑死|hhh|lol|233")
+# "想死的心都有了" said of a queue, a wait or a bill
+_DEATH_IDIOM_RE: Final = re.compile(r"想死的心(?:都|也)?有")
+_IDIOM_GRIEVANCE_RE: Final = re.compile(
+    r"排队|排了|等了|等到|等半天|小时|半天|态度|收费|停车|挂号|堵车|作业|加班|考试|找不到|太贵|太慢")
 _SERIOUS_RE: Final = re.compile(r"念头|老|最近|一直|总|药|攒|藏|真的|不是开玩笑|认真")
 # An instruction of what to do if a sign comes: "医生说烧到38度5就回医院".
 _TOLD_BEFORE_RE: Final = re.compile(r"(?:说|讲|交代|嘱咐|叮嘱|告诉|让|要求)")
@@ -608,7 +640,9 @@ _ASKED_SEVERE_RE: Final = re.compile(
 # ... and only when the writer softens it themselves ("有点", "稍微"): an unsoftened sign asked
 # about ("肚子一阵一阵绞着疼，要紧吗") is reported, and asking cannot take a red flag away.
 _SOFTENER_RE: Final = re.compile(
-    r"有点|一点|有些|稍微|稍稍|轻微|微微|略微|略有|些许|[吃喝]点|一丢丢|小小|一小[块片点]|几个小")
+    r"有点|一点|有些|稍微|稍稍|轻微|微微|略微|略有|些许|[吃喝]点|一丢丢|小小|一小[块片点]|几个小"
+    # early in a course, where soreness is expected: "矫正第一周牙齿酸痛"
+    r"|第[一二1-2](?:周|天|个星期|个礼拜)|刚(?:戴|装|做完|矫正|换|调)|头(?:几|两)天|酸痛|酸胀")
 
 
 def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
@@ -618,6 +652,11 @@ def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
     if ("烧" in word or "热" in word) and _LOW_FEVER_RE.search(sentence) is not None and \
             _HIGH_FEVER_RE.search(sentence) is None and _GOES_ON_RE.search(norm, ss) is None:
         return "a low-grade fever"
+    if _VALUE_ASKED_RE.match(norm, e) is not None:
+        return "a value asked about"
+    if norm.startswith("死", e) and _LAUGH_RE.search(norm, ss) is not None and \
+            _SERIOUS_RE.search(norm, ss, se) is None:
+        return "said in jest"  # "疼死我了哈哈哈"
     if _ASKABLE_RE.search(word) is not None and _EXCRETA_RE.search(word) is None and \
             _SOFTENER_RE.search(norm, ss, e) is not None and \
             _ASKED_EXPECTED_RE.search(norm, e, min(len(norm), se + 12)) is not None and \
@@ -705,7 +744,7 @@ _SH_PAST_RE: Final = re.compile(
     r"以前|之前|去年|前年|前几年|[一两三四五六七八九十几\d]+年前|上一次|上次|那段时间|那时候|那阵子|曾经|过去|有段时间|有一段时间|当时|小时候"
     r"|used to|last year|years ago|in the past")
 _SH_OVER_RE: Final = re.compile(
-    r"现在好多了|现在好了|已经好了|好多了|走出来了|都过去了|已经过去|过去了|现在很好|现在挺好|现在没事"
+    r"已经没有了|早就没有了|现在没有了|再也没有|已经不想了|现在好多了|现在好了|已经好了|好多了|走出来了|都过去了|已经过去|过去了|现在很好|现在挺好|现在没事"
     r"|没有这种想法了|没这种想法了|不再想|很稳定|稳定了|控制住了|不会再想|早就不想|现在不想了|恢复了|康复了"
     r"|much better now|better now|i'?m fine now|i'?m ok now|over it|not anymore")
 _SH_RECENT_RE: Final = re.compile(
@@ -740,6 +779,9 @@ def self_harm_why(norm: str, s: int, e: int) -> str:
             or _LAUGH_RE.search(norm, ss, se) is not None) and \
             _SERIOUS_RE.search(norm, ss, se) is None:
         return "said in jest"
+    if _DEATH_IDIOM_RE.match(norm, s) is not None and _IDIOM_GRIEVANCE_RE.search(norm) is not None \
+            and _SERIOUS_RE.search(norm) is None:
+        return "an idiom about a grievance"  # "等了三个小时，想死的心都有了"
     if _SH_STORY_RE.search(norm) is not None and _SH_FIRST_PERSON_NOW_RE.search(norm) is None:
         return "someone else's words or a story"
     if _SH_PAST_RE.search(norm) is not None and _SH_OVER_RE.search(norm) is not None and \
