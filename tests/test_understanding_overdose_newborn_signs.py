@@ -290,3 +290,36 @@ def test_an_urgent_sign_now_is_a_red_flag(text: str, who: str) -> None:
 def test_a_look_alike_is_no_red_flag(text: str, who: str) -> None:
     r = PARSERS[who].parse(text)
     assert not r.red_flag, r.explain()
+
+
+# Fingers or toes numb, cold or blue under a cast or splint: the circulation may be cut off,
+# urgent however lightly it is said or asked about.
+CAST_SIGNS = [
+    "石膏太紧 脚趾有点发麻发凉 要不要去拆开，要紧吗？",
+    "石膏太紧，脚趾有点发麻，这正常吗？",
+    "脚趾发紫了，是不是石膏打太紧了",
+    "打了石膏的那只手，手指冰凉冰凉的",
+    "夹板绑得紧，指尖发白",
+    "支具戴上以后脚趾麻木",
+    "石膏里面脚指头没知觉了",
+]
+CAST_FINE = [
+    "打了石膏以后脚趾没发麻，挺好的，5分",
+    "石膏拆了，手指还有点麻，慢慢恢复吧",
+    "夹板固定得很好，手指活动正常，5分",
+    "石膏挺轻的，脚趾能动，不麻",
+]
+
+
+@pytest.mark.parametrize("who", ["rules", "whole"])
+@pytest.mark.parametrize("text", CAST_SIGNS)
+def test_numb_or_cold_fingers_under_a_cast_are_a_red_flag(text: str, who: str) -> None:
+    parser = ReplyParser(recall=False) if who == "rules" else ReplyParser()
+    assert parser.parse(text).red_flag, text
+
+
+@pytest.mark.parametrize("who", ["rules", "whole"])
+@pytest.mark.parametrize("text", CAST_FINE)
+def test_a_cast_without_those_signs_is_no_red_flag(text: str, who: str) -> None:
+    parser = ReplyParser(recall=False) if who == "rules" else ReplyParser()
+    assert not parser.parse(text).red_flag, text

@@ -98,6 +98,10 @@ _RF_CHILD_RX: Final = (*(re.escape(c) for c in _RF_CHILDREN),
                        "宝(?:(?<=大宝)|(?<=二宝)|(?<=小宝)|(?<=三宝))")
 _RF_CHILD_SIGNS: Final = strings(_WORDS, "child_signs")
 _RF_SIGNS: Final = strings(_WORDS, "signs")
+# within the sentence, across commas and spaces: "石膏太紧 脚趾有点发麻"
+_IN_SENTENCE: Final = r"[^。.!?？！；;~]"
+_CAST_NUMB: Final = (r"(?:脚趾|手指|指头|趾头|脚指头|指尖|脚尖)" + IN_POS
+                    + "{0,4}(?:发麻|麻木|麻了|发凉|冰凉|冰冷|发紫|发白|发黑|青紫|没知觉|没感觉)")
 # someone else's medicine, eaten: "把他奶奶的降压药吃了两粒"
 _OTHERS_MEDICINE: Final = (
     r"(?:降压|降糖|安眠|避孕|抗抑郁|精神|心脏|大人的?|[爷奶姥外公婆爸妈姨舅叔][^,，。!?；;]{0,2}的)"
@@ -129,6 +133,10 @@ _RF_GRAMMAR: Final = "|".join((
     each(" ".join(_RF_SIGNS), ""),
     each(" ".join(_RF_EXCRETA), "[里中]?" + IN_POS + "{0,2}(?:有血|带血|是血|血丝|发黑)"),
     each(" ".join(_RF_LIMBS), IN_POS + "{0,3}(?:发麻|没力|没劲|无力|抬不起|动不了)"),
+    # fingers or toes numb, cold or blue under a cast or splint (circulation cut off): urgent
+    # however lightly said ("石膏太紧 脚趾有点发麻发凉，要紧吗")
+    r"(?:石膏|夹板|支具)" + _IN_SENTENCE + "{0,14}" + _CAST_NUMB,
+    _CAST_NUMB + _IN_SENTENCE + "{0,14}(?:石膏|夹板|支具)",
     r"拉了(?:一整晚|一晚上|一整夜|一夜|一整天|好几次|[两三四五六七八九十几\d]+次)(?![琴曲首遍])",
     each("两 三 四 五 六 七 几 2 3 4 5 6 7", "天没(?:怎么)?(?:吃|喝|大便|小便|尿)"),
     each("嘴角 嘴 口角 脸", "[也都有点]{0,2}歪"),
