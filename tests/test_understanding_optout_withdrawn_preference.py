@@ -69,6 +69,11 @@ QUOTED_OR_ASKED = [
     '取消的话复查提醒还有吗？',
 ]
 GENUINE_STOPS = [
+    # a later time offered narrows a stop of calls only: these stop the messages
+    '别再发了，先不回了在上班 晚上再说',
+    '别再发了，晚上再说',
+    '退订，改天再说',
+    '你们别再发短信了，有事微信说',
     '算了，别再发了',
     'TD',
     '退订',

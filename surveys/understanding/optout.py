@@ -155,6 +155,7 @@ _PREF_WECHAT_RE: Final = re.compile(
     r"|(?:微信|短信|文字)(?:更好|比较好|更方便|方便些|方便点|好点|好些|就行|就好)"
     r"|wechat (?:is|would be|works) (?:better|fine|easier|ok)|(?:via|by|on|use|over) wechat"
     r"|wechat instead|text (?:me )?instead")
+_CALL_STOP_RE: Final = re.compile(r"打|电话|call|ring|phon")
 _PREF_MEDIUM_RE: Final = re.compile(r"[再给我]{0,3}(?:发|打)?(?:语音|视频|长语音)")
 # a change of medium: "能不能帮我把回访改成微信，不要打电话"
 _PREF_CHANGE_RE: Final = re.compile(
@@ -213,10 +214,14 @@ def _negated_intent(norm: str, s: int, word: str = "") -> bool:
 
 def _preference(norm: str, cs: int, s: int, e: int) -> bool:
     """The stop word at ``norm[s:e]`` (clause from ``cs``) narrows how or when we write."""
+    # a later time or WeChat offered narrows only a stop of calls ("别打了，下午三点以后再打");
+    # "别再发了，晚上再说" still stops the messages
+    sep = SEP_RE.search(norm, e)
+    calls = _CALL_STOP_RE.search(norm, s, sep.start() if sep else len(norm)) is not None
     return (_PREF_TIME_RE.search(norm, cs, s) is not None
             or _PREF_WHEN_AFTER_RE.match(norm, e) is not None
-            or _PREF_LATER_RE.search(norm, e) is not None
-            or _PREF_WECHAT_RE.search(norm) is not None
+            or (calls and _PREF_LATER_RE.search(norm, e) is not None)
+            or (calls and _PREF_WECHAT_RE.search(norm) is not None)
             or _PREF_MEDIUM_RE.match(norm, e) is not None
             or _PREF_OTHER_RE.search(norm) is not None
             or _PREF_CHANGE_RE.search(norm) is not None)
