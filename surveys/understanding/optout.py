@@ -203,6 +203,18 @@ def _plan_given_up(norm: str, s: int, word: str) -> bool:
         _MESSAGE_AFTER_RE.search(norm, s) is None
 
 
+def _taken_back(norm: str, s: int, e: int, word: str) -> str | None:
+    """Why the stop word ``word`` at ``norm[s:e]`` is said and not meant (None if it is):
+    the intent denied, a plan given up with 算了, or a quoted footer turned down."""
+    if s and _negated_intent(norm, s, word):
+        return "intent denied"
+    if _plan_given_up(norm, s, word):
+        return "a plan given up"
+    if _declined_after(norm, e):
+        return "quoted and declined"
+    return None
+
+
 def _negated_intent(norm: str, s: int, word: str = "") -> bool:
     """The stop word at ``s`` follows a denial of the intent: "我没说要退订", "不退订"."""
     if norm[s - 1] == "不" and not norm.startswith("要不", s - 2):
@@ -260,10 +272,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
                 return s, e  # (not "护士又问了一遍，烦": a staff member asked)
         if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
             continue  # "不用再问医生了吧": someone else is asked, not us
-        if s and _negated_intent(norm, s, m.group()):
-            continue  # "我没说要退订": the intent is denied
-        if _plan_given_up(norm, s, m.group()) or _declined_after(norm, e):
-            continue  # "本来想投诉的，算了"; "回T退订 我不退"
+        if _taken_back(norm, s, e, m.group()):
+            continue  # "我没说要退订"; "本来想投诉的，算了"; "回T退订 我不退"
         cm = last_separator(CLAUSE_TAIL_RE, norm, s)
         cs = cm.start() + 1 if cm else 0
         cem = SEP_RE.search(norm, e)
@@ -341,9 +351,7 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
         cs = clause_start(norm, s)
         if m.group() == "拉黑" and _THIRD_PARTY_CALL_RE.search(norm, cs, s) is not None:
             continue
-        if s and _negated_intent(norm, s, m.group()):
-            continue
-        if _plan_given_up(norm, s, m.group()) or _declined_after(norm, e):
+        if _taken_back(norm, s, e, m.group()):
             continue
         if m.group() in ("少发", "少打"):
             sm = SEP_RE.search(norm, e)
@@ -402,13 +410,7 @@ def keyword_why(norm: str, s: int, e: int, text: str) -> str | None:
         return ""  # "不要再发烧", "不用再打针": a body or a treatment, not a message
     if _preference(norm, clause_start(norm, s), s, e):
         return "a preference"
-    if s and _negated_intent(norm, s, text):
-        return "intent denied"
-    if _plan_given_up(norm, s, text):
-        return "a plan given up"
-    if _declined_after(norm, e):
-        return "quoted and declined"
-    return None
+    return _taken_back(norm, s, e, text)
 
 
 def settle_opt_out(raw: str, norm: str, may_opb: bool, may_unsure: bool, ev: list[Evidence],
