@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 # the parser and the modules it calls on every reply (scripts/build_native.py); a path
 # under surveys/ ("understanding/model": surveys/understanding/model.py)
 MODULES: Final = tuple(f"understanding/{m}" for m in (
-    "normalize", "compose", "text", "evidence", "explain", "numbers", "scores", "safety",
+    "normalize", "compose", "text", "evidence", "explain", "numbers", "scores", "resolution",
+    "circumstance", "selfharm", "safety",
     "redflag", "optout", "contact", "complaint", "questions", "dispute", "model", "decide",
     "rules"))
 NATIVE_DIR: Final = "build/native/surveys"

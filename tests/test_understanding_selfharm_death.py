@@ -1,6 +1,6 @@
 """Self-harm told obliquely is a red flag; a death told by the family is read as deceased.
 
-Both are read by the rules (redflag.toml ``self_harm`` with ``safety.self_harm_why``; the
+Both are read by the rules (redflag.toml ``self_harm`` with ``selfharm.self_harm_why``; the
 lexicon's ``deceased`` and ``contact.py``) and neither may be cleared by the learned model:
 every case runs through the rules alone and the whole parser.  Their look-alikes -- idioms
 and hyperbole, a story or someone else's words, thoughts past and over, a question about the

@@ -7,7 +7,9 @@ re-exports it), calling on
 * :mod:`~surveys.understanding.numbers` and :mod:`~surveys.understanding.scores` -- numbers,
   stars, rating words (``scores.toml``, ``ratings.toml``) and the score decision;
 * :mod:`~surveys.understanding.redflag` and :mod:`~surveys.understanding.safety` -- red flags
-  (``redflag.toml``) and when a mention is none (denied, resolved, hypothetical ...);
+  (``redflag.toml``) and when a mention is none: :mod:`~surveys.understanding.resolution`
+  (denied, resolved, mild, hypothetical), :mod:`~surveys.understanding.circumstance` (past,
+  someone else's, a grievance's circumstance), :mod:`~surveys.understanding.selfharm`;
 * :mod:`~surveys.understanding.optout` and :mod:`~surveys.understanding.contact` -- stops
   (``optout.toml``), deaths, wrong numbers, moves to other care;
 * :mod:`~surveys.understanding.complaint` (``complaint.toml``) and

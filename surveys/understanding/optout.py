@@ -16,9 +16,9 @@ import re
 from itertools import islice
 from typing import Final
 
+from surveys.understanding.circumstance import BODY_STAFF_RE
 from surveys.understanding.compose import MAX_HITS, alt, each, factor, rx_each, strings, table
 from surveys.understanding.evidence import Evidence, make_ev
-from surveys.understanding.safety import BODY_STAFF_RE
 from surveys.understanding.text import CLAUSE_TAIL_RE, SEP_RE, clause_start, last_separator
 
 # the word tables (optout.toml)
@@ -189,7 +189,8 @@ _MESSAGE_AFTER_RE: Final = re.compile(
 # An unsubscribe footer quoted and turned down: "短信后面写着回T退订 我不退".
 _DECLINED_AFTER_RE: Final = re.compile(
     r"[^。!?]{0,12}?(?:我|俺|但|可|就)[^,，。!?；;]{0,2}(?:不退|不会退|不想退|没退|不退订|不取消)"
-    r"(?![烧热费款学])")
+    r"(?![烧热费款学])"
+    r"|[^.!?]{0,24}?\bi (?:don't|do not) want to(?! (?:get|receive|hear))")
 
 
 def _declined_after(norm: str, e: int) -> bool:
@@ -373,7 +374,10 @@ _ASKED_STOP_RE: Final = re.compile(
     + _STOP_WORD +
     r"|" + _STOP_WORD + r"的话[^。!！]{0,16}?(?:吗|么|[?？]|是不是|会不会)"
     r"|" + _STOP_WORD + r"[^,，。!！\s]{0,8}?(?:怎么|如何|怎样|咋弄|回复什么|回什么|是什么|什么意思"
-    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|还会|以后还|的话回复|要回复|回复啥)")
+    r"|是不是|是吗|对吗|吗|要收费|收费|要钱|还能|还会|以后还|的话回复|要回复|回复啥|啥意思)"
+    # a footer quoted, asked whose it is or what it costs: "后面写着回T退订 是你们发的吗"
+    r"|回复?(?:td|t)(?![a-z])[^。!！]{0,30}?(?:是你们发的|你们发的吗|是不是你们|扣话费|扣费|收费"
+    r"|要钱|骗子|诈骗|什么意思|啥意思)")
 
 
 # A stop already sent, and our messages still come: "回T了怎么还发", "我回了三次TD了还在发",

@@ -29,17 +29,19 @@ from surveys.understanding.compose import (
     table,
 )
 from surveys.understanding.evidence import Evidence, make_ev
-from surveys.understanding.safety import (
+from surveys.understanding.resolution import (
     NEG_RESOLUTION_RE,
     RF_DENY_BEFORE_RE,
     RF_RESOLVED_AFTER_RE,
-    SELF_HARM_WORD_RE,
+    fainted,
+)
+from surveys.understanding.safety import (
     cues_of,
     rf_precise_exclusion,
     rfb_exclusion,
-    self_harm_why,
     staff_subject,
 )
+from surveys.understanding.selfharm import SELF_HARM_WORD_RE, self_harm_why
 from surveys.understanding.text import (
     CLAUSE_TAIL_RE,
     Scan,
@@ -191,6 +193,30 @@ _RF_GRAMMAR: Final = "|".join((
           "喊不应|拍不醒|没反应|没有反应|没意识|不省人事)"),
     # a glucose meter past its range: "血糖仪显示HI", "血糖测不出来"
     each("血糖", IN + "{0,6}(?:hi\\b|high\\b|测不出|测不到|爆表|显示不了|超出范围)"),
+    # a fever the medicine does not touch, or one climbing: "退烧药吃了也没用，38、39、40，
+    # 一直往上走"
+    each("退烧药 退烧针 退烧栓 退烧贴", _IN_SENTENCE + "{0,10}(?:没用|不管用|没效果|无效|不起作用"
+         "|压不住|退不下|不顶用|也不退|还是烧)"),
+    each("烧 体温 温度", _IN_SENTENCE + "{0,14}(?:往上走|往上窜|往上升|往上涨|还在升|还在涨|一直升"
+         "|一直涨|越来越高)"),
+    "越烧越高",
+    # a glucose that will not come down: "血糖总是在十五六 降不下来 打胰岛素也没用"
+    each("血糖", _IN_SENTENCE + "{0,12}(?:降不下来|降不下去|下不来|下不去|压不下|胰岛素也没用"
+         "|胰岛素都没用)"),
+    # breathless lying flat (the heart failing): "晚上得垫三个枕头才能睡"
+    each("躺不平 不能平躺 没法平躺 平躺不了 坐着才能睡 只能坐着睡", ""),
+    "垫(?:[两三四五几2-5]|好几)个枕头",
+    # weight put on within days (fluid): "出院后这三天体重涨了快五斤"
+    each("天 星期 礼拜", IN + "{0,2}体重" + IN + "{0,4}(?:涨|长|增|多)了?(?:快|差不多|将近|近|有)?"
+         "(?:[3-9]|[三四五六七八九十])(?:斤|公斤)"),
+    # a bowel that has stopped: no stool and no wind ("一个礼拜没拉了 ... 也不放屁")
+    each("便秘 没拉 没大便 没解大便 肚子胀 腹胀", _IN_SENTENCE + "{0,30}(?:不|没有?)(?:放屁|排气)"),
+    # a small object or another child's medicine, told swallowed after a pause: "纽扣电池少了
+    # 一颗，孩子说他吃了", "有一板别的小朋友的药，说是吃了两颗"
+    _OBJECTS + _IN_SENTENCE + "{0,14}(?:[他她]|孩子|宝宝|娃|儿子|女儿)说?[他她]?(?:吃|吞|咽)"
+    "(?:了|下去|进去)",
+    each("别的小朋友 别的孩子 别的小孩 其他小朋友 其他孩子 同学", "的" + IN + "{0,4}药"
+         + _IN_SENTENCE + "{0,12}(?:吃|吞|喝)了"),
     "刀(?:(?<=拿刀)|(?<=拿着刀)|(?<=拿把刀)|(?<=拿菜刀)|(?<=拿着菜刀)|(?<=拿着把刀)|(?<=拿一把刀))"
     + IN + "{0,4}(?:守|对着|站|比划|吓|追|挥|砍|乱)",
 ))
@@ -198,7 +224,7 @@ _RF_COMPOSED_RE: Final = re.compile(factor(_RF_PHRASES + "|" + _RF_GRAMMAR))
 RF_PARTS: Final = split_parts(_RF_COMPOSED_RE, 3)
 _RF_PART_A, _RF_PART_B, _RF_PART_C = RF_PARTS
 _RF_INNER_DENY_RE: Final = re.compile(
-    r"消肿|止血|退烧|不厉害|不严重|没那么|不是很|不太(?![认理应踢动])|没有很|不怎么(?![认理应踢动])|"
+    r"消肿|止血|退烧(?![药针栓贴])|不厉害|不严重|没那么|不是很|不太(?![认理应踢动醒])|没有很|不怎么(?![认理应踢动醒])|"
     r"^(?!尿|小便|大便|一[点泡滴]尿)[^,，。!?；;]*没有?$|[不没](?:闷|疼|痛|肿|烧|吐|出血|流血)|"
     # a worsening denied: "疼痛没有加重" (a resolution denied, "没有好转", still is one)
     r"(?:没有?|未|不)(?:再|见)?(?:加重|变大|更厉害|更严重)")
@@ -283,7 +309,7 @@ def _farewell(norm: str) -> tuple[int, int] | None:
 
 
 # Self-harm told obliquely (redflag.toml's self_harm): one more precise rule, whose hits
-# take safety.self_harm_why's exclusions.
+# take selfharm.self_harm_why's exclusions.
 SELF_HARM_RE: Final = re.compile(factor("|".join(strings(_WORDS, "self_harm"))))
 
 
@@ -300,7 +326,7 @@ def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
         _SWALLOWED_RE.search(text) is not None) else (
         "resolved or improving" if RF_RESOLVED_AFTER_RE.match(norm, e) is not None
         and "n" not in cues and NEG_RESOLUTION_RE.search(
-            norm, e, sent_end(norm, e)) is None else
+            norm, e, sent_end(norm, e)) is None and not fainted(norm, s, e) else
         rf_precise_exclusion(norm, cs, s, e, cues))
 
 
