@@ -298,7 +298,7 @@ async def _check_sms_batch(ch: AliyunSmsChannel) -> list[Finding]:
 async def check_voice(rt: Runtime) -> list[Finding]:
     """Aliyun accepts the voice AccessKey (a read-only query) and every survey's first score
     question has a call template; voice in ``[channels] order`` is configured."""
-    from bot.channels.voice_aliyun import FAULTS, AliyunVoiceChannel
+    from bot.channels.voice_aliyun import AliyunVoiceChannel
     from bot.phone.keypad import voice_question
 
     ch = rt.channels.get("voice")
@@ -313,10 +313,10 @@ async def check_voice(rt: Runtime) -> list[Finding]:
         "CallId": "0^0", "ProdId": "11000000300005",
         "QueryDate": str(int(rt.now().timestamp() * 1000))})
     code = str(answer.get("Code", ""))
-    known = FAULTS.get(code)
-    if known is not None or code.startswith(("Forbidden", "NoPermission")) \
-            or code == "voice.no_answer":
-        what = known[2] if known else str(answer.get("Message", ""))[:120]
+    # (the channel's own reading: a code that would pause calls fails the doctor)
+    fault = ch.fault(code)
+    if fault is not None or code == "voice.no_answer":
+        what = fault.en if fault is not None else str(answer.get("Message", ""))[:120]
         return [fail("voice credentials", f"Aliyun answered {code}: {what}",
                      "fix [voice] access_key_id / SURVEYBOT_VOICE__ACCESS_KEY_SECRET (the RAM "
                      "user needs AliyunDyvmsFullAccess)")]

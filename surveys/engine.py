@@ -363,6 +363,11 @@ def start(survey_id: str, survey: SurveyDef, texts: Mapping[str, str], ctx: Cont
     return b.step()
 
 
+# Escalations raised from more than one step: (kind, priority, the reason staff read).
+RED_FLAG: Final[tuple[Kind, Priority, str]] = ("red_flag", "urgent", "reported a worrying symptom")
+COMPLAINT: Final[tuple[Kind, Priority, str]] = ("complaint", "high", "complaint words in the reply")
+
+
 def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
           state: Mapping[str, Any], parsed: Reply, text: str) -> Step:
     """Apply one inbound reply to the conversation state."""
@@ -382,9 +387,9 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
         # bereaved spouse who no longer wants to live, a family blaming the care for the
         # death. Those are raised beside it, even when the stop itself was said before.
         if parsed.red_flag:
-            b.escalate("red_flag", "urgent", "reported a worrying symptom")
+            b.escalate(*RED_FLAG)
         if parsed.complaint:
-            b.escalate("complaint", "high", "complaint words in the reply")
+            b.escalate(*COMPLAINT)
         if b.state.get("stop_reason") != stop:
             b.state["status"], b.state["stop_reason"] = STOPPED, stop
             b.events.append(ContactStopped(stop))
@@ -417,7 +422,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
     elif parsed.opt_out and parsed.opt_out_unsure and not parsed.red_flag:
         if status in (ASKING, DONE):
             if parsed.complaint:
-                b.escalate("complaint", "high", "complaint words in the reply")
+                b.escalate(*COMPLAINT)
             b.state["confirm"] = {"opt_out": True}
             b.say("confirm_opt_out")
         elif status == STAFF:
@@ -431,7 +436,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
             b.say("opt_out_confirmed")
         return b.step()
     if parsed.red_flag:
-        b.escalate("red_flag", "urgent", "reported a worrying symptom")
+        b.escalate(*RED_FLAG)
         b.say("red_flag_advice")
         if status == ASKING:
             q = survey.questions[b.state["index"]]
@@ -462,7 +467,7 @@ def reply(survey: SurveyDef, texts: Mapping[str, str], ctx: Context,
 
     q = survey.questions[b.state["index"]]
     if parsed.complaint:
-        b.escalate("complaint", "high", "complaint words in the reply")
+        b.escalate(*COMPLAINT)
 
     if q.kind in ("text", "recovery"):
         b.record(q, None, text.strip())

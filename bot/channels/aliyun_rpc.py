@@ -50,6 +50,16 @@ GATEWAY_FAULTS: dict[str, tuple[str, str, str]] = {
     "isv.ACCOUNT_ABNORMAL": ("channel", "阿里云账户异常", "the Aliyun account is abnormal"),
 }
 
+# Gateway refusals named by family (Forbidden.RAM, Forbidden.AccessKeyDisabled, NoPermission...):
+# the RAM user may not call the action, whatever the product.
+DENIED_FAMILIES: Final = ("Forbidden", "NoPermission")
+
+
+def denied(code: str) -> bool:
+    """Aliyun's gateway refused the RAM user the action (a code of :data:`DENIED_FAMILIES`)."""
+    return any(code == f or code.startswith(f + ".") for f in DENIED_FAMILIES)
+
+
 _FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Bytes outside RFC 3986's unreserved set, in runs: Aliyun's percent-encoding is UTF-8 with

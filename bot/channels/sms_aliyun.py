@@ -54,7 +54,15 @@ from tortoise.transactions import in_transaction
 
 from bot.bulk import marks
 from bot.channels import pause
-from bot.channels.aliyun_rpc import API_VERSION, GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
+from bot.channels.aliyun_rpc import (
+    API_VERSION,
+    GATEWAY_FAULTS,
+    AliyunRpc,
+    NotSent,
+    Reply,
+    Unsure,
+    denied,
+)
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.channels.pushed import CHINA  # Aliyun's SendDate is China time
 from bot.channels.sms_batch import SmsBatcher
@@ -117,9 +125,8 @@ FAULTS: dict[str, tuple[str, str, str]] = {
     "isv.MONTH_LIMIT_CONTROL": ("month", "已达阿里云控制台设置的月发送上限",
                                 "the monthly limit set in the Aliyun console is reached"),
 }
-# Gateway codes named by family (Forbidden.RAM, Forbidden.AccessKeyDisabled, NoPermission...).
-_FAULT_FAMILIES = (("Forbidden", "没有调用短信接口的权限", "not permitted to call the SMS API"),
-                   ("NoPermission", "没有调用短信接口的权限", "not permitted to call the SMS API"))
+# What a gateway refusal of the RAM user (aliyun_rpc.denied) means here.
+_DENIED = ("channel", "没有调用短信接口的权限", "not permitted to call the SMS API")
 
 # Characters Aliyun refuses or that break the template: brackets of the signature, controls.
 _DROP = set("【】[]")
@@ -370,9 +377,7 @@ class AliyunSmsChannel:
 
     @staticmethod
     def _fault_entry(code: str) -> tuple[str, str, str] | None:
-        return FAULTS.get(code) or next(
-            (("channel", zh, en) for family, zh, en in _FAULT_FAMILIES
-             if code == family or code.startswith(f"{family}.")), None)
+        return FAULTS.get(code) or (_DENIED if denied(code) else None)
 
     def fault(self, code: str, template: SmsTemplate) -> Fault | None:
         """The pause an answer calls for (see :data:`FAULTS`), or None."""

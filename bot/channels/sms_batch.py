@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.channels.aliyun_rpc import NotSent, Reply, Unsure
+from bot.channels.aliyun_rpc import NotSent, Reply, Unsure, denied
 from bot.channels.base import DEADLINE, ChannelError
 from bot.channels.sms_callbacks import BATCH_OUT_ID_MIN
 from bot.clock import Clock
@@ -54,15 +54,13 @@ LINGER = 0.005
 OUT_ID_MIN = BATCH_OUT_ID_MIN
 # Codes that are every member's answer (nothing in them blames one number).
 _SHARED_PREFIXES = ("Throttling",)
-# The RAM user may not call SendBatchSms (it may still call SendSms): this process stops
-# batching and each message goes by itself, meeting SendSms's own answer (a pause if that is
-# refused too).
-_NOT_PERMITTED = ("isp.RAM_PERMISSION_DENY", "Forbidden", "NoPermission")
 
 
 def not_permitted(code: str) -> bool:
-    """Aliyun's answer says the RAM user may not call the action."""
-    return code.startswith(_NOT_PERMITTED)
+    """Aliyun's answer says the RAM user may not call the action: for SendBatchSms (it may
+    still call SendSms), this process stops batching and each message goes by itself, meeting
+    SendSms's own answer (a pause if that is refused too)."""
+    return code == "isp.RAM_PERMISSION_DENY" or denied(code)
 
 
 def batch_out_id() -> str:

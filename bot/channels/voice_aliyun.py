@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channels.aliyun_rpc import GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure
+from bot.channels.aliyun_rpc import GATEWAY_FAULTS, AliyunRpc, NotSent, Reply, Unsure, denied
 from bot.channels.base import ChannelError, Fault, Outgoing, SendResult
 from bot.channels.sms_aliyun import template_value
 from bot.clock import Clock, SystemClock
@@ -83,10 +83,8 @@ FAULTS: dict[str, tuple[str, str, str]] = {
                                         "模板变量与 [voice.questions] 的 params 不一致",
                                         "a template's variables differ from its params"),
 }
-_FAULT_FAMILIES = (("Forbidden", "没有调用语音服务接口的权限",
-                    "not permitted to call the voice API"),
-                   ("NoPermission", "没有调用语音服务接口的权限",
-                    "not permitted to call the voice API"))
+# What a gateway refusal of the RAM user (aliyun_rpc.denied) means here.
+_DENIED = ("channel", "没有调用语音服务接口的权限", "not permitted to call the voice API")
 # Aliyun's own calling-period rules: try again at the next call hour.
 PERIOD_CODES = ("isv.VOICE_CALL_PERIOD_ERROR", "isv.VOICE_ROBOT_NOT_PERIOD")
 # Characters a voice template variable may not carry, and links (Aliyun's template rules).
@@ -311,9 +309,7 @@ class AliyunVoiceChannel:
 
     def fault(self, code: str) -> Fault | None:
         """The pause an answer calls for (see :data:`FAULTS`), or None."""
-        entry = FAULTS.get(code) or next(
-            (("channel", zh, en) for family, zh, en in _FAULT_FAMILIES
-             if code == family or code.startswith(f"{family}.")), None)
+        entry = FAULTS.get(code) or (_DENIED if denied(code) else None)
         if entry is None:
             return None
         _, zh, en = entry
