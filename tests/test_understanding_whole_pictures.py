@@ -12,7 +12,9 @@ may add a red flag, never clear one). Their look-alikes -- a faint long past, fl
 years, a pain pump not used, medicine mixed up by the pharmacy, a
 weight gained over months -- stay off.
 
-Opt-outs: a death told calmly by the family stops the messages; a quoted unsubscribe footer
+Disputes: a family coming to make a scene, 卫健委 by voice input or pinyin, Hong Kong's 卫生署,
+threats in English, a record to be falsified for insurance, a refusal to pay. Opt-outs: a
+death told calmly by the family stops the messages; a quoted unsubscribe footer
 asked about (whose it is, what it costs, what TD means) and a footer declined in English do
 not.
 """
@@ -68,6 +70,29 @@ RED_FLAGS = [
     "控制不住地想，要是吃了那一瓶药是不是就一了百了",
     # a sign beside an unanswered phone is the need, not a grievance's circumstance
     "孩子术后吐血，打你们电话都没人接！",
+    # the other leg fine, someone saying it is nothing, what is gone
+    "出院后右小腿肿了，走路就疼，左腿没事",
+    "我爸今天拉的大便是黑的，他自己说没事",
+    "吃了这个药一个礼拜，眼睛发黄，胃口也没了",
+    # a saturation low, a missed dialysis, a fistula gone quiet, a bedsore to the bone
+    "血氧只有88，吸着氧也上不去",
+    "这周透析没去成，下一次要等到周五",
+    "内瘘那里不震了，摸不到跳动",
+    "褥疮烂得看见骨头了",
+    # a neck tight after thyroid surgery, a scrotum swollen, little urine, none in English
+    "甲状腺手术后脖子发紧，呼吸声音很响",
+    "阴囊肿得比鸡蛋还大，有点疼",
+    "一整天只解了一点尿，颜色很深",
+    "She hasn't passed any urine since this morning",
+    # self-harm in words no table held
+    "孩子走了以后，我觉得不如跟他一起走算了",
+    "有时候想，要是明天不用醒过来就好了",
+    "我又开始划胳膊了",
+    "女儿手腕上好多划痕，问她她说没事",
+    "刚刚把安眠药吃了一整板",
+    "活了九十岁够了，不想拖累孩子，想早点走",
+    "站在阳台上想，跳下去是不是就不用上学了",
+    "我三天没睡了，怕我会对她做出什么事来",
 ]
 
 NOT_RED_FLAGS = [
@@ -86,12 +111,30 @@ NOT_RED_FLAGS = [
     "退烧药家里还有，要不要再备一盒",
     # an ordinary lying-flat question
     "做完眼睛手术能平躺吗",
+    # a saturation that is normal, dialysis done, sides compared and fine
+    "血氧98，挺好的",
+    "今天透析做完了，一切顺利",
+    "跟他一起去复查了，医生说恢复得不错",
+]
+
+DISPUTES = [
+    "再不处理，我们全家都到医院来闹",
+    "不给个说法我们就不走了",
+    "我要去卫键委投速你们",
+    "wo yao tou su dao wei jian wei",
+    "我會向衛生署投訴",
+    "Refund me or I'm posting this on Xiaohongshu",
+    "I want to speak to the hospital director today.",
+    "住院天数能不能多写两天，保险按天赔",
+    "能不能把理疗开成治疗项目，这样医保能报",
+    "这钱我一分都不会再交",
 ]
 
 OPT_OUTS = [
     "谢谢你们 我老公上个月在安宁病房走了 走得很平静",
     "我婆婆上周走的 寿终正寝 是喜丧 谢谢你们",
     "这个号不是我的 我没在你们那报过名",
+    "甭再打咧",
 ]
 
 NOT_OPT_OUTS = [
@@ -112,6 +155,13 @@ def test_whole_picture_is_a_red_flag(kind: str, text: str) -> None:
 @pytest.mark.parametrize("text", NOT_RED_FLAGS)
 def test_look_alike_is_not_a_red_flag(text: str) -> None:
     assert not PARSERS["rules"].parse(text).red_flag, text
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", DISPUTES)
+def test_threat_to_take_it_further_is_a_dispute(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert r.dispute and r.complaint, text
 
 
 @pytest.mark.parametrize("kind", PARSERS)

@@ -211,6 +211,17 @@ _RF_GRAMMAR: Final = "|".join((
          "(?:[3-9]|[三四五六七八九十])(?:斤|公斤)"),
     # a bowel that has stopped: no stool and no wind ("一个礼拜没拉了 ... 也不放屁")
     each("便秘 没拉 没大便 没解大便 肚子胀 腹胀", _IN_SENTENCE + "{0,30}(?:不|没有?)(?:放屁|排气)"),
+    # oxygen saturation low, a missed dialysis, a fistula gone quiet, a bedsore gone deep, a
+    # scrotum swollen: "血氧只有86", "透析没去成", "内瘘不震了", "褥疮烂到能看见骨头"
+    each("血氧 氧饱和 饱和度 指脉氧", IN + r"{0,6}(?:[5-8]\d|9[01])(?![\d.])"),
+    each("透析", _IN_SENTENCE + "{0,4}(?:没去成|没去|没做|没透成|漏了|错过了|耽误了)"),
+    each("没去透析 没做透析 漏了透析 错过透析", ""),
+    each("内瘘 瘘口", _IN_SENTENCE + "{0,8}(?:不震|没震|摸不到|不跳|没动静|没有震)"),
+    each("褥疮 压疮", _IN_SENTENCE + "{0,8}(?:骨头|烂|发黑|发臭|流脓|化脓|越来越大)"),
+    each("蛋蛋 阴囊 睾丸", _IN_SENTENCE + "{0,12}(?:肿|比[^。!?；;]{0,4}大|大了|发紫|发黑|发硬)"),
+    # a sedative taken by the bottle: "把我妈的安眠药吃了半瓶"
+    each("安眠药 安定 艾司唑仑 地西泮 佐匹克隆 抗抑郁药", IN + "{0,3}(?:吃|吞|喝)(?:了|下|掉)" + IN
+         + "{0,2}(?:半瓶|一瓶|整瓶|一板|一整板|一把|一盒|[1-9]\\d片|十几片|几十片|好多片|好几片)"),
     # a small object or another child's medicine, told swallowed after a pause: "纽扣电池少了
     # 一颗，孩子说他吃了", "有一板别的小朋友的药，说是吃了两颗"
     _OBJECTS + _IN_SENTENCE + "{0,14}(?:[他她]|孩子|宝宝|娃|儿子|女儿)说?[他她]?(?:吃|吞|咽)"
@@ -247,7 +258,9 @@ _RFB_EN_RE: Final = re.compile(
     r"|(?:it'?s|it is|now|reading|running) (?:3[89]|4[0-2])\.\d(?!\d)"
     r"|fever of (?:3[89]|4[0-2]|10[0-5])"
     r"|shiver|rigors"
-    # no urine: "haven't peed since this morning", "can't pass urine", "no urine"
+    # no urine: "haven't peed since this morning", "can't pass urine", "no urine",
+    # "hasn't passed any urine since yesterday"
+    r"|(?:has|have|had|did)n'?t passed (?:any )?(?:urine|water)"
     r"|no (?:urine|pee)\b|(?:haven'?t|hasn'?t|not) (?:peed|urinated|passed (?:urine|water))"
     r"|can'?t (?:urinate|pass (?:urine|water))"
     # thoughts of self-harm: "thinking about ending it", "don't want to be here anymore"

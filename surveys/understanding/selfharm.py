@@ -39,12 +39,13 @@ SELF_HARM_WORD_RE: Final = re.compile(
     r"|作伴|做伴|团聚|攒|刀(?![口疤])|刀片|遗|留了?(?:一封|几封)?信|写好了?信|信\S{0,3}写好"
     r"|告别|道别|再见"
     r"|东西\S{0,4}[送分]|楼顶|天台|顶楼|站在|想(?:再)?醒|再醒|一睡不醒|永远|消失|不在了|没有我|没了我"
-    r"|离开这个世界|kill|end my life|suicid|want to die|live|can't go on|point|goodbye|all to"
+    r"|离开这个世界|一起(?:走|去)|早点走|活够|够了|跳下去|醒过来|划手|割手|刀痕|划痕|割痕|做出|干出"
+    r"|kill|end my life|suicid|want to die|live|can't go on|point|goodbye|all to"
     r"|everything to|without me|gone|wake up|note for|away my things|roof|bridge|harm|cut")
 _SH_ORDINARY_RE: Final = re.compile(
     "|".join(re.escape(w) for w in strings(table("redflag"), "self_harm_ordinary")))
 # hits that hold their own condition or plan ("要是我不在了大家都轻松", "没有药攒着")
-_SH_OWN_IF_RE: Final = re.compile(r"攒|不在了|消失|没有我|没了我")
+_SH_OWN_IF_RE: Final = re.compile(r"攒|不在了|消失|没有我|没了我|醒过来|做出|干出")
 # a worry about a side effect: "会不会吃了这个药以后想不开啊"
 _SH_WORRY_RE: Final = re.compile(r"副作用|会不会(?!是)|side effect")
 # "想死你们了", "想死我了": missing someone, not dying
@@ -53,7 +54,7 @@ _SH_BROODING_RE: Final = re.compile(
     r"控制不住|忍不住|[老总]是?想|一直想|一直在想|经常想|常常想|反复想|脑子里|念头"
     r"|can't stop thinking")
 _SH_RELEASE_RE: Final = re.compile(
-    r"解脱|一了百了|轻松了|就好了|就结束了|不用再|不再受|be free|be over")
+    r"解脱|一了百了|轻松了|就好了|就结束了|不用再|就不用|不再受|be free|be over")
 _SH_MISS_RE: Final = re.compile(r"想死(?:你|您|大家|我了|我啦|他|她|宝宝|孩子|了你)")
 # someone else's words, a story, a joke: "电影里主角写好了遗书", "我朋友说他不想活了是开玩笑的"
 _SH_STORY_RE: Final = re.compile(
