@@ -29,6 +29,7 @@ def resolution_negated(norm: str, start: int = 0, end: int | None = None) -> boo
     """Whether ``norm[start:end]`` says a resolution has not happened."""
     return NEG_RESOLUTION_RE.search(norm, start, len(norm) if end is None else end) is not None
 
+
 RF_DENY_BEFORE_RE: Final = re.compile(
     r"(?:没(?!有?用(?=$|[,，。.!?；;~\s了啊呀的])|有?效)有?|不(?![如过管仅但开住起动清下来上是])|未|无|不再|不怎么|没那么|不太|(?<!是)不是|并没有?|也没有?"
     r"|都没有?|已经不|已不|"
@@ -135,9 +136,10 @@ _ASKED_NORMAL_AT_RE: Final = re.compile(r"正常(?:[吗吧么嘛]|不正常)|(?<
 _ASKED_NORMAL_STRICT_RE: Final = re.compile(r"正常(?:[吗吧么嘛]|不)|(?<=不)正常")
 
 
-# The other side is fine, not the side with the sign: "右边小腿肿起来了 又胀又疼 左边没事".
-# ... nor is someone saying it is nothing ("他说没事"), nor what is gone ("胃口也没了").
-_OTHER_SIDE_RE: Final = re.compile(
+# Said right before a better-word, these make it no recovery of the sign: the other side is
+# fine ("右边小腿肿起来了 又胀又疼 左边没事"), someone says it is nothing ("他说没事"), or
+# something else is gone ("胃口也没了": RF_RESOLVED_AFTER_RE keeps the same words off its 没了).
+_NOT_ITS_RECOVERY_RE: Final = re.compile(
     r"(?:另一(?:边|侧|只|条)?|[左右](?:边|侧)?|[这那](?:边|侧))的?"
     r"(?:小腿|大腿|腿|手臂|胳膊|手|眼睛|眼|脚|耳朵|耳)?$"
     r"|(?:他|她|老人|我爸|我妈|自己)(?:说|觉得)$|(?:胃口|食欲|力气|劲|精神|知觉|尿)[也都]?$")
@@ -178,7 +180,7 @@ def better_after(norm: str, e: int, se: int, strict: bool = False) -> bool:
         return False
     asked = _ASKED_NORMAL_STRICT_RE if strict else _ASKED_NORMAL_AT_RE
     return any(not asked.match(norm, m.start()) and
-               _OTHER_SIDE_RE.search(norm, max(e, m.start() - 4), m.start()) is None
+               _NOT_ITS_RECOVERY_RE.search(norm, max(e, m.start() - 4), m.start()) is None
                for m in _RFB_BETTER_RE.finditer(norm, e, end)) or \
         _COMPARED_BETTER_RE.search(norm, e, end) is not None or \
         (_LESS_WORDS_RE.search(norm, max(0, e - 3), e) is not None
