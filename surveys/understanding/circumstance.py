@@ -42,9 +42,13 @@ _ALSO_SEEN_RE: Final = re.compile(r"也(?:来|带[他她]?来|过来|去)(?:你�
 # 急诊 as the department in a story about the service ("急诊把我妈晾在走廊", "幸亏你们急诊抢救
 # 及时", "在急诊躺了两天才住进去", "前面有急诊", "看过一次急诊"), not a patient on the way there
 # now ("要不要去急诊", "现在在急诊", "送急诊").
+# (its bill, its staff, its rooms, its waiting: "这次急诊的费用", "急诊那个女医生", "急诊厕所",
+# "急诊从九点等到两点"; "三点到的急诊 五点就看完了")
 _ER_PLACE_AFTER_RE: Final = re.compile(
-    r"(?:科|室|大厅)?(?:把|抢救|躺了|那天|那晚|的(?:医生|护士|大夫)|医生|护士|啊|嘛)")
-_ER_STORY_BEFORE_RE: Final = re.compile(r"(?:你们|前面有|一次|儿科|那个|看过)$")
+    r"(?:科|室|大厅)?(?:把|抢救|躺了|那天|那晚|的(?:医生|护士|大夫)|医生|护士|啊|嘛"
+    r"|的?(?:费用|费|账单|发票|收费)|那[个位]|厕所|卫生间|环境|从[^,，。!?；;]{0,10}等)")
+_ER_STORY_BEFORE_RE: Final = re.compile(r"(?:你们|前面有|一次|儿科|那个|看过|这次|上次|那次"
+                                        r"|[点钟]到的)$")
 _ER_GOING_BEFORE_RE: Final = re.compile(r"(?:去|送|挂|赶|到|进|现在在|正在|还在)(?:你们)?$")
 # Words that look like a sign and are something else: a halo round lights after eye surgery
 # A neighbour or a colleague who tells us about the patient: "邻居打电话说我爸倒在地上叫不醒".
@@ -74,6 +78,9 @@ _ELSEWHERE_RE: Final = re.compile(
 _ORDINARY_SLEEP_RE: Final = re.compile(r"睡懒觉|懒觉|赖床|闹钟|起床气|周末|上学|上班")
 # Fright or hyperbole, not the body: "被账单吓晕了", "排队排到吐"
 _HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
+# ... or an ache of annoyance: "看得我脑壳痛", "被我妈念叨得耳朵疼", "吵得头疼"
+_ANNOYANCE_RE: Final = re.compile(
+    r"(?:看|听|念叨?|唠叨|吵|烦|算|气)得(?:我|人)?(?:脑壳|头|脑袋|耳朵|脑仁)?(?:都|直|有点)?$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
 _NAMED_AFTER_RE: Final = re.compile(r"的?(?:药|药膏|药水|药片|软膏)|压|糖|脂|常规|小板|型|检|氧")
 # already treated: "去急诊处理了", "急诊看过了"
@@ -217,6 +224,8 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
     if "不醒" in word and _ORDINARY_SLEEP_RE.search(norm, ss, e) is not None:
         return "ordinary sleep"  # "孩子早上睡懒觉叫不醒", "闹钟都叫不醒我"
     if word[0] in "晕吐" and _HYPERBOLE_BEFORE_RE.search(norm, max(cs, s - 3), s) is not None:
+        return "fright or hyperbole"
+    if word[0] in "疼痛" and _ANNOYANCE_RE.search(norm, max(cs, s - 8), s) is not None:
         return "fright or hyperbole"
     if _NAMED_AFTER_RE.match(norm, e) is not None and word[-1] in "疹血烧热痛疼咳喘":
         return "a medicine or a measurement"

@@ -305,6 +305,8 @@ _LASTED_RE: Final = re.compile(r"[两三四五六七八九十几\d]天|一整天
 
 # Mentions that something else explains (see other_cause).
 _UNCHANGED_WORDS: Final = frozenset(strings(_WORDS, "unchanged_words"))
+# ... but a face or a mouth still crooked is a palsy that has not passed ("笑起来嘴还是歪的")
+_FACE_RE: Final = re.compile(r"嘴|脸|面|口角|眼皮")
 
 
 def _farewell(norm: str) -> tuple[int, int] | None:
@@ -326,6 +328,9 @@ def _farewell(norm: str) -> tuple[int, int] | None:
 SELF_HARM_RE: Final = re.compile(factor("|".join(strings(_WORDS, "self_harm"))))
 
 
+_FEEDS: Final = ("吃奶", "喝奶")
+
+
 def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
     """Why a precise red-flag rule's hit at ``norm[s:e]`` is none ("" if it stands)."""
     if SELF_HARM_WORD_RE.search(text) is not None:
@@ -334,7 +339,9 @@ def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
     cs = cm.start() + 1 if cm else 0
     return "denied" if (
         RF_DENY_BEFORE_RE.search(norm, max(cs, s - 8), s) is not None
-        or _RF_INNER_DENY_RE.search(text) is not None) else "" if (
+        # ("不太吃奶" is the sign itself: a baby that hardly feeds)
+        or (_RF_INNER_DENY_RE.search(text) is not None and not text.endswith(_FEEDS))
+    ) else "" if (
         # a swallowed battery or magnet is urgent however well the child looks
         _SWALLOWED_RE.search(text) is not None) else (
         "resolved or improving" if RF_RESOLVED_AFTER_RE.match(norm, e) is not None
@@ -423,7 +430,7 @@ def _body_change(body_re: re.Pattern[str], norm: str, s: int, e: int, ev: list[E
         return None
     # "牙还是歪的", "做完激光还是看不清": unchanged, not a change (but numbness that is
     # "还是木的" has not worn off: still a red flag)
-    if "还是" in between and word in _UNCHANGED_WORDS:
+    if "还是" in between and word in _UNCHANGED_WORDS and _FACE_RE.search(norm, bs, e) is None:
         ev.append(make_ev("red_flag_denied", (bs, e), norm[bs:e], None, "unchanged"))
         return None
     if word == "斜" and norm.startswith("视", e):

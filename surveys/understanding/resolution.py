@@ -37,7 +37,7 @@ RF_DENY_BEFORE_RE: Final = re.compile(
     r"[^,，。.!?；;]{0,3}$"
 )
 RF_RESOLVED_AFTER_RE: Final = re.compile(
-    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|好了|好多了|好很多|消了|消肿了|"
+    r"[^。.!?；;]{0,12}?(?:退了|退烧了|已退|止住|(?<!应该就)(?<!应该会)(?<!估计就)(?<![两几一]天就)好了|好多了|好很多|消了|消肿了|"
     r"减轻(?<!不减轻)(?<!没减轻)(?<!没有减轻)(?<!未减轻)(?<!无法减轻)|缓解(?<!不缓解)(?<!没缓解)(?<!没有缓解)(?<!未缓解)(?<!无法缓解)|(?<![口欲气觉神劲尿])(?<![口欲气觉神劲尿][也都])(?:没有了|没了)|"
     r"不疼了|不痛了|正常了|没事了|已经好|恢复了|不出血了|降下来了|退下去了|消下去|消退|(?<![栽倒摔跌掉滑跪躺吞咽跳坠陷凹瘪塌])下去了|退得差不多|差不多退了|不厉害|不严重|没那么|"
     r"没再|没有再|没出现|好转|稳定了|控制住|压下去|风险|几率|概率|可能性|"
@@ -143,6 +143,9 @@ _NOT_ITS_RECOVERY_RE: Final = re.compile(
     r"(?:另一(?:边|侧|只|条)?|[左右](?:边|侧)?|[这那](?:边|侧))的?"
     r"(?:小腿|大腿|腿|手臂|胳膊|手|眼睛|眼|脚|耳朵|耳)?$"
     r"|(?:他|她|老人|我爸|我妈|自己)(?:说|觉得)$|(?:胃口|食欲|力气|劲|精神|知觉|尿)[也都]?$")
+# A recovery only hoped for ("痛得直不起腰，过两天应该就好了"), up to the better-word's first
+# character (which may be the 就 itself); "应该没事" alone is the person's own judgement.
+_HOPED_RE: Final = re.compile(r"(?:(?:应该|估计|大概|希望)[就会]|过[两几一]天就?)$")
 
 
 # Consciousness lost: a faint is a warning however soon they came round ("晕过去了 十几秒就
@@ -180,7 +183,9 @@ def better_after(norm: str, e: int, se: int, strict: bool = False) -> bool:
         return False
     asked = _ASKED_NORMAL_STRICT_RE if strict else _ASKED_NORMAL_AT_RE
     return any(not asked.match(norm, m.start()) and
-               _NOT_ITS_RECOVERY_RE.search(norm, max(e, m.start() - 4), m.start()) is None
+               _NOT_ITS_RECOVERY_RE.search(norm, max(e, m.start() - 4), m.start()) is None and
+               _HOPED_RE.search(norm, max(e, m.start() - 4), m.start()) is None and
+               _HOPED_RE.search(norm, max(e, m.start() - 3), m.start() + 1) is None
                for m in _RFB_BETTER_RE.finditer(norm, e, end)) or \
         _COMPARED_BETTER_RE.search(norm, e, end) is not None or \
         (_LESS_WORDS_RE.search(norm, max(0, e - 3), e) is not None

@@ -219,8 +219,36 @@ def _mild_asked(norm: str, ss: int, se: int, s: int, e: int, word: str) -> str:
     return ""
 
 
+# A symptom's character inside another word: the anaesthetic (全麻, 局麻, 麻醉), a blood test
+# (抽个血), "so-so" (麻麻, Cantonese: a rating on its own), worn out (人都麻了).
+_ANAESTHETIC_BEFORE: Final = frozenset("全局半腰")
+_ANAESTHETIC_AFTER_RE: Final = re.compile(r"[醉药]")
+_BLOOD_TEST_AFTER_RE: Final = re.compile(r"(?:了|完|个|一?管|次)?血(?![丝块尿便])|烟|奖|签|屉|空")
+_ALONE_RE: Final = re.compile(r"[\s,，。.!！~～]*(?:哋|地|啦|吧|嘅)?[\s,，。.!！~～]*$")
+_WORN_OUT_RE: Final = re.compile(r"人都?麻了")
+
+
+def _another_word(norm: str, s: int, e: int, word: str) -> str:
+    """Why the symptom's character at ``norm[s:e]`` is part of another word ("" if not)."""
+    if word[0] == "麻":
+        if norm[s - 1:s] in _ANAESTHETIC_BEFORE or \
+                _ANAESTHETIC_AFTER_RE.match(norm, e) is not None:
+            return "the anaesthetic"
+        if norm.startswith("麻麻", s) and (s == 0 or not norm[s - 1].isalnum()) and \
+                _ALONE_RE.match(norm, s + 2) is not None:
+            return "a rating (so-so)"
+        if _WORN_OUT_RE.search(norm, max(0, s - 2), e + 1) is not None:
+            return "a figure of speech"
+    elif word == "抽" and _BLOOD_TEST_AFTER_RE.match(norm, e) is not None:
+        return "a blood test"
+    return ""
+
+
 def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
     """Why a broad symptom mention at ``norm[s:e]`` is not a red flag ("" if it is one)."""
+    why = _another_word(norm, s, e, word)
+    if why:
+        return why
     cs, ss, se = bounds(norm, s, e)
     before = norm[max(cs, s - 10):s]
     sentence = norm[ss:se]

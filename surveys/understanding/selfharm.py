@@ -92,8 +92,10 @@ def self_harm_why(norm: str, s: int, e: int) -> str:
     # brooding on it: the supposition is the thought itself, no denial or question in general
     brooding = _SH_BROODING_RE.search(norm, ss, s) is not None and \
         _SH_RELEASE_RE.search(norm, s, se) is not None
+    # ("不知道活着还有什么意思": a hedge, no denial)
     if RF_DENY_BEFORE_RE.search(norm, max(cs, s - 8), s) is not None and not brooding and \
-            not norm.startswith("不想", s) and _SH_OWN_IF_RE.search(norm, s, e) is None:
+            not norm.startswith("不想", s) and _SH_OWN_IF_RE.search(norm, s, e) is None and \
+            not norm.startswith("不知道", s - 3):
         return "denied"
     if _SH_OWN_IF_RE.search(norm, s, e) is None and not brooding and (
             hypothetical(norm, ss, se, s) or _SH_WORRY_RE.search(norm, ss, se) is not None):

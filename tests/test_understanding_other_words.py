@@ -1,0 +1,73 @@
+"""A symptom's character inside another word, and signs told in words the rules lacked.
+
+The recall-first layer reads any word of the body as a warning; some of those characters
+belong to other words: the anaesthetic (全麻, 局麻), a blood test (抽血), "so-so" said in
+Cantonese (麻麻), worn out (人都麻了), the emergency department named in a story about its bill,
+its staff or its waiting, an ache of annoyance ("吵得头疼").  Those are no warning -- but
+numbness after the anaesthetic, a child who "又抽了", a patient on the way to the emergency
+department stay one.
+
+Signs the rules lacked: seizures back, a shunt or a plate showing through the skin, words
+lost, a face still crooked after surgery (in English too), a baby that hardly feeds, jaundice
+down to the knees, pain that bends a person double with a recovery only hoped for, and
+despair in new words.  Each runs through the rules alone and the whole parser.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from surveys.parser import ReplyParser
+
+PARSERS = {"rules": ReplyParser(recall=False), "whole": ReplyParser()}
+
+RED_FLAGS = [
+    # numbness, convulsions, the emergency department now: not hidden by the other words
+    "全麻醒来以后手脚一直发麻",
+    "嘴唇还是麻麻的，都一天了",
+    "孩子又抽了一次，眼睛往上翻",
+    "孩子烧到40度了，要不要去急诊",
+    "刚从急诊回来，还在吐",
+    # signs the rules lacked
+    "停药以后这两天又发作了两次",
+    "分流管那块皮破了，都能看到管子了",
+    "手术的钢板露出来了",
+    "这几天说话老是找不到词",
+    "面瘫还没好，嘴还是歪的，眼睛也闭不上",
+    "my face droops on one side since the operation",
+    "宝宝黄到小腿了",
+    "宝宝这两天不太吃奶",
+    "肚子疼得直不起腰，过两天应该就好了吧",
+    # despair
+    "有时候觉得活着有什么意思",
+    "真想消失算了",
+]
+
+NOT_RED_FLAGS = [
+    "全麻的费用能报销吗",
+    "孩子下次拔牙还要全麻吗",
+    "麻麻哋啦",
+    "麻麻",
+    "带娃一整天，人都麻了",
+    "抽血排队排了一个小时，3分",
+    "上次急诊的费用怎么报销",
+    "急诊那位护士特别好，5分",
+    "九点到的急诊，十点就看完了",
+    "被孩子吵得头疼哈哈，孩子恢复得很好",
+    "牙还是歪的，矫正还要多久",
+    "医生说肿几天正常，现在第二天还肿着，应该没事",
+]
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", RED_FLAGS)
+def test_sign_is_a_red_flag(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert r.red_flag, r.explain()
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", NOT_RED_FLAGS)
+def test_other_word_is_not_a_red_flag(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert not r.red_flag, r.explain()
