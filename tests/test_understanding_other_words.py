@@ -11,6 +11,10 @@ Signs the rules lacked: seizures back, a shunt or a plate showing through the sk
 lost, a face still crooked after surgery (in English too), a baby that hardly feeds, jaundice
 down to the knees, pain that bends a person double with a recovery only hoped for, and
 despair in new words.  Each runs through the rules alone and the whole parser.
+
+Disputes in words the rules lacked: a bureau of another sector, compensation demanded, a
+refusal to pay with "give" or in English, a diagnosis or a bill to be written as something
+else.  Asking whether a treatment is covered (能走医保吗) is none.
 """
 
 from __future__ import annotations
@@ -71,3 +75,35 @@ def test_sign_is_a_red_flag(kind: str, text: str) -> None:
 def test_other_word_is_not_a_red_flag(kind: str, text: str) -> None:
     r = PARSERS[kind].parse(text)
     assert not r.red_flag, r.explain()
+
+
+DISPUTES = [
+    "再不退钱我就去交通局投诉",
+    "我已经去体育局反映了",
+    "以后留了疤你们得赔",
+    "多住的这几天，钱该你们出",
+    "帮我把病历写成意外受伤的吧，保险那边好报",
+    "复查的钱也不会给，你们自己看着办",
+    "I refuse to pay for lessons he never had",
+    "We're not paying the bill until someone explains this",
+]
+
+NOT_DISPUTES = [
+    "康复治疗能走医保吗",
+    "请问这个药可以走医保吗",
+    "费用都结清了，谢谢",
+]
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", DISPUTES)
+def test_taking_it_further_is_a_dispute(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert r.dispute and r.complaint, r.explain()
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", NOT_DISPUTES)
+def test_asking_what_is_covered_is_no_dispute(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert not r.dispute, r.explain()

@@ -43,8 +43,10 @@ _GIVEN_UP_AFTER_RE: Final = re.compile(r"[^。!！]{0,20}?(?:是气话|想想算
 _JOB_RE: Final = re.compile(r"是$|是个$|是一名$")
 _JOB_AFTER_RE: Final = re.compile(r"爸爸|妈妈|朋友|老公|老婆|采访|朋友")
 _PRAISE_ANYWHERE_RE: Final = re.compile(r"满意|很好|规范|表扬|感谢|采访|好评|[45]分")
-# Words another sense of which is common: a machine's alarm, digits of a phone number
-_OTHER_SENSE: Final = {"报警": re.compile(r"(?:机|器|仪|表|灯|老|一直|又|在)$")}
+# Words another sense of which is common: a machine's alarm, digits of a phone number, a
+# question whether a treatment is covered ("言语治疗能走医保吗")
+_OTHER_SENSE: Final = {"报警": re.compile(r"(?:机|器|仪|表|灯|老|一直|又|在)$"),
+                       "走医保": re.compile(r"(?:能|可以|能不能|可不可以)$")}
 _CN_DIGIT: Final = "零〇一二三四五六七八九幺两"
 
 
