@@ -110,14 +110,38 @@ def _key(gram: str) -> int:
     return k
 
 
+# Compiled, the weights are also held as one string, a weight a character: its code point
+# minus _OFFSET is the weight in units of the grid (2**-16).  Reading a character of a string
+# (ord(s[i]), native code once compiled) touches 4 contiguous bytes; reading a float of a
+# list touches a pointer and a boxed float elsewhere, and writes both reference counts: over
+# a whole parse the model's 12 MB of boxed floats were cache misses, most of the sums' time.
+# The source keeps the list (there ord(s[i]) makes a new one-character string first).
+_COMPILED: Final = not __file__.endswith(".py")
+_OFFSET: Final = 0x88000  # half of 0x110000, the code points: weights within +-8.5 fit
+_UNIT: Final = 1.0 / _SCALE
+
+
+def _pack(flat: list[float]) -> str | None:
+    """``flat`` as one string, a weight a character (see _OFFSET); None unless every weight
+    fits (a retrained model's larger weights are summed from ``flat`` instead)."""
+    chars: list[str] = []
+    for w in flat:
+        v = w * _SCALE
+        k = int(v)
+        if k != v or not -_OFFSET <= k < _OFFSET:
+            return None
+        chars.append(chr(k + _OFFSET))
+    return "".join(chars)
+
+
 _LOADED: dict[tuple[str, int, int], Model] = {}
 
 
 class Model:
     """Weights for every output, the thresholds of :mod:`surveys.understanding.decide`."""
 
-    __slots__ = ("_ac", "_by_position", "_flat", "_one", "_rule", "_three", "_two", "bias",
-                 "meta", "thresholds", "weights")
+    __slots__ = ("_ac", "_by_position", "_flat", "_one", "_packed", "_rule", "_three", "_two",
+                 "bias", "meta", "thresholds", "weights")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -181,6 +205,7 @@ class Model:
                 (self._one, self._two, self._three)[len(g) - 1][_key(g)] = \
                     parts[0] if parts else -1
         self._flat = flat
+        self._packed = _pack(flat) if _COMPILED else None
 
     @classmethod
     def load(cls, path: Path | str = MODEL_PATH) -> Model:
@@ -245,8 +270,11 @@ class Model:
         """P(flag) for each of :data:`FLAGS`, and P(score class) for each of
         :data:`SCORE_CLASSES` (softmax) unless ``score`` is false (then None: the rules read
         the score exactly and the model's is not needed)."""
-        flat = self._flat
         rows = self._rows(norm, features)
+        packed = self._packed
+        if packed is not None:
+            return self._outputs_packed(packed, rows, score)
+        flat = self._flat
         b = self.bias
         # (sums in locals, unrolled: native doubles once compiled, no list of boxed floats;
         # the weights first, exact, then the bias, as the packed integers had it)
@@ -275,6 +303,46 @@ class Model:
         s3 += b[8]
         s4 += b[9]
         s5 += b[10]
+        top = max(s0, s1, s2, s3, s4, s5)
+        ex = [math.exp(s0 - top), math.exp(s1 - top), math.exp(s2 - top), math.exp(s3 - top),
+              math.exp(s4 - top), math.exp(s5 - top)]
+        total = sum(ex)
+        return flags, [e / total for e in ex]
+
+    def _outputs_packed(self, packed: str, rows: list[int], score: bool
+                        ) -> tuple[list[float], list[float] | None]:
+        """:meth:`outputs` summed from ``_packed``: whole units of the grid, added as ints and
+        scaled once, are the very doubles the float sums give (both are exact)."""
+        b = self.bias
+        off = len(rows) * _OFFSET
+        i0 = i1 = i2 = i3 = i4 = 0
+        for r in rows:
+            i0 += ord(packed[r])
+            i1 += ord(packed[r + 1])
+            i2 += ord(packed[r + 2])
+            i3 += ord(packed[r + 3])
+            i4 += ord(packed[r + 4])
+        flags = [sigmoid(float(i0 - off) * _UNIT + b[0]),
+                 sigmoid(float(i1 - off) * _UNIT + b[1]),
+                 sigmoid(float(i2 - off) * _UNIT + b[2]),
+                 sigmoid(float(i3 - off) * _UNIT + b[3]),
+                 sigmoid(float(i4 - off) * _UNIT + b[4])]
+        if not score:
+            return flags, None
+        j0 = j1 = j2 = j3 = j4 = j5 = 0
+        for r in rows:
+            j0 += ord(packed[r + 5])
+            j1 += ord(packed[r + 6])
+            j2 += ord(packed[r + 7])
+            j3 += ord(packed[r + 8])
+            j4 += ord(packed[r + 9])
+            j5 += ord(packed[r + 10])
+        s0 = float(j0 - off) * _UNIT + b[5]
+        s1 = float(j1 - off) * _UNIT + b[6]
+        s2 = float(j2 - off) * _UNIT + b[7]
+        s3 = float(j3 - off) * _UNIT + b[8]
+        s4 = float(j4 - off) * _UNIT + b[9]
+        s5 = float(j5 - off) * _UNIT + b[10]
         top = max(s0, s1, s2, s3, s4, s5)
         ex = [math.exp(s0 - top), math.exp(s1 - top), math.exp(s2 - top), math.exp(s3 - top),
               math.exp(s4 - top), math.exp(s5 - top)]
