@@ -134,14 +134,59 @@ def _pack(flat: list[float]) -> str | None:
     return "".join(chars)
 
 
+# Compiled, Model._rows finds each position's grams in open-addressing tables held as strings,
+# four characters a slot: the gram's three code points (0 before a shorter gram's) and its
+# row + 2 (0: an empty slot).  A probe reads one cache line of contiguous characters; a
+# dict's lookup of an int key reads its index, its entry, the key object and the value
+# object, scattered over the dicts' megabytes: those misses were most of the model's time.
+_SLOT: Final = 4
+_H: Final = 40503  # (odd, < 2**16; a, b, c < 2**21: the hash stays below 2**54, a short int)
+
+
+def _hash(a: int, b: int, c: int) -> int:
+    """The first slot of the gram with code points a, b, c (before masking)."""
+    return (a * _H + b) * _H + c
+
+
+def _table(grams: dict[tuple[int, int, int], int]) -> tuple[str, int]:
+    """``grams`` (code points -> row, or -1) as a string of slots, and its mask."""
+    size = 8
+    while size < 2 * len(grams):
+        size *= 2
+    mask = size - 1
+    slots = [0] * (size * _SLOT)
+    for (a, b, c), row in grams.items():
+        i = _hash(a, b, c) & mask
+        while slots[i * _SLOT + 3]:
+            i = (i + 1) & mask
+        slots[i * _SLOT:i * _SLOT + _SLOT] = [a, b, c, row + 2]
+    table = "".join(map(chr, slots))
+    for (a, b, c), row in grams.items():
+        assert _probe(table, mask, a, b, c) == row
+    return table, mask
+
+
+def _probe(table: str, mask: int, a: int, b: int, c: int) -> int:
+    """The row of the gram with code points a, b, c in ``table`` (_table); -2 if none."""
+    i = _hash(a, b, c) & mask
+    while True:
+        at = i * _SLOT
+        v = ord(table[at + 3])
+        if v == 0:
+            return -2
+        if ord(table[at + 2]) == c and ord(table[at + 1]) == b and ord(table[at]) == a:
+            return v - 2
+        i = (i + 1) & mask
+
+
 _LOADED: dict[tuple[str, int, int], Model] = {}
 
 
 class Model:
     """Weights for every output, the thresholds of :mod:`surveys.understanding.decide`."""
 
-    __slots__ = ("_ac", "_by_position", "_flat", "_one", "_packed", "_rule", "_three", "_two",
-                 "bias", "meta", "thresholds", "weights")
+    __slots__ = ("_ac", "_by_position", "_flat", "_masks", "_one", "_packed", "_rule",
+                 "_tables", "_three", "_two", "bias", "meta", "thresholds", "weights")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -206,6 +251,16 @@ class Model:
                     parts[0] if parts else -1
         self._flat = flat
         self._packed = _pack(flat) if _COMPILED else None
+        # compiled, the grams by position from tables of code points (_probe), not the dicts
+        self._tables: tuple[str, str, str] | None = None
+        self._masks = (0, 0, 0)
+        if _COMPILED and self._by_position:
+            t1, m1 = _table({(0, 0, k): v for k, v in self._one.items()})
+            t2, m2 = _table({(0, k >> _BITS, k & _MASK): v for k, v in self._two.items()})
+            t3, m3 = _table({(k >> 2 * _BITS, (k >> _BITS) & _MASK, k & _MASK): v
+                             for k, v in self._three.items()})
+            self._tables = (t1, t2, t3)
+            self._masks = (m1, m2, m3)
 
     @classmethod
     def load(cls, path: Path | str = MODEL_PATH) -> Model:
@@ -237,6 +292,9 @@ class Model:
 
     def _rows(self, norm: str, features: Iterable[str]) -> list[int]:
         """Where in ``_flat`` the row of each n-gram occurrence and rule feature starts."""
+        tables = self._tables
+        if tables is not None:
+            return self._rows_tables(tables, norm, features)
         rows: list[int] = []
         if self._by_position:
             one, two, three = self._one, self._two, self._three
@@ -258,6 +316,34 @@ class Model:
                 norm, overlapping=True)
             for i, _, _ in found:
                 rows.append(_K * i)
+        rule = self._rule
+        for f in features:
+            r = rule.get(f)
+            if r is not None:
+                rows.append(r)
+        return rows
+
+    def _rows_tables(self, tables: tuple[str, str, str], norm: str,
+                     features: Iterable[str]) -> list[int]:
+        """:meth:`_rows` by position, each gram found in its table (:func:`_probe`)."""
+        t1, t2, t3 = tables
+        m1, m2, m3 = self._masks
+        rows: list[int] = []
+        p2 = p1 = 0  # the code points of the two characters before j
+        for j in range(len(norm)):
+            c = ord(norm[j])
+            # the longest gram ending at j, as in _rows
+            at = _probe(t2, m2, 0, p1, c) if j else -2
+            if at == -2:
+                at = _probe(t1, m1, 0, 0, c)
+            elif j > 1:
+                at3 = _probe(t3, m3, p2, p1, c)
+                if at3 != -2:
+                    at = at3
+            if at >= 0:
+                rows.append(at)
+            p2 = p1
+            p1 = c
         rule = self._rule
         for f in features:
             r = rule.get(f)
