@@ -250,11 +250,12 @@ class Model:
                 (self._one, self._two, self._three)[len(g) - 1][_key(g)] = \
                     parts[0] if parts else -1
         self._flat = flat
-        self._packed = _pack(flat) if _COMPILED else None
+        self._packed = _pack(flat) if _COMPILED and self._by_position else None
         # compiled, the grams by position from tables of code points (_probe), not the dicts
         self._tables: tuple[str, str, str] | None = None
         self._masks = (0, 0, 0)
-        if _COMPILED and self._by_position:
+        # (a row + 2 must be a code point: a model of more than 100,000 rows keeps the dicts)
+        if _COMPILED and self._by_position and len(flat) + 2 <= 0x10FFFF:
             t1, m1 = _table({(0, 0, k): v for k, v in self._one.items()})
             t2, m2 = _table({(0, k >> _BITS, k & _MASK): v for k, v in self._two.items()})
             t3, m3 = _table({(k >> 2 * _BITS, (k >> _BITS) & _MASK, k & _MASK): v
@@ -356,10 +357,11 @@ class Model:
         """P(flag) for each of :data:`FLAGS`, and P(score class) for each of
         :data:`SCORE_CLASSES` (softmax) unless ``score`` is false (then None: the rules read
         the score exactly and the model's is not needed)."""
-        rows = self._rows(norm, features)
         packed = self._packed
-        if packed is not None:
-            return self._outputs_packed(packed, rows, score)
+        tables = self._tables
+        if packed is not None and tables is not None:
+            return self._outputs_fused(packed, tables, norm, features, score)
+        rows = self._rows(norm, features)
         flat = self._flat
         b = self.bias
         # (sums in locals, unrolled: native doubles once compiled, no list of boxed floats;
@@ -395,34 +397,80 @@ class Model:
         total = sum(ex)
         return flags, [e / total for e in ex]
 
-    def _outputs_packed(self, packed: str, rows: list[int], score: bool
-                        ) -> tuple[list[float], list[float] | None]:
-        """:meth:`outputs` summed from ``_packed``: whole units of the grid, added as ints and
-        scaled once, are the very doubles the float sums give (both are exact)."""
-        b = self.bias
-        off = len(rows) * _OFFSET
+    def _outputs_fused(self, packed: str, tables: tuple[str, str, str], norm: str,
+                       features: Iterable[str], score: bool
+                       ) -> tuple[list[float], list[float] | None]:
+        """:meth:`outputs` from ``_packed``, each row of :meth:`_rows_tables` added where it is
+        found (no list of rows, no boxed int for each).  Whole units of the grid, added as
+        ints and scaled once, are the very doubles the float sums give: both are exact."""
+        t1, t2, t3 = tables
+        m1, m2, m3 = self._masks
         i0 = i1 = i2 = i3 = i4 = 0
-        for r in rows:
+        j0 = j1 = j2 = j3 = j4 = j5 = 0
+        n = 0  # rows added
+        p2 = p1 = 0  # the code points of the two characters before j
+        for j in range(len(norm)):
+            c = ord(norm[j])
+            # the longest gram ending at j, as in _rows_tables
+            at = _probe(t2, m2, 0, p1, c) if j else -2
+            if at == -2:
+                at = _probe(t1, m1, 0, 0, c)
+            elif j > 1:
+                at3 = _probe(t3, m3, p2, p1, c)
+                if at3 != -2:
+                    at = at3
+            p2 = p1
+            p1 = c
+            if at < 0:
+                continue
+            n += 1
+            i0 += ord(packed[at])
+            i1 += ord(packed[at + 1])
+            i2 += ord(packed[at + 2])
+            i3 += ord(packed[at + 3])
+            i4 += ord(packed[at + 4])
+            if score:
+                j0 += ord(packed[at + 5])
+                j1 += ord(packed[at + 6])
+                j2 += ord(packed[at + 7])
+                j3 += ord(packed[at + 8])
+                j4 += ord(packed[at + 9])
+                j5 += ord(packed[at + 10])
+        rule = self._rule
+        for f in features:
+            r = rule.get(f)
+            if r is None:
+                continue
+            # (the same additions as for a gram's row above)
+            n += 1
             i0 += ord(packed[r])
             i1 += ord(packed[r + 1])
             i2 += ord(packed[r + 2])
             i3 += ord(packed[r + 3])
             i4 += ord(packed[r + 4])
+            if score:
+                j0 += ord(packed[r + 5])
+                j1 += ord(packed[r + 6])
+                j2 += ord(packed[r + 7])
+                j3 += ord(packed[r + 8])
+                j4 += ord(packed[r + 9])
+                j5 += ord(packed[r + 10])
+        return self._probabilities_of(n * _OFFSET, i0, i1, i2, i3, i4,
+                                      (j0, j1, j2, j3, j4, j5) if score else None)
+
+    def _probabilities_of(self, off: int, i0: int, i1: int, i2: int, i3: int, i4: int,
+                          js: tuple[int, int, int, int, int, int] | None
+                          ) -> tuple[list[float], list[float] | None]:
+        """The outputs from the sums of the packed weights (``off``: _OFFSET times the rows)."""
+        b = self.bias
         flags = [sigmoid(float(i0 - off) * _UNIT + b[0]),
                  sigmoid(float(i1 - off) * _UNIT + b[1]),
                  sigmoid(float(i2 - off) * _UNIT + b[2]),
                  sigmoid(float(i3 - off) * _UNIT + b[3]),
                  sigmoid(float(i4 - off) * _UNIT + b[4])]
-        if not score:
+        if js is None:
             return flags, None
-        j0 = j1 = j2 = j3 = j4 = j5 = 0
-        for r in rows:
-            j0 += ord(packed[r + 5])
-            j1 += ord(packed[r + 6])
-            j2 += ord(packed[r + 7])
-            j3 += ord(packed[r + 8])
-            j4 += ord(packed[r + 9])
-            j5 += ord(packed[r + 10])
+        j0, j1, j2, j3, j4, j5 = js
         s0 = float(j0 - off) * _UNIT + b[5]
         s1 = float(j1 - off) * _UNIT + b[6]
         s2 = float(j2 - off) * _UNIT + b[7]
