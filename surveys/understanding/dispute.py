@@ -148,6 +148,9 @@ class DisputeRules:
                     denied = (s, e), why
                 continue
             return ((s, e), kind), denied
+        # (every refusal ends in 付, 交 or 结: without one, skip the search made on every reply)
+        if "付" not in norm and "交" not in norm and "结" not in norm:
+            return None, denied
         for m in _REFUSE_PAY_RE.finditer(norm):
             s, e = m.span()
             near = norm[max(0, s - 14):e + 14]
