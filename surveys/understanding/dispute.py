@@ -26,8 +26,11 @@ _CLAUSE_END: Final = "，,。.!！?？;；~\n"
 _WINDOW: Final = 8  # characters before a cue searched for a negation or a demand verb
 _NOT_SUING: Final = "报广忠公预警通转劝宣"
 # Refusing to pay: a pay verb refused, money near it ("尾款我是不会交的", "这钱我不付了").
+# (the pay verbs, one character each, also gate the search: DisputeRules.read)
+_PAY_VERBS: Final = "付交结"
 _REFUSE_PAY_RE: Final = re.compile(
-    r"(?:不|不会|先不|暂时不|不再|拒绝|打死也不|坚决不|一分都不|一分也不)(?:付|交|结)"
+    r"(?:不|不会|先不|暂时不|不再|拒绝|打死也不|坚决不|一分都不|一分也不)"
+    f"(?:{'|'.join(_PAY_VERBS)})"
     r"(?![号流通往代际心朋])")
 _MONEY_RE: Final = re.compile(r"钱|费|款|账|单|元|块")
 # A leader demanded after the title: "你们院长电话多少", "让院长出来"
@@ -150,6 +153,9 @@ class DisputeRules:
                     denied = (s, e), why
                 continue
             return ((s, e), kind), denied
+        # (every refusal ends in a pay verb: without one, skip the search made on every reply)
+        if not any(v in norm for v in _PAY_VERBS):
+            return None, denied
         for m in _REFUSE_PAY_RE.finditer(norm):
             s, e = m.span()
             near = norm[max(0, s - 14):e + 14]

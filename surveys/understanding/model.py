@@ -110,14 +110,83 @@ def _key(gram: str) -> int:
     return k
 
 
+# Compiled, the weights are also held as one string, a weight a character: its code point
+# minus _OFFSET is the weight in units of the grid (2**-16).  Reading a character of a string
+# (ord(s[i]), native code once compiled) touches 4 contiguous bytes; reading a float of a
+# list touches a pointer and a boxed float elsewhere, and writes both reference counts: over
+# a whole parse the model's 12 MB of boxed floats were cache misses, most of the sums' time.
+# The source keeps the list (there ord(s[i]) makes a new one-character string first).
+_COMPILED: Final = not __file__.endswith(".py")
+_OFFSET: Final = 0x88000  # half of 0x110000, the code points: weights within +-8.5 fit
+_UNIT: Final = 1.0 / _SCALE
+
+
+def _pack(flat: list[float]) -> str | None:
+    """``flat`` as one string, a weight a character (see _OFFSET); None unless every weight
+    fits (a retrained model's larger weights are summed from ``flat`` instead)."""
+    chars: list[str] = []
+    for w in flat:
+        v = w * _SCALE
+        k = int(v)
+        if k != v or not -_OFFSET <= k < _OFFSET:
+            return None
+        chars.append(chr(k + _OFFSET))
+    return "".join(chars)
+
+
+# Compiled, Model._rows finds each position's grams in open-addressing tables held as strings,
+# four characters a slot: the gram's three code points (0 before a shorter gram's) and its
+# row + 2 (0: an empty slot).  A probe reads one cache line of contiguous characters; a
+# dict's lookup of an int key reads its index, its entry, the key object and the value
+# object, scattered over the dicts' megabytes: those misses were most of the model's time.
+_SLOT: Final = 4
+_H: Final = 40503  # (odd, < 2**16; a, b, c < 2**21: the hash stays below 2**54, a short int)
+
+
+def _hash(a: int, b: int, c: int) -> int:
+    """The first slot of the gram with code points a, b, c (before masking)."""
+    return (a * _H + b) * _H + c
+
+
+def _table(grams: dict[tuple[int, int, int], int]) -> tuple[str, int]:
+    """``grams`` (code points -> row, or -1) as a string of slots, and its mask."""
+    size = 8
+    while size < 2 * len(grams):
+        size *= 2
+    mask = size - 1
+    slots = [0] * (size * _SLOT)
+    for (a, b, c), row in grams.items():
+        i = _hash(a, b, c) & mask
+        while slots[i * _SLOT + 3]:
+            i = (i + 1) & mask
+        slots[i * _SLOT:i * _SLOT + _SLOT] = [a, b, c, row + 2]
+    table = "".join(map(chr, slots))
+    for (a, b, c), row in grams.items():
+        assert _probe(table, mask, a, b, c) == row
+    return table, mask
+
+
+def _probe(table: str, mask: int, a: int, b: int, c: int) -> int:
+    """The row of the gram with code points a, b, c in ``table`` (_table); -2 if none."""
+    i = _hash(a, b, c) & mask
+    while True:
+        at = i * _SLOT
+        v = ord(table[at + 3])
+        if v == 0:
+            return -2
+        if ord(table[at + 2]) == c and ord(table[at + 1]) == b and ord(table[at]) == a:
+            return v - 2
+        i = (i + 1) & mask
+
+
 _LOADED: dict[tuple[str, int, int], Model] = {}
 
 
 class Model:
     """Weights for every output, the thresholds of :mod:`surveys.understanding.decide`."""
 
-    __slots__ = ("_ac", "_by_position", "_flat", "_one", "_rule", "_three", "_two", "bias",
-                 "meta", "thresholds", "weights")
+    __slots__ = ("_ac", "_by_position", "_flat", "_masks", "_one", "_packed", "_rule",
+                 "_tables", "_three", "_two", "bias", "meta", "thresholds", "weights")
 
     def __init__(self, data: dict[str, Any]) -> None:
         try:
@@ -181,6 +250,18 @@ class Model:
                 (self._one, self._two, self._three)[len(g) - 1][_key(g)] = \
                     parts[0] if parts else -1
         self._flat = flat
+        self._packed = _pack(flat) if _COMPILED and self._by_position else None
+        # compiled, the grams by position from tables of code points (_probe), not the dicts
+        self._tables: tuple[str, str, str] | None = None
+        self._masks = (0, 0, 0)
+        # (a row + 2 must be a code point: a model of more than 100,000 rows keeps the dicts)
+        if _COMPILED and self._by_position and len(flat) + 2 <= 0x10FFFF:
+            t1, m1 = _table({(0, 0, k): v for k, v in self._one.items()})
+            t2, m2 = _table({(0, k >> _BITS, k & _MASK): v for k, v in self._two.items()})
+            t3, m3 = _table({(k >> 2 * _BITS, (k >> _BITS) & _MASK, k & _MASK): v
+                             for k, v in self._three.items()})
+            self._tables = (t1, t2, t3)
+            self._masks = (m1, m2, m3)
 
     @classmethod
     def load(cls, path: Path | str = MODEL_PATH) -> Model:
@@ -212,6 +293,9 @@ class Model:
 
     def _rows(self, norm: str, features: Iterable[str]) -> list[int]:
         """Where in ``_flat`` the row of each n-gram occurrence and rule feature starts."""
+        tables = self._tables
+        if tables is not None:
+            return self._rows_tables(tables, norm, features)
         rows: list[int] = []
         if self._by_position:
             one, two, three = self._one, self._two, self._three
@@ -240,13 +324,45 @@ class Model:
                 rows.append(r)
         return rows
 
+    def _rows_tables(self, tables: tuple[str, str, str], norm: str,
+                     features: Iterable[str]) -> list[int]:
+        """:meth:`_rows` by position, each gram found in its table (:func:`_probe`)."""
+        t1, t2, t3 = tables
+        m1, m2, m3 = self._masks
+        rows: list[int] = []
+        p2 = p1 = 0  # the code points of the two characters before j
+        for j in range(len(norm)):
+            c = ord(norm[j])
+            # the longest gram ending at j, as in _rows
+            at = _probe(t2, m2, 0, p1, c) if j else -2
+            if at == -2:
+                at = _probe(t1, m1, 0, 0, c)
+            elif j > 1:
+                at3 = _probe(t3, m3, p2, p1, c)
+                if at3 != -2:
+                    at = at3
+            if at >= 0:
+                rows.append(at)
+            p2 = p1
+            p1 = c
+        rule = self._rule
+        for f in features:
+            r = rule.get(f)
+            if r is not None:
+                rows.append(r)
+        return rows
+
     def outputs(self, norm: str, features: Iterable[str], score: bool = True
                 ) -> tuple[list[float], list[float] | None]:
         """P(flag) for each of :data:`FLAGS`, and P(score class) for each of
         :data:`SCORE_CLASSES` (softmax) unless ``score`` is false (then None: the rules read
         the score exactly and the model's is not needed)."""
-        flat = self._flat
+        packed = self._packed
+        tables = self._tables
+        if packed is not None and tables is not None:
+            return self._outputs_fused(packed, tables, norm, features, score)
         rows = self._rows(norm, features)
+        flat = self._flat
         b = self.bias
         # (sums in locals, unrolled: native doubles once compiled, no list of boxed floats;
         # the weights first, exact, then the bias, as the packed integers had it)
@@ -275,6 +391,92 @@ class Model:
         s3 += b[8]
         s4 += b[9]
         s5 += b[10]
+        top = max(s0, s1, s2, s3, s4, s5)
+        ex = [math.exp(s0 - top), math.exp(s1 - top), math.exp(s2 - top), math.exp(s3 - top),
+              math.exp(s4 - top), math.exp(s5 - top)]
+        total = sum(ex)
+        return flags, [e / total for e in ex]
+
+    def _outputs_fused(self, packed: str, tables: tuple[str, str, str], norm: str,
+                       features: Iterable[str], score: bool
+                       ) -> tuple[list[float], list[float] | None]:
+        """:meth:`outputs` from ``_packed``, each row of :meth:`_rows_tables` added where it is
+        found (no list of rows, no boxed int for each).  Whole units of the grid, added as
+        ints and scaled once, are the very doubles the float sums give: both are exact."""
+        t1, t2, t3 = tables
+        m1, m2, m3 = self._masks
+        i0 = i1 = i2 = i3 = i4 = 0
+        j0 = j1 = j2 = j3 = j4 = j5 = 0
+        n = 0  # rows added
+        p2 = p1 = 0  # the code points of the two characters before j
+        for j in range(len(norm)):
+            c = ord(norm[j])
+            # the longest gram ending at j, as in _rows_tables
+            at = _probe(t2, m2, 0, p1, c) if j else -2
+            if at == -2:
+                at = _probe(t1, m1, 0, 0, c)
+            elif j > 1:
+                at3 = _probe(t3, m3, p2, p1, c)
+                if at3 != -2:
+                    at = at3
+            p2 = p1
+            p1 = c
+            if at < 0:
+                continue
+            n += 1
+            i0 += ord(packed[at])
+            i1 += ord(packed[at + 1])
+            i2 += ord(packed[at + 2])
+            i3 += ord(packed[at + 3])
+            i4 += ord(packed[at + 4])
+            if score:
+                j0 += ord(packed[at + 5])
+                j1 += ord(packed[at + 6])
+                j2 += ord(packed[at + 7])
+                j3 += ord(packed[at + 8])
+                j4 += ord(packed[at + 9])
+                j5 += ord(packed[at + 10])
+        rule = self._rule
+        for f in features:
+            r = rule.get(f)
+            if r is None:
+                continue
+            # (the same additions as for a gram's row above)
+            n += 1
+            i0 += ord(packed[r])
+            i1 += ord(packed[r + 1])
+            i2 += ord(packed[r + 2])
+            i3 += ord(packed[r + 3])
+            i4 += ord(packed[r + 4])
+            if score:
+                j0 += ord(packed[r + 5])
+                j1 += ord(packed[r + 6])
+                j2 += ord(packed[r + 7])
+                j3 += ord(packed[r + 8])
+                j4 += ord(packed[r + 9])
+                j5 += ord(packed[r + 10])
+        return self._probabilities_of(n * _OFFSET, i0, i1, i2, i3, i4,
+                                      (j0, j1, j2, j3, j4, j5) if score else None)
+
+    def _probabilities_of(self, off: int, i0: int, i1: int, i2: int, i3: int, i4: int,
+                          js: tuple[int, int, int, int, int, int] | None
+                          ) -> tuple[list[float], list[float] | None]:
+        """The outputs from the sums of the packed weights (``off``: _OFFSET times the rows)."""
+        b = self.bias
+        flags = [sigmoid(float(i0 - off) * _UNIT + b[0]),
+                 sigmoid(float(i1 - off) * _UNIT + b[1]),
+                 sigmoid(float(i2 - off) * _UNIT + b[2]),
+                 sigmoid(float(i3 - off) * _UNIT + b[3]),
+                 sigmoid(float(i4 - off) * _UNIT + b[4])]
+        if js is None:
+            return flags, None
+        j0, j1, j2, j3, j4, j5 = js
+        s0 = float(j0 - off) * _UNIT + b[5]
+        s1 = float(j1 - off) * _UNIT + b[6]
+        s2 = float(j2 - off) * _UNIT + b[7]
+        s3 = float(j3 - off) * _UNIT + b[8]
+        s4 = float(j4 - off) * _UNIT + b[9]
+        s5 = float(j5 - off) * _UNIT + b[10]
         top = max(s0, s1, s2, s3, s4, s5)
         ex = [math.exp(s0 - top), math.exp(s1 - top), math.exp(s2 - top), math.exp(s3 - top),
               math.exp(s4 - top), math.exp(s5 - top)]

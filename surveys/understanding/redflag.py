@@ -447,13 +447,19 @@ def _body_change(body_re: re.Pattern[str], norm: str, s: int, e: int, ev: list[E
 
 
 def redflag_hits(norm: str, may_a: bool, may_b: bool, may_c: bool,
-                  hits: list[tuple[str, bool, int, int]]) -> None:
-    """The composed red-flag rules' matches, as (kind, mild, start, end) in ``hits``."""
+                  hits: list[tuple[str, bool, int, int]], may_self_harm: bool = True) -> None:
+    """The composed red-flag rules' matches, as (kind, mild, start, end) in ``hits``.
+
+    ``may_self_harm``: false when none of SELF_HARM_RE's literal starts is in ``norm`` (the
+    parser's Gates), so that its search, on every reply and almost never a match, is skipped.
+    """
     # (the parts first: see compose.parts)
     if (may_a and _RF_PART_A.search(norm) is not None) or \
             (may_b and _RF_PART_B.search(norm) is not None) or \
             (may_c and _RF_PART_C.search(norm) is not None):
         for tm in finditer_parts(RF_PARTS, norm):
             hits.append(("red_flag", False, tm.start(), tm.end()))
+    if not may_self_harm:
+        return
     for sm in islice(SELF_HARM_RE.finditer(norm), MAX_HITS):
         hits.append(("red_flag", False, sm.start(), sm.end()))

@@ -65,6 +65,7 @@ from surveys.understanding.redflag import (
     FAREWELL_GATE_RE,
     RF_PARTS,
     RFB_RE,
+    SELF_HARM_RE,
     precise_why,
     read_broad,
     redflag_hits,
@@ -93,6 +94,7 @@ _MAY_RFB: Final = 256
 _MAY_OPB: Final = 512
 _MAY_UNSURE: Final = 1024
 _MAY_FAREWELL: Final = 2048
+_MAY_SELF_HARM: Final = 4096
 
 
 def _joins(neighbour: str, edge: str) -> bool:
@@ -159,7 +161,7 @@ class ReplyParser:
         # (the _MAY_* bits below)
         self._gates = Gates((self._pat_gate_re, *RF_PARTS, OPT_COMPOSED_RE, Q_COMPOSED_RE,
                               *CMP_PARTS, RFB_RE, OPB_STOP_RE, UNSURE_STOP_RE,
-                              FAREWELL_GATE_RE))
+                              FAREWELL_GATE_RE, SELF_HARM_RE))
         self._pat_by_head: dict[str, list[tuple[re.Pattern[str], str, bool]]] = {
             h: [(rx, k, mild) for ph, rx, k, mild in patterns if h.startswith(ph)]
             for h in heads
@@ -249,7 +251,7 @@ class ReplyParser:
                 if pm is not None:
                     lex_hits.append((kind, mild, hs, pm.end()))
         redflag_hits(norm, bool(may & _MAY_RF_A), bool(may & _MAY_RF_B),
-                         bool(may & _MAY_RF_C), lex_hits)
+                         bool(may & _MAY_RF_C), lex_hits, bool(may & _MAY_SELF_HARM))
         if may & _MAY_OPT:
             optout_hits(norm, lex_hits)
         if may & _MAY_Q:
