@@ -165,10 +165,9 @@ def test_compiled_parser_answers_exactly_as_the_source():
 
 def test_every_module_of_the_parser_package_is_compiled() -> None:
     """A module added to surveys/understanding/ runs compiled too: MODULES names each one
-    (but the package's ``__init__``, and ``learn`` and ``augment``, which only ``survey-bot
-    train`` runs)."""
+    (but the package's ``__init__`` and ``learn``, which only ``survey-bot train`` runs)."""
     pkg = native.PACKAGE_DIR / "understanding"
     found = {f"understanding/{p.stem}" for p in pkg.glob("*.py")
-             if p.stem not in ("__init__", "learn", "augment")}
+             if p.stem not in ("__init__", "learn")}
     assert len(found) > 10
     assert found == set(native.MODULES)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surveys.understanding.augment import decorated
 from surveys.understanding.decide import Decision, combine, features_of
 from surveys.understanding.model import FLAGS, FORMAT, OUTPUTS, SCORE_CLASSES, Model, ngrams
 from surveys.understanding.normalize import normalize
@@ -108,7 +107,6 @@ class Config:
     c_score: float = 2.0      # ... and of the score's multinomial model
     min_df: int = 2           # n-grams seen in fewer training replies are left out
     prune: float = 0.1        # features whose every weight is smaller are dropped
-    augment: float = 0.5      # weight of each reply's decorated copy (0: none; augment.py)
     seed: int = 20261206
 
 
@@ -361,17 +359,14 @@ def group_folds(groups: Sequence[str], sizes: dict[str, int], k: int) -> dict[st
     return out
 
 
-def out_of_fold(examples: Sequence[Example], k: int, cfg: Config,
-                extra: Sequence[Example] = ()) -> dict[str, Model]:
-    """A model per group, trained without that group's fold (grouped k-fold); ``extra``
-    (decorated copies) trains with its group's fold, never in the figures."""
+def out_of_fold(examples: Sequence[Example], k: int, cfg: Config) -> dict[str, Model]:
+    """A model per group, trained without that group's fold (grouped k-fold)."""
     sizes = Counter(ex.group for ex in examples)
     folds = group_folds(list(sizes), sizes, min(k, len(sizes)))
     by_fold: dict[int, Model] = {}
     for f in sorted(set(folds.values())):
         say(f"  fold {f + 1}/{len(set(folds.values()))} ...")
-        by_fold[f] = Model(fit([ex for ex in (*examples, *extra) if folds[ex.group] != f],
-                               cfg))
+        by_fold[f] = Model(fit([ex for ex in examples if folds[ex.group] != f], cfg))
     return {g: by_fold[f] for g, f in folds.items()}
 
 
@@ -387,18 +382,14 @@ def train(sets: Sequence[tuple[str, list[Row]]], rules: Any, *, cfg: Config | No
     cfg = cfg or Config()
     weights = weights or {}
     examples: list[Example] = []
-    extra: list[Example] = []
-    for i, (name, rows) in enumerate(sets):
-        w = weights.get(name, 1.0)
-        examples += featurize(rows, name, rules, w)
-        if cfg.augment:
-            extra += featurize(decorated(rows, cfg.seed + i), name, rules, w * cfg.augment)
-    say(f"{len(examples)} replies from {len(sets)} sets (and {len(extra)} decorated copies); "
-        f"choosing thresholds on {min(folds, len(sets))} grouped folds")
-    oof = out_of_fold(examples, folds, cfg, extra)
+    for name, rows in sets:
+        examples += featurize(rows, name, rules, weights.get(name, 1.0))
+    say(f"{len(examples)} replies from {len(sets)} sets; choosing thresholds on "
+        f"{min(folds, len(sets))} grouped folds")
+    oof = out_of_fold(examples, folds, cfg)
     thresholds = choose_thresholds(examples, oof)
     say("  the final model on everything ...")
-    data = fit([*examples, *extra], cfg, meta)
+    data = fit(examples, cfg, meta)
     data["thresholds"] = thresholds
     model = Model(data)
     report = [f"trained on {len(examples)} replies ({len(sets)} sets)",
