@@ -10,7 +10,9 @@ department stay one.
 Signs the rules lacked: seizures back, a shunt or a plate showing through the skin, words
 lost, a face still crooked after surgery (in English too), a baby that hardly feeds, jaundice
 down to the knees, pain that bends a person double with a recovery only hoped for, and
-despair in new words.  Each runs through the rules alone and the whole parser.
+despair and self-harm in new words (pills hoarded, affairs put in order, a wish to be hit, the
+word by voice input).  A death that nearly happened, or only would have, is no opt-out.  Each
+runs through the rules alone and the whole parser.
 
 Disputes in words the rules lacked: a bureau of another sector, compensation demanded, a
 refusal to pay with "give" or in English, a diagnosis or a bill to be written as something
@@ -45,6 +47,22 @@ RED_FLAGS = [
     # despair
     "有时候觉得活着有什么意思",
     "真想消失算了",
+    # self-harm planned or wished for, in new words
+    "那些药我都没吃，一直攒着，攒了大半瓶了",
+    "我准备把剩下的药一次都吃了",
+    "狗已经托付给邻居了",
+    "真希望哪天被车撞死就好了",
+    "有时候想一觉睡不醒就好",
+    "我老是想自沙",
+    "I gave away my stuff to my sister last week",
+    # signs by voice input or in Cantonese, a device wearing through, urine dark and scant
+    "眼前有一块黑营",
+    "穿不上气，晚上只能坐着睡",
+    "伤口仲系好痛",
+    "起搏器那里的皮变薄了，都能看到底下的东西",
+    "一天就尿了一点点，颜色像浓茶",
+    "体温从38升到39了",
+    "还是一直没退烧",
 ]
 
 NOT_RED_FLAGS = [
@@ -75,6 +93,35 @@ def test_sign_is_a_red_flag(kind: str, text: str) -> None:
 def test_other_word_is_not_a_red_flag(kind: str, text: str) -> None:
     r = PARSERS[kind].parse(text)
     assert not r.red_flag, r.explain()
+
+
+# A death nearly happened or only imagined is no death: the messages go on.
+NOT_OPT_OUTS = [
+    "我爸上个月差点没挺过来，现在好多了",
+    "要不是你们抢救及时，我妈就没了",
+    "幸亏送得早，不然人就没了，谢谢你们",
+    # a later time, or a text instead of a call
+    "这周在外地，别打电话，下周再联系",
+    "能不能以后只发短信别打电话",
+]
+
+OPT_OUTS = [
+    "我爸上个月没挺过来，别再发了",
+    "老伴走了，不用再发了",
+]
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", NOT_OPT_OUTS)
+def test_a_death_averted_or_a_later_call_is_no_opt_out(kind: str, text: str) -> None:
+    r = PARSERS[kind].parse(text)
+    assert not (r.opt_out or r.opt_out_unsure), r.explain()
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("text", OPT_OUTS)
+def test_a_death_told_is_an_opt_out(kind: str, text: str) -> None:
+    assert PARSERS[kind].parse(text).opt_out
 
 
 DISPUTES = [

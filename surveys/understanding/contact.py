@@ -93,6 +93,15 @@ _DEC_LEFT_FOR_RE: Final = re.compile(
     r"|过两天|过几天)")
 
 
+# A death nearly or only imagined: "上个月差点没挺过来", "要不是你们抢救及时，我老头子就没了"
+_DEC_AVERTED_RE: Final = re.compile(r"差点|差一点|险些|要不是|要不然|幸亏|幸好|多亏")
+
+
+def death_averted(norm: str, s: int, e: int) -> bool:
+    """Whether the death told at ``norm[s:e]`` nearly happened or is only imagined."""
+    return _DEC_AVERTED_RE.search(norm, max(0, s - 16), e) is not None
+
+
 def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:
     """A death, a move elsewhere, a wrong number, as (kind, mild, start, end) in ``hits``."""
     # (substring gates: every death ends in 了 or 走的, every move names another place)
@@ -102,7 +111,8 @@ def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:
     if first is not None and not (first.group().endswith("走的")
                                   and _DEC_TRAVEL_RE.search(norm) is not None) and not (
             first.group().endswith("走了") and
-            _DEC_LEFT_FOR_RE.match(norm, first.end()) is not None):
+            _DEC_LEFT_FOR_RE.match(norm, first.end()) is not None) and \
+            not death_averted(norm, first.start(), first.end()):
         hits.append(("deceased", False, first.start(), first.end()))
     first = _SWITCH_RE.search(norm) if ("别" in norm or "其他" in norm or "另" in norm or
                                         "换" in norm or "转" in norm) else None

@@ -146,11 +146,12 @@ _PREF_WHEN_AFTER_RE: Final = re.compile(
 # ... or a later time offered: "别打了，在开会，下午三点以后再打" (not "以后也别再打")
 _PREF_LATER_RE: Final = re.compile(
     r"(?:以后|之后|过后|晚点|晚些|等会儿?|一会儿?|待会儿?|回头|改天|明天|下午|晚上|中午|下班"
+    r"|下(?:个)?(?:礼拜|星期|周|月)|过[两几一]天"
     r"|[\d一二三四五六七八九十]+点)[^,，。!?；;别不勿莫甭]{0,4}再(?:打|联系|发|说|call)"
     r"|call (?:me )?(?:back )?(?:later|after|tomorrow|in the (?:afternoon|evening))")
 # ... or WeChat asked for instead: "能不能发微信别打电话了", "WeChat is better"
 _PREF_WECHAT_RE: Final = re.compile(
-    r"(?:能不能|能否|可不可以|可以|请|麻烦|就|还是|改成?|换成?)(?:只|直接)?(?:发|用|走|通过)(?:个)?"
+    r"(?:能不能|能否|可不可以|可以|请|麻烦|就|还是|改成?|换成?)(?:以后)?(?:只|直接)?(?:发|用|走|通过)(?:个)?"
     r"(?:微信|短信|文字)(?![^,，。!?；;]{0,3}(?:也|都)(?:别|不要|不用))"
     r"|(?:微信|短信|文字)(?:更好|比较好|更方便|方便些|方便点|好点|好些|就行|就好)"
     r"|wechat (?:is|would be|works) (?:better|fine|easier|ok)|(?:via|by|on|use|over) wechat"

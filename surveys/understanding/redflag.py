@@ -340,7 +340,8 @@ def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
     return "denied" if (
         RF_DENY_BEFORE_RE.search(norm, max(cs, s - 8), s) is not None
         # ("不太吃奶" is the sign itself: a baby that hardly feeds)
-        or (_RF_INNER_DENY_RE.search(text) is not None and not text.endswith(_FEEDS))
+        or (_RF_INNER_DENY_RE.search(text) is not None and not text.endswith(_FEEDS)
+            and NEG_RESOLUTION_RE.search(text) is None)
     ) else "" if (
         # a swallowed battery or magnet is urgent however well the child looks
         _SWALLOWED_RE.search(text) is not None) else (

@@ -30,7 +30,12 @@ from surveys.understanding.complaint import (
     money_owed,
 )
 from surveys.understanding.compose import factor, pattern_regex, trie_regex
-from surveys.understanding.contact import contact_hits, switch_stands, wrong_number_why
+from surveys.understanding.contact import (
+    contact_hits,
+    death_averted,
+    switch_stands,
+    wrong_number_why,
+)
 from surveys.understanding.decide import combine, features_of
 from surveys.understanding.dispute import DisputeRules
 from surveys.understanding.evidence import (
@@ -315,6 +320,10 @@ class ReplyParser:
                 if why_not is not None:
                     if why_not:
                         ev.append(make_ev("wrong_number_denied", (s, e), text, None, why_not))
+                    continue
+            elif kind == "deceased":
+                if death_averted(norm, s, e):
+                    ev.append(make_ev("opt_out_denied", (s, e), text, None, "nearly, or not"))
                     continue
             elif kind == "switch":
                 if not switch_stands(norm, s, e):

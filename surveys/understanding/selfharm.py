@@ -40,14 +40,16 @@ SELF_HARM_WORD_RE: Final = re.compile(
     r"|告别|道别|再见"
     r"|东西\S{0,4}[送分]|楼顶|天台|顶楼|站在|想(?:再)?醒|再醒|一睡不醒|永远|消失|不在了|没有我|没了我"
     r"|离开这个世界|一起(?:走|去)|早点走|活够|够了|跳下去|醒过来|划手|割手|刀痕|划痕|割痕|做出|干出"
+    r"|托付给|想做的事|车撞|不用再面对|[瞓睡]不醒|自[沙刹煞]|轻声|不用(?:再)?麻烦你们"
+    r"|药(?:一次性?)?(?:都|全)?(?<=[次性都全])(?:吃|吞)|gave away|giving away"
     r"|kill|end my life|suicid|want to die|live|can't go on|point|goodbye|all to"
     r"|everything to|without me|gone|wake up|note for|away my things|roof|bridge|harm|cut")
 _SH_ORDINARY_RE: Final = re.compile(
     "|".join(re.escape(w) for w in strings(table("redflag"), "self_harm_ordinary")))
 # hits that hold their own condition or plan ("要是我不在了大家都轻松", "没有药攒着")
-_SH_OWN_IF_RE: Final = re.compile(r"攒|不在了|消失|没有我|没了我|醒过来|做出|干出")
+_SH_OWN_IF_RE: Final = re.compile(r"攒|不在了|消失|没有我|没了我|醒过来|做出|干出|撞过来|撞死")
 # a worry about a side effect: "会不会吃了这个药以后想不开啊"
-_SH_WORRY_RE: Final = re.compile(r"副作用|会不会(?!是)|side effect")
+_SH_WORRY_RE: Final = re.compile(r"副作用|会不会(?!是|好一点|好些|轻松|更好)|side effect")
 # "想死你们了", "想死我了": missing someone, not dying
 # a thought that keeps coming, of a way out: "控制不住地想，要是从阳台跳下去是不是就解脱了"
 _SH_BROODING_RE: Final = re.compile(
