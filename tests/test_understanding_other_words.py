@@ -81,20 +81,6 @@ NOT_RED_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", RED_FLAGS)
-def test_sign_is_a_red_flag(kind: str, text: str) -> None:
-    r = PARSERS[kind].parse(text)
-    assert r.red_flag, r.explain()
-
-
-@pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", NOT_RED_FLAGS)
-def test_other_word_is_not_a_red_flag(kind: str, text: str) -> None:
-    r = PARSERS[kind].parse(text)
-    assert not r.red_flag, r.explain()
-
-
 # A death nearly happened or only imagined is no death: the messages go on.
 NOT_OPT_OUTS = [
     "我爸上个月差点没挺过来，现在好多了",
@@ -109,19 +95,6 @@ OPT_OUTS = [
     "我爸上个月没挺过来，别再发了",
     "老伴走了，不用再发了",
 ]
-
-
-@pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", NOT_OPT_OUTS)
-def test_a_death_averted_or_a_later_call_is_no_opt_out(kind: str, text: str) -> None:
-    r = PARSERS[kind].parse(text)
-    assert not (r.opt_out or r.opt_out_unsure), r.explain()
-
-
-@pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", OPT_OUTS)
-def test_a_death_told_is_an_opt_out(kind: str, text: str) -> None:
-    assert PARSERS[kind].parse(text).opt_out
 
 
 DISPUTES = [
@@ -142,15 +115,19 @@ NOT_DISPUTES = [
 ]
 
 
-@pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", DISPUTES)
-def test_taking_it_further_is_a_dispute(kind: str, text: str) -> None:
-    r = PARSERS[kind].parse(text)
-    assert r.dispute and r.complaint, r.explain()
+# (text, label, whether it is one); an opt-out counts when unsure too (it is confirmed)
+CASES = [*((t, "red_flag", True) for t in RED_FLAGS),
+         *((t, "red_flag", False) for t in NOT_RED_FLAGS),
+         *((t, "opt_out", True) for t in OPT_OUTS),
+         *((t, "opt_out", False) for t in NOT_OPT_OUTS),
+         *((t, "dispute", True) for t in DISPUTES),
+         *((t, "dispute", False) for t in NOT_DISPUTES)]
 
 
 @pytest.mark.parametrize("kind", PARSERS)
-@pytest.mark.parametrize("text", NOT_DISPUTES)
-def test_asking_what_is_covered_is_no_dispute(kind: str, text: str) -> None:
+@pytest.mark.parametrize(("text", "label", "want"), CASES)
+def test_reading(kind: str, text: str, label: str, want: bool) -> None:
     r = PARSERS[kind].parse(text)
-    assert not r.dispute, r.explain()
+    got = r.opt_out or r.opt_out_unsure if label == "opt_out" else getattr(r, label)
+    assert bool(got) == want, r.explain()
+    assert r.complaint or not r.dispute, r.explain()

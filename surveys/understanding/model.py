@@ -441,7 +441,8 @@ class Model:
             r = rule.get(f)
             if r is None:
                 continue
-            # (the same additions as for a gram's row above)
+            # (the same additions as for a gram's row above, written out again: compiled, a
+            # call per row would cost more than the row's sums)
             n += 1
             i0 += ord(packed[r])
             i1 += ord(packed[r + 1])
