@@ -93,8 +93,9 @@ _DEC_LEFT_FOR_RE: Final = re.compile(
     r"|过两天|过几天)")
 
 
-# A death nearly or only imagined: "上个月差点没挺过来", "要不是你们抢救及时，我老头子就没了"
-_DEC_AVERTED_RE: Final = re.compile(r"差点|差一点|险些|要不是|要不然|幸亏|幸好|多亏")
+# A death nearly or only imagined: "上个月差点没挺过来", "要不是你们抢救及时，我老头子就没了",
+# "幸亏送得早，不然人就没了" (not 幸亏 alone: "幸好走得安详" is a death told)
+_DEC_AVERTED_RE: Final = re.compile(r"差点|差一点|险些|要不是|要不然|不然")
 
 
 def death_averted(norm: str, s: int, e: int) -> bool:
