@@ -177,12 +177,30 @@ def test_out_of_range(text: str, value: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "score"),
-    [("10", 5), ("100分", 5), ("一百分", 5), ("10分！", 5), ("满分10分的话给9分", 5),
-     ("10分制打8分", 4), ("十分制的话6分吧", 3), ("0分", 1), ("零分", 1), ("负分", 1)],
+    [("10", 5), ("100分", 5), ("一百分", 5), ("10分！", 5), ("10分制打8分", 4),
+     ("十分制的话6分吧", 3), ("按十分打8分", 4), ("10分制：6", 3), ("课程挺好，我给80分", 4),
+     ("六十分吧，及格", 3), ("满分100分给40分", 2), ("0分", 1), ("零分", 1), ("负分", 1),
+     ("零蛋", 1)],
 )
 def test_the_top_of_a_larger_scale_is_read_on_five(text: str, score: int) -> None:
     r = parse(text)
     assert (r.score, r.out_of_range, r.needs_confirmation) == (score, None, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "candidate"),
+    [("满分10分的话给9分", 4), ("10分制的话打7分吧", 3), ("90分", 4), ("满分100给90", 4),
+     ("百分制打70分", 3)],
+)
+def test_a_larger_scale_between_two_scores_is_confirmed_with_the_lower(
+        text: str, candidate: int) -> None:
+    r = parse(text)
+    assert (r.score, r.candidate, r.needs_confirmation) == (None, candidate, True)
+
+
+@pytest.mark.parametrize("text", ["孩子数学考了80分", "等了40分钟", "百分制的话95"])
+def test_a_larger_number_that_rates_nothing_is_no_score(text: str) -> None:
+    assert parse(text).score is None
 
 
 @pytest.mark.parametrize(

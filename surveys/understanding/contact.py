@@ -82,6 +82,7 @@ _SWITCH_GUARD_RE: Final = re.compile(
     r"|上次|原来|先前")
 _FAMILY_RE: Final = re.compile(
     r"我是(?:(?:他|她)(?!的?(?:同事|朋友|邻居|同学|室友))|病人|患者|孩子|学生)|家属|家长|儿子|女儿|妈妈|爸爸|老婆|老公|爱人|母亲|父亲"
+    r"|我(?:爸|妈|家老|老伴|奶奶|爷爷|外婆|外公|姥姥|姥爷)"
     r"|替他|替她|帮他|帮她|代他|代她"
 )
 
@@ -99,8 +100,10 @@ _DEC_AVERTED_RE: Final = re.compile(r"差点|差一点|险些|要不是|要不�
 
 
 def death_averted(norm: str, s: int, e: int) -> bool:
-    """Whether the death told at ``norm[s:e]`` nearly happened or is only imagined."""
-    return _DEC_AVERTED_RE.search(norm, max(0, s - 16), e) is not None
+    """Whether the death told at ``norm[s:e]`` nearly happened, is only imagined, or is the
+    slang of embarrassment ("尴尬得想原地去世")."""
+    return _DEC_AVERTED_RE.search(norm, max(0, s - 16), e) is not None or \
+        norm.endswith("原地", 0, s)
 
 
 def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:

@@ -13,9 +13,9 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
    唔好再 -> 不要再; 冇使再 -> 不用再; 使唔使 -> 用不用), 退定 -> 退订, "给五份" / "打4粉" ->
-   分, and voice-to-text homophones of warning signs (出雪 -> 出血, 流浓 -> 流脓).  Each is
-   guarded by a character that rarely occurs otherwise, so the common reply pays
-   one ``str.translate``-speed scan.
+   分, "打武分" -> 五分, and voice-to-text homophones of warning signs (出雪 -> 出血, 流浓 ->
+   流脓).  Each is guarded by a character that rarely occurs otherwise, so the common reply
+   pays one ``str.translate``-speed scan.
 7. two or more circled numbers number a list: "①5分 ②没有" -> "1、 5分 2、 没有" (one alone is a
    digit, "⑤" -> 5).
 """
@@ -108,9 +108,11 @@ _REPAIR_RE = re.compile(
     r"|[出流渗]雪|[流化]浓"
     r"|唔(?=[\u4e00-\u9fff])"
     r"|(?<=[给打评选])(个|了)?([1-5一二两三四五])(?:份|粉|奋|芬|纷)"
+    # 五 heard as 武 or 舞 by voice input: "给你们打武分"
+    r"|(?<=[给打评选])(?:个|了)?[武舞](?=分)"
 )
 # A cheap pre-check: only replies holding one of these characters can need a repair.
-_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定雪浓")
+_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定雪浓武舞")
 # Pre-checks as character classes: a regex scan of a class is several times cheaper than
 # str.translate with a dict or a set test over every character, and most replies need neither.
 _REPAIR_GATE_RE = re.compile("[" + "".join(sorted(_REPAIR_CHARS)) + "]")
@@ -142,6 +144,8 @@ def _repair(m: re.Match[str]) -> str:
     word = m.group()
     if word.endswith(("份", "粉", "奋", "芬", "纷")):
         return (m.group(1) or "") + m.group(2) + "分"
+    if word[-1] in "武舞":
+        return word[:-1] + "五"
     if word.startswith("唔该"):
         return "谢谢"
     if word.startswith("唔好"):

@@ -102,7 +102,12 @@ _LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 _PRE_SCORE_RE: Final = re.compile(
     r"(?:我?(?:就|还是)?(?:给|打|评|选)(?:个|了|您|你们|你)?|评分|打分|分数|得分|满意度|评价"
     r"|(?:give|gave|rate|rated|rating|score)(?: it| you| them| this)?(?: a| an)?)\s?:?\s?$")
-_HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature", "label"})
+_HARD_BLOCKS: Final = frozenset({"exam", "time", "ordinal", "scale", "temperature", "label",
+                                  "measure"})
+# a measurement named right before its values: "视力1.2", "眼压18", "视力查了0.8和1.0"
+_MEASURE_BEFORE_RE: Final = re.compile(
+    r"(?P<measure>(?:视力|散光|眼压|血氧|血糖|血压|心率|脉搏|矫正)(?:查了?|测了?|是|到了?|有)?"
+    r"(?:\d+(?:\.\d+)?\s?(?:和|到|、|,|，|/)\s?)?)$")
 # A score asked about, not given: "3分是什么意思？", "1分是最好还是最差？"
 _ASKED_SCALE_RE: Final = re.compile(
     r"\s?(?:(?:是|算|代表|指的是|指|表示)\s?(?:什么|啥)|什么意思|啥意思|(?:是|算)?\s?"
@@ -114,6 +119,17 @@ _STAR_AFTER_COUNT_RE: Final = re.compile(
 # star emoji after a rating and a particle decorate it: "给个4星吧⭐" is 4, not a 1-star rating
 _STARS_AFTER_FRAME_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]{1,2}\s?[⭐★🌟]+")
 _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
+# stars after a rating and its punctuation ("五星！！🌟", "5分。⭐"): one star, or as many as
+# the rating, decorate it; any other count is a rating of its own
+_STARS_AFTER_PUNCT_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了!！~～.。\s]{1,4}([⭐★🌟]+)")
+
+
+def decorating_stars(norm: str, pos: int, value: int) -> int | None:
+    """The end of star emoji after a rating at ``pos`` that only decorate it, or None."""
+    m = _STARS_AFTER_PUNCT_RE.match(norm, pos)
+    if m is None or len(m.group(1)) not in (1, value):
+        return None
+    return m.end()
 _FRAME_SUFFIX_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]*")
 _ADVERB_AFTER_FEN_RE: Final = re.compile(r"分\s?[\u4e00-\u9fff]")
 
@@ -232,6 +248,9 @@ def read_numbers(raw: str, norm: str, core_stripped: str, ev: list[Evidence],
                 um = _STAR_AFTER_COUNT_RE.match(norm, e)
                 if um is not None:
                     consumed = um.end()
+                elif (um2 := _UNIT_RE.match(norm, e)) is not None and \
+                        (dec := decorating_stars(norm, um2.end(), value)) is not None:
+                    consumed = dec
             else:
                 out_of_range = value if out_of_range is None else out_of_range
                 ev.append(make_ev("out_of_range", (fs, fe), norm[fs:fe], None,
@@ -308,6 +327,8 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
         other = rng.group(2)
     pre = norm[max(0, s - 5):s]
     block = _PRE_BLOCK_RE.search(pre) if pre else None
+    if block is None and s and norm[s - 1] not in " ,，。!！?？":
+        block = _MEASURE_BEFORE_RE.search(norm, max(0, s - 12), s)
     if block is not None and block.lastgroup in _FIRST_BLOCKS:
         ev.append(make_ev(f"not_a_score:{block.lastgroup}", (s, e), tok))
         return None, e
@@ -370,6 +391,8 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
             end = _STARS_RE.match(norm, um.end()).end()  # type: ignore[union-attr]
         elif (sm := _STARS_AFTER_FRAME_RE.match(norm, um.end())) is not None:
             end = sm.end()
+        elif tok.isdigit() and (dec := decorating_stars(norm, um.end(), int(tok))) is not None:
+            end = dec
         if norm.startswith("半", um.end()) and 1 <= float(tok) < 5:
             low = int(float(tok))  # "4分半": a half score, confirm the lower
             ambiguous.append(low)

@@ -87,7 +87,9 @@ OPB_STOP_RE: Final = re.compile(factor("|".join((
     "不要(?<!要不要)(?!紧)", "不用(?<!用不用)", "用不着", "不必", "无需",
     "别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘)",
     "甭", "莫", "勿", "取消", "退订", "退掉", "移除", "移出", "删除", "删掉", "删了", "去掉",
-    "撤掉", "撤了", "注销", "拉黑", "屏蔽", "停止", "停掉", "停了", "关了", "关掉", "关闭",
+    # (not the stool: "拉黑便"; nor a medicine or a class stopped: "药停了就复发")
+    "撤掉", "撤了", "注销", "拉黑(?![便屎])", "屏蔽", "停止", "停掉", "停了(?<![药课班针骤]停了)",
+    "关了", "关掉", "关闭",
     "免了", "算了", "不参加", "不参与", "不填", "不答", "拒绝", "拒收", "不接受", "不再",
     "消停", "烦死", "好烦", "太烦", "很烦", "烦不烦",
     "烦(?<!麻烦)(?<!其烦)(?<!耐烦)(?![躁恼琐请你您劳])",
@@ -113,6 +115,7 @@ _OPB_BARE_RE: Final = re.compile(
 _OPB_OBJECT_RE: Final = re.compile(
     r"预约|复查|复诊|挂号|手术|换药|打针|吃药|药|治疗|检查|来医院|回来|拆线|订单|课|交费|缴费|"
     r"担心|紧张|害怕|客气|着急|麻烦你|谢|吃|喝|碰|沾水|刷牙|运动|抽烟|喝酒|熬夜|辛苦|惦记|挂念|牵挂"
+    r"|面对|受罪|遭罪|忍受|吃苦"
     r"|玩|写作业|看电视|打游戏|给孩子买|买零食"
     r"|记挂|操心|费心")
 OPB_QUESTION_RE: Final = re.compile(
@@ -120,6 +123,10 @@ OPB_QUESTION_RE: Final = re.compile(
 
 
 _THIRD_PARTY_CALL_RE: Final = re.compile(r"推销|广告|诈骗|中介|快递|贷款|保险")
+# "这些" after a treatment is the treatment's ("不用再面对这些了"), not our messages
+_DEMONSTRATIVES: Final = frozenset(("这些", "这种", "这类", "此类", "任何"))
+_RATING_AFTER_RE: Final = re.compile(
+    r"[吧啦了,，。.…~\s]*(?:那|就|还是)?(?:给|打|评)(?:个|你们)?\s?[\d一二三四五两]")
 _OPB_SELF: Final = frozenset(strings(_WORDS, "self_stops"))
 
 
@@ -148,6 +155,9 @@ _PREF_LATER_RE: Final = re.compile(
     r"(?:以后|之后|过后|晚点|晚些|等会儿?|一会儿?|待会儿?|回头|改天|明天|下午|晚上|中午|下班"
     r"|下(?:个)?(?:礼拜|星期|周|月)|过[两几一]天"
     r"|[\d一二三四五六七八九十]+点)[^,，。!?；;别不勿莫甭]{0,4}再(?:打|联系|发|说|call)"
+    # ... or a call back promised: "别打了 我在开车 晚点回你", "晚点我打回去"
+    r"|(?:晚点|晚些|等会儿?|一会儿?|待会儿?|回头|稍后)[我再]{0,2}"
+    r"(?:回你|回电|回复你|打回|回过去|给你回|联系你)"
     r"|call (?:me )?(?:back )?(?:later|after|tomorrow|in the (?:afternoon|evening))")
 # ... or WeChat asked for instead: "能不能发微信别打电话了", "WeChat is better"
 _PREF_WECHAT_RE: Final = re.compile(
@@ -163,6 +173,8 @@ _PREF_CHANGE_RE: Final = re.compile(
     r"(?:改成|换成|改用|改为|改到|换到|转到)(?:发|打)?(?:微信|短信|邮件|企业微信|文字|打字|电话)")
 _PREF_OTHER_RE: Final = re.compile(
     r"加(?:我|一下)?(?:的)?(?:微信|企业微信|qq)|"
+    # another way or number offered: "有事发微信", "打我家座机"
+    r"有事(?:直接|就)?(?:发|打)(?:微信|短信|电话|我)|打(?:我)?(?:家|家里)?(?:的)?(?:座机|固话)|"
     r"(?:打字|发短信|发微信|发消息|发信息|短信|微信|文字|白天|晚上|上午|下午|周末|工作日)"
     r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
 
@@ -283,6 +295,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
         clause = norm[cs:ce]
         if m.group() in ("拉黑", "屏蔽") and _THIRD_PARTY_CALL_RE.search(norm, cs, s):
             continue  # "把那个推销电话拉黑了": someone else's calls
+        if m.group() == "算了" and _RATING_AFTER_RE.match(norm, e) is not None:
+            continue  # "收费处的态度……算了，给个3分": a grievance let go, then a rating
         if _OPB_BARE_RE.fullmatch(clause.strip(" ~")) or m.group() in _OPB_SELF:
             return s, e
         if m.group() == "退":
@@ -298,7 +312,8 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
         om = _OPB_OBJECT_RE.search(after)
         mm = _OPB_MESSAGE_RE.search(after)
         if om is not None and (mm is None or om.start() < mm.start()) and \
-                not (mm is not None and mm.start() - om.end() <= 1):
+                not (mm is not None and mm.start() - om.end() <= 1 and
+                     mm.group() not in _DEMONSTRATIVES):
             # "取消下周的复查", "不用再换药": a treatment, not a message (but "不需要复查提醒":
             # the treatment names the message)
             continue
@@ -318,9 +333,11 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
 # Every alternative starts with a literal character (look-behinds after it, no [不别] or \b
 # first) so that re skips to the possible first characters instead of trying each position.
 UNSURE_STOP_RE: Final = re.compile(
-    r"别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动)"
-    r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付)|甭"
-    r"|莫(?<!阿莫)(?!名|西|非)|勿|停(?!车|药|留|电|水)|够了"
+    r"别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动|那么|这么)"
+    r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付)"
+    r"|甭(?!提|说|管|想|跟我来)"
+    # (not a heart stopped, nor a class or a medicine: "心跳骤停", "书法班停了")
+    r"|莫(?<!阿莫)(?!名|西|非)|勿|停(?<![骤暂班课药]停)(?!车|药|留|电|水)|够了"
     r"|烦(?<!麻烦)(?<!其烦)(?<!耐烦)|消停|有完没完|没完没了|还发|还打|还在发|骚扰|拉黑|不麻烦|放过"
     r"|轰炸|太频繁|受不了|不参与|不参加|算了|少发|少打|饶了|不需要|无需|用不着|不想再|不想收"
     r"|不想接|不想回|不再|别再|群[^,，。!?]{0,2}退|有事[我再]?(?:自己)?会?(?:联系|找|打给)(?!我)"
@@ -355,6 +372,8 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
             continue
         if _taken_back(norm, s, e, m.group()):
             continue
+        if m.group() == "算了" and _RATING_AFTER_RE.match(norm, e) is not None:
+            continue  # a grievance let go, then a rating
         if m.group() in ("少发", "少打"):
             sm = SEP_RE.search(norm, e)
             if OPB_QUESTION_RE.search(norm, cs, sm.start() if sm else len(norm)) is not None:
@@ -407,6 +426,8 @@ def keyword_why(norm: str, s: int, e: int, text: str) -> str | None:
     if text in ("拉黑", "屏蔽") and _THIRD_PARTY_CALL_RE.search(
             norm, clause_start(norm, s), s) is not None:
         return ""  # "把那个推销电话拉黑了": someone else's calls
+    if text == "拉黑" and norm.startswith(("便", "屎"), e):
+        return ""  # "拉黑便": a black stool, not a blocked number
     if _OPT_OBJECT_AFTER_RE.match(norm, e) is not None:
         return ""  # "不用再问医生了吧": someone else is asked, not us
     if text[0] == "不" and s and norm[s - 1] == text[1:2]:

@@ -404,8 +404,8 @@ def _body_change(body_re: re.Pattern[str], norm: str, s: int, e: int, ev: list[E
     word = norm[s:e]
     if word == "不得了" and _DEGREE_PRAISE_RE.search(norm, max(0, s - 3), s) is not None:
         return None
-    if word[0] == "黑" and norm[s - 1:s] == "拉":
-        return None  # 拉黑: blocking a number, not a black stool
+    if word[0] == "黑" and norm[s - 1:s] == "拉" and not norm.startswith(("便", "屎"), e):
+        return None  # 拉黑: blocking a number, not a black stool (拉黑便)
     english = word.isascii()
     if english and ((s and norm[s - 1].isalpha()) or (e < len(norm) and norm[e].isalpha())):
         return None

@@ -153,18 +153,35 @@ def _overall_or_lowest(norm: str, ev: list[Evidence]) -> tuple[int, tuple[int, i
 
 
 # The top of a common larger scale ("10分", "100分！！"), or a score on a stated 10-point
-# scale ("10分制的话我打9分"): read on the 1-5 scale.
-_TEN_SCALE_RE: Final = re.compile(r"10分制|十分制|满分10|满分是10|满分十|10分满分|out of 10|/10")
+# scale ("10分制的话我打8分") or a 100-point one ("我给80分"): read on the 1-5 scale by
+# halving (docs/labels.md), and a rating that does not halve exactly ("10分制打9分", "90分" --
+# a 4.5) is an unsure form, confirmed with the lower score.
+_TEN_SCALE_RE: Final = re.compile(
+    r"10分制|十分制|满分10|满分是10|满分十|10分满分|(?:按|以)(?:10|十)分|(?:10|十)分的话"
+    r"|out of 10|/10")
+_HUNDRED_SCALE_RE: Final = re.compile(r"百分制|100分制|满分100|满分一百|满分是100|100分满分")
+# the rating given right after the scale is named: "10分制：6", "十分制，7"
+_AFTER_TEN_SCALE_RE: Final = re.compile(r"(?:10|十)分制\s?[:：,，]?\s?(\d)(?![\d.])")
 
 
-def _top_of_scale(norm: str, value: int) -> int | None:
-    if value in (10, 100):
-        return 5
+def _on_larger_scale(norm: str, value: int) -> tuple[int, bool] | None:
+    """``(score, exact)`` of a rating outside 1-5 read on its scale, or None if it is none."""
     if value == 0:  # "0分", "零分": the worst there is
-        return 1
+        return 1, True
+    hundred = _HUNDRED_SCALE_RE.search(norm) is not None
+    if value == 100 or (value == 10 and not hundred):
+        return 5, True
     if 6 <= value <= 9 and _TEN_SCALE_RE.search(norm) is not None:
-        return (value + 1) // 2
+        return value // 2, value % 2 == 0
+    if 20 <= value < 100 and (hundred or value % 10 == 0):
+        return value // 20, value % 20 == 0
     return None
+
+
+def _after_ten_scale(norm: str) -> int | None:
+    """The bare rating right after a named 10-point scale ("10分制：6"), if any."""
+    m = _AFTER_TEN_SCALE_RE.search(norm)
+    return int(m.group(1)) if m is not None and int(m.group(1)) > 5 else None
 
 
 def _decide(cands: list[Cand]) -> tuple[int | None, float, bool, int | None]:
@@ -252,6 +269,8 @@ def read_likert(likert_ac: Scan[tuple[str, int, float, int]], norm: str,
         if word == "满分" and cands and any(
                 x.rule == "not_a_score:scale" and x.span[0] <= s < x.span[1] for x in ev):
             continue  # "5分满分给3分": 满分 names the scale, 3 is the score
+        if norm.startswith(("吗", "么"), e) and any(x.rule == "not_a_score:asked" for x in ev):
+            continue  # "3分是什么意思？中等吗": the scale asked about, glossed in the question
         if blocked is None:
             blocked = [x.span for x in ev if x.rule in _BLOCKING_RULES]
         if blocked and any(bs <= s < be or bs < e <= be for bs, be in blocked):
@@ -345,12 +364,18 @@ def settle_score(norm: str, ev: list[Evidence], cands: list[Cand], ambiguous: li
             ev.append(make_ev("scaled", (0, n), norm, 5, f"{out_of_range} on a larger scale"))
         candidate = score
         out_of_range = None  # "10分制给5分"
-    elif out_of_range is not None:
-        top = _top_of_scale(norm, out_of_range)
-        if top is not None:
-            score = candidate = top
-            confidence = 0.8
-            ev.append(make_ev("scaled", (0, n), norm, top, f"{out_of_range} on a larger scale"))
+    elif not cands and (out_of_range is not None or (
+            not ambiguous and (out_of_range := _after_ten_scale(norm)) is not None)):
+        scaled = _on_larger_scale(norm, out_of_range)
+        if scaled is not None:
+            value, exact = scaled
+            candidate = value
+            if exact:
+                score, confidence = value, 0.8
+            else:  # "10分制打9分": a 4.5, confirmed with the lower score
+                needs_confirmation, confidence = True, 0.4
+            ev.append(make_ev("scaled", (0, n), norm, value, f"{out_of_range} on a larger scale"
+                              + ("" if exact else ", between two scores: confirm the lower")))
             out_of_range = None
     return score, candidate, confidence, needs_confirmation, out_of_range
 
