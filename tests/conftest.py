@@ -27,7 +27,8 @@ from bot.clock import FrozenClock
 from bot.config import Settings, settings_from_dict
 from bot.runtime import Runtime
 
-pytest_plugins = ["tests.browser"]  # the `browser` fixture
+# the `browser` fixture; an exit that no stray thread can hold open
+pytest_plugins = ["tests.browser", "tests.exit_guard"]
 
 # Property tests generate the same cases on every run of the suite (a CI run must not pass or
 # fail by luck); HYPOTHESIS_PROFILE=explore draws new ones, as bench/fuzz.py does at scale.

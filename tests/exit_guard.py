@@ -1,0 +1,65 @@
+"""The test process ends when its tests have: no thread left behind may hold it open.
+
+Python joins every non-daemon thread before it exits.  aiosqlite (0.22 on) runs each
+connection on such a thread, which ends only when the connection is closed or collected, and a
+connection left in a reference cycle or a library's context is collected only when the
+collector next runs -- so a suite that passed could sit after its summary until CI killed it (it
+did once, after "4947 passed").  At the end of the session this plugin collects garbage, stops
+the worker of any aiosqlite connection still open (naming each on stderr, so the leak can be
+found), and waits a while for the other non-daemon threads.  If any is still alive it names them
+with their stacks and ends the process with the session's own exit status, instead of hanging.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import traceback
+
+import aiosqlite
+import pytest
+
+_JOIN_SECONDS = 10.0  # a thread finishing its last work (a subprocess with a timeout, say)
+_status: list[int] = [0]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember how the session ended, for an exit that must not wait on stray threads."""
+    _status[0] = int(exitstatus)
+
+
+def _stop_open_connections() -> int:
+    gc.collect()  # an unreachable connection stops its worker in __del__
+    stopped = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, aiosqlite.Connection) and \
+                getattr(obj, "_connection", None) is not None:
+            obj.stop()
+            stopped += 1
+    return stopped
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Release or name the threads that would keep the process from exiting."""
+    stopped = _stop_open_connections()
+    if stopped:
+        print(f"\nexit guard: {stopped} aiosqlite connection(s) were still open at the end; "
+              "stopped", file=sys.stderr)
+    others = [t for t in threading.enumerate()
+              if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    for t in others:
+        t.join(_JOIN_SECONDS / max(1, len(others)))
+    stuck = [t for t in others if t.is_alive()]
+    if not stuck:
+        return
+    frames = sys._current_frames()
+    for t in stuck:
+        stack = "".join(traceback.format_stack(frames[t.ident])) if t.ident in frames else ""
+        print(f"\nexit guard: thread {t.name!r} still running at exit:\n{stack}",
+              file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(_status[0])
