@@ -29,6 +29,9 @@ _FALL_RE: Final = re.compile(r"摔|跌|滑倒|栽|掉下")
 _CORRECTED_RE: Final = re.compile(
     r"(?:原来|其实|结果|后来发现|才发现|才知道|一看)(?:是|只是|就是|不是)")
 _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)朋友|同病房|病友|"
+                                     r"同宿舍|舍友|闺蜜|"
+                                     r"(?:前面|旁边|后面|对面)(?:那|的)?[个位]?(?:小孩|孩子|人|大人"
+                                     r"|女的|男的|老人)|"
                                      r"(?:有|有一)[个位](?:老太太|老头|大爷|大妈|阿姨|病人|人|小孩)|"
                                      # "我们屋那个阿姨", "隔壁床的大爷", "孩子的哥哥"
                                      r"同屋|同一?个?屋|我们屋|邻床|同一?个?病房|"
@@ -37,7 +40,8 @@ _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)�
 # A relative who *also* has a sign ("我妹妹前几天也发烧了") or who should *also* come to be
 # seen ("我老伴眼睛疼得厉害，能不能也来你们这看看"): not the patient.
 _ALSO_OTHER_RE: Final = re.compile(
-    r"(?:妹妹|姐姐|哥哥|弟弟|老伴|老公|老婆|爱人|室友|同学|同事|朋友)[^,，。!?；;]{0,4}也")
+    r"(?:妹妹|姐姐|哥哥|弟弟|老伴|老公|老婆|爱人|室友|同学|同事|朋友|闺蜜|我[姐哥弟妹])"
+    r"[^,，。!?；;]{0,4}也")
 _ALSO_SEEN_RE: Final = re.compile(r"也(?:来|带[他她]?来|过来|去)(?:你们|看|挂|检查|瞧)")
 # 急诊 as the department in a story about the service ("急诊把我妈晾在走廊", "幸亏你们急诊抢救
 # 及时", "在急诊躺了两天才住进去", "前面有急诊", "看过一次急诊"), not a patient on the way there
@@ -58,8 +62,8 @@ _TELLER_RE: Final = re.compile(
 # The writer's own sign beside a patient said to be well: "我自己有点发烧，孩子挺好".
 _WRITER_RE: Final = re.compile(r"(?:我|俺)(?:自己|本人)")
 _PATIENT_FINE_RE: Final = re.compile(
-    r"(?:孩子|宝宝|小孩|娃|儿子|女儿|病人|患者|老人)(?:倒是|都|本人)?(?:挺好|很好|还好|没事|好好的"
-    r"|一切正常|正常)")
+    r"(?:孩子|宝宝|小孩|娃|儿子|女儿|病人|患者|老人)(?:倒是|都|本人)?[^,，。!?；;不没]{0,3}?"
+    r"(?:挺好|很好|还好|没事|好好的|一切正常|正常)")
 # (光晕), 白内障 misheard by voice input (白内胀).
 _HALO_RE: Final = re.compile(r"光晕")
 _CATARACT_MISHEARD_RE: Final = re.compile(r"白内[胀涨帐]")
@@ -93,6 +97,10 @@ _AGAIN_RE: Final = re.compile(r"又|再次|新的?|怀疑")
 _KNOWN_ALLERGY_RE: Final = re.compile(r"对[^,，。!?；;]{1,6}$")
 _COLD_RE: Final = re.compile(r"冻得|冷得|冻的|冷的")
 _NOISE_RE: Final = re.compile(r"吵|噪音|隔音|声音太大|太响|信号|电话里|听筒|麦克风")
+# a call not heard, said to ask for text instead ("耳背，电话听不见，请发文字", "在工地听不见"):
+# how to reach the person, not a new loss of hearing (unless an ear is named before it)
+_CALL_RE: Final = re.compile(r"电话|打了|打过来|口型|工地|说话太快")
+_EAR_RE: Final = re.compile(r"耳(?!背)")  # an ear named (耳背 is being hard of hearing)
 _ONCE_BEFORE_RE: Final = re.compile(r"之前|以前|曾经|上次|先前|以往|早先")
 _ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
 # A fever or bleeding said to be over later in the reply, however far after: "之前发烧到三十八度多
@@ -253,6 +261,9 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "the cold"  # "冻得嘴唇发白"
     if "听不" in word and _NOISE_RE.search(norm, ss, e + 20) is not None:
         return "noise, not hearing"
+    if "听不" in word and _CALL_RE.search(norm, ss, e + 12) is not None and \
+            _EAR_RE.search(norm, ss, s) is None:
+        return "a call not heard, not hearing lost"
     if _ONCE_RE.match(norm, e) is not None and _ONCE_BEFORE_RE.search(norm, cs, s) is not None:
         return "once, before"
     if ("烧" in word or "热" in word or "度" in word) and \

@@ -97,6 +97,9 @@ _DEC_LEFT_FOR_RE: Final = re.compile(
 # A death nearly or only imagined: "上个月差点没挺过来", "要不是你们抢救及时，我老头子就没了",
 # "幸亏送得早，不然人就没了" (not 幸亏 alone: "幸好走得安详" is a death told)
 _DEC_AVERTED_RE: Final = re.compile(r"差点|差一点|险些|要不是|要不然|不然")
+# "我不叫王建国", "我不姓王": a name denied (not "我不叫他来了": a pronoun follows)
+_NOT_MY_NAME_RE: Final = re.compile(
+    r"我不[叫姓](?![他她你它])[\u4e00-\u9fff]{1,4}(?:$|[\s,，。.!！~])")
 
 
 def death_averted(norm: str, s: int, e: int) -> bool:
@@ -122,6 +125,8 @@ def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:
                                         "换" in norm or "转" in norm) else None
     if first is not None:
         hits.append(("switch", False, first.start(), first.end()))
+    if norm.startswith(("我不叫", "我不姓")) and _NOT_MY_NAME_RE.match(norm) is not None:
+        hits.append(("wrong_number", False, 0, 3))  # "我不叫王建国": not the person we wrote to
     if "错" in norm:
         first = _WRONG_NUM_RE.search(norm)
         if first is not None:
@@ -135,6 +140,9 @@ def contact_hits(norm: str, hits: list[tuple[str, bool, int, int]]) -> None:
 def wrong_number_why(norm: str, s: int, e: int, text: str) -> str | None:
     """Whether a wrong-number hit at ``norm[s:e]`` stands: None if it does, "" if it is
     none, else why it is denied (recorded as ``wrong_number_denied``)."""
+    if text.startswith("打错") and (norm.endswith(("字", "名"), 0, s) or
+                                   norm.startswith(("一个字", "字"), e)):
+        return ""  # "名字打错了一个字": a typing slip in a document, not our number
     if text == "发错" and _OWN_SLIP_RE.match(norm, e) is not None:
         return ""  # "发错群了不好意思": the sender posted in the wrong place
     if text == "发错" and (norm.startswith("药", e) or

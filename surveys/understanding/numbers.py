@@ -65,6 +65,7 @@ _UNIT_RE: Final = re.compile(
     r"|(?P<date>月|日|号)"
     r"|(?P<time>点|:\d)"
     r"|(?P<weight>公斤|千克|斤|kg\b|磅)"
+    r"|(?P<length>毫米|厘米|公分|公里|mm\b|cm\b|km\b|米)"
     r"|(?P<dose>mg|ml|毫升|毫克|克|g\b|片|粒|针|支|瓶|盒|袋|包)"
     r"|(?P<count>次|遍|回|趟|下|个|位|人|颗|条|张|本|节|首|期|届|组|排|门|科)"
     r"|(?P<money>元|块|毛|角|w\b|万(?!一)|千|百)"  # (万一: in case)
@@ -111,7 +112,7 @@ _MEASURE_BEFORE_RE: Final = re.compile(
 # A score asked about, not given: "3分是什么意思？", "1分是最好还是最差？"
 _ASKED_SCALE_RE: Final = re.compile(
     r"\s?(?:(?:是|算|代表|指的是|指|表示)\s?(?:什么|啥)|什么意思|啥意思|(?:是|算)?\s?"
-    r"(?:最好|最差|最高|最低|满分|好|差|满意|不满意)(?:还是|吗|么|\?|呢))")
+    r"(?:最好|最差|最高|最低|满分|好|差|满意|不满意)的?(?:还是|吗|么|\?|呢))")
 # checked before the unit: "第3次" is an ordinal, "周5来" a weekday, "¥5" money
 _FIRST_BLOCKS: Final = frozenset({"ordinal", "weekday", "money", "exam", "deduct"})
 _STAR_AFTER_COUNT_RE: Final = re.compile(
@@ -119,6 +120,13 @@ _STAR_AFTER_COUNT_RE: Final = re.compile(
 # star emoji after a rating and a particle decorate it: "给个4星吧⭐" is 4, not a 1-star rating
 _STARS_AFTER_FRAME_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了]{1,2}\s?[⭐★🌟]+")
 _STARS_RE: Final = re.compile(r"[⭐★🌟]+")
+# after a number: a match's score ("3比1", "2:0赢了") or minutes and more ("11分多")
+_NOT_RATING_AFTER_RE: Final = re.compile(r"\s?比\s?\d|:\d+\s?(?:赢|输|平|胜|负)|分多|分钟")
+_MATCH_BEFORE_RE: Final = re.compile(r"\d\s?比\s?$")
+_CENT_AFTER_RE: Final = re.compile(
+    r"分(?:一分|钱|(?:都|也)?没(?:退|少|给我退|还)|(?:都|也)?不少)")
+# a lone numeral after a label at the end of the reply: "评分：五", "回复：五"
+_LABELLED_NUMERAL_RE: Final = re.compile(r":\s?([一二两三四五])[\s。.!~]*$")
 # stars after a rating and its punctuation ("五星！！🌟", "5分。⭐"): one star, or as many as
 # the rating, decorate it; any other count is a rating of its own
 _STARS_AFTER_PUNCT_RE: Final = re.compile(r"[吧啊呀哈啦嘛哦了!！~～.。\s]{1,4}([⭐★🌟]+)")
@@ -224,6 +232,11 @@ def read_numbers(raw: str, norm: str, core_stripped: str, ev: list[Evidence],
                 # "扣一分", "扣的那一分给停车场", "少一分是因为停车"
                 ev.append(make_ev("not_a_score:deduct", (s, e), tok))
                 continue
+            if value == 1 and (_CENT_AFTER_RE.match(norm, e) is not None or
+                               norm.endswith("一分", 0, s)):
+                # "一分一分攒的", "一分没退", "一分钱": a cent, not a rating
+                ev.append(make_ev("not_a_score:money", (s, e + 1), norm[s:e + 1]))
+                continue
             if value is not None and 1 <= value < 5 and norm.startswith(("分半", "星半"), e):
                 ambiguous.append(value)  # "四分半": confirm the lower
                 ev.append(make_ev("ambiguous", (s, e + 2), norm[s:e + 2], value,
@@ -283,6 +296,12 @@ def read_numbers(raw: str, norm: str, core_stripped: str, ev: list[Evidence],
         i = norm.find(numeral)
         cands.append(Cand(value, 0.93, 1, True))
         ev.append(make_ev("chinese_numeral", (i, i + 1), numeral, value))
+    elif not cands and (lm := _LABELLED_NUMERAL_RE.search(norm)) is not None and (
+            (blk := _PRE_BLOCK_RE.search(norm, max(0, lm.start() - 8), lm.start(1))) is None
+            or blk.lastgroup != "label"):
+        value = _CN_NUMERAL_STANDALONE[lm.group(1)]
+        cands.append(Cand(value, 0.93, 1, True))
+        ev.append(make_ev("chinese_numeral", lm.span(1), lm.group(1), value, "after a label"))
     elif not cands and core_stripped in _EN_NUMBERS:
         value = _EN_NUMBERS[core_stripped]
         i = norm.find(core_stripped)
@@ -421,6 +440,11 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
             return None, end
         ev.append(make_ev("not_a_score:phone" if len(tok) >= 7 else "not_a_score:number",
                            (s, e), tok))
+        return None, end
+    if _NOT_RATING_AFTER_RE.match(norm, e) is not None or \
+            _MATCH_BEFORE_RE.search(norm, max(0, s - 4), s) is not None:
+        # "3比1赢了": a match's score; "11分多": minutes and more
+        ev.append(make_ev("not_a_score:number", (s, e), tok))
         return None, end
     value = int(tok)
     if len(tok) == 2 and tok[0] == tok[1] and "1" <= tok[0] <= "5":

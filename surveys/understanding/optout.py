@@ -49,6 +49,8 @@ _OPT_GRAMMAR: Final = "|".join((
     "拦截(?:(?<=设置拦截)|(?<=设了拦截)|(?<=已经拦截)|(?<=已拦截)|(?<=加入拦截)|(?<=我拦截)"
     "|(?<=给拦截)|(?<=设拦截)|(?=了?(?:你们|这个号|此号|这号|该号|名单)))",
 ))
+# English "stop" at the end of a reply with no other English: "4分 stop", "满意 STOP"
+OPT_EN_END_RE: Final = re.compile(r"[^a-z]*?(stop)[\s.!]*")
 # English: "stop" opening the reply, whatever follows ("STOP please", "Stop it.").
 OPT_EN_RE: Final = re.compile(
     r"(?:please |pls |plz )?stop\b(?! (?:the )?(?:bleed|pain|hurt|by|at|in|over))")
@@ -67,7 +69,9 @@ _OPT_PHRASES: Final = (
     r"(?:打电话|打来|来电|打给我|打我电话|打扰|骚扰|联系|回访|推送|通知我|发短信|发信息|发消息|"
     r"发微信|发这|发那|发啦|发了|发过来|发来|发给我|打了|打啦|call|text)"
     # "不麻烦你们打电话了"; "说过多少遍了，怎么还发"
-    r"|不(?:用|必)?麻烦(?:你们|您们|你|您)?再?(?:打电话|打来|回访|联系|发短信|发消息|发信息)"
+    r"|不(?:用|必)?再?麻烦(?:你们|您们|你|您)?再?(?:打电话|打来|回访|联系|发短信|发消息|发信息)"
+    # traditional usage: "請不要再傳簡訊給我"
+    r"|(?:别|不要|不用|请勿|勿)再?(?:给我)?传(?:简讯|讯息|短信|消息)"
     r"|说(?:过|了)(?:多少|好几|几|无数|很多|n)[遍次回]了?[^。!?]{0,8}?还(?:在|要|是)?(?:发|打)"
 )
 OPT_COMPOSED_RE: Final = re.compile(factor(_OPT_PHRASES + "|" + _OPT_GRAMMAR))
@@ -174,7 +178,9 @@ _PREF_CHANGE_RE: Final = re.compile(
 _PREF_OTHER_RE: Final = re.compile(
     r"加(?:我|一下)?(?:的)?(?:微信|企业微信|qq)|"
     # another way or number offered: "有事发微信", "打我家座机"
-    r"有事(?:直接|就)?(?:发|打)(?:微信|短信|电话|我)|打(?:我)?(?:家|家里)?(?:的)?(?:座机|固话)|"
+    r"有事(?:直接|就)?(?:(?:发|打|找)(?:微信|短信|电话|我)|(?:微信|短信)留言)"
+    r"|打(?:我)?(?:家|家里)?(?:的)?(?:座机|固话)|"
+    r"发(?:到)?我(?:自己)?(?:的)?(?:手机|号码|号|微信)上?(?:就行|就好|就可以)|"
     r"(?:打字|发短信|发微信|发消息|发信息|短信|微信|文字|白天|晚上|上午|下午|周末|工作日)"
     r"[^,，。!?；;]{0,4}(?:就行|就可以|就好|都可以|都行|可以|行)(?!吗)")
 
@@ -334,7 +340,7 @@ def _opb_hit(norm: str) -> tuple[int, int] | None:
 # first) so that re skips to the possible first characters instead of trying each position.
 UNSURE_STOP_RE: Final = re.compile(
     r"别(?<![特区分级差告鉴识派性类辨]别)(?!人|的|处|说|客气|急|担心|忘|家|院|提|扭|看|太|动|那么|这么)"
-    r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付)"
+    r"|不要(?<![要用说]不要)(?!紧|钱|脸)|不用(?<![用说]不用)(?!谢|客气|担心|排|等|花|交|付|打码)"
     r"|甭(?!提|说|管|想|跟我来)"
     # (not a heart stopped, nor a class or a medicine: "心跳骤停", "书法班停了")
     r"|莫(?<!阿莫)(?!名|西|非)|勿|停(?<![骤暂班课药]停)(?!车|药|留|电|水)|够了"
@@ -388,7 +394,8 @@ def _unsure_opt_out(norm: str) -> tuple[int, int] | None:
 _TD_TOKEN_RE: Final = re.compile(r"(?<![a-z0-9])td(?![a-z0-9])")
 _T_TOKEN_RE: Final = re.compile(r"(?:^|(?<=[\s,，。.!！~、]))T(?=$|[\s,，。.!！~、])")
 # Asking about stopping rather than stopping: how, what it means, what follows.
-_STOP_WORD: Final = r"(?:退订|td|回t|取消(?:订阅|推送|提醒|短信)?|不收|不再收|停止接收|unsubscribe)"
+_STOP_WORD: Final = (r"(?:退订|td|回t|取消(?:订阅|推送|提醒|短信)?|不收|不再收|停止接收|退出"
+                     r"|unsubscribe)")
 _ASKED_STOP_RE: Final = re.compile(
     r"(?:怎么|如何|怎样|咋|怎么样|要怎么|该怎么|怎么才能|how (?:do|can|to))[^,，。!！\n]{0,8}?"
     + _STOP_WORD +

@@ -217,9 +217,9 @@ RFB_HYPO_CLAUSE_RE: Final = re.compile(
 RFB_HYPO_AFTER_RE: Final = re.compile(r"[^,，。!?；;]{0,6}?的话")
 RFB_PROCEDURE_RE: Final = re.compile(
     r"(?:打针|扎针|麻药|拔牙?|抽血|拆线|缝针|缝合|洗牙|补牙|刮|钻|上药|换药|注射|做|治疗|检查|种|"
-    r"打|扎|拆|拔完|做完|打完|弄)[^,，。!?；;]{0,4}(?:的时候|那会儿?|那一下|那阵子?|时候|当时"
-    r"|时(?<!小时))"
-    r"|当时|治疗中|术中|during")
+    r"打|扎|拆|拔完|做完|打完|弄|复位|插|剖|取卵|穿刺|探头)[^,，。!?；;]{0,4}(?:的时候|那会儿?|那一下"
+    r"|那阵子?|时候|当时|时(?<!小时))"
+    r"|当时|治疗中|术中|手术台上|during")
 RFB_ANAESTHESIA_RE: Final = re.compile(r"麻药|麻醉|打麻|anaesthe|anesthe|numbing")
 # A later time after the treatment cue: "拔完牙的时候还好，晚上疼得睡不着" is not "during".
 NOW_RE: Final = re.compile(

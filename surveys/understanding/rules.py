@@ -52,6 +52,7 @@ from surveys.understanding.numbers import FULLWIDTH_RE, Cand, read_numbers
 from surveys.understanding.optout import (
     OPB_STOP_RE,
     OPT_COMPOSED_RE,
+    OPT_EN_END_RE,
     OPT_EN_RE,
     RAW_OPT_OUT,
     UNSURE_STOP_RE,
@@ -272,6 +273,9 @@ class ReplyParser:
             em = EN_Q_START_RE.match(norm)
             if em is not None:
                 lex_hits.append(("question", False, 0, em.end()))
+        elif norm.endswith(("stop", "stop.", "stop!")) and (
+                em := OPT_EN_END_RE.fullmatch(norm)) is not None:
+            lex_hits.append(("opt_out", False, em.start(1), em.end(1)))  # "4分 stop"
         if core_stripped in self._anchored or core in self._anchored:
             for kind, mild in self._anchored.get(core_stripped) or self._anchored[core]:
                 lex_hits.append((kind, mild, 0, n))

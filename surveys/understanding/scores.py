@@ -108,7 +108,8 @@ _BLOCKING_RULES: Final = frozenset({"complaint", "red_flag", "red_flag_denied"})
 
 
 # A correction, then the score meant: "四分不对五分", "4.5吧 算了就给4", "说错了，是3分".
-_CORRECTION_RE: Final = re.compile(r"不对|说错了|写错了|算了|就给|改成|改为|还是给|更正一下")
+_CORRECTION_RE: Final = re.compile(
+    r"不对|说错了|写错了|算了|就给|改成|改为|还是给|更正一下|开玩笑的|开个玩笑|逗你[的呢]")
 _NUMBER_RULES: Final = frozenset(("digit", "fullwidth_digit", "chinese_numeral"))
 
 
@@ -405,9 +406,13 @@ def read_acceptance(norm: str, core_stripped: str, ev: list[Evidence],
     """A bare acceptance word as the whole reply ("可以", "行", "中", "ok"): a 3, unless asked
     ("可以吗？") or anything else rates it; the engine reads it as a yes first when it waits
     for one (surveys/engine.py)."""
-    if cands or core_stripped not in _ACCEPTANCE or "?" in norm or \
-            any(q in norm for q in "吗么不[/"):
-        return  # (asked; or a WeChat code such as "[OK]", the emoji of a yes)
+    if cands or "?" in norm:
+        return
+    if core_stripped in _ACCEPTANCE:
+        if any(q in norm for q in "吗么不[/"):
+            return  # (asked; or a WeChat code such as "[OK]", the emoji of a yes)
+    elif ":" not in norm or norm.rsplit(":", 1)[1].strip(" 。.!~") not in _ACCEPTANCE:
+        return  # (nor the answer after a label: "娃帮俺回：中")
     cands.append(Cand(_ACCEPTANCE_VALUE, 0.9, 2, False))
     ev.append(make_ev("acceptance", (0, len(norm)), norm, _ACCEPTANCE_VALUE,
                       "a bare acceptance word"))
