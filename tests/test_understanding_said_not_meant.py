@@ -14,8 +14,9 @@ usage (請不要再傳簡訊), in Japanese, "stop" after a score, 不用再麻�
 
 Red flags that are none: a call not heard by someone hard of hearing (耳背，电话听不见), a
 friend's or a sister's sign, pain during a procedure told as a grievance (复位的时候疼得嗷嗷叫),
-the writer's own ache beside a child who is doing well.  An ear named, a sudden loss, pain
-growing after the procedure stay red flags.
+the writer's own ache beside a child who is doing well, a mild swelling a nurse said is the
+expected course.  An ear named, a sudden loss, pain growing after the procedure, a swelling
+growing whatever a nurse said stay red flags.
 
 Ratings: a stated 10- or 100-point scale is halved or divided by 20 when it falls on a score
 ("按十分打8分" is a 4, "我给80分" a 4), and is confirmed with the lower score when it falls
@@ -86,12 +87,14 @@ NOT_RED_FLAGS = [
     "我姐也在你们这做的，她现在出血了在家躺着，我的一切都好，给你们5分",
     "复位的时候孩子疼得嗷嗷叫，你们没给打麻药吗？",
     "我是外婆，我自己这阵子胸口老疼，不过孩子上课挺好的，满意",
+    "额头肿了，有点到眼皮上了，护士说第三天都这样",
 ]
 
 RED_FLAGS = [
     "做完手术耳朵听不见了，打电话都听不见",
     "孩子突然听不见了",
     "复位以后一直疼得厉害，越来越肿",
+    "肿得越来越厉害，护士说都这样",
 ]
 
 SCORES = [
