@@ -23,7 +23,7 @@ from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from models import Contact, Message
 from tests.conftest import eventually, make_settings
-from tests.fake_aliyun import CALLBACK_TOKEN, Chaos, FakeAliyunSms, sms_section
+from tests.fake_aliyun import CALLBACK_TOKEN, HASTY, Chaos, FakeAliyunSms, sms_section
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ async def test_one_persons_messages_keep_their_order(
 @pytest.mark.parametrize("fault", ["accept_then_stall", "close", "late", "stall", "5xx"])
 async def test_unknown_outcome_is_settled_number_by_number_without_doubles(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms, fault: str) -> None:
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     if fault == "accept_then_stall":
         fake.accept_then_stall = 1
     else:
@@ -194,7 +194,7 @@ async def test_unknown_outcome_is_settled_number_by_number_without_doubles(
 async def test_unsure_batch_partly_taken_resends_only_those_aliyun_never_took(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
     """A settled batch is never re-sent whole: the query decides each number."""
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     fake.accept_then_stall = 1
     msgs = await _queue(rt, _phones(6))
     await outbox.send_due(rt)

@@ -20,7 +20,7 @@ from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from models import AuditEvent, Contact, KeyValue, Message, Notification
 from tests.conftest import make_settings
-from tests.fake_aliyun import FakeAliyunSms, sent_message_ids, sms_section
+from tests.fake_aliyun import HASTY, FakeAliyunSms, sent_message_ids, sms_section
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ async def _queued(message_id: int, rt: Runtime) -> outbox.Queued:
 
 async def test_timeout_after_accept_is_never_sent_twice(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     fake.accept_then_stall = 1
     [msg] = await _queue(rt)
     await outbox.send_due(rt)
@@ -187,7 +187,7 @@ async def test_timeout_after_accept_is_never_sent_twice(
 
 async def test_timeout_without_accept_is_sent_after_the_query(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     fake.stall = 1
     [msg] = await _queue(rt)
     await outbox.send_due(rt)
@@ -205,7 +205,7 @@ async def test_timeout_without_accept_is_sent_after_the_query(
 
 async def test_receipt_settles_a_timed_out_send(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     fake.accept_then_stall = 1
     [msg] = await _queue(rt)
     await outbox.send_due(rt)
@@ -300,7 +300,7 @@ async def test_outbox_lanes_share_the_threads_and_the_daily_cap(
 
 async def test_wrong_secret_pauses_and_the_unsure_query_waits_too(
         orm: None, db_url: str, clock: FrozenClock, fake: FakeAliyunSms) -> None:
-    rt, channel = await _runtime(db_url, clock, fake)
+    rt, channel = await _runtime(db_url, clock, fake, **HASTY)
     fake.accept_then_stall = 1
     [unsure] = await _queue(rt)
     await outbox.send_due(rt)  # taken by Aliyun, answer lost: unsure

@@ -24,7 +24,7 @@ from models import (
     Notification,
 )
 from tests.conftest import eventually
-from tests.fake_aliyun import FakeAliyunSms
+from tests.fake_aliyun import HASTY, FakeAliyunSms
 from tests.fake_aliyun_vms import (
     APPROVED,
     MENU,
@@ -273,7 +273,7 @@ async def test_the_receipt_callback_is_guarded_and_validated(
 async def test_a_call_with_no_answer_from_aliyun_is_never_placed_twice(
         db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
         client_factory: Any) -> None:
-    settings = phone_settings(db_url, vms, sms, voice={"receipt_wait_seconds": 600})
+    settings = phone_settings(db_url, vms, sms, voice={"receipt_wait_seconds": 600, **HASTY})
     client = await start(client_factory, settings, clock, elder("V-8", "13900008888"))
     vms.accept_then_stall = 1  # Aliyun places the call, its answer is lost
     clock.set(at(16, 14, 1))
@@ -304,7 +304,7 @@ async def test_a_call_with_no_answer_from_aliyun_is_never_placed_twice(
 async def test_an_unsure_call_without_receipt_counts_as_made(
         db_url: str, clock: FrozenClock, vms: FakeAliyunVms, sms: FakeAliyunSms,
         client_factory: Any) -> None:
-    settings = phone_settings(db_url, vms, sms, voice={"receipt_wait_seconds": 600})
+    settings = phone_settings(db_url, vms, sms, voice={"receipt_wait_seconds": 600, **HASTY})
     client = await start(client_factory, settings, clock, elder("V-9", "13900009999"))
     vms.accept_then_stall = 1
     clock.set(at(16, 14, 1))
