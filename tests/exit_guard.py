@@ -23,6 +23,25 @@ import pytest
 
 _JOIN_SECONDS = 10.0  # a thread finishing its last work (a subprocess with a timeout, say)
 _status: list[int] = [0]
+_test: list[str] = ["(outside any test)"]  # the test running now, to name a leak's maker
+_ORIGINAL_INIT = aiosqlite.Connection.__init__
+
+
+def _init_and_record(self: aiosqlite.Connection, *args: object, **kwargs: object) -> None:
+    """aiosqlite's own ``__init__``, remembering which test opened the connection."""
+    _ORIGINAL_INIT(self, *args, **kwargs)  # type: ignore[arg-type]
+    self._exit_guard_opened_by = _test[0]  # type: ignore[attr-defined]
+
+
+aiosqlite.Connection.__init__ = _init_and_record  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """Note the running test (setup, call and teardown) for :func:`_stop_open_connections`."""
+    _test[0] = item.nodeid
+    yield
+    _test[0] = "(between tests)"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -30,24 +49,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _status[0] = int(exitstatus)
 
 
-def _stop_open_connections() -> int:
+def _stop_open_connections() -> list[str]:
+    """Stop every aiosqlite connection still open; the tests that opened them."""
     gc.collect()  # an unreachable connection stops its worker in __del__
-    stopped = 0
+    makers = []
     for obj in gc.get_objects():
         if isinstance(obj, aiosqlite.Connection) and \
                 getattr(obj, "_connection", None) is not None:
             obj.stop()
-            stopped += 1
-    return stopped
+            makers.append(getattr(obj, "_exit_guard_opened_by", "(unknown)"))
+    return makers
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Release or name the threads that would keep the process from exiting."""
-    stopped = _stop_open_connections()
-    if stopped:
-        print(f"\nexit guard: {stopped} aiosqlite connection(s) were still open at the end; "
-              "stopped", file=sys.stderr)
+    makers = _stop_open_connections()
+    if makers:
+        print(f"\nexit guard: {len(makers)} aiosqlite connection(s) were still open at the "
+              f"end; stopped. Opened by: {', '.join(sorted(set(makers)))}", file=sys.stderr)
     others = [t for t in threading.enumerate()
               if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     for t in others:

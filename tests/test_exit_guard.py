@@ -24,7 +24,8 @@ LEAKS = {
 
         async def test_leaves_a_connection_open(tmp_path):
             KEPT.append(await aiosqlite.connect(tmp_path / "x.sqlite3"))
-        """, "aiosqlite connection(s) were still open"),
+        """, "still open at the end; stopped. Opened by: test_leak.py::"
+             "test_leaves_a_connection_open"),
     "thread": ("""
         import threading
         FOREVER = threading.Event()
