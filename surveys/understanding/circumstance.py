@@ -125,13 +125,13 @@ _ONGOING_RE: Final = re.compile(
 # asking for help now keeps a past frame from clearing a sign ("上次拔的牙出血不止，怎么办")
 _HELP_NOW_RE: Final = re.compile(r"怎么办|咋办|怎么弄|急诊吗|医院吗|help")
 _EPISODE_BEFORE_RE: Final = re.compile(
-    r"上次|上回|那次|那回|那天|那晚|那一晚|那几天|那阵子?|那会儿?|当时|住院(?:时|的时候|期间|那几天)"
+    r"上次|上回|那次|那回(?![来去家])|那天|那晚|那一晚|那几天|那阵子?|那会儿?|当时|住院(?:时|的时候|期间|那几天)"
     r"|(?<![比跟和同])之前|(?<![比跟和同])以前|曾经|生(?:孩子|宝宝|小孩|娃)的时候")
 # "上次开的药", "以前做的牙冠": the marker names a thing of that time, not when the sign was
 _ATTRIBUTIVE_RE: Final = re.compile(r"[^,，。!?；;的]{1,4}的(?!时候|时|那)")
 # ... or told right after the sign: "孩子高热惊厥那次真的吓死了"
 _EPISODE_AFTER_RE: Final = re.compile(
-    r"[^,，。!?；;]{0,4}?(?:那次|那回|那天|那晚|那阵子?|那会儿?|(?:是|都是)[^,，。!?；;]{0,4}的事)")
+    r"[^,，。!?；;]{0,4}?(?:那次|那回(?![来去家])|那天|那晚|那阵子?|那会儿?|(?:是|都是)[^,，。!?；;]{0,4}的事)")
 # A duration with the aspect of a finished episode: "肿了一礼拜", "疼了整整一个星期" -- a
 # sentence-final 了 ("疼了三天了") or a 多/还 after it keeps it running, as does 已经 before.
 _DURATION: Final = (r"了(?:整整|足足|快|差不多|将近|好)?(?:[一两三四五六七八九十几半\d]+|好几)个?"

@@ -94,10 +94,11 @@ _PRE_BLOCK_RE: Final = re.compile(
     r"|(?P<scale>满分|总分|满分是|满分为)|(?P<temperature>(?<!意)度|体温)"
     r"|(?P<tooth>左上|左下|右上|右下)|(?P<code>[a-z]))\s?$"
 )
-# a word, then the score: "ok 5", "gei 5 fen", "overall 4", "emmm 3吧"
+# a word, then the score: "ok 5", "gei 5 fen", "overall 4", "overall a 3", "that's a 5", "emmm 3吧"
 _ASCII_LEAD_RE: Final = re.compile(
     r"(?:^|\s)(?:ok|okay|gei|da|ping|pingfen|fen|overall|answer|reply|total|verdict|final"
-    r"|honestly|well|so|e?m{2,}|hm+|um+|uh+|er+m*)\s$")
+    r"|honestly|well|so|e?m{2,}|hm+|um+|uh+|er+m*|that'?s|it'?s|say|guess|call it|maybe"
+    r"|probably)(?:\s(?:a|an|like))?\s$")
 _LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(
@@ -391,7 +392,7 @@ def _number(norm: str, core: str, s: int, e: int, tok: str, fullwidth: bool,
             block.lastgroup == "code" or block.group().strip() == ":"):
         block = None  # "评分:4", "i'd give it a 4": the label, not a clock or a code
     elif block is not None and block.lastgroup == "code" and \
-            _ASCII_LEAD_RE.search(norm, max(0, s - 8), s) is not None:
+            _ASCII_LEAD_RE.search(norm, max(0, s - 16), s) is not None:
         block = None  # "ok 5", "gei 5 fen": a word, then the score
     if (block is not None and unit != "score") or (
             block is not None and block.lastgroup in _HARD_BLOCKS):

@@ -232,9 +232,10 @@ CHRONIC_RE: Final = re.compile(
     # unchanged by the treatment, not new: "腰还是跟以前一样疼"
     r"|跟以前一样|和以前一样|跟之前一样|和之前一样|跟原来一样|和原来一样|老样子")
 PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很久以前|小时候|好几年|年前")
-# "不是开玩笑" says the opposite
+# "不是开玩笑" says the opposite, and a joke asked about ("是开玩笑的吧？") is a worry
 JOKE_RE: Final = re.compile(
-    r"开玩笑(?<!不是开玩笑)(?<!没开玩笑)(?<!没有开玩笑)|开个玩笑|逗你|骗你的|just kidding|jk\b")
+    r"开玩笑(?<!不是开玩笑)(?<!没开玩笑)(?<!没有开玩笑)(?<!是不是开玩笑)(?<!会不会开玩笑)"
+    r"(?![^,，。!?；;]{0,2}[吧吗么嘛?？])|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
 FEELING_RE: Final = re.compile(
     r"(?:心里|心情|看到|看着|听到|听着|听了|想到|想起|看见|看一次|一想到)[^,，。!?；;]{0,4}$")

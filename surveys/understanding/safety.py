@@ -244,6 +244,12 @@ def _another_word(norm: str, s: int, e: int, word: str) -> str:
     return ""
 
 
+# A sign said right after to be growing: "说没事，今天脓更多了" -- whatever was said before it
+# (a denial, a reassurance), it is worse now.
+_WORSE_AFTER_RE: Final = re.compile(
+    r"[^,，。!?；;没不未无]{0,2}?(?:更多|越来越|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红])")
+
+
 def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
     """Why a broad symptom mention at ``norm[s:e]`` is not a red flag ("" if it is one)."""
     why = _another_word(norm, s, e, word)
@@ -259,16 +265,18 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
                 return "no sign"
         elif RFB_CONTEXT_RE.search(sentence.replace(word, " ")) is None:
             return "no body context"
-    if RFB_DENY_BEFORE_RE.search(before) or (
-            RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴")):
+    worse = "越" in word or _WORSE_AFTER_RE.match(norm, e, se) is not None
+    if not worse and (RFB_DENY_BEFORE_RE.search(before) or (
+            RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴"))):
         return "denied"
     if word in ("不舒服", "难受"):
         if "没" in norm[cs:s] or "无" in norm[cs:s]:
             return "denied"
         if FEELING_RE.search(norm, cs, s) is not None:
             return "a feeling, not the body"
-    if (better_after(norm, e, se) or (RF_RESOLVED_AFTER_RE.match(norm, e, se) and
-                                        NEG_RESOLUTION_RE.search(norm, e, se) is None)) \
+    if not worse and (better_after(norm, e, se) or (
+            RF_RESOLVED_AFTER_RE.match(norm, e, se) and
+            NEG_RESOLUTION_RE.search(norm, e, se) is None)) \
             and ("n" not in cues or NO_RESOLVE_RE.search(norm, ss, se) is None) \
             and not fainted(norm, s, e):
         return "resolved or improving"

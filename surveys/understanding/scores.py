@@ -200,8 +200,9 @@ def _decide(cands: list[Cand]) -> tuple[int | None, float, bool, int | None]:
     if len(values) > 1:
         lo, hi = min(values), max(values)
         if best_tier in (2, 3) and hi - lo == 1:
-            # stacked words: "满意，很好" -> 5; "一般，不太满意" -> the later one refines
-            value = hi if lo >= 4 else top[-1].value
+            # stacked words: "满意，很好" -> 5; below satisfied, the lower one, in either
+            # order ("一般，不太满意", "不太满意，效果一般" -> 2): never inflate satisfaction
+            value = hi if lo >= 4 else lo
             return value, 0.7, False, value
         return None, 0.4, True, lo  # multi-item or contradictory: ask
     value = top[0].value
