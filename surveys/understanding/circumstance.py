@@ -37,6 +37,9 @@ _SOMEONE_ELSE_RE: Final = re.compile(r"邻居|隔壁|同事|别人家|(?<!小)�
                                      r"同屋|同一?个?屋|我们屋|邻床|同一?个?病房|"
                                      r"(?<![家我俺])[那这][个位](?:老太太|大爷|大妈|阿姨)|"
                                      r"(?:孩子|宝宝|他|她|病人)的(?:哥哥|姐姐|弟弟|妹妹)")
+# another child of the class, named with the sign or before it: "班上有个小朋友发烧到40度"
+_CLASSMATE_RE: Final = re.compile(
+    r"(?:有个|有一个|别的|其他|同桌|同班|班上|班里)的?(?:小朋友|同学|孩子|小孩)(?!的)")
 # A relative who *also* has a sign ("我妹妹前几天也发烧了") or who should *also* come to be
 # seen ("我老伴眼睛疼得厉害，能不能也来你们这看看"): not the patient.
 _ALSO_OTHER_RE: Final = re.compile(
@@ -62,7 +65,8 @@ _TELLER_RE: Final = re.compile(
 # The writer's own sign beside a patient said to be well: "我自己有点发烧，孩子挺好".
 _WRITER_RE: Final = re.compile(r"(?:我|俺)(?:自己|本人)")
 _PATIENT_FINE_RE: Final = re.compile(
-    r"(?:孩子|宝宝|小孩|娃|儿子|女儿|病人|患者|老人)(?:倒是|都|本人)?[^,，。!?；;不没]{0,3}?"
+    r"(?:孩子|宝宝|小孩|娃|儿子|女儿|病人|患者|老人|老头子?|老伴|老爷子|老太太)(?:倒是|都|本人)?"
+    r"[^,，。!?；;不没]{0,3}?"
     r"(?:挺好|很好|还好|没事|好好的|一切正常|正常)")
 # (光晕), 白内障 misheard by voice input (白内胀).
 _HALO_RE: Final = re.compile(r"光晕")
@@ -84,7 +88,9 @@ _ORDINARY_SLEEP_RE: Final = re.compile(r"睡懒觉|懒觉|赖床|闹钟|起床�
 _HYPERBOLE_BEFORE_RE: Final = re.compile(r"(?:吓|[排等吃听看练写做学背熬]到)$")
 # ... or an ache of annoyance: "看得我脑壳痛", "被我妈念叨得耳朵疼", "吵得头疼"
 _ANNOYANCE_RE: Final = re.compile(
-    r"(?:看|听|念叨?|唠叨|吵|烦|算|气)得(?:我|人)?(?:脑壳|头|脑袋|耳朵|脑仁)?(?:都|直|有点)?$")
+    r"(?:看|听|念叨?|唠叨|吵|烦|算|气)得(?:我|人)?(?:脑壳|头|脑袋|耳朵|脑仁)?(?:都|直|有点)?$"
+    # a worry, not a headache: "终身用药，想想都头痛"
+    r"|(?:想想|一想到?|想起来)[^,，。!?；;]{0,2}(?:都|就)(?:头|脑壳|脑袋)?$")
 # a medicine or a measurement named after the word: "湿疹的药膏用完了", "血压130/80", "血糖7.2"
 _NAMED_AFTER_RE: Final = re.compile(r"的?(?:药|药膏|药水|药片|软膏)|压|糖|脂|常规|小板|型|检|氧")
 # already treated: "去急诊处理了", "急诊看过了"
@@ -96,6 +102,7 @@ _TREATED_RE: Final = re.compile(
 _AGAIN_RE: Final = re.compile(r"又|再次|新的?|怀疑")
 _KNOWN_ALLERGY_RE: Final = re.compile(r"对[^,，。!?；;]{1,6}$")
 _COLD_RE: Final = re.compile(r"冻得|冷得|冻的|冷的")
+_SHIVER_RE: Final = re.compile(r"抖|哆嗦|打颤|打冷战|发冷")
 _NOISE_RE: Final = re.compile(r"吵|噪音|隔音|声音太大|太响|信号|电话里|听筒|麦克风")
 # a call not heard, said to ask for text instead ("耳背，电话听不见，请发文字", "在工地听不见"):
 # how to reach the person, not a new loss of hearing (unless an ear is named before it)
@@ -106,7 +113,9 @@ _ONCE_RE: Final = re.compile(r"过(?:[一两几\d]次|一回|一阵)")
 # A fever or bleeding said to be over later in the reply, however far after: "之前发烧到三十八度多
 # ……现在已经好几天没烧了" (a new mention after it is judged on its own).
 _FEVER_OVER_RE: Final = re.compile(
-    r"(?:没|不|没再|没有再)(?:发)?烧了|退烧了|烧退了|烧已经退|烧早就退|烧也退|体温正常|没再烧|没有再烧")
+    r"(?:没|不|没再|没有再)(?:发)?烧了|退烧了|烧退了|烧已经退|烧早就退|烧也退|体温正常|没再烧|没有再烧"
+    # a later reading back to normal: "昨晚烧到38.2，今天早上37.1了"
+    r"|(?<![\d.])(?:3[56](?:\.\d)?|37(?:\.[0-3])?)(?:度[0-3]?)?了")
 _BLEED_OVER_RE: Final = re.compile(
     r"血[^,，。!?；;]{0,3}止住|不(?:出|流)血了|没再(?:出|流)血|没有再(?:出|流)血|血已经止|血早就止"
     r"|(?:现在|已经)不(?:出|流)了")
@@ -210,7 +219,8 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a near miss"
     if "以为" in norm[cs:s] and _CORRECTED_RE.search(norm, e, e + 24) is not None:
         return "a fear corrected"
-    if _SOMEONE_ELSE_RE.search(norm, cs, s) is not None and \
+    if (_SOMEONE_ELSE_RE.search(norm, cs, s) is not None or
+            _CLASSMATE_RE.search(norm, cs, e) is not None) and \
             _TELLER_RE.search(norm, cs, s) is None:
         return "about someone else"
     if _ALSO_OTHER_RE.search(norm, ss, s) is not None or (
@@ -257,8 +267,9 @@ def other_cause(norm: str, cs: int, ss: int, s: int, e: int) -> str:
         return "a known allergy"  # "过敏史", "对哪个胶布过敏"
     if "看不清" in word and norm.startswith("字", e):
         return "small print"
-    if _COLD_RE.search(norm, max(ss, s - 6), s) is not None and word[-1] in "白紫青":
-        return "the cold"  # "冻得嘴唇发白"
+    if _COLD_RE.search(norm, max(ss, s - 10), e) is not None and (
+            word[-1] in "白紫青" or _SHIVER_RE.search(word) is not None):
+        return "the cold"  # "冻得嘴唇发白", "冻得发抖"（空调坏了）
     if "听不" in word and _NOISE_RE.search(norm, ss, e + 20) is not None:
         return "noise, not hearing"
     if "听不" in word and _CALL_RE.search(norm, ss, e + 12) is not None and \
@@ -290,7 +301,7 @@ _STAFF_OR_MANNER_RE: Final = re.compile(
     BODY_STAFF_RE.pattern + r"|态度|前台|收费|大姐|小姑娘|不耐烦|问[^,，。!?；;]{0,6}(?:就|都|还)")
 # Death wished in jest or out of boredom: "排队排到想死", "想死 体重又涨了五斤😂".
 JEST_DEATH_RE: Final = re.compile(r"想死|不想活")
-JEST_BEFORE_RE: Final = re.compile(r"(?:[排等熬挤累烦忙]|[排等熬挤]到我?|到我)$")
+JEST_BEFORE_RE: Final = re.compile(r"(?:[排等熬挤累烦忙]|[排等熬挤][到得]我?|到我)$")
 LAUGH_RE: Final = re.compile(r"哈哈|呵呵|😂|🤣|😅|笑死|hhh|lol|233")
 # "想死的心都有了" said of a queue, a wait or a bill
 DEATH_IDIOM_RE: Final = re.compile(r"想死的心(?:都|也)?有")

@@ -9,7 +9,8 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
    and maps the traditional characters that matter for our lexicons to simplified ones
    (and a few dialect characters to Mandarin: 咗 -> 了, 嚟 -> 来, 覅 -> 别, 屙 -> 拉, 搵 -> 找) and
    strips pinyin tone marks (ǎ -> a, ü -> v);
-5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail);
+5. lower case, whitespace collapsed, capped again to ``MAX_CHARS`` (head + tail); a reply
+   typed one character at a time ("气 短 躺 不 平", most characters spaced apart) is closed up;
 6. a few spelling repairs that voice input, pinyin keyboards and Cantonese writing produce,
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
    唔好再 -> 不要再; 冇使再 -> 不用再; 使唔使 -> 用不用), 退定 -> 退订, "给五份" / "打4粉" ->
@@ -158,6 +159,23 @@ def _cap(text: str, head: int, tail: int) -> str:
     return text[:head] + _ELLIPSIS + text[-tail:]
 
 
+# A space between two Chinese characters (not two numerals: "四 四分" is a stutter, not 44),
+# and the characters themselves.
+_SPACED_RE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])"
+                        r"(?!(?<=[一二两三四五六七八九十零] )[一二两三四五六七八九十零])")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _close_up(text: str) -> str:
+    """Close up a reply typed one character at a time: an elderly writer's "以前 一 爬 楼 就
+    胸 痛" reads as "以前一爬楼就胸痛".  Only when at least three spaces stand between Chinese
+    characters and they split at least half of them: "5分 满意 谢谢" keeps its spaces."""
+    gaps = len(_SPACED_RE.findall(text))
+    if gaps < 3 or gaps * 2 < len(_HAN_RE.findall(text)):
+        return text
+    return _SPACED_RE.sub("", text)
+
+
 def normalize(text: str) -> str:
     """Return the canonical form of ``text`` that all parser rules are written against."""
     if len(text) > MAX_RAW:
@@ -175,6 +193,8 @@ def normalize(text: str) -> str:
         if _TABLE_GATE_RE.search(text) is not None:
             text = text.translate(_TABLE)
     text = " ".join(text.lower().split())
+    if " " in text and not text.isascii():
+        text = _close_up(text)
     if _REPAIR_GATE_RE.search(text) is not None:
         text = _REPAIR_RE.sub(_repair, text)
     if len(text) > MAX_CHARS:

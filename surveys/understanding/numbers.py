@@ -98,7 +98,7 @@ _PRE_BLOCK_RE: Final = re.compile(
 _ASCII_LEAD_RE: Final = re.compile(
     r"(?:^|\s)(?:ok|okay|gei|da|ping|pingfen|fen|overall|answer|reply|total|verdict|final"
     r"|honestly|well|so|e?m{2,}|hm+|um+|uh+|er+m*|that'?s|it'?s|say|guess|call it|maybe"
-    r"|probably)(?:\s(?:a|an|like))?\s$")
+    r"|probably|def|definitely)(?:\s(?:a|an|like))?\s$")
 _LIST_MARK_RE: Final = re.compile(r"(?:^|[\s,;])\d{1,2}(?:\.(?!\d)|[、)])")
 # Text just before a number that makes it a score ("给5分", "打4", "评分5").
 _PRE_SCORE_RE: Final = re.compile(

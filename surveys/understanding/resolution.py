@@ -91,6 +91,10 @@ RFB_DENY_AFTER_RE: Final = re.compile(
     # a list closed by "这些(情况)都没有": "发热、红肿、出血这些情况都没有"
     r"|[^。!?；;]{0,20}?(?:这些|这几样|这几个|等)(?:情况|症状|问题|现象)?(?:都|也)?"
     r"(?:没有?|没出现|没发生|不存在)")
+# The question echoed, then answered no: "胸口疼？没有，一点都不疼了" (across the "？").
+ECHO_DENIED_RE: Final = re.compile(
+    r"[^,，。!?；;]{0,4}?\s?[?？]\s?(?:(?:没有|没)(?![^,，。!?；;]{0,3}(?:止|停|退|好|消|减|缓|[吗么]))"
+    r"|不是|no\b|nope)")
 # Symptoms whose negation ("不怎么疼", "已经不肿") means better; "不怎么应", "已经不能动" do not.
 _SYM: Final = r"(?:疼|痛|肿|烧|吐|晕|咳|痒|麻|胀|酸|出血|流血|渗|拉|闷|喘|难受|红)"
 # Better, resolved or expected to pass, within 22 characters after a mention (same sentence).
@@ -106,6 +110,8 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
     "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
     "已经停", "停了", "已经干了", "结痂了", "收口了", "愈合了",
+    # confusion cleared: "现在清醒了，认得人了"
+    "清醒了", "清醒过来", "认得人了", "认人了",
     "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
     # back to normal: "今早退到37.2了"
     r"退到3(?:[56]|7(?:\.[0-2]|度[0-2]?))(?![\d.])",
@@ -196,7 +202,8 @@ def better_after(norm: str, e: int, se: int, strict: bool = False) -> bool:
 
 RFB_HYPO_SENT_RE: Final = re.compile(
     r"如果|要是|万一|假如|假使|会不会|会否|是否|多少度|多少算|算不算|什么情况|哪些情况|啥情况|"
-    r"什么时候需要|需不需要|if |in case|what if|what temperature|counts? as|when should"
+    r"什么时候需要|需不需要|if (?!(?:that|it|this) (?:matters|helps))|in case|what if"
+    r"|what temperature|counts? as|when should"
     r"|is it normal")
 # A dash ends a supposition's reach: "call if my temp went above 38 — it's 38.6 now".
 _HYPO_BREAK_RE: Final = re.compile(r"—|–|--| - ")
@@ -235,6 +242,8 @@ PAST_RE: Final = re.compile(r"去年|前年|上个月|上上个月|几年前|很
 # "不是开玩笑" says the opposite, and a joke asked about ("是开玩笑的吧？") is a worry
 JOKE_RE: Final = re.compile(
     r"开玩笑(?<!不是开玩笑)(?<!没开玩笑)(?<!没有开玩笑)(?<!是不是开玩笑)(?<!会不会开玩笑)"
+    # 拿人命开玩笑, 拿我们的健康开玩笑: "to trifle with", a grievance, not a joke
+    r"(?<!拿.开玩笑)(?<!拿..开玩笑)(?<!拿...开玩笑)(?<!拿....开玩笑)(?<!拿.....开玩笑)"
     r"(?![^,，。!?；;]{0,2}[吧吗么嘛?？])|开个玩笑|逗你|骗你的|just kidding|jk\b")
 # Feelings rather than the body: "每次看到都难受", "心里不舒服".
 FEELING_RE: Final = re.compile(

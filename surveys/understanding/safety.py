@@ -33,6 +33,7 @@ from surveys.understanding.compose import factor
 from surveys.understanding.resolution import (
     ASKED_NORMAL_RE,
     CHRONIC_RE,
+    ECHO_DENIED_RE,
     FEELING_RE,
     JOKE_RE,
     NEG_RESOLUTION_RE,
@@ -109,7 +110,8 @@ def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
     没事了"), hypothetical, during the treatment, or a joke.
     """
     if RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None or \
-            RFB_DENY_AFTER_RE.match(norm, e) is not None:
+            RFB_DENY_AFTER_RE.match(norm, e) is not None or \
+            ECHO_DENIED_RE.match(norm, e) is not None:
         return "denied"
     if _VALUE_ASKED_RE.match(norm, e) is not None:
         return "a value asked about"
@@ -267,7 +269,8 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
             return "no body context"
     worse = "越" in word or _WORSE_AFTER_RE.match(norm, e, se) is not None
     if not worse and (RFB_DENY_BEFORE_RE.search(before) or (
-            RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴"))):
+            RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴"))
+            or ECHO_DENIED_RE.match(norm, e) is not None):
         return "denied"
     if word in ("不舒服", "难受"):
         if "没" in norm[cs:s] or "无" in norm[cs:s]:

@@ -179,6 +179,17 @@ def _on_larger_scale(norm: str, value: int) -> tuple[int, bool] | None:
     return None
 
 
+def _out_of_range_values(norm: str, ev: list[Evidence]) -> list[int]:
+    """Every rating outside 1-5 the numbers recorded ("100 is outside 1-5"), in order; not
+    points taken off ("扣的20分")."""
+    return [int(x.note.split(" ", 1)[0]) for x in ev
+            if x.rule == "out_of_range" and x.note[:1].isdigit()
+            and _TAKEN_OFF_RE.search(norm, max(0, x.span[0] - 3), x.span[0]) is None]
+
+
+_TAKEN_OFF_RE: Final = re.compile(r"[扣减]")
+
+
 def _after_ten_scale(norm: str) -> int | None:
     """The bare rating right after a named 10-point scale ("10分制：6"), if any."""
     m = _AFTER_TEN_SCALE_RE.search(norm)
@@ -369,6 +380,12 @@ def settle_score(norm: str, ev: list[Evidence], cands: list[Cand], ambiguous: li
     elif not cands and (out_of_range is not None or (
             not ambiguous and (out_of_range := _after_ten_scale(norm)) is not None)):
         scaled = _on_larger_scale(norm, out_of_range)
+        values = _out_of_range_values(norm, ev)
+        several = [_on_larger_scale(norm, v) for v in values]
+        if len(several) > 1 and all(x is not None for x in several):
+            # two things rated on a larger scale ("给老师打100分，前台60分"): the lower one
+            scaled = min(x for x in several if x is not None)
+            out_of_range = values[several.index(scaled)]
         if scaled is not None:
             value, exact = scaled
             candidate = value

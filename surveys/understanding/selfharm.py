@@ -61,6 +61,7 @@ _SH_MISS_RE: Final = re.compile(r"想死(?:你|您|大家|我了|我啦|他|她|
 # someone else's words, a story, a joke: "电影里主角写好了遗书", "我朋友说他不想活了是开玩笑的"
 _SH_STORY_RE: Final = re.compile(
     r"电影|电视剧|剧里|剧中|书里|书上|小说|主角|主人公|新闻|歌词|台词|故事|综艺|短视频|抖音上"
+    r"|口头禅|动画片|学来的"
     r"|(?<!不是)(?<!没)(?<!没有)(?<!没在)(?<!是不是)(?:开玩笑|说着玩)(?![^,，。!?；;]{0,2}[吧吗么嘛?？])"
     r"|帮(?:朋友|别人|同学|同事)问|替(?:朋友|别人)问|in the (?:film|movie|book|show)"
     r"|a (?:film|movie|book|show)|joking|kidding")
