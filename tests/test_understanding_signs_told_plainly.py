@@ -124,7 +124,8 @@ SCORES = [
     ("skin looks so much better, def a 5!!", 5),
 ]
 
-OPT_OUTS = ["이제 문자 보내지 마세요", "5점. 그만 보내세요", "수신거부"]
+OPT_OUTS = ["이제 문자 보내지 마세요", "5점. 그만 보내세요", "수신거부", "엄마 돌아가셨어요",
+            "잘못 보내셨어요", "不是本人"]
 
 
 @pytest.mark.parametrize("parser", PARSERS)
