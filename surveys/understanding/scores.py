@@ -179,15 +179,15 @@ def _on_larger_scale(norm: str, value: int) -> tuple[int, bool] | None:
     return None
 
 
+_TAKEN_OFF_RE: Final = re.compile(r"[扣减]")  # before a number: points taken off
+
+
 def _out_of_range_values(norm: str, ev: list[Evidence]) -> list[int]:
     """Every rating outside 1-5 the numbers recorded ("100 is outside 1-5"), in order; not
     points taken off ("扣的20分")."""
     return [int(x.note.split(" ", 1)[0]) for x in ev
             if x.rule == "out_of_range" and x.note[:1].isdigit()
             and _TAKEN_OFF_RE.search(norm, max(0, x.span[0] - 3), x.span[0]) is None]
-
-
-_TAKEN_OFF_RE: Final = re.compile(r"[扣减]")
 
 
 def _after_ten_scale(norm: str) -> int | None:
