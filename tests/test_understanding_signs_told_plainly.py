@@ -146,6 +146,23 @@ def test_beside_those_exclusions_a_sign_still_counts(parser: str, text: str) -> 
     assert PARSERS[parser].parse(text).red_flag, text
 
 
+REASSURED = ["你们说没事，今天", "医生说正常，可是现在", "护士说不要紧，结果今天",
+             "复查说没问题，这两天",
+             # SMS without punctuation: the reassurance in the same clause as the sign
+             "你们说没事 今天", "医生说正常 可是现在", "说没事"]
+SIGNS = ["脓", "肿", "伤口红肿", "渗液", "疼", "出血", "咳嗽"]
+GROWING = ["更多了", "越来越厉害", "更严重了", "比昨天更厉害了"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_sign_growing_after_a_reassurance_stays_a_red_flag(parser: str) -> None:
+    """Every reassurance × sign × growth word (196 replies): what was said before cannot
+    clear a sign said to be growing now."""
+    missed = [r + s + g for r in REASSURED for s in SIGNS for g in GROWING
+              if not PARSERS[parser].parse(r + s + g).red_flag]
+    assert missed == []
+
+
 @pytest.mark.parametrize(
     ("text", "closed"),
     [("气 短 躺 不 平 晚上 得 坐 着 睡", "气短躺不平晚上得坐着睡"),

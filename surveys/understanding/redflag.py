@@ -37,6 +37,7 @@ from surveys.understanding.resolution import (
 )
 from surveys.understanding.safety import (
     cues_of,
+    growing,
     rf_precise_exclusion,
     rfb_exclusion,
     staff_subject,
@@ -338,7 +339,8 @@ def precise_why(norm: str, s: int, e: int, text: str, cues: str) -> str:
     cm = last_separator(CLAUSE_TAIL_RE, norm, s)
     cs = cm.start() + 1 if cm else 0
     return "denied" if (
-        RF_DENY_BEFORE_RE.search(norm, max(cs, s - 8), s) is not None
+        (RF_DENY_BEFORE_RE.search(norm, max(cs, s - 8), s) is not None
+         and not growing(norm, cs, s, e))
         # ("不太吃奶" is the sign itself: a baby that hardly feeds)
         or (_RF_INNER_DENY_RE.search(text) is not None and not text.endswith(_FEEDS)
             and NEG_RESOLUTION_RE.search(text) is None)

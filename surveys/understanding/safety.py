@@ -109,7 +109,8 @@ def rf_precise_exclusion(norm: str, cs: int, s: int, e: int, cues: str) -> str:
     ``cs`` is the clause start.  Denied, over and done with ("晕倒后来查了是低血糖，现在已经
     没事了"), hypothetical, during the treatment, or a joke.
     """
-    if RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None or \
+    if (RFB_DENY_BEFORE_RE.search(norm, max(cs, s - 10), s) is not None and
+            not growing(norm, cs, s, e)) or \
             RFB_DENY_AFTER_RE.match(norm, e) is not None or \
             ECHO_DENIED_RE.match(norm, e) is not None:
         return "denied"
@@ -246,10 +247,23 @@ def _another_word(norm: str, s: int, e: int, word: str) -> str:
     return ""
 
 
-# A sign said right after to be growing: "说没事，今天脓更多了" -- whatever was said before it
-# (a denial, a reassurance), it is worse now.
+# A sign said to be growing: "说没事，今天脓更多了", "脓比昨天更厉害了" -- whatever was said
+# before it (a denial, a reassurance), it is worse now; unless the growth itself is denied
+# right before it ("没有越来越疼", "疼痛没有加重").
+_WORSE_RE: Final = re.compile(
+    r"越[^,，。!?；;]{0,3}越|更多|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红]")
 _WORSE_AFTER_RE: Final = re.compile(
-    r"[^,，。!?；;没不未无]{0,2}?(?:更多|越来越|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红])")
+    r"[^,，。!?；;没不未无]{0,2}?(?:更多|越来越|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红])"
+    r"|[^,，。!?；;没不未无]{0,2}?比[^,，。!?；;没不未无]{0,5}(?:还|更)")
+_NEG_JUST_BEFORE_RE: Final = re.compile(r"(?:没有?|不|未|无)[^,，。!?；;]?$")
+
+
+def growing(norm: str, cs: int, s: int, e: int) -> bool:
+    """The sign at ``norm[s:e]`` is said to grow: right after its words, or in them when that
+    growth is not denied right before it."""
+    return _WORSE_AFTER_RE.match(norm, e) is not None or (
+        _WORSE_RE.search(norm, s, e) is not None and
+        _NEG_JUST_BEFORE_RE.search(norm, max(cs, s - 3), s) is None)
 
 
 def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
@@ -267,7 +281,7 @@ def rfb_exclusion(norm: str, s: int, e: int, word: str, cues: str) -> str:
                 return "no sign"
         elif RFB_CONTEXT_RE.search(sentence.replace(word, " ")) is None:
             return "no body context"
-    worse = "越" in word or _WORSE_AFTER_RE.match(norm, e, se) is not None
+    worse = growing(norm, cs, s, e)
     if not worse and (RFB_DENY_BEFORE_RE.search(before) or (
             RFB_DENY_AFTER_RE.match(norm, e, se) and not word.startswith("一滴"))
             or ECHO_DENIED_RE.match(norm, e) is not None):
