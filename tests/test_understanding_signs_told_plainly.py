@@ -70,6 +70,17 @@ RED_FLAGS = [
     "细妹仔水都食毋落，一日冇屙尿",
     "阿嬤講伊心肝頭悶悶，今仔日閣較嚴重",
     "엄마 계속 토해요, 물도 못 마셔요",
+    # voice input: 流农 (流脓), 发少 (发烧), 大便有学 (有血), 留雪 (流血), 指不住 (止不住)
+    "伤口流农了，发少三天了",
+    "肠镜做完以后大便一直有学",
+    "种牙的地方一直留雪，指不住",
+    "缝的线开了，能看到里面白白的东西",
+    "我妈晚上老说病房里有小孩在跑，其实根本没有",
+    "孩子总说'弹不好就去死'，我有点害怕",
+    "Mum's breathing has gone really rattly and she barely responds",
+    "he had an asthma attack during class and he's still wheezing now",
+    "wound is gaping open a bit and there's yellow stuff",
+    "右边脸肿得比昨天还大，眼睛都快挤没了",
 ]
 
 NOT_RED_FLAGS = [
@@ -90,6 +101,9 @@ NOT_RED_FLAGS = [
     ("昨晚烧到38.2，今天早上37.1了，精神也好了", "the fever is back to normal"),
     ("医生说半年以后管子会自己掉出来，非常满意", "a tube expected to fall out"),
     ("尿都没有异常，挺好", "nothing wrong with the urine"),
+    ("头发少了好多，化疗都这样吧，5分", "hair, not a fever (发少 stays)"),
+    ("你们去死吧，什么破医院", "a curse, not a wish"),
+    ("The swelling is gone, all good now", "gone is better here"),
 ]
 
 STILL_RED_FLAGS = [

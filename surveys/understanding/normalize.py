@@ -15,8 +15,8 @@ Steps (cheap ones first; each is skipped when it cannot change anything):
    so that rules need not list every variant: 满以/满易/慢意 -> 满意, 唔 -> 不 (唔该 -> 谢谢,
    唔好再 -> 不要再; 冇使再 -> 不用再; 使唔使 -> 用不用), 退定 -> 退订, "给五份" / "打4粉" ->
    分, "打武分" -> 五分, and voice-to-text homophones of warning signs (出雪 -> 出血, 流浓 ->
-   流脓).  Each is guarded by a character that rarely occurs otherwise, so the common reply
-   pays one ``str.translate``-speed scan.
+   流脓, 留雪 -> 流血, 指不住 -> 止不住, 发少 -> 发烧, 大便有学 -> 大便有血).  A reply
+   without one of the repairs' characters pays one character-class scan and nothing more.
 7. two or more circled numbers number a list: "①5分 ②没有" -> "1、 5分 2、 没有" (one alone is a
    digit, "⑤" -> 5).
 """
@@ -99,6 +99,7 @@ _REPAIRS: dict[str, str] = {
     "退定": "退订",
     # voice-to-text homophones of the commonest warning signs: 出雪 -> 出血, 流浓 -> 流脓
     "出雪": "出血", "流雪": "流血", "渗雪": "渗血", "流浓": "流脓", "化浓": "化脓",
+    "留雪": "流血", "流农": "流脓", "化农": "化脓", "指不住": "止不住", "发少": "发烧",
 }
 _REPAIR_RE = re.compile(
     r"满以(?!为)|满易|满宜|满义|慢意|瞒意|蛮意(?!思)|唔该晒?|唔好(?=再|发|打)再?|使唔使|唔使|唔系"
@@ -106,14 +107,17 @@ _REPAIR_RE = re.compile(
     r"|没使(?=再|发|打)"
     r"|退定(?!金)"  # a typed 退订 (not 退定金, a deposit refunded)
     r"|咪(?:再|发|打)"
-    r"|[出流渗]雪|[流化]浓"
+    r"|[出流渗留]雪|[流化]浓|[流化]农|指不住"
+    # 发烧 as 发少 (not 头发少), blood in the stool as 有学: "发少三天了", "大便一直有学"
+    r"|(?<!头)发少(?=了|[一二两三四五六七八九十\d]|到|得|还|一直)"
+    r"|(?<=[便尿痰])(?:一直|还|老|总)?(?:有|带)学"
     r"|唔(?=[\u4e00-\u9fff])"
     r"|(?<=[给打评选])(个|了)?([1-5一二两三四五])(?:份|粉|奋|芬|纷)"
     # 五 heard as 武 or 舞 by voice input: "给你们打武分"
     r"|(?<=[给打评选])(?:个|了)?[武舞](?=分)"
 )
 # A cheap pre-check: only replies holding one of these characters can need a repair.
-_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定雪浓武舞")
+_REPAIR_CHARS = frozenset("以易宜义慢瞒蛮唔份粉奋芬纷咪使定雪浓农指少学武舞")
 # Pre-checks as character classes: a regex scan of a class is several times cheaper than
 # str.translate with a dict or a set test over every character, and most replies need neither.
 _REPAIR_GATE_RE = re.compile("[" + "".join(sorted(_REPAIR_CHARS)) + "]")
@@ -151,6 +155,8 @@ def _repair(m: re.Match[str]) -> str:
         return "谢谢"
     if word.startswith("唔好"):
         return "不要" + word[2:]
+    if word.endswith("学"):
+        return word[:-1] + "血"
     return _REPAIRS.get(word, "不")
 
 

@@ -108,11 +108,13 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "消了", "消下去", "消退", "退了",
     "退下去", "不怎么" + _SYM, "没事了", "没事啦", "好转", "变淡", "变小", "变浅",
     "一天比一天(?:轻|小|好|少)", "慢慢(?:好|消|退|小)", "能吃能睡", "基本好了", "就好了",
-    "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了", "没有了", "止住",
+    "就停了", "就退了", "就止住", "就没了", "就没事", "长好", "好了", "没了(?<!挤没了)", "没有了",
+    "止住",
     "已经停", "停了", "已经干了", "结痂了", "收口了", "愈合了",
     # confusion cleared: "现在清醒了，认得人了"
     "清醒了", "清醒过来", "认得人了", "认人了",
-    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么])",
+    # (asked: "护士说是正常的？" is a question, not a resolution)
+    "止血了", "正常(?<!是不是正常)(?<!算不算正常)(?<!正不正常)(?!的?[吗吧么?？])",
     # back to normal: "今早退到37.2了"
     r"退到3(?:[56]|7(?:\.[0-2]|度[0-2]?))(?![\d.])",
     "没事(?![吗吧么])", "没什么事",
@@ -120,7 +122,10 @@ _RFB_BETTER_RE: Final = re.compile(factor("|".join((
     "消得",
     "差不多好", "已经不" + _SYM, "已不" + _SYM, "不" + _SYM + r"[^,，。!?；;]?了",
     r"3(?<![\d.]3)[56](?:\.\d)?(?![\d.])", "降下来", "不疼了", "不痛了", "不肿了", "不烧了",
-    "不吐了", "不出血了", "不流血了", "better", "gone", "stopped", "settled", "fine now",
+    # ("has gone rattly" is worse: gone right before a word in -y or worse is a change)
+    "不吐了", "不出血了", "不流血了", "better",
+    r"gone(?! (?:really |very |a bit |quite |so )?(?:\w+y\b|worse|bad|blue|grey|gray|pale|cold))",
+    "stopped", "settled", "fine now",
     "all good", "went down", "improv", "easing", "eased"))))
 
 
@@ -232,7 +237,8 @@ RFB_PROCEDURE_RE: Final = re.compile(
 RFB_ANAESTHESIA_RE: Final = re.compile(r"麻药|麻醉|打麻|anaesthe|anesthe|numbing")
 # A later time after the treatment cue: "拔完牙的时候还好，晚上疼得睡不着" is not "during".
 NOW_RE: Final = re.compile(
-    r"现在|晚上|夜里|半夜|回家|回来|后来|到现在|今天|昨天|还在|一直|之后|以后")
+    r"现在|晚上|夜里|半夜|回家|回来|后来|到现在|今天|昨天|还在|一直|之后|以后"
+    r"|\bnow\b|still|tonight|today|since")
 # Long-standing, not new: "她年纪大了听不清", "本来就看不清".
 CHRONIC_RE: Final = re.compile(
     r"年纪大|岁数大|年龄大|老毛病|本来就|一直都这样|从小就|以前就|天生"
