@@ -85,9 +85,13 @@ async def test_a_sent_checkin_a_reply_and_an_escalation_show_in_metrics(
         # loops run meanwhile; the outbox row is written a moment after the provider accepts.
         # Wait for a scrape that saw it all settled.
         m = await scrape(client)
+        # (every gauge asserted below is in the wait: each is read at its own moment, and
+        # CI once scraped outbox_due before the send and outbox_queued after it)
         return m if value(m, "surveybot_messages_sent_total", channel="simulator",
                           kind="checkin") == 1 and value(
             m, "surveybot_outbox_queued", channel="simulator") == 0 and value(
+            m, "surveybot_outbox_due", channel="simulator") == 0 and value(
+            m, "surveybot_outbox_oldest_due_age_seconds", channel="simulator") == 0 and value(
             m, "surveybot_checkins_due") == 0 else None
 
     m = await eventually(sent)
