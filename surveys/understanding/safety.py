@@ -250,10 +250,10 @@ def _another_word(norm: str, s: int, e: int, word: str) -> str:
 # A sign said to be growing: "说没事，今天脓更多了", "脓比昨天更厉害了" -- whatever was said
 # before it (a denial, a reassurance), it is worse now; unless the growth itself is denied
 # right before it ("没有越来越疼", "疼痛没有加重").
-_WORSE_RE: Final = re.compile(
-    r"越[^,，。!?；;]{0,3}越|更多|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红]")
+_GROWTH: Final = r"更多|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红]"
+_WORSE_RE: Final = re.compile(r"越[^,，。!?；;]{0,3}越|" + _GROWTH)
 _WORSE_AFTER_RE: Final = re.compile(
-    r"[^,，。!?；;没不未无]{0,2}?(?:更多|越来越|加重|更厉害|更严重|变大|更大|变多|更[疼痛肿红])"
+    r"[^,，。!?；;没不未无]{0,2}?(?:越来越|" + _GROWTH + ")"
     r"|[^,，。!?；;没不未无]{0,2}?比[^,，。!?；;没不未无]{0,5}(?:还|更)"
     r"(?:大|肿|疼|痛|厉害|严重|高|多|红|深|重)")
 _NEG_JUST_BEFORE_RE: Final = re.compile(r"(?:没有?|不|未|无)[^,，。!?；;]?$")
