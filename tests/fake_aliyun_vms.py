@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.clock import FrozenClock
-from tests.fake_aliyun import PATIENT, FakeAliyunSms, _code, _rid
+from tests.fake_aliyun import FakeAliyunSms, _code, _rid
 
 CHINA = ZoneInfo("Asia/Shanghai")
 _call_ids = itertools.count(100001)
@@ -200,4 +200,4 @@ def voice_section(fake: FakeAliyunVms, **extra: Any) -> dict[str, Any]:
     """The ``[voice]`` settings that point at ``fake``."""
     return {"access_key_id": fake.access_key_id, "access_key_secret": fake.access_key_secret,
             "endpoint": fake.url, "called_show_number": SHOW_NUMBER,
-            "callback_token": VOICE_TOKEN, **PATIENT, "menu": MENU, "questions": QUESTIONS, **extra}
+            "callback_token": VOICE_TOKEN, "menu": MENU, "questions": QUESTIONS, **extra}
